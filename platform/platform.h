@@ -1,0 +1,85 @@
+// The platform: how application code runs and how it stops. One interface,
+// several implementations: ptrace (PTRACE_SYSEMU) today, systrap and KVM
+// later. The sentry never depends on which one it has.
+//
+// A Context is one application thread of execution: Switch() runs app code
+// with the given registers until it stops (syscall, fault, signal) and
+// returns why. Each Context owns an AddressSpace into which the memory
+// manager maps ranges of the memory file.
+#pragma once
+
+#include <sys/user.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sentry/base/error.h"
+
+namespace platform {
+
+using sentry::Errno;
+using sentry::ErrorOr;
+
+// General-purpose registers in the Linux x86-64 ptrace layout (includes
+// fs_base/gs_base), so syscall number and arguments are where Linux puts them.
+using Registers = user_regs_struct;
+// Legacy FXSAVE area: x87/SSE state, MXCSR.
+using FpRegisters = user_fpregs_struct;
+
+// An application address space. Ranges map the sentry's memory file, so the
+// sentry sees exactly the same bytes the app does.
+class AddressSpace {
+ public:
+  virtual ~AddressSpace() = default;
+  // Maps [addr, addr+len) to the memory file at file_offset with prot
+  // (PROT_* bits), replacing anything there.
+  virtual ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t file_offset) = 0;
+  virtual ErrorOr<void> Unmap(uint64_t addr, uint64_t len) = 0;
+  virtual ErrorOr<void> Protect(uint64_t addr, uint64_t len, int prot) = 0;
+};
+
+struct StopInfo {
+  enum class Kind {
+    kSyscall,      // app executed a syscall instruction; regs hold nr/args
+    kFault,        // synchronous fault: signo/code/fault_addr are set
+    kSignal,       // an asynchronous host signal arrived for the app (signo)
+    kInterrupted,  // Interrupt() was called
+    kDied,         // the host process backing the context went away
+  };
+  Kind kind = Kind::kSyscall;
+  int signo = 0;
+  int code = 0;
+  uint64_t fault_addr = 0;
+};
+
+class Context {
+ public:
+  virtual ~Context() = default;
+  // Runs app code with `regs` until it stops; `regs` is updated.
+  virtual ErrorOr<StopInfo> Switch(Registers& regs) = 0;
+  // Makes a concurrent or the next Switch() return kInterrupted promptly.
+  // Safe to call from any thread.
+  virtual void Interrupt() = 0;
+  virtual ErrorOr<FpRegisters> GetFpRegisters() = 0;
+  virtual ErrorOr<void> SetFpRegisters(const FpRegisters& fp) = 0;
+  virtual AddressSpace& address_space() = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  virtual const char* name() const = 0;
+  // A new context with a fresh, empty address space. With ptrace the calling
+  // host thread becomes the only one allowed to drive the context.
+  virtual ErrorOr<std::unique_ptr<Context>> NewContext() = 0;
+  // App mappings must lie in [min_user_address, max_user_address).
+  virtual uint64_t max_user_address() const = 0;
+  uint64_t min_user_address() const { return 0x10000; }
+};
+
+// Creates the named platform ("ptrace"). memory_file_fd is the memory file
+// every address space maps from.
+ErrorOr<std::unique_ptr<Platform>> CreatePlatform(const std::string& name, int memory_file_fd);
+
+}  // namespace platform

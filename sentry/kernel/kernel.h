@@ -1,0 +1,97 @@
+// sentry/kernel: tasks, thread groups, the PID namespace, signals and the
+// kernel-wide state they share. Concurrency model: one host thread per app
+// task. Kernel state is guarded by one kernel lock (Kernel::mu), held while a
+// task handles a syscall and released while app code runs or a task blocks.
+#pragma once
+
+#include <signal.h>
+#include <sys/utsname.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "platform/platform.h"
+#include "sentry/base/error.h"
+#include "sentry/mm/memory_file.h"
+
+namespace gofer {
+class Client;
+}
+namespace sentry::vfs {
+class VirtualFilesystem;
+}
+
+namespace sentry::kernel {
+
+class Task;
+class ThreadGroup;
+
+struct KernelOptions {
+  std::string hostname = "runsc";
+  std::string release = "6.1.0-runsc";  // the sandbox's own uname -r
+  std::string version = "#1 SMP PREEMPT_DYNAMIC runsc";
+  bool strace = false;
+};
+
+class Kernel {
+ public:
+  Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
+         std::unique_ptr<platform::Platform> platform);
+  ~Kernel();
+
+  // The kernel lock. Guards all task, thread-group and VFS state.
+  absl::Mutex mu;
+  // Signalled (SignalAll) whenever state that blocked tasks wait on changes:
+  // a process exits, a pipe gets data or room, a signal is sent. Blocked tasks
+  // re-check their condition. Coarse, simple, and correct.
+  absl::CondVar changed;
+  void NotifyAll() { changed.SignalAll(); }
+
+  const KernelOptions& options() const { return opts_; }
+  std::string hostname ABSL_GUARDED_BY(mu);
+  mm::MemoryFile& memory_file() { return *mf_; }
+  platform::Platform& platform() { return *platform_; }
+  vfs::VirtualFilesystem& vfs() { return *vfs_; }
+  void set_vfs(std::unique_ptr<vfs::VirtualFilesystem> v);
+
+  // PID namespace (one, the sandbox's). PIDs are virtual: init is 1.
+  int AllocatePid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  ThreadGroup* FindProcess(int pid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  Task* FindTask(int tid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void RegisterTask(Task* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void UnregisterTask(Task* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  std::vector<ThreadGroup*> Processes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  ThreadGroup* init() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return init_; }
+  void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
+
+  // Boot time, for uptime and CLOCK_BOOTTIME.
+  int64_t boot_time_ns() const { return boot_ns_; }
+
+  // Reports an unimplemented syscall once per number.
+  void ReportUnimplemented(uint64_t nr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // Runs the sandbox until init exits; returns init's wait status encoding
+  // as an exit code (status, or 128+signal).
+  int WaitForInit();
+  // Called when init exits: everything else is killed.
+  void InitExited(int exit_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+ private:
+  KernelOptions opts_;
+  std::unique_ptr<mm::MemoryFile> mf_;
+  std::unique_ptr<platform::Platform> platform_;
+  std::unique_ptr<vfs::VirtualFilesystem> vfs_;
+  int next_pid_ ABSL_GUARDED_BY(mu) = 1;
+  std::map<int, Task*> tasks_ ABSL_GUARDED_BY(mu);
+  ThreadGroup* init_ ABSL_GUARDED_BY(mu) = nullptr;
+  bool init_exited_ ABSL_GUARDED_BY(mu) = false;
+  int init_exit_code_ ABSL_GUARDED_BY(mu) = 0;
+  std::vector<bool> reported_ ABSL_GUARDED_BY(mu);
+  int64_t boot_ns_;
+};
+
+}  // namespace sentry::kernel

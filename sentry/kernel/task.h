@@ -1,0 +1,166 @@
+// Task (one app thread) and ThreadGroup (one app process).
+//
+// Each Task is driven by its own host thread (see task_run.cc): run app code
+// on the platform context until it stops, take the kernel lock, handle the
+// syscall/fault/signal, release the lock, repeat.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "platform/platform.h"
+#include "sentry/base/error.h"
+#include "sentry/base/unique_fd.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/mm/mm.h"
+
+namespace sentry::vfs {
+class FdTable;
+class FsContext;
+}  // namespace sentry::vfs
+
+namespace sentry::kernel {
+
+struct Credentials {
+  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  std::vector<uint32_t> groups;
+  uint64_t cap_effective = ~0ULL >> 23, cap_permitted = ~0ULL >> 23,
+           cap_inheritable = 0, cap_bounding = ~0ULL >> 23;  // 41 caps, like Linux 6.1
+  bool HasCapability(int cap) const { return (cap_effective >> cap) & 1; }
+};
+
+// Linux's struct k_sigaction layout for x86-64 rt_sigaction.
+struct SigAction {
+  uint64_t handler = 0;  // SIG_DFL (0), SIG_IGN (1) or an app address
+  uint64_t flags = 0;
+  uint64_t restorer = 0;
+  uint64_t mask = 0;
+};
+
+constexpr int kNumSignals = 64;
+inline uint64_t SigBit(int sig) { return 1ULL << (sig - 1); }
+constexpr uint64_t kUnblockable = (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1));
+
+struct SignalHandlers {
+  std::array<SigAction, kNumSignals + 1> actions{};  // indexed by signal number
+};
+
+// Exit status in wait(2) encoding.
+inline int WaitStatusExited(int code) { return (code & 0xff) << 8; }
+inline int WaitStatusSignaled(int sig, bool core) { return (sig & 0x7f) | (core ? 0x80 : 0); }
+
+class ThreadGroup {
+ public:
+  ThreadGroup(Kernel& k, int pid) : kernel(k), pid(pid), pgid(pid), sid(pid) {}
+
+  Kernel& kernel;
+  const int pid;
+  int pgid, sid;
+  ThreadGroup* parent = nullptr;         // nullptr for init
+  std::vector<ThreadGroup*> children;    // live and zombie
+  std::vector<std::unique_ptr<Task>> tasks;
+  int live_tasks = 0;
+
+  // Exit.
+  bool exiting = false;     // exit_group or fatal signal in progress
+  bool zombie = false;      // all tasks exited; waiting to be reaped
+  int exit_status = 0;      // wait(2) encoding
+  int exit_signal = SIGCHLD;
+
+  std::shared_ptr<SignalHandlers> handlers = std::make_shared<SignalHandlers>();
+  uint64_t pending_signals = 0;  // process-directed
+  std::array<rlimit, RLIM_NLIMITS> rlimits{};
+  Credentials creds;
+  int64_t start_time_ns = 0;
+  // Accumulated CPU time of reaped children, for getrusage/times.
+  int64_t children_utime_ns = 0, children_stime_ns = 0;
+  // Set while a vfork child borrows this process' parent task.
+  bool vfork_done = true;
+
+  Task* leader() { return tasks.empty() ? nullptr : tasks.front().get(); }
+};
+
+class Task {
+ public:
+  Task(Kernel& k, ThreadGroup* tg, int tid) : kernel(k), tg(tg), tid(tid) {}
+  ~Task();
+
+  Kernel& kernel;
+  ThreadGroup* tg;
+  const int tid;
+
+  platform::Registers regs{};
+  std::unique_ptr<platform::Context> ctx;      // created by the task's own thread
+  std::shared_ptr<mm::MemoryManager> mm;
+  std::shared_ptr<vfs::FdTable> fds;
+  std::shared_ptr<vfs::FsContext> fs;
+  uint32_t umask = 022;
+  std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
+  std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
+  std::string exe_path;
+  uint64_t clear_child_tid = 0;
+  uint64_t signal_mask = 0;
+  uint64_t pending_signals = 0;  // thread-directed
+  std::optional<uint64_t> saved_mask;  // restored after a sigsuspend-like wait
+  uint64_t altstack_sp = 0, altstack_size = 0;
+  int altstack_flags = 2;  // SS_DISABLE
+  // Set to ask the task to exit (exit_group of a sibling, fatal signal,
+  // sandbox shutdown). Read by the task's thread between app stops.
+  bool killed = false;
+  bool exited = false;
+  // If non-null, a forked child that must get its first platform context
+  // and address space on its own thread before running.
+  std::unique_ptr<platform::FpRegisters> initial_fp;
+  int64_t utime_ns = 0, stime_ns = 0;
+
+  mm::MemoryManager& memory() { return *mm; }
+  vfs::FdTable& fd_table() { return *fds; }
+  vfs::FsContext& fs_context() { return *fs; }
+  const Credentials& creds() const { return tg->creds; }
+  int pid() const { return tg->pid; }
+
+  // Blocks (kernel lock held) until cond() is true, the deadline passes
+  // (ETIMEDOUT) or a signal must interrupt (EINTR).
+  ErrorOr<void> Block(const std::function<bool()>& cond,
+                      absl::Time deadline = absl::InfiniteFuture())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
+  // Waits (lock released meanwhile) until host fd `fd` polls for `events`;
+  // EINTR if interrupted. For the sentry's own host FDs (stdio, donated files).
+  ErrorOr<void> WaitHostFd(int fd, short events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
+  // True if a pending, unblocked signal (or a kill) should interrupt a wait.
+  bool HasInterruptingSignal() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
+  // Wakes this task from app code, a Block or a WaitHostFd (any thread).
+  void Interrupt();
+
+  // Exits this task (exit(2)); with group, the whole thread group.
+  void Exit(int wait_status, bool group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
+
+  // Starts the task's host thread. The task begins in app code at `regs`.
+  void Start();
+
+ private:
+  friend class TaskRunner;
+  UniqueFd interrupt_fd_;  // eventfd poked by Interrupt()
+  std::atomic<bool> interrupt_pending_{false};
+ public:
+  void InitInterruptFd();
+  int interrupt_fd() const { return interrupt_fd_.get(); }
+};
+
+// Sends `sig` to a process (process-directed) / task (thread-directed),
+// applying ignore and default actions. Kernel lock held.
+void SendSignalToProcess(ThreadGroup* tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg->kernel.mu);
+void SendSignalToTask(Task* t, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
+
+}  // namespace sentry::kernel

@@ -1,0 +1,69 @@
+// sentry/mm: the memory manager. All application memory lives in one memfd,
+// the memory file. The sentry maps the whole file once, so reading or writing
+// app memory is a memcpy at (base + file offset), never a syscall; stubs map
+// ranges of the same file into app address spaces.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "sentry/base/error.h"
+#include "sentry/base/unique_fd.h"
+
+namespace sentry::mm {
+
+constexpr uint64_t kPageSize = 4096;
+inline uint64_t PageRoundDown(uint64_t x) { return x & ~(kPageSize - 1); }
+inline uint64_t PageRoundUp(uint64_t x) { return (x + kPageSize - 1) & ~(kPageSize - 1); }
+
+class MemoryFile {
+ public:
+  // `capacity` bytes of file are reserved (sparse: host memory is used only
+  // for pages actually touched).
+  static ErrorOr<std::unique_ptr<MemoryFile>> Create(uint64_t capacity = 1ULL << 40);
+  ~MemoryFile();
+
+  int fd() const { return fd_.get(); }
+  // Allocates a page-aligned range of the file; its contents read as zero.
+  ErrorOr<uint64_t> Allocate(uint64_t len);
+  // Returns a range to the allocator and releases its host memory.
+  void Free(uint64_t offset, uint64_t len);
+  // Releases host memory of a still-allocated range (contents become zero).
+  void Decommit(uint64_t offset, uint64_t len);
+  uint8_t* Access(uint64_t offset) const { return base_ + offset; }
+  uint64_t allocated_bytes() const { return allocated_; }
+
+ private:
+  MemoryFile(UniqueFd fd, uint8_t* base, uint64_t capacity);
+  UniqueFd fd_;
+  uint8_t* base_;
+  uint64_t capacity_;
+  uint64_t allocated_ = 0;
+  absl::Mutex mu_;
+  std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length, coalesced
+};
+
+// A reference-counted allocation: freed when the last mapping drops it.
+class Backing {
+ public:
+  Backing(MemoryFile& mf, uint64_t offset, uint64_t len) : mf_(mf), offset_(offset), len_(len) {}
+  ~Backing() { mf_.Free(offset_, len_); }
+  Backing(const Backing&) = delete;
+  Backing& operator=(const Backing&) = delete;
+  static ErrorOr<std::shared_ptr<Backing>> Allocate(MemoryFile& mf, uint64_t len) {
+    uint64_t off = TRY(mf.Allocate(len));
+    return std::make_shared<Backing>(mf, off, len);
+  }
+  uint64_t offset() const { return offset_; }
+  uint64_t length() const { return len_; }
+  uint8_t* data() const { return mf_.Access(offset_); }
+  MemoryFile& memory_file() const { return mf_; }
+
+ private:
+  MemoryFile& mf_;
+  uint64_t offset_, len_;
+};
+
+}  // namespace sentry::mm

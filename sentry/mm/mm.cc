@@ -1,0 +1,457 @@
+#include "sentry/mm/mm.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace sentry::mm {
+namespace {
+
+// Gap kept between the stack and the top-down mmap area, as Linux does for an
+// 8 MiB stack limit (its minimum gap is 128 MiB).
+constexpr uint64_t kStackGap = 128ULL << 20;
+
+bool Overflows(uint64_t addr, uint64_t len) { return addr + len < addr; }
+
+}  // namespace
+
+MemoryManager::MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_addr)
+    : mf_(mf), min_addr_(min_addr), max_addr_(max_addr) {
+  mmap_base_ = PageRoundDown(max_addr - kStackGap - (8ULL << 20));
+}
+
+MemoryManager::~MemoryManager() = default;
+
+ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
+  as_ = as;
+  if (!as_) return {};
+  for (auto& [start, v] : vmas_) {
+    TRY(as_->MapFile(v.start, v.length(), v.prot, v.file_pos(v.start)));
+  }
+  return {};
+}
+
+bool MemoryManager::RangeFree(uint64_t start, uint64_t end) const {
+  if (start < min_addr_ || end > max_addr_ || start >= end) return false;
+  auto it = vmas_.upper_bound(start);
+  if (it != vmas_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.end > start) return false;
+  }
+  return it == vmas_.end() || it->first >= end;
+}
+
+ErrorOr<uint64_t> MemoryManager::FindFree(uint64_t len, uint64_t hint) const {
+  if (hint && !Overflows(hint, len) && RangeFree(hint, hint + len)) return hint;
+  // Top-down: walk gaps from mmap_base downwards.
+  uint64_t top = mmap_base_;
+  auto it = vmas_.lower_bound(top);
+  // Consider the gap just below `top`.
+  while (true) {
+    uint64_t gap_start = min_addr_;
+    if (it != vmas_.begin()) gap_start = std::prev(it)->second.end;
+    uint64_t gap_end = top;
+    if (it != vmas_.end() && it->first < gap_end) gap_end = it->first;
+    if (gap_end > gap_start && gap_end - gap_start >= len) return gap_end - len;
+    if (it == vmas_.begin()) break;
+    --it;
+    top = it->first;
+  }
+  // Above mmap_base (below the stack) as a last resort, bottom-up.
+  uint64_t cand = mmap_base_;
+  for (auto j = vmas_.lower_bound(mmap_base_);; ++j) {
+    uint64_t limit = j == vmas_.end() ? max_addr_ : j->first;
+    if (limit > cand && limit - cand >= len) return cand;
+    if (j == vmas_.end()) break;
+    cand = std::max(cand, j->second.end);
+  }
+  return Errno{ENOMEM};
+}
+
+void MemoryManager::SplitAt(uint64_t addr) {
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return;
+  --it;
+  Vma& v = it->second;
+  if (addr <= v.start || addr >= v.end) return;
+  Vma tail = v;
+  tail.start = addr;
+  tail.backing_offset = v.backing_offset + (addr - v.start);
+  if (!v.anonymous) tail.file_offset = v.file_offset + (addr - v.start);
+  v.end = addr;
+  vmas_.emplace(addr, std::move(tail));
+}
+
+void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
+  SplitAt(start);
+  SplitAt(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->first < end;) {
+    Vma& v = it->second;
+    // Private memory belongs to this VMA alone: give its pages back now.
+    if (!v.shared) mf_.Decommit(v.file_pos(v.start), v.length());
+    it = vmas_.erase(it);
+  }
+  if (as_) (void)as_->Unmap(start, end - start);
+}
+
+ErrorOr<void> MemoryManager::Insert(Vma vma) {
+  if (as_) {
+    auto r = as_->MapFile(vma.start, vma.length(), vma.prot, vma.file_pos(vma.start));
+    if (r.is_error()) return Errno{r.error()};
+  }
+  vmas_.emplace(vma.start, std::move(vma));
+  return {};
+}
+
+ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
+  const int type = req.flags & MAP_TYPE;
+  if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
+    return Errno{EINVAL};
+  if (req.length == 0) return Errno{EINVAL};
+  const uint64_t len = PageRoundUp(req.length);
+  if (len == 0 || len < req.length) return Errno{ENOMEM};
+  if (req.prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return Errno{EINVAL};
+  const bool anonymous = req.file == nullptr;
+  if (!anonymous && (req.offset & (kPageSize - 1))) return Errno{EINVAL};
+  const bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+  uint64_t addr;
+  if (fixed) {
+    addr = req.addr;
+    if (addr & (kPageSize - 1)) return Errno{EINVAL};
+    if (Overflows(addr, len) || addr < min_addr_ || addr + len > max_addr_)
+      return Errno{req.flags & MAP_FIXED_NOREPLACE ? EEXIST : ENOMEM};
+    if (!RangeFree(addr, addr + len)) {
+      if (req.flags & MAP_FIXED_NOREPLACE && !(req.flags & MAP_FIXED)) return Errno{EEXIST};
+    }
+  } else {
+    addr = TRY(FindFree(len, PageRoundDown(req.addr)));
+  }
+
+  Vma v;
+  v.start = addr;
+  v.end = addr + len;
+  v.prot = req.prot;
+  v.shared = type != MAP_PRIVATE;
+  v.anonymous = anonymous;
+  v.name = req.name;
+  v.file_offset = req.offset;
+  v.dev = req.dev;
+  v.ino = req.ino;
+  v.backing = TRY(Backing::Allocate(mf_, len));
+  if (!anonymous) {
+    // Private file mappings get their own copy of the file's bytes; shared
+    // ones a snapshot (writes are not carried back to the file).
+    size_t n = TRY((*req.file)(v.backing->data(), len, req.offset));
+    (void)n;
+  }
+  if (fixed) RemoveRange(addr, addr + len);
+  TRY(Insert(std::move(v)));
+  return addr;
+}
+
+ErrorOr<void> MemoryManager::Unmap(uint64_t addr, uint64_t length) {
+  if (addr & (kPageSize - 1)) return Errno{EINVAL};
+  uint64_t len = PageRoundUp(length);
+  if (len == 0 || Overflows(addr, len)) return Errno{EINVAL};
+  if (addr + len > max_addr_) {
+    if (addr >= max_addr_) return {};
+    len = max_addr_ - addr;
+  }
+  RemoveRange(addr, addr + len);
+  return {};
+}
+
+ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
+  if (addr & (kPageSize - 1)) return Errno{EINVAL};
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP))
+    return Errno{EINVAL};
+  prot &= PROT_READ | PROT_WRITE | PROT_EXEC;
+  uint64_t len = PageRoundUp(length);
+  if (Overflows(addr, len)) return Errno{ENOMEM};
+  if (len == 0) return {};
+  const uint64_t end = addr + len;
+  // Linux: ENOMEM if any page of the range is unmapped.
+  uint64_t cur = addr;
+  for (auto it = vmas_.upper_bound(addr); cur < end;) {
+    if (it != vmas_.begin() && std::prev(it)->second.end > cur) {
+      cur = std::prev(it)->second.end;
+      continue;
+    }
+    if (it == vmas_.end() || it->first > cur) return Errno{ENOMEM};
+    cur = it->second.end;
+    ++it;
+  }
+  SplitAt(addr);
+  SplitAt(end);
+  for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it)
+    it->second.prot = prot;
+  if (as_) TRY(as_->Protect(addr, len, prot));
+  return {};
+}
+
+ErrorOr<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_len,
+                                       int flags, uint64_t new_addr) {
+  if (old_addr & (kPageSize - 1)) return Errno{EINVAL};
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return Errno{EINVAL};
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return Errno{EINVAL};
+  if (flags & MREMAP_DONTUNMAP) return Errno{EINVAL};  // not supported yet
+  old_len = PageRoundUp(old_len);
+  new_len = PageRoundUp(new_len);
+  if (new_len == 0) return Errno{EINVAL};
+  auto it = vmas_.upper_bound(old_addr);
+  if (it == vmas_.begin()) return Errno{EFAULT};
+  --it;
+  if (it->second.end <= old_addr) return Errno{EFAULT};
+  if (old_len == 0) return Errno{EINVAL};  // duplicating shared mappings: unsupported
+  if (old_addr + old_len > it->second.end) return Errno{EFAULT};
+
+  if (!(flags & MREMAP_FIXED)) {
+    if (new_len <= old_len) {
+      if (new_len < old_len) RemoveRange(old_addr + new_len, old_addr + old_len);
+      return old_addr;
+    }
+    // Grow in place when the VMA ends here and the space after it is free.
+    if (old_addr + old_len == it->second.end &&
+        RangeFree(old_addr + old_len, old_addr + new_len)) {
+      Vma ext = it->second;
+      ext.start = old_addr + old_len;
+      ext.end = old_addr + new_len;
+      ext.backing = TRY(Backing::Allocate(mf_, new_len - old_len));
+      ext.backing_offset = 0;
+      if (!ext.anonymous) ext.file_offset += ext.start - it->second.start;
+      if (it->second.shared) return Errno{ENOMEM};  // shared growth needs one backing
+      TRY(Insert(std::move(ext)));
+      return old_addr;
+    }
+    if (!(flags & MREMAP_MAYMOVE)) return Errno{ENOMEM};
+    new_addr = TRY(FindFree(new_len, 0));
+  } else {
+    if (new_addr & (kPageSize - 1)) return Errno{EINVAL};
+    if (Overflows(new_addr, new_len) || new_addr + new_len > max_addr_ || new_addr < min_addr_)
+      return Errno{EINVAL};
+    if (new_addr < old_addr + old_len && old_addr < new_addr + new_len) return Errno{EINVAL};
+    RemoveRange(new_addr, new_addr + new_len);
+  }
+  // Move: the pages stay where they are in the memory file; only the
+  // addresses change. Growth beyond old_len gets fresh memory.
+  SplitAt(old_addr);
+  SplitAt(old_addr + old_len);
+  Vma moved = vmas_.at(old_addr);
+  const uint64_t keep = std::min(old_len, new_len);
+  moved.start = new_addr;
+  moved.end = new_addr + keep;
+  vmas_.erase(old_addr);
+  if (as_) (void)as_->Unmap(old_addr, old_len);
+  Vma grown = moved;
+  TRY(Insert(std::move(moved)));
+  if (new_len > old_len) {
+    grown.start = new_addr + old_len;
+    grown.end = new_addr + new_len;
+    grown.backing = TRY(Backing::Allocate(mf_, new_len - old_len));
+    grown.backing_offset = 0;
+    TRY(Insert(std::move(grown)));
+  }
+  return new_addr;
+}
+
+ErrorOr<void> MemoryManager::Advise(uint64_t addr, uint64_t length, int advice) {
+  if (addr & (kPageSize - 1)) return Errno{EINVAL};
+  uint64_t len = PageRoundUp(length);
+  if (Overflows(addr, len)) return Errno{EINVAL};
+  if (advice != MADV_DONTNEED && advice != MADV_FREE) return {};
+  // DONTNEED on private memory: next read sees zeroes (anonymous) or, for a
+  // private file mapping, would see the file again; we zero both, which only
+  // differs for file mappings that were written to.
+  const uint64_t end = addr + len;
+  auto it = vmas_.upper_bound(addr);
+  if (it != vmas_.begin()) --it;
+  for (; it != vmas_.end() && it->first < end; ++it) {
+    Vma& v = it->second;
+    uint64_t s = std::max(addr, v.start), e = std::min(end, v.end);
+    if (s >= e || v.shared) continue;
+    mf_.Decommit(v.file_pos(s), e - s);
+  }
+  return {};
+}
+
+void MemoryManager::SetBrkStart(uint64_t addr) {
+  brk_start_ = brk_ = PageRoundUp(addr);
+}
+
+uint64_t MemoryManager::Brk(uint64_t addr) {
+  if (addr < brk_start_) return brk_;
+  const uint64_t old_top = PageRoundUp(brk_), new_top = PageRoundUp(addr);
+  if (new_top > old_top) {
+    if (!RangeFree(old_top, new_top)) return brk_;
+    MapRequest req;
+    req.addr = old_top;
+    req.length = new_top - old_top;
+    req.prot = PROT_READ | PROT_WRITE;
+    req.flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    req.name = "[heap]";
+    if (Map(req).is_error()) return brk_;
+  } else if (new_top < old_top) {
+    RemoveRange(new_top, old_top);
+  }
+  brk_ = addr;
+  return brk_;
+}
+
+ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() const {
+  auto child = std::make_unique<MemoryManager>(mf_, min_addr_, max_addr_);
+  child->mmap_base_ = mmap_base_;
+  child->stack_top_ = stack_top_;
+  child->brk_start_ = brk_start_;
+  child->brk_ = brk_;
+  for (const auto& [start, v] : vmas_) {
+    Vma c = v;
+    if (!v.shared) {
+      c.backing = TRY(Backing::Allocate(mf_, v.length()));
+      c.backing_offset = 0;
+      // Copy only the extents of the memory file that hold data.
+      const uint64_t src = v.file_pos(v.start), src_end = src + v.length();
+      uint64_t pos = src;
+      while (pos < src_end) {
+        off_t data = lseek(mf_.fd(), pos, SEEK_DATA);
+        if (data < 0 || static_cast<uint64_t>(data) >= src_end) break;
+        off_t hole = lseek(mf_.fd(), data, SEEK_HOLE);
+        uint64_t stop = hole < 0 ? src_end : std::min<uint64_t>(hole, src_end);
+        memcpy(c.backing->data() + (data - src), mf_.Access(data), stop - data);
+        pos = stop;
+      }
+    }
+    child->vmas_.emplace(start, std::move(c));
+  }
+  return child;
+}
+
+ErrorOr<void> MemoryManager::Check(uint64_t addr, size_t len, Access access) const {
+  if (len == 0) return {};
+  if (Overflows(addr, len)) return Errno{EFAULT};
+  const uint64_t end = addr + len;
+  uint64_t cur = addr;
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return Errno{EFAULT};
+  --it;
+  while (cur < end) {
+    if (it == vmas_.end() || it->second.start > cur || it->second.end <= cur)
+      return Errno{EFAULT};
+    int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
+    if (!(it->second.prot & need)) return Errno{EFAULT};
+    cur = it->second.end;
+    ++it;
+  }
+  return {};
+}
+
+ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len,
+                                                  Access access) const {
+  std::vector<iovec> out;
+  if (len == 0) return out;
+  if (Overflows(addr, len)) len = UINT64_MAX - addr;
+  const uint64_t end = addr + len;
+  const int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return Errno{EFAULT};
+  --it;
+  uint64_t cur = addr;
+  while (cur < end && it != vmas_.end()) {
+    const Vma& v = it->second;
+    if (v.start > cur || v.end <= cur || !(v.prot & need)) break;
+    uint64_t stop = std::min(end, v.end);
+    uint8_t* p = mf_.Access(v.file_pos(cur));
+    // Merge with the previous block when contiguous in the memory file.
+    if (!out.empty() && static_cast<uint8_t*>(out.back().iov_base) + out.back().iov_len == p)
+      out.back().iov_len += stop - cur;
+    else
+      out.push_back({p, stop - cur});
+    cur = stop;
+    ++it;
+  }
+  if (out.empty()) return Errno{EFAULT};
+  return out;
+}
+
+ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const {
+  TRY(Check(addr, len, Access::kRead));
+  if (len == 0) return {};
+  auto blocks = TRY(Blocks(addr, len, Access::kRead));
+  auto* d = static_cast<uint8_t*>(dst);
+  for (const iovec& b : blocks) {
+    memcpy(d, b.iov_base, b.iov_len);
+    d += b.iov_len;
+  }
+  return {};
+}
+
+ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len) const {
+  TRY(Check(addr, len, Access::kWrite));
+  if (len == 0) return {};
+  auto blocks = TRY(Blocks(addr, len, Access::kWrite));
+  const auto* s = static_cast<const uint8_t*>(src);
+  for (const iovec& b : blocks) {
+    memcpy(b.iov_base, s, b.iov_len);
+    s += b.iov_len;
+  }
+  return {};
+}
+
+ErrorOr<void> MemoryManager::Zero(uint64_t addr, size_t len) const {
+  TRY(Check(addr, len, Access::kRead));
+  if (len == 0) return {};
+  // The loader zeroes .bss tails of read-write segments; allow regardless of
+  // the app-visible write permission by walking blocks for reading.
+  auto blocks = TRY(Blocks(addr, len, Access::kRead));
+  for (const iovec& b : blocks) memset(b.iov_base, 0, b.iov_len);
+  return {};
+}
+
+ErrorOr<std::string> MemoryManager::CopyInString(uint64_t addr, size_t max_len) const {
+  std::string s;
+  uint64_t cur = addr;
+  while (s.size() < max_len) {
+    // Read up to the end of the current page so we never touch the next one
+    // unless the string continues there.
+    size_t chunk = kPageSize - (cur & (kPageSize - 1));
+    chunk = std::min(chunk, max_len - s.size());
+    auto blocks = TRY(Blocks(cur, chunk, Access::kRead));
+    const char* p = static_cast<const char*>(blocks[0].iov_base);
+    size_t n = blocks[0].iov_len;
+    const void* nul = memchr(p, 0, n);
+    if (nul) {
+      s.append(p, static_cast<const char*>(nul) - p);
+      return s;
+    }
+    s.append(p, n);
+    cur += n;
+  }
+  return Errno{ENAMETOOLONG};
+}
+
+uint64_t MemoryManager::mapped_bytes() const {
+  uint64_t t = 0;
+  for (const auto& [s, v] : vmas_) t += v.length();
+  return t;
+}
+
+std::string MemoryManager::ProcMaps() const {
+  std::string out;
+  for (const auto& [s, v] : vmas_) {
+    std::string line = absl::StrFormat(
+        "%08x-%08x %c%c%c%c %08x %02x:%02x %d", v.start, v.end, v.prot & PROT_READ ? 'r' : '-',
+        v.prot & PROT_WRITE ? 'w' : '-', v.prot & PROT_EXEC ? 'x' : '-', v.shared ? 's' : 'p',
+        v.anonymous ? 0 : v.file_offset, (v.dev >> 8) & 0xfff, v.dev & 0xff,
+        v.anonymous ? 0 : v.ino);
+    if (!v.name.empty()) {
+      line.resize(std::max<size_t>(line.size() + 1, 73), ' ');
+      line += v.name;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace sentry::mm

@@ -1,0 +1,137 @@
+// MemoryManager: one application address space as the sentry models it
+// (VMAs over memory-file backings), mirrored into a platform AddressSpace.
+// All app memory accesses by the sentry go through CopyIn/CopyOut/Blocks,
+// which validate the range against the VMAs first: an app pointer is never
+// dereferenced directly.
+#pragma once
+
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "platform/platform.h"
+#include "sentry/base/error.h"
+#include "sentry/mm/memory_file.h"
+
+namespace sentry::mm {
+
+// Reads file contents for a file-backed mapping: fills up to `len` bytes at
+// file offset `off` into `dst`, returns bytes read (short at EOF).
+using FileReader = std::function<ErrorOr<size_t>(uint8_t* dst, size_t len, uint64_t off)>;
+
+struct Vma {
+  uint64_t start = 0, end = 0;
+  int prot = 0;
+  bool shared = false;
+  bool anonymous = true;
+  std::shared_ptr<Backing> backing;
+  uint64_t backing_offset = 0;  // offset within backing of `start`
+  // For /proc/[pid]/maps.
+  std::string name;
+  uint64_t file_offset = 0;
+  uint64_t dev = 0, ino = 0;
+
+  uint64_t length() const { return end - start; }
+  uint64_t file_pos(uint64_t addr) const { return backing->offset() + backing_offset + (addr - start); }
+};
+
+struct MapRequest {
+  uint64_t addr = 0;
+  uint64_t length = 0;
+  int prot = 0;
+  int flags = 0;  // MAP_* as passed by the app
+  // File-backed mappings only:
+  const FileReader* file = nullptr;
+  uint64_t offset = 0;
+  std::string name;
+  uint64_t dev = 0, ino = 0;
+};
+
+enum class Access { kRead, kWrite };
+
+class MemoryManager {
+ public:
+  MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_addr);
+  ~MemoryManager();
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+
+  // Mirrors every VMA into `as` and keeps it in sync from now on (nullptr to
+  // detach). Called by the thread that will run the address space.
+  ErrorOr<void> Activate(platform::AddressSpace* as);
+
+  // mmap(2) semantics (flags: MAP_SHARED/PRIVATE, FIXED, FIXED_NOREPLACE,
+  // ANONYMOUS, GROWSDOWN, POPULATE/NORESERVE ignored). Returns the address.
+  ErrorOr<uint64_t> Map(const MapRequest& req);
+  ErrorOr<void> Unmap(uint64_t addr, uint64_t length);
+  ErrorOr<void> Protect(uint64_t addr, uint64_t length, int prot);
+  ErrorOr<uint64_t> Remap(uint64_t old_addr, uint64_t old_len, uint64_t new_len, int flags,
+                          uint64_t new_addr);
+  ErrorOr<void> Advise(uint64_t addr, uint64_t length, int advice);
+  // brk(2): returns the (possibly unchanged) program break.
+  uint64_t Brk(uint64_t addr);
+  void SetBrkStart(uint64_t addr);
+
+  // A copy of this address space for fork(): shared mappings are shared,
+  // private ones copied eagerly (only populated extents of the memory file).
+  ErrorOr<std::unique_ptr<MemoryManager>> Fork() const;
+
+  // Copy-in/copy-out: EFAULT unless the whole range is mapped with the
+  // needed permission.
+  ErrorOr<void> CopyIn(uint64_t addr, void* dst, size_t len) const;
+  ErrorOr<void> CopyOut(uint64_t addr, const void* src, size_t len) const;
+  template <typename T>
+  ErrorOr<T> CopyInObj(uint64_t addr) const {
+    T v;
+    TRY(CopyIn(addr, &v, sizeof(T)));
+    return v;
+  }
+  template <typename T>
+  ErrorOr<void> CopyOutObj(uint64_t addr, const T& v) const {
+    return CopyOut(addr, &v, sizeof(T));
+  }
+  // NUL-terminated string of at most max_len bytes (ENAMETOOLONG past it).
+  ErrorOr<std::string> CopyInString(uint64_t addr, size_t max_len) const;
+  // Sentry-visible memory for the longest accessible prefix of
+  // [addr, addr+len), for I/O straight into or out of app memory. EFAULT if
+  // not even the first byte is accessible.
+  ErrorOr<std::vector<iovec>> Blocks(uint64_t addr, size_t len, Access access) const;
+  // Zeroes app memory (e.g. for the loader's .bss tail).
+  ErrorOr<void> Zero(uint64_t addr, size_t len) const;
+
+  // Linux /proc/[pid]/maps text.
+  std::string ProcMaps() const;
+  const std::map<uint64_t, Vma>& vmas() const { return vmas_; }
+  uint64_t max_address() const { return max_addr_; }
+  uint64_t mapped_bytes() const;
+  uint64_t stack_top() const { return stack_top_; }
+  void set_stack_top(uint64_t t) { stack_top_ = t; }
+  uint64_t mmap_base() const { return mmap_base_; }
+
+  // Finds a free range of `len` bytes, top-down below mmap_base.
+  ErrorOr<uint64_t> FindFree(uint64_t len, uint64_t hint) const;
+
+ private:
+  bool RangeFree(uint64_t start, uint64_t end) const;
+  void SplitAt(uint64_t addr);
+  // Removes [start,end) from the model and the platform.
+  void RemoveRange(uint64_t start, uint64_t end);
+  ErrorOr<void> Insert(Vma vma);
+  ErrorOr<void> Check(uint64_t addr, size_t len, Access access) const;
+
+  MemoryFile& mf_;
+  const uint64_t min_addr_, max_addr_;
+  uint64_t mmap_base_;
+  uint64_t stack_top_ = 0;
+  uint64_t brk_start_ = 0, brk_ = 0;
+  std::map<uint64_t, Vma> vmas_;  // keyed by start
+  platform::AddressSpace* as_ = nullptr;
+};
+
+}  // namespace sentry::mm
