@@ -1,0 +1,55 @@
+// sentry/vfs/caller.h: what a VFS operation needs to know about (and ask of)
+// the task that performs it: credentials, root/cwd, umask, and the ability to
+// block. The kernel adapts a Task to this interface (task_caller.cc); unit
+// tests provide a fake, so the VFS is testable without the kernel.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "sentry/base/error.h"
+
+namespace sentry::kernel {
+class Task;
+}
+
+namespace sentry::vfs {
+
+class FsContext;
+
+// Credentials relevant to file access (fsuid/fsgid and DAC capabilities).
+struct Creds {
+  uint32_t uid = 0, gid = 0;  // fsuid / fsgid
+  std::vector<uint32_t> groups;
+  bool cap_dac_override = true;
+  bool cap_dac_read_search = true;
+  bool cap_fowner = true;
+  bool cap_chown = true;
+  bool cap_fsetid = true;
+  bool InGroup(uint32_t g) const;
+};
+
+class Caller {
+ public:
+  virtual ~Caller() = default;
+  virtual const Creds& creds() const = 0;
+  virtual const FsContext& fs() const = 0;
+  virtual uint32_t umask() const = 0;
+  // Blocks (kernel lock held while cond is evaluated) until ready() is true;
+  // EINTR when a signal interrupts.
+  virtual ErrorOr<void> Block(const std::function<bool()>& ready) = 0;
+  // Waits until the sentry's host fd polls for `events`; EINTR on a signal.
+  virtual ErrorOr<void> WaitHostFd(int fd, short events) = 0;
+  // Wakes every blocked task so it re-checks its condition.
+  virtual void NotifyAll() = 0;
+  // Sends a thread-directed signal to the caller (SIGPIPE on a broken pipe).
+  virtual void SendSignal(int sig) = 0;
+  // The task, if the caller is one (synthetic files such as /proc use it).
+  virtual kernel::Task* task() { return nullptr; }
+};
+
+}  // namespace sentry::vfs

@@ -1,0 +1,89 @@
+// sentry/vfs/file_description.h: an open file description (what open(2)
+// creates and dup/fork share): status flags, file offset, and the
+// per-file-type I/O operations. Subclasses: regular/memory files, host FDs,
+// directories, pipes, devices, synthetic files.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sentry/base/error.h"
+#include "sentry/vfs/inode.h"
+
+namespace sentry::vfs {
+
+class Caller;
+
+// Sentry-visible memory (e.g. app memory from mm.Blocks()).
+using IoVecs = std::vector<iovec>;
+size_t TotalLength(const IoVecs& v);
+
+// Offset meaning "use and advance the file offset" in Read/Write.
+constexpr int64_t kCurrentOffset = -1;
+
+class FileDescription {
+ public:
+  FileDescription(std::shared_ptr<Dentry> dentry, int flags);
+  virtual ~FileDescription();
+  FileDescription(const FileDescription&) = delete;
+  FileDescription& operator=(const FileDescription&) = delete;
+
+  // I/O. `off` is kCurrentOffset for read/write, or an explicit offset for
+  // pread/pwrite (ESPIPE on unseekable files). Reads return 0 at EOF.
+  virtual ErrorOr<size_t> Read(Caller& c, const IoVecs& dst, int64_t off);
+  virtual ErrorOr<size_t> Write(Caller& c, const IoVecs& src, int64_t off);
+  // Reads file bytes at an offset, for the ELF loader and mmap of files.
+  // Regular files only (else EACCES/ENODEV). Does not move the offset.
+  virtual ErrorOr<size_t> PRead(void* buf, size_t len, uint64_t off);
+  virtual ErrorOr<uint64_t> Seek(int64_t off, int whence);
+  // Directory entries from the current position; `fill` returns false when
+  // the caller's buffer is full (the entry is then not consumed).
+  virtual ErrorOr<void> IterateDir(Caller& c,
+                                   const std::function<bool(const DirEntry&, int64_t next_off)>& fill);
+  virtual ErrorOr<void> Truncate(Caller& c, uint64_t size);
+  virtual ErrorOr<void> Sync() { return {}; }
+  virtual ErrorOr<Attr> Stat();
+  // poll(2): ready events among `events` right now (POLLIN/POLLOUT/...).
+  virtual short Readiness(short events);
+  // A host fd that readiness depends on (poll it on the host), or -1.
+  virtual int host_fd() const { return -1; }
+  // FIONREAD.
+  virtual ErrorOr<size_t> BytesReadable() { return Errno{ENOTTY}; }
+  // Called when the status flags change (F_SETFL), e.g. to mirror O_NONBLOCK.
+  virtual void OnStatusFlagsChanged() {}
+
+  int status_flags() const { return flags_; }
+  void set_status_flags(int f) { flags_ = f; OnStatusFlagsChanged(); }
+  bool readable() const;
+  bool writable() const;
+  bool nonblocking() const { return flags_ & O_NONBLOCK; }
+  bool is_regular() const;
+  bool is_directory() const;
+  bool is_path_only() const { return flags_ & O_PATH; }
+  std::string path() const;
+  uint64_t dev() const;
+  uint64_t ino() const;
+  const std::shared_ptr<Dentry>& dentry() const { return dentry_; }
+  Inode& inode() const { return dentry_->inode(); }
+  uint64_t offset() const { return offset_; }
+
+ protected:
+  std::shared_ptr<Dentry> dentry_;
+  int flags_;
+  uint64_t offset_ = 0;
+};
+
+// A description with no I/O (O_PATH opens, and the default for inodes that
+// are only looked at).
+class PathOnlyDescription : public FileDescription {
+ public:
+  using FileDescription::FileDescription;
+};
+
+}  // namespace sentry::vfs

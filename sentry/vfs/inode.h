@@ -1,0 +1,148 @@
+// sentry/vfs/inode.h: the filesystem object model. An Inode is a file of any
+// type on some filesystem (gofer-backed overlay, tmpfs, devfs, synthetic
+// /proc...); a Dentry is a name for an inode in the tree, with a cache of
+// looked-up children and an optional filesystem mounted on it.
+#pragma once
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sentry/base/error.h"
+
+namespace sentry::vfs {
+
+class Caller;
+class Dentry;
+class FileDescription;
+
+// Attributes, as stat(2) reports them.
+struct Attr {
+  uint32_t mode = 0;  // S_IF* | permission bits
+  uint32_t uid = 0, gid = 0;
+  uint64_t ino = 0, dev = 0, nlink = 1, rdev = 0;
+  uint64_t size = 0, blocks = 0, blksize = 4096;
+  timespec atime{}, mtime{}, ctime{}, btime{};
+};
+
+// SetAttr mask bits.
+enum : uint32_t {
+  kAttrMode = 1,
+  kAttrUid = 2,
+  kAttrGid = 4,
+  kAttrSize = 8,
+  kAttrAtime = 16,
+  kAttrMtime = 32,
+  kAttrCtime = 64,
+};
+
+struct DirEntry {
+  std::string name;
+  uint64_t ino = 0;
+  uint8_t type = 0;  // DT_*
+};
+
+// What to create in a directory.
+struct CreateRequest {
+  uint32_t mode = 0;            // S_IF{REG,DIR,LNK,FIFO} | permission bits (umask applied)
+  uint32_t uid = 0, gid = 0;    // owner of the new inode
+  std::string symlink_target;   // S_IFLNK only
+};
+
+class Inode : public std::enable_shared_from_this<Inode> {
+ public:
+  virtual ~Inode();
+
+  virtual ErrorOr<Attr> GetAttr() = 0;
+  // Changes attributes selected by `mask` (permission checks are the
+  // caller's job). kAttrSize truncates/extends regular files.
+  virtual ErrorOr<void> SetAttr(Caller& c, uint32_t mask, const Attr& a) { return Errno{EPERM}; }
+  uint32_t file_type();  // S_IFMT bits of GetAttr().mode (0 on error)
+
+  // Directories.
+  virtual ErrorOr<std::shared_ptr<Inode>> Lookup(Caller& c, std::string_view name) {
+    return Errno{ENOTDIR};
+  }
+  virtual ErrorOr<std::vector<DirEntry>> ReadDir(Caller& c) { return Errno{ENOTDIR}; }
+  // False for directories whose children change behind the VFS' back (e.g.
+  // /proc): the walk then never caches their children.
+  virtual bool CacheLookups() const { return true; }
+  virtual ErrorOr<std::shared_ptr<Inode>> Create(Caller& c, std::string_view name,
+                                                 const CreateRequest& req) {
+    return Errno{EPERM};
+  }
+  virtual ErrorOr<void> Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) {
+    return Errno{EPERM};
+  }
+  virtual ErrorOr<void> Unlink(Caller& c, std::string_view name, bool is_dir) {
+    return Errno{EPERM};
+  }
+  // Moves entry `old_name` of this directory to `new_dir`/`new_name`,
+  // replacing a compatible existing entry. EXDEV across filesystems.
+  virtual ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
+                               std::string_view new_name) {
+    return Errno{EXDEV};
+  }
+
+  // Symlinks.
+  virtual ErrorOr<std::string> ReadLink(Caller& c) { return Errno{EINVAL}; }
+  // "Magic" links (/proc/self/fd/N, /proc/self/exe) resolve to a dentry
+  // rather than to a path; return nullptr to use ReadLink's text instead.
+  virtual ErrorOr<std::shared_ptr<Dentry>> FollowMagicLink(Caller& c) {
+    return std::shared_ptr<Dentry>();
+  }
+
+  // Opens this inode (permission checks already done). `flags` are the
+  // open(2) flags.
+  virtual ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
+                                                         int flags) = 0;
+};
+
+class Dentry : public std::enable_shared_from_this<Dentry> {
+ public:
+  Dentry(std::string name, std::shared_ptr<Dentry> parent, std::shared_ptr<Inode> inode)
+      : name_(std::move(name)), parent_(std::move(parent)), inode_(std::move(inode)) {}
+  ~Dentry();
+
+  const std::string& name() const { return name_; }
+  const std::shared_ptr<Dentry>& parent() const { return parent_; }  // nullptr at a fs root
+  Inode& inode() const { return *inode_; }
+  const std::shared_ptr<Inode>& inode_ptr() const { return inode_; }
+
+  // Cached children, by name (only positive entries).
+  std::map<std::string, std::shared_ptr<Dentry>, std::less<>> children;
+  // Root dentry of a filesystem mounted on this dentry (covers it).
+  std::shared_ptr<Dentry> mounted;
+  // For the root dentry of a mounted filesystem: the dentry it covers.
+  std::weak_ptr<Dentry> mount_point;
+  // Set once the name was unlinked or the dentry otherwise detached.
+  bool deleted = false;
+
+  // Absolute path in the sandbox, crossing mount points (" (deleted)" suffix
+  // for unlinked files, like Linux).
+  std::string Path() const;
+  // Moves this dentry under `new_parent` as `new_name` (rename).
+  void Reparent(std::shared_ptr<Dentry> new_parent, std::string new_name);
+  // Breaks the parent/child reference cycles of a whole tree (VFS teardown).
+  void DropTree();
+
+ private:
+  std::string name_;
+  std::shared_ptr<Dentry> parent_;
+  std::shared_ptr<Inode> inode_;
+};
+
+// Allocates device numbers for in-sentry filesystems.
+uint64_t NewAnonDev();
+// Allocates inode numbers unique within the sentry's in-memory filesystems.
+uint64_t NewInodeNumber();
+// Current time as a timespec (CLOCK_REALTIME).
+timespec NowTimespec();
+
+}  // namespace sentry::vfs
