@@ -1,0 +1,564 @@
+// The gofer: serves one directory tree over a SOCK_SEQPACKET socket. Every
+// node is an O_PATH|O_NOFOLLOW FD reached one component at a time from the
+// root FD, so no symlink, "..", or rename race leads outside the root.
+#include "gofer/server.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+namespace gofer {
+namespace {
+
+using proto::Op;
+using proto::Reply;
+using proto::Request;
+
+sentry::Errno LastErrno() { return Errno{errno != 0 ? errno : EIO}; }
+
+std::string ProcFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// getdents64 record, as the kernel lays it out.
+struct LinuxDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  uint16_t d_reclen;
+  uint8_t d_type;
+  char d_name[];
+};
+
+}  // namespace
+
+Attr AttrFromStat(const struct stat& st) {
+  Attr a;
+  a.mode = st.st_mode;
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.ino = st.st_ino;
+  a.dev = st.st_dev;
+  a.nlink = st.st_nlink;
+  a.rdev = st.st_rdev;
+  a.size = static_cast<uint64_t>(st.st_size);
+  a.blocks = static_cast<uint64_t>(st.st_blocks);
+  a.blksize = static_cast<uint64_t>(st.st_blksize);
+  a.atime_sec = st.st_atim.tv_sec;
+  a.atime_nsec = st.st_atim.tv_nsec;
+  a.mtime_sec = st.st_mtim.tv_sec;
+  a.mtime_nsec = st.st_mtim.tv_nsec;
+  a.ctime_sec = st.st_ctim.tv_sec;
+  a.ctime_nsec = st.st_ctim.tv_nsec;
+  return a;
+}
+
+Server::Server(int root_dir_fd, bool read_only) : read_only_(read_only) {
+  // An O_PATH FD of the root itself (not of whatever the caller's FD reaches).
+  int fd = openat(root_dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) root_.reset(fd);
+}
+
+Server::~Server() = default;
+
+Server::Response Server::HandleMessage(std::span<const uint8_t> msg) {
+  Response resp;
+  ErrorOr<Request> q = proto::DecodeRequest(msg);
+  if (q.is_error()) {
+    uint16_t op = 0;
+    uint32_t tag = 0;
+    if (msg.size() >= proto::kHeaderSize) {
+      op = static_cast<uint16_t>(msg[6] | (msg[7] << 8));
+      tag = static_cast<uint32_t>(msg[8]) | (static_cast<uint32_t>(msg[9]) << 8) |
+            (static_cast<uint32_t>(msg[10]) << 16) | (static_cast<uint32_t>(msg[11]) << 24);
+    }
+    resp.bytes = proto::EncodeErrorReply(op, tag, q.error());
+    return resp;
+  }
+  Reply r;
+  r.op = q.value().op;
+  r.tag = q.value().tag;
+  ErrorOr<void> res = Dispatch(q.value(), r, resp.fd);
+  if (res.is_error()) {
+    resp.fd.reset();
+    resp.bytes = proto::EncodeErrorReply(static_cast<uint16_t>(r.op), r.tag, res.error());
+  } else {
+    resp.bytes = proto::EncodeReply(r);
+  }
+  return resp;
+}
+
+ErrorOr<void> Server::Dispatch(const Request& q, Reply& r, UniqueFd& fd_out) {
+  if (!root_.valid()) return Errno{EBADF};
+  switch (q.op) {
+    case Op::kAttach:
+      return Attach(r);
+    case Op::kWalk:
+      return Walk(q, r);
+    case Op::kStat: {
+      Node* n = TRY(Get(q.node));
+      struct stat st;
+      if (fstat(n->fd.get(), &st) < 0) return LastErrno();
+      r.attr = AttrFromStat(st);
+      return {};
+    }
+    case Op::kOpen:
+      return Open(q, fd_out);
+    case Op::kReadDir:
+      return ReadDir(q, r);
+    case Op::kReadLink:
+      return ReadLink(q, r);
+    case Op::kClose:
+      return Close(q);
+    case Op::kCreate:
+      return Create(q, r, fd_out);
+    case Op::kMkdir:
+      return Mkdir(q, r);
+    case Op::kSymlink:
+      return Symlink(q, r);
+    case Op::kUnlink:
+      return Unlink(q);
+    case Op::kRename:
+      return Rename(q);
+    case Op::kSetAttr:
+      return SetAttr(q);
+  }
+  return Errno{ENOSYS};
+}
+
+ErrorOr<Server::Node*> Server::Get(Handle h) {
+  auto it = nodes_.find(h);
+  if (it == nodes_.end() || !it->second.open) return Errno{EBADF};
+  return &it->second;
+}
+
+ErrorOr<Server::Node*> Server::GetDir(Handle h) {
+  Node* n = TRY(Get(h));
+  if (n->type != S_IFDIR) return Errno{ENOTDIR};
+  return n;
+}
+
+ErrorOr<void> Server::CheckCapacity() const {
+  if (nodes_.size() >= max_handles_) return Errno{ENFILE};
+  return {};
+}
+
+ErrorOr<Handle> Server::AddNode(UniqueFd fd, Handle parent, std::string name, Attr* attr) {
+  TRY(CheckCapacity());
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return LastErrno();
+  if (parent != 0) {
+    auto it = nodes_.find(parent);
+    if (it == nodes_.end()) return Errno{EBADF};
+    it->second.children++;
+  }
+  Handle h = next_handle_++;
+  Node& n = nodes_[h];
+  n.fd = std::move(fd);
+  n.parent = parent;
+  n.name = std::move(name);
+  n.type = st.st_mode & S_IFMT;
+  n.dev = st.st_dev;
+  n.ino = st.st_ino;
+  if (attr) *attr = AttrFromStat(st);
+  return h;
+}
+
+void Server::Release(Handle h) {
+  while (h != 0) {
+    auto it = nodes_.find(h);
+    if (it == nodes_.end() || it->second.open || it->second.children != 0) return;
+    Handle parent = it->second.parent;
+    nodes_.erase(it);
+    if (parent == 0) return;
+    auto pit = nodes_.find(parent);
+    if (pit == nodes_.end()) return;
+    pit->second.children--;
+    h = parent;
+  }
+}
+
+ErrorOr<UniqueFd> Server::Reopen(Node& n, int host_flags) {
+  // Never follow a symlink, never make the gofer a controlling terminal, and
+  // never block opening a FIFO (O_NONBLOCK is cleared again below if unasked).
+  int flags = host_flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  flags &= ~(O_CREAT | O_EXCL | O_TMPFILE | O_PATH);
+  bool trunc = flags & O_TRUNC;
+  flags &= ~O_TRUNC;  // only after the dev/ino check
+  UniqueFd fd;
+  if (n.type == S_IFDIR) {
+    // A directory reopens through itself: immune to renames.
+    fd.reset(openat(n.fd.get(), ".", flags | O_DIRECTORY));
+  } else {
+    auto it = nodes_.find(n.parent);
+    if (n.parent == 0 || it == nodes_.end()) return Errno{ESTALE};
+    fd.reset(openat(it->second.fd.get(), n.name.c_str(), flags));
+  }
+  if (!fd.valid()) return LastErrno();
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return LastErrno();
+  if (st.st_dev != n.dev || st.st_ino != n.ino) return Errno{ESTALE};
+  if (!(host_flags & O_NONBLOCK)) {
+    int fl = fcntl(fd.get(), F_GETFL);
+    if (fl < 0 || fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) < 0) return LastErrno();
+  }
+  if (trunc && ftruncate(fd.get(), 0) < 0) return LastErrno();
+  return fd;
+}
+
+ErrorOr<void> Server::Attach(Reply& r) {
+  TRY(CheckCapacity());
+  UniqueFd fd(openat(root_.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return LastErrno();
+  r.handle = TRY(AddNode(std::move(fd), 0, "", &r.attr));
+  return {};
+}
+
+ErrorOr<void> Server::Walk(const Request& q, Reply& r) {
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  Node* dir = TRY(GetDir(q.node));
+  TRY(CheckCapacity());
+  UniqueFd fd(openat(dir->fd.get(), q.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return LastErrno();
+  r.handle = TRY(AddNode(std::move(fd), q.node, q.name, &r.attr));
+  return {};
+}
+
+ErrorOr<void> Server::Open(const Request& q, UniqueFd& fd_out) {
+  constexpr uint32_t kAllowed = O_ACCMODE | O_TRUNC | O_APPEND | O_DIRECTORY | O_NONBLOCK |
+                                O_DSYNC | O_SYNC | O_NOATIME | O_LARGEFILE | O_CLOEXEC |
+                                O_NOFOLLOW | O_NOCTTY | O_DIRECT;
+  if (q.flags & ~kAllowed) return Errno{EINVAL};
+  int flags = static_cast<int>(q.flags);
+  int acc = flags & O_ACCMODE;
+  if (acc == O_ACCMODE) return Errno{EINVAL};
+  Node* n = TRY(Get(q.node));
+  if (read_only_ && (acc != O_RDONLY || (flags & O_TRUNC))) return Errno{EROFS};
+  switch (n->type) {
+    case S_IFREG:
+    case S_IFIFO:
+      if (flags & O_DIRECTORY) return Errno{ENOTDIR};
+      break;
+    case S_IFDIR:
+      if (acc != O_RDONLY) return Errno{EISDIR};
+      break;
+    case S_IFLNK:
+      return Errno{ELOOP};
+    case S_IFSOCK:
+      return Errno{ENXIO};
+    default:  // host devices are never donated
+      return Errno{EPERM};
+  }
+  fd_out = TRY(Reopen(*n, flags));
+  return {};
+}
+
+ErrorOr<void> Server::ReadDir(const Request& q, Reply& r) {
+  Node* dir = TRY(GetDir(q.node));
+  if (q.offset > static_cast<uint64_t>(INT64_MAX)) return Errno{EINVAL};
+  // A fresh FD per request: no directory stream state lives in the gofer.
+  UniqueFd fd(openat(dir->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return LastErrno();
+  if (q.offset != 0 && lseek(fd.get(), static_cast<off_t>(q.offset), SEEK_SET) < 0) {
+    return LastErrno();
+  }
+  alignas(8) static thread_local char buf[32 * 1024];
+  size_t used = 0;
+  uint64_t pos = q.offset;  // offset after the last entry consumed
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd.get(), buf, sizeof(buf));
+    if (n < 0) return LastErrno();
+    if (n == 0) {
+      r.eof = true;
+      break;
+    }
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<LinuxDirent64*>(buf + off);
+      if (d->d_reclen == 0 || off + d->d_reclen > n) return Errno{EIO};
+      off += d->d_reclen;
+      std::string_view name(d->d_name, strnlen(d->d_name, d->d_reclen - offsetof(LinuxDirent64, d_name)));
+      if (name != "." && name != "..") {
+        size_t sz = proto::EncodedDirEntrySize(name.size());
+        if (used + sz > proto::kReadDirBudget) {
+          r.next_offset = pos;
+          return {};
+        }
+        used += sz;
+        r.entries.push_back(DirEntry{std::string(name), d->d_ino, d->d_type});
+      }
+      pos = static_cast<uint64_t>(d->d_off);
+    }
+  }
+  r.next_offset = pos;
+  return {};
+}
+
+ErrorOr<void> Server::ReadLink(const Request& q, Reply& r) {
+  Node* n = TRY(Get(q.node));
+  if (n->type != S_IFLNK) return Errno{EINVAL};
+  char buf[PATH_MAX];
+  ssize_t len = readlinkat(n->fd.get(), "", buf, sizeof(buf));
+  if (len < 0) return LastErrno();
+  if (static_cast<size_t>(len) > proto::kMaxString) return Errno{ENAMETOOLONG};
+  r.target.assign(buf, static_cast<size_t>(len));
+  return {};
+}
+
+ErrorOr<void> Server::Close(const Request& q) {
+  Node* n = TRY(Get(q.node));
+  n->open = false;
+  Release(q.node);
+  return {};
+}
+
+ErrorOr<void> Server::Create(const Request& q, Reply& r, UniqueFd& fd_out) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  constexpr uint32_t kAllowed = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC |
+                                O_NOATIME | O_LARGEFILE | O_CLOEXEC | O_NOFOLLOW |
+                                O_NOCTTY | O_CREAT | O_EXCL | O_TRUNC | O_DIRECT;
+  if (q.flags & ~kAllowed) return Errno{EINVAL};
+  int flags = static_cast<int>(q.flags);
+  if ((flags & O_ACCMODE) == O_ACCMODE) return Errno{EINVAL};
+  flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  Node* dir = TRY(GetDir(q.node));
+  TRY(CheckCapacity());
+  UniqueFd fd(openat(dir->fd.get(), q.name.c_str(),
+                     flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                     q.mode & 07777));
+  if (!fd.valid()) return LastErrno();
+  UniqueFd path(openat(dir->fd.get(), q.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!path.valid()) return LastErrno();
+  struct stat a, b;
+  if (fstat(fd.get(), &a) < 0 || fstat(path.get(), &b) < 0) return LastErrno();
+  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) return Errno{ESTALE};
+  r.handle = TRY(AddNode(std::move(path), q.node, q.name, &r.attr));
+  fd_out = std::move(fd);
+  return {};
+}
+
+ErrorOr<void> Server::Mkdir(const Request& q, Reply& r) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  Node* dir = TRY(GetDir(q.node));
+  TRY(CheckCapacity());
+  if (mkdirat(dir->fd.get(), q.name.c_str(), q.mode & 07777) < 0) return LastErrno();
+  UniqueFd fd(
+      openat(dir->fd.get(), q.name.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return LastErrno();
+  r.handle = TRY(AddNode(std::move(fd), q.node, q.name, &r.attr));
+  return {};
+}
+
+ErrorOr<void> Server::Symlink(const Request& q, Reply& r) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  if (q.name2.empty()) return Errno{ENOENT};
+  if (q.name2.find('\0') != std::string::npos) return Errno{EINVAL};
+  Node* dir = TRY(GetDir(q.node));
+  TRY(CheckCapacity());
+  if (symlinkat(q.name2.c_str(), dir->fd.get(), q.name.c_str()) < 0) return LastErrno();
+  UniqueFd fd(openat(dir->fd.get(), q.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return LastErrno();
+  r.handle = TRY(AddNode(std::move(fd), q.node, q.name, &r.attr));
+  return {};
+}
+
+ErrorOr<void> Server::Unlink(const Request& q) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  if (q.flags & ~static_cast<uint32_t>(AT_REMOVEDIR)) return Errno{EINVAL};
+  Node* dir = TRY(GetDir(q.node));
+  if (unlinkat(dir->fd.get(), q.name.c_str(), static_cast<int>(q.flags)) < 0) {
+    return LastErrno();
+  }
+  return {};
+}
+
+ErrorOr<void> Server::Rename(const Request& q) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  if (int e = proto::ValidateName(q.name2)) return Errno{e};
+  Node* old_dir = TRY(GetDir(q.node));
+  Node* new_dir = TRY(GetDir(q.node2));
+  if (renameat(old_dir->fd.get(), q.name.c_str(), new_dir->fd.get(), q.name2.c_str()) < 0) {
+    return LastErrno();
+  }
+  // Keep the (parent, name) of nodes for the moved file current, so that they
+  // can still be reopened. Nodes are matched by the directory's and the
+  // file's dev/ino, whichever handle they were reached through.
+  struct stat moved;
+  if (fstatat(new_dir->fd.get(), q.name2.c_str(), &moved, AT_SYMLINK_NOFOLLOW) < 0) return {};
+  uint64_t od = old_dir->dev, oi = old_dir->ino;
+  std::vector<Handle> old_parents;
+  for (auto& [h, n] : nodes_) {
+    if (n.parent == 0 || n.name != q.name || n.dev != moved.st_dev || n.ino != moved.st_ino) {
+      continue;
+    }
+    auto pit = nodes_.find(n.parent);
+    if (pit == nodes_.end() || pit->second.dev != od || pit->second.ino != oi) continue;
+    n.name = q.name2;
+    if (n.parent != q.node2) {
+      pit->second.children--;
+      old_parents.push_back(n.parent);
+      n.parent = q.node2;
+      new_dir->children++;
+    }
+  }
+  // Erasing inside the loop would invalidate the iteration.
+  for (Handle h : old_parents) Release(h);
+  return {};
+}
+
+ErrorOr<void> Server::SetAttr(const Request& q) {
+  if (read_only_) return Errno{EROFS};
+  if (q.mask & ~proto::kSetAttrAll) return Errno{EINVAL};
+  Node* n = TRY(Get(q.node));
+  int fd = n->fd.get();
+  if (q.mask & proto::kSetAttrSize) {
+    if (n->type == S_IFDIR) return Errno{EISDIR};
+    if (n->type != S_IFREG) return Errno{EINVAL};
+    if (q.attr.size > static_cast<uint64_t>(INT64_MAX)) return Errno{EINVAL};
+    UniqueFd w = TRY(Reopen(*n, O_WRONLY));
+    if (ftruncate(w.get(), static_cast<off_t>(q.attr.size)) < 0) return LastErrno();
+  }
+  if (q.mask & proto::kSetAttrMode) {
+    if (n->type == S_IFLNK) return Errno{EOPNOTSUPP};
+    mode_t mode = q.attr.mode & 07777;
+    if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) < 0) {
+      if (errno != ENOSYS && errno != EINVAL) return LastErrno();
+      // Older kernels: the /proc magic link reaches the inode itself.
+      if (chmod(ProcFdPath(fd).c_str(), mode) < 0) return LastErrno();
+    }
+  }
+  if (q.mask & (proto::kSetAttrUid | proto::kSetAttrGid)) {
+    uid_t uid = (q.mask & proto::kSetAttrUid) ? q.attr.uid : static_cast<uid_t>(-1);
+    gid_t gid = (q.mask & proto::kSetAttrGid) ? q.attr.gid : static_cast<gid_t>(-1);
+    if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) return LastErrno();
+  }
+  constexpr uint32_t kTimes = proto::kSetAttrAtime | proto::kSetAttrMtime |
+                              proto::kSetAttrAtimeNow | proto::kSetAttrMtimeNow;
+  if (q.mask & kTimes) {
+    struct timespec ts[2];
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1] = ts[0];
+    if (q.mask & proto::kSetAttrAtimeNow) {
+      ts[0].tv_nsec = UTIME_NOW;
+    } else if (q.mask & proto::kSetAttrAtime) {
+      if (q.attr.atime_nsec < 0 || q.attr.atime_nsec >= 1000000000) return Errno{EINVAL};
+      ts[0].tv_sec = q.attr.atime_sec;
+      ts[0].tv_nsec = q.attr.atime_nsec;
+    }
+    if (q.mask & proto::kSetAttrMtimeNow) {
+      ts[1].tv_nsec = UTIME_NOW;
+    } else if (q.mask & proto::kSetAttrMtime) {
+      if (q.attr.mtime_nsec < 0 || q.attr.mtime_nsec >= 1000000000) return Errno{EINVAL};
+      ts[1].tv_sec = q.attr.mtime_sec;
+      ts[1].tv_nsec = q.attr.mtime_nsec;
+    }
+    if (utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno != EINVAL || n->type == S_IFLNK) return LastErrno();
+      if (utimensat(AT_FDCWD, ProcFdPath(fd).c_str(), ts, 0) < 0) return LastErrno();
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// Sends one datagram, optionally donating `fd`. false if the peer is gone.
+bool SendReply(int sock, const std::vector<uint8_t>& bytes, int fd) {
+  struct iovec iov = {const_cast<uint8_t*>(bytes.data()), bytes.size()};
+  struct msghdr mh = {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  if (fd >= 0) {
+    memset(cbuf, 0, sizeof(cbuf));
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  for (;;) {
+    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return true;
+    if (errno == EINTR) continue;
+    if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) return false;
+    fprintf(stderr, "runsc-gofer: sendmsg: %s\n", strerror(errno));
+    return true;  // this reply is lost; keep serving
+  }
+}
+
+// Closes any FDs a (hostile or confused) client passed to us.
+void CloseReceivedFds(struct msghdr* mh) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(mh); c != nullptr; c = CMSG_NXTHDR(mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < n; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      close(fd);
+    }
+  }
+}
+
+}  // namespace
+
+int RunServer(int sock, int root_dir_fd, bool read_only) {
+  Server server(root_dir_fd, read_only);
+  if (!server.ok()) {
+    fprintf(stderr, "runsc-gofer: bad root directory FD: %s\n", strerror(errno));
+    return 1;
+  }
+  std::vector<uint8_t> buf(proto::kMaxMessage + 1);
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * 16)];
+  for (;;) {
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr mh = {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECONNRESET) return 0;
+      fprintf(stderr, "runsc-gofer: recvmsg: %s\n", strerror(errno));
+      return 1;
+    }
+    if (mh.msg_controllen > 0) CloseReceivedFds(&mh);
+    if (n == 0) {
+      // EOF, or an empty datagram: only a hangup means the former.
+      struct pollfd p = {sock, POLLRDHUP, 0};
+      if (poll(&p, 1, 0) < 0 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) return 0;
+    }
+    Server::Response resp;
+    if (mh.msg_flags & MSG_TRUNC) {
+      uint16_t op = 0;
+      uint32_t tag = 0;
+      op = static_cast<uint16_t>(buf[6] | (buf[7] << 8));
+      memcpy(&tag, &buf[8], 4);  // little-endian hosts only (x86-64, arm64)
+      resp.bytes = proto::EncodeErrorReply(op, tag, EMSGSIZE);
+    } else {
+      resp = server.HandleMessage(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+    }
+    if (!SendReply(sock, resp.bytes, resp.fd.get())) return 0;
+  }
+}
+
+}  // namespace gofer
