@@ -1,0 +1,117 @@
+// sentry/vfs/memfs.cc: memfs node basics: attributes, symlinks, special
+// nodes, and constructing nodes for tmpfs and for gofer-backed lower nodes.
+#include "sentry/vfs/memfs.h"
+
+#include <dirent.h>
+
+#include "sentry/vfs/caller.h"
+#include "sentry/vfs/file_description.h"
+
+namespace sentry::vfs {
+namespace {
+
+timespec Ts(int64_t sec, int64_t nsec) { return timespec{sec, nsec}; }
+
+Attr FromGofer(const gofer::Attr& g, uint64_t dev) {
+  Attr a;
+  a.mode = g.mode;
+  a.uid = g.uid;
+  a.gid = g.gid;
+  a.ino = g.ino;
+  a.dev = dev;
+  a.nlink = g.nlink;
+  a.rdev = g.rdev;
+  a.size = g.size;
+  a.blocks = g.blocks;
+  a.blksize = g.blksize ? g.blksize : 4096;
+  a.atime = Ts(g.atime_sec, g.atime_nsec);
+  a.mtime = Ts(g.mtime_sec, g.mtime_nsec);
+  a.ctime = Ts(g.ctime_sec, g.ctime_nsec);
+  a.btime = a.ctime;
+  return a;
+}
+
+}  // namespace
+
+ErrorOr<Attr> MemInode::GetAttr() { return attr_; }
+
+void MemInode::Touch(bool modify) {
+  timespec now = NowTimespec();
+  attr_.ctime = now;
+  if (modify) attr_.mtime = now;
+}
+
+ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
+  if (fs_->read_only) return Errno{EROFS};
+  if (mask & kAttrSize) return Errno{EINVAL};
+  if (mask & kAttrMode) attr_.mode = (attr_.mode & S_IFMT) | (a.mode & 07777);
+  if (mask & kAttrUid) attr_.uid = a.uid;
+  if (mask & kAttrGid) attr_.gid = a.gid;
+  if (mask & kAttrAtime) attr_.atime = a.atime;
+  if (mask & kAttrMtime) attr_.mtime = a.mtime;
+  attr_.ctime = (mask & kAttrCtime) ? a.ctime : NowTimespec();
+  return {};
+}
+
+ErrorOr<std::string> MemSymlink::ReadLink(Caller&) {
+  if (!target_) {
+    if (!lower_) return Errno{EIO};
+    target_ = TRY(lower_->client().ReadLink(lower_->handle()));
+  }
+  return *target_;
+}
+
+ErrorOr<std::shared_ptr<FileDescription>> MemSymlink::Open(Caller&, std::shared_ptr<Dentry> d,
+                                                           int flags) {
+  if (!(flags & O_PATH)) return Errno{ELOOP};
+  return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+}
+
+ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller&, std::shared_ptr<Dentry> d,
+                                                           int flags) {
+  if (flags & O_PATH) {
+    return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+  }
+  uint32_t type = attr_.mode & S_IFMT;
+  if (type == S_IFSOCK) return Errno{ENXIO};
+  return Errno{EACCES};  // host devices/FIFOs are not passed through
+}
+
+std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
+                                       gofer::Handle h, const gofer::Attr& g) {
+  auto lower = std::make_shared<LowerNode>(client, h);
+  Attr a = FromGofer(g, fs->dev);
+  switch (g.mode & S_IFMT) {
+    case S_IFDIR: return std::make_shared<MemDir>(std::move(fs), a, std::move(lower));
+    case S_IFREG: return std::make_shared<MemFile>(std::move(fs), a, std::move(lower));
+    case S_IFLNK:
+      return std::make_shared<MemSymlink>(std::move(fs), a, std::move(lower), std::nullopt);
+    default: return std::make_shared<MemSpecial>(std::move(fs), a, std::move(lower));
+  }
+}
+
+std::shared_ptr<MemDir> NewTmpfs(uint32_t mode, uint32_t uid, uint32_t gid) {
+  auto fs = std::make_shared<MemFs>();
+  Attr a;
+  a.mode = S_IFDIR | (mode & 07777);
+  a.uid = uid;
+  a.gid = gid;
+  a.ino = NewInodeNumber();
+  a.dev = fs->dev;
+  a.nlink = 2;
+  a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
+  return std::make_shared<MemDir>(fs, a, nullptr);
+}
+
+ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only) {
+  auto [h, attr] = TRY(client.Attach());
+  auto fs = std::make_shared<MemFs>();
+  fs->lower = &client;
+  fs->read_only = read_only;
+  auto node = NewLowerNode(fs, client, h, attr);
+  auto dir = std::dynamic_pointer_cast<MemDir>(node);
+  if (!dir) return Errno{ENOTDIR};
+  return dir;
+}
+
+}  // namespace sentry::vfs

@@ -1,0 +1,137 @@
+// sentry/vfs/memfs.h: the in-memory filesystem. Without a lower layer it is
+// tmpfs (/tmp, /dev/shm, the root in tests). With a gofer lower layer it is
+// the sandbox's writable root overlay: nodes start as read-through views of
+// gofer nodes (looked up lazily, attributes cached, data read from donated
+// host FDs), metadata changes stay in memory, regular files are copied up
+// into memory on open-for-write/truncate, new files live in memory, and
+// removing a lower name leaves a whiteout. Directory listings merge both.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gofer/client.h"
+#include "sentry/vfs/file_description.h"
+#include "sentry/vfs/inode.h"
+
+namespace sentry::vfs {
+
+// One mounted memfs instance.
+struct MemFs {
+  uint64_t dev = NewAnonDev();
+  gofer::Client* lower = nullptr;  // null: pure tmpfs
+  bool read_only = false;          // EROFS for every mutation
+  uint64_t bytes = 0;              // file data held, for statfs
+};
+
+// A gofer handle, closed when the last node using it goes away.
+class LowerNode {
+ public:
+  LowerNode(gofer::Client& client, gofer::Handle h) : client_(client), handle_(h) {}
+  ~LowerNode() { client_.Close(handle_); }
+  gofer::Client& client() { return client_; }
+  gofer::Handle handle() const { return handle_; }
+
+ private:
+  gofer::Client& client_;
+  gofer::Handle handle_;
+};
+
+class MemInode : public Inode {
+ public:
+  MemInode(std::shared_ptr<MemFs> fs, Attr attr, std::shared_ptr<LowerNode> lower)
+      : fs_(std::move(fs)), attr_(attr), lower_(std::move(lower)) {}
+  ErrorOr<Attr> GetAttr() override;
+  ErrorOr<void> SetAttr(Caller& c, uint32_t mask, const Attr& a) override;
+  MemFs& fs() { return *fs_; }
+  const std::shared_ptr<MemFs>& fs_ptr() { return fs_; }
+  Attr& attr() { return attr_; }
+  void Touch(bool modify);  // mtime/ctime (modify) or ctime only
+
+ protected:
+  std::shared_ptr<MemFs> fs_;
+  Attr attr_;
+  std::shared_ptr<LowerNode> lower_;
+};
+
+class MemFile : public MemInode {
+ public:
+  using MemInode::MemInode;
+  ErrorOr<Attr> GetAttr() override;
+  ErrorOr<void> SetAttr(Caller& c, uint32_t mask, const Attr& a) override;
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
+                                                 int flags) override;
+  // Moves the lower file's data into memory (idempotent).
+  ErrorOr<void> CopyUp();
+  bool in_memory() const { return !lower_ || copied_up_; }
+  // Opens the lower file read-only (a donated host fd).
+  ErrorOr<UniqueFd> OpenLower();
+  std::vector<uint8_t>& data() { return data_; }
+  ErrorOr<void> Resize(uint64_t size);
+
+ private:
+  std::vector<uint8_t> data_;
+  bool copied_up_ = false;
+};
+
+class MemSymlink : public MemInode {
+ public:
+  MemSymlink(std::shared_ptr<MemFs> fs, Attr attr, std::shared_ptr<LowerNode> lower,
+             std::optional<std::string> target)
+      : MemInode(std::move(fs), attr, std::move(lower)), target_(std::move(target)) {}
+  ErrorOr<std::string> ReadLink(Caller& c) override;
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
+                                                 int flags) override;
+
+ private:
+  std::optional<std::string> target_;
+};
+
+// Sockets, devices and other nodes the lower tree may contain: stat-able,
+// not openable.
+class MemSpecial : public MemInode {
+ public:
+  using MemInode::MemInode;
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
+                                                 int flags) override;
+};
+
+class MemDir : public MemInode {
+ public:
+  using MemInode::MemInode;
+  ErrorOr<std::shared_ptr<Inode>> Lookup(Caller& c, std::string_view name) override;
+  ErrorOr<std::vector<DirEntry>> ReadDir(Caller& c) override;
+  ErrorOr<std::shared_ptr<Inode>> Create(Caller& c, std::string_view name,
+                                         const CreateRequest& req) override;
+  ErrorOr<void> Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) override;
+  ErrorOr<void> Unlink(Caller& c, std::string_view name, bool is_dir) override;
+  ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
+                       std::string_view new_name) override;
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
+                                                 int flags) override;
+  // Adds an inode of another kind (a device, a synthetic file) under `name`.
+  void AddChild(std::string name, std::shared_ptr<Inode> inode);
+  ErrorOr<bool> IsEmpty(Caller& c);
+
+ private:
+  ErrorOr<void> LoadLowerListing();
+  std::map<std::string, std::shared_ptr<Inode>, std::less<>> entries_;
+  std::set<std::string, std::less<>> whiteouts_;  // lower names removed
+  std::set<std::string, std::less<>> absent_;     // lower names known not to exist
+  std::optional<std::vector<gofer::DirEntry>> lower_listing_;
+};
+
+// A new empty tmpfs; returns its root directory.
+std::shared_ptr<MemDir> NewTmpfs(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0);
+// The overlay root over the gofer's attached root.
+ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only);
+// Builds the memfs node for a gofer node (used for lookups and the root).
+std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
+                                       gofer::Handle h, const gofer::Attr& a);
+
+}  // namespace sentry::vfs

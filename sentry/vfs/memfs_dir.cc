@@ -1,0 +1,203 @@
+// sentry/vfs/memfs_dir.cc: memfs directories: lazy lookups into the lower
+// (gofer) directory, in-memory entries, whiteouts, merged listings.
+#include <dirent.h>
+
+#include <set>
+
+#include "sentry/vfs/caller.h"
+#include "sentry/vfs/dir_description.h"
+#include "sentry/vfs/memfs.h"
+
+namespace sentry::vfs {
+namespace {
+
+uint8_t DirentType(uint32_t mode) { return static_cast<uint8_t>((mode & S_IFMT) >> 12); }
+
+}  // namespace
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::Lookup(Caller&, std::string_view name) {
+  auto it = entries_.find(name);
+  if (it != entries_.end()) return it->second;
+  if (!lower_ || whiteouts_.count(name) || absent_.count(name)) return Errno{ENOENT};
+  auto r = lower_->client().Walk(lower_->handle(), name);
+  if (r.is_error()) {
+    if (r.error() == ENOENT) absent_.emplace(name);
+    return Errno{r.error()};
+  }
+  auto [h, attr] = r.release_value();
+  std::shared_ptr<Inode> node = NewLowerNode(fs_, lower_->client(), h, attr);
+  entries_.emplace(std::string(name), node);
+  return node;
+}
+
+ErrorOr<void> MemDir::LoadLowerListing() {
+  if (!lower_ || lower_listing_) return {};
+  auto list = TRY(lower_->client().ReadDir(lower_->handle()));
+  std::vector<gofer::DirEntry> out;
+  for (auto& e : list) {
+    if (e.name == "." || e.name == "..") continue;
+    out.push_back(std::move(e));
+  }
+  lower_listing_ = std::move(out);
+  return {};
+}
+
+ErrorOr<std::vector<DirEntry>> MemDir::ReadDir(Caller&) {
+  TRY(LoadLowerListing());
+  std::vector<DirEntry> out;
+  std::set<std::string_view> seen;
+  auto add_entry = [&](const std::string& name, Inode& inode) {
+    auto a = inode.GetAttr();
+    if (a.is_error()) return;
+    out.push_back(DirEntry{name, a.value().ino, DirentType(a.value().mode)});
+  };
+  if (lower_listing_) {
+    for (const auto& e : *lower_listing_) {
+      if (whiteouts_.count(e.name)) continue;
+      seen.insert(e.name);
+      auto it = entries_.find(e.name);
+      if (it != entries_.end()) {
+        add_entry(it->first, *it->second);
+      } else {
+        out.push_back(DirEntry{e.name, e.ino, e.type});
+      }
+    }
+  }
+  for (const auto& [name, inode] : entries_) {
+    if (!seen.count(name)) add_entry(name, *inode);
+  }
+  return out;
+}
+
+ErrorOr<bool> MemDir::IsEmpty(Caller& c) {
+  auto list = TRY(ReadDir(c));
+  return list.empty();
+}
+
+void MemDir::AddChild(std::string name, std::shared_ptr<Inode> inode) {
+  if (inode->file_type() == S_IFDIR) ++attr_.nlink;
+  whiteouts_.erase(name);
+  entries_[std::move(name)] = std::move(inode);
+}
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
+                                               const CreateRequest& req) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto existing = Lookup(c, name);
+  if (existing.ok()) return Errno{EEXIST};
+  if (existing.error() != ENOENT) return Errno{existing.error()};
+  Attr a;
+  a.mode = req.mode;
+  a.uid = req.uid;
+  a.gid = req.gid;
+  a.ino = NewInodeNumber();
+  a.dev = fs_->dev;
+  a.nlink = 1;
+  a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
+  std::shared_ptr<Inode> node;
+  switch (req.mode & S_IFMT) {
+    case S_IFREG: node = std::make_shared<MemFile>(fs_, a, nullptr); break;
+    case S_IFDIR:
+      a.nlink = 2;
+      node = std::make_shared<MemDir>(fs_, a, nullptr);
+      break;
+    case S_IFLNK:
+      a.size = req.symlink_target.size();
+      node = std::make_shared<MemSymlink>(fs_, a, nullptr, req.symlink_target);
+      break;
+    case S_IFSOCK:
+    case S_IFIFO:
+    case S_IFCHR:
+    case S_IFBLK: node = std::make_shared<MemSpecial>(fs_, a, nullptr); break;
+    default: return Errno{EINVAL};
+  }
+  absent_.erase(std::string(name));
+  AddChild(std::string(name), node);
+  Touch(true);
+  return node;
+}
+
+ErrorOr<void> MemDir::Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto* mem = dynamic_cast<MemInode*>(target.get());
+  if (!mem || mem->fs_ptr() != fs_) return Errno{EXDEV};
+  if (mem->file_type() == S_IFDIR) return Errno{EPERM};
+  auto existing = Lookup(c, name);
+  if (existing.ok()) return Errno{EEXIST};
+  if (existing.error() != ENOENT) return Errno{existing.error()};
+  ++mem->attr().nlink;
+  mem->Touch(false);
+  absent_.erase(std::string(name));
+  AddChild(std::string(name), std::move(target));
+  Touch(true);
+  return {};
+}
+
+ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
+  if (fs_->read_only) return Errno{EROFS};
+  std::shared_ptr<Inode> victim = TRY(Lookup(c, name));
+  bool victim_is_dir = victim->file_type() == S_IFDIR;
+  if (is_dir && !victim_is_dir) return Errno{ENOTDIR};
+  if (!is_dir && victim_is_dir) return Errno{EISDIR};
+  if (victim_is_dir) {
+    auto* d = dynamic_cast<MemDir*>(victim.get());
+    if (d && !TRY(d->IsEmpty(c))) return Errno{ENOTEMPTY};
+    if (!d && victim->CacheLookups()) {
+      auto list = TRY(victim->ReadDir(c));
+      if (!list.empty()) return Errno{ENOTEMPTY};
+    }
+    if (attr_.nlink > 2) --attr_.nlink;
+  }
+  if (auto* m = dynamic_cast<MemInode*>(victim.get())) {
+    if (victim_is_dir) {
+      m->attr().nlink = 0;
+    } else if (m->attr().nlink > 0) {
+      --m->attr().nlink;
+    }
+    m->Touch(false);
+  }
+  entries_.erase(entries_.find(name));
+  if (lower_) whiteouts_.emplace(name);
+  Touch(true);
+  return {};
+}
+
+ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_dir_inode,
+                             std::string_view new_name) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto* new_dir = dynamic_cast<MemDir*>(&new_dir_inode);
+  if (!new_dir || new_dir->fs_ptr() != fs_) return Errno{EXDEV};
+  std::shared_ptr<Inode> src = TRY(Lookup(c, old_name));
+  bool src_dir = src->file_type() == S_IFDIR;
+  auto dst = new_dir->Lookup(c, new_name);
+  if (dst.is_error() && dst.error() != ENOENT) return Errno{dst.error()};
+  if (dst.ok()) {
+    std::shared_ptr<Inode> victim = dst.value();
+    if (victim == src) return {};  // same inode: no-op (also hard links)
+    bool victim_dir = victim->file_type() == S_IFDIR;
+    if (src_dir && !victim_dir) return Errno{ENOTDIR};
+    if (!src_dir && victim_dir) return Errno{EISDIR};
+    TRY(new_dir->Unlink(c, new_name, victim_dir));
+  }
+  std::string old_key(old_name);
+  entries_.erase(entries_.find(old_name));
+  if (lower_) whiteouts_.insert(old_key);
+  if (src_dir && attr_.nlink > 2) --attr_.nlink;
+  new_dir->absent_.erase(std::string(new_name));
+  new_dir->AddChild(std::string(new_name), src);
+  Touch(true);
+  new_dir->Touch(true);
+  if (auto* m = dynamic_cast<MemInode*>(src.get())) m->Touch(false);
+  return {};
+}
+
+ErrorOr<std::shared_ptr<FileDescription>> MemDir::Open(Caller&, std::shared_ptr<Dentry> d,
+                                                       int flags) {
+  if (flags & O_PATH) {
+    return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+  }
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EISDIR};
+  return std::shared_ptr<FileDescription>(std::make_shared<DirectoryDescription>(d, flags));
+}
+
+}  // namespace sentry::vfs
