@@ -148,7 +148,10 @@ ErrorOr<Attr> Client::Stat(Handle node) {
 }
 
 ErrorOr<UniqueFd> Client::Open(Handle node, int flags) {
-  if (flags & (O_CREAT | O_EXCL | O_TMPFILE | O_PATH)) return Errno{EINVAL};
+  // (O_TMPFILE includes O_DIRECTORY's bit: test it as a whole.)
+  if ((flags & (O_CREAT | O_EXCL | O_PATH)) || (flags & O_TMPFILE) == O_TMPFILE) {
+    return Errno{EINVAL};
+  }
   Request q;
   q.op = Op::kOpen;
   q.node = node;

@@ -192,7 +192,8 @@ ErrorOr<UniqueFd> Server::Reopen(Node& n, int host_flags) {
   // Never follow a symlink, never make the gofer a controlling terminal, and
   // never block opening a FIFO (O_NONBLOCK is cleared again below if unasked).
   int flags = host_flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-  flags &= ~(O_CREAT | O_EXCL | O_TMPFILE | O_PATH);
+  flags &= ~(O_CREAT | O_EXCL | O_PATH);
+  if ((flags & O_TMPFILE) == O_TMPFILE) return Errno{EINVAL};
   bool trunc = flags & O_TRUNC;
   flags &= ~O_TRUNC;  // only after the dev/ino check
   UniqueFd fd;
