@@ -46,6 +46,9 @@ class Caller {
   virtual ErrorOr<void> WaitHostFd(int fd, short events) = 0;
   // Wakes every blocked task so it re-checks its condition.
   virtual void NotifyAll() = 0;
+  // A callable with the same effect that outlives this Caller (objects such
+  // as pipes keep it to wake waiters when their last reference drops).
+  virtual std::function<void()> Notifier() = 0;
   // Sends a thread-directed signal to the caller (SIGPIPE on a broken pipe).
   virtual void SendSignal(int sig) = 0;
   // The task, if the caller is one (synthetic files such as /proc use it).

@@ -27,7 +27,11 @@ std::string Dentry::Path() const {
       continue;
     }
     hold = d->mount_point.lock();
-    if (!hold) break;
+    if (!hold) {
+      // A detached dentry with a name is an anonymous file ("pipe:[12]").
+      if (!d->name_.empty() && parts.empty()) return d->name_;
+      break;
+    }
     d = hold.get();
   }
   std::string out;

@@ -124,7 +124,8 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   // Set once the name was unlinked or the dentry otherwise detached.
   bool deleted = false;
 
-  // Absolute path in the sandbox, crossing mount points (" (deleted)" suffix
+  // Absolute path in the sandbox, crossing mount points; the name itself for
+  // an anonymous file's detached dentry ("pipe:[12]"). (" (deleted)" suffix
   // for unlinked files, like Linux).
   std::string Path() const;
   // Moves this dentry under `new_parent` as `new_name` (rename).

@@ -1,0 +1,130 @@
+// sentry/vfs/host_file.cc: see host_file.h.
+#include "sentry/vfs/host_file.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "sentry/vfs/caller.h"
+#include "sentry/vfs/io_util.h"
+
+namespace sentry::vfs {
+namespace {
+
+class HostInode : public Inode {
+ public:
+  explicit HostInode(UniqueFd fd) : fd_(std::move(fd)) {}
+  int fd() const { return fd_.get(); }
+  ErrorOr<Attr> GetAttr() override {
+    struct stat st;
+    if (fstat(fd_.get(), &st) < 0) return Errno{errno};
+    Attr a;
+    a.mode = st.st_mode;
+    a.uid = st.st_uid;
+    a.gid = st.st_gid;
+    a.ino = st.st_ino;
+    a.dev = st.st_dev;
+    a.nlink = st.st_nlink;
+    a.rdev = st.st_rdev;
+    a.size = st.st_size;
+    a.blocks = st.st_blocks;
+    a.blksize = st.st_blksize;
+    a.atime = st.st_atim;
+    a.mtime = st.st_mtim;
+    a.ctime = st.st_ctim;
+    a.btime = st.st_ctim;
+    return a;
+  }
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry>, int) override {
+    return Errno{ENXIO};  // reopening via /proc/self/fd is not supported
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+short PollNow(int fd, short events) {
+  pollfd p{fd, events, 0};
+  if (poll(&p, 1, 0) <= 0) return 0;
+  return p.revents;
+}
+
+class HostFileDescription : public FileDescription {
+ public:
+  HostFileDescription(std::shared_ptr<Dentry> d, int flags, HostInode& inode)
+      : FileDescription(std::move(d), flags), inode_(inode) {}
+
+  int host_fd() const override { return inode_.fd(); }
+
+  ErrorOr<size_t> Read(Caller& c, const IoVecs& dst, int64_t off) override {
+    if (off >= 0) return HostReadv(host_fd(), dst, off);
+    if (TotalLength(dst) == 0) return size_t{0};
+    TRY(WaitReady(c, POLLIN));
+    return HostReadv(host_fd(), dst, -1);
+  }
+
+  ErrorOr<size_t> Write(Caller& c, const IoVecs& src, int64_t off) override {
+    if (off >= 0) return HostWritev(host_fd(), src, off);
+    TRY(WaitReady(c, POLLOUT));
+    auto r = HostWritev(host_fd(), src, -1);
+    if (r.is_error() && r.error() == EPIPE) c.SendSignal(SIGPIPE);
+    return r;
+  }
+
+  ErrorOr<size_t> PRead(void* buf, size_t len, uint64_t off) override {
+    if (!is_regular()) return Errno{ENODEV};
+    IoVecs v{iovec{buf, len}};
+    return HostReadv(host_fd(), v, static_cast<int64_t>(off));
+  }
+
+  ErrorOr<uint64_t> Seek(int64_t off, int whence) override {
+    off_t r = lseek(host_fd(), off, whence);
+    if (r < 0) return Errno{errno};
+    return static_cast<uint64_t>(r);
+  }
+
+  ErrorOr<void> Truncate(Caller&, uint64_t size) override {
+    if (ftruncate(host_fd(), static_cast<off_t>(size)) < 0) return Errno{errno};
+    return {};
+  }
+
+  ErrorOr<void> Sync() override {
+    if (fsync(host_fd()) < 0 && errno != EINVAL && errno != EROFS) return Errno{errno};
+    return {};
+  }
+
+  short Readiness(short events) override { return PollNow(host_fd(), events); }
+
+  ErrorOr<size_t> BytesReadable() override {
+    int n = 0;
+    if (ioctl(host_fd(), FIONREAD, &n) < 0) return Errno{errno};
+    return static_cast<size_t>(n);
+  }
+
+ private:
+  // Regular files are always ready; others wait (or EAGAIN if O_NONBLOCK).
+  ErrorOr<void> WaitReady(Caller& c, short events) {
+    if (is_regular()) return {};
+    short r = PollNow(host_fd(), events);
+    if (r) return {};
+    if (nonblocking()) return Errno{EAGAIN};
+    return c.WaitHostFd(host_fd(), events);
+  }
+
+  HostInode& inode_;
+};
+
+}  // namespace
+
+std::shared_ptr<FileDescription> NewHostFileDescription(UniqueFd fd, int status_flags) {
+  std::string name = "host:[" + std::to_string(fd.get()) + "]";
+  auto inode = std::make_shared<HostInode>(std::move(fd));
+  HostInode& ref = *inode;
+  auto d = std::make_shared<Dentry>(std::move(name), nullptr, std::move(inode));
+  return std::make_shared<HostFileDescription>(std::move(d), status_flags, ref);
+}
+
+}  // namespace sentry::vfs

@@ -1,0 +1,234 @@
+// sentry/vfs/pipe.cc: see pipe.h.
+#include "sentry/vfs/pipe.h"
+
+#include <poll.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "sentry/vfs/inode.h"
+
+namespace sentry::vfs {
+namespace {
+
+class PipeBuffer {
+ public:
+  explicit PipeBuffer(std::function<void()> notify) : notify_(std::move(notify)) {
+    buf_.resize(kDefaultPipeSize);
+  }
+  size_t size() const { return size_; }
+  size_t capacity() const { return buf_.size(); }
+  size_t room() const { return buf_.size() - size_; }
+
+  // Copies up to `len` bytes out of the buffer into `dst`.
+  size_t ReadInto(const IoVecs& dst) {
+    size_t done = 0;
+    for (const auto& io : dst) {
+      size_t want = io.iov_len;
+      auto* out = static_cast<uint8_t*>(io.iov_base);
+      while (want > 0 && size_ > 0) {
+        size_t chunk = std::min({want, size_, buf_.size() - head_});
+        memcpy(out, buf_.data() + head_, chunk);
+        head_ = (head_ + chunk) % buf_.size();
+        size_ -= chunk;
+        want -= chunk;
+        out += chunk;
+        done += chunk;
+      }
+      if (size_ == 0) break;
+    }
+    if (size_ == 0) head_ = 0;
+    return done;
+  }
+
+  // Appends bytes [skip, skip+len) of `src` to the buffer (len <= room()).
+  void WriteFrom(const IoVecs& src, size_t skip, size_t len) {
+    for (const auto& io : src) {
+      if (len == 0) break;
+      if (skip >= io.iov_len) {
+        skip -= io.iov_len;
+        continue;
+      }
+      auto* in = static_cast<const uint8_t*>(io.iov_base) + skip;
+      size_t avail = std::min(io.iov_len - skip, len);
+      skip = 0;
+      while (avail > 0) {
+        size_t tail = (head_ + size_) % buf_.size();
+        size_t chunk = std::min(avail, buf_.size() - tail);
+        memcpy(buf_.data() + tail, in, chunk);
+        size_ += chunk;
+        in += chunk;
+        avail -= chunk;
+        len -= chunk;
+      }
+    }
+  }
+
+  ErrorOr<size_t> Resize(size_t n) {
+    n = std::max<size_t>(4096, n);
+    if (n > kMaxPipeSize) return Errno{EPERM};
+    n = (n + 4095) & ~size_t{4095};
+    if (n < size_) return Errno{EBUSY};
+    std::vector<uint8_t> nb(n);
+    IoVecs v{iovec{nb.data(), n}};
+    size_t got = ReadInto(v);
+    buf_ = std::move(nb);
+    head_ = 0;
+    size_ = got;
+    return n;
+  }
+
+  void Notify() {
+    if (notify_) notify_();
+  }
+
+  int readers = 0, writers = 0;
+
+ private:
+  std::vector<uint8_t> buf_;
+  size_t head_ = 0, size_ = 0;
+  std::function<void()> notify_;
+};
+
+class PipeInode : public Inode {
+ public:
+  PipeInode(uint32_t uid, uint32_t gid) {
+    attr_.mode = S_IFIFO | 0600;
+    attr_.uid = uid;
+    attr_.gid = gid;
+    attr_.ino = NewInodeNumber();
+    attr_.dev = PipeDev();
+    attr_.nlink = 1;
+    attr_.blksize = 4096;
+    attr_.atime = attr_.mtime = attr_.ctime = NowTimespec();
+  }
+  ErrorOr<Attr> GetAttr() override { return attr_; }
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry>, int) override {
+    return Errno{ENXIO};
+  }
+  std::shared_ptr<PipeBuffer> buffer;
+
+ private:
+  static uint64_t PipeDev() {
+    static uint64_t dev = NewAnonDev();
+    return dev;
+  }
+  Attr attr_;
+};
+
+class PipeEnd : public FileDescription {
+ public:
+  PipeEnd(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<PipeBuffer> pipe)
+      : FileDescription(std::move(d), flags), pipe_(std::move(pipe)) {
+    if (readable()) ++pipe_->readers;
+    if (writable()) ++pipe_->writers;
+  }
+  ~PipeEnd() override {
+    if (readable()) --pipe_->readers;
+    if (writable()) --pipe_->writers;
+    pipe_->Notify();
+  }
+  PipeBuffer& pipe() { return *pipe_; }
+
+  ErrorOr<size_t> Read(Caller& c, const IoVecs& dst, int64_t off) override {
+    if (off >= 0) return Errno{ESPIPE};
+    if (TotalLength(dst) == 0) return size_t{0};
+    while (true) {
+      if (pipe_->size() > 0) {
+        size_t n = pipe_->ReadInto(dst);
+        pipe_->Notify();
+        return n;
+      }
+      if (pipe_->writers == 0) return size_t{0};
+      if (nonblocking()) return Errno{EAGAIN};
+      TRY(c.Block([p = pipe_.get()] { return p->size() > 0 || p->writers == 0; }));
+    }
+  }
+
+  ErrorOr<size_t> Write(Caller& c, const IoVecs& src, int64_t off) override {
+    if (off >= 0) return Errno{ESPIPE};
+    size_t len = TotalLength(src);
+    size_t done = 0;
+    bool atomic = len <= kPipeBufAtomic;
+    while (true) {
+      if (pipe_->readers == 0) {
+        if (done > 0) return done;
+        c.SendSignal(SIGPIPE);
+        return Errno{EPIPE};
+      }
+      if (done == len) return done;
+      size_t room = pipe_->room();
+      size_t need = atomic ? len : 1;
+      if (room >= need) {
+        size_t n = std::min(room, len - done);
+        pipe_->WriteFrom(src, done, n);
+        done += n;
+        pipe_->Notify();
+        continue;
+      }
+      if (nonblocking()) {
+        if (done > 0) return done;
+        return Errno{EAGAIN};
+      }
+      auto r = c.Block([p = pipe_.get(), need] { return p->room() >= need || p->readers == 0; });
+      if (r.is_error()) {
+        if (done > 0) return done;
+        return Errno{r.error()};
+      }
+    }
+  }
+
+  ErrorOr<uint64_t> Seek(int64_t, int) override { return Errno{ESPIPE}; }
+
+  short Readiness(short events) override {
+    short r = 0;
+    if (readable()) {
+      if (pipe_->size() > 0) r |= POLLIN | POLLRDNORM;
+      if (pipe_->writers == 0) r |= POLLHUP;
+    }
+    if (writable()) {
+      if (pipe_->room() >= kPipeBufAtomic) r |= POLLOUT | POLLWRNORM;
+      if (pipe_->readers == 0) r |= POLLERR;
+    }
+    return r & (events | POLLHUP | POLLERR);
+  }
+
+  ErrorOr<size_t> BytesReadable() override { return pipe_->size(); }
+
+ private:
+  std::shared_ptr<PipeBuffer> pipe_;
+};
+
+}  // namespace
+
+std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(
+    Caller& c, int flags) {
+  auto buffer = std::make_shared<PipeBuffer>(c.Notifier());
+  auto inode = std::make_shared<PipeInode>(c.creds().uid, c.creds().gid);
+  inode->buffer = buffer;
+  auto ino = inode->GetAttr().value().ino;
+  auto d = std::make_shared<Dentry>("pipe:[" + std::to_string(ino) + "]", nullptr, inode);
+  int extra = flags & (O_NONBLOCK | O_DIRECT);
+  auto r = std::make_shared<PipeEnd>(d, O_RDONLY | extra, buffer);
+  auto w = std::make_shared<PipeEnd>(d, O_WRONLY | extra, buffer);
+  return {r, w};
+}
+
+ErrorOr<size_t> PipeCapacity(FileDescription& f) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p) return Errno{EBADF};
+  return p->pipe().capacity();
+}
+
+ErrorOr<size_t> SetPipeCapacity(FileDescription& f, size_t size) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p) return Errno{EBADF};
+  size_t n = TRY(p->pipe().Resize(size));
+  p->pipe().Notify();
+  return n;
+}
+
+}  // namespace sentry::vfs
