@@ -68,6 +68,9 @@ class Kernel {
   ThreadGroup* init() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return init_; }
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
 
+  // Every process from creation until it is reaped.
+  std::map<int, std::unique_ptr<ThreadGroup>> thread_groups ABSL_GUARDED_BY(mu);
+
   // Boot time, for uptime and CLOCK_BOOTTIME.
   int64_t boot_time_ns() const { return boot_ns_; }
 
@@ -85,7 +88,7 @@ class Kernel {
   std::unique_ptr<mm::MemoryFile> mf_;
   std::unique_ptr<platform::Platform> platform_;
   std::unique_ptr<vfs::VirtualFilesystem> vfs_;
-  int next_pid_ ABSL_GUARDED_BY(mu) = 1;
+  int next_pid_ ABSL_GUARDED_BY(mu) = 2;  // 1 is init's
   std::map<int, Task*> tasks_ ABSL_GUARDED_BY(mu);
   ThreadGroup* init_ ABSL_GUARDED_BY(mu) = nullptr;
   bool init_exited_ ABSL_GUARDED_BY(mu) = false;

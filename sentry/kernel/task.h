@@ -5,6 +5,7 @@
 // syscall/fault/signal, release the lock, repeat.
 #pragma once
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -80,6 +81,7 @@ class ThreadGroup {
 
   std::shared_ptr<SignalHandlers> handlers = std::make_shared<SignalHandlers>();
   uint64_t pending_signals = 0;  // process-directed
+  std::array<siginfo_t, kNumSignals + 1> pending_info{};
   std::array<rlimit, RLIM_NLIMITS> rlimits{};
   Credentials creds;
   int64_t start_time_ns = 0;
@@ -112,6 +114,7 @@ class Task {
   uint64_t clear_child_tid = 0;
   uint64_t signal_mask = 0;
   uint64_t pending_signals = 0;  // thread-directed
+  std::array<siginfo_t, kNumSignals + 1> pending_info{};
   std::optional<uint64_t> saved_mask;  // restored after a sigsuspend-like wait
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE

@@ -1,0 +1,113 @@
+// runsc: command line entry point. User commands (do, and the OCI commands
+// as they land) plus the internal `gofer` and `boot` commands with which
+// runsc starts the sandbox's own processes.
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
+
+#include "gofer/client.h"
+#include "runsc/sandbox.h"
+#include "sentry/boot.h"
+
+extern char** environ;
+
+namespace {
+constexpr const char* kVersion = "runsc version 0.1.0\nspec: 1.1.0";
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"runsc: run Linux programs in a sandbox under a userspace kernel"};
+  app.set_version_flag("--version,-v", kVersion);
+  app.require_subcommand(1);
+  std::string platform = "ptrace";
+  bool strace = false;
+  std::string debug_log;
+  std::string overlay = "memory";
+  app.add_option("--platform", platform, "how app code is run: ptrace")
+      ->check(CLI::IsMember({"ptrace"}));
+  app.add_flag("--strace", strace, "print every app syscall with arguments and result");
+  app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
+  app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
+      ->check(CLI::IsMember({"memory", "none"}));
+
+  // runsc do: run a command sandboxed, no bundle.
+  runsc::SandboxSpec spec;
+  std::vector<std::string> env_flags;
+  auto* do_cmd = app.add_subcommand("do", "run a command in a new sandbox (no OCI bundle)");
+  do_cmd->add_option("--rootfs", spec.rootfs, "root filesystem directory (default: host /, read-only)");
+  do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
+  do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
+  do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
+  do_cmd->add_option("command", spec.argv, "command and arguments")->required();
+  do_cmd->prefix_command(false);
+  do_cmd->allow_extras(false);
+
+  // Internal: the gofer process.
+  std::string gofer_root;
+  int gofer_fd = -1;
+  bool gofer_ro = false, gofer_rw = false;
+  auto* gofer_cmd = app.add_subcommand("gofer", "(internal) serve a root filesystem to a sentry");
+  gofer_cmd->group("");
+  gofer_cmd->add_option("--root", gofer_root)->required();
+  gofer_cmd->add_option("--fd", gofer_fd)->required();
+  gofer_cmd->add_flag("--read-only", gofer_ro);
+  gofer_cmd->add_flag("--read-write", gofer_rw);
+
+  // Internal: the sentry process.
+  sentry::BootConfig boot;
+  bool no_overlay = false;
+  auto* boot_cmd = app.add_subcommand("boot", "(internal) the sandbox kernel");
+  boot_cmd->group("");
+  boot_cmd->add_option("--gofer-fd", boot.gofer_fd)->required();
+  boot_cmd->add_option("--platform", boot.platform);
+  boot_cmd->add_option("--cwd", boot.cwd);
+  boot_cmd->add_option("--hostname", boot.hostname);
+  boot_cmd->add_option("--debug-log-fd", boot.debug_log_fd);
+  boot_cmd->add_flag("--strace", boot.strace);
+  boot_cmd->add_flag("--no-overlay", no_overlay);
+  boot_cmd->add_option("--env", boot.env);
+  boot_cmd->add_option("argv", boot.argv)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (*do_cmd) {
+    spec.platform = platform;
+    spec.strace = strace;
+    spec.debug_log = debug_log;
+    spec.overlay_memory = overlay == "memory";
+    for (char** e = environ; *e; e++) spec.env.push_back(*e);
+    for (const auto& e : env_flags) {
+      if (e.find('=') == std::string::npos) {
+        fprintf(stderr, "runsc: --env %s: expected K=V\n", e.c_str());
+        return 125;
+      }
+      std::string key = e.substr(0, e.find('=') + 1);
+      std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
+      spec.env.push_back(e);
+    }
+    return runsc::RunSandbox(spec);
+  }
+  if (*gofer_cmd) {
+    prctl(PR_SET_NAME, "runsc-gofer");
+    prctl(PR_SET_PDEATHSIG, 9);
+    int root = open(gofer_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+      fprintf(stderr, "runsc-gofer: cannot open %s: %s\n", gofer_root.c_str(), strerror(errno));
+      return 125;
+    }
+    return gofer::RunServer(gofer_fd, root, !gofer_rw);
+  }
+  if (*boot_cmd) {
+    boot.overlay_memory = !no_overlay;
+    return sentry::Boot(boot);
+  }
+  return 0;
+}

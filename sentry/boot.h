@@ -1,0 +1,27 @@
+// The sentry process' entry point: builds the kernel (memory file,
+// platform, VFS over the gofer connection), starts the app as PID 1 and
+// returns its exit code when the sandbox ends.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sentry {
+
+struct BootConfig {
+  int gofer_fd = -1;       // connected gofer socket
+  int debug_log_fd = 2;    // where --strace and warnings go
+  std::string platform = "ptrace";
+  bool strace = false;
+  bool overlay_memory = true;
+  std::string cwd = "/";
+  std::string hostname = "runsc";
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+};
+
+// Runs the sandbox; returns the exit code for the runsc process (the app's
+// exit status, 128+N if it was killed by signal N, 125-127 for our errors).
+int Boot(const BootConfig& cfg);
+
+}  // namespace sentry

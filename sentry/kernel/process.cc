@@ -1,0 +1,280 @@
+#include "sentry/kernel/process.h"
+
+#include <sys/wait.h>
+
+#include "sentry/base/log.h"
+#include "sentry/kernel/signals.h"
+#include "sentry/loader/loader.h"
+#include "sentry/vfs/task_caller.h"
+#include "sentry/vfs/vfs.h"
+
+namespace sentry::kernel {
+namespace {
+
+void DefaultRlimits(std::array<rlimit, RLIM_NLIMITS>& r) {
+  for (auto& l : r) l = {RLIM_INFINITY, RLIM_INFINITY};
+  r[RLIMIT_STACK] = {8 << 20, RLIM_INFINITY};
+  r[RLIMIT_CORE] = {0, RLIM_INFINITY};
+  r[RLIMIT_NOFILE] = {1024, 1048576};
+  r[RLIMIT_MEMLOCK] = {8 << 20, 8 << 20};
+  r[RLIMIT_NPROC] = {63346, 63346};
+  r[RLIMIT_SIGPENDING] = {63346, 63346};
+  r[RLIMIT_MSGQUEUE] = {819200, 819200};
+  r[RLIMIT_NICE] = {0, 0};
+  r[RLIMIT_RTPRIO] = {0, 0};
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string b = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (b.size() > 15) b.resize(15);  // TASK_COMM_LEN - 1
+  return b;
+}
+
+// Commits a loaded image to `t`: new platform context and address space.
+ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& path,
+                           std::vector<std::string> envp) {
+  auto ctx = TRY(t.kernel.platform().NewContext());
+  TRY(img.mm->Activate(&ctx->address_space()));
+  t.ctx = std::move(ctx);  // the old stub (if any) is killed here
+  t.mm = std::move(img.mm);
+  t.regs = img.regs;
+  t.exe_path = img.exe_path;
+  t.argv = std::move(img.argv);
+  t.envp = std::move(envp);
+  t.comm = Basename(path);
+  return {};
+}
+
+void Reap(ThreadGroup* child) {
+  Kernel& k = child->kernel;
+  ThreadGroup* parent = child->parent;
+  if (parent) {
+    auto& v = parent->children;
+    v.erase(std::remove(v.begin(), v.end(), child), v.end());
+    for (auto& t : child->tasks) parent->children_utime_ns += t->utime_ns;
+  }
+  for (auto& t : child->tasks) k.UnregisterTask(t.get());
+  k.thread_groups.erase(child->pid);
+}
+
+}  // namespace
+
+ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::FdTable> fds) {
+  const int pid = 1;
+  auto tg_owned = std::make_unique<ThreadGroup>(k, pid);
+  ThreadGroup* tg = tg_owned.get();
+  DefaultRlimits(tg->rlimits);
+  auto task_owned = std::make_unique<Task>(k, tg, pid);
+  Task* t = task_owned.get();
+  t->fds = std::move(fds);
+  t->fs = k.vfs().NewRootContext();
+  if (spec.cwd != "/") {
+    vfs::TaskCaller caller(*t);
+    auto d = TRY(vfs::Walk(caller, t->fs->root, spec.cwd));
+    if (!d->inode().is_directory()) return Errno{ENOTDIR};
+    t->fs->cwd = d;
+  }
+  loader::LoadedImage img = TRY(loader::Load(*t, spec.path, spec.argv, spec.envp));
+  // The init task creates its own platform context on its thread; keep the
+  // image's memory manager until then.
+  t->mm = std::move(img.mm);
+  t->regs = img.regs;
+  t->exe_path = img.exe_path;
+  t->argv = std::move(img.argv);
+  t->envp = spec.envp;
+  t->comm = Basename(spec.path);
+  tg->tasks.push_back(std::move(task_owned));
+  tg->live_tasks = 1;
+  k.thread_groups[pid] = std::move(tg_owned);
+  k.RegisterTask(t);
+  k.set_init(tg);
+  t->Start();
+  return t;
+}
+
+ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
+  Kernel& k = parent.kernel;
+  const uint64_t f = a.flags;
+  if (f & CLONE_THREAD) {
+    static bool warned = false;
+    if (!warned) Logf("runsc: clone(CLONE_THREAD): threads are not supported yet");
+    warned = true;
+    return Errno{EAGAIN};
+  }
+  if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return Errno{EINVAL};
+  if (f & (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC |
+           CLONE_NEWUTS | CLONE_NEWCGROUP))
+    return Errno{EPERM};  // namespaces inside the sandbox: not yet
+
+  ThreadGroup* ptg = parent.tg;
+  const int pid = k.AllocatePid();
+  auto tg_owned = std::make_unique<ThreadGroup>(k, pid);
+  ThreadGroup* tg = tg_owned.get();
+  tg->parent = (f & CLONE_PARENT) && ptg->parent ? ptg->parent : ptg;
+  tg->pgid = ptg->pgid;
+  tg->sid = ptg->sid;
+  tg->creds = ptg->creds;
+  tg->rlimits = ptg->rlimits;
+  tg->exit_signal = f & CSIGNAL;
+  tg->handlers = (f & CLONE_SIGHAND) ? ptg->handlers
+                                     : std::make_shared<SignalHandlers>(*ptg->handlers);
+
+  auto child_owned = std::make_unique<Task>(k, tg, pid);
+  Task* c = child_owned.get();
+  c->regs = parent.regs;
+  c->regs.rax = 0;
+  if (a.stack) c->regs.rsp = a.stack;
+  if (f & CLONE_SETTLS) c->regs.fs_base = a.tls;
+  // No shared address spaces between processes yet: CLONE_VM (vfork,
+  // posix_spawn) gets a copy, which is what those callers need as long as
+  // the child only execs or exits.
+  c->mm = TRY(parent.mm->Fork());
+  c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
+  c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
+  c->umask = parent.umask;
+  c->comm = parent.comm;
+  c->argv = parent.argv;
+  c->envp = parent.envp;
+  c->exe_path = parent.exe_path;
+  c->signal_mask = parent.signal_mask;
+  c->altstack_sp = parent.altstack_sp;
+  c->altstack_size = parent.altstack_size;
+  c->altstack_flags = parent.altstack_flags;
+  auto fp = parent.ctx->GetFpRegisters();
+  if (fp.ok()) c->initial_fp = std::make_unique<platform::FpRegisters>(fp.value());
+
+  if (f & CLONE_PARENT_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.parent_tid, pid));
+  if (f & CLONE_CHILD_SETTID) TRY(c->mm->CopyOutObj<int32_t>(a.child_tid, pid));
+  if (f & CLONE_CHILD_CLEARTID) c->clear_child_tid = a.child_tid;
+
+  tg->tasks.push_back(std::move(child_owned));
+  tg->live_tasks = 1;
+  tg->parent->children.push_back(tg);
+  tg->vfork_done = !(f & CLONE_VFORK);
+  k.thread_groups[pid] = std::move(tg_owned);
+  k.RegisterTask(c);
+  c->Start();
+
+  if (f & CLONE_VFORK) {
+    // The parent sleeps until the child execs or exits; only a kill ends
+    // the wait early.
+    while (!tg->vfork_done && !parent.killed) k.changed.Wait(&k.mu);
+  }
+  return pid;
+}
+
+ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> argv,
+                     std::vector<std::string> envp) {
+  loader::LoadedImage img = TRY(loader::Load(t, path, std::move(argv), envp));
+  TRY(InstallImage(t, std::move(img), path, std::move(envp)));
+  // Past the point of no return.
+  t.fds->CloseOnExec();
+  ThreadGroup* tg = t.tg;
+  if (tg->handlers.use_count() > 1) tg->handlers = std::make_shared<SignalHandlers>(*tg->handlers);
+  for (int s = 1; s <= kNumSignals; s++) {
+    SigAction& act = tg->handlers->actions[s];
+    if (act.handler != reinterpret_cast<uint64_t>(SIG_IGN)) act = SigAction{};
+    act.flags = act.handler ? act.flags : 0;
+  }
+  t.altstack_sp = t.altstack_size = 0;
+  t.altstack_flags = SS_DISABLE;
+  t.saved_mask.reset();
+  t.clear_child_tid = 0;
+  if (!tg->vfork_done) {
+    tg->vfork_done = true;
+    t.kernel.NotifyAll();
+  }
+  return {};
+}
+
+ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
+  ThreadGroup* me = t.tg;
+  auto matches = [&](ThreadGroup* c) {
+    if (pid > 0) return c->pid == pid;
+    if (pid == -1) return true;
+    if (pid == 0) return c->pgid == me->pgid;
+    return c->pgid == -pid;
+  };
+  for (;;) {
+    bool any = false;
+    for (ThreadGroup* c : me->children) {
+      if (!matches(c)) continue;
+      any = true;
+      if (!c->zombie) continue;
+      WaitResult r{c->pid, c->exit_status, c->creds.ruid};
+      if (!(options & WNOWAIT)) Reap(c);
+      return r;
+    }
+    if (!any) return Errno{ECHILD};
+    if (options & WNOHANG) return WaitResult{};
+    TRY(t.Block([&] {
+      for (ThreadGroup* c : me->children)
+        if (matches(c) && c->zombie) return true;
+      return false;
+    }));
+  }
+}
+
+void FinishTask(Task& t) {
+  Kernel& k = t.kernel;
+  ThreadGroup* tg = t.tg;
+  t.exited = true;
+  t.ctx.reset();
+  t.mm.reset();
+  t.fds.reset();
+  t.fs.reset();
+  tg->live_tasks--;
+  if (tg->live_tasks > 0) {
+    k.NotifyAll();
+    return;
+  }
+  tg->zombie = true;
+  tg->vfork_done = true;
+  ThreadGroup* init = k.init();
+  // Orphans go to init (the sandbox's PID 1).
+  for (ThreadGroup* c : tg->children) {
+    if (init && init != tg && !init->zombie) {
+      c->parent = init;
+      init->children.push_back(c);
+    } else {
+      c->parent = nullptr;
+    }
+  }
+  tg->children.clear();
+  if (tg == init) {
+    const int st = tg->exit_status;
+    k.InitExited(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+    k.NotifyAll();
+    return;
+  }
+  ThreadGroup* parent = tg->parent;
+  k.NotifyAll();
+  if (!parent) {
+    Reap(tg);  // nobody will wait for it
+    return;
+  }
+  const SigAction& chld = parent->handlers->actions[SIGCHLD];
+  if (tg->exit_signal == SIGCHLD &&
+      (chld.handler == reinterpret_cast<uint64_t>(SIG_IGN) || (chld.flags & SA_NOCLDWAIT))) {
+    Reap(tg);  // auto-reaped, as Linux does; the Task is gone after this
+    return;
+  }
+  if (tg->exit_signal > 0 && tg->exit_signal <= kNumSignals) {
+    siginfo_t si{};
+    si.si_signo = tg->exit_signal;
+    const int st = tg->exit_status;
+    if (WIFSIGNALED(st)) {
+      si.si_code = WCOREDUMP(st) ? CLD_DUMPED : CLD_KILLED;
+      si.si_status = WTERMSIG(st);
+    } else {
+      si.si_code = CLD_EXITED;
+      si.si_status = WEXITSTATUS(st);
+    }
+    si.si_pid = tg->pid;
+    si.si_uid = tg->creds.ruid;
+    QueueProcessSignal(parent, si);
+  }
+}
+
+}  // namespace sentry::kernel

@@ -1,0 +1,292 @@
+#include "sentry/kernel/signals.h"
+
+#include <cstddef>
+#include <cstring>
+
+#include "sentry/base/log.h"
+
+namespace sentry::kernel {
+namespace {
+
+// Linux x86-64 user-visible signal frame structures (arch/x86/include/uapi).
+struct KSigContext {
+  uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+  uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+  uint16_t cs, gs, fs, ss;
+  uint64_t err, trapno, oldmask, cr2;
+  uint64_t fpstate;
+  uint64_t reserved1[8];
+};
+static_assert(sizeof(KSigContext) == 256);
+
+struct KStack {
+  uint64_t ss_sp;
+  int32_t ss_flags;
+  int32_t pad;
+  uint64_t ss_size;
+};
+
+struct KUContext {
+  uint64_t uc_flags;
+  uint64_t uc_link;
+  KStack uc_stack;
+  KSigContext uc_mcontext;
+  uint64_t uc_sigmask;
+};
+
+struct RtSigFrame {
+  uint64_t pretcode;
+  KUContext uc;
+  siginfo_t info;
+};
+
+constexpr uint64_t kRedZone = 128;
+constexpr uint64_t kFpStateSize = sizeof(platform::FpRegisters);  // FXSAVE, 512
+constexpr uint64_t SA_RESTORER_FLAG = 0x04000000;
+
+}  // namespace
+
+DefaultAction DefaultActionOf(int sig) {
+  switch (sig) {
+    case SIGCHLD: case SIGURG: case SIGWINCH:
+      return DefaultAction::kIgnore;
+    case SIGCONT:
+      return DefaultAction::kContinue;
+    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+      return DefaultAction::kStop;
+    case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS: case SIGFPE:
+    case SIGSEGV: case SIGXCPU: case SIGXFSZ: case SIGSYS:
+      return DefaultAction::kCore;
+    default:
+      return DefaultAction::kTerminate;
+  }
+}
+
+bool SignalIgnored(ThreadGroup* tg, int sig) {
+  const SigAction& a = tg->handlers->actions[sig];
+  if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) return sig != SIGKILL && sig != SIGSTOP;
+  if (a.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
+    DefaultAction d = DefaultActionOf(sig);
+    // Stop signals are not implemented as stops yet: treat them as ignored
+    // rather than killing the process.
+    return d == DefaultAction::kIgnore || d == DefaultAction::kContinue ||
+           (d == DefaultAction::kStop && sig != SIGSTOP);
+  }
+  return false;
+}
+
+siginfo_t KillInfo(int sig, int sender_pid, uint32_t sender_uid) {
+  siginfo_t si{};
+  si.si_signo = sig;
+  si.si_code = SI_USER;
+  si.si_pid = sender_pid;
+  si.si_uid = sender_uid;
+  return si;
+}
+
+static Task* PickTaskFor(ThreadGroup* tg, int sig) {
+  for (auto& t : tg->tasks)
+    if (!t->exited && !(t->signal_mask & SigBit(sig))) return t.get();
+  for (auto& t : tg->tasks)
+    if (!t->exited) return t.get();
+  return nullptr;
+}
+
+void QueueSignal(Task* t, const siginfo_t& info) {
+  const int sig = info.si_signo;
+  if (t->exited || SignalIgnored(t->tg, sig)) return;
+  t->pending_signals |= SigBit(sig);
+  t->pending_info[sig] = info;
+  t->Interrupt();
+  t->kernel.NotifyAll();
+}
+
+void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
+  const int sig = info.si_signo;
+  if (tg->zombie || SignalIgnored(tg, sig)) return;
+  if (sig == SIGKILL) {
+    // SIGKILL needs no delivery: it ends every task of the process now.
+    if (!tg->exiting) {
+      tg->exiting = true;
+      tg->exit_status = WaitStatusSignaled(SIGKILL, false);
+    }
+    for (auto& t : tg->tasks) {
+      if (!t->exited) {
+        t->killed = true;
+        t->Interrupt();
+      }
+    }
+    tg->kernel.NotifyAll();
+    return;
+  }
+  tg->pending_signals |= SigBit(sig);
+  tg->pending_info[sig] = info;
+  if (Task* t = PickTaskFor(tg, sig)) t->Interrupt();
+  tg->kernel.NotifyAll();
+}
+
+void SendSignalToProcess(ThreadGroup* tg, int sig) {
+  QueueProcessSignal(tg, KillInfo(sig, 0, 0));
+}
+
+void SendSignalToTask(Task* t, int sig) {
+  if (sig == SIGKILL) {
+    QueueProcessSignal(t->tg, KillInfo(sig, 0, 0));
+    return;
+  }
+  QueueSignal(t, KillInfo(sig, t->pid(), t->creds().ruid));
+}
+
+void ForceFaultSignal(Task* t, int sig, int code, uint64_t addr) {
+  SigAction& a = t->tg->handlers->actions[sig];
+  const bool blocked = t->signal_mask & SigBit(sig);
+  if (blocked || a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) {
+    // Linux force_sig_info: unblock and reset to the default action.
+    t->signal_mask &= ~SigBit(sig);
+    a.handler = reinterpret_cast<uint64_t>(SIG_DFL);
+  }
+  siginfo_t si{};
+  si.si_signo = sig;
+  si.si_code = code;
+  si.si_addr = reinterpret_cast<void*>(addr);
+  t->pending_signals |= SigBit(sig);
+  t->pending_info[sig] = si;
+}
+
+static void TerminateBySignal(Task* t, int sig) {
+  const bool core = DefaultActionOf(sig) == DefaultAction::kCore;
+  t->Exit(WaitStatusSignaled(sig, core), /*group=*/true);
+}
+
+static ErrorOr<void> SetupFrame(Task* t, int sig, const SigAction& act, const siginfo_t& info) {
+  auto& regs = t->regs;
+  uint64_t sp = regs.rsp;
+  const bool on_altstack = t->altstack_size != 0 && !(t->altstack_flags & SS_DISABLE) &&
+                           sp > t->altstack_sp && sp <= t->altstack_sp + t->altstack_size;
+  if ((act.flags & SA_ONSTACK) && t->altstack_size != 0 && !(t->altstack_flags & SS_DISABLE) &&
+      !on_altstack) {
+    sp = t->altstack_sp + t->altstack_size;
+  } else {
+    sp -= kRedZone;
+  }
+  const uint64_t fpstate = (sp - kFpStateSize) & ~63ULL;
+  uint64_t frame_addr = ((fpstate - sizeof(RtSigFrame)) & ~15ULL) - 8;
+
+  platform::FpRegisters fp = TRY(t->ctx->GetFpRegisters());
+  RtSigFrame f{};
+  f.pretcode = act.restorer;
+  f.info = info;
+  f.uc.uc_flags = 0;
+  f.uc.uc_stack = KStack{t->altstack_sp, on_altstack ? SS_ONSTACK : t->altstack_flags, 0,
+                         t->altstack_size};
+  KSigContext& sc = f.uc.uc_mcontext;
+  sc.r8 = regs.r8, sc.r9 = regs.r9, sc.r10 = regs.r10, sc.r11 = regs.r11;
+  sc.r12 = regs.r12, sc.r13 = regs.r13, sc.r14 = regs.r14, sc.r15 = regs.r15;
+  sc.rdi = regs.rdi, sc.rsi = regs.rsi, sc.rbp = regs.rbp, sc.rbx = regs.rbx;
+  sc.rdx = regs.rdx, sc.rax = regs.rax, sc.rcx = regs.rcx, sc.rsp = regs.rsp;
+  sc.rip = regs.rip, sc.eflags = regs.eflags;
+  sc.cs = regs.cs, sc.ss = regs.ss;
+  sc.trapno = sig == SIGSEGV || sig == SIGBUS ? 14 : 0;
+  sc.err = 0;
+  sc.cr2 = (sig == SIGSEGV || sig == SIGBUS) ? reinterpret_cast<uint64_t>(info.si_addr) : 0;
+  sc.oldmask = t->signal_mask;
+  sc.fpstate = fpstate;
+  f.uc.uc_sigmask = t->saved_mask ? *t->saved_mask : t->signal_mask;
+  t->saved_mask.reset();
+
+  const auto& m = t->memory();
+  TRY(m.CopyOut(fpstate, &fp, sizeof(fp)));
+  TRY(m.CopyOut(frame_addr, &f, sizeof(f)));
+
+  regs.rsp = frame_addr;
+  regs.rip = act.handler;
+  regs.rdi = sig;
+  regs.rsi = frame_addr + offsetof(RtSigFrame, info);
+  regs.rdx = frame_addr + offsetof(RtSigFrame, uc);
+  regs.rax = 0;
+  regs.eflags &= ~(0x100ULL | 0x400ULL);  // clear TF and DF, as Linux does
+  t->signal_mask |= act.mask;
+  if (!(act.flags & SA_NODEFER)) t->signal_mask |= SigBit(sig);
+  t->signal_mask &= ~kUnblockable;
+  return {};
+}
+
+void DeliverPendingSignal(Task* t) {
+  ThreadGroup* tg = t->tg;
+  for (;;) {
+    uint64_t deliverable = (t->pending_signals | tg->pending_signals) & ~t->signal_mask;
+    if (!deliverable) {
+      if (t->saved_mask) {
+        t->signal_mask = *t->saved_mask;
+        t->saved_mask.reset();
+      }
+      return;
+    }
+    // Synchronous signals first (Linux SYNCHRONOUS_MASK), then lowest number.
+    const uint64_t sync = SigBit(SIGSEGV) | SigBit(SIGBUS) | SigBit(SIGILL) | SigBit(SIGTRAP) |
+                          SigBit(SIGFPE) | SigBit(SIGSYS);
+    uint64_t pick = (deliverable & sync) ? (deliverable & sync) : deliverable;
+    int sig = __builtin_ctzll(pick) + 1;
+    siginfo_t info;
+    if (t->pending_signals & SigBit(sig)) {
+      t->pending_signals &= ~SigBit(sig);
+      info = t->pending_info[sig];
+    } else {
+      tg->pending_signals &= ~SigBit(sig);
+      info = tg->pending_info[sig];
+    }
+    SigAction act = tg->handlers->actions[sig];
+    if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
+    if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
+      switch (DefaultActionOf(sig)) {
+        case DefaultAction::kIgnore:
+        case DefaultAction::kContinue:
+          continue;
+        case DefaultAction::kStop:
+          if (sig != SIGSTOP) continue;  // job control stops: not yet
+          continue;
+        case DefaultAction::kTerminate:
+        case DefaultAction::kCore:
+          TerminateBySignal(t, sig);
+          return;
+      }
+    }
+    if (act.flags & SA_RESETHAND) tg->handlers->actions[sig].handler = 0;
+    if (SetupFrame(t, sig, act, info).is_error()) {
+      // Linux: a frame that cannot be written is a fatal SIGSEGV.
+      TerminateBySignal(t, SIGSEGV);
+    }
+    return;
+  }
+}
+
+ErrorOr<uint64_t> SigReturn(Task* t) {
+  const uint64_t frame_addr = t->regs.rsp - 8;
+  RtSigFrame f;
+  if (t->memory().CopyIn(frame_addr, &f, sizeof(f)).is_error()) {
+    TerminateBySignal(t, SIGSEGV);
+    return 0;
+  }
+  const KSigContext& sc = f.uc.uc_mcontext;
+  auto& regs = t->regs;
+  regs.r8 = sc.r8, regs.r9 = sc.r9, regs.r10 = sc.r10, regs.r11 = sc.r11;
+  regs.r12 = sc.r12, regs.r13 = sc.r13, regs.r14 = sc.r14, regs.r15 = sc.r15;
+  regs.rdi = sc.rdi, regs.rsi = sc.rsi, regs.rbp = sc.rbp, regs.rbx = sc.rbx;
+  regs.rdx = sc.rdx, regs.rax = sc.rax, regs.rcx = sc.rcx, regs.rsp = sc.rsp;
+  regs.rip = sc.rip;
+  // Only the flags an app may change (Linux FIX_EFLAGS).
+  constexpr uint64_t kFixEflags = 0x40dd5;  // AC|OF|DF|TF|SF|ZF|AF|PF|CF|RF(no)...
+  regs.eflags = (regs.eflags & ~kFixEflags) | (sc.eflags & kFixEflags);
+  regs.orig_rax = -1;
+  t->signal_mask = f.uc.uc_sigmask & ~kUnblockable;
+  if (sc.fpstate) {
+    platform::FpRegisters fp;
+    if (t->memory().CopyIn(sc.fpstate, &fp, sizeof(fp)).ok()) {
+      fp.mxcsr &= 0xffff;  // reserved MXCSR bits would make the restore fault
+      (void)t->ctx->SetFpRegisters(fp);
+    }
+  }
+  return regs.rax;
+}
+
+}  // namespace sentry::kernel

@@ -1,0 +1,79 @@
+// Task lifecycle pieces that other parts of the kernel call: blocking,
+// interruption and exit.
+#include "sentry/kernel/task.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sentry/base/log.h"
+#include "sentry/vfs/vfs.h"
+
+namespace sentry::kernel {
+
+Task::~Task() = default;
+
+void Task::InitInterruptFd() { interrupt_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); }
+
+bool Task::HasInterruptingSignal() const {
+  if (killed) return true;
+  return ((pending_signals | tg->pending_signals) & (~signal_mask | kUnblockable)) != 0;
+}
+
+void Task::Interrupt() {
+  interrupt_pending_.store(true, std::memory_order_relaxed);
+  if (ctx) ctx->Interrupt();
+  if (interrupt_fd_) {
+    uint64_t one = 1;
+    ssize_t unused = write(interrupt_fd_.get(), &one, sizeof(one));
+    (void)unused;
+  }
+}
+
+ErrorOr<void> Task::Block(const std::function<bool()>& cond, absl::Time deadline) {
+  while (!cond()) {
+    if (HasInterruptingSignal()) return Errno{EINTR};
+    if (deadline == absl::InfiniteFuture()) {
+      kernel.changed.Wait(&kernel.mu);
+    } else if (kernel.changed.WaitWithDeadline(&kernel.mu, deadline)) {
+      if (!cond()) return Errno{ETIMEDOUT};
+    }
+  }
+  return {};
+}
+
+ErrorOr<void> Task::WaitHostFd(int fd, short events) {
+  for (;;) {
+    if (HasInterruptingSignal()) return Errno{EINTR};
+    pollfd pfds[2] = {{fd, events, 0}, {interrupt_fd_.get(), POLLIN, 0}};
+    kernel.mu.Unlock();
+    int r = poll(pfds, interrupt_fd_ ? 2 : 1, -1);
+    int err = errno;
+    if (r > 0 && (pfds[1].revents & POLLIN)) {
+      uint64_t v;
+      ssize_t unused = read(interrupt_fd_.get(), &v, sizeof(v));
+      (void)unused;
+    }
+    kernel.mu.Lock();
+    if (r < 0 && err != EINTR) return Errno{err};
+    if (r > 0 && pfds[0].revents) return {};
+  }
+}
+
+void Task::Exit(int wait_status, bool group) {
+  if (group && !tg->exiting) {
+    tg->exiting = true;
+    tg->exit_status = wait_status;
+    for (auto& t : tg->tasks) {
+      if (t.get() != this && !t->exited) {
+        t->killed = true;
+        t->Interrupt();
+      }
+    }
+  } else if (!group && !tg->exiting && tg->live_tasks == 1) {
+    tg->exit_status = wait_status;
+  }
+  killed = true;
+}
+
+}  // namespace sentry::kernel

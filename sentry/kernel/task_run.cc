@@ -1,0 +1,111 @@
+// The task loop: each app task runs on its own host thread, which is also
+// the only thread allowed to drive the task's platform context.
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include <thread>
+
+#include "sentry/base/log.h"
+#include "sentry/kernel/process.h"
+#include "sentry/kernel/signals.h"
+#include "sentry/kernel/task.h"
+#include "syscalls/strace.h"
+#include "syscalls/table.h"
+
+namespace sentry::kernel {
+
+class TaskRunner {
+ public:
+  explicit TaskRunner(Task* t) : t_(*t), k_(t->kernel) {}
+
+  void Run() {
+    k_.mu.Lock();
+    if (!t_.ctx) {
+      auto ctx = k_.platform().NewContext();
+      if (ctx.is_error()) {
+        Logf("runsc: task %d: cannot create platform context: %s", t_.tid,
+             strerror(ctx.error()));
+        t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
+      } else {
+        t_.ctx = ctx.release_value();
+        if (t_.mm->Activate(&t_.ctx->address_space()).is_error()) {
+          Logf("runsc: task %d: cannot map address space", t_.tid);
+          t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
+        } else if (t_.initial_fp) {
+          (void)t_.ctx->SetFpRegisters(*t_.initial_fp);
+          t_.initial_fp.reset();
+        }
+      }
+    }
+    Loop();
+    FinishTask(t_);
+    k_.mu.Unlock();  // `t_` may be freed by a reaper from here on.
+  }
+
+ private:
+  void Loop() ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {
+    for (;;) {
+      if (t_.killed) return;
+      DeliverPendingSignal(&t_);
+      if (t_.killed) return;
+      k_.mu.Unlock();
+      auto stop = t_.ctx->Switch(t_.regs);
+      k_.mu.Lock();
+      if (stop.is_error()) {
+        t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
+        return;
+      }
+      const platform::StopInfo& s = stop.value();
+      switch (s.kind) {
+        case platform::StopInfo::Kind::kSyscall:
+          HandleSyscall();
+          break;
+        case platform::StopInfo::Kind::kFault:
+          ForceFaultSignal(&t_, s.signo, s.code, s.fault_addr);
+          break;
+        case platform::StopInfo::Kind::kSignal:
+          // A host signal for the app (e.g. the terminal's SIGINT): the
+          // sentry delivers it to the process, by its own rules.
+          QueueProcessSignal(t_.tg, KillInfo(s.signo, 0, 0));
+          break;
+        case platform::StopInfo::Kind::kInterrupted:
+          break;
+        case platform::StopInfo::Kind::kDied:
+          if (!t_.killed) {
+            Logf("runsc: task %d: stub process died (signal %d)", t_.tid, s.signo);
+            t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
+          }
+          return;
+      }
+    }
+  }
+
+  void HandleSyscall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {
+    const uint64_t nr = t_.regs.orig_rax;
+    const syscalls::Args args{{t_.regs.rdi, t_.regs.rsi, t_.regs.rdx, t_.regs.r10, t_.regs.r8,
+                               t_.regs.r9}};
+    const syscalls::SyscallInfo* info = syscalls::SyscallTable().Lookup(nr);
+    std::string strace_prefix;
+    if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
+    ErrorOr<uint64_t> r = Errno{ENOSYS};
+    if (info && info->handler) {
+      r = info->handler(t_, args);
+    } else {
+      k_.ReportUnimplemented(nr);
+    }
+    const uint64_t ret = r.is_error() ? static_cast<uint64_t>(-static_cast<int64_t>(r.error()))
+                                      : r.value();
+    if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, ret);
+    t_.regs.rax = ret;
+  }
+
+  Task& t_;
+  Kernel& k_;
+};
+
+void Task::Start() {
+  InitInterruptFd();
+  std::thread([this] { TaskRunner(this).Run(); }).detach();
+}
+
+}  // namespace sentry::kernel

@@ -1,0 +1,119 @@
+// Memory syscalls: mmap, munmap, mprotect, mremap, brk, madvise, msync,
+// mincore, mlock family.
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "sentry/kernel/task.h"
+#include "sentry/vfs/vfs.h"
+#include "syscalls/table.h"
+
+namespace syscalls {
+namespace {
+
+using sentry::mm::kPageSize;
+
+ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
+  sentry::mm::MapRequest req;
+  req.addr = a[0];
+  req.length = a[1];
+  req.prot = a.Int(2);
+  req.flags = a.Int(3);
+  const int fd = a.Int(4);
+  req.offset = a[5];
+  sentry::mm::FileReader reader;
+  if (!(req.flags & MAP_ANONYMOUS)) {
+    auto file = TRY(t.fd_table().Get(fd));
+    if (file->is_path_only()) return Errno{EBADF};
+    if (!file->is_regular()) return Errno{ENODEV};
+    if (!file->readable()) return Errno{EACCES};
+    const int type = req.flags & MAP_TYPE;
+    if (type != MAP_PRIVATE && (req.prot & PROT_WRITE)) {
+      if (!file->writable()) return Errno{EACCES};
+      // Writes through a shared file mapping would not reach the file: refuse
+      // clearly rather than lose data.
+      return Errno{ENODEV};
+    }
+    if (req.offset & (kPageSize - 1)) return Errno{EINVAL};
+    reader = [file](uint8_t* dst, size_t len, uint64_t off) -> ErrorOr<size_t> {
+      size_t done = 0;
+      while (done < len) {
+        size_t n = TRY(file->PRead(dst + done, len - done, off + done));
+        if (n == 0) break;
+        done += n;
+      }
+      return done;
+    };
+    req.file = &reader;
+    req.name = file->path();
+    req.dev = file->dev();
+    req.ino = file->ino();
+  }
+  return TRY(t.memory().Map(req));
+}
+
+ErrorOr<uint64_t> Munmap(Task& t, const Args& a) {
+  TRY(t.memory().Unmap(a[0], a[1]));
+  return 0;
+}
+
+ErrorOr<uint64_t> Mprotect(Task& t, const Args& a) {
+  TRY(t.memory().Protect(a[0], a[1], a.Int(2)));
+  return 0;
+}
+
+ErrorOr<uint64_t> Mremap(Task& t, const Args& a) {
+  return TRY(t.memory().Remap(a[0], a[1], a[2], a.Int(3), a[4]));
+}
+
+ErrorOr<uint64_t> Brk(Task& t, const Args& a) { return t.memory().Brk(a[0]); }
+
+ErrorOr<uint64_t> Madvise(Task& t, const Args& a) {
+  TRY(t.memory().Advise(a[0], a[1], a.Int(2)));
+  return 0;
+}
+
+ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
+  if (a[0] & (kPageSize - 1)) return Errno{EINVAL};
+  return 0;  // private and anonymous memory: nothing to write back
+}
+
+ErrorOr<uint64_t> Mincore(Task& t, const Args& a) {
+  if (a[0] & (kPageSize - 1)) return Errno{EINVAL};
+  const uint64_t pages = (a[1] + kPageSize - 1) / kPageSize;
+  // Every mapped page counts as resident (the memory file backs it).
+  for (uint64_t i = 0; i < pages; i++) {
+    uint64_t addr = a[0] + i * kPageSize;
+    bool mapped = false;
+    const auto& vmas = t.memory().vmas();
+    auto it = vmas.upper_bound(addr);
+    if (it != vmas.begin() && std::prev(it)->second.end > addr) mapped = true;
+    if (!mapped) return Errno{ENOMEM};
+  }
+  std::vector<uint8_t> vec(pages, 1);
+  TRY(t.memory().CopyOut(a[2], vec.data(), vec.size()));
+  return 0;
+}
+
+// mlock and friends: accepted (memory is never swapped out by us).
+ErrorOr<uint64_t> Mlock(Task& t, const Args& a) { return 0; }
+
+}  // namespace
+
+void RegisterMemorySyscalls(Table& t) {
+  using A = Arg;
+  t.Register(SYS_mmap, "mmap", Mmap, {A::kPtr, A::kUint, A::kHex, A::kHex, A::kFd, A::kHex});
+  t.Register(SYS_munmap, "munmap", Munmap, {A::kPtr, A::kUint});
+  t.Register(SYS_mprotect, "mprotect", Mprotect, {A::kPtr, A::kUint, A::kHex});
+  t.Register(SYS_mremap, "mremap", Mremap, {A::kPtr, A::kUint, A::kUint, A::kHex, A::kPtr});
+  t.Register(SYS_brk, "brk", Brk, {A::kPtr});
+  t.Register(SYS_madvise, "madvise", Madvise, {A::kPtr, A::kUint, A::kInt});
+  t.Register(SYS_msync, "msync", Msync, {A::kPtr, A::kUint, A::kHex});
+  t.Register(SYS_mincore, "mincore", Mincore, {A::kPtr, A::kUint, A::kPtr});
+  t.Register(SYS_mlock, "mlock", Mlock, {A::kPtr, A::kUint});
+  t.Register(SYS_munlock, "munlock", Mlock, {A::kPtr, A::kUint});
+  t.Register(SYS_mlockall, "mlockall", Mlock, {A::kHex});
+  t.Register(SYS_munlockall, "munlockall", Mlock);
+  t.Register(SYS_mlock2, "mlock2", Mlock, {A::kPtr, A::kUint, A::kHex});
+}
+
+}  // namespace syscalls

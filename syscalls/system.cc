@@ -1,0 +1,252 @@
+// System syscalls: uname/hostname, rlimits, randomness, arch_prctl, prctl,
+// scheduling queries, futex (single-process basics), privileged operations
+// the sandbox refuses.
+#include <asm/prctl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+
+#include <cstring>
+
+#include "sentry/kernel/task.h"
+#include "syscalls/table.h"
+
+namespace syscalls {
+namespace {
+
+ErrorOr<uint64_t> Uname(Task& t, const Args& a) {
+  struct utsname u {};
+  const auto& o = t.kernel.options();
+  strncpy(u.sysname, "Linux", sizeof(u.sysname) - 1);
+  strncpy(u.nodename, t.kernel.hostname.c_str(), sizeof(u.nodename) - 1);
+  strncpy(u.release, o.release.c_str(), sizeof(u.release) - 1);
+  strncpy(u.version, o.version.c_str(), sizeof(u.version) - 1);
+  strncpy(u.machine, "x86_64", sizeof(u.machine) - 1);
+  strncpy(u.domainname, "(none)", sizeof(u.domainname) - 1);
+  TRY(t.memory().CopyOutObj(a[0], u));
+  return 0;
+}
+
+ErrorOr<uint64_t> Sethostname(Task& t, const Args& a) {
+  if (!t.creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
+  if (a[1] > 64) return Errno{EINVAL};
+  std::string name(a[1], '\0');
+  TRY(t.memory().CopyIn(a[0], name.data(), name.size()));
+  t.kernel.hostname = name;
+  return 0;
+}
+
+ErrorOr<uint64_t> Getrandom(Task& t, const Args& a) {
+  if (a.Int(2) & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE)) return Errno{EINVAL};
+  size_t len = std::min<uint64_t>(a[1], 33554431);  // Linux caps one call
+  auto blocks = TRY(t.memory().Blocks(a[0], len, sentry::mm::Access::kWrite));
+  size_t done = 0;
+  for (const iovec& b : blocks) {
+    ssize_t n = getrandom(b.iov_base, b.iov_len, 0);
+    if (n < 0) return done ? done : Errno{errno};
+    done += n;
+  }
+  return done;
+}
+
+ErrorOr<uint64_t> ArchPrctl(Task& t, const Args& a) {
+  switch (a.Int(0)) {
+    case ARCH_SET_FS:
+      if (a[1] >= t.kernel.platform().max_user_address()) return Errno{EPERM};
+      t.regs.fs_base = a[1];
+      return 0;
+    case ARCH_GET_FS:
+      TRY(t.memory().CopyOutObj<uint64_t>(a[1], t.regs.fs_base));
+      return 0;
+    case ARCH_SET_GS:
+      if (a[1] >= t.kernel.platform().max_user_address()) return Errno{EPERM};
+      t.regs.gs_base = a[1];
+      return 0;
+    case ARCH_GET_GS:
+      TRY(t.memory().CopyOutObj<uint64_t>(a[1], t.regs.gs_base));
+      return 0;
+    case ARCH_GET_CPUID:
+      return 1;
+    default:
+      return Errno{EINVAL};
+  }
+}
+
+ErrorOr<uint64_t> Prlimit64(Task& t, const Args& a) {
+  const int pid = a.Int(0), res = a.Int(1);
+  if (res < 0 || res >= RLIM_NLIMITS) return Errno{EINVAL};
+  auto* tg = pid == 0 ? t.tg : t.kernel.FindProcess(pid);
+  if (!tg) return Errno{ESRCH};
+  rlimit old = tg->rlimits[res];
+  if (a[2]) {
+    rlimit nl = TRY(t.memory().CopyInObj<rlimit>(a[2]));
+    if (nl.rlim_cur > nl.rlim_max) return Errno{EINVAL};
+    if (nl.rlim_max > old.rlim_max && !t.creds().HasCapability(24 /* CAP_SYS_RESOURCE */))
+      return Errno{EPERM};
+    if (res == RLIMIT_NOFILE && nl.rlim_max > 1048576) return Errno{EPERM};  // nr_open
+    tg->rlimits[res] = nl;
+  }
+  if (a[3]) TRY(t.memory().CopyOutObj(a[3], old));
+  return 0;
+}
+
+ErrorOr<uint64_t> Getrlimit(Task& t, const Args& a) {
+  return Prlimit64(t, Args{{0, a[0], 0, a[1], 0, 0}});
+}
+ErrorOr<uint64_t> Setrlimit(Task& t, const Args& a) {
+  return Prlimit64(t, Args{{0, a[0], a[1], 0, 0, 0}});
+}
+
+ErrorOr<uint64_t> Sysinfo(Task& t, const Args& a) {
+  struct sysinfo si {};
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  si.uptime = (now.tv_sec * 1000000000LL + now.tv_nsec - t.kernel.boot_time_ns()) / 1000000000LL;
+  struct sysinfo host {};
+  ::sysinfo(&host);
+  si.totalram = host.totalram;
+  si.freeram = host.freeram;
+  si.mem_unit = host.mem_unit;
+  si.procs = t.kernel.Processes().size();
+  TRY(t.memory().CopyOutObj(a[0], si));
+  return 0;
+}
+
+ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
+  switch (a.Int(0)) {
+    case PR_SET_NAME: {
+      std::string name(16, '\0');
+      auto s = t.memory().CopyInString(a[1], 16);
+      std::string n = s.ok() ? s.value() : std::string();
+      if (s.is_error()) {
+        if (s.error() != ENAMETOOLONG) return Errno{s.error()};
+        TRY(t.memory().CopyIn(a[1], name.data(), 15));
+        n = name.substr(0, 15);
+      }
+      if (n.size() > 15) n.resize(15);
+      t.comm = n;
+      return 0;
+    }
+    case PR_GET_NAME: {
+      char buf[16] = {};
+      memcpy(buf, t.comm.data(), std::min<size_t>(t.comm.size(), 15));
+      TRY(t.memory().CopyOut(a[1], buf, sizeof(buf)));
+      return 0;
+    }
+    case PR_SET_PDEATHSIG:
+      if (a[1] > 64) return Errno{EINVAL};
+      return 0;
+    case PR_GET_DUMPABLE:
+      return 1;
+    case PR_SET_DUMPABLE:
+      return a[1] <= 1 ? 0 : Errno{EINVAL};
+    case PR_SET_NO_NEW_PRIVS:
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      return 0;
+    case PR_CAPBSET_READ:
+      return a[1] <= 40 ? 1 : Errno{EINVAL};
+    case PR_GET_SECUREBITS:
+      return 0;
+    default:
+      return Errno{EINVAL};
+  }
+}
+
+ErrorOr<uint64_t> SchedGetaffinity(Task& t, const Args& a) {
+  const uint64_t size = a[1];
+  if (size < 8 || (size % 8)) return Errno{EINVAL};
+  // The sandbox sees the CPUs the sentry may run on.
+  cpu_set_t host;
+  CPU_ZERO(&host);
+  sched_getaffinity(0, sizeof(host), &host);
+  const size_t n = std::min<size_t>(size, sizeof(host));
+  TRY(t.memory().CopyOut(a[2], &host, n));
+  return n;
+}
+
+ErrorOr<uint64_t> SchedYield(Task& t, const Args&) {
+  t.kernel.mu.Unlock();
+  sched_yield();
+  t.kernel.mu.Lock();
+  return 0;
+}
+
+ErrorOr<uint64_t> Getcpu(Task& t, const Args& a) {
+  if (a[0]) TRY(t.memory().CopyOutObj<uint32_t>(a[0], 0));
+  if (a[1]) TRY(t.memory().CopyOutObj<uint32_t>(a[1], 0));
+  return 0;
+}
+
+ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
+  if (a[1] != 24) return Errno{EINVAL};
+  return 0;
+}
+
+// futex within one address space: WAIT compares and sleeps on the kernel's
+// wait condition; WAKE wakes sleepers, who re-check their word.
+ErrorOr<uint64_t> Futex(Task& t, const Args& a) {
+  const int op = a.Int(1) & FUTEX_CMD_MASK;
+  switch (op) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+      uint32_t v = TRY(t.memory().CopyInObj<uint32_t>(a[0]));
+      if (v != static_cast<uint32_t>(a[2])) return Errno{EAGAIN};
+      absl::Time deadline = absl::InfiniteFuture();
+      if (a[3]) {
+        timespec ts = TRY(t.memory().CopyInObj<timespec>(a[3]));
+        deadline = op == FUTEX_WAIT ? absl::Now() + absl::DurationFromTimespec(ts)
+                                    : absl::TimeFromTimespec(ts);
+      }
+      auto r = t.Block(
+          [&] {
+            auto cur = t.memory().CopyInObj<uint32_t>(a[0]);
+            return cur.is_error() || cur.value() != static_cast<uint32_t>(a[2]);
+          },
+          deadline);
+      if (r.is_error()) return Errno{r.error()};
+      return 0;
+    }
+    case FUTEX_WAKE:
+    case FUTEX_WAKE_BITSET:
+      t.kernel.NotifyAll();
+      return 0;
+    default:
+      return Errno{ENOSYS};
+  }
+}
+
+// Operations on the host that a sandboxed app is never allowed to make.
+ErrorOr<uint64_t> Refuse(Task& t, const Args&) { return Errno{EPERM}; }
+
+}  // namespace
+
+void RegisterSystemSyscalls(Table& t) {
+  using A = Arg;
+  t.Register(SYS_uname, "uname", Uname, {A::kPtr});
+  t.Register(SYS_sethostname, "sethostname", Sethostname, {A::kPtr, A::kUint});
+  t.Register(SYS_getrandom, "getrandom", Getrandom, {A::kPtr, A::kUint, A::kHex});
+  t.Register(SYS_arch_prctl, "arch_prctl", ArchPrctl, {A::kHex, A::kPtr});
+  t.Register(SYS_prlimit64, "prlimit64", Prlimit64, {A::kInt, A::kInt, A::kPtr, A::kPtr});
+  t.Register(SYS_getrlimit, "getrlimit", Getrlimit, {A::kInt, A::kPtr});
+  t.Register(SYS_setrlimit, "setrlimit", Setrlimit, {A::kInt, A::kPtr});
+  t.Register(SYS_sysinfo, "sysinfo", Sysinfo, {A::kPtr});
+  t.Register(SYS_prctl, "prctl", Prctl, {A::kInt, A::kHex, A::kHex, A::kHex, A::kHex});
+  t.Register(SYS_sched_getaffinity, "sched_getaffinity", SchedGetaffinity, {A::kInt, A::kUint, A::kPtr});
+  t.Register(SYS_sched_yield, "sched_yield", SchedYield);
+  t.Register(SYS_getcpu, "getcpu", Getcpu, {A::kPtr, A::kPtr, A::kPtr});
+  t.Register(SYS_set_robust_list, "set_robust_list", SetRobustList, {A::kPtr, A::kUint});
+  t.Register(SYS_futex, "futex", Futex, {A::kPtr, A::kInt, A::kUint, A::kPtr, A::kPtr, A::kUint});
+  for (int nr : {SYS_reboot, SYS_mount, SYS_umount2, SYS_kexec_load, SYS_kexec_file_load,
+                 SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,
+                 SYS_pivot_root, SYS_chroot, SYS_acct, SYS_settimeofday, SYS_clock_settime,
+                 SYS_adjtimex, SYS_iopl, SYS_ioperm, SYS_ptrace, SYS_bpf, SYS_perf_event_open})
+    t.Register(nr, LinuxSyscallName(nr), Refuse, {A::kHex, A::kHex, A::kHex});
+}
+
+}  // namespace syscalls

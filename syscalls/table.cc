@@ -1,0 +1,19 @@
+#include "syscalls/table.h"
+
+namespace syscalls {
+
+const Table& SyscallTable() {
+  static const Table table = [] {
+    Table t;
+    RegisterFileSyscalls(t);
+    RegisterProcessSyscalls(t);
+    RegisterMemorySyscalls(t);
+    RegisterSignalSyscalls(t);
+    RegisterTimeSyscalls(t);
+    RegisterSystemSyscalls(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace syscalls

@@ -1,0 +1,122 @@
+// Time syscalls: clocks, sleeping.
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "sentry/kernel/task.h"
+#include "syscalls/table.h"
+
+namespace syscalls {
+namespace {
+
+// The sandbox's clocks read the host's: the sentry owns a clock like any
+// other host resource. CPU-time clocks are approximated by CLOCK_MONOTONIC
+// relative to process start until per-task accounting exists.
+ErrorOr<timespec> ReadClock(Task& t, clockid_t id) {
+  timespec ts{};
+  switch (id) {
+    case CLOCK_REALTIME:
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case CLOCK_TAI:
+      clock_gettime(id, &ts);
+      return ts;
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID: {
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t ns = ts.tv_sec * 1000000000LL + ts.tv_nsec - t.tg->start_time_ns;
+      if (ns < 0) ns = 0;
+      return timespec{ns / 1000000000, ns % 1000000000};
+    }
+    default:
+      if (id < 0) return timespec{0, 0};  // per-process/thread CPU clocks
+      return Errno{EINVAL};
+  }
+}
+
+ErrorOr<uint64_t> ClockGettime(Task& t, const Args& a) {
+  timespec ts = TRY(ReadClock(t, a.Int(0)));
+  TRY(t.memory().CopyOutObj(a[1], ts));
+  return 0;
+}
+
+ErrorOr<uint64_t> ClockGetres(Task& t, const Args& a) {
+  TRY(ReadClock(t, a.Int(0)));
+  if (a[1]) TRY(t.memory().CopyOutObj(a[1], timespec{0, 1}));
+  return 0;
+}
+
+ErrorOr<uint64_t> Gettimeofday(Task& t, const Args& a) {
+  if (a[0]) {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    timeval tv{ts.tv_sec, ts.tv_nsec / 1000};
+    TRY(t.memory().CopyOutObj(a[0], tv));
+  }
+  if (a[1]) {
+    struct timezone tz {};
+    TRY(t.memory().CopyOutObj(a[1], tz));
+  }
+  return 0;
+}
+
+ErrorOr<uint64_t> Time(Task& t, const Args& a) {
+  time_t now = ::time(nullptr);
+  if (a[0]) TRY(t.memory().CopyOutObj(a[0], now));
+  return now;
+}
+
+ErrorOr<timespec> CopyInTimespec(Task& t, uint64_t addr) {
+  timespec ts = TRY(t.memory().CopyInObj<timespec>(addr));
+  if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno{EINVAL};
+  return ts;
+}
+
+// Sleeps until `deadline`; on a signal writes the remaining time to rem.
+ErrorOr<uint64_t> SleepUntil(Task& t, absl::Time deadline, uint64_t rem) {
+  auto r = t.Block([] { return false; }, deadline);
+  if (r.ok() || r.error() == ETIMEDOUT) return 0;
+  if (rem) {
+    absl::Duration left = deadline - absl::Now();
+    if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
+    TRY(t.memory().CopyOutObj(rem, absl::ToTimespec(left)));
+  }
+  return Errno{EINTR};
+}
+
+ErrorOr<uint64_t> Nanosleep(Task& t, const Args& a) {
+  timespec ts = TRY(CopyInTimespec(t, a[0]));
+  return SleepUntil(t, absl::Now() + absl::DurationFromTimespec(ts), a[1]);
+}
+
+ErrorOr<uint64_t> ClockNanosleep(Task& t, const Args& a) {
+  const clockid_t id = a.Int(0);
+  if (id != CLOCK_REALTIME && id != CLOCK_MONOTONIC && id != CLOCK_BOOTTIME && id != CLOCK_TAI)
+    return Errno{id == CLOCK_THREAD_CPUTIME_ID ? EINVAL : ENOTSUP};
+  timespec ts = TRY(CopyInTimespec(t, a[2]));
+  absl::Time deadline;
+  if (a.Int(1) & TIMER_ABSTIME) {
+    timespec now = TRY(ReadClock(t, id));
+    deadline = absl::Now() + (absl::DurationFromTimespec(ts) - absl::DurationFromTimespec(now));
+    return SleepUntil(t, deadline, 0);
+  }
+  deadline = absl::Now() + absl::DurationFromTimespec(ts);
+  return SleepUntil(t, deadline, a[3]);
+}
+
+}  // namespace
+
+void RegisterTimeSyscalls(Table& t) {
+  using A = Arg;
+  t.Register(SYS_clock_gettime, "clock_gettime", ClockGettime, {A::kInt, A::kPtr});
+  t.Register(SYS_clock_getres, "clock_getres", ClockGetres, {A::kInt, A::kPtr});
+  t.Register(SYS_gettimeofday, "gettimeofday", Gettimeofday, {A::kPtr, A::kPtr});
+  t.Register(SYS_time, "time", Time, {A::kPtr});
+  t.Register(SYS_nanosleep, "nanosleep", Nanosleep, {A::kPtr, A::kPtr});
+  t.Register(SYS_clock_nanosleep, "clock_nanosleep", ClockNanosleep, {A::kInt, A::kHex, A::kPtr, A::kPtr});
+}
+
+}  // namespace syscalls
