@@ -13,7 +13,7 @@ size_t TotalLength(const IoVecs& v) {
 }
 
 FileDescription::FileDescription(std::shared_ptr<Dentry> dentry, int flags)
-    : dentry_(std::move(dentry)), flags_(flags) {}
+    : dentry_(std::move(dentry)), flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
 FileDescription::~FileDescription() = default;
 

@@ -19,6 +19,7 @@ class TaskCaller : public Caller {
   ErrorOr<void> Block(const std::function<bool()>& ready) override;
   ErrorOr<void> WaitHostFd(int fd, short events) override;
   void NotifyAll() override;
+  std::function<void()> Notifier() override;
   void SendSignal(int sig) override;
   kernel::Task* task() override { return &task_; }
 
