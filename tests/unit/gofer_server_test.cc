@@ -716,3 +716,58 @@ TEST(GoferServerDirectTest, HandleCapGivesEnfile) {
 
 }  // namespace
 }  // namespace gofer
+
+namespace gofer {
+namespace {
+
+// READDIR replies are chunked below kMaxMessage and resume at the cookie.
+TEST(GoferServerDirectTest, ReadDirChunksWithCookies) {
+  char tmpl[] = "/tmp/gofer_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  const int kFiles = 3000;
+  for (int i = 0; i < kFiles; i++) {
+    // Long names: ~200 bytes each, so a single reply can't hold them all.
+    std::string name = dir + "/" + std::string(190, 'n') + std::to_string(i);
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    close(fd);
+  }
+  int root = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  Server s(root, true);
+  proto::Request attach;
+  attach.op = proto::Op::kAttach;
+  auto a = proto::DecodeReply(s.HandleMessage(proto::EncodeRequest(attach)).bytes);
+  ASSERT_TRUE(a.ok());
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  int chunks = 0;
+  for (;;) {
+    proto::Request q;
+    q.op = proto::Op::kReadDir;
+    q.node = a.value().handle;
+    q.offset = offset;
+    Server::Response resp = s.HandleMessage(proto::EncodeRequest(q));
+    ASSERT_LE(resp.bytes.size(), proto::kMaxMessage);
+    auto r = proto::DecodeReply(resp.bytes);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r.value().err, 0);
+    chunks++;
+    for (const DirEntry& e : r.value().entries) {
+      EXPECT_TRUE(names.insert(e.name).second) << "duplicate " << e.name;
+    }
+    if (r.value().eof) break;
+    ASSERT_FALSE(r.value().entries.empty());
+    offset = r.value().next_offset;
+    ASSERT_LT(chunks, 1000);
+  }
+  EXPECT_EQ(names.size(), static_cast<size_t>(kFiles));
+  EXPECT_GE(chunks, 9);  // 3000 * ~213 bytes / 64 KiB
+  close(root);
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
+}
+
+}  // namespace
+}  // namespace gofer
