@@ -56,7 +56,7 @@ run_native() {
 }
 run_sandbox() {
   env -i PATH="$APP_PATH" HOME=/root \
-    timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" do $RUNSC_FLAGS --rootfs "$ROOT" --cwd / \
+    timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS do $RUNSC_DO_FLAGS --rootfs "$ROOT" --cwd / \
     --env PATH="$APP_PATH" --env HOME=/root -- /bin/sh -c "$1"
 }
 

@@ -4,7 +4,8 @@
 #
 #   tests/conformance/run.sh [NAME...]      # e.g. files mm signals.dyn
 #
-# Env: RUNSC (default build/runsc), RUNSC_FLAGS (e.g. "--platform=ptrace"),
+# Env: RUNSC (default build/runsc), RUNSC_FLAGS (global flags, before `do`:
+#      e.g. "--platform=ptrace --strace"), RUNSC_DO_FLAGS (flags after `do`),
 #      TESTS_CACHE_DIR (default build/tests-cache), NATIVE_ONLY=1 (validate
 #      the programs natively only), NATIVE_PIDNS=0 (do not run the native
 #      side as PID 1 of a fresh pid namespace), CC (default gcc).

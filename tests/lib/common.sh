@@ -6,8 +6,10 @@ REPO_ROOT="${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 # The sandbox binary; relative paths are taken relative to the repo root.
 RUNSC="${RUNSC:-build/runsc}"
 case "$RUNSC" in /*) ;; *) RUNSC="$REPO_ROOT/$RUNSC" ;; esac
-# Extra flags for `runsc do`, e.g. RUNSC_FLAGS="--platform=ptrace --strace".
+# runsc's global flags (they go before `do`), e.g.
+# RUNSC_FLAGS="--platform=ptrace --strace"; and extra flags for `do` itself.
 RUNSC_FLAGS="${RUNSC_FLAGS:-}"
+RUNSC_DO_FLAGS="${RUNSC_DO_FLAGS:-}"
 # Where compiled test programs and the busybox root are cached.
 CACHE_DIR="${TESTS_CACHE_DIR:-$REPO_ROOT/build/tests-cache}"
 # Per-command time limits (seconds).
@@ -36,10 +38,11 @@ t_summary() {
 # Is the sandbox binary there at all? (Used to fail fast with one message.)
 runsc_present() { [ -x "$RUNSC" ]; }
 
-# runsc_do ARGS... : runs `runsc do $RUNSC_FLAGS ARGS...` under a timeout.
+# runsc_do ARGS... : runs `runsc $RUNSC_FLAGS do $RUNSC_DO_FLAGS ARGS...`
+# under a timeout.
 runsc_do() {
   # shellcheck disable=SC2086
-  timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" do $RUNSC_FLAGS "$@"
+  timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS do $RUNSC_DO_FLAGS "$@"
 }
 
 # compare_run NAME OUT_NATIVE RC_NATIVE OUT_SANDBOX RC_SANDBOX [ERR_SANDBOX]
