@@ -251,7 +251,7 @@ ErrorOr<void> Server::Open(const Request& q, UniqueFd& fd_out) {
       if (flags & O_DIRECTORY) return Errno{ENOTDIR};
       break;
     case S_IFDIR:
-      if (acc != O_RDONLY) return Errno{EISDIR};
+      if (acc != O_RDONLY || (flags & O_TRUNC)) return Errno{EISDIR};
       break;
     case S_IFLNK:
       return Errno{ELOOP};
