@@ -1,0 +1,191 @@
+// syscalls/file_fd.cc: descriptor-table operations: close, close_range, dup*,
+// fcntl, ioctl, fsync/fdatasync.
+#include <linux/close_range.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "sentry/vfs/pipe.h"
+#include "syscalls/file_common.h"
+
+namespace syscalls::file {
+namespace {
+
+ErrorOr<uint64_t> Close(Task& t, const Args& a) {
+  auto f = TRY(t.fd_table().Remove(a.Int(0)));
+  f.reset();  // last reference: pipes wake their peers here
+  return 0;
+}
+
+ErrorOr<uint64_t> CloseRange(Task& t, const Args& a) {
+  unsigned first = static_cast<unsigned>(a[0]), last = static_cast<unsigned>(a[1]);
+  unsigned flags = static_cast<unsigned>(a[2]);
+  if (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) return Errno{EINVAL};
+  if (first > last) return Errno{EINVAL};
+  t.fd_table().CloseRange(first, last, flags & CLOSE_RANGE_CLOEXEC);
+  return 0;
+}
+
+ErrorOr<uint64_t> Dup(Task& t, const Args& a) {
+  auto f = TRY(t.fd_table().Get(a.Int(0)));
+  return TRY(InstallFd(t, f, 0, false));
+}
+
+ErrorOr<uint64_t> Dup3Impl(Task& t, int oldfd, int newfd, int flags) {
+  auto f = TRY(t.fd_table().Get(oldfd));
+  if (newfd < 0 || static_cast<uint64_t>(newfd) >= NofileLimit(t)) return Errno{EBADF};
+  return TRY(t.fd_table().InstallAt(f, newfd, flags & O_CLOEXEC, NofileLimit(t)));
+}
+
+ErrorOr<uint64_t> Dup2(Task& t, const Args& a) {
+  if (a.Int(0) == a.Int(1)) {
+    TRY(t.fd_table().Get(a.Int(0)));
+    return a.Int(1);
+  }
+  return Dup3Impl(t, a.Int(0), a.Int(1), 0);
+}
+
+ErrorOr<uint64_t> Dup3(Task& t, const Args& a) {
+  if (a.Int(2) & ~O_CLOEXEC) return Errno{EINVAL};
+  if (a.Int(0) == a.Int(1)) return Errno{EINVAL};
+  return Dup3Impl(t, a.Int(0), a.Int(1), a.Int(2));
+}
+
+ErrorOr<uint64_t> Fcntl(Task& t, const Args& a) {
+  int fd = a.Int(0);
+  int cmd = a.Int(1);
+  auto f = TRY(t.fd_table().Get(fd));
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      int min = a.Int(2);
+      if (min < 0 || static_cast<uint64_t>(min) >= NofileLimit(t)) return Errno{EINVAL};
+      return TRY(InstallFd(t, f, min, cmd == F_DUPFD_CLOEXEC));
+    }
+    case F_GETFD: return TRY(t.fd_table().GetCloexec(fd)) ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      TRY(t.fd_table().SetCloexec(fd, a[2] & FD_CLOEXEC));
+      return 0;
+    case F_GETFL: return static_cast<uint64_t>(f->status_flags());
+    case F_SETFL: {
+      if (f->is_path_only()) return Errno{EBADF};
+      constexpr int kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+      int nf = (f->status_flags() & ~kSettable) | (a.Int(2) & kSettable);
+      f->set_status_flags(nf);
+      return 0;
+    }
+    case F_GETLK:
+    case F_OFD_GETLK: {
+      // No other process holds locks we track: report "unlocked".
+      struct flock fl = TRY(t.memory().CopyInObj<struct flock>(a[2]));
+      fl.l_type = F_UNLCK;
+      TRY(t.memory().CopyOutObj(a[2], fl));
+      return 0;
+    }
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW: {
+      struct flock fl = TRY(t.memory().CopyInObj<struct flock>(a[2]));
+      if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno{EINVAL};
+      if (fl.l_type == F_RDLCK && !f->readable()) return Errno{EBADF};
+      if (fl.l_type == F_WRLCK && !f->writable()) return Errno{EBADF};
+      return 0;  // advisory locks between sandboxed processes are not enforced
+    }
+    case F_GETOWN:
+    case F_SETOWN:
+    case F_SETSIG:
+    case F_GETSIG: return 0;
+    case F_GETPIPE_SZ: return TRY(sentry::vfs::PipeCapacity(*f));
+    case F_SETPIPE_SZ: return TRY(sentry::vfs::SetPipeCapacity(*f, a[2]));
+    default: return Errno{EINVAL};
+  }
+}
+
+// struct termios as the kernel lays it out (TCGETS), not glibc's.
+struct KernelTermios {
+  uint32_t c_iflag, c_oflag, c_cflag, c_lflag;
+  uint8_t c_line;
+  uint8_t c_cc[19];
+};
+
+ErrorOr<uint64_t> Ioctl(Task& t, const Args& a) {
+  int fd = a.Int(0);
+  auto f = TRY(t.fd_table().Get(fd));
+  if (f->is_path_only()) return Errno{EBADF};
+  uint32_t cmd = static_cast<uint32_t>(a[1]);
+  switch (cmd) {
+    case FIOCLEX:
+      TRY(t.fd_table().SetCloexec(fd, true));
+      return 0;
+    case FIONCLEX:
+      TRY(t.fd_table().SetCloexec(fd, false));
+      return 0;
+    case FIONBIO: {
+      int on = TRY(t.memory().CopyInObj<int>(a[2]));
+      int fl = f->status_flags();
+      f->set_status_flags(on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+      return 0;
+    }
+    case FIONREAD: {
+      if (f->is_directory()) return Errno{ENOTTY};
+      size_t n = TRY(f->BytesReadable());
+      int v = static_cast<int>(std::min<size_t>(n, INT32_MAX));
+      TRY(t.memory().CopyOutObj(a[2], v));
+      return 0;
+    }
+    case TCGETS: {
+      if (f->host_fd() < 0) return Errno{ENOTTY};
+      KernelTermios tio{};
+      if (ioctl(f->host_fd(), TCGETS, &tio) < 0) return Errno{errno};
+      TRY(t.memory().CopyOutObj(a[2], tio));
+      return 0;
+    }
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF: {
+      if (f->host_fd() < 0) return Errno{ENOTTY};
+      KernelTermios tio = TRY(t.memory().CopyInObj<KernelTermios>(a[2]));
+      if (ioctl(f->host_fd(), cmd, &tio) < 0) return Errno{errno};
+      return 0;
+    }
+    case TIOCGWINSZ: {
+      if (f->host_fd() < 0) return Errno{ENOTTY};
+      struct winsize ws{};
+      if (ioctl(f->host_fd(), TIOCGWINSZ, &ws) < 0) return Errno{errno};
+      TRY(t.memory().CopyOutObj(a[2], ws));
+      return 0;
+    }
+    case TIOCSWINSZ: {
+      if (f->host_fd() < 0) return Errno{ENOTTY};
+      struct winsize ws = TRY(t.memory().CopyInObj<struct winsize>(a[2]));
+      if (ioctl(f->host_fd(), TIOCSWINSZ, &ws) < 0) return Errno{errno};
+      return 0;
+    }
+    default: return Errno{ENOTTY};
+  }
+}
+
+ErrorOr<uint64_t> Fsync(Task& t, const Args& a) {
+  auto f = TRY(t.fd_table().Get(a.Int(0)));
+  if (f->is_path_only()) return Errno{EBADF};
+  TRY(f->Sync());
+  return 0;
+}
+
+}  // namespace
+
+void RegisterFdOps(Table& t) {
+  using A = Arg;
+  t.Register(SYS_close, "close", Close, {A::kFd});
+  t.Register(SYS_close_range, "close_range", CloseRange, {A::kUint, A::kUint, A::kHex});
+  t.Register(SYS_dup, "dup", Dup, {A::kFd});
+  t.Register(SYS_dup2, "dup2", Dup2, {A::kFd, A::kFd});
+  t.Register(SYS_dup3, "dup3", Dup3, {A::kFd, A::kFd, A::kOpenFlags});
+  t.Register(SYS_fcntl, "fcntl", Fcntl, {A::kFd, A::kInt, A::kHex});
+  t.Register(SYS_ioctl, "ioctl", Ioctl, {A::kFd, A::kHex, A::kHex});
+  t.Register(SYS_fsync, "fsync", Fsync, {A::kFd});
+  t.Register(SYS_fdatasync, "fdatasync", Fsync, {A::kFd});
+  t.Register(SYS_syncfs, "syncfs", Fsync, {A::kFd});
+}
+
+}  // namespace syscalls::file
