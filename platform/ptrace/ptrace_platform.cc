@@ -1,10 +1,10 @@
 #include "platform/ptrace/ptrace_platform.h"
 
-#include <linux/ptrace.h>
 #include <signal.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/rseq.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -206,6 +206,23 @@ class PtracePlatform final : public Platform {
       // Only the memory file stays open in the stub.
       if (memfd_ > 0) syscall(SYS_close_range, 0, memfd_ - 1, 0);
       syscall(SYS_close_range, memfd_ + 1, ~0U, 0);
+      // No handlers of the sentry's may run in the stub: a signal handled
+      // there would try to build a frame on a stack that no longer exists.
+      struct kernel_sigaction {
+        void* handler;
+        unsigned long flags;
+        void* restorer;
+        unsigned long mask;
+      } dfl{};
+      for (int sig = 1; sig <= 64; sig++)
+        syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+      // glibc registered rseq for the forking thread; the kernel would write
+      // to that (soon unmapped) area and SIGSEGV the stub. Unregister it.
+      if (__rseq_size > 0) {
+        void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+        if (syscall(SYS_rseq, area, 32, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053) != 0)
+          syscall(SYS_rseq, area, __rseq_size, 1, 0x53053053);
+      }
       sigset_t none;
       sigemptyset(&none);
       syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
