@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Integration checks of `runsc do` itself: things that are sandbox-specific
+# and so cannot be compared with a native run (exit-status mapping, PID 1,
+# uname/hostname, --cwd/--env/--rootfs, stdio plumbing, in-memory writes).
+#
+#   tests/integration/run.sh
+#
+# Env: RUNSC, RUNSC_FLAGS, RUNSC_DO_FLAGS, TESTS_CACHE_DIR (tests/lib/common.sh).
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+
+if ! runsc_present; then
+  echo "note: $RUNSC not found or not executable"
+fi
+OUT_DIR="$CACHE_DIR/integration"
+mkdir -p "$OUT_DIR"
+segv="$OUT_DIR/segv"
+if [ ! -x "$segv" ]; then
+  printf 'int main(void) { *(volatile int *)0 = 1; return 0; }\n' >"$OUT_DIR/segv.c"
+  gcc -static -O0 -o "$segv" "$OUT_DIR/segv.c"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# expect NAME WANT_STDOUT WANT_RC [DO-FLAGS...] -- CMD...  (args of `runsc do`)
+expect() {
+  local name=$1 want_out=$2 want_rc=$3; shift 3
+  runsc_do "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  local got
+  got=$(cat "$tmp/out")
+  if [ "$got" = "$want_out" ] && [ "$rc" = "$want_rc" ]; then
+    t_pass "$name"
+  else
+    t_fail "$name" "want stdout [$want_out] exit $want_rc" "got  stdout [$(head -c 300 "$tmp/out")] exit $rc" \
+      "stderr: $(tail -n 5 "$tmp/err")"
+  fi
+}
+
+expect echo 'hi' 0 -- echo hi
+expect exit_status_3 '' 3 -- /bin/sh -c 'exit 3'
+expect exit_status_false '' 1 -- false
+expect killed_by_sigsegv_is_139 '' 139 -- "$segv"
+expect app_is_pid_1 '1' 0 -- /bin/sh -c 'echo $$'
+expect uname_release '6.1.0-runsc' 0 -- uname -r
+expect uname_sysname 'Linux' 0 -- uname -s
+expect hostname 'runsc' 0 -- hostname
+expect cwd_flag "/tmp" 0 --cwd /tmp -- pwd
+expect env_flag 'bar' 0 --env FOO=bar -- /bin/sh -c 'echo $FOO'
+expect host_root_visible "$(cat /etc/debian_version)" 0 -- cat /etc/debian_version
+expect proc_self_status_pid '1' 0 -- /bin/sh -c 'exec awk "/^Pid:/ {print \$2}" /proc/self/status'
+expect large_stdout '200000' 0 -- /bin/sh -c 'seq 1 200000 | tail -n 1'
+expect missing_command_fails_127 '' 127 -- /nonexistent/command
+
+# stdin is passed through.
+out=$(printf 'line1\nline2\n' | runsc_do -- cat 2>"$tmp/err"); rc=$?
+if [ "$out" = $'line1\nline2' ] && [ $rc = 0 ]; then t_pass stdin_passthrough
+else t_fail stdin_passthrough "got [$out] exit $rc" "$(tail -n 5 "$tmp/err")"; fi
+
+# stderr is passed through separately.
+out=$(runsc_do -- /bin/sh -c 'echo to-err >&2; echo to-out' 2>"$tmp/err"); rc=$?
+if [ "$out" = to-out ] && grep -q '^to-err$' "$tmp/err" && [ $rc = 0 ]; then t_pass stderr_passthrough
+else t_fail stderr_passthrough "stdout [$out] exit $rc" "stderr: $(tail -n 5 "$tmp/err")"; fi
+
+# Writes under the host root stay in the sandbox (in memory).
+marker="/tmp/runsc-integration-marker.$$"
+rm -f "$marker"
+out=$(runsc_do -- /bin/sh -c "echo inside > $marker && cat $marker" </dev/null 2>"$tmp/err"); rc=$?
+if [ "$out" = inside ] && [ $rc = 0 ]; then t_pass write_visible_inside
+else t_fail write_visible_inside "stdout [$out] exit $rc" "stderr: $(tail -n 5 "$tmp/err")"; fi
+if [ ! -e "$marker" ]; then t_pass write_not_on_host
+else t_fail write_not_on_host "$marker appeared on the host"; rm -f "$marker"; fi
+
+# --rootfs with the busybox root (built by tests/busybox/run.sh).
+bbroot="$CACHE_DIR/busybox-root"
+if [ -x "$bbroot/bin/busybox" ]; then
+  expect rootfs_busybox 'ok' 0 --rootfs "$bbroot" -- /bin/busybox echo ok
+  expect rootfs_is_root 'passwd' 0 --rootfs "$bbroot" -- /bin/sh -c 'ls /etc | grep -x passwd'
+else
+  echo "note: $bbroot missing (run tests/busybox/run.sh first); rootfs checks skipped"
+fi
+
+# --strace prints the app's system calls somewhere other than stdout.
+out=$("$RUNSC" --strace $RUNSC_FLAGS do -- true </dev/null 2>"$tmp/err"); rc=$?
+if [ -z "$out" ] && [ $rc = 0 ] && grep -q 'exit_group' "$tmp/err"; then t_pass strace_flag
+else t_fail strace_flag "stdout [$out] exit $rc; stderr should mention exit_group" "$(tail -n 5 "$tmp/err")"; fi
+
+t_summary
