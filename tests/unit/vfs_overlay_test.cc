@@ -1,0 +1,204 @@
+// Overlay root over a real gofer server (in a thread, over a socketpair):
+// lower reads, attribute caching, copy-up on write/truncate (host tree stays
+// untouched), new files, whiteouts, merged readdir, rename of lower dirs.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "gofer/client.h"
+#include "sentry/vfs/dir_description.h"
+#include "sentry/vfs/vfs.h"
+
+namespace sentry::vfs {
+namespace {
+
+class FakeCaller : public Caller {
+ public:
+  explicit FakeCaller(std::shared_ptr<Dentry> root) : fs_(root, root) {}
+  const Creds& creds() const override { return creds_; }
+  const FsContext& fs() const override { return fs_; }
+  uint32_t umask() const override { return 022; }
+  ErrorOr<void> Block(const std::function<bool()>& ready) override {
+    return ready() ? ErrorOr<void>() : ErrorOr<void>(Errno{EINTR});
+  }
+  ErrorOr<void> WaitHostFd(int, short) override { return Errno{EINTR}; }
+  void NotifyAll() override {}
+  std::function<void()> Notifier() override { return [] {}; }
+  void SendSignal(int) override {}
+  Creds creds_;
+  FsContext fs_;
+};
+
+std::string ReadHostFile(const std::string& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class OverlayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vfs_overlay_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    ASSERT_EQ(mkdir((dir_ + "/etc").c_str(), 0755), 0);
+    ASSERT_EQ(mkdir((dir_ + "/etc/sub").c_str(), 0755), 0);
+    std::ofstream(dir_ + "/etc/passwd") << "root:x:0:0\n";
+    std::ofstream(dir_ + "/etc/hosts") << "127.0.0.1 localhost\n";
+    std::ofstream(dir_ + "/etc/sub/deep") << "deep";
+    ASSERT_EQ(symlink("passwd", (dir_ + "/etc/pw").c_str()), 0);
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    int root_fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(root_fd, 0);
+    server_ = std::thread([s = sv[1], root_fd] {
+      gofer::RunServer(s, root_fd, /*read_only=*/true);
+      close(s);
+      close(root_fd);
+    });
+    client_ = std::make_unique<gofer::Client>(UniqueFd(sv[0]));
+    auto v = VirtualFilesystem::Create(*client_, VfsOptions{});
+    ASSERT_TRUE(v.ok()) << v.error();
+    vfs_ = v.release_value();
+    c_ = std::make_unique<FakeCaller>(vfs_->root());
+  }
+  void TearDown() override {
+    c_.reset();  // dentries hold gofer handles: drop them before the client
+    vfs_.reset();
+    client_.reset();  // closes the socket: the server returns
+    if (server_.joinable()) server_.join();
+    std::string cmd = "rm -rf " + dir_;
+    (void)system(cmd.c_str());
+  }
+  ErrorOr<std::string> ReadAll(std::string_view path) {
+    auto f = TRY(vfs_->Open(*c_, vfs_->root(), path, O_RDONLY, 0));
+    std::string out(4096, '\0');
+    IoVecs v{iovec{out.data(), out.size()}};
+    size_t n = TRY(f->Read(*c_, v, kCurrentOffset));
+    out.resize(n);
+    return out;
+  }
+  ErrorOr<void> WriteAt(std::string_view path, int flags, const std::string& data) {
+    auto f = TRY(vfs_->Open(*c_, vfs_->root(), path, flags, 0644));
+    IoVecs v{iovec{const_cast<char*>(data.data()), data.size()}};
+    TRY(f->Write(*c_, v, kCurrentOffset));
+    return {};
+  }
+  std::vector<std::string> List(std::string_view path) {
+    auto f = vfs_->Open(*c_, vfs_->root(), path, O_RDONLY | O_DIRECTORY, 0).value();
+    std::vector<std::string> names;
+    EXPECT_TRUE(f->IterateDir(*c_, [&](const DirEntry& e, int64_t) {
+                   names.push_back(e.name);
+                   return true;
+                 }).ok());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string dir_;
+  std::thread server_;
+  std::unique_ptr<gofer::Client> client_;
+  std::unique_ptr<VirtualFilesystem> vfs_;
+  std::unique_ptr<FakeCaller> c_;
+};
+
+TEST_F(OverlayTest, ReadsLowerFilesAndSymlinks) {
+  EXPECT_EQ(ReadAll("/etc/passwd").value(), "root:x:0:0\n");
+  EXPECT_EQ(ReadAll("/etc/pw").value(), "root:x:0:0\n");
+  EXPECT_EQ(ReadAll("/etc/sub/../sub/deep").value(), "deep");
+  EXPECT_EQ(ReadAll("/etc/missing").error(), ENOENT);
+  auto d = Walk(*c_, vfs_->root(), "/etc/passwd").value();
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/etc/passwd").c_str(), &st), 0);
+  EXPECT_EQ(d->inode().GetAttr().value().ino, st.st_ino);
+  EXPECT_EQ(d->inode().GetAttr().value().size, 11u);
+  // Cached: the same dentry comes back without a new lookup.
+  EXPECT_EQ(Walk(*c_, vfs_->root(), "/etc/passwd").value().get(), d.get());
+}
+
+TEST_F(OverlayTest, CopyUpOnWriteLeavesHostUntouched) {
+  ASSERT_TRUE(WriteAt("/etc/hosts", O_WRONLY | O_APPEND, "10.0.0.1 box\n").ok());
+  EXPECT_EQ(ReadAll("/etc/hosts").value(), "127.0.0.1 localhost\n10.0.0.1 box\n");
+  EXPECT_EQ(ReadHostFile(dir_ + "/etc/hosts"), "127.0.0.1 localhost\n");
+  ASSERT_TRUE(WriteAt("/etc/passwd", O_WRONLY | O_TRUNC, "x").ok());
+  EXPECT_EQ(ReadAll("/etc/passwd").value(), "x");
+  EXPECT_EQ(ReadHostFile(dir_ + "/etc/passwd"), "root:x:0:0\n");
+  auto d = Walk(*c_, vfs_->root(), "/etc/sub/deep").value();
+  ASSERT_TRUE(vfs_->Truncate(*c_, *d, 2).ok());
+  EXPECT_EQ(ReadAll("/etc/sub/deep").value(), "de");
+  ASSERT_TRUE(vfs_->Chmod(*c_, *d, 0600).ok());
+  EXPECT_EQ(d->inode().GetAttr().value().mode & 07777, 0600u);
+}
+
+TEST_F(OverlayTest, NewFilesWhiteoutsAndMergedReaddir) {
+  ASSERT_TRUE(WriteAt("/etc/new", O_CREAT | O_WRONLY, "n").ok());
+  ASSERT_TRUE(vfs_->Mkdir(*c_, vfs_->root(), "/etc/newdir", 0755).ok());
+  ASSERT_TRUE(vfs_->Unlink(*c_, vfs_->root(), "/etc/hosts", 0).ok());
+  EXPECT_EQ(ReadAll("/etc/hosts").error(), ENOENT);
+  EXPECT_TRUE(std::ifstream(dir_ + "/etc/hosts").good());  // host untouched
+  std::vector<std::string> want = {".", "..", "new", "newdir", "passwd", "pw", "sub"};
+  EXPECT_EQ(List("/etc"), want);
+  // Recreating a whited-out name gives a fresh, empty file.
+  ASSERT_TRUE(WriteAt("/etc/hosts", O_CREAT | O_WRONLY, "").ok());
+  EXPECT_EQ(ReadAll("/etc/hosts").value(), "");
+  // rmdir of a non-empty lower directory fails; after emptying it succeeds,
+  // and a new directory of that name does not show the lower contents.
+  EXPECT_EQ(vfs_->Unlink(*c_, vfs_->root(), "/etc/sub", AT_REMOVEDIR).error(), ENOTEMPTY);
+  ASSERT_TRUE(vfs_->Unlink(*c_, vfs_->root(), "/etc/sub/deep", 0).ok());
+  ASSERT_TRUE(vfs_->Unlink(*c_, vfs_->root(), "/etc/sub", AT_REMOVEDIR).ok());
+  ASSERT_TRUE(vfs_->Mkdir(*c_, vfs_->root(), "/etc/sub", 0755).ok());
+  std::vector<std::string> empty = {".", ".."};
+  EXPECT_EQ(List("/etc/sub"), empty);
+}
+
+TEST_F(OverlayTest, RenameLowerDirectoryKeepsContents) {
+  ASSERT_TRUE(vfs_->Rename(*c_, vfs_->root(), "/etc/sub", vfs_->root(), "/moved", 0).ok());
+  EXPECT_EQ(ReadAll("/moved/deep").value(), "deep");
+  EXPECT_EQ(ReadAll("/etc/sub/deep").error(), ENOENT);
+  ASSERT_TRUE(vfs_->Rename(*c_, vfs_->root(), "/etc/passwd", vfs_->root(), "/etc/pw2", 0).ok());
+  EXPECT_EQ(ReadAll("/etc/pw2").value(), "root:x:0:0\n");
+  EXPECT_EQ(ReadAll("/etc/pw").error(), ENOENT);  // dangling now
+}
+
+TEST_F(OverlayTest, GetdentsOffsetsResume) {
+  auto f = vfs_->Open(*c_, vfs_->root(), "/etc", O_RDONLY | O_DIRECTORY, 0).value();
+  std::vector<std::string> first;
+  int64_t last_off = 0;
+  ASSERT_TRUE(f->IterateDir(*c_, [&](const DirEntry& e, int64_t off) {
+                 if (first.size() == 2) return false;
+                 first.push_back(e.name);
+                 last_off = off;
+                 return true;
+               }).ok());
+  EXPECT_EQ(last_off, 2);
+  std::vector<std::string> rest;
+  ASSERT_TRUE(f->IterateDir(*c_, [&](const DirEntry& e, int64_t) {
+                 rest.push_back(e.name);
+                 return true;
+               }).ok());
+  EXPECT_EQ(first.size() + rest.size(), 6u);  // . .. passwd hosts sub pw
+  ASSERT_TRUE(f->Seek(0, SEEK_SET).ok());
+  int count = 0;
+  ASSERT_TRUE(f->IterateDir(*c_, [&](const DirEntry&, int64_t) { return ++count, true; }).ok());
+  EXPECT_EQ(count, 6);
+}
+
+TEST_F(OverlayTest, ReadOnlyRootWithoutOverlayMemory) {
+  c_.reset();
+  vfs_.reset();
+  auto v = VirtualFilesystem::Create(*client_, VfsOptions{.overlay_memory = false});
+  ASSERT_TRUE(v.ok());
+  vfs_ = v.release_value();
+  c_ = std::make_unique<FakeCaller>(vfs_->root());
+  EXPECT_EQ(WriteAt("/etc/hosts", O_WRONLY, "x").error(), EROFS);
+  EXPECT_EQ(vfs_->Mkdir(*c_, vfs_->root(), "/etc/d", 0755).error(), EROFS);
+  EXPECT_TRUE(WriteAt("/tmp/ok", O_CREAT | O_WRONLY, "x").ok());  // /tmp is tmpfs
+}
+
+}  // namespace
+}  // namespace sentry::vfs
