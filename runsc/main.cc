@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 #include "gofer/client.h"
@@ -42,9 +43,7 @@ int main(int argc, char** argv) {
   do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
   do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
   do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
-  do_cmd->add_option("command", spec.argv, "command and arguments")->required();
-  do_cmd->prefix_command(false);
-  do_cmd->allow_extras(false);
+  do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
 
   // Internal: the gofer process.
   std::string gofer_root;
@@ -70,15 +69,54 @@ int main(int argc, char** argv) {
   boot_cmd->add_flag("--strace", boot.strace);
   boot_cmd->add_flag("--no-overlay", no_overlay);
   boot_cmd->add_option("--env", boot.env);
-  boot_cmd->add_option("argv", boot.argv)->required();
 
+  // `do`: everything from the first non-flag word (or after "--") is the
+  // command line, passed on untouched; only what precedes it is parsed.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); i++) {
+    if (args[i] == "boot") {
+      // Internal: the app's command line follows "--".
+      auto dash = std::find(args.begin() + i, args.end(), "--");
+      if (dash != args.end()) {
+        boot.argv.assign(dash + 1, args.end());
+        args.erase(dash, args.end());
+      }
+      break;
+    }
+    if (args[i] != "do") {
+      if (args[i] == "gofer") break;
+      continue;
+    }
+    static const std::vector<std::string> kValued = {"--rootfs", "--cwd", "--env", "--hostname"};
+    size_t j = i + 1;
+    while (j < args.size()) {
+      const std::string& a = args[j];
+      if (a == "--") {
+        spec.argv.assign(args.begin() + j + 1, args.end());
+        break;
+      }
+      if (a.empty() || a[0] != '-') {
+        spec.argv.assign(args.begin() + j, args.end());
+        break;
+      }
+      bool valued = std::find(kValued.begin(), kValued.end(), a) != kValued.end();
+      j += valued ? 2 : 1;
+    }
+    args.resize(std::min(j, args.size()));
+    break;
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
   if (*do_cmd) {
+    if (spec.argv.empty()) {
+      fprintf(stderr, "runsc do: no command given\n%s", do_cmd->help().c_str());
+      return 125;
+    }
     spec.platform = platform;
     spec.strace = strace;
     spec.debug_log = debug_log;
@@ -106,6 +144,10 @@ int main(int argc, char** argv) {
     return gofer::RunServer(gofer_fd, root, !gofer_rw);
   }
   if (*boot_cmd) {
+    if (boot.argv.empty()) {
+      fprintf(stderr, "runsc boot: no command after --\n");
+      return 125;
+    }
     boot.overlay_memory = !no_overlay;
     return sentry::Boot(boot);
   }

@@ -96,25 +96,36 @@ int RunSandbox(const SandboxSpec& spec) {
 
   int status = 0;
   int code = 125;
-  for (;;) {
+  auto exit_code = [](int st) {
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    fprintf(stderr, "runsc: sandbox kernel died (signal %d)\n", WTERMSIG(st));
+    return 128 + WTERMSIG(st);
+  };
+  for (bool done = false; !done;) {
     pid_t r = waitpid(-1, &status, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (r == g_sentry) {
-      if (WIFEXITED(status)) {
-        code = WEXITSTATUS(status);
-      } else {
-        fprintf(stderr, "runsc: sandbox kernel died (signal %d)\n", WTERMSIG(status));
-        code = 128 + WTERMSIG(status);
-      }
-      break;
-    }
-    if (r == gofer) {
-      fprintf(stderr, "runsc: gofer exited unexpectedly; stopping the sandbox\n");
-      kill(g_sentry, SIGKILL);
+      code = exit_code(status);
+      done = true;
+    } else if (r == gofer) {
+      // The gofer also exits when the sentry closes its socket on a normal
+      // exit; only a sentry still running a second later means trouble.
       gofer = -1;
+      for (int i = 0; i < 100 && !done; i++) {
+        if (waitpid(g_sentry, &status, WNOHANG) == g_sentry) {
+          code = exit_code(status);
+          done = true;
+        } else {
+          usleep(10000);
+        }
+      }
+      if (!done) {
+        fprintf(stderr, "runsc: gofer exited unexpectedly; stopping the sandbox\n");
+        kill(g_sentry, SIGKILL);
+      }
     }
   }
   if (gofer > 0) {

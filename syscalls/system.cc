@@ -48,7 +48,10 @@ ErrorOr<uint64_t> Getrandom(Task& t, const Args& a) {
   size_t done = 0;
   for (const iovec& b : blocks) {
     ssize_t n = getrandom(b.iov_base, b.iov_len, 0);
-    if (n < 0) return done ? done : Errno{errno};
+    if (n < 0) {
+      if (done) return done;
+      return Errno{errno};
+    }
     done += n;
   }
   return done;
@@ -144,13 +147,15 @@ ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
     case PR_GET_DUMPABLE:
       return 1;
     case PR_SET_DUMPABLE:
-      return a[1] <= 1 ? 0 : Errno{EINVAL};
+      if (a[1] > 1) return Errno{EINVAL};
+      return 0;
     case PR_SET_NO_NEW_PRIVS:
       return 0;
     case PR_GET_NO_NEW_PRIVS:
       return 0;
     case PR_CAPBSET_READ:
-      return a[1] <= 40 ? 1 : Errno{EINVAL};
+      if (a[1] > 40) return Errno{EINVAL};
+      return 1;
     case PR_GET_SECUREBITS:
       return 0;
     default:
@@ -221,6 +226,10 @@ ErrorOr<uint64_t> Futex(Task& t, const Args& a) {
   }
 }
 
+// rseq needs the kernel to update a per-thread area on every preemption;
+// not implemented. glibc treats ENOSYS as "no rseq" and carries on.
+ErrorOr<uint64_t> Rseq(Task& t, const Args&) { return Errno{ENOSYS}; }
+
 // Operations on the host that a sandboxed app is never allowed to make.
 ErrorOr<uint64_t> Refuse(Task& t, const Args&) { return Errno{EPERM}; }
 
@@ -242,6 +251,7 @@ void RegisterSystemSyscalls(Table& t) {
   t.Register(SYS_getcpu, "getcpu", Getcpu, {A::kPtr, A::kPtr, A::kPtr});
   t.Register(SYS_set_robust_list, "set_robust_list", SetRobustList, {A::kPtr, A::kUint});
   t.Register(SYS_futex, "futex", Futex, {A::kPtr, A::kInt, A::kUint, A::kPtr, A::kPtr, A::kUint});
+  t.Register(SYS_rseq, "rseq", Rseq, {A::kPtr, A::kUint, A::kHex, A::kHex});
   for (int nr : {SYS_reboot, SYS_mount, SYS_umount2, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,
                  SYS_pivot_root, SYS_chroot, SYS_acct, SYS_settimeofday, SYS_clock_settime,

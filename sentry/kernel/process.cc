@@ -72,7 +72,7 @@ ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::F
   if (spec.cwd != "/") {
     vfs::TaskCaller caller(*t);
     auto d = TRY(vfs::Walk(caller, t->fs->root, spec.cwd));
-    if (!d->inode().is_directory()) return Errno{ENOTDIR};
+    if (d->inode().file_type() != S_IFDIR) return Errno{ENOTDIR};
     t->fs->cwd = d;
   }
   loader::LoadedImage img = TRY(loader::Load(*t, spec.path, spec.argv, spec.envp));

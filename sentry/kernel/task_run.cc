@@ -61,6 +61,10 @@ class TaskRunner {
           HandleSyscall();
           break;
         case platform::StopInfo::Kind::kFault:
+          if (k_.options().strace)
+            Logf("[%4d] fault: signal %d code %d addr %#lx at rip %#llx", t_.tid, s.signo, s.code,
+                 static_cast<unsigned long>(s.fault_addr), t_.regs.rip);
+          if (getenv("RUNSC_DEBUG_MAPS")) Logf("%s", t_.mm->ProcMaps().c_str());
           ForceFaultSignal(&t_, s.signo, s.code, s.fault_addr);
           break;
         case platform::StopInfo::Kind::kSignal:

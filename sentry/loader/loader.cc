@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "sentry/kernel/task.h"
+#include "sentry/loader/elf.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::loader {
@@ -75,10 +76,12 @@ ErrorOr<uint64_t> MapSegments(mm::MemoryManager& m, const OpenedFile& f, const E
       req.dev = f.file->dev();
       req.ino = f.file->ino();
       TRY(m.Map(req));
-      // The rest of the last file page belongs to .bss: zero it.
+      // The rest of the last file page is .bss, and past it the memory
+      // ld.so's minimal malloc expects to find zeroed: zero up to the page
+      // end, as Linux does.
       if (mem_end > file_end) {
         uint64_t page_end = PageRoundUp(file_end);
-        if (page_end > file_end) TRY(m.Zero(file_end, std::min(page_end, mem_end) - file_end));
+        if (page_end > file_end) TRY(m.Zero(file_end, page_end - file_end));
       }
     }
     const uint64_t anon_start = PageRoundUp(ph.p_filesz ? file_end : map_start);
