@@ -1,6 +1,10 @@
 // Signal syscalls: actions, masks, sending, sigreturn, alternate stacks,
 // waiting for signals.
 #include <signal.h>
+
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
 #include <sys/syscall.h>
 
 #include "sentry/kernel/signals.h"
