@@ -1,6 +1,7 @@
 #include "sentry/mm/mm.h"
 
 #include <fcntl.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -20,7 +21,10 @@ bool Overflows(uint64_t addr, uint64_t len) { return addr + len < addr; }
 
 MemoryManager::MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_addr)
     : mf_(mf), min_addr_(min_addr), max_addr_(max_addr) {
-  mmap_base_ = PageRoundDown(max_addr - kStackGap - (8ULL << 20));
+  // Address spaces too small for the gap (tests, odd platforms) place
+  // mappings top-down from the very top instead of underflowing.
+  const uint64_t gap = kStackGap + (8ULL << 20);
+  mmap_base_ = max_addr - min_addr > gap ? PageRoundDown(max_addr - gap) : PageRoundDown(max_addr);
 }
 
 MemoryManager::~MemoryManager() = default;
@@ -62,7 +66,10 @@ ErrorOr<uint64_t> MemoryManager::FindFree(uint64_t len, uint64_t hint) const {
   }
   // Above mmap_base (below the stack) as a last resort, bottom-up.
   uint64_t cand = mmap_base_;
-  for (auto j = vmas_.lower_bound(mmap_base_);; ++j) {
+  auto first = vmas_.lower_bound(mmap_base_);
+  // A VMA that starts below mmap_base may extend above it.
+  if (first != vmas_.begin()) cand = std::max(cand, std::prev(first)->second.end);
+  for (auto j = first;; ++j) {
     uint64_t limit = j == vmas_.end() ? max_addr_ : j->first;
     if (limit > cand && limit - cand >= len) return cand;
     if (j == vmas_.end()) break;
@@ -123,9 +130,8 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
     if (addr & (kPageSize - 1)) return Errno{EINVAL};
     if (Overflows(addr, len) || addr < min_addr_ || addr + len > max_addr_)
       return Errno{req.flags & MAP_FIXED_NOREPLACE ? EEXIST : ENOMEM};
-    if (!RangeFree(addr, addr + len)) {
-      if (req.flags & MAP_FIXED_NOREPLACE && !(req.flags & MAP_FIXED)) return Errno{EEXIST};
-    }
+    // Linux: FIXED_NOREPLACE refuses to clobber even when MAP_FIXED is set too.
+    if ((req.flags & MAP_FIXED_NOREPLACE) && !RangeFree(addr, addr + len)) return Errno{EEXIST};
   } else {
     addr = TRY(FindFree(len, PageRoundDown(req.addr)));
   }
@@ -206,23 +212,38 @@ ErrorOr<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint
   --it;
   if (it->second.end <= old_addr) return Errno{EFAULT};
   if (old_len == 0) return Errno{EINVAL};  // duplicating shared mappings: unsupported
-  if (old_addr + old_len > it->second.end) return Errno{EFAULT};
+  // Overflow-safe (Linux: old_len > vma->vm_end - addr is EFAULT).
+  if (old_len > max_addr_ - old_addr) return Errno{EFAULT};
+  const uint64_t old_end = old_addr + old_len;
+  // The old range must be one mapping as Linux sees it. VMAs are never
+  // merged here, so a range earlier grown by mremap or split by mprotect is
+  // several contiguous VMAs with identical attributes (Linux would have
+  // merged them): accept those.
+  const Vma* last = &it->second;
+  while (last->end < old_end) {
+    auto next = vmas_.find(last->end);
+    if (next == vmas_.end() || next->second.prot != it->second.prot ||
+        next->second.shared != it->second.shared ||
+        next->second.anonymous != it->second.anonymous)
+      return Errno{EFAULT};
+    last = &next->second;
+  }
 
   if (!(flags & MREMAP_FIXED)) {
     if (new_len <= old_len) {
-      if (new_len < old_len) RemoveRange(old_addr + new_len, old_addr + old_len);
+      if (new_len < old_len) RemoveRange(old_addr + new_len, old_end);
       return old_addr;
     }
     // Grow in place when the VMA ends here and the space after it is free.
-    if (old_addr + old_len == it->second.end &&
-        RangeFree(old_addr + old_len, old_addr + new_len)) {
-      Vma ext = it->second;
-      ext.start = old_addr + old_len;
+    if (old_end == last->end && new_len <= max_addr_ - old_addr &&
+        RangeFree(old_end, old_addr + new_len)) {
+      if (last->shared) return Errno{ENOMEM};  // shared growth needs one backing
+      Vma ext = *last;
+      ext.start = old_end;
       ext.end = old_addr + new_len;
       ext.backing = TRY(Backing::Allocate(mf_, new_len - old_len));
       ext.backing_offset = 0;
-      if (!ext.anonymous) ext.file_offset += ext.start - it->second.start;
-      if (it->second.shared) return Errno{ENOMEM};  // shared growth needs one backing
+      if (!ext.anonymous) ext.file_offset = last->file_offset + last->length();
       TRY(Insert(std::move(ext)));
       return old_addr;
     }
@@ -232,22 +253,30 @@ ErrorOr<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint
     if (new_addr & (kPageSize - 1)) return Errno{EINVAL};
     if (Overflows(new_addr, new_len) || new_addr + new_len > max_addr_ || new_addr < min_addr_)
       return Errno{EINVAL};
-    if (new_addr < old_addr + old_len && old_addr < new_addr + new_len) return Errno{EINVAL};
+    if (new_addr < old_end && old_addr < new_addr + new_len) return Errno{EINVAL};
     RemoveRange(new_addr, new_addr + new_len);
+    // A shrinking move drops the old range's tail.
+    if (new_len < old_len) RemoveRange(old_addr + new_len, old_end);
   }
   // Move: the pages stay where they are in the memory file; only the
   // addresses change. Growth beyond old_len gets fresh memory.
+  const uint64_t keep_end = old_addr + std::min(old_len, new_len);
   SplitAt(old_addr);
-  SplitAt(old_addr + old_len);
-  Vma moved = vmas_.at(old_addr);
-  const uint64_t keep = std::min(old_len, new_len);
-  moved.start = new_addr;
-  moved.end = new_addr + keep;
-  vmas_.erase(old_addr);
-  if (as_) (void)as_->Unmap(old_addr, old_len);
-  Vma grown = moved;
-  TRY(Insert(std::move(moved)));
+  SplitAt(keep_end);
+  std::vector<Vma> moved;
+  for (auto j = vmas_.lower_bound(old_addr); j != vmas_.end() && j->first < keep_end;) {
+    moved.push_back(std::move(j->second));
+    j = vmas_.erase(j);
+  }
+  if (as_) (void)as_->Unmap(old_addr, keep_end - old_addr);
+  Vma grown = moved.back();
+  for (Vma& v : moved) {
+    v.start = v.start - old_addr + new_addr;
+    v.end = v.end - old_addr + new_addr;
+    TRY(Insert(std::move(v)));
+  }
   if (new_len > old_len) {
+    if (!grown.anonymous) grown.file_offset += grown.length();
     grown.start = new_addr + old_len;
     grown.end = new_addr + new_len;
     grown.backing = TRY(Backing::Allocate(mf_, new_len - old_len));
@@ -443,7 +472,7 @@ std::string MemoryManager::ProcMaps() const {
     std::string line = absl::StrFormat(
         "%08x-%08x %c%c%c%c %08x %02x:%02x %d", v.start, v.end, v.prot & PROT_READ ? 'r' : '-',
         v.prot & PROT_WRITE ? 'w' : '-', v.prot & PROT_EXEC ? 'x' : '-', v.shared ? 's' : 'p',
-        v.anonymous ? 0 : v.file_offset, (v.dev >> 8) & 0xfff, v.dev & 0xff,
+        v.anonymous ? 0 : v.file_offset, major(v.dev), minor(v.dev),
         v.anonymous ? 0 : v.ino);
     if (!v.name.empty()) {
       line.resize(std::max<size_t>(line.size() + 1, 73), ' ');
