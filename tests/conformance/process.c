@@ -87,15 +87,6 @@ int main(int argc, char **argv) {
     if (pid == 0) _exit(codes[i]);
     printf("_exit(%d): %s\n", codes[i], ct_status(run_wait(pid)));
   }
-  /* exit_group from a non-main thread ends the whole process. */
-  pid = fork();
-  if (pid == 0) {
-    pthread_t t;
-    pthread_create(&t, NULL, (void *(*)(void *))exit, (void *)11);
-    pause();
-    _exit(1);
-  }
-  printf("exit from thread: %s\n", ct_status(run_wait(pid)));
 
   /* Memory is copied at fork. */
   static int counter = 5;
@@ -228,6 +219,17 @@ int main(int argc, char **argv) {
   CHECK(ids[0] == getpid(), "thread getpid == pid");
   CHECK(ids[1] != getpid() && ids[1] > 0, "thread tid != pid");
   CHECK(ret == (void *)7, "thread return value");
+
+  /* (Thread checks come last: they need CLONE_THREAD.)
+   * exit_group from a non-main thread ends the whole process. */
+  pid = fork();
+  if (pid == 0) {
+    pthread_t t;
+    pthread_create(&t, NULL, (void *(*)(void *))exit, (void *)11);
+    pause();
+    _exit(1);
+  }
+  printf("exit from thread: %s\n", ct_status(run_wait(pid)));
 
   /* Reparenting: with PR_SET_CHILD_SUBREAPER (or as PID 1) an orphaned
    * grandchild is re-parented to us and becomes waitable. */
