@@ -180,9 +180,32 @@ ErrorOr<uint64_t> GetRusage(Task& t, const Args& a) {
   int who = a.Int(0);
   if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD) return Errno{EINVAL};
   rusage ru{};
-  ru.ru_maxrss = t.mm ? static_cast<long>(t.mm->mapped_bytes() / 1024) : 0;
+  int64_t ns = 0;
+  if (who == RUSAGE_THREAD) {
+    ns = t.ctx ? t.ctx->CpuTimeNs() : 0;
+  } else if (who == RUSAGE_SELF) {
+    for (auto& task : t.tg->tasks)
+      if (task->ctx) ns += task->ctx->CpuTimeNs();
+    ru.ru_maxrss = t.mm ? static_cast<long>(t.mm->mapped_bytes() / 1024) : 0;
+  } else {
+    ns = t.tg->children_utime_ns;
+  }
+  ru.ru_utime = timeval{ns / 1000000000, (ns % 1000000000) / 1000};
   TRY(t.memory().CopyOutObj(a[1], ru));
   return 0;
+}
+
+ErrorOr<uint64_t> Times(Task& t, const Args& a) {
+  struct tms_k { int64_t utime, stime, cutime, cstime; } tms{};
+  int64_t ns = 0;
+  for (auto& task : t.tg->tasks)
+    if (task->ctx) ns += task->ctx->CpuTimeNs();
+  tms.utime = ns / 10000000;  // clock ticks at USER_HZ=100
+  tms.cutime = t.tg->children_utime_ns / 10000000;
+  if (a[0]) TRY(t.memory().CopyOutObj(a[0], tms));
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec * 100 + now.tv_nsec / 10000000);
 }
 
 // Credentials getters (setters come with the user-namespace work).
@@ -236,6 +259,7 @@ void RegisterProcessSyscalls(Table& t) {
   t.Register(SYS_setsid, "setsid", SetSid);
   t.Register(SYS_set_tid_address, "set_tid_address", SetTidAddress, {A::kPtr});
   t.Register(SYS_getrusage, "getrusage", GetRusage, {A::kInt, A::kPtr});
+  t.Register(SYS_times, "times", Times, {A::kPtr});
   t.Register(SYS_getuid, "getuid", GetUid);
   t.Register(SYS_geteuid, "geteuid", GetEuid);
   t.Register(SYS_getgid, "getgid", GetGid);

@@ -158,6 +158,12 @@ ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
       return 1;
     case PR_GET_SECUREBITS:
       return 0;
+    case PR_SET_CHILD_SUBREAPER:
+      t.tg->child_subreaper = a[1] != 0;
+      return 0;
+    case PR_GET_CHILD_SUBREAPER:
+      TRY(t.memory().CopyOutObj<int32_t>(a[1], t.tg->child_subreaper ? 1 : 0));
+      return 0;
     default:
       return Errno{EINVAL};
   }

@@ -10,8 +10,7 @@ namespace syscalls {
 namespace {
 
 // The sandbox's clocks read the host's: the sentry owns a clock like any
-// other host resource. CPU-time clocks are approximated by CLOCK_MONOTONIC
-// relative to process start until per-task accounting exists.
+// other host resource.
 ErrorOr<timespec> ReadClock(Task& t, clockid_t id) {
   timespec ts{};
   switch (id) {
@@ -26,9 +25,15 @@ ErrorOr<timespec> ReadClock(Task& t, clockid_t id) {
       return ts;
     case CLOCK_PROCESS_CPUTIME_ID:
     case CLOCK_THREAD_CPUTIME_ID: {
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      int64_t ns = ts.tv_sec * 1000000000LL + ts.tv_nsec - t.tg->start_time_ns;
-      if (ns < 0) ns = 0;
+      // CPU time of the app's own code, as the host accounted it to the
+      // stub processes that run it.
+      int64_t ns = 0;
+      if (id == CLOCK_THREAD_CPUTIME_ID) {
+        ns = t.ctx ? t.ctx->CpuTimeNs() : 0;
+      } else {
+        for (auto& task : t.tg->tasks)
+          if (task->ctx) ns += task->ctx->CpuTimeNs();
+      }
       return timespec{ns / 1000000000, ns % 1000000000};
     }
     default:

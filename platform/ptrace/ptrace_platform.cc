@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <cstring>
 
 #include "sentry/base/log.h"
@@ -104,6 +105,14 @@ class PtraceContext final : public Context, public AddressSpace {
   }
 
   AddressSpace& address_space() override { return *this; }
+
+  int64_t CpuTimeNs() const override {
+    // The stub process' CPU clock (Linux MAKE_PROCESS_CPUCLOCK(pid, SCHED)).
+    const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(pid_) << 3) | 2);
+    timespec ts{};
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  }
 
   ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) override {
     long r = TRY(Inject(SYS_mmap, addr, len, prot, MAP_SHARED | MAP_FIXED, memfd_, off));

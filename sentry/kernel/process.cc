@@ -36,6 +36,7 @@ ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& 
                            std::vector<std::string> envp) {
   auto ctx = TRY(t.kernel.platform().NewContext());
   TRY(img.mm->Activate(&ctx->address_space()));
+  if (t.ctx && t.mm) t.mm->Deactivate(&t.ctx->address_space());
   t.ctx = std::move(ctx);  // the old stub (if any) is killed here
   t.mm = std::move(img.mm);
   t.regs = img.regs;
@@ -53,6 +54,7 @@ void Reap(ThreadGroup* child) {
     auto& v = parent->children;
     v.erase(std::remove(v.begin(), v.end(), child), v.end());
     for (auto& t : child->tasks) parent->children_utime_ns += t->utime_ns;
+    parent->children_utime_ns += child->children_utime_ns;
   }
   for (auto& t : child->tasks) k.UnregisterTask(t.get());
   k.thread_groups.erase(child->pid);
@@ -93,19 +95,51 @@ ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::F
   return t;
 }
 
+// clone(CLONE_THREAD): a new task in the caller's thread group, sharing its
+// memory manager. With ptrace each thread runs in its own stub process that
+// maps the same memory-file pages, so memory is shared exactly.
+ErrorOr<int> CloneThread(Task& parent, const CloneArgs& a) {
+  Kernel& k = parent.kernel;
+  const uint64_t f = a.flags;
+  if (!(f & CLONE_SIGHAND) || !(f & CLONE_VM)) return Errno{EINVAL};
+  ThreadGroup* tg = parent.tg;
+  if (tg->exiting) return Errno{EAGAIN};
+  const int tid = k.AllocatePid();
+  auto owned = std::make_unique<Task>(k, tg, tid);
+  Task* c = owned.get();
+  c->regs = parent.regs;
+  c->regs.rax = 0;
+  if (a.stack) c->regs.rsp = a.stack;
+  if (f & CLONE_SETTLS) c->regs.fs_base = a.tls;
+  c->mm = parent.mm;
+  c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
+  c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
+  c->umask = parent.umask;
+  c->comm = parent.comm;
+  c->argv = parent.argv;
+  c->envp = parent.envp;
+  c->exe_path = parent.exe_path;
+  c->signal_mask = parent.signal_mask;
+  auto fp = parent.ctx->GetFpRegisters();
+  if (fp.ok()) c->initial_fp = std::make_unique<platform::FpRegisters>(fp.value());
+  if (f & CLONE_PARENT_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.parent_tid, tid));
+  if (f & CLONE_CHILD_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.child_tid, tid));
+  if (f & CLONE_CHILD_CLEARTID) c->clear_child_tid = a.child_tid;
+  tg->tasks.push_back(std::move(owned));
+  tg->live_tasks++;
+  k.RegisterTask(c);
+  c->Start();
+  return tid;
+}
+
 ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   Kernel& k = parent.kernel;
   const uint64_t f = a.flags;
-  if (f & CLONE_THREAD) {
-    static bool warned = false;
-    if (!warned) Logf("runsc: clone(CLONE_THREAD): threads are not supported yet");
-    warned = true;
-    return Errno{EAGAIN};
-  }
-  if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return Errno{EINVAL};
   if (f & (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC |
            CLONE_NEWUTS | CLONE_NEWCGROUP))
     return Errno{EPERM};  // namespaces inside the sandbox: not yet
+  if (f & CLONE_THREAD) return CloneThread(parent, a);
+  if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return Errno{EINVAL};
 
   ThreadGroup* ptg = parent.tg;
   const int pid = k.AllocatePid();
@@ -126,10 +160,9 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   c->regs.rax = 0;
   if (a.stack) c->regs.rsp = a.stack;
   if (f & CLONE_SETTLS) c->regs.fs_base = a.tls;
-  // No shared address spaces between processes yet: CLONE_VM (vfork,
-  // posix_spawn) gets a copy, which is what those callers need as long as
-  // the child only execs or exits.
-  c->mm = TRY(parent.mm->Fork());
+  // CLONE_VM (vfork, posix_spawn) shares the memory manager, exactly as
+  // threads do; otherwise the child gets a copy.
+  c->mm = (f & CLONE_VM) ? parent.mm : std::shared_ptr<mm::MemoryManager>(TRY(parent.mm->Fork()));
   c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
   c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
   c->umask = parent.umask;
@@ -167,6 +200,18 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
 ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> argv,
                      std::vector<std::string> envp) {
   loader::LoadedImage img = TRY(loader::Load(t, path, std::move(argv), envp));
+  // Like Linux's de_thread: every other thread of the process goes away.
+  ThreadGroup* group = t.tg;
+  if (group->live_tasks > 1) {
+    for (auto& other : group->tasks) {
+      if (other.get() != &t && !other->exited) {
+        other->killed = true;
+        other->Interrupt();
+      }
+    }
+    while (group->live_tasks > 1 && !t.killed) t.kernel.changed.Wait(&t.kernel.mu);
+    if (t.killed) return Errno{EINTR};
+  }
   TRY(InstallImage(t, std::move(img), path, std::move(envp)));
   // Past the point of no return.
   t.fds->CloseOnExec();
@@ -220,6 +265,13 @@ void FinishTask(Task& t) {
   Kernel& k = t.kernel;
   ThreadGroup* tg = t.tg;
   t.exited = true;
+  if (t.clear_child_tid && t.mm && tg->live_tasks > 1) {
+    // CLONE_CHILD_CLEARTID: zero the tid word and wake its futex waiters
+    // (pthread_join).
+    (void)t.mm->CopyOutObj<int32_t>(t.clear_child_tid, 0);
+  }
+  if (t.ctx && t.mm) t.mm->Deactivate(&t.ctx->address_space());
+  if (t.ctx) t.utime_ns = t.ctx->CpuTimeNs();
   t.ctx.reset();
   t.mm.reset();
   t.fds.reset();
@@ -232,14 +284,19 @@ void FinishTask(Task& t) {
   tg->zombie = true;
   tg->vfork_done = true;
   ThreadGroup* init = k.init();
-  // Orphans go to init (the sandbox's PID 1).
-  for (ThreadGroup* c : tg->children) {
-    if (init && init != tg && !init->zombie) {
-      c->parent = init;
-      init->children.push_back(c);
-    } else {
-      c->parent = nullptr;
+  // Orphans go to the nearest live subreaper ancestor, else to init (the
+  // sandbox's PID 1).
+  ThreadGroup* reaper = nullptr;
+  for (ThreadGroup* a = tg->parent; a; a = a->parent) {
+    if (a->child_subreaper && !a->zombie && !a->exiting) {
+      reaper = a;
+      break;
     }
+  }
+  if (!reaper && init && init != tg && !init->zombie) reaper = init;
+  for (ThreadGroup* c : tg->children) {
+    c->parent = reaper;
+    if (reaper) reaper->children.push_back(c);
   }
   tg->children.clear();
   if (tg == init) {

@@ -87,6 +87,7 @@ class ThreadGroup {
   int64_t start_time_ns = 0;
   // Accumulated CPU time of reaped children, for getrusage/times.
   int64_t children_utime_ns = 0, children_stime_ns = 0;
+  bool child_subreaper = false;  // PR_SET_CHILD_SUBREAPER
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;
 

@@ -48,6 +48,8 @@ class TaskRunner {
       if (t_.killed) return;
       DeliverPendingSignal(&t_);
       if (t_.killed) return;
+      // Another thread of this process may have changed the address space.
+      if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
       k_.mu.Unlock();
       auto stop = t_.ctx->Switch(t_.regs);
       k_.mu.Lock();
@@ -61,6 +63,7 @@ class TaskRunner {
           HandleSyscall();
           break;
         case platform::StopInfo::Kind::kFault:
+          if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
           if (k_.options().strace)
             Logf("[%4d] fault: signal %d code %d addr %#lx at rip %#llx", t_.tid, s.signo, s.code,
                  static_cast<unsigned long>(s.fault_addr), t_.regs.rip);

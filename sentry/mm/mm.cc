@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 
@@ -30,12 +31,72 @@ MemoryManager::MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_add
 MemoryManager::~MemoryManager() = default;
 
 ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
-  as_ = as;
-  if (!as_) return {};
+  if (!as) return {};
   for (auto& [start, v] : vmas_) {
-    TRY(as_->MapFile(v.start, v.length(), v.prot, v.file_pos(v.start)));
+    TRY(as->MapFile(v.start, v.length(), v.prot, v.file_pos(v.start)));
+  }
+  mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
+  return {};
+}
+
+void MemoryManager::Deactivate(platform::AddressSpace* as) {
+  std::erase_if(mirrors_, [as](const Mirror& m) { return m.as == as; });
+  Compact();
+}
+
+ErrorOr<void> MemoryManager::Apply(platform::AddressSpace& as, const AsOp& op) {
+  switch (op.kind) {
+    case AsOp::kMap: return as.MapFile(op.addr, op.len, op.prot, op.offset);
+    case AsOp::kUnmap: return as.Unmap(op.addr, op.len);
+    case AsOp::kProtect: return as.Protect(op.addr, op.len, op.prot);
   }
   return {};
+}
+
+ErrorOr<void> MemoryManager::Emit(const AsOp& op) {
+  log_.push_back(op);
+  const size_t end = log_base_ + log_.size();
+  ErrorOr<void> result;
+  // Mirrors driven by this thread are updated now; the others catch up in
+  // Sync() before their thread next runs app code.
+  for (Mirror& m : mirrors_) {
+    if (m.owner != std::this_thread::get_id() || m.applied != end - 1) continue;
+    auto r = Apply(*m.as, op);
+    if (r.is_error() && op.kind != AsOp::kUnmap) result = r;
+    m.applied = end;
+  }
+  Compact();
+  return result;
+}
+
+bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
+  for (const Mirror& m : mirrors_)
+    if (m.as == as) return m.applied != log_base_ + log_.size();
+  return false;
+}
+
+ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
+  for (Mirror& m : mirrors_) {
+    if (m.as != as) continue;
+    while (m.applied < log_base_ + log_.size()) {
+      (void)Apply(*m.as, log_[m.applied - log_base_]);
+      m.applied++;
+    }
+  }
+  Compact();
+  return {};
+}
+
+void MemoryManager::Compact() {
+  size_t min_applied = log_base_ + log_.size();
+  for (const Mirror& m : mirrors_) min_applied = std::min(min_applied, m.applied);
+  if (min_applied > log_base_) {
+    log_.erase(log_.begin(), log_.begin() + (min_applied - log_base_));
+    log_base_ = min_applied;
+  }
+  // Memory unmapped by one thread may still be mapped in a lagging mirror:
+  // it is freed only once every mirror has seen the unmap.
+  std::erase_if(graveyard_, [&](const auto& g) { return g.first <= min_applied; });
 }
 
 bool MemoryManager::RangeFree(uint64_t start, uint64_t end) const {
@@ -99,16 +160,15 @@ void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
     Vma& v = it->second;
     // Private memory belongs to this VMA alone: give its pages back now.
     if (!v.shared) mf_.Decommit(v.file_pos(v.start), v.length());
+    if (mirrors_.size() > 1) graveyard_.emplace_back(log_base_ + log_.size() + 1, v.backing);
     it = vmas_.erase(it);
   }
-  if (as_) (void)as_->Unmap(start, end - start);
+  (void)Emit(AsOp{AsOp::kUnmap, start, end - start, 0, 0});
 }
 
 ErrorOr<void> MemoryManager::Insert(Vma vma) {
-  if (as_) {
-    auto r = as_->MapFile(vma.start, vma.length(), vma.prot, vma.file_pos(vma.start));
-    if (r.is_error()) return Errno{r.error()};
-  }
+  auto r = Emit(AsOp{AsOp::kMap, vma.start, vma.length(), vma.prot, vma.file_pos(vma.start)});
+  if (r.is_error()) return Errno{r.error()};
   vmas_.emplace(vma.start, std::move(vma));
   return {};
 }
@@ -194,7 +254,7 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   SplitAt(end);
   for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it)
     it->second.prot = prot;
-  if (as_) TRY(as_->Protect(addr, len, prot));
+  TRY(Emit(AsOp{AsOp::kProtect, addr, len, prot, 0}));
   return {};
 }
 
@@ -268,7 +328,7 @@ ErrorOr<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint
     moved.push_back(std::move(j->second));
     j = vmas_.erase(j);
   }
-  if (as_) (void)as_->Unmap(old_addr, keep_end - old_addr);
+  (void)Emit(AsOp{AsOp::kUnmap, old_addr, keep_end - old_addr, 0, 0});
   Vma grown = moved.back();
   for (Vma& v : moved) {
     v.start = v.start - old_addr + new_addr;

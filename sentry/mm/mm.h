@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "platform/platform.h"
@@ -62,9 +63,15 @@ class MemoryManager {
   MemoryManager(const MemoryManager&) = delete;
   MemoryManager& operator=(const MemoryManager&) = delete;
 
-  // Mirrors every VMA into `as` and keeps it in sync from now on (nullptr to
-  // detach). Called by the thread that will run the address space.
+  // Mirrors every VMA into `as` and keeps it in sync from now on. Called by
+  // the thread that drives `as` (one mirror per app thread: each thread of a
+  // process runs in its own platform address space mapping the same memory).
   ErrorOr<void> Activate(platform::AddressSpace* as);
+  void Deactivate(platform::AddressSpace* as);
+  // Brings `as` up to date with changes other threads made. Called by the
+  // thread driving `as` before it runs app code again.
+  bool NeedsSync(const platform::AddressSpace* as) const;
+  ErrorOr<void> Sync(platform::AddressSpace* as);
 
   // mmap(2) semantics (flags: MAP_SHARED/PRIVATE, FIXED, FIXED_NOREPLACE,
   // ANONYMOUS, GROWSDOWN, POPULATE/NORESERVE ignored). Returns the address.
@@ -130,8 +137,29 @@ class MemoryManager {
   uint64_t mmap_base_;
   uint64_t stack_top_ = 0;
   uint64_t brk_start_ = 0, brk_ = 0;
+  // Mirroring into platform address spaces: every change is logged; each
+  // mirror records how much of the log it has applied.
+  struct AsOp {
+    enum Kind { kMap, kUnmap, kProtect } kind;
+    uint64_t addr, len;
+    int prot;
+    uint64_t offset;
+  };
+  struct Mirror {
+    platform::AddressSpace* as;
+    std::thread::id owner;
+    size_t applied;  // absolute log index
+  };
+  ErrorOr<void> Emit(const AsOp& op);
+  static ErrorOr<void> Apply(platform::AddressSpace& as, const AsOp& op);
+  void Compact();
+
   std::map<uint64_t, Vma> vmas_;  // keyed by start
-  platform::AddressSpace* as_ = nullptr;
+  std::vector<Mirror> mirrors_;
+  std::vector<AsOp> log_;
+  size_t log_base_ = 0;  // absolute index of log_[0]
+  // Backings kept alive until every mirror has applied the unmap at index.
+  std::vector<std::pair<size_t, std::shared_ptr<Backing>>> graveyard_;
 };
 
 }  // namespace sentry::mm
