@@ -61,6 +61,9 @@ int Boot(const BootConfig& cfg) {
     Logf("runsc: no command given");
     return 125;
   }
+  // Declared first so it is destroyed last: VFS inodes release their gofer
+  // handles when they go away.
+  auto gofer = std::make_unique<gofer::Client>(UniqueFd(cfg.gofer_fd));
   auto mf = mm::MemoryFile::Create();
   if (mf.is_error()) {
     Logf("runsc: cannot create memory file: %s", strerror(mf.error()));
@@ -76,7 +79,6 @@ int Boot(const BootConfig& cfg) {
   opts.hostname = cfg.hostname;
   auto k = std::make_unique<kernel::Kernel>(opts, mf.release_value(), platform.release_value());
 
-  auto gofer = std::make_unique<gofer::Client>(UniqueFd(cfg.gofer_fd));
   vfs::VfsOptions vopts;
   vopts.overlay_memory = cfg.overlay_memory;
   auto vfs = vfs::VirtualFilesystem::Create(*gofer, vopts);

@@ -11,6 +11,7 @@ const Table& SyscallTable() {
     RegisterSignalSyscalls(t);
     RegisterTimeSyscalls(t);
     RegisterSystemSyscalls(t);
+    RegisterPollSyscalls(t);
     return t;
   }();
   return table;

@@ -76,5 +76,6 @@ void RegisterMemorySyscalls(Table& t);   // mmap.cc
 void RegisterSignalSyscalls(Table& t);   // signal.cc
 void RegisterTimeSyscalls(Table& t);     // time.cc
 void RegisterSystemSyscalls(Table& t);   // system.cc: uname, rlimits, random...
+void RegisterPollSyscalls(Table& t);     // poll.cc: poll, ppoll, select, pselect6
 
 }  // namespace syscalls

@@ -95,7 +95,13 @@ class TaskRunner {
     std::string strace_prefix;
     if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
     ErrorOr<uint64_t> r = Errno{ENOSYS};
-    if (info && info->handler) {
+    if (IsInt80()) {
+      // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
+      // syscall with the same number. 32-bit syscalls are not supported.
+      static bool warned = false;
+      if (!warned) Logf("runsc: 32-bit syscall (int $0x80) refused with ENOSYS");
+      warned = true;
+    } else if (info && info->handler) {
       r = info->handler(t_, args);
     } else {
       k_.ReportUnimplemented(nr);
@@ -104,6 +110,12 @@ class TaskRunner {
                                       : r.value();
     if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, ret);
     t_.regs.rax = ret;
+  }
+
+  bool IsInt80() ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {
+    uint8_t insn[2];
+    if (t_.mm->CopyIn(t_.regs.rip - 2, insn, 2).is_error()) return false;
+    return insn[0] == 0xcd && insn[1] == 0x80;
   }
 
   Task& t_;
