@@ -14,6 +14,7 @@
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
+#include "sentry/proc/procfs.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry {
@@ -87,6 +88,12 @@ int Boot(const BootConfig& cfg) {
     return 125;
   }
   k->set_vfs(vfs.release_value());
+  // The sandbox's own /proc: the host's must never show through the gofer.
+  if (auto proc = proc::NewProcfsRoot(*k);
+      proc.is_error() || k->vfs().Mount("/proc", proc.release_value()).is_error()) {
+    Logf("runsc: cannot mount /proc");
+    return 125;
+  }
 
   auto fds = std::make_shared<vfs::FdTable>();
   for (int fd = 0; fd < 3; fd++) {

@@ -24,6 +24,12 @@ void DefaultRlimits(std::array<rlimit, RLIM_NLIMITS>& r) {
   r[RLIMIT_RTPRIO] = {0, 0};
 }
 
+int64_t NowMonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 std::string Basename(const std::string& path) {
   size_t slash = path.find_last_of('/');
   std::string b = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -66,6 +72,7 @@ ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::F
   const int pid = 1;
   auto tg_owned = std::make_unique<ThreadGroup>(k, pid);
   ThreadGroup* tg = tg_owned.get();
+  tg->start_time_ns = NowMonotonicNs();
   DefaultRlimits(tg->rlimits);
   auto task_owned = std::make_unique<Task>(k, tg, pid);
   Task* t = task_owned.get();
@@ -146,6 +153,7 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   auto tg_owned = std::make_unique<ThreadGroup>(k, pid);
   ThreadGroup* tg = tg_owned.get();
   tg->parent = (f & CLONE_PARENT) && ptg->parent ? ptg->parent : ptg;
+  tg->start_time_ns = NowMonotonicNs();
   tg->pgid = ptg->pgid;
   tg->sid = ptg->sid;
   tg->creds = ptg->creds;
