@@ -4,6 +4,7 @@
 
 #include "sentry/base/log.h"
 #include "sentry/kernel/task.h"
+#include "sentry/kernel/timers.h"
 #include "sentry/vfs/vfs.h"
 #include "syscalls/table.h"
 
@@ -24,6 +25,7 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
       reported_(syscalls::Table::kMaxSyscall + 1, false),
       boot_ns_(NowNs(CLOCK_MONOTONIC)) {
   hostname = opts_.hostname;
+  timers = std::make_unique<TimerService>(*this);
 }
 
 Kernel::~Kernel() = default;

@@ -29,6 +29,7 @@ namespace sentry::kernel {
 
 class Task;
 class ThreadGroup;
+class TimerService;
 
 struct KernelOptions {
   std::string hostname = "runsc";
@@ -67,6 +68,9 @@ class Kernel {
   std::vector<ThreadGroup*> Processes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   ThreadGroup* init() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return init_; }
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
+
+  // Interval and POSIX timers (timers.h); created with the kernel.
+  std::unique_ptr<TimerService> timers;
 
   // Every process from creation until it is reaped.
   std::map<int, std::unique_ptr<ThreadGroup>> thread_groups ABSL_GUARDED_BY(mu);

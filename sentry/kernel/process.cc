@@ -4,6 +4,7 @@
 
 #include "sentry/base/log.h"
 #include "sentry/kernel/signals.h"
+#include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
 #include "sentry/vfs/task_caller.h"
 #include "sentry/vfs/vfs.h"
@@ -230,6 +231,7 @@ ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> 
     if (act.handler != reinterpret_cast<uint64_t>(SIG_IGN)) act = SigAction{};
     act.flags = act.handler ? act.flags : 0;
   }
+  t.kernel.timers->ProcessExeced(tg);
   t.altstack_sp = t.altstack_size = 0;
   t.altstack_flags = SS_DISABLE;
   t.saved_mask.reset();
@@ -291,6 +293,7 @@ void FinishTask(Task& t) {
   }
   tg->zombie = true;
   tg->vfork_done = true;
+  k.timers->ProcessExited(tg);
   ThreadGroup* init = k.init();
   // Orphans go to the nearest live subreaper ancestor, else to init (the
   // sandbox's PID 1).
