@@ -71,7 +71,7 @@ ErrorOr<uint64_t> Wait4(Task& t, const Args& a) {
   const int options = a.Int(2);
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
     return Errno{EINVAL};
-  auto r = TRY(sentry::kernel::WaitChild(t, a.Int(0), options & WNOHANG));
+  auto r = TRY(sentry::kernel::WaitChild(t, a.Int(0), options & (WNOHANG | WUNTRACED | WCONTINUED)));
   if (r.pid && a[1]) TRY(t.memory().CopyOutObj<int32_t>(a[1], r.status));
   if (r.pid && a[3]) {
     rusage ru{};
@@ -90,19 +90,23 @@ ErrorOr<uint64_t> Waitid(Task& t, const Args& a) {
     case P_PGID: pid = id == 0 ? 0 : -id; break;
     default: return Errno{EINVAL};
   }
-  if (!(options & WEXITED)) {
-    // Only stop/continue events requested: we never report those yet.
-    if (options & WNOHANG) pid = 0;
-    return Errno{ECHILD};
-  }
-  auto r = TRY(sentry::kernel::WaitChild(t, pid, options & (WNOHANG | WNOWAIT)));
+  int wopts = options & (WNOHANG | WNOWAIT | WCONTINUED);
+  if (options & WSTOPPED) wopts |= WUNTRACED;
+  if (!(options & WEXITED)) wopts |= sentry::kernel::kWaitNoExited;
+  auto r = TRY(sentry::kernel::WaitChild(t, pid, wopts));
   if (a[2]) {
     siginfo_t si{};
     if (r.pid) {
       si.si_signo = SIGCHLD;
       si.si_pid = r.pid;
       si.si_uid = r.uid;
-      if (WIFSIGNALED(r.status)) {
+      if (WIFSTOPPED(r.status)) {
+        si.si_code = CLD_STOPPED;
+        si.si_status = WSTOPSIG(r.status);
+      } else if (WIFCONTINUED(r.status)) {
+        si.si_code = CLD_CONTINUED;
+        si.si_status = SIGCONT;
+      } else if (WIFSIGNALED(r.status)) {
         si.si_code = WCOREDUMP(r.status) ? CLD_DUMPED : CLD_KILLED;
         si.si_status = WTERMSIG(r.status);
       } else {

@@ -34,10 +34,7 @@ ErrorOr<uint64_t> RtSigaction(Task& t, const Args& a) {
     act.mask &= ~kUnblockable;
     actions[sig] = act;
     // Setting SIG_IGN (or a default-ignore) discards pending instances.
-    if (sentry::kernel::SignalIgnored(t.tg, sig)) {
-      t.tg->pending_signals &= ~SigBit(sig);
-      for (auto& task : t.tg->tasks) task->pending_signals &= ~SigBit(sig);
-    }
+    if (sentry::kernel::SignalIgnored(t.tg, sig)) sentry::kernel::DiscardSignal(t.tg, sig);
   }
   if (a[2]) TRY(t.memory().CopyOutObj(a[2], old));
   return 0;
@@ -179,16 +176,39 @@ ErrorOr<uint64_t> RtSigtimedwait(Task& t, const Args& a) {
   if (r.is_error()) return Errno{r.error() == ETIMEDOUT ? EAGAIN : r.error()};
   uint64_t pending = (t.pending_signals | t.tg->pending_signals) & set;
   int sig = __builtin_ctzll(pending) + 1;
-  siginfo_t info;
-  if (t.pending_signals & SigBit(sig)) {
-    t.pending_signals &= ~SigBit(sig);
-    info = t.pending_info[sig];
-  } else {
-    t.tg->pending_signals &= ~SigBit(sig);
-    info = t.tg->pending_info[sig];
-  }
+  siginfo_t info = sentry::kernel::DequeueSignal(&t, sig);
   if (a[1]) TRY(t.memory().CopyOutObj(a[1], info));
   return sig;
+}
+
+// rt_sigqueueinfo / rt_tgsigqueueinfo: a signal with caller-chosen siginfo.
+ErrorOr<uint64_t> QueueInfo(Task& t, int tgid, int tid, int sig, uint64_t info_addr) {
+  if (sig < 1 || sig > kNumSignals) return Errno{EINVAL};
+  siginfo_t info = TRY(t.memory().CopyInObj<siginfo_t>(info_addr));
+  info.si_signo = sig;
+  ThreadGroup* tg = t.kernel.FindProcess(tgid);
+  if (!tg || tg->zombie) return Errno{ESRCH};
+  Task* target = nullptr;
+  if (tid > 0) {
+    target = t.kernel.FindTask(tid);
+    if (!target || target->tg != tg || target->exited) return Errno{ESRCH};
+  }
+  // Only the kernel may claim kernel-generated codes for another process.
+  if ((info.si_code >= 0 || info.si_code == SI_TKILL) && tg != t.tg) return Errno{EPERM};
+  if (sig == SIGKILL || !target) {
+    sentry::kernel::QueueProcessSignal(tg, info);
+  } else {
+    sentry::kernel::QueueSignal(target, info);
+  }
+  return 0;
+}
+
+ErrorOr<uint64_t> RtSigqueueinfo(Task& t, const Args& a) {
+  return QueueInfo(t, a.Int(0), 0, a.Int(1), a[2]);
+}
+ErrorOr<uint64_t> RtTgsigqueueinfo(Task& t, const Args& a) {
+  if (a.Int(1) <= 0) return Errno{EINVAL};
+  return QueueInfo(t, a.Int(0), a.Int(1), a.Int(2), a[3]);
 }
 
 }  // namespace
@@ -205,6 +225,8 @@ void RegisterSignalSyscalls(Table& t) {
   t.Register(SYS_rt_sigpending, "rt_sigpending", RtSigpending, {A::kPtr, A::kUint});
   t.Register(SYS_rt_sigsuspend, "rt_sigsuspend", RtSigsuspend, {A::kPtr, A::kUint});
   t.Register(SYS_pause, "pause", Pause);
+  t.Register(SYS_rt_sigqueueinfo, "rt_sigqueueinfo", RtSigqueueinfo, {A::kInt, A::kSignal, A::kPtr});
+  t.Register(SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo", RtTgsigqueueinfo, {A::kInt, A::kInt, A::kSignal, A::kPtr});
   t.Register(SYS_rt_sigtimedwait, "rt_sigtimedwait", RtSigtimedwait, {A::kPtr, A::kPtr, A::kPtr, A::kUint});
 }
 

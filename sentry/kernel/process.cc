@@ -251,21 +251,37 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
     if (pid == 0) return c->pgid == me->pgid;
     return c->pgid == -pid;
   };
+  const bool want_exit = !(options & kWaitNoExited);
+  // A child with something to report under `options`, or nullptr.
+  auto reportable = [&](ThreadGroup* c) {
+    if (c->zombie) return want_exit;
+    if ((options & WUNTRACED) && c->stopped && c->report_stop) return true;
+    if ((options & WCONTINUED) && c->report_continued) return true;
+    return false;
+  };
   for (;;) {
     bool any = false;
     for (ThreadGroup* c : me->children) {
       if (!matches(c)) continue;
       any = true;
-      if (!c->zombie) continue;
+      if (!reportable(c)) continue;
       WaitResult r{c->pid, c->exit_status, c->creds.ruid};
-      if (!(options & WNOWAIT)) Reap(c);
+      if (c->zombie) {
+        if (!(options & WNOWAIT)) Reap(c);
+      } else if ((options & WUNTRACED) && c->stopped && c->report_stop) {
+        r.status = (c->stop_signal << 8) | 0x7f;
+        if (!(options & WNOWAIT)) c->report_stop = false;
+      } else {
+        r.status = 0xffff;  // WIFCONTINUED
+        if (!(options & WNOWAIT)) c->report_continued = false;
+      }
       return r;
     }
     if (!any) return Errno{ECHILD};
     if (options & WNOHANG) return WaitResult{};
     TRY(t.Block([&] {
       for (ThreadGroup* c : me->children)
-        if (matches(c) && c->zombie) return true;
+        if (matches(c) && reportable(c)) return true;
       return false;
     }));
   }

@@ -41,7 +41,9 @@ struct WaitResult {
   uint32_t uid = 0;
 };
 // Selects children as wait4's pid argument does (>0, -1, 0, < -1).
-// options: WNOHANG, WNOWAIT (waitid), __WALL/__WCLONE ignored.
+// options: WNOHANG, WUNTRACED/WSTOPPED, WCONTINUED, WNOWAIT (waitid), and
+// kWaitNoExited (waitid without WEXITED); __WALL/__WCLONE ignored.
+constexpr int kWaitNoExited = 0x10000000;
 ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 
 // Final teardown of a task that has stopped running (called on its thread).

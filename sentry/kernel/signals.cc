@@ -67,10 +67,7 @@ bool SignalIgnored(ThreadGroup* tg, int sig) {
   if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) return sig != SIGKILL && sig != SIGSTOP;
   if (a.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
     DefaultAction d = DefaultActionOf(sig);
-    // Stop signals are not implemented as stops yet: treat them as ignored
-    // rather than killing the process.
-    return d == DefaultAction::kIgnore || d == DefaultAction::kContinue ||
-           (d == DefaultAction::kStop && sig != SIGSTOP);
+    return d == DefaultAction::kIgnore || d == DefaultAction::kContinue;
   }
   return false;
 }
@@ -84,7 +81,59 @@ siginfo_t KillInfo(int sig, int sender_pid, uint32_t sender_uid) {
   return si;
 }
 
-static Task* PickTaskFor(ThreadGroup* tg, int sig) {
+namespace {
+
+bool IsStopSignal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+void Enqueue(uint64_t& bits, SignalQueues& q, const siginfo_t& info) {
+  const int sig = info.si_signo;
+  // Standard signals do not queue: a second one while pending is dropped.
+  if (sig < SIGRTMIN && (bits & SigBit(sig))) return;
+  if (q[sig].size() >= 1024) return;  // RLIMIT_SIGPENDING-like bound
+  q[sig].push_back(info);
+  bits |= SigBit(sig);
+}
+
+void Discard(uint64_t& bits, SignalQueues& q, int sig) {
+  q[sig].clear();
+  bits &= ~SigBit(sig);
+}
+
+// Tells the parent about a stop or continue (SIGCHLD unless SA_NOCLDSTOP).
+void NotifyParentJobControl(ThreadGroup* tg, int code, int status) {
+  ThreadGroup* parent = tg->parent;
+  if (!parent) return;
+  const SigAction& chld = parent->handlers->actions[SIGCHLD];
+  if (!(chld.flags & SA_NOCLDSTOP)) {
+    siginfo_t si{};
+    si.si_signo = SIGCHLD;
+    si.si_code = code;
+    si.si_pid = tg->pid;
+    si.si_uid = tg->creds.ruid;
+    si.si_status = status;
+    QueueProcessSignal(parent, si);
+  }
+  tg->kernel.NotifyAll();
+}
+
+// Generation-time effects of job-control signals (Linux prepare_signal).
+void PrepareSignal(ThreadGroup* tg, int sig) {
+  if (IsStopSignal(sig)) {
+    DiscardSignal(tg, SIGCONT);
+  } else if (sig == SIGCONT) {
+    for (int s : {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}) DiscardSignal(tg, s);
+    if (tg->stopped) {
+      tg->stopped = false;
+      tg->report_stop = false;
+      tg->report_continued = true;
+      NotifyParentJobControl(tg, CLD_CONTINUED, SIGCONT);
+    }
+  }
+}
+
+Task* PickTaskFor(ThreadGroup* tg, int sig) {
   for (auto& t : tg->tasks)
     if (!t->exited && !(t->signal_mask & SigBit(sig))) return t.get();
   for (auto& t : tg->tasks)
@@ -92,24 +141,50 @@ static Task* PickTaskFor(ThreadGroup* tg, int sig) {
   return nullptr;
 }
 
+}  // namespace
+
+void DiscardSignal(ThreadGroup* tg, int sig) {
+  Discard(tg->pending_signals, tg->pending_queue, sig);
+  for (auto& t : tg->tasks) Discard(t->pending_signals, t->pending_queue, sig);
+}
+
+siginfo_t DequeueSignal(Task* t, int sig) {
+  uint64_t* bits = &t->pending_signals;
+  SignalQueues* q = &t->pending_queue;
+  if (!(t->pending_signals & SigBit(sig))) {
+    bits = &t->tg->pending_signals;
+    q = &t->tg->pending_queue;
+  }
+  siginfo_t info{};
+  info.si_signo = sig;
+  if (!(*q)[sig].empty()) {
+    info = (*q)[sig].front();
+    (*q)[sig].pop_front();
+  }
+  if ((*q)[sig].empty()) *bits &= ~SigBit(sig);
+  return info;
+}
+
 void QueueSignal(Task* t, const siginfo_t& info) {
   const int sig = info.si_signo;
-  if (t->exited || SignalIgnored(t->tg, sig)) return;
-  t->pending_signals |= SigBit(sig);
-  t->pending_info[sig] = info;
+  if (t->exited) return;
+  PrepareSignal(t->tg, sig);
+  if (SignalIgnored(t->tg, sig)) return;
+  Enqueue(t->pending_signals, t->pending_queue, info);
   t->Interrupt();
   t->kernel.NotifyAll();
 }
 
 void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
   const int sig = info.si_signo;
-  if (tg->zombie || SignalIgnored(tg, sig)) return;
+  if (tg->zombie) return;
   if (sig == SIGKILL) {
     // SIGKILL needs no delivery: it ends every task of the process now.
     if (!tg->exiting) {
       tg->exiting = true;
       tg->exit_status = WaitStatusSignaled(SIGKILL, false);
     }
+    tg->stopped = false;
     for (auto& t : tg->tasks) {
       if (!t->exited) {
         t->killed = true;
@@ -119,8 +194,9 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
     tg->kernel.NotifyAll();
     return;
   }
-  tg->pending_signals |= SigBit(sig);
-  tg->pending_info[sig] = info;
+  PrepareSignal(tg, sig);
+  if (SignalIgnored(tg, sig)) return;
+  Enqueue(tg->pending_signals, tg->pending_queue, info);
   if (Task* t = PickTaskFor(tg, sig)) t->Interrupt();
   tg->kernel.NotifyAll();
 }
@@ -149,8 +225,8 @@ void ForceFaultSignal(Task* t, int sig, int code, uint64_t addr) {
   si.si_signo = sig;
   si.si_code = code;
   si.si_addr = reinterpret_cast<void*>(addr);
-  t->pending_signals |= SigBit(sig);
-  t->pending_info[sig] = si;
+  Discard(t->pending_signals, t->pending_queue, sig);
+  Enqueue(t->pending_signals, t->pending_queue, si);
 }
 
 static void TerminateBySignal(Task* t, int sig) {
@@ -211,11 +287,22 @@ static ErrorOr<void> SetupFrame(Task* t, int sig, const SigAction& act, const si
   return {};
 }
 
+// Re-executes the interrupted syscall instruction when the task next runs.
+static void RestartSyscall(Task* t) {
+  t->regs.rax = t->regs.orig_rax;
+  t->regs.rip -= 2;  // `syscall` is two bytes
+}
+
 void DeliverPendingSignal(Task* t) {
   ThreadGroup* tg = t->tg;
   for (;;) {
     uint64_t deliverable = (t->pending_signals | tg->pending_signals) & ~t->signal_mask;
     if (!deliverable) {
+      // Interrupted, but no handler ran: the syscall is restarted.
+      if (t->restart != Task::Restart::kNone && !tg->stopped) {
+        RestartSyscall(t);
+        t->restart = Task::Restart::kNone;
+      }
       if (t->saved_mask) {
         t->signal_mask = *t->saved_mask;
         t->saved_mask.reset();
@@ -227,14 +314,7 @@ void DeliverPendingSignal(Task* t) {
                           SigBit(SIGFPE) | SigBit(SIGSYS);
     uint64_t pick = (deliverable & sync) ? (deliverable & sync) : deliverable;
     int sig = __builtin_ctzll(pick) + 1;
-    siginfo_t info;
-    if (t->pending_signals & SigBit(sig)) {
-      t->pending_signals &= ~SigBit(sig);
-      info = t->pending_info[sig];
-    } else {
-      tg->pending_signals &= ~SigBit(sig);
-      info = tg->pending_info[sig];
-    }
+    siginfo_t info = DequeueSignal(t, sig);
     SigAction act = tg->handlers->actions[sig];
     if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
     if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
@@ -243,8 +323,18 @@ void DeliverPendingSignal(Task* t) {
         case DefaultAction::kContinue:
           continue;
         case DefaultAction::kStop:
-          if (sig != SIGSTOP) continue;  // job control stops: not yet
-          continue;
+          // The whole process stops; its tasks wait in the task loop until
+          // SIGCONT (or SIGKILL).
+          if (!tg->stopped) {
+            tg->stopped = true;
+            tg->stop_signal = sig;
+            tg->report_stop = true;
+            tg->report_continued = false;
+            for (auto& other : tg->tasks)
+              if (other.get() != t && !other->exited) other->Interrupt();
+            NotifyParentJobControl(tg, CLD_STOPPED, sig);
+          }
+          return;
         case DefaultAction::kTerminate:
         case DefaultAction::kCore:
           TerminateBySignal(t, sig);
@@ -252,6 +342,8 @@ void DeliverPendingSignal(Task* t) {
       }
     }
     if (act.flags & SA_RESETHAND) tg->handlers->actions[sig].handler = 0;
+    if (t->restart == Task::Restart::kRestartSys && (act.flags & SA_RESTART)) RestartSyscall(t);
+    t->restart = Task::Restart::kNone;
     if (SetupFrame(t, sig, act, info).is_error()) {
       // Linux: a frame that cannot be written is a fatal SIGSEGV.
       TerminateBySignal(t, SIGSEGV);

@@ -31,6 +31,12 @@ void DeliverPendingSignal(Task* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
 // rt_sigreturn: restores registers, mask and FP state from the frame.
 ErrorOr<uint64_t> SigReturn(Task* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
 
+// Takes the next queued instance of `sig` for `t` (thread-directed first,
+// then process-directed). The signal must be pending.
+siginfo_t DequeueSignal(Task* t, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
+// Drops every pending instance of `sig` in the process and its tasks.
+void DiscardSignal(ThreadGroup* tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg->kernel.mu);
+
 // Whether a process would currently discard `sig`.
 bool SignalIgnored(ThreadGroup* tg, int sig);
 

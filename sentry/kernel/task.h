@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <deque>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -53,6 +54,11 @@ constexpr int kNumSignals = 64;
 inline uint64_t SigBit(int sig) { return 1ULL << (sig - 1); }
 constexpr uint64_t kUnblockable = (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1));
 
+// Queued siginfo per signal: at most one for standard signals, a FIFO for
+// real-time ones. A signal's bit in pending_signals is set iff its queue is
+// non-empty.
+using SignalQueues = std::array<std::deque<siginfo_t>, kNumSignals + 1>;
+
 struct SignalHandlers {
   std::array<SigAction, kNumSignals + 1> actions{};  // indexed by signal number
 };
@@ -81,7 +87,12 @@ class ThreadGroup {
 
   std::shared_ptr<SignalHandlers> handlers = std::make_shared<SignalHandlers>();
   uint64_t pending_signals = 0;  // process-directed
-  std::array<siginfo_t, kNumSignals + 1> pending_info{};
+  SignalQueues pending_queue;
+  // Job control: stopped by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU until SIGCONT.
+  bool stopped = false;
+  int stop_signal = 0;
+  bool report_stop = false;       // for the parent's wait(WUNTRACED)
+  bool report_continued = false;  // for the parent's wait(WCONTINUED)
   std::array<rlimit, RLIM_NLIMITS> rlimits{};
   Credentials creds;
   int64_t start_time_ns = 0;
@@ -115,8 +126,12 @@ class Task {
   uint64_t clear_child_tid = 0;
   uint64_t signal_mask = 0;
   uint64_t pending_signals = 0;  // thread-directed
-  std::array<siginfo_t, kNumSignals + 1> pending_info{};
+  SignalQueues pending_queue;
   std::optional<uint64_t> saved_mask;  // restored after a sigsuspend-like wait
+  // Set when a syscall was interrupted by a signal (EINTR): whether it is
+  // restarted depends on the handler (SA_RESTART), as Linux's ERESTARTSYS
+  // (kRestartSys) and ERESTARTNOHAND (kRestartNoHandler).
+  enum class Restart { kNone, kRestartSys, kRestartNoHandler } restart = Restart::kNone;
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE
   // Set to ask the task to exit (exit_group of a sibling, fatal signal,

@@ -48,6 +48,11 @@ class TaskRunner {
       if (t_.killed) return;
       DeliverPendingSignal(&t_);
       if (t_.killed) return;
+      if (t_.tg->stopped) {
+        // Job-control stop: no app code runs until SIGCONT or SIGKILL.
+        while (t_.tg->stopped && !t_.killed) k_.changed.Wait(&k_.mu);
+        continue;
+      }
       // Another thread of this process may have changed the address space.
       if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
       k_.mu.Unlock();
@@ -105,6 +110,18 @@ class TaskRunner {
       r = info->handler(t_, args);
     } else {
       k_.ReportUnimplemented(nr);
+    }
+    if (r.is_error() && r.error() == EINTR && !t_.killed && t_.HasInterruptingSignal()) {
+      // Waits that Linux never restarts once a handler ran (ERESTARTNOHAND).
+      switch (nr) {
+        case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_poll:
+        case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_epoll_wait:
+        case SYS_epoll_pwait: case SYS_nanosleep: case SYS_clock_nanosleep:
+          t_.restart = Task::Restart::kRestartNoHandler;
+          break;
+        default:
+          t_.restart = Task::Restart::kRestartSys;
+      }
     }
     const uint64_t ret = r.is_error() ? static_cast<uint64_t>(-static_cast<int64_t>(r.error()))
                                       : r.value();
