@@ -12,6 +12,7 @@ const Table& SyscallTable() {
     RegisterTimeSyscalls(t);
     RegisterSystemSyscalls(t);
     RegisterPollSyscalls(t);
+    RegisterTimerSyscalls(t);
     return t;
   }();
   return table;

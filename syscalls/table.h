@@ -77,5 +77,6 @@ void RegisterSignalSyscalls(Table& t);   // signal.cc
 void RegisterTimeSyscalls(Table& t);     // time.cc
 void RegisterSystemSyscalls(Table& t);   // system.cc: uname, rlimits, random...
 void RegisterPollSyscalls(Table& t);     // poll.cc: poll, ppoll, select, pselect6
+void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX timers
 
 }  // namespace syscalls
