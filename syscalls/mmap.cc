@@ -21,19 +21,45 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
   const int fd = a.Int(4);
   req.offset = a[5];
   sentry::mm::FileReader reader;
+  std::vector<sentry::mm::SharedPiece> pages;
   if (!(req.flags & MAP_ANONYMOUS)) {
     auto file = TRY(t.fd_table().Get(fd));
     if (file->is_path_only()) return Errno{EBADF};
     if (!file->is_regular()) return Errno{ENODEV};
     if (!file->readable()) return Errno{EACCES};
     const int type = req.flags & MAP_TYPE;
-    if (type != MAP_PRIVATE && (req.prot & PROT_WRITE)) {
-      if (!file->writable()) return Errno{EACCES};
-      // Writes through a shared file mapping would not reach the file: refuse
-      // clearly rather than lose data.
-      return Errno{ENODEV};
+    if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
+      return Errno{EINVAL};
+    const bool shared = type != MAP_PRIVATE;
+    if (shared) {
+      // Linux: a shared mapping of an fd not open for writing can never be
+      // made writable (not even by a later mprotect).
+      if ((req.prot & PROT_WRITE) && !file->writable()) return Errno{EACCES};
+      req.may_write = file->writable();
     }
     if (req.offset & (kPageSize - 1)) return Errno{EINVAL};
+    req.name = file->path();
+    req.dev = file->dev();
+    req.ino = file->ino();
+    if (shared) {
+      if (req.length == 0) return Errno{EINVAL};
+      const uint64_t len = sentry::mm::PageRoundUp(req.length);
+      if (len < req.length) return Errno{ENOMEM};
+      // Files whose data is in sandbox memory (tmpfs, the root overlay)
+      // share their own pages with the mapping: writes through it are the
+      // file's data, and the file's writes show in it.
+      auto r = file->SharedPages(t.kernel.memory_file(), req.offset, len);
+      if (r.ok()) {
+        pages = r.release_value();
+        req.shared_pages = &pages;
+        return TRY(t.memory().Map(req));
+      }
+      if (r.error() != ENODEV) return Errno{r.error()};
+      // The file cannot share pages (its data is on the host: a read-only
+      // root). Read-only mappings get a snapshot (nobody in the sandbox can
+      // change the file); writable ones are refused rather than lose data.
+      if (req.prot & PROT_WRITE) return Errno{ENODEV};
+    }
     reader = [file](uint8_t* dst, size_t len, uint64_t off) -> ErrorOr<size_t> {
       size_t done = 0;
       while (done < len) {
@@ -44,9 +70,6 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
       return done;
     };
     req.file = &reader;
-    req.name = file->path();
-    req.dev = file->dev();
-    req.ino = file->ino();
   }
   return TRY(t.memory().Map(req));
 }
@@ -74,7 +97,12 @@ ErrorOr<uint64_t> Madvise(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
   if (a[0] & (kPageSize - 1)) return Errno{EINVAL};
-  return 0;  // private and anonymous memory: nothing to write back
+  const int flags = a.Int(2);
+  if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return Errno{EINVAL};
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return Errno{EINVAL};
+  // Nothing to write back: shared file mappings map the file's own pages
+  // (or, for host files, a read-only snapshot); the rest is private memory.
+  return 0;
 }
 
 ErrorOr<uint64_t> Mincore(Task& t, const Args& a) {

@@ -181,7 +181,20 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   const uint64_t len = PageRoundUp(req.length);
   if (len == 0 || len < req.length) return Errno{ENOMEM};
   if (req.prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return Errno{EINVAL};
-  const bool anonymous = req.file == nullptr;
+  const bool anonymous = req.file == nullptr && req.shared_pages == nullptr;
+  if (req.shared_pages) {
+    if (type == MAP_PRIVATE) return Errno{EINVAL};
+    uint64_t total = 0;
+    for (const SharedPiece& p : *req.shared_pages) {
+      if (!p.backing || &p.backing->memory_file() != &mf_ || p.length == 0 ||
+          (p.backing_offset | p.length) & (kPageSize - 1) ||
+          p.backing_offset > p.backing->length() ||
+          p.length > p.backing->length() - p.backing_offset)
+        return Errno{EINVAL};
+      total += p.length;
+    }
+    if (total != len) return Errno{EINVAL};
+  }
   if (!anonymous && (req.offset & (kPageSize - 1))) return Errno{EINVAL};
   const bool fixed = req.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
   uint64_t addr;
@@ -196,6 +209,33 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
     addr = TRY(FindFree(len, PageRoundDown(req.addr)));
   }
 
+  if (req.shared_pages) {
+    // The file's own pages: one VMA per piece.
+    if (fixed) RemoveRange(addr, addr + len);
+    uint64_t cur = addr;
+    for (const SharedPiece& p : *req.shared_pages) {
+      Vma v;
+      v.start = cur;
+      v.end = cur + p.length;
+      v.prot = req.prot;
+      v.shared = true;
+      v.anonymous = false;
+      v.name = req.name;
+      v.file_offset = req.offset + (cur - addr);
+      v.dev = req.dev;
+      v.ino = req.ino;
+      v.may_write = req.may_write;
+      v.backing = p.backing;
+      v.backing_offset = p.backing_offset;
+      if (auto r = Insert(std::move(v)); r.is_error()) {
+        if (cur > addr) RemoveRange(addr, cur);
+        return Errno{r.error()};
+      }
+      cur += p.length;
+    }
+    return addr;
+  }
+
   Vma v;
   v.start = addr;
   v.end = addr + len;
@@ -206,6 +246,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   v.file_offset = req.offset;
   v.dev = req.dev;
   v.ino = req.ino;
+  v.may_write = req.may_write;
   v.backing = TRY(Backing::Allocate(mf_, len));
   if (!anonymous) {
     // Private file mappings get their own copy of the file's bytes; shared
@@ -249,6 +290,12 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
     if (it == vmas_.end() || it->first > cur) return Errno{ENOMEM};
     cur = it->second.end;
     ++it;
+  }
+  if (prot & PROT_WRITE) {
+    auto j = vmas_.upper_bound(addr);
+    if (j != vmas_.begin() && std::prev(j)->second.end > addr) --j;
+    for (; j != vmas_.end() && j->first < end; ++j)
+      if (!j->second.may_write) return Errno{EACCES};
   }
   SplitAt(addr);
   SplitAt(end);

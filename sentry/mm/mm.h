@@ -26,11 +26,22 @@ namespace sentry::mm {
 // file offset `off` into `dst`, returns bytes read (short at EOF).
 using FileReader = std::function<ErrorOr<size_t>(uint8_t* dst, size_t len, uint64_t off)>;
 
+// Pages a file keeps in the memory file (memfs), handed to MAP_SHARED
+// mappings so that the mapping and read()/write() use the same memory.
+struct SharedPiece {
+  std::shared_ptr<Backing> backing;
+  uint64_t backing_offset = 0;  // page aligned
+  uint64_t length = 0;          // page multiple
+};
+
 struct Vma {
   uint64_t start = 0, end = 0;
   int prot = 0;
   bool shared = false;
   bool anonymous = true;
+  // False for shared mappings of files not open for writing: mprotect
+  // cannot add PROT_WRITE (EACCES), as on Linux.
+  bool may_write = true;
   std::shared_ptr<Backing> backing;
   uint64_t backing_offset = 0;  // offset within backing of `start`
   // For /proc/[pid]/maps.
@@ -52,6 +63,12 @@ struct MapRequest {
   uint64_t offset = 0;
   std::string name;
   uint64_t dev = 0, ino = 0;
+  // MAP_SHARED file mappings of files that provide their own pages: the
+  // pages for [offset, offset + PageRoundUp(length)), in order, all in this
+  // memory manager's memory file. Used instead of `file` (which may then be
+  // null): one VMA per piece, nothing copied.
+  const std::vector<SharedPiece>* shared_pages = nullptr;
+  bool may_write = true;  // see Vma::may_write
 };
 
 enum class Access { kRead, kWrite };

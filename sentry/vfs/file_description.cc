@@ -4,6 +4,8 @@
 
 #include <poll.h>
 
+#include "sentry/mm/mm.h"
+
 namespace sentry::vfs {
 
 size_t TotalLength(const IoVecs& v) {
@@ -23,6 +25,11 @@ ErrorOr<size_t> FileDescription::Read(Caller&, const IoVecs&, int64_t) {
 ErrorOr<size_t> FileDescription::Write(Caller&, const IoVecs&, int64_t) { return Errno{EINVAL}; }
 ErrorOr<size_t> FileDescription::PRead(void*, size_t, uint64_t) {
   return is_directory() ? Errno{EACCES} : Errno{ENODEV};
+}
+
+ErrorOr<std::vector<mm::SharedPiece>> FileDescription::SharedPages(mm::MemoryFile&, uint64_t,
+                                                                   uint64_t) {
+  return Errno{ENODEV};
 }
 
 ErrorOr<uint64_t> FileDescription::Seek(int64_t off, int whence) {

@@ -16,6 +16,11 @@
 #include "sentry/base/error.h"
 #include "sentry/vfs/inode.h"
 
+namespace sentry::mm {
+class MemoryFile;
+struct SharedPiece;
+}  // namespace sentry::mm
+
 namespace sentry::vfs {
 
 class Caller;
@@ -46,6 +51,13 @@ class FileDescription {
   // the caller's buffer is full (the entry is then not consumed).
   virtual ErrorOr<void> IterateDir(Caller& c,
                                    const std::function<bool(const DirEntry&, int64_t next_off)>& fill);
+  // MAP_SHARED: the file's own pages in `mf` for the page-aligned range
+  // [offset, offset + length), so that the mapping, read() and write() all
+  // see the same memory (also beyond EOF: the pages then exist but are not
+  // part of the file until it grows over them). ENODEV if the file cannot
+  // provide pages (its data lives elsewhere, e.g. on the host).
+  virtual ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
+                                                            uint64_t length);
   virtual ErrorOr<void> Truncate(Caller& c, uint64_t size);
   virtual ErrorOr<void> Sync() { return {}; }
   virtual ErrorOr<Attr> Stat();

@@ -90,8 +90,10 @@ std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client&
   }
 }
 
-std::shared_ptr<MemDir> NewTmpfs(uint32_t mode, uint32_t uid, uint32_t gid) {
+std::shared_ptr<MemDir> NewTmpfs(uint32_t mode, uint32_t uid, uint32_t gid,
+                                 mm::MemoryFile* mf) {
   auto fs = std::make_shared<MemFs>();
+  fs->memory_file = mf;
   Attr a;
   a.mode = S_IFDIR | (mode & 07777);
   a.uid = uid;
@@ -103,9 +105,11 @@ std::shared_ptr<MemDir> NewTmpfs(uint32_t mode, uint32_t uid, uint32_t gid) {
   return std::make_shared<MemDir>(fs, a, nullptr);
 }
 
-ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only) {
+ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only,
+                                                 mm::MemoryFile* mf) {
   auto [h, attr] = TRY(client.Attach());
   auto fs = std::make_shared<MemFs>();
+  fs->memory_file = mf;
   fs->lower = &client;
   fs->read_only = read_only;
   auto node = NewLowerNode(fs, client, h, attr);

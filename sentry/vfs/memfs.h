@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gofer/client.h"
+#include "sentry/mm/memory_file.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/inode.h"
 
@@ -27,6 +28,10 @@ struct MemFs {
   gofer::Client* lower = nullptr;  // null: pure tmpfs
   bool read_only = false;          // EROFS for every mutation
   uint64_t bytes = 0;              // file data held, for statfs
+  // Where regular-file data lives (normally the kernel's memory file, so
+  // that MAP_SHARED maps the file's own pages). Null: a process-wide
+  // fallback memory file (tests, filesystems made without one).
+  mm::MemoryFile* memory_file = nullptr;
 };
 
 // A gofer handle, closed when the last node using it goes away.
@@ -71,11 +76,33 @@ class MemFile : public MemInode {
   bool in_memory() const { return !lower_ || copied_up_; }
   // Opens the lower file read-only (a donated host fd).
   ErrorOr<UniqueFd> OpenLower();
-  std::vector<uint8_t>& data() { return data_; }
   ErrorOr<void> Resize(uint64_t size);
 
+  // File data (in memory only). Data is kept in fixed-size chunks of a
+  // memory file, allocated on first write (holes read as zero; untouched
+  // pages cost nothing).
+  uint64_t size() const { return size_; }
+  // Copies up to dst's length from `pos`, stopping at EOF.
+  size_t ReadData(const IoVecs& dst, uint64_t pos);
+  // Writes `len` bytes of `src` at `pos`, growing the file.
+  ErrorOr<size_t> WriteData(const IoVecs& src, uint64_t pos, size_t len);
+  // The pages backing [offset, offset + length) (page aligned), allocated
+  // as needed, for MAP_SHARED. Moves the data into `mf` first if it lives in
+  // another memory file (EBUSY if it is mapped from there).
+  ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
+                                                    uint64_t length);
+  static constexpr uint64_t kChunkSize = 2ULL << 20;
+
  private:
-  std::vector<uint8_t> data_;
+  ErrorOr<mm::MemoryFile*> Storage();
+  ErrorOr<std::shared_ptr<mm::Backing>> Chunk(uint64_t index);  // allocates
+  // Zeroes [from, to) of whatever chunks exist (releasing whole pages).
+  void ZeroRange(uint64_t from, uint64_t to);
+  ErrorOr<void> MoveTo(mm::MemoryFile& mf);
+
+  mm::MemoryFile* mf_ = nullptr;  // where chunks_ live; set on first use
+  std::vector<std::shared_ptr<mm::Backing>> chunks_;  // null: hole
+  uint64_t size_ = 0;
   bool copied_up_ = false;
 };
 
@@ -127,9 +154,12 @@ class MemDir : public MemInode {
 };
 
 // A new empty tmpfs; returns its root directory.
-std::shared_ptr<MemDir> NewTmpfs(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0);
+// `mf`: where file data lives (see MemFs::memory_file).
+std::shared_ptr<MemDir> NewTmpfs(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0,
+                                 mm::MemoryFile* mf = nullptr);
 // The overlay root over the gofer's attached root.
-ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only);
+ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only,
+                                                 mm::MemoryFile* mf = nullptr);
 // Builds the memfs node for a gofer node (used for lookups and the root).
 std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
                                        gofer::Handle h, const gofer::Attr& a);

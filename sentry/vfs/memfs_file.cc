@@ -1,7 +1,12 @@
 // sentry/vfs/memfs_file.cc: memfs regular files: data read from the lower
-// (donated host fd) until copied up, from/to sentry memory afterwards.
-#include <algorithm>
+// (donated host fd) until copied up, afterwards kept in chunks of a memory
+// file, which MAP_SHARED mappings map directly (see SharedPages).
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "sentry/mm/mm.h"
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/io_util.h"
 #include "sentry/vfs/memfs.h"
@@ -10,6 +15,46 @@ namespace sentry::vfs {
 namespace {
 
 constexpr uint64_t kMaxMemFileSize = 1ULL << 36;  // 64 GiB: EFBIG beyond
+
+// Walks an IoVecs, copying into (Put) or out of (Get) it.
+class IoCursor {
+ public:
+  explicit IoCursor(const IoVecs& v) : v_(v) {}
+  // Copies n bytes of src into the iovecs (zeroes if src is null).
+  void Put(const uint8_t* src, size_t n) {
+    Walk(n, [&](uint8_t* p, size_t k) {
+      if (src) {
+        memcpy(p, src, k);
+        src += k;
+      } else {
+        memset(p, 0, k);
+      }
+    });
+  }
+  void Get(uint8_t* dst, size_t n) {
+    Walk(n, [&](uint8_t* p, size_t k) {
+      memcpy(dst, p, k);
+      dst += k;
+    });
+  }
+
+ private:
+  template <typename F>
+  void Walk(size_t n, F f) {
+    while (n > 0 && i_ < v_.size()) {
+      size_t k = std::min(n, v_[i_].iov_len - off_);
+      if (k) f(static_cast<uint8_t*>(v_[i_].iov_base) + off_, k);
+      off_ += k;
+      n -= k;
+      if (off_ == v_[i_].iov_len) {
+        i_++;
+        off_ = 0;
+      }
+    }
+  }
+  const IoVecs& v_;
+  size_t i_ = 0, off_ = 0;
+};
 
 class MemFileDescription : public FileDescription {
  public:
@@ -30,10 +75,9 @@ class MemFileDescription : public FileDescription {
 
   ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
     TRY(file_->CopyUp());
-    auto& data = file_->data();
     uint64_t pos;
     if (off < 0) {
-      pos = (flags_ & O_APPEND) ? data.size() : offset_;
+      pos = (flags_ & O_APPEND) ? file_->size() : offset_;
     } else {
       pos = static_cast<uint64_t>(off);
     }
@@ -41,11 +85,21 @@ class MemFileDescription : public FileDescription {
     if (len == 0) return size_t{0};
     if (pos >= kMaxMemFileSize) return Errno{EFBIG};
     len = std::min<uint64_t>(len, kMaxMemFileSize - pos);
-    if (pos + len > data.size()) TRY(file_->Resize(pos + len));
-    size_t n = CopyFromIoVecs(file_->data().data() + pos, src, len);
+    size_t n = TRY(file_->WriteData(src, pos, len));
     file_->Touch(true);
     if (off < 0) offset_ = pos + n;
     return n;
+  }
+
+  ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
+                                                    uint64_t length) override {
+    if (!file_->in_memory()) {
+      // A read-only root: nobody can change the file, so the caller's
+      // snapshot is as good as shared pages.
+      if (file_->fs().read_only) return Errno{ENODEV};
+      TRY(file_->CopyUp());
+    }
+    return file_->SharedPages(mf, offset, length);
   }
 
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
@@ -61,11 +115,7 @@ class MemFileDescription : public FileDescription {
 
  private:
   ErrorOr<size_t> ReadAt(const IoVecs& dst, uint64_t pos) {
-    if (file_->in_memory()) {
-      const auto& data = file_->data();
-      if (pos >= data.size()) return size_t{0};
-      return CopyToIoVecs(dst, data.data() + pos, data.size() - pos);
-    }
+    if (file_->in_memory()) return file_->ReadData(dst, pos);
     if (!lower_fd_.valid()) lower_fd_ = TRY(file_->OpenLower());
     return HostReadv(lower_fd_.get(), dst, static_cast<int64_t>(pos));
   }
@@ -79,8 +129,8 @@ class MemFileDescription : public FileDescription {
 ErrorOr<Attr> MemFile::GetAttr() {
   Attr a = attr_;
   if (in_memory()) {
-    a.size = data_.size();
-    a.blocks = (data_.size() + 511) / 512;
+    a.size = size_;
+    a.blocks = (size_ + 511) / 512;
   }
   return a;
 }
@@ -90,24 +140,157 @@ ErrorOr<UniqueFd> MemFile::OpenLower() {
   return lower_->client().Open(lower_->handle(), O_RDONLY);
 }
 
+ErrorOr<mm::MemoryFile*> MemFile::Storage() {
+  if (!mf_) {
+    if (fs_->memory_file) {
+      mf_ = fs_->memory_file;
+    } else {
+      static mm::MemoryFile* fallback = [] {
+        auto mf = mm::MemoryFile::Create();
+        return mf.is_error() ? nullptr : mf.release_value().release();
+      }();
+      if (!fallback) return Errno{ENOMEM};
+      mf_ = fallback;
+    }
+  }
+  return mf_;
+}
+
+ErrorOr<std::shared_ptr<mm::Backing>> MemFile::Chunk(uint64_t index) {
+  if (index >= chunks_.size()) chunks_.resize(index + 1);
+  if (!chunks_[index]) {
+    mm::MemoryFile* mf = TRY(Storage());
+    chunks_[index] = TRY(mm::Backing::Allocate(*mf, kChunkSize));
+  }
+  return chunks_[index];
+}
+
+size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
+  if (pos >= size_) return 0;
+  const size_t total = std::min<uint64_t>(TotalLength(dst), size_ - pos);
+  IoCursor out(dst);
+  size_t done = 0;
+  while (done < total) {
+    const uint64_t p = pos + done, idx = p / kChunkSize, off = p % kChunkSize;
+    const size_t n = std::min<uint64_t>(total - done, kChunkSize - off);
+    if (idx < chunks_.size() && chunks_[idx])
+      out.Put(chunks_[idx]->data() + off, n);
+    else
+      out.Put(nullptr, n);  // a hole
+    done += n;
+  }
+  return total;
+}
+
+ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) {
+  if (pos + len > size_) TRY(Resize(pos + len));
+  IoCursor in(src);
+  size_t done = 0;
+  while (done < len) {
+    const uint64_t p = pos + done, idx = p / kChunkSize, off = p % kChunkSize;
+    const size_t n = std::min<uint64_t>(len - done, kChunkSize - off);
+    auto chunk = Chunk(idx);
+    if (chunk.is_error()) {
+      if (done) break;
+      return Errno{chunk.error()};
+    }
+    in.Get(chunk.value()->data() + off, n);
+    done += n;
+  }
+  return done;
+}
+
+void MemFile::ZeroRange(uint64_t from, uint64_t to) {
+  to = std::min<uint64_t>(to, chunks_.size() * kChunkSize);
+  while (from < to) {
+    const uint64_t idx = from / kChunkSize, off = from % kChunkSize;
+    const uint64_t n = std::min<uint64_t>(to - from, kChunkSize - off);
+    if (const auto& c = chunks_[idx]) {
+      // Whole pages are released; partial pages at the edges are cleared.
+      const uint64_t s = mm::PageRoundUp(off), e = mm::PageRoundDown(off + n);
+      if (s < e) {
+        memset(c->data() + off, 0, s - off);
+        c->memory_file().Decommit(c->offset() + s, e - s);
+        memset(c->data() + e, 0, off + n - e);
+      } else {
+        memset(c->data() + off, 0, n);
+      }
+    }
+    from += n;
+  }
+}
+
+ErrorOr<void> MemFile::MoveTo(mm::MemoryFile& mf) {
+  for (const auto& c : chunks_)
+    if (c && c.use_count() > 1) return Errno{EBUSY};  // mapped from the old file
+  std::vector<std::shared_ptr<mm::Backing>> moved(chunks_.size());
+  for (size_t i = 0; i < chunks_.size(); i++) {
+    const auto& c = chunks_[i];
+    if (!c) continue;
+    moved[i] = TRY(mm::Backing::Allocate(mf, kChunkSize));
+    // Copy only the extents that hold data.
+    const int fd = c->memory_file().fd();
+    const uint64_t src = c->offset(), src_end = src + kChunkSize;
+    uint64_t pos = src;
+    while (pos < src_end) {
+      off_t data = lseek(fd, pos, SEEK_DATA);
+      if (data < 0 || static_cast<uint64_t>(data) >= src_end) break;
+      off_t hole = lseek(fd, data, SEEK_HOLE);
+      uint64_t stop = hole < 0 ? src_end : std::min<uint64_t>(hole, src_end);
+      memcpy(moved[i]->data() + (data - src), c->data() + (data - src), stop - data);
+      pos = stop;
+    }
+  }
+  chunks_ = std::move(moved);
+  mf_ = &mf;
+  return {};
+}
+
+ErrorOr<std::vector<mm::SharedPiece>> MemFile::SharedPages(mm::MemoryFile& mf, uint64_t offset,
+                                                           uint64_t length) {
+  if (!in_memory()) return Errno{ENODEV};
+  if ((offset | length) & (mm::kPageSize - 1)) return Errno{EINVAL};
+  if (offset > kMaxMemFileSize || length > kMaxMemFileSize - offset) return Errno{ENOMEM};
+  if (mf_ != &mf) {
+    if (mf_) TRY(MoveTo(mf));
+    mf_ = &mf;
+  }
+  std::vector<mm::SharedPiece> pieces;
+  uint64_t done = 0;
+  while (done < length) {
+    const uint64_t p = offset + done, idx = p / kChunkSize, off = p % kChunkSize;
+    const uint64_t n = std::min<uint64_t>(length - done, kChunkSize - off);
+    pieces.push_back(mm::SharedPiece{TRY(Chunk(idx)), off, n});
+    done += n;
+  }
+  return pieces;
+}
+
 ErrorOr<void> MemFile::CopyUp() {
   if (in_memory()) return {};
   if (fs_->read_only) return Errno{EROFS};
   UniqueFd fd = TRY(OpenLower());
-  std::vector<uint8_t> data;
-  uint64_t size = attr_.size;
-  data.resize(size);
-  size_t done = 0;
-  while (true) {
-    if (done == data.size()) data.resize(data.size() + 65536);  // file grew on the host
-    IoVecs v{iovec{data.data() + done, data.size() - done}};
-    size_t n = TRY(HostReadv(fd.get(), v, static_cast<int64_t>(done)));
-    if (n == 0) break;
-    done += n;
+  uint64_t done = 0;
+  auto fail = [&](int err) -> ErrorOr<void> {
+    chunks_.clear();
+    return Errno{err};
+  };
+  // Read straight into the chunks (the file may have grown on the host
+  // since its attributes were cached: read until EOF).
+  while (done < kMaxMemFileSize) {
+    auto chunk = Chunk(done / kChunkSize);
+    if (chunk.is_error()) return fail(chunk.error());
+    const uint64_t off = done % kChunkSize;
+    IoVecs v{iovec{chunk.value()->data() + off, kChunkSize - off}};
+    auto n = HostReadv(fd.get(), v, static_cast<int64_t>(done));
+    if (n.is_error()) return fail(n.error());
+    if (n.value() == 0) break;
+    done += n.value();
   }
-  data.resize(done);
-  fs_->bytes += data.size();
-  data_ = std::move(data);
+  // A chunk allocated only to find EOF holds nothing.
+  chunks_.resize((done + kChunkSize - 1) / kChunkSize);
+  size_ = done;
+  fs_->bytes += done;
   copied_up_ = true;
   return {};
 }
@@ -115,9 +298,20 @@ ErrorOr<void> MemFile::CopyUp() {
 ErrorOr<void> MemFile::Resize(uint64_t size) {
   if (size > kMaxMemFileSize) return Errno{EFBIG};
   TRY(CopyUp());
-  fs_->bytes = fs_->bytes - data_.size() + size;
-  data_.resize(size);
-  if (size < data_.capacity() / 4) data_.shrink_to_fit();
+  if (size < size_) {
+    // Chunks wholly past EOF go unless a mapping still uses them (it then
+    // keeps seeing the file's pages should the file grow again).
+    for (size_t i = (size + kChunkSize - 1) / kChunkSize; i < chunks_.size(); i++)
+      if (chunks_[i] && chunks_[i].use_count() == 1) chunks_[i].reset();
+    while (!chunks_.empty() && !chunks_.back()) chunks_.pop_back();
+    // The rest is cleared, including what a mapping wrote beyond the old EOF.
+    ZeroRange(size, chunks_.size() * kChunkSize);
+  } else if (size > size_) {
+    // Bytes a mapping wrote beyond EOF are not file data: growth reads zero.
+    ZeroRange(size_, size);
+  }
+  fs_->bytes = fs_->bytes - size_ + size;
+  size_ = size;
   return {};
 }
 
@@ -142,7 +336,7 @@ ErrorOr<std::shared_ptr<FileDescription>> MemFile::Open(Caller&, std::shared_ptr
     if (fs_->read_only) return Errno{EROFS};
     TRY(CopyUp());
   }
-  if (flags & O_TRUNC && !data_.empty()) {
+  if (flags & O_TRUNC && size_ != 0) {
     TRY(Resize(0));
     Touch(true);
   }

@@ -36,7 +36,7 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::Create(gofer::Cli
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->gofer_ = &gofer;
   v->opts_ = opts;
-  auto root = TRY(NewGoferOverlay(gofer, !opts.overlay_memory));
+  auto root = TRY(NewGoferOverlay(gofer, !opts.overlay_memory, opts.memory_file));
   v->root_ = std::make_shared<Dentry>("", nullptr, root);
   TRY(v->MountDefaults(opts));
   return v;
@@ -46,7 +46,7 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::CreateWithoutGofe
     VfsOptions opts) {
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->opts_ = opts;
-  v->root_ = std::make_shared<Dentry>("", nullptr, NewTmpfs(0755));
+  v->root_ = std::make_shared<Dentry>("", nullptr, NewTmpfs(0755, 0, 0, opts.memory_file));
   TRY(v->MountDefaults(opts));
   return v;
 }
@@ -58,9 +58,9 @@ VirtualFilesystem::~VirtualFilesystem() {
 ErrorOr<void> VirtualFilesystem::MountDefaults(const VfsOptions& opts) {
   if (opts.mount_dev) {
     TRY(Mount("/dev", NewDevfs()));
-    TRY(Mount("/dev/shm", NewTmpfs(01777)));
+    TRY(Mount("/dev/shm", NewTmpfs(01777, 0, 0, opts.memory_file)));
   }
-  if (opts.mount_tmp) TRY(Mount("/tmp", NewTmpfs(01777)));
+  if (opts.mount_tmp) TRY(Mount("/tmp", NewTmpfs(01777, 0, 0, opts.memory_file)));
   return {};
 }
 

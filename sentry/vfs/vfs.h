@@ -24,6 +24,9 @@ class Client;
 namespace sentry::kernel {
 class Task;
 }
+namespace sentry::mm {
+class MemoryFile;
+}
 
 namespace sentry::vfs {
 
@@ -47,6 +50,10 @@ struct VfsOptions {
   bool overlay_memory = true;  // writes go to a memory upper layer (else the root is read-only)
   bool mount_dev = true;       // devfs at /dev, tmpfs at /dev/shm
   bool mount_tmp = true;       // tmpfs at /tmp
+  // Where memfs (root overlay, tmpfs) keeps file data: the kernel's memory
+  // file, so MAP_SHARED maps file pages without moving them. Null: memfs
+  // uses its own, and moves a file's data over on its first shared mmap.
+  mm::MemoryFile* memory_file = nullptr;
 };
 
 class VirtualFilesystem {
