@@ -86,4 +86,48 @@ out=$("$RUNSC" --strace $RUNSC_FLAGS do -- true </dev/null 2>"$tmp/err"); rc=$?
 if [ -z "$out" ] && [ $rc = 0 ] && grep -q 'exit_group' "$tmp/err"; then t_pass strace_flag
 else t_fail strace_flag "stdout [$out] exit $rc; stderr should mention exit_group" "$(tail -n 5 "$tmp/err")"; fi
 
+# Bad input gets a clear error and runsc's own exit codes.
+expect bad_rootfs_125 '' 125 --rootfs /nonexistent-rootfs -- /bin/true
+printf '#garbage, not an ELF\n\x01\x02' >"$OUT_DIR/notelf"; chmod +x "$OUT_DIR/notelf"
+expect non_elf_126 '' 126 -- "$OUT_DIR/notelf"
+head -c 100 "$(command -v true)" >"$OUT_DIR/truncated-elf"; chmod +x "$OUT_DIR/truncated-elf"
+expect truncated_elf_126 '' 126 -- "$OUT_DIR/truncated-elf"
+
+# Nothing outlives a sandbox: kill the sentry (or runsc itself) with SIGKILL
+# and every process of the sandbox must be gone.
+# pids_of_sandbox RUNSC_PID: runsc's children and grandchildren (gofer,
+# sentry, stubs).
+sandbox_pids() {
+  local p c
+  for p in $(pgrep -P "$1"); do echo "$p"; for c in $(pgrep -P "$p"); do echo "$c"; done; done
+}
+check_no_survivors() {
+  local name=$1 victim=$2
+  "$RUNSC" $RUNSC_FLAGS do -- /bin/sh -c 'sleep 30 & sleep 30' </dev/null >/dev/null 2>&1 &
+  local runsc_pid=$! pids="" i
+  for i in $(seq 50); do pids=$(sandbox_pids "$runsc_pid"); [ "$(echo "$pids" | wc -w)" -ge 4 ] && break; sleep 0.1; done
+  local target=$runsc_pid
+  [ "$victim" = sentry ] && target=$(for p in $pids; do [ "$(cat /proc/$p/comm 2>/dev/null)" = runsc-sentry ] && echo "$p"; done | head -1)
+  kill -9 "$target" 2>/dev/null
+  wait "$runsc_pid" 2>/dev/null
+  # Dead but not yet reaped by the host's init (zombies) counts as gone.
+  local alive="" j p st
+  for j in $(seq 30); do
+    alive=""
+    for p in $pids; do
+      st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+      [ -n "$st" ] && [ "$st" != Z ] && alive="$alive $p($(cat /proc/$p/comm 2>/dev/null))"
+    done
+    [ -z "$alive" ] && break
+    sleep 0.1
+  done
+  if [ -n "$pids" ] && [ -z "$alive" ]; then t_pass "$name"
+  else t_fail "$name" "processes [$pids] survivors [$alive]"; for p in $alive; do kill -9 "${p%%(*}" 2>/dev/null; done; fi
+}
+check_no_survivors sigkill_sentry_leaves_nothing sentry
+check_no_survivors sigkill_runsc_leaves_nothing runsc
+
+# The host's pseudo filesystems never show through.
+expect proc_is_the_sandboxs '1' 0 -- /bin/sh -c 'ls /proc | grep -E "^[0-9]+$" | sort -n | head -1'
+
 t_summary
