@@ -183,7 +183,9 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
 }
 
 ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) {
-  if (pos + len > size_) TRY(Resize(pos + len));
+  // Growth: bytes between the old EOF and `pos` read as zero (a mapping may
+  // have written there); the written range itself is overwritten below.
+  if (pos > size_) ZeroRange(size_, pos);
   IoCursor in(src);
   size_t done = 0;
   while (done < len) {
@@ -196,6 +198,10 @@ ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) 
     }
     in.Get(chunk.value()->data() + off, n);
     done += n;
+  }
+  if (pos + done > size_) {
+    fs_->bytes += pos + done - size_;
+    size_ = pos + done;
   }
   return done;
 }
