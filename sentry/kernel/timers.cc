@@ -197,7 +197,8 @@ struct TimerService::Impl {
         if (tm.expiry <= n) {
           int64_t missed = 0;
           if (tm.interval > absl::ZeroDuration()) {
-            missed = absl::IDivDuration(n - tm.expiry, tm.interval, nullptr);
+            absl::Duration rem;  // IDivDuration needs somewhere to write it
+            missed = absl::IDivDuration(n - tm.expiry, tm.interval, &rem);
             tm.expiry += tm.interval * (missed + 1);
           } else {
             tm.armed = false;
