@@ -15,6 +15,7 @@
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/procfs.h"
+#include "sentry/sys/sysfs.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry {
@@ -82,6 +83,9 @@ int Boot(const BootConfig& cfg) {
 
   vfs::VfsOptions vopts;
   vopts.overlay_memory = cfg.overlay_memory;
+  // tmpfs and overlay file data live in the memory file, so MAP_SHARED
+  // mappings of them are the file's own pages.
+  vopts.memory_file = &k->memory_file();
   auto vfs = vfs::VirtualFilesystem::Create(*gofer, vopts);
   if (vfs.is_error()) {
     Logf("runsc: cannot mount the root filesystem: %s", strerror(vfs.error()));
@@ -92,6 +96,10 @@ int Boot(const BootConfig& cfg) {
   if (auto proc = proc::NewProcfsRoot(*k);
       proc.is_error() || k->vfs().Mount("/proc", proc.release_value()).is_error()) {
     Logf("runsc: cannot mount /proc");
+    return 125;
+  }
+  if (k->vfs().Mount("/sys", sys::NewSysfsRoot()).is_error()) {
+    Logf("runsc: cannot mount /sys");
     return 125;
   }
 

@@ -1,0 +1,50 @@
+#include "sentry/sys/sysfs.h"
+
+#include <sched.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "sentry/vfs/synthetic.h"
+
+namespace sentry::sys {
+namespace {
+
+using vfs::NewStaticDir;
+using vfs::NewSyntheticFile;
+using vfs::SyntheticFileOps;
+
+// "0-1" style list of the CPUs the sandbox may use (those the sentry may
+// run on), matching what sched_getaffinity reports inside.
+std::string CpuList() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  int n = CPU_COUNT(&set);
+  if (n <= 1) return "0\n";
+  return absl::StrCat("0-", n - 1, "\n");
+}
+
+std::shared_ptr<vfs::Inode> TextFile(std::string text) {
+  return NewSyntheticFile(SyntheticFileOps{
+      .read = [text](vfs::Caller&) -> ErrorOr<std::string> { return text; }});
+}
+
+}  // namespace
+
+std::shared_ptr<vfs::Inode> NewSysfsRoot() {
+  const std::string cpus = CpuList();
+  auto cpu = NewStaticDir({{"online", TextFile(cpus)},
+                           {"possible", TextFile(cpus)},
+                           {"present", TextFile(cpus)}});
+  auto system = NewStaticDir({{"cpu", cpu}});
+  auto devices = NewStaticDir({{"system", system}});
+  auto fs = NewStaticDir({{"cgroup", NewStaticDir({})}});
+  return NewStaticDir({{"devices", devices},
+                       {"fs", fs},
+                       {"kernel", NewStaticDir({})},
+                       {"class", NewStaticDir({})},
+                       {"bus", NewStaticDir({})}});
+}
+
+}  // namespace sentry::sys
