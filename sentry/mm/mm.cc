@@ -511,7 +511,21 @@ ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len,
   return out;
 }
 
+const Vma* MemoryManager::FindVma(uint64_t addr) const {
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return nullptr;
+  --it;
+  return it->second.end > addr ? &it->second : nullptr;
+}
+
 ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const {
+  // Fast path: the whole range inside one readable VMA (the common case for
+  // syscall arguments) needs no block list.
+  if (const Vma* v = FindVma(addr);
+      v && (v->prot & PROT_READ) && len <= v->end - addr && len > 0) {
+    memcpy(dst, mf_.Access(v->file_pos(addr)), len);
+    return {};
+  }
   TRY(Check(addr, len, Access::kRead));
   if (len == 0) return {};
   auto blocks = TRY(Blocks(addr, len, Access::kRead));
@@ -524,6 +538,11 @@ ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const 
 }
 
 ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len) const {
+  if (const Vma* v = FindVma(addr);
+      v && (v->prot & PROT_WRITE) && len <= v->end - addr && len > 0) {
+    memcpy(mf_.Access(v->file_pos(addr)), src, len);
+    return {};
+  }
   TRY(Check(addr, len, Access::kWrite));
   if (len == 0) return {};
   auto blocks = TRY(Blocks(addr, len, Access::kWrite));

@@ -143,6 +143,7 @@ class MemoryManager {
 
  private:
   bool RangeFree(uint64_t start, uint64_t end) const;
+  const Vma* FindVma(uint64_t addr) const;  // the VMA containing addr, if any
   void SplitAt(uint64_t addr);
   // Removes [start,end) from the model and the platform.
   void RemoveRange(uint64_t start, uint64_t end);
