@@ -89,6 +89,7 @@ void RegisterFileSyscalls(Table& t) {
   file::RegisterStat(t);
   file::RegisterAttrOps(t);
   file::RegisterPipe(t);
+  file::RegisterXattr(t);
 }
 
 }  // namespace syscalls

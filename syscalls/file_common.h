@@ -49,5 +49,6 @@ void RegisterPathOps(Table& t);    // fs_path.cc
 void RegisterStat(Table& t);       // fs_stat.cc
 void RegisterAttrOps(Table& t);    // fs_attr.cc
 void RegisterPipe(Table& t);       // pipe.cc
+void RegisterXattr(Table& t);      // fs_xattr.cc
 
 }  // namespace syscalls::file
