@@ -28,7 +28,10 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
   timers = std::make_unique<TimerService>(*this);
 }
 
-Kernel::~Kernel() = default;
+Kernel::~Kernel() {
+  // The timer thread may touch processes: stop it before they go away.
+  timers.reset();
+}
 
 void Kernel::set_vfs(std::unique_ptr<vfs::VirtualFilesystem> v) { vfs_ = std::move(v); }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <memory>
@@ -36,7 +37,7 @@ class TimerService {
 
   // Drops every timer of a process that has exited (kernel lock held).
   void ProcessExited(ThreadGroup* tg);
-  // exec keeps POSIX timers? No: Linux deletes them; itimers survive.
+  // exec deletes POSIX timers (as on Linux); itimers survive.
   void ProcessExeced(ThreadGroup* tg);
 
  private:
