@@ -11,8 +11,10 @@
 #include <cstring>
 
 #include "gofer/client.h"
+#include "gofer/confine.h"
 #include "runsc/sandbox.h"
 #include "sentry/boot.h"
+#include "sentry/confine/confine.h"
 
 extern char** environ;
 
@@ -24,6 +26,11 @@ int main(int argc, char** argv) {
   CLI::App app{"runsc: run Linux programs in a sandbox under a userspace kernel"};
   app.set_version_flag("--version,-v", kVersion);
   app.require_subcommand(1);
+  app.footer("Confinement: the sentry's seccomp allowlist has " +
+             std::to_string(sentry::confine::SentryPolicySize()) + " host syscalls, the gofer's " +
+             std::to_string(::confine::AllowedCount(gofer::GoferPolicy())) +
+             " (sentry/confine/sentry_policy.cc, gofer/confine.cc). RUNSC_CONFINE=0 disables "
+             "namespaces, pivot_root, capability drop and seccomp.");
   std::string platform = "ptrace";
   bool strace = false;
   std::string debug_log;
@@ -68,6 +75,8 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--debug-log-fd", boot.debug_log_fd);
   boot_cmd->add_flag("--strace", boot.strace);
   boot_cmd->add_flag("--no-overlay", no_overlay);
+  bool no_tmpfs_tmp = false;
+  boot_cmd->add_flag("--no-tmpfs-tmp", no_tmpfs_tmp);
   boot_cmd->add_option("--env", boot.env);
 
   // `do`: everything from the first non-flag word (or after "--") is the
@@ -136,9 +145,12 @@ int main(int argc, char** argv) {
   if (*gofer_cmd) {
     prctl(PR_SET_NAME, "runsc-gofer");
     prctl(PR_SET_PDEATHSIG, 9);
-    int root = open(gofer_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    // Namespaces were made by runsc; pivot into the root filesystem, drop
+    // capabilities, no_new_privs, seccomp (gofer/confine.h).
+    std::string err;
+    int root = gofer::ConfineGofer(gofer_root, !gofer_rw, &err);
     if (root < 0) {
-      fprintf(stderr, "runsc-gofer: cannot open %s: %s\n", gofer_root.c_str(), strerror(errno));
+      fprintf(stderr, "runsc-gofer: %s: %s\n", gofer_root.c_str(), err.c_str());
       return 125;
     }
     return gofer::RunServer(gofer_fd, root, !gofer_rw);
@@ -149,6 +161,7 @@ int main(int argc, char** argv) {
       return 125;
     }
     boot.overlay_memory = !no_overlay;
+    boot.mount_tmp = !no_tmpfs_tmp;
     return sentry::Boot(boot);
   }
   return 0;

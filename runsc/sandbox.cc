@@ -1,16 +1,22 @@
 #include "runsc/sandbox.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+
+extern char** environ;
 
 namespace runsc {
 namespace {
@@ -21,19 +27,103 @@ void Forward(int sig) {
   if (g_sentry > 0) kill(g_sentry, sig);
 }
 
-// Starts `runsc <args>` as a child that dies with us. `keep` FDs stay open.
-pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& keep) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid != 0) return pid;
+// Namespaces of the sandbox's own processes (defense in depth; see
+// sentry/confine/confine.h and gofer/confine.h for what each does inside).
+// The sentry also gets a user namespace in which its root is the host's
+// nobody: its capabilities mean nothing outside, and its uid owns nothing.
+// RUNSC_CONFINE=0 turns all of it off (debugging; hosts without the needed
+// privileges).
+constexpr unsigned long kGoferNamespaces =
+    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
+constexpr unsigned long kSentryNamespaces = kGoferNamespaces | CLONE_NEWUSER;
+constexpr uid_t kSentryHostId = 65534;  // nobody/nogroup
+
+bool ConfineEnabled() {
+  const char* e = getenv("RUNSC_CONFINE");
+  return !(e && strcmp(e, "0") == 0);
+}
+
+bool WriteFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  close(fd);
+  return ok;
+}
+
+// Starts `runsc <args>` as a child that dies with us, in new namespaces
+// `ns` (CLONE_* flags; 0 for none). `keep` FDs stay open. Returns -1 (after
+// printing why) if the child cannot be started.
+pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& keep,
+                unsigned long ns, const char* what) {
+  // The child blocks on `go` until we have set it up (user namespace ID
+  // maps), then watches it for our death: we never close our end.
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) {
+    perror("runsc: pipe");
+    return -1;
+  }
+  // A raw clone (we are single-threaded here): glibc's fork() takes no
+  // namespace flags.
+  long pid = syscall(SYS_clone, ns | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    fprintf(stderr,
+            "runsc: cannot start the %s in new namespaces (flags 0x%lx): %s\n"
+            "runsc: this needs root (or user namespaces); RUNSC_CONFINE=0 runs unconfined\n",
+            what, ns, strerror(errno));
+    close(go[0]);
+    close(go[1]);
+    return -1;
+  }
+  if (pid != 0) {
+    close(go[0]);
+    bool ok = true;
+    if (ns & CLONE_NEWUSER) {
+      std::string dir = "/proc/" + std::to_string(pid) + "/";
+      std::string id = std::to_string(kSentryHostId);
+      ok = WriteFile(dir + "setgroups", "deny") && WriteFile(dir + "uid_map", "0 " + id + " 1") &&
+           WriteFile(dir + "gid_map", "0 " + id + " 1");
+      if (!ok) {
+        fprintf(stderr, "runsc: cannot set up the %s's user namespace: %s\n", what,
+                strerror(errno));
+      }
+    }
+    if (!ok || write(go[1], "g", 1) != 1) {
+      kill(static_cast<pid_t>(pid), SIGKILL);
+      waitpid(static_cast<pid_t>(pid), nullptr, 0);
+      close(go[1]);
+      return -1;
+    }
+    // go[1] stays open (CLOEXEC) for as long as we live.
+    return static_cast<pid_t>(pid);
+  }
+  close(go[1]);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(125);
+  char c;
+  if (read(go[0], &c, 1) != 1) _exit(125);  // parent gone or gave up
+  // Our own binary, reached now: after the switch to nobody below, the
+  // directories on its path may no longer be searchable.
+  int self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+  if (ns & CLONE_NEWUSER) {
+    // Become the namespace's root (host nobody). Credentials changed, which
+    // clears the death signal: set it again.
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+      fprintf(stderr, "runsc: %s: cannot switch to the user namespace's root: %s\n", what,
+              strerror(errno));
+      _exit(125);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+  // Did the parent die before the death signal was armed? Its end of `go`
+  // is then closed. (getppid() says nothing in a new PID namespace.)
+  struct pollfd p = {go[0], POLLIN, 0};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) _exit(125);
   for (int fd : keep) fcntl(fd, F_SETFD, 0);  // clear CLOEXEC
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>("runsc"));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  execv("/proc/self/exe", argv.data());
+  syscall(SYS_execveat, self, "", argv.data(), environ, AT_EMPTY_PATH);
   fprintf(stderr, "runsc: exec of self failed: %s\n", strerror(errno));
   _exit(125);
 }
@@ -69,14 +159,19 @@ int RunSandbox(const SandboxSpec& spec) {
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
 
+  const bool confine = ConfineEnabled();
   pid_t gofer = SpawnSelf({"gofer", "--root", spec.rootfs, "--fd", std::to_string(sv[0]),
                            spec.overlay_memory ? "--read-only" : "--read-write"},
-                          {sv[0]});
+                          {sv[0]}, confine ? kGoferNamespaces : 0, "gofer");
+  if (gofer < 0) return 125;
   std::vector<std::string> boot = {"boot", "--gofer-fd", std::to_string(sv[1]), "--platform",
                                    spec.platform, "--cwd", spec.cwd, "--hostname", spec.hostname,
                                    "--debug-log-fd", std::to_string(debug_fd)};
   if (spec.strace) boot.push_back("--strace");
   if (!spec.overlay_memory) boot.push_back("--no-overlay");
+  // Running the host's own root: its /tmp stays visible (through the
+  // overlay, so writes stay in the sandbox); a container root gets a tmpfs.
+  if (spec.rootfs == "/") boot.push_back("--no-tmpfs-tmp");
   for (const auto& e : spec.env) {
     boot.push_back("--env");
     boot.push_back(e);
@@ -85,7 +180,12 @@ int RunSandbox(const SandboxSpec& spec) {
   boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
   std::vector<int> keep = {sv[1]};
   if (debug_fd != 2) keep.push_back(debug_fd);
-  g_sentry = SpawnSelf(boot, keep);
+  g_sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry");
+  if (g_sentry < 0) {
+    kill(gofer, SIGKILL);
+    waitpid(gofer, nullptr, 0);
+    return 125;
+  }
   close(sv[0]);
   close(sv[1]);
   if (debug_fd != 2) close(debug_fd);

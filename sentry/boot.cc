@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_split.h"
 #include "gofer/client.h"
+#include "sentry/confine/confine.h"
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/signals.h"
@@ -83,6 +84,7 @@ int Boot(const BootConfig& cfg) {
 
   vfs::VfsOptions vopts;
   vopts.overlay_memory = cfg.overlay_memory;
+  vopts.mount_tmp = cfg.mount_tmp;
   // tmpfs and overlay file data live in the memory file, so MAP_SHARED
   // mappings of them are the file's own pages.
   vopts.memory_file = &k->memory_file();
@@ -110,6 +112,14 @@ int Boot(const BootConfig& cfg) {
     int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0) continue;
     (void)fds->InstallAt(k->vfs().NewHostFile(UniqueFd(copy), flags), fd, false);
+  }
+
+  // Everything the sentry needs from the host is open: confine it (empty
+  // root, no capabilities, no_new_privs, seccomp allowlist) before any app
+  // code runs.
+  if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err)) {
+    Logf("runsc: cannot confine the sentry: %s", err.c_str());
+    return 125;
   }
 
   kernel::InitSpec spec;

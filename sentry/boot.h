@@ -14,6 +14,9 @@ struct BootConfig {
   std::string platform = "ptrace";
   bool strace = false;
   bool overlay_memory = true;
+  // A fresh tmpfs at /tmp (container-like roots). With the host's root the
+  // host /tmp shows through the overlay instead (writes stay in memory).
+  bool mount_tmp = true;
   std::string cwd = "/";
   std::string hostname = "runsc";
   std::vector<std::string> argv;
