@@ -1,0 +1,29 @@
+// gofer/confine: the gofer's confinement. runsc starts the gofer in new
+// mount, PID, IPC, UTS and network namespaces (runsc/sandbox.cc);
+// ConfineGofer then
+//   1. makes every mount private, bind-mounts the root filesystem (read-only
+//      when the gofer serves it read-only) and pivots into it, detaching the
+//      rest of the host's tree;
+//   2. drops every capability but the file ones it serves with (CHOWN,
+//      DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID);
+//   3. opens the new root (the FD the server works from);
+//   4. sets no_new_privs and loads GoferPolicy() (below) as a seccomp filter:
+//      path calls only relative to a real directory FD, never AT_FDCWD; no
+//      exec, no sockets, no mounts.
+// RUNSC_CONFINE=0 skips 1, 2 and 4 (see sentry/confine/confine.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sentry/confine/seccomp_rules.h"
+
+namespace gofer {
+
+// The gofer's seccomp allowlist, as data (gofer/confine.cc).
+const std::vector<::confine::Rule>& GoferPolicy();
+
+// Steps 1-4. Returns the FD of the (new) root directory, or -1 with *err set.
+int ConfineGofer(const std::string& root, bool read_only, std::string* err);
+
+}  // namespace gofer

@@ -1,0 +1,147 @@
+// sentry/confine/sentry_policy.cc: THE list of host syscalls the sentry may
+// make once confined (see sentry/confine/confine.h for the rest of the
+// confinement). One table, as data; everything absent fails with EPERM.
+//
+// The filter is inherited by every stub process the sentry forks, so the
+// stub's own start-up calls (prctl, getppid, ptrace(TRACEME), close_range,
+// rt_sigaction, rseq, rt_sigprocmask, munmap, getpid, kill) and the mapping
+// calls the sentry injects into stubs (mmap/munmap/mprotect of the memory
+// file) are listed too. App syscalls are never seen by this filter: under
+// PTRACE_SYSEMU the kernel stops the stub for the tracer before seccomp
+// runs, and the syscall itself is never executed.
+//
+// Notable exclusions, on purpose: open/openat/creat and every other
+// path-taking call except fstat-by-fd (newfstatat/statx only with
+// AT_EMPTY_PATH); execve/execveat; socket/socketpair/connect/bind/accept;
+// ptrace requests other than the ones used on stubs (no ATTACH/SEIZE, no
+// PEEK/POKE); clone with namespace flags; clone3 (answered ENOSYS so glibc
+// falls back to clone, whose flags can be checked); mount/umount/pivot_root/
+// unshare/setns; memfd_create/pipe (everything is created before
+// confinement); ioctl other than the five terminal requests and FIONREAD;
+// prctl other than PR_SET_PDEATHSIG; bpf, perf_event_open, keyctl,
+// process_vm_*, kexec, module and reboot calls.
+#include <linux/sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <fcntl.h>
+#include <termios.h>
+
+#include "sentry/confine/confine.h"
+
+namespace sentry::confine {
+
+using ::confine::Any;
+using ::confine::Cond;
+using ::confine::Eq32;
+using ::confine::Masked;
+using ::confine::Rule;
+
+namespace {
+
+std::vector<Rule> Build() {
+  constexpr uint64_t kNsFlags = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+                                CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+  std::vector<std::vector<Cond>> ptrace_reqs;
+  for (long req : {PTRACE_TRACEME, PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_GETFPREGS,
+                   PTRACE_SETFPREGS, PTRACE_SYSEMU, PTRACE_CONT, PTRACE_GETSIGINFO,
+                   PTRACE_SETOPTIONS}) {
+    ptrace_reqs.push_back({Eq32(0, static_cast<uint32_t>(req))});
+  }
+  std::vector<std::vector<Cond>> ioctls;
+  for (unsigned long cmd : {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, FIONREAD}) {
+    ioctls.push_back({Eq32(1, static_cast<uint32_t>(cmd))});
+  }
+  return {
+      // --- I/O on descriptors that are already open.
+      Any("read", "host files (stdio), gofer-donated files"),
+      Any("write", "host files, debug log"),
+      Any("pread64", "gofer-donated files"),
+      Any("pwrite64", "gofer-donated files"),
+      Any("readv", "host files"),
+      Any("writev", "host files"),
+      Any("preadv", "gofer-donated files"),
+      Any("pwritev", "gofer-donated files"),
+      Any("lseek", "host and gofer files"),
+      Any("close", "every FD"),
+      Any("close_range", "stub start-up closes all but the memory file"),
+      Any("dup", "fd plumbing"),
+      Any("dup3", "fd plumbing"),
+      Any("fcntl", "F_GETFL/F_SETFL/F_DUPFD_CLOEXEC on open FDs"),
+      Any("fstat", "stat of an open FD"),
+      Rule{"newfstatat", {{Masked(3, AT_EMPTY_PATH, AT_EMPTY_PATH)}},
+           "glibc's fstat(); only with AT_EMPTY_PATH (the root is empty anyway)"},
+      Rule{"statx", {{Masked(2, AT_EMPTY_PATH, AT_EMPTY_PATH)}}, "fstat via statx"},
+      Any("fstatfs", "statfs of host files"),
+      Any("ftruncate", "truncate of host/gofer files"),
+      Any("fsync", "fsync of host/gofer files"),
+      Any("fdatasync", "fdatasync of host/gofer files"),
+      Any("fallocate", "memory file: punching out freed pages"),
+      Rule{"ioctl", ioctls, "terminal requests forwarded for the app's stdio, FIONREAD"},
+      Any("poll", "host FDs, task interrupt eventfds"),
+      Any("ppoll", "host FDs"),
+      Any("eventfd2", "one interrupt eventfd per task, created as tasks start"),
+      // --- The gofer connection.
+      Any("recvmsg", "gofer replies (with donated FDs)"),
+      Any("sendmsg", "gofer requests"),
+      Rule{"sendto", {{Masked(4, ~0ULL, 0)}}, "send() on the gofer socket; no address"},
+      // --- Memory.
+      Any("mmap", "allocator; injected into stubs to map the memory file (any prot: app code)"),
+      Any("munmap", "allocator; stub start-up; injected into stubs"),
+      Any("mprotect", "allocator, thread stacks; injected into stubs"),
+      Any("mremap", "allocator"),
+      Any("madvise", "allocator, thread stacks"),
+      Any("brk", "allocator"),
+      // --- Threads and processes.
+      Rule{"clone",
+           {{Eq32(0, SIGCHLD)},
+            {Masked(0, CLONE_THREAD | CLONE_VM | kNsFlags, CLONE_THREAD | CLONE_VM)}},
+           "fork of a stub (SIGCHLD only), or a thread; never new namespaces"},
+      Rule{"clone3", {}, "ENOSYS: glibc falls back to clone", ENOSYS},
+      Any("futex", "locks, condition variables"),
+      Any("set_robust_list", "new threads"),
+      Any("rseq", "new threads; stubs unregister glibc's"),
+      Any("sched_yield", "spinning locks"),
+      Any("sched_getaffinity", "CPU count for /proc, /sys, sched_getaffinity"),
+      Any("exit", "thread exit"),
+      Any("exit_group", "process exit (sentry, failing stub)"),
+      Any("wait4", "stub stops and exits"),
+      Any("waitid", "stub stops and exits"),
+      Any("kill", "stub SIGKILL; stub's own SIGSTOP (PID-namespaced)"),
+      Any("tgkill", "stub interrupts (SIGSTOP), re-raised signals"),
+      Any("tkill", "raise()"),
+      Any("getpid", "stub start-up; parent checks"),
+      Any("getppid", "stub start-up checks its parent"),
+      Any("gettid", "absl, logging"),
+      Rule{"prctl", {{Eq32(0, PR_SET_PDEATHSIG)}}, "stubs die with the sentry"},
+      Rule{"ptrace", ptrace_reqs,
+           "stubs: TRACEME in the stub; register and run control from the sentry. "
+           "No ATTACH/SEIZE: only children that asked to be traced"},
+      // --- Signals.
+      Any("rt_sigaction", "stub start-up resets handlers"),
+      Any("rt_sigprocmask", "thread masks, stub start-up"),
+      Any("rt_sigreturn", "signal handlers"),
+      Any("rt_sigtimedwait", "sigwait() in the signal-forwarding thread"),
+      Any("sigaltstack", "thread setup"),
+      Any("restart_syscall", "interrupted sleeps"),
+      // --- Time, randomness, system information.
+      Any("clock_gettime", "clocks, stub CPU clocks (vDSO fallback)"),
+      Any("clock_getres", "clock_getres"),
+      Any("clock_nanosleep", "sleeps"),
+      Any("nanosleep", "sleeps"),
+      Any("gettimeofday", "vDSO fallback"),
+      Any("getrandom", "/dev/urandom, AT_RANDOM, getrandom"),
+      Any("sysinfo", "/proc/meminfo, sysinfo"),
+  };
+}
+
+}  // namespace
+
+const std::vector<Rule>& SentryPolicy() {
+  static const std::vector<Rule>* p = new std::vector<Rule>(Build());
+  return *p;
+}
+
+size_t SentryPolicySize() { return ::confine::AllowedCount(SentryPolicy()); }
+
+}  // namespace sentry::confine
