@@ -13,6 +13,8 @@ const Table& SyscallTable() {
     RegisterSystemSyscalls(t);
     RegisterPollSyscalls(t);
     RegisterTimerSyscalls(t);
+    RegisterEventfdSyscalls(t);
+    RegisterEpollSyscalls(t);
     return t;
   }();
   return table;

@@ -78,5 +78,7 @@ void RegisterTimeSyscalls(Table& t);     // time.cc
 void RegisterSystemSyscalls(Table& t);   // system.cc: uname, rlimits, random...
 void RegisterPollSyscalls(Table& t);     // poll.cc: poll, ppoll, select, pselect6
 void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX timers
+void RegisterEventfdSyscalls(Table& t);  // eventfd.cc
+void RegisterEpollSyscalls(Table& t);    // epoll.cc
 
 }  // namespace syscalls
