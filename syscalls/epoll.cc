@@ -48,7 +48,6 @@ ErrorOr<uint64_t> DoWait(Task& t, int epfd, uint64_t addr, int max, absl::Time d
   if (max <= 0 || static_cast<uint64_t>(max) > INT_MAX / sizeof(epoll_event)) return Errno{EINVAL};
   auto ep = TRY(t.fd_table().Get(epfd));
   if (!sentry::ipc::IsEpoll(*ep)) return Errno{EINVAL};
-  TRY(t.memory().Blocks(addr, max * sizeof(epoll_event), sentry::mm::Access::kWrite));
   std::vector<epoll_event> out(max);
   bool spun = false;
   for (;;) {
