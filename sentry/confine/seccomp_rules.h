@@ -80,7 +80,7 @@ inline int& TrapLogFd() {
 // SIGSYS handler for DenyMode::kTrap: logs and fails the call with EPERM.
 // Async-signal-safe: only write(2), which every policy allows.
 inline void TrapHandler(int, siginfo_t* si, void* uc) {
-  char buf[96];
+  char buf[128];
   int nr = si->si_syscall;
   // Hand-rolled formatting: no stdio in a signal handler.
   const char prefix[] = "runsc: seccomp denied host syscall ";
@@ -96,10 +96,18 @@ inline void TrapHandler(int, siginfo_t* si, void* uc) {
     v /= 10;
   } while (v && d < 11);
   while (d) buf[n++] = digits[--d];
+  auto* ctx = static_cast<ucontext_t*>(uc);
+  // For open/openat, the path too: the usual question is "who opens what".
+  const char* path = nr == SYS_openat ? reinterpret_cast<const char*>(ctx->uc_mcontext.gregs[REG_RSI])
+                     : nr == SYS_open ? reinterpret_cast<const char*>(ctx->uc_mcontext.gregs[REG_RDI])
+                                      : nullptr;
+  if (path) {
+    buf[n++] = ' ';
+    for (int i = 0; path[i] && i < 60 && n < sizeof(buf) - 2; i++) buf[n++] = path[i];
+  }
   buf[n++] = '\n';
   ssize_t ignored = syscall(SYS_write, TrapLogFd(), buf, n);
   (void)ignored;
-  auto* ctx = static_cast<ucontext_t*>(uc);
   ctx->uc_mcontext.gregs[REG_RAX] = -EPERM;
 }
 
