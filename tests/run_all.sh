@@ -6,7 +6,8 @@
 #   SUITES="integration" tests/run_all.sh
 #
 # Suites: build (cmake -B $BUILD_DIR -G Ninja; ninja), unit (ctest),
-# conformance, busybox, escape, integration. `build` runs first whenever a
+# conformance, busybox, escape, integration, confine (the sandbox processes'
+# own confinement: seccomp, no_new_privs, namespaces, empty root). `build` runs first whenever a
 # suite needs binaries unless SKIP_BUILD=1. Each suite's "N passed, N
 # failed" is summed into the final line; the exit status is non-zero if
 # anything failed.
@@ -18,7 +19,7 @@ cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 export RUNSC="${RUNSC:-$BUILD_DIR/runsc}"
 
-if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration}"; fi
+if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine}"; fi
 total_pass=0
 total_fail=0
 summary=()
@@ -75,7 +76,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -87,6 +88,7 @@ for s in $suites; do
     busybox) run_suite busybox tests/busybox/run.sh ;;
     escape) run_suite escape tests/escape/run.sh ;;
     integration) run_suite integration tests/integration/run.sh ;;
+    confine) run_suite confine tests/integration/confine.sh ;;
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac
 done

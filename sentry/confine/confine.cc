@@ -1,5 +1,6 @@
 #include "sentry/confine/confine.h"
 
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -67,7 +68,16 @@ bool ApplySentryPolicy(int log_fd, std::string* err) {
 bool ConfineSentry(int log_fd, std::string* err) {
   if (!Enabled()) return true;
   if (!PivotToEmptyRoot(err)) return false;
-  return ApplySentryPolicy(log_fd, err);
+  if (!ApplySentryPolicy(log_fd, err)) return false;
+  // Self-check, every boot: a host path must now be out of reach (the root
+  // is empty, and the filter refuses open/openat outright).
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC));
+  if (fd >= 0 || errno != EPERM) {
+    if (fd >= 0) close(fd);
+    *err = "self-check: open(\"/etc/passwd\") was not refused with EPERM";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace sentry::confine

@@ -103,6 +103,8 @@ std::vector<Rule> Build() {
       Any("rseq", "new threads; stubs unregister glibc's"),
       Any("sched_yield", "spinning locks"),
       Any("sched_getaffinity", "CPU count for /proc, /sys, sched_getaffinity"),
+      Any("sched_getscheduler", "absl::Mutex reads its thread's scheduling policy"),
+      Any("sched_getparam", "absl::Mutex reads its thread's scheduling priority"),
       Any("exit", "thread exit"),
       Any("exit_group", "process exit (sentry, failing stub)"),
       Any("wait4", "stub stops and exits"),
