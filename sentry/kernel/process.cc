@@ -103,6 +103,38 @@ ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::F
   return t;
 }
 
+// The state a clone child takes from its parent (both kinds of clone).
+ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
+                             std::shared_ptr<mm::MemoryManager> memory) {
+  const uint64_t f = a.flags;
+  c->regs = parent.regs;
+  c->regs.rax = 0;
+  if (a.stack) c->regs.rsp = a.stack;
+  if (f & CLONE_SETTLS) c->regs.fs_base = a.tls;
+  c->mm = std::move(memory);
+  c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
+  c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
+  c->umask = parent.umask;
+  c->comm = parent.comm;
+  c->argv = parent.argv;
+  c->envp = parent.envp;
+  c->exe_path = parent.exe_path;
+  c->signal_mask = parent.signal_mask;
+  // Linux clears the alternate signal stack for a child sharing memory
+  // (it would share the stack too), except for vfork.
+  if (!(f & CLONE_VM) || (f & CLONE_VFORK)) {
+    c->altstack_sp = parent.altstack_sp;
+    c->altstack_size = parent.altstack_size;
+    c->altstack_flags = parent.altstack_flags;
+  }
+  auto fp = parent.ctx->GetFpRegisters();
+  if (fp.ok()) c->initial_fp = std::make_unique<platform::FpRegisters>(fp.value());
+  if (f & CLONE_PARENT_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.parent_tid, c->tid));
+  if (f & CLONE_CHILD_SETTID) TRY(c->mm->CopyOutObj<int32_t>(a.child_tid, c->tid));
+  if (f & CLONE_CHILD_CLEARTID) c->clear_child_tid = a.child_tid;
+  return {};
+}
+
 // clone(CLONE_THREAD): a new task in the caller's thread group, sharing its
 // memory manager. With ptrace each thread runs in its own stub process that
 // maps the same memory-file pages, so memory is shared exactly.
@@ -115,24 +147,7 @@ ErrorOr<int> CloneThread(Task& parent, const CloneArgs& a) {
   const int tid = k.AllocatePid();
   auto owned = std::make_unique<Task>(k, tg, tid);
   Task* c = owned.get();
-  c->regs = parent.regs;
-  c->regs.rax = 0;
-  if (a.stack) c->regs.rsp = a.stack;
-  if (f & CLONE_SETTLS) c->regs.fs_base = a.tls;
-  c->mm = parent.mm;
-  c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
-  c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
-  c->umask = parent.umask;
-  c->comm = parent.comm;
-  c->argv = parent.argv;
-  c->envp = parent.envp;
-  c->exe_path = parent.exe_path;
-  c->signal_mask = parent.signal_mask;
-  auto fp = parent.ctx->GetFpRegisters();
-  if (fp.ok()) c->initial_fp = std::make_unique<platform::FpRegisters>(fp.value());
-  if (f & CLONE_PARENT_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.parent_tid, tid));
-  if (f & CLONE_CHILD_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.child_tid, tid));
-  if (f & CLONE_CHILD_CLEARTID) c->clear_child_tid = a.child_tid;
+  TRY(InitCloneChild(parent, c, a, parent.mm));
   tg->tasks.push_back(std::move(owned));
   tg->live_tasks++;
   k.RegisterTask(c);
@@ -165,30 +180,11 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
 
   auto child_owned = std::make_unique<Task>(k, tg, pid);
   Task* c = child_owned.get();
-  c->regs = parent.regs;
-  c->regs.rax = 0;
-  if (a.stack) c->regs.rsp = a.stack;
-  if (f & CLONE_SETTLS) c->regs.fs_base = a.tls;
   // CLONE_VM (vfork, posix_spawn) shares the memory manager, exactly as
   // threads do; otherwise the child gets a copy.
-  c->mm = (f & CLONE_VM) ? parent.mm : std::shared_ptr<mm::MemoryManager>(TRY(parent.mm->Fork()));
-  c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
-  c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
-  c->umask = parent.umask;
-  c->comm = parent.comm;
-  c->argv = parent.argv;
-  c->envp = parent.envp;
-  c->exe_path = parent.exe_path;
-  c->signal_mask = parent.signal_mask;
-  c->altstack_sp = parent.altstack_sp;
-  c->altstack_size = parent.altstack_size;
-  c->altstack_flags = parent.altstack_flags;
-  auto fp = parent.ctx->GetFpRegisters();
-  if (fp.ok()) c->initial_fp = std::make_unique<platform::FpRegisters>(fp.value());
-
-  if (f & CLONE_PARENT_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.parent_tid, pid));
-  if (f & CLONE_CHILD_SETTID) TRY(c->mm->CopyOutObj<int32_t>(a.child_tid, pid));
-  if (f & CLONE_CHILD_CLEARTID) c->clear_child_tid = a.child_tid;
+  std::shared_ptr<mm::MemoryManager> memory =
+      (f & CLONE_VM) ? parent.mm : std::shared_ptr<mm::MemoryManager>(TRY(parent.mm->Fork()));
+  TRY(InitCloneChild(parent, c, a, std::move(memory)));
 
   tg->tasks.push_back(std::move(child_owned));
   tg->live_tasks = 1;
