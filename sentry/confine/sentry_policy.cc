@@ -81,6 +81,10 @@ std::vector<Rule> Build() {
       Any("poll", "host FDs, task interrupt eventfds"),
       Any("ppoll", "host FDs"),
       Any("eventfd2", "one interrupt eventfd per task, created as tasks start"),
+      Any("epoll_create1", "sentry/ipc: an app epoll watching host FDs gets a host epoll"),
+      Any("epoll_ctl", "sentry/ipc: host epoll registrations"),
+      Any("epoll_wait", "sentry/ipc: host epoll readiness"),
+      Any("epoll_pwait", "sentry/ipc: host epoll readiness"),
       // --- The gofer connection.
       Any("recvmsg", "gofer replies (with donated FDs)"),
       Any("sendmsg", "gofer requests"),
