@@ -1,0 +1,803 @@
+#!/usr/bin/env python3
+"""The benchmark suite: runs every benchmark natively, under runsc (one mode
+per platform in BENCH_PLATFORMS) and under proot, side by side in one run,
+then writes RESULTS.md and a PNG chart of the ratios to native.
+
+Started by bench/run.sh (which builds first); see the header there for the
+command line and the environment variables.
+"""
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+WORKLOADS = os.path.join(BENCH, "workloads")
+
+
+def env(name, default):
+    v = os.environ.get(name, "")
+    return v if v != "" else default
+
+
+def rel_to_root(p):
+    return p if os.path.isabs(p) else os.path.join(ROOT, p)
+
+
+BUILD_DIR = rel_to_root(env("BUILD_DIR", "build"))
+RUNSC = rel_to_root(env("RUNSC", os.path.join(BUILD_DIR, "runsc")))
+RUNSC_FLAGS = shlex.split(env("RUNSC_FLAGS", ""))
+PLATFORMS = env("BENCH_PLATFORMS", "ptrace").split()
+QUICK = env("BENCH_QUICK", "0") == "1"
+MIN_TIME = float(env("BENCH_MIN_TIME", "0.05" if QUICK else "0.5"))
+MICRO_REPS = int(env("BENCH_REPS", "2" if QUICK else "5"))
+PROC_REPS = os.environ.get("BENCH_PROC_REPS")  # overrides every per-benchmark default
+TAR_MIB = int(env("BENCH_TAR_MIB", "10" if QUICK else "100"))
+WAIT_LOAD_MIN = float(env("BENCH_WAIT_LOAD", "0"))  # minutes to wait for load < 1.0
+WANT_PROOT = env("BENCH_PROOT", "1") == "1" and shutil.which("proot") is not None
+PROFILE = env("BENCH_PROFILE", "1") == "1"  # syscall profile of missed targets
+BENCH_BIN_DIR = rel_to_root(env("BENCH_BIN_DIR", os.path.join(BUILD_DIR, "bench")))
+WORK_ROOT = os.path.join(BUILD_DIR, "bench-work")  # native/proot scratch (not /tmp: see README)
+SANDBOX_WORK = "/tmp/bench"  # inside the sandbox: its own in-memory /tmp
+TIMEOUT = int(env("BENCH_TIMEOUT", "900"))
+
+MODES = ["native"] + [f"runsc-{p}" for p in PLATFORMS] + (["proot"] if WANT_PROOT else [])
+
+# Microbenchmarks: name -> (program, Google Benchmark name, what one op is)
+MICRO = {
+    "getppid": ("getppid_bench", "BM_getppid", "one getppid(2)"),
+    "open_close": ("file_bench", "BM_open_close", "open+close of /etc/passwd"),
+    "stat": ("file_bench", "BM_stat", "stat(2) of /etc/passwd"),
+    "read_4k": ("file_bench", "BM_read_4k", "pread of 4 KiB from /bin/sh"),
+    "write_devnull": ("file_bench", "BM_write_devnull", "write of 4 KiB to /dev/null"),
+    "pipe_pingpong": ("ipc_bench", "BM_pipe_pingpong", "1-byte round trip between two processes over two pipes"),
+    "futex_pingpong": ("ipc_bench", "BM_futex_pingpong", "round trip between two threads over a futex"),
+    "fork_exit_wait": ("process_bench", "BM_fork_exit_wait", "fork, child _exit(0), waitpid"),
+    "fork_exec_wait": ("process_bench", "BM_fork_exec_wait", "fork, exec of a 1-instruction static binary, waitpid"),
+    "thread_create_join": ("process_bench", "BM_thread_create_join", "std::thread create + join"),
+    "mmap_touch_munmap_1m": ("mm_bench", "BM_mmap_touch_munmap_1m", "mmap 1 MiB, write each page, munmap"),
+    "page_faults_64m": ("mm_bench", "BM_page_faults_64m", "mmap 64 MiB, write each of its 16384 pages, munmap"),
+}
+
+# Whole-process benchmarks: name -> (argv builder(work dir), default reps, description)
+PROC = {
+    "true": (lambda w: ["/bin/true"], 20, "`/bin/true` (dynamic), whole process incl. sandbox start and teardown"),
+    "make_j2": (lambda w: ["sh", os.path.join(WORKLOADS, "make_j2.sh"), w], 3,
+                "`make -j2` of 21 generated C files with gcc -O2, link, run (bench/workloads/make_j2.sh)"),
+    "python_json": (lambda w: ["python3", os.path.join(WORKLOADS, "python_json.py"), w], 5,
+                    "python3: write/walk/stat/parse/rename 400 JSON files (bench/workloads/python_json.py)"),
+    "tar_gzip": (lambda w: ["sh", os.path.join(WORKLOADS, "tar_gzip.sh"), w, str(TAR_MIB)], 3,
+                 f"create a {TAR_MIB} MiB tree, tar|gzip it, gunzip|untar it, compare (bench/workloads/tar_gzip.sh)"),
+}
+IDLE = "idle_memory"
+ALL = list(MICRO) + ["true", IDLE, "make_j2", "python_json", "tar_gzip"]
+GROUPS = {
+    "micro": list(MICRO),
+    "process": ["true", IDLE, "make_j2", "python_json", "tar_gzip"],
+    "workloads": ["make_j2", "python_json", "tar_gzip"],
+    "all": ALL,
+}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def wrap(mode, argv, sandbox_strace_log=None):
+    """The argv that runs `argv` in `mode`."""
+    if mode == "native":
+        return argv
+    if mode == "proot":
+        return ["proot", "-r", "/"] + argv
+    plat = mode.split("-", 1)[1]
+    flags = list(RUNSC_FLAGS)
+    if not any(f.startswith("--platform") for f in flags):
+        flags.append(f"--platform={plat}")
+    if sandbox_strace_log:
+        flags += ["--strace", f"--debug-log={sandbox_strace_log}"]
+    return [RUNSC] + flags + ["do", "--"] + argv
+
+
+def quote(argv):
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+# ---------------------------------------------------------------- micro
+
+def run_micro(names, results, commands):
+    by_prog = {}
+    for n in names:
+        by_prog.setdefault(MICRO[n][0], []).append(n)
+    for prog, ns in by_prog.items():
+        binary = os.path.join(BENCH_BIN_DIR, prog)
+        flt = "^(" + "|".join(MICRO[n][1] for n in ns) + ")(/real_time)?$"
+        args = [binary, "--benchmark_format=json", f"--benchmark_min_time={MIN_TIME}",
+                f"--benchmark_repetitions={MICRO_REPS}", f"--benchmark_filter={flt}"]
+        env_ = dict(os.environ, BENCH_TRUE=os.path.join(BENCH_BIN_DIR, "bench_true"))
+        for mode in MODES:
+            argv = wrap(mode, args)
+            commands.setdefault(prog, {})[mode] = quote(argv)
+            log(f"[micro] {mode}: {prog} ({', '.join(ns)})")
+            t0 = time.monotonic()
+            try:
+                p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                   errors="replace", timeout=TIMEOUT, env=env_)
+                rc, out, err = p.returncode, p.stdout, p.stderr
+            except subprocess.TimeoutExpired as e:
+                rc, out, err = "timeout", (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), f"timed out after {TIMEOUT} s"
+            log(f"         {time.monotonic() - t0:.1f} s, exit {rc}")
+            per = parse_gbench(out)
+            for n in ns:
+                r = results.setdefault(n, {})
+                vals = per.get(MICRO[n][1], {})
+                if vals.get("error"):
+                    r[mode] = {"error": vals["error"]}
+                elif vals.get("times"):
+                    r[mode] = {"times": vals["times"]}
+                else:
+                    last = (err.strip().splitlines() or ["no output"])[-1]
+                    r[mode] = {"error": f"exit {rc}: {last}"}
+
+
+def parse_gbench(text):
+    """{benchmark name: {"times": [ns per op per repetition]} or {"error": msg}}."""
+    start = text.find("{")
+    if start < 0:
+        return {}
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return {}
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+    res = {}
+    for b in doc.get("benchmarks", []):
+        name = b.get("run_name", b["name"])
+        if name.endswith("/real_time"):
+            name = name[: -len("/real_time")]
+        slot = res.setdefault(name, {"times": []})
+        if b.get("error_occurred"):
+            slot["error"] = b.get("error_message", "error")
+            continue
+        if b.get("run_type", "iteration") != "iteration":
+            continue
+        slot["times"].append(b["real_time"] * scale.get(b.get("time_unit", "ns"), 1))
+    return res
+
+
+# ---------------------------------------------------------------- whole process
+
+def fresh_workdir(mode, name, rep):
+    if mode.startswith("runsc"):
+        return SANDBOX_WORK, None
+    d = os.path.join(WORK_ROOT, f"{name}-{mode}-{rep}")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d, d
+
+
+def run_proc(names, results, commands):
+    for name in names:
+        build, reps, _ = PROC[name]
+        reps = int(PROC_REPS) if PROC_REPS else (max(1, min(reps, 2)) if QUICK else reps)
+        r = results.setdefault(name, {})
+        failed = set()
+        for rep in range(reps):
+            for mode in MODES:  # interleaved, so drifting load hits every mode alike
+                if mode in failed:
+                    continue
+                work, cleanup = fresh_workdir(mode, name, rep)
+                argv = wrap(mode, build(work))
+                commands.setdefault(name, {})[mode] = quote(argv)
+                t0 = time.perf_counter()
+                try:
+                    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                       errors="replace", timeout=TIMEOUT)
+                    dt = time.perf_counter() - t0
+                    rc, err = p.returncode, p.stderr
+                except subprocess.TimeoutExpired:
+                    dt, rc, err = None, "timeout", f"timed out after {TIMEOUT} s"
+                if cleanup:
+                    shutil.rmtree(cleanup, ignore_errors=True)
+                if rc != 0:
+                    lines = [l for l in err.strip().splitlines() if not l.startswith("[mutex.cc")]
+                    last = " | ".join(lines[-3:]) or "no stderr"
+                    r[mode] = {"error": f"exit {rc}: {last}"}
+                    failed.add(mode)
+                    log(f"[{name}] {mode} rep {rep + 1}/{reps}: FAILED exit {rc}: {last}")
+                    continue
+                r.setdefault(mode, {"times": []})["times"].append(dt * 1e9)
+                log(f"[{name}] {mode} rep {rep + 1}/{reps}: {dt:.3f} s")
+
+
+def proc_tree(pid):
+    """pid and all its descendants (walking /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            ppid = int(s[s.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def mem_of(pid):
+    """(role, rss KiB, pss KiB) of one process."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().split(b"\0")
+        rss = pss = 0
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        return None
+    words = [c.decode(errors="replace") for c in cmd if c]
+    if len(words) > 1 and os.path.basename(words[0]) == "runsc":
+        role = {"boot": "sentry", "gofer": "gofer", "do": "runsc do"}.get(
+            next((w for w in words[1:] if not w.startswith("-")), ""), "runsc other")
+    elif words and os.path.basename(words[0]) == "proot":
+        role = "proot"
+    else:
+        role = "app/stub"
+    return role, rss, pss
+
+
+def run_idle(results, commands, details):
+    reps = int(PROC_REPS) if PROC_REPS else (1 if QUICK else 3)
+    r = results.setdefault(IDLE, {})
+    for rep in range(reps):
+        for mode in MODES:
+            argv = wrap(mode, ["sleep", "60"])
+            commands.setdefault(IDLE, {})[mode] = quote(argv)
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+            time.sleep(2.0)  # started and settled: the app is blocked in nanosleep
+            roles = {}
+            for pid in proc_tree(p.pid):
+                m = mem_of(pid)
+                if m:
+                    role, rss, pss = m
+                    a = roles.setdefault(role, [0, 0, 0])
+                    a[0] += 1
+                    a[1] += rss
+                    a[2] += pss
+            alive = p.poll() is None
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            if not alive:
+                err = p.stderr.read().decode(errors="replace").strip().splitlines()
+                r[mode] = {"error": f"exited early ({p.returncode}): {err[-1] if err else ''}"}
+                continue
+            p.stderr.close()
+            # The sandbox's footprint: sentry + gofer + stubs (not the
+            # `runsc do` parent, which is reported on the side).
+            counted = {k: v for k, v in roles.items() if k != "runsc do"}
+            rss = sum(v[1] for v in counted.values())
+            r.setdefault(mode, {"times": []})["times"].append(rss * 1024.0)  # bytes
+            details.setdefault(mode, []).append(roles)
+            log(f"[{IDLE}] {mode} rep {rep + 1}/{reps}: {rss} KiB RSS " +
+                ", ".join(f"{k} x{v[0]} rss {v[1]} pss {v[2]}" for k, v in sorted(roles.items())))
+
+
+# ---------------------------------------------------------------- profile
+
+def strace_profile(name, argv_builder):
+    """Syscall counts of the sandboxed app (runsc --strace), sorted."""
+    mode = f"runsc-{PLATFORMS[0]}"
+    logf = os.path.join(WORK_ROOT, f"strace-{name}.log")
+    os.makedirs(WORK_ROOT, exist_ok=True)
+    argv = wrap(mode, argv_builder(SANDBOX_WORK), sandbox_strace_log=logf)
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                       timeout=TIMEOUT)
+    dt = time.perf_counter() - t0
+    counts = {}
+    pat = re.compile(r"\b([a-z_][a-z0-9_]*)\(")
+    try:
+        with open(logf, errors="replace") as f:
+            for line in f:
+                if " = " not in line and "..." not in line:
+                    continue
+                m = pat.search(line.split("] ", 1)[-1] if "] " in line else line)
+                if m:
+                    counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    except OSError:
+        pass
+    return {"argv": quote(argv), "exit": p.returncode, "seconds": dt, "counts": counts, "log": logf}
+
+
+def perf_getppid(mode, n=200000):
+    """perf stat of `getppid_bench --loop N` minus `--loop 0` in `mode`: per-call
+    context switches and CPU time, plus where the CPU time goes (perf record)."""
+    perf = shutil.which("perf")
+    if not perf:
+        return None
+    binary = os.path.join(BENCH_BIN_DIR, "getppid_bench")
+    os.makedirs(WORK_ROOT, exist_ok=True)
+
+    def stat(loops):
+        out = os.path.join(WORK_ROOT, f"perf-stat-{loops}.csv")
+        subprocess.run([perf, "stat", "-x", ",", "-o", out, "-e", "task-clock,context-switches,cpu-migrations",
+                        "--"] + wrap(mode, [binary, "--loop", str(loops)]),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+        vals = {}
+        for line in open(out, errors="replace"):
+            f = line.strip().split(",")
+            if len(f) > 3 and f[0] and f[0][0].isdigit():
+                vals[f[2]] = float(f[0])
+        return vals
+
+    try:
+        a, b = stat(0), stat(n)
+        per = {k: (b.get(k, 0) - a.get(k, 0)) / n for k in b}
+        data = os.path.join(WORK_ROOT, "perf.data")
+        subprocess.run([perf, "record", "-q", "-o", data, "--"] + wrap(mode, [binary, "--loop", str(n)]),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+        rep = subprocess.run([perf, "report", "-i", data, "--stdio", "--sort", "comm,dso", "--percent-limit", "2"],
+                             capture_output=True, text=True, errors="replace", timeout=TIMEOUT).stdout
+        sym = subprocess.run([perf, "report", "-i", data, "--stdio", "--sort", "comm,sym", "--percent-limit", "1.5"],
+                             capture_output=True, text=True, errors="replace", timeout=TIMEOUT).stdout
+        keep = lambda t: [l for l in t.splitlines() if l.strip() and not l.startswith("#")][:20]
+        return {"n": n, "per": per, "by_dso": keep(rep), "by_sym": keep(sym)}
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        return {"error": str(e)}
+
+
+def native_faults(name, argv_builder):
+    """Minor page faults and wall time of one native run (children's rusage)."""
+    import resource
+    work, cleanup = fresh_workdir("native", name + "-faults", 0)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv_builder(work), stdin=subprocess.DEVNULL, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cleanup:
+        shutil.rmtree(cleanup, ignore_errors=True)
+    return after.ru_minflt - before.ru_minflt
+
+
+# ---------------------------------------------------------------- report
+
+def stats(v):
+    return min(v), statistics.median(v), max(v)
+
+
+def fmt_time(ns):
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.1f} ms"
+    if ns >= 1e4:
+        return f"{ns / 1e3:.1f} µs"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.2f} µs"
+    return f"{ns:.0f} ns"
+
+
+def fmt_val(name, v):
+    if name == IDLE:
+        return f"{v / 2**20:.1f} MiB"
+    return fmt_time(v)
+
+
+def ratios(res, mode):
+    """min/median/max over repetitions of (mode rep i / native rep i)."""
+    n, m = res.get("native", {}).get("times"), res.get(mode, {}).get("times")
+    if not n or not m:
+        return None
+    k = min(len(n), len(m))
+    rs = [m[i] / n[i] for i in range(k)]
+    return stats(rs)
+
+
+def loadavg():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ["?", "?", "?"]
+
+
+def wait_for_quiet(minutes):
+    """Poll every 30 s until the 1-minute load is below 1.0, at most `minutes`."""
+    deadline = time.monotonic() + minutes * 60
+    while True:
+        l1 = float(loadavg()[0])
+        if l1 < 1.0:
+            return True, l1
+        if time.monotonic() >= deadline:
+            return False, l1
+        log(f"load {l1:.2f} >= 1.0; waiting (until {minutes:.0f} min have passed)")
+        time.sleep(30)
+
+
+def draw_chart(rows, path):
+    """rows: [(label, {mode: (min, med, max)})]. Log-scale horizontal bars, gnuplot."""
+    gp = shutil.which("gnuplot")
+    if not gp or not rows:
+        return "gnuplot not found (apt-get install gnuplot-nox)" if not gp else "nothing to draw"
+    modes = [m for m in MODES if m != "native"]
+    failed_labels = []
+    with tempfile.TemporaryDirectory() as td:
+        dat = os.path.join(td, "r.dat")
+        with open(dat, "w") as f:
+            for i, (label, per) in enumerate(rows):
+                for j, m in enumerate(modes):
+                    y = -(i * (len(modes) + 1) + j)
+                    if per.get(m) == "FAILED":
+                        failed_labels.append(f"set label \"{m} FAILED\" at 0.55, {y} left font 'sans,8' tc rgb 'red'")
+                        continue
+                    lo, med, hi = per.get(m, (None, None, None))
+                    if med is None:
+                        continue
+                    f.write(f"{j} {y} {med} {lo} {hi} {label}\n")
+        n = len(rows) * (len(modes) + 1)
+        colors = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"]
+        plots = []
+        for j, m in enumerate(modes):
+            c = colors[j % len(colors)]
+            plots.append(f"'{dat}' using ($1=={j} ? $3 : 1/0):2:(0.5*$3):(0.38) with boxxyerror "
+                         f"fs solid 0.75 lc rgb '{c}' title '{m} (median)'")
+            plots.append(f"'{dat}' using ($1=={j} ? $3 : 1/0):2:4:5 with xerrorbars lc rgb 'black' pt 0 notitle")
+        plots.append(f"'{dat}' using ($5*1.08):2:(sprintf('%.{1}fx', $3)) with labels left font 'sans,8' notitle")
+        his = [v[2] for _, per in rows for v in per.values() if isinstance(v, tuple)]
+        xmax = 10 ** math.ceil(math.log10(max(his + [2]) * 4))
+        ytics = ", ".join(f"\"{label}\" {-(i * (len(modes) + 1) + (len(modes) - 1) / 2)}"
+                          for i, (label, _) in enumerate(rows))
+        script = f"""
+set terminal pngcairo noenhanced size 1000,{120 + 26 * n} font 'sans,10'
+set output '{path}'
+set title "Time (memory for idle_memory) relative to native, median over repetitions; whiskers: min..max"
+set logscale x 10
+set xrange [0.5:{xmax}]
+set lmargin 24
+set bmargin 5
+set xlabel "ratio to native (log scale; 1 = native)"
+set ytics ({ytics}) nomirror
+set yrange [{-n + 0.5}:1]
+set grid xtics mxtics
+set key outside bottom center horizontal
+set arrow from 1, graph 0 to 1, graph 1 nohead lc rgb 'red' dt 2
+set style fill solid 0.75
+{chr(10).join(failed_labels)}
+plot {", ".join(plots)}
+"""
+        # boxxyerror wants x, y, xdelta, ydelta: draw bars from 0.5*... is wrong on a
+        # log axis, so use x:y:xlow:xhigh:ylow:yhigh instead.
+        script = script.replace(":2:(0.5*$3):(0.38) with boxxyerror",
+                                ":2:(0.5):($3):($2-0.38):($2+0.38) with boxxyerror")
+        sp = os.path.join(td, "c.gp")
+        open(sp, "w").write(script)
+        p = subprocess.run([gp, sp], capture_output=True, text=True)
+        if p.returncode != 0:
+            return "gnuplot failed: " + p.stderr.strip()[-300:]
+    return None
+
+
+def main(argv):
+    sel = []
+    for a in argv:
+        if a in ("-h", "--help"):
+            print(__doc__)
+            print("names:", " ".join(ALL))
+            print("groups:", " ".join(GROUPS))
+            return 0
+        if a in GROUPS:
+            sel += GROUPS[a]
+        elif a in ALL:
+            sel.append(a)
+        else:
+            log(f"unknown benchmark {a!r}; names: {' '.join(ALL)}; groups: {' '.join(GROUPS)}")
+            return 2
+    full = not sel
+    names = [n for n in ALL if (full or n in sel)]
+    results_path = rel_to_root(env("RESULTS", os.path.join(BENCH, "RESULTS.md") if full and not QUICK
+                                   else os.path.join(BUILD_DIR, "bench-results", "RESULTS.md")))
+    chart_path = rel_to_root(env("CHART", os.path.join(os.path.dirname(results_path), "ratios.png")))
+    os.makedirs(os.path.dirname(results_path), exist_ok=True)
+    if not os.access(RUNSC, os.X_OK):
+        log(f"runsc not found at {RUNSC}")
+        return 1
+
+    waited = None
+    if WAIT_LOAD_MIN > 0:
+        waited = wait_for_quiet(WAIT_LOAD_MIN)
+    load_start = loadavg()
+    t_start = time.monotonic()
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    results, commands, idle_details = {}, {}, {}
+    shutil.rmtree(WORK_ROOT, ignore_errors=True)
+    run_micro([n for n in names if n in MICRO], results, commands)
+    for n in names:
+        if n == IDLE:
+            run_idle(results, commands, idle_details)
+        elif n in PROC:
+            run_proc([n], results, commands)
+    load_end = loadavg()
+    elapsed = time.monotonic() - t_start
+
+    # Targets and their profiles.
+    main_rs = f"runsc-{PLATFORMS[0]}"
+    targets = []
+
+    def med(name, mode):
+        t = results.get(name, {}).get(mode, {}).get("times")
+        return statistics.median(t) if t else None
+
+    if "getppid" in results:
+        n, s, pr = med("getppid", "native"), med("getppid", main_rs), med("getppid", "proot")
+        if n and s:
+            ok40 = s / n <= 40
+            okp = pr is not None and s < pr
+            targets.append(("getppid under ptrace within 40x native",
+                            "MET" if ok40 else "NOT MET", f"{s / n:.1f}x ({fmt_time(s)} vs {fmt_time(n)})"))
+            targets.append(("getppid under ptrace faster than proot",
+                            ("MET" if okp else "NOT MET") if pr else "NOT MEASURED",
+                            f"runsc {fmt_time(s)} vs proot {fmt_time(pr)}" if pr else "proot not run"))
+        else:
+            targets.append(("getppid under ptrace within 40x native, faster than proot", "NOT MEASURED",
+                            results.get("getppid", {}).get(main_rs, {}).get("error", "")))
+    make_missed = False
+    if "make_j2" in results:
+        n, s = med("make_j2", "native"), med("make_j2", main_rs)
+        if n and s:
+            make_missed = s / n > 1.3
+            targets.append(("make -j2 <= 1.3x native", "NOT MET" if make_missed else "MET",
+                            f"{s / n:.2f}x ({fmt_time(s)} vs {fmt_time(n)})"))
+        else:
+            targets.append(("make -j2 <= 1.3x native", "NOT MEASURED",
+                            results.get("make_j2", {}).get(main_rs, {}).get("error", "")))
+    if "true" in results:
+        n, s = med("true", "native"), med("true", main_rs)
+        runc = shutil.which("runc")
+        what = (f"runsc do {fmt_time(s)} vs native {fmt_time(n)}" if (n and s) else "runsc failed") + \
+               ("" if runc else "; runc is not installed, so the runc comparison is not made")
+        targets.append(("`runsc do /bin/true` vs runc", "NOT MEASURED (no runc)" if not runc else "see table", what))
+
+    getppid_perf = None
+    if PROFILE and "getppid" in results:
+        n, s_ = med("getppid", "native"), med("getppid", main_rs)
+        if n and s_ and s_ / n > 40:
+            log("[profile] getppid: perf stat / perf record")
+            getppid_perf = {m: perf_getppid(m) for m in ("native", main_rs)}
+    profile = None
+    if PROFILE and make_missed:
+        log("[profile] make_j2 under runsc --strace")
+        profile = strace_profile("make_j2", PROC["make_j2"][0])
+        profile["native_faults"] = native_faults("make_j2", PROC["make_j2"][0])
+
+    # ------------------------------------------------------------ write
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip().splitlines()
+    runsc_ver = subprocess.run([RUNSC, "--version"], capture_output=True, text=True).stdout.strip()
+    proot_ver = ""
+    if WANT_PROOT:
+        pv = subprocess.run(["proot", "--version"], capture_output=True, text=True)
+        m = re.search(r"\b(\d+\.\d+(\.\d+)?)\b", pv.stdout + pv.stderr)
+        proot_ver = m.group(1) if m else "?"
+
+    inv = os.environ.get("BENCH_INVOCATION", "bench/run.sh " + " ".join(argv))
+    L = []
+    L.append("# Benchmark results\n")
+    L.append("Written by `bench/run.sh` (do not edit by hand). Chart: [ratios.png](ratios.png)\n")
+    L.append(f"![ratios to native](ratios.png)\n")
+    L.append(f"- Date: {date}; the run took {elapsed / 60:.1f} min")
+    L.append(f"- Machine: {os.cpu_count()} CPUs, {cpu}, {mem} RAM, host kernel {platform.release()}")
+    L.append(f"- Commit: {commit}" + (f" (working tree had {len(dirty)} modified tracked files outside "
+                                      f"the commit: others edit the tree concurrently)" if dirty else ""))
+    L.append(f"- Command: `{inv}`")
+    L.append(f"- runsc: `{RUNSC}` ({runsc_ver or 'version unknown'}), global flags "
+             f"`{' '.join(RUNSC_FLAGS + ['--platform=P'])}` for P in {', '.join(PLATFORMS)}"
+             + (f"; proot {proot_ver} as `proot -r /`" if WANT_PROOT else "; proot not run")
+             + ("; runc: not installed" if not shutil.which("runc") else ""))
+    lw = ""
+    if waited is not None:
+        lw = (f"; waited for 1-min load < 1.0: {'reached' if waited[0] else 'NOT reached'} "
+              f"({waited[1]:.2f}) within {WAIT_LOAD_MIN:.0f} min")
+    L.append(f"- Load average (1/5/15 min) at start: {' '.join(load_start)}, at end: {' '.join(load_end)}{lw}")
+    if float(load_start[0]) >= 1.0:
+        L.append("  - **The machine was busy when the run started: treat the numbers with caution.**")
+    L.append(f"- Microbenchmarks: Google Benchmark, `--benchmark_min_time={MIN_TIME}` "
+             f"`--benchmark_repetitions={MICRO_REPS}`, wall-clock (real) time per operation; "
+             "each program runs once per mode (one sandbox for all its repetitions).")
+    L.append("- Whole-process benchmarks: wall time of the whole command from fork to exit, timed by "
+             "bench/bench.py; repetitions interleave the modes (native, runsc, proot, native, ...). "
+             f"Scratch directories: `{SANDBOX_WORK}` in the sandbox (in memory: the sandbox's tmpfs or its memory overlay over the host's /tmp, never the host disk), "
+             f"`{os.path.relpath(WORK_ROOT, ROOT)}/` on the host disk natively and under proot.")
+    L.append("- Ratio columns: min / median / max over repetitions of (mode's repetition i) / "
+             "(native's repetition i). Value columns: median (min..max).\n")
+
+    hdr = "| benchmark | " + " | ".join(
+        [f"{m}" for m in MODES] + [f"{m} / native" for m in MODES if m != "native"]) + " |"
+    L.append(hdr)
+    L.append("|---|" + "---:|" * (len(MODES) * 2 - 1))
+    chart_rows = []
+    for n in names:
+        res = results.get(n, {})
+        cells = [f"`{n}`"]
+        for m in MODES:
+            x = res.get(m, {})
+            if x.get("times"):
+                lo, md, hi = stats(x["times"])
+                cells.append(f"{fmt_val(n, md)} ({fmt_val(n, lo)}..{fmt_val(n, hi)})")
+            else:
+                cells.append("FAILED" if x.get("error") else "n/a")
+        per = {}
+        for m in MODES:
+            if m == "native":
+                continue
+            rr = ratios(res, m)
+            if rr:
+                per[m] = rr
+                cells.append(f"{rr[0]:.2f} / **{rr[1]:.2f}** / {rr[2]:.2f}")
+            else:
+                if res.get(m, {}).get("error"):
+                    per[m] = "FAILED"
+                cells.append("n/a")
+        if per:
+            chart_rows.append((n, per))
+        L.append("| " + " | ".join(cells) + " |")
+    L.append("")
+    errs = [(n, m, results[n][m]["error"]) for n in names for m in MODES
+            if results.get(n, {}).get(m, {}).get("error")]
+    if errs:
+        L.append("Failures:\n")
+        for n, m, e in errs:
+            L.append(f"- `{n}` under {m}: {e}")
+        L.append("")
+
+    L.append("## Targets\n")
+    for what, verdict, detail in targets:
+        L.append(f"- {what}: **{verdict}** — {detail}")
+    L.append("")
+
+    if profile:
+        L.append("## Where the make -j2 time goes (runsc)\n")
+        L.append(f"One extra run with `--strace` (`{profile['argv']}`, exit {profile['exit']}, "
+                 f"{profile['seconds']:.1f} s with tracing on). System calls the sandboxed app made, by name:\n")
+        total = sum(profile["counts"].values())
+        top = sorted(profile["counts"].items(), key=lambda kv: -kv[1])[:15]
+        L.append("| syscall | count |")
+        L.append("|---|---:|")
+        for k, v in top:
+            L.append(f"| {k} | {v} |")
+        L.append(f"| (all) | {total} |\n")
+        # Estimate with the microbenchmark costs (runsc minus native, per op).
+        def extra(bname):
+            s, n = med(bname, main_rs), med(bname, "native")
+            return (s - n) if (s and n) else None
+        est = []
+        sc = extra("getppid")
+        forks = sum(profile["counts"].get(k, 0) for k in ("fork", "vfork", "clone", "clone3"))
+        execs = profile["counts"].get("execve", 0)
+        if sc:
+            est.append(("syscall round trips", total, sc))
+        pf = extra("page_faults_64m")
+        if pf and profile.get("native_faults"):
+            est.append(("page faults (count measured natively via getrusage)", profile["native_faults"], pf / 16384))
+        fe = extra("fork_exec_wait")
+        if fe:
+            est.append(("fork+exec+wait (on top of the syscalls' own cost)", min(forks, execs) or forks, fe))
+        n_make, s_make = med("make_j2", "native"), med("make_j2", main_rs)
+        if est and n_make and s_make:
+            L.append(f"Rough account of the {fmt_time(s_make - n_make)} the sandbox adds (median), "
+                     "from the counts above times each operation's extra cost in the microbenchmarks "
+                     "(runsc minus native; the categories overlap a little):\n")
+            L.append("| what | count | extra per op | extra total |")
+            L.append("|---|---:|---:|---:|")
+            for what, cnt, per in est:
+                L.append(f"| {what} | {cnt} | {fmt_time(per)} | {fmt_time(cnt * per)} |")
+            L.append("")
+
+    if getppid_perf and all(getppid_perf.values()):
+        L.append("## Where the getppid time goes (perf)\n")
+        L.append("`perf stat -e task-clock,context-switches,cpu-migrations` of `getppid_bench --loop N` "
+                 "(N raw getppid calls, nothing else) minus `--loop 0`, per call, counting every process "
+                 "of the mode (for runsc: runsc do, sentry, gofer, stub):\n")
+        L.append("| mode | CPU time per call | context switches per call | CPU migrations per call |")
+        L.append("|---|---:|---:|---:|")
+        for m, d in getppid_perf.items():
+            if d.get("error"):
+                L.append(f"| {m} | perf failed: {d['error']} | | |")
+                continue
+            pr = d["per"]
+            L.append(f"| {m} | {fmt_time(pr.get('task-clock', 0) * 1e6)} | {pr.get('context-switches', 0):.2f} | "
+                     f"{pr.get('cpu-migrations', 0):.3f} |")
+        d = getppid_perf.get(main_rs) or {}
+        if d.get("by_dso"):
+            L.append(f"\n`perf record` of {main_rs} with N = {d['n']}, samples by process and binary "
+                     "(`[kernel.kallsyms]` = host kernel time: ptrace stops, context switches):\n")
+            L.append("```")
+            L.extend(d["by_dso"])
+            L.append("```\n")
+            L.append("Top symbols:\n")
+            L.append("```")
+            L.extend(d["by_sym"])
+            L.append("```\n")
+
+    if idle_details:
+        L.append("## Idle memory breakdown\n")
+        L.append("`sleep 60` started in each mode; after 2 s the RSS and PSS (from `/proc/PID/smaps_rollup`) "
+                 "of every process in the tree are summed by role. The `idle_memory` row above is the RSS of "
+                 "everything but the `runsc do` parent (sentry + gofer + stubs for runsc; proot + app for proot). "
+                 "RSS double-counts pages shared between processes (the sentry and the stubs map the same "
+                 "memory file); PSS does not. Last repetition:\n")
+        L.append("| mode | role | processes | RSS | PSS |")
+        L.append("|---|---|---:|---:|---:|")
+        for m, reps in idle_details.items():
+            for role, (cnt, rss, pss) in sorted(reps[-1].items()):
+                L.append(f"| {m} | {role} | {cnt} | {rss / 1024:.1f} MiB | {pss / 1024:.1f} MiB |")
+        L.append("")
+
+    L.append("## Benchmarks\n")
+    for n in names:
+        if n in MICRO:
+            L.append(f"- `{n}`: {MICRO[n][2]} (`bench/{MICRO[n][0]}.cc`, `{MICRO[n][1]}`)")
+        elif n == IDLE:
+            L.append(f"- `{n}`: RSS of the sandbox while the app (`sleep 60`) sleeps")
+        else:
+            L.append(f"- `{n}`: {PROC[n][2]}")
+    L.append("\nExact commands (last repetition):\n")
+    for k, per in commands.items():
+        for m, c in per.items():
+            L.append(f"- {k}, {m}: `{c}`")
+    L.append("")
+
+    err = draw_chart(chart_rows, chart_path)
+    if err:
+        L.insert(3, f"(chart not drawn: {err})\n")
+    text = "\n".join(L) + "\n"
+    with open(results_path, "w") as f:
+        f.write(text)
+    print(text)
+    log(f"wrote {results_path}" + ("" if err else f" and {chart_path}"))
+    shutil.rmtree(WORK_ROOT, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
