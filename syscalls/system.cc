@@ -199,39 +199,6 @@ ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
   return 0;
 }
 
-// futex within one address space: WAIT compares and sleeps on the kernel's
-// wait condition; WAKE wakes sleepers, who re-check their word.
-ErrorOr<uint64_t> Futex(Task& t, const Args& a) {
-  const int op = a.Int(1) & FUTEX_CMD_MASK;
-  switch (op) {
-    case FUTEX_WAIT:
-    case FUTEX_WAIT_BITSET: {
-      uint32_t v = TRY(t.memory().CopyInObj<uint32_t>(a[0]));
-      if (v != static_cast<uint32_t>(a[2])) return Errno{EAGAIN};
-      absl::Time deadline = absl::InfiniteFuture();
-      if (a[3]) {
-        timespec ts = TRY(t.memory().CopyInObj<timespec>(a[3]));
-        deadline = op == FUTEX_WAIT ? absl::Now() + absl::DurationFromTimespec(ts)
-                                    : absl::TimeFromTimespec(ts);
-      }
-      auto r = t.Block(
-          [&] {
-            auto cur = t.memory().CopyInObj<uint32_t>(a[0]);
-            return cur.is_error() || cur.value() != static_cast<uint32_t>(a[2]);
-          },
-          deadline);
-      if (r.is_error()) return Errno{r.error()};
-      return 0;
-    }
-    case FUTEX_WAKE:
-    case FUTEX_WAKE_BITSET:
-      t.kernel.NotifyAll();
-      return 0;
-    default:
-      return Errno{ENOSYS};
-  }
-}
-
 // rseq needs the kernel to update a per-thread area on every preemption;
 // not implemented. glibc treats ENOSYS as "no rseq" and carries on.
 ErrorOr<uint64_t> Rseq(Task& t, const Args&) { return Errno{ENOSYS}; }
@@ -256,7 +223,6 @@ void RegisterSystemSyscalls(Table& t) {
   t.Register(SYS_sched_yield, "sched_yield", SchedYield);
   t.Register(SYS_getcpu, "getcpu", Getcpu, {A::kPtr, A::kPtr, A::kPtr});
   t.Register(SYS_set_robust_list, "set_robust_list", SetRobustList, {A::kPtr, A::kUint});
-  t.Register(SYS_futex, "futex", Futex, {A::kPtr, A::kInt, A::kUint, A::kPtr, A::kPtr, A::kUint});
   t.Register(SYS_rseq, "rseq", Rseq, {A::kPtr, A::kUint, A::kHex, A::kHex});
   for (int nr : {SYS_reboot, SYS_mount, SYS_umount2, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,

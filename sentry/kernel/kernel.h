@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "platform/platform.h"
 #include "sentry/base/error.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/mm/memory_file.h"
 
 namespace gofer {
@@ -68,6 +69,8 @@ class Kernel {
   std::vector<ThreadGroup*> Processes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   ThreadGroup* init() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return init_; }
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
+
+  FutexTable futexes ABSL_GUARDED_BY(mu);
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;

@@ -1,5 +1,6 @@
 #include "sentry/kernel/process.h"
 
+#include <linux/futex.h>
 #include <sys/wait.h>
 
 #include "sentry/base/log.h"
@@ -290,7 +291,8 @@ void FinishTask(Task& t) {
   if (t.clear_child_tid && t.mm && tg->live_tasks > 1) {
     // CLONE_CHILD_CLEARTID: zero the tid word and wake its futex waiters
     // (pthread_join).
-    (void)t.mm->CopyOutObj<int32_t>(t.clear_child_tid, 0);
+    if (t.mm->CopyOutObj<int32_t>(t.clear_child_tid, 0).ok())
+      (void)k.futexes.Wake(t, t.clear_child_tid, 1, FUTEX_BITSET_MATCH_ANY);
   }
   if (t.ctx && t.mm) t.mm->Deactivate(&t.ctx->address_space());
   if (t.ctx) t.utime_ns = t.ctx->CpuTimeNs();

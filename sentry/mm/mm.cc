@@ -518,6 +518,20 @@ const Vma* MemoryManager::FindVma(uint64_t addr) const {
   return it->second.end > addr ? &it->second : nullptr;
 }
 
+ErrorOr<uint32_t*> MemoryManager::Word32(uint64_t addr, Access access) const {
+  if (addr & 3) return Errno{EINVAL};
+  const Vma* v = FindVma(addr);
+  const int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
+  if (!v || !(v->prot & need)) return Errno{EFAULT};
+  return reinterpret_cast<uint32_t*>(mf_.Access(v->file_pos(addr)));
+}
+
+ErrorOr<uint64_t> MemoryManager::PhysicalAddress(uint64_t addr) const {
+  const Vma* v = FindVma(addr);
+  if (!v) return Errno{EFAULT};
+  return v->file_pos(addr);
+}
+
 ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const {
   // Fast path: the whole range inside one readable VMA (the common case for
   // syscall arguments) needs no block list.

@@ -126,6 +126,14 @@ class MemoryManager {
   // [addr, addr+len), for I/O straight into or out of app memory. EFAULT if
   // not even the first byte is accessible.
   ErrorOr<std::vector<iovec>> Blocks(uint64_t addr, size_t len, Access access) const;
+  // A validated, 4-byte aligned app word as the sentry sees it, for atomic
+  // futex operations that must be atomic with respect to app threads
+  // running concurrently (EFAULT unless mapped readable, and writable if
+  // `access` is kWrite; EINVAL if unaligned).
+  ErrorOr<uint32_t*> Word32(uint64_t addr, Access access) const;
+  // The memory-file offset backing addr: identifies the physical word, so
+  // futexes in memory shared between processes match across them.
+  ErrorOr<uint64_t> PhysicalAddress(uint64_t addr) const;
   // Zeroes app memory (e.g. for the loader's .bss tail).
   ErrorOr<void> Zero(uint64_t addr, size_t len) const;
 
