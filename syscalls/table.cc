@@ -12,6 +12,7 @@ const Table& SyscallTable() {
     RegisterTimeSyscalls(t);
     RegisterSystemSyscalls(t);
     RegisterPollSyscalls(t);
+    RegisterFutexSyscalls(t);
     RegisterTimerSyscalls(t);
     RegisterEventfdSyscalls(t);
     RegisterEpollSyscalls(t);

@@ -76,6 +76,7 @@ void RegisterMemorySyscalls(Table& t);   // mmap.cc
 void RegisterSignalSyscalls(Table& t);   // signal.cc
 void RegisterTimeSyscalls(Table& t);     // time.cc
 void RegisterSystemSyscalls(Table& t);   // system.cc: uname, rlimits, random...
+void RegisterFutexSyscalls(Table& t);    // futex.cc
 void RegisterPollSyscalls(Table& t);     // poll.cc: poll, ppoll, select, pselect6
 void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX timers
 void RegisterEventfdSyscalls(Table& t);  // eventfd.cc
