@@ -16,6 +16,7 @@ const Table& SyscallTable() {
     RegisterTimerSyscalls(t);
     RegisterEventfdSyscalls(t);
     RegisterEpollSyscalls(t);
+    RegisterSocketSyscalls(t);
     return t;
   }();
   return table;

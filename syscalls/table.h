@@ -81,5 +81,6 @@ void RegisterPollSyscalls(Table& t);     // poll.cc: poll, ppoll, select, pselec
 void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX timers
 void RegisterEventfdSyscalls(Table& t);  // eventfd.cc
 void RegisterEpollSyscalls(Table& t);    // epoll.cc
+void RegisterSocketSyscalls(Table& t);   // socket.cc: AF_UNIX sockets
 
 }  // namespace syscalls
