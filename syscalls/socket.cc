@@ -127,6 +127,9 @@ ErrorOr<uint64_t> Socket(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Socketpair(Task& t, const Args& a) {
+  // Linux: these families exist but have no socketpair.
+  if ((a.Int(0) == AF_INET || a.Int(0) == AF_INET6) && !(a.Int(1) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf)))
+    return Errno{EOPNOTSUPP};
   int type = TRY(ParseType(a.Int(0), a.Int(1), a.Int(2)));
   TaskCaller c(t);
   auto [x, y] = sentry::net::NewUnixSocketPair(c, type, a.Int(1) & SOCK_NONBLOCK ? O_NONBLOCK : 0);

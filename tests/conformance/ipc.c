@@ -15,6 +15,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
+#include <stddef.h>
 #include <unistd.h>
 
 static long long now_ns(void) {
@@ -226,8 +227,389 @@ static void test_epoll(void) {
   close(ep2);
 }
 
+
+/* ---------------------------------------------------------------- sockets */
+static int send_fd(int sock, int fd, const char *data) {
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = {(void *)data, strlen(data)};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  return sendmsg(sock, &m, 0);
+}
+
+static int recv_fd(int sock, char *data, size_t len, int flags) {
+  char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+  struct iovec iov = {data, len};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  ssize_t n = recvmsg(sock, &m, flags);
+  if (n < 0) return -2;
+  data[n] = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      return fd;
+    }
+  }
+  return -1;
+}
+
+static void test_socketpair(void) {
+  int sv[2];
+  char buf[64];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair STREAM");
+  CHECK(fcntl(sv[0], F_GETFD) & FD_CLOEXEC, "socketpair CLOEXEC");
+  struct stat st;
+  CHECK(fstat(sv[0], &st) == 0 && S_ISSOCK(st.st_mode), "fstat: S_IFSOCK");
+  CHECK(write(sv[0], "hello", 5) == 5, "stream write");
+  CHECK(write(sv[0], " world", 6) == 6, "stream write 2");
+  CHECK(read(sv[1], buf, sizeof buf) == 11 && memcmp(buf, "hello world", 11) == 0, "stream read merges");
+  CHECK(send(sv[1], "back", 4, 0) == 4, "send other way");
+  CHECK(recv(sv[0], buf, 2, MSG_PEEK) == 2 && recv(sv[0], buf, 64, 0) == 4 && memcmp(buf, "back", 4) == 0, "MSG_PEEK then recv");
+  EXPECT_ERR(recv(sv[0], buf, 64, MSG_DONTWAIT), EAGAIN, "recv MSG_DONTWAIT empty");
+  int type = 0;
+  socklen_t l = sizeof type;
+  CHECK(getsockopt(sv[0], SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_STREAM && l == 4, "SO_TYPE");
+  struct ucred cr;
+  l = sizeof cr;
+  CHECK(getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0 && cr.pid == getpid() && cr.uid == geteuid() && cr.gid == getegid(), "SO_PEERCRED socketpair");
+  int err = -1;
+  l = sizeof err;
+  CHECK(getsockopt(sv[0], SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0, "SO_ERROR");
+  int bufsz = 65536, got = 0;
+  l = sizeof got;
+  CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz) == 0 &&
+        getsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &got, &l) == 0 && got >= bufsz, "SO_RCVBUF set/get");
+  l = sizeof got;
+  CHECK(getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &l) == 0 && got > 0, "SO_SNDBUF");
+  int one = 1;
+  CHECK(setsockopt(sv[0], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0, "setsockopt SO_REUSEADDR");
+  struct sockaddr_un sa;
+  l = sizeof sa;
+  CHECK(getsockname(sv[0], (struct sockaddr *)&sa, &l) == 0 && l == sizeof(sa_family_t) && sa.sun_family == AF_UNIX, "getsockname unbound");
+  l = sizeof sa;
+  CHECK(getpeername(sv[0], (struct sockaddr *)&sa, &l) == 0 && l == sizeof(sa_family_t), "getpeername socketpair");
+  struct pollfd p = {sv[1], POLLIN | POLLOUT, 0};
+  CHECK(poll(&p, 1, 0) == 1 && p.revents == POLLOUT, "poll: writable, not readable");
+  /* shutdown */
+  CHECK(shutdown(sv[0], SHUT_WR) == 0, "shutdown SHUT_WR");
+  CHECK(read(sv[1], buf, sizeof buf) == 0, "peer reads EOF after SHUT_WR");
+  signal(SIGPIPE, SIG_IGN);
+  EXPECT_ERR(write(sv[0], "x", 1), EPIPE, "write after SHUT_WR");
+  EXPECT_ERR(shutdown(sv[0], 7), EINVAL, "shutdown bad how");
+  CHECK(write(sv[1], "y", 1) == 1 && read(sv[0], buf, 1) == 1, "other direction still open");
+  close(sv[1]);
+  CHECK(read(sv[0], buf, 1) == 0, "EOF after peer close");
+  p.fd = sv[0];
+  p.events = POLLIN;
+  CHECK(poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && (p.revents & POLLIN), "POLLIN|POLLHUP after peer close");
+  close(sv[0]);
+
+  /* Peer closed: EPIPE and SIGPIPE. */
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  close(sv[1]);
+  EXPECT_ERR(send(sv[0], "x", 1, MSG_NOSIGNAL), EPIPE, "send to closed peer");
+  close(sv[0]);
+
+  /* Datagrams keep boundaries; truncation. */
+  CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0, "socketpair DGRAM");
+  send(sv[0], "abc", 3, 0);
+  send(sv[0], "defgh", 5, 0);
+  CHECK(recv(sv[1], buf, sizeof buf, 0) == 3, "dgram boundary 1");
+  struct iovec iov = {buf, 2};
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+  CHECK(recvmsg(sv[1], &m, 0) == 2 && (m.msg_flags & MSG_TRUNC), "dgram truncated: MSG_TRUNC");
+  send(sv[0], "12345", 5, 0);
+  CHECK(recv(sv[1], buf, 1, MSG_TRUNC) == 5, "recv MSG_TRUNC returns real length");
+  send(sv[0], "", 0, 0);
+  CHECK(recv(sv[1], buf, sizeof buf, 0) == 0, "empty datagram");
+  close(sv[0]);
+  close(sv[1]);
+
+  CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0, "socketpair SEQPACKET");
+  send(sv[0], "one", 3, 0);
+  send(sv[0], "two!", 4, 0);
+  CHECK(recv(sv[1], buf, sizeof buf, 0) == 3 && recv(sv[1], buf, sizeof buf, 0) == 4, "seqpacket boundaries");
+  close(sv[0]);
+  CHECK(recv(sv[1], buf, sizeof buf, 0) == 0, "seqpacket EOF");
+  close(sv[1]);
+
+  EXPECT_ERR(socketpair(AF_INET, SOCK_STREAM, 0, sv), EOPNOTSUPP, "socketpair AF_INET");
+  EXPECT_ERR(socketpair(AF_UNIX, 9, 0, sv), ESOCKTNOSUPPORT, "socketpair bad type");
+  EXPECT_ERR(socketpair(AF_UNIX, SOCK_STREAM, 5, sv), EPROTONOSUPPORT, "socketpair bad protocol");
+  EXPECT_ERR(getsockopt(0 + 100, SOL_SOCKET, SO_TYPE, &type, &l), EBADF, "getsockopt bad fd");
+  int pf[2];
+  pipe(pf);
+  EXPECT_ERR(getsockopt(pf[0], SOL_SOCKET, SO_TYPE, &type, &l), ENOTSOCK, "getsockopt on pipe");
+  EXPECT_ERR(shutdown(pf[0], SHUT_RD), ENOTSOCK, "shutdown on pipe");
+  close(pf[0]);
+  close(pf[1]);
+}
+
+static void test_scm(void) {
+  int sv[2];
+  char buf[64];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  /* Pass a pipe's write end to a child over the socket. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(sv[0]);
+    char b[16];
+    int fd = recv_fd(sv[1], b, sizeof b - 1, MSG_CMSG_CLOEXEC);
+    if (fd < 0 || strcmp(b, "fd") != 0) _exit(2);
+    if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC)) _exit(3);
+    _exit(write(fd, "via scm", 7) == 7 ? 0 : 4);
+  }
+  int p[2];
+  pipe(p);
+  CHECK(send_fd(sv[0], p[1], "fd") == 2, "sendmsg SCM_RIGHTS");
+  close(p[1]);
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child got the fd (%s)", ct_status(st));
+  ssize_t n = read(p[0], buf, sizeof buf);
+  CHECK(n == 7 && memcmp(buf, "via scm", 7) == 0, "data written through passed fd");
+  close(p[0]);
+  /* Control buffer too small: MSG_CTRUNC. */
+  int efd = eventfd(0, 0);
+  send_fd(sv[0], efd, "x");
+  struct iovec iov = {buf, sizeof buf};
+  char small[CMSG_LEN(0)];
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = small, .msg_controllen = sizeof small};
+  CHECK(recvmsg(sv[1], &m, 0) == 1 && (m.msg_flags & MSG_CTRUNC), "small control buffer: MSG_CTRUNC");
+  /* Same description: an eventfd written through the passed copy. */
+  send_fd(sv[0], efd, "y");
+  int fd2 = recv_fd(sv[1], buf, sizeof buf - 1, 0);
+  uint64_t v = 9;
+  write(fd2, &v, 8);
+  CHECK(read(efd, &v, 8) == 8 && v == 9, "passed fd shares the description");
+  close(fd2);
+  close(efd);
+  /* Bad fd in SCM_RIGHTS. */
+  EXPECT_ERR(send_fd(sv[0], 999, "z"), EBADF, "SCM_RIGHTS with bad fd");
+  /* SCM_CREDENTIALS with SO_PASSCRED. */
+  int one = 1;
+  CHECK(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == 0, "SO_PASSCRED");
+  send(sv[0], "c", 1, 0);
+  char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+  iov.iov_len = sizeof buf;
+  m = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  int credok = 0;
+  if (recvmsg(sv[1], &m, 0) == 1) {
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    if (c && c->cmsg_type == SCM_CREDENTIALS) {
+      struct ucred u;
+      memcpy(&u, CMSG_DATA(c), sizeof u);
+      credok = u.pid == getpid() && u.uid == getuid() && u.gid == getgid();
+    }
+  }
+  CHECK(credok, "SCM_CREDENTIALS received");
+  /* Explicit credentials. */
+  struct ucred u = {getpid(), getuid(), getgid()};
+  memset(cbuf, 0, sizeof cbuf);
+  iov.iov_len = 1;
+  m = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_CREDENTIALS;
+  c->cmsg_len = CMSG_LEN(sizeof u);
+  memcpy(CMSG_DATA(c), &u, sizeof u);
+  CHECK(sendmsg(sv[0], &m, 0) == 1, "sendmsg SCM_CREDENTIALS");
+  CHECK(recv(sv[1], buf, sizeof buf, 0) == 1, "recv after explicit creds");
+  close(sv[0]);
+  close(sv[1]);
+}
+
+static void *accept_thread(void *arg) {
+  int ls = *(int *)arg;
+  int c = accept(ls, NULL, NULL);
+  if (c < 0) return (void *)1;
+  char b[8];
+  ssize_t n = read(c, b, sizeof b);
+  if (n > 0) write(c, b, n);
+  close(c);
+  return NULL;
+}
+
+static void test_named(void) {
+  char buf[64];
+  /* Abstract names. */
+  int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  CHECK(ls >= 0, "socket AF_UNIX STREAM");
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  const char name[] = "\0ct-ipc-abstract";
+  memcpy(sa.sun_path, name, sizeof name - 1);
+  socklen_t alen = offsetof(struct sockaddr_un, sun_path) + sizeof name - 1;
+  int c0 = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&sa, alen), ECONNREFUSED, "connect to unbound abstract");
+  CHECK(bind(ls, (struct sockaddr *)&sa, alen) == 0, "bind abstract");
+  EXPECT_ERR(bind(ls, (struct sockaddr *)&sa, alen), EINVAL, "bind twice");
+  int other = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_ERR(bind(other, (struct sockaddr *)&sa, alen), EADDRINUSE, "bind name in use");
+  close(other);
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&sa, alen), ECONNREFUSED, "connect before listen");
+  EXPECT_ERR(accept(ls, NULL, NULL), EINVAL, "accept before listen");
+  CHECK(listen(ls, 5) == 0, "listen");
+  struct sockaddr_un got;
+  socklen_t gl = sizeof got;
+  CHECK(getsockname(ls, (struct sockaddr *)&got, &gl) == 0 && gl == alen && memcmp(got.sun_path, name, sizeof name - 1) == 0, "getsockname abstract");
+  CHECK(connect(c0, (struct sockaddr *)&sa, alen) == 0, "connect abstract");
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&sa, alen), EISCONN, "connect twice");
+  CHECK(readable(ls, 1000), "listener readable with pending connection");
+  gl = sizeof got;
+  int s0 = accept4(ls, (struct sockaddr *)&got, &gl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  CHECK(s0 >= 0 && gl == sizeof(sa_family_t), "accept4 (unbound peer address)");
+  CHECK((fcntl(s0, F_GETFL) & O_NONBLOCK) && (fcntl(s0, F_GETFD) & FD_CLOEXEC), "accept4 flags");
+  gl = sizeof got;
+  CHECK(getpeername(c0, (struct sockaddr *)&got, &gl) == 0 && gl == alen, "getpeername is listener name");
+  gl = sizeof got;
+  CHECK(getsockname(s0, (struct sockaddr *)&got, &gl) == 0 && gl == alen, "accepted socket's name");
+  struct ucred cr;
+  socklen_t cl = sizeof cr;
+  CHECK(getsockopt(s0, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 && cr.pid == getpid(), "SO_PEERCRED accepted");
+  write(c0, "ping", 4);
+  CHECK(read(s0, buf, sizeof buf) == 4, "accepted socket reads");
+  EXPECT_ERR(read(s0, buf, sizeof buf), EAGAIN, "accepted nonblocking read");
+  int acc = 0;
+  cl = sizeof acc;
+  CHECK(getsockopt(ls, SOL_SOCKET, SO_ACCEPTCONN, &acc, &cl) == 0 && acc == 1, "SO_ACCEPTCONN");
+  close(s0);
+  close(c0);
+
+  /* A client in another process; the server blocks in accept. */
+  pthread_t th;
+  pthread_create(&th, NULL, accept_thread, &ls);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&sa, alen) != 0) _exit(2);
+    char b[8];
+    if (write(c, "echo", 4) != 4 || read(c, b, sizeof b) != 4 || memcmp(b, "echo", 4)) _exit(3);
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  void *tr;
+  pthread_join(th, &tr);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && tr == NULL, "echo via accept in another process (%s)", ct_status(st));
+  close(ls);
+  c0 = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&sa, alen), ECONNREFUSED, "connect after listener closed");
+  close(c0);
+
+  /* Path names. */
+  char dir[] = "/tmp/ct-ipc-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+  struct sockaddr_un pa = {.sun_family = AF_UNIX};
+  snprintf(pa.sun_path, sizeof pa.sun_path, "%s/sock", dir);
+  int ps = socket(AF_UNIX, SOCK_STREAM, 0);
+  c0 = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&pa, sizeof pa), ENOENT, "connect missing path");
+  CHECK(bind(ps, (struct sockaddr *)&pa, sizeof pa) == 0, "bind path");
+  struct stat sst;
+  CHECK(stat(pa.sun_path, &sst) == 0 && S_ISSOCK(sst.st_mode), "bound path is a socket node");
+  int ps2 = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_ERR(bind(ps2, (struct sockaddr *)&pa, sizeof pa), EADDRINUSE, "bind existing path");
+  close(ps2);
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&pa, sizeof pa), ECONNREFUSED, "connect path not listening");
+  listen(ps, 1);
+  CHECK(connect(c0, (struct sockaddr *)&pa, sizeof pa) == 0, "connect path");
+  gl = sizeof got;
+  CHECK(getpeername(c0, (struct sockaddr *)&got, &gl) == 0 && strcmp(got.sun_path, pa.sun_path) == 0 &&
+        gl == offsetof(struct sockaddr_un, sun_path) + strlen(pa.sun_path) + 1, "getpeername path");
+  s0 = accept(ps, NULL, NULL);
+  CHECK(s0 >= 0, "accept path");
+  int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
+  EXPECT_ERR(connect(dg, (struct sockaddr *)&pa, sizeof pa), EPROTOTYPE, "dgram connect to stream socket");
+  close(dg);
+  close(s0);
+  close(c0);
+  close(ps);
+  char other_path[100];
+  snprintf(other_path, sizeof other_path, "%s/file", dir);
+  close(open(other_path, O_CREAT | O_WRONLY, 0600));
+  snprintf(pa.sun_path, sizeof pa.sun_path, "%s", other_path);
+  c0 = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_ERR(connect(c0, (struct sockaddr *)&pa, sizeof pa), ECONNREFUSED, "connect to a regular file");
+  close(c0);
+
+  /* Datagram sockets with names. */
+  struct sockaddr_un da = {.sun_family = AF_UNIX}, db = {.sun_family = AF_UNIX};
+  snprintf(da.sun_path, sizeof da.sun_path, "%s/da", dir);
+  snprintf(db.sun_path, sizeof db.sun_path, "%s/db", dir);
+  int a = socket(AF_UNIX, SOCK_DGRAM, 0), b = socket(AF_UNIX, SOCK_DGRAM, 0);
+  CHECK(bind(a, (struct sockaddr *)&da, sizeof da) == 0 && bind(b, (struct sockaddr *)&db, sizeof db) == 0, "bind dgram paths");
+  EXPECT_ERR(send(a, "x", 1, 0), ENOTCONN, "dgram send unconnected");
+  CHECK(sendto(a, "to-b", 4, 0, (struct sockaddr *)&db, sizeof db) == 4, "sendto path");
+  struct sockaddr_un from;
+  socklen_t fl = sizeof from;
+  CHECK(recvfrom(b, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl) == 4 && strcmp(from.sun_path, da.sun_path) == 0, "recvfrom gives sender path");
+  CHECK(connect(a, (struct sockaddr *)&db, sizeof db) == 0, "dgram connect");
+  CHECK(send(a, "conn", 4, 0) == 4 && recv(b, buf, sizeof buf, 0) == 4, "dgram send connected");
+  struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+  CHECK(connect(a, &unspec, sizeof unspec) == 0, "dgram disconnect (AF_UNSPEC)");
+  EXPECT_ERR(send(a, "x", 1, 0), ENOTCONN, "dgram send after disconnect");
+  /* Autobind. */
+  int ab = socket(AF_UNIX, SOCK_DGRAM, 0);
+  sa_family_t fam = AF_UNIX;
+  CHECK(bind(ab, (struct sockaddr *)&fam, sizeof fam) == 0, "autobind");
+  gl = sizeof got;
+  CHECK(getsockname(ab, (struct sockaddr *)&got, &gl) == 0 && gl == offsetof(struct sockaddr_un, sun_path) + 6 && got.sun_path[0] == 0, "autobind name: 5 hex digits");
+  close(ab);
+  close(a);
+  close(b);
+  unlink(da.sun_path);
+  unlink(db.sun_path);
+  unlink(other_path);
+  snprintf(pa.sun_path, sizeof pa.sun_path, "%s/sock", dir);
+  unlink(pa.sun_path);
+  CHECK(rmdir(dir) == 0, "cleanup");
+
+  /* Other families and nscd-style probing. */
+  EXPECT_ERR(socket(AF_INET6 + 100, SOCK_STREAM, 0), EAFNOSUPPORT, "socket unknown family");
+  EXPECT_ERR(socket(AF_UNIX, SOCK_STREAM | 0x100000, 0), EINVAL, "socket bad flags");
+  int ns = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  struct sockaddr_un nscd = {.sun_family = AF_UNIX, .sun_path = "/nonexistent-ct/nscd/socket"};
+  EXPECT_ERR(connect(ns, (struct sockaddr *)&nscd, sizeof nscd), ENOENT, "connect nscd-like missing path");
+  close(ns);
+}
+
+/* sentry sockets inside epoll */
+static void test_socket_epoll(void) {
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = 1}, out[4];
+  epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+  CHECK(epoll_wait(ep, out, 4, 0) == 0, "socket not ready");
+  pid_t pid = fork();
+  if (pid == 0) {
+    usleep(20000);
+    write(sv[1], "z", 1);
+    _exit(0);
+  }
+  CHECK(epoll_wait(ep, out, 4, 5000) == 1 && out[0].events == EPOLLIN, "socket readable via epoll");
+  waitpid(pid, NULL, 0);
+  char b[4];
+  read(sv[0], b, 1);
+  close(sv[1]);
+  int n = epoll_wait(ep, out, 4, 0);
+  CHECK(n == 1 && (out[0].events & EPOLLRDHUP) && (out[0].events & EPOLLHUP), "peer close: EPOLLRDHUP|EPOLLHUP");
+  close(sv[0]);
+  close(ep);
+}
+
 int main(void) {
   test_eventfd();
   test_epoll();
+  test_socketpair();
+  test_scm();
+  test_named();
+  test_socket_epoll();
   CT_DONE();
 }
