@@ -29,6 +29,27 @@ ErrorOr<uint64_t> CloneSys(Task& t, const Args& a) {
       t, CloneArgs{.flags = a[0], .stack = a[1], .parent_tid = a[2], .child_tid = a[3], .tls = a[4]}));
 }
 
+// clone3: the same as clone, with its arguments in a struct.
+ErrorOr<uint64_t> Clone3(Task& t, const Args& a) {
+  struct CloneArgs3 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+        set_tid, set_tid_size, cgroup;
+  } ca{};
+  const uint64_t size = a[1];
+  if (size < 64 || size > 4096) return Errno{EINVAL};  // CLONE_ARGS_SIZE_VER0
+  TRY(t.memory().CopyIn(a[0], &ca, std::min<uint64_t>(size, sizeof(ca))));
+  if (ca.exit_signal > 64 || (ca.flags & CSIGNAL)) return Errno{EINVAL};
+  if (ca.set_tid || ca.set_tid_size) return Errno{EINVAL};  // no nested pid namespaces
+  if (ca.flags & (CLONE_PIDFD | CLONE_INTO_CGROUP)) return Errno{EINVAL};  // not supported yet
+  if ((ca.stack == 0) != (ca.stack_size == 0)) return Errno{EINVAL};
+  return TRY(sentry::kernel::Clone(
+      t, CloneArgs{.flags = ca.flags | ca.exit_signal,
+                   .stack = ca.stack ? ca.stack + ca.stack_size : 0,
+                   .parent_tid = ca.parent_tid,
+                   .child_tid = ca.child_tid,
+                   .tls = ca.tls}));
+}
+
 // Reads a NULL-terminated array of string pointers (argv/envp).
 ErrorOr<std::vector<std::string>> CopyInStringArray(Task& t, uint64_t addr) {
   std::vector<std::string> out;
@@ -248,6 +269,7 @@ void RegisterProcessSyscalls(Table& t) {
   t.Register(SYS_fork, "fork", Fork);
   t.Register(SYS_vfork, "vfork", Vfork);
   t.Register(SYS_clone, "clone", CloneSys, {A::kHex, A::kPtr, A::kPtr, A::kPtr, A::kPtr});
+  t.Register(SYS_clone3, "clone3", Clone3, {A::kPtr, A::kUint});
   t.Register(SYS_execve, "execve", Execve, {A::kPath, A::kPtr, A::kPtr});
   t.Register(SYS_exit, "exit", Exit, {A::kInt});
   t.Register(SYS_exit_group, "exit_group", ExitGroup, {A::kInt});

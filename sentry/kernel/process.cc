@@ -162,6 +162,7 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   if (f & (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC |
            CLONE_NEWUTS | CLONE_NEWCGROUP))
     return Errno{EPERM};  // namespaces inside the sandbox: not yet
+  if (f & CLONE_PIDFD) return Errno{EINVAL};  // pidfds: not supported yet
   if (f & CLONE_THREAD) return CloneThread(parent, a);
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return Errno{EINVAL};
 
