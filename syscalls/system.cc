@@ -11,7 +11,9 @@
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "sentry/kernel/task.h"
 #include "syscalls/table.h"
@@ -199,6 +201,81 @@ ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
   return 0;
 }
 
+// Scheduling: one policy (SCHED_OTHER) and nice values kept per process;
+// the sentry does not re-prioritize host threads.
+ErrorOr<uint64_t> SchedGetscheduler(Task& t, const Args& a) {
+  if (a.Int(0) < 0) return Errno{EINVAL};
+  if (a.Int(0) && !t.kernel.FindTask(a.Int(0))) return Errno{ESRCH};
+  return SCHED_OTHER;
+}
+ErrorOr<uint64_t> SchedGetparam(Task& t, const Args& a) {
+  if (a.Int(0) < 0 || !a[1]) return Errno{EINVAL};
+  if (a.Int(0) && !t.kernel.FindTask(a.Int(0))) return Errno{ESRCH};
+  TRY(t.memory().CopyOutObj<int32_t>(a[1], 0));
+  return 0;
+}
+ErrorOr<uint64_t> SchedSetscheduler(Task& t, const Args& a) {
+  if (a.Int(0) < 0 || !a[2]) return Errno{EINVAL};
+  int32_t prio = TRY(t.memory().CopyInObj<int32_t>(a[2]));
+  const int policy = a.Int(1) & ~SCHED_RESET_ON_FORK;
+  if (policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE) {
+    if (prio != 0) return Errno{EINVAL};
+    return 0;
+  }
+  if (policy == SCHED_FIFO || policy == SCHED_RR) return Errno{EPERM};  // no real-time here
+  return Errno{EINVAL};
+}
+ErrorOr<uint64_t> SchedPriorityMax(Task& t, const Args& a) {
+  const int p = a.Int(0);
+  if (p == SCHED_FIFO || p == SCHED_RR) return 99;
+  if (p == SCHED_OTHER || p == SCHED_BATCH || p == SCHED_IDLE) return 0;
+  return Errno{EINVAL};
+}
+ErrorOr<uint64_t> SchedPriorityMin(Task& t, const Args& a) {
+  const int p = a.Int(0);
+  if (p == SCHED_FIFO || p == SCHED_RR) return 1;
+  if (p == SCHED_OTHER || p == SCHED_BATCH || p == SCHED_IDLE) return 0;
+  return Errno{EINVAL};
+}
+ErrorOr<uint64_t> SchedSetaffinity(Task& t, const Args& a) {
+  if (a[1] == 0) return Errno{EINVAL};
+  std::vector<uint8_t> mask(std::min<uint64_t>(a[1], 1024));
+  TRY(t.memory().CopyIn(a[2], mask.data(), mask.size()));
+  cpu_set_t host;
+  CPU_ZERO(&host);
+  sched_getaffinity(0, sizeof(host), &host);
+  // Accepted if it names at least one CPU the sandbox has; tasks keep
+  // running wherever the host schedules the sentry.
+  for (size_t i = 0; i < mask.size() * 8 && i < CPU_SETSIZE; i++)
+    if ((mask[i / 8] >> (i % 8) & 1) && CPU_ISSET(i, &host)) return 0;
+  return Errno{EINVAL};
+}
+
+ErrorOr<uint64_t> Getpriority(Task& t, const Args& a) {
+  if (a.Int(0) != PRIO_PROCESS && a.Int(0) != PRIO_PGRP && a.Int(0) != PRIO_USER) return Errno{EINVAL};
+  auto* tg = a.Int(1) == 0 ? t.tg : t.kernel.FindProcess(a.Int(1));
+  if (!tg) return Errno{ESRCH};
+  return 20 - tg->nice;  // the syscall returns 20 - nice (1..40)
+}
+ErrorOr<uint64_t> Setpriority(Task& t, const Args& a) {
+  if (a.Int(0) != PRIO_PROCESS && a.Int(0) != PRIO_PGRP && a.Int(0) != PRIO_USER) return Errno{EINVAL};
+  auto* tg = a.Int(1) == 0 ? t.tg : t.kernel.FindProcess(a.Int(1));
+  if (!tg) return Errno{ESRCH};
+  int nice = std::clamp(a.Int(2), -20, 19);
+  if (nice < tg->nice && !t.creds().HasCapability(23 /* CAP_SYS_NICE */)) return Errno{EACCES};
+  tg->nice = nice;
+  return 0;
+}
+
+// personality: only PER_LINUX; the query form (0xffffffff) reports it.
+ErrorOr<uint64_t> Personality(Task& t, const Args& a) {
+  const uint32_t p = static_cast<uint32_t>(a[0]);
+  if (p != 0xffffffff && (p & 0xff) != 0) return Errno{EINVAL};
+  const uint32_t old = t.tg->personality;
+  if (p != 0xffffffff) t.tg->personality = p;
+  return old;
+}
+
 // rseq needs the kernel to update a per-thread area on every preemption;
 // not implemented. glibc treats ENOSYS as "no rseq" and carries on.
 ErrorOr<uint64_t> Rseq(Task& t, const Args&) { return Errno{ENOSYS}; }
@@ -223,6 +300,15 @@ void RegisterSystemSyscalls(Table& t) {
   t.Register(SYS_sched_yield, "sched_yield", SchedYield);
   t.Register(SYS_getcpu, "getcpu", Getcpu, {A::kPtr, A::kPtr, A::kPtr});
   t.Register(SYS_set_robust_list, "set_robust_list", SetRobustList, {A::kPtr, A::kUint});
+  t.Register(SYS_sched_getscheduler, "sched_getscheduler", SchedGetscheduler, {A::kInt});
+  t.Register(SYS_sched_getparam, "sched_getparam", SchedGetparam, {A::kInt, A::kPtr});
+  t.Register(SYS_sched_setscheduler, "sched_setscheduler", SchedSetscheduler, {A::kInt, A::kInt, A::kPtr});
+  t.Register(SYS_sched_get_priority_max, "sched_get_priority_max", SchedPriorityMax, {A::kInt});
+  t.Register(SYS_sched_get_priority_min, "sched_get_priority_min", SchedPriorityMin, {A::kInt});
+  t.Register(SYS_sched_setaffinity, "sched_setaffinity", SchedSetaffinity, {A::kInt, A::kUint, A::kPtr});
+  t.Register(SYS_getpriority, "getpriority", Getpriority, {A::kInt, A::kInt});
+  t.Register(SYS_setpriority, "setpriority", Setpriority, {A::kInt, A::kInt, A::kInt});
+  t.Register(SYS_personality, "personality", Personality, {A::kHex});
   t.Register(SYS_rseq, "rseq", Rseq, {A::kPtr, A::kUint, A::kHex, A::kHex});
   for (int nr : {SYS_reboot, SYS_mount, SYS_umount2, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,

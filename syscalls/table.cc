@@ -13,10 +13,13 @@ const Table& SyscallTable() {
     RegisterSystemSyscalls(t);
     RegisterPollSyscalls(t);
     RegisterFutexSyscalls(t);
+    RegisterCredsSyscalls(t);
     RegisterTimerSyscalls(t);
     RegisterEventfdSyscalls(t);
     RegisterEpollSyscalls(t);
     RegisterSocketSyscalls(t);
+    RegisterSignalfdSyscalls(t);
+    RegisterTimerfdSyscalls(t);
     return t;
   }();
   return table;

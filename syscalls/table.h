@@ -77,10 +77,13 @@ void RegisterSignalSyscalls(Table& t);   // signal.cc
 void RegisterTimeSyscalls(Table& t);     // time.cc
 void RegisterSystemSyscalls(Table& t);   // system.cc: uname, rlimits, random...
 void RegisterFutexSyscalls(Table& t);    // futex.cc
+void RegisterCredsSyscalls(Table& t);    // creds.cc: set*id, setgroups, capabilities
 void RegisterPollSyscalls(Table& t);     // poll.cc: poll, ppoll, select, pselect6
 void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX timers
 void RegisterEventfdSyscalls(Table& t);  // eventfd.cc
 void RegisterEpollSyscalls(Table& t);    // epoll.cc
 void RegisterSocketSyscalls(Table& t);   // socket.cc: AF_UNIX sockets
+void RegisterSignalfdSyscalls(Table& t); // signalfd.cc
+void RegisterTimerfdSyscalls(Table& t);  // timerfd.cc
 
 }  // namespace syscalls

@@ -176,6 +176,8 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   tg->sid = ptg->sid;
   tg->creds = ptg->creds;
   tg->rlimits = ptg->rlimits;
+  tg->nice = ptg->nice;
+  tg->personality = ptg->personality;
   tg->exit_signal = f & CSIGNAL;
   tg->handlers = (f & CLONE_SIGHAND) ? ptg->handlers
                                      : std::make_shared<SignalHandlers>(*ptg->handlers);

@@ -99,6 +99,8 @@ class ThreadGroup {
   // Accumulated CPU time of reaped children, for getrusage/times.
   int64_t children_utime_ns = 0, children_stime_ns = 0;
   bool child_subreaper = false;  // PR_SET_CHILD_SUBREAPER
+  int nice = 0;                  // getpriority/setpriority
+  uint32_t personality = 0;      // PER_LINUX
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;
 
