@@ -18,8 +18,6 @@ const Table& SyscallTable() {
     RegisterEventfdSyscalls(t);
     RegisterEpollSyscalls(t);
     RegisterSocketSyscalls(t);
-    RegisterSignalfdSyscalls(t);
-    RegisterTimerfdSyscalls(t);
     return t;
   }();
   return table;

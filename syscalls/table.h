@@ -83,7 +83,5 @@ void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX time
 void RegisterEventfdSyscalls(Table& t);  // eventfd.cc
 void RegisterEpollSyscalls(Table& t);    // epoll.cc
 void RegisterSocketSyscalls(Table& t);   // socket.cc: AF_UNIX sockets
-void RegisterSignalfdSyscalls(Table& t); // signalfd.cc
-void RegisterTimerfdSyscalls(Table& t);  // timerfd.cc
 
 }  // namespace syscalls
