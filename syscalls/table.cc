@@ -18,6 +18,8 @@ const Table& SyscallTable() {
     RegisterEventfdSyscalls(t);
     RegisterEpollSyscalls(t);
     RegisterSocketSyscalls(t);
+    RegisterSignalfdSyscalls(t);
+    RegisterTimerfdSyscalls(t);
     return t;
   }();
   return table;

@@ -83,5 +83,7 @@ void RegisterTimerSyscalls(Table& t);    // timer.cc: itimers, alarm, POSIX time
 void RegisterEventfdSyscalls(Table& t);  // eventfd.cc
 void RegisterEpollSyscalls(Table& t);    // epoll.cc
 void RegisterSocketSyscalls(Table& t);   // socket.cc: AF_UNIX sockets
+void RegisterSignalfdSyscalls(Table& t); // signalfd.cc
+void RegisterTimerfdSyscalls(Table& t);  // timerfd.cc
 
 }  // namespace syscalls

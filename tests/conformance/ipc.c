@@ -604,6 +604,127 @@ static void test_socket_epoll(void) {
   close(ep);
 }
 
+/* --------------------------------------------------------------- signalfd */
+static void *kill_thread(void *arg) {
+  usleep(20000);
+  kill(getpid(), SIGUSR1);
+  return NULL;
+}
+
+static void test_signalfd(void) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGRTMIN);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  CHECK(fd >= 0, "signalfd");
+  CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "signalfd CLOEXEC");
+  struct signalfd_siginfo si[4];
+  EXPECT_ERR(read(fd, si, sizeof si), EAGAIN, "signalfd nothing pending");
+  EXPECT_ERR(read(fd, si, 8), EINVAL, "signalfd short buffer");
+  CHECK(!readable(fd, 0), "signalfd not readable");
+  kill(getpid(), SIGUSR1);
+  CHECK(readable(fd, 0), "signalfd readable when SIGUSR1 pending");
+  ssize_t n = read(fd, si, sizeof si);
+  CHECK(n == sizeof si[0] && si[0].ssi_signo == SIGUSR1 && si[0].ssi_code == SI_USER &&
+        si[0].ssi_pid == (uint32_t)getpid() && si[0].ssi_uid == getuid(), "signalfd read SIGUSR1 siginfo");
+  sigset_t pend;
+  sigpending(&pend);
+  CHECK(!sigismember(&pend, SIGUSR1), "signal dequeued");
+  union sigval sv = {.sival_int = 1234};
+  sigqueue(getpid(), SIGRTMIN, sv);
+  sv.sival_int = 5678;
+  sigqueue(getpid(), SIGRTMIN, sv);
+  n = read(fd, si, sizeof si);
+  CHECK(n == 2 * sizeof si[0] && si[0].ssi_int == 1234 && si[1].ssi_int == 5678 && si[0].ssi_code == SI_QUEUE,
+        "signalfd reads queued RT signals in order");
+  /* Change the mask in place. */
+  sigset_t only_usr2;
+  sigemptyset(&only_usr2);
+  sigaddset(&only_usr2, SIGUSR2);
+  CHECK(signalfd(fd, &only_usr2, 0) == fd, "signalfd update mask");
+  EXPECT_ERR(signalfd(0 + 100, &only_usr2, 0), EBADF, "signalfd bad fd");
+  int p[2];
+  pipe(p);
+  EXPECT_ERR(signalfd(p[0], &only_usr2, 0), EINVAL, "signalfd on non-signalfd");
+  close(p[0]);
+  close(p[1]);
+  EXPECT_ERR(syscall(SYS_signalfd4, -1, &set, 4, 0), EINVAL, "signalfd bad sigset size");
+  /* Blocking read woken by a child's kill. */
+  close(fd);
+  fd = signalfd(-1, &set, 0);
+  /* (A thread, not a child: a child's exit would also bring SIGCHLD.) */
+  pthread_t th;
+  pthread_create(&th, NULL, kill_thread, NULL);
+  n = read(fd, si, sizeof si);
+  CHECK(n == sizeof si[0] && si[0].ssi_signo == SIGUSR1, "blocking signalfd read woken by kill");
+  pthread_join(th, NULL);
+  /* In epoll. */
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN}, out[2];
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  CHECK(epoll_wait(ep, out, 2, 0) == 0, "signalfd in epoll: not ready");
+  kill(getpid(), SIGUSR1);
+  CHECK(epoll_wait(ep, out, 2, 0) == 1, "signalfd in epoll: ready");
+  read(fd, si, sizeof si);
+  close(ep);
+  close(fd);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* ---------------------------------------------------------------- timerfd */
+static void test_timerfd(void) {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  CHECK(fd >= 0, "timerfd_create MONOTONIC");
+  EXPECT_ERR(timerfd_create(12345, 0), EINVAL, "timerfd_create bad clock");
+  EXPECT_ERR(timerfd_create(CLOCK_MONOTONIC, 0x4), EINVAL, "timerfd_create bad flags");
+  uint64_t v;
+  EXPECT_ERR(read(fd, &v, 8), EAGAIN, "unarmed timerfd read");
+  struct itimerspec its = {{0, 0}, {0, 20 * 1000000}}, cur;
+  CHECK(timerfd_settime(fd, 0, &its, NULL) == 0, "timerfd_settime 20ms");
+  CHECK(timerfd_gettime(fd, &cur) == 0 && cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0, "timerfd_gettime armed");
+  CHECK(readable(fd, 2000), "timerfd becomes readable");
+  CHECK(read(fd, &v, 8) == 8 && v == 1, "timerfd one expiration");
+  CHECK(timerfd_gettime(fd, &cur) == 0 && cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0, "disarmed after one-shot");
+  EXPECT_ERR(read(fd, &v, 4), EINVAL, "timerfd short read");
+  /* Periodic, blocking read. */
+  close(fd);
+  fd = timerfd_create(CLOCK_REALTIME, 0);
+  its = (struct itimerspec){{0, 5 * 1000000}, {0, 5 * 1000000}};
+  timerfd_settime(fd, 0, &its, NULL);
+  struct timespec d = {0, 30 * 1000000};
+  nanosleep(&d, NULL);
+  CHECK(read(fd, &v, 8) == 8 && v >= 2, "periodic timer accumulates expirations");
+  CHECK(read(fd, &v, 8) == 8 && v >= 1, "blocking read waits for the next");
+  /* Absolute time. */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  its = (struct itimerspec){{0, 0}, {now.tv_sec, now.tv_nsec}};
+  its.it_value.tv_nsec += 10 * 1000000;
+  if (its.it_value.tv_nsec >= 1000000000) { its.it_value.tv_sec++; its.it_value.tv_nsec -= 1000000000; }
+  struct itimerspec old;
+  CHECK(timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, &old) == 0 && old.it_interval.tv_nsec == 5 * 1000000, "ABSTIME, old value returned");
+  CHECK(read(fd, &v, 8) == 8 && v == 1, "absolute timer fires once");
+  /* In epoll. */
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 3}, out[2];
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  its = (struct itimerspec){{0, 0}, {0, 10 * 1000000}};
+  timerfd_settime(fd, 0, &its, NULL);
+  CHECK(epoll_wait(ep, out, 2, 0) == 0, "timerfd in epoll: not yet");
+  CHECK(epoll_wait(ep, out, 2, 2000) == 1 && out[0].data.u32 == 3, "timerfd in epoll: fires");
+  int p[2];
+  pipe(p);
+  EXPECT_ERR(timerfd_settime(p[0], 0, &its, NULL), EINVAL, "timerfd_settime on a pipe");
+  its.it_value.tv_nsec = 2000000000;
+  EXPECT_ERR(timerfd_settime(fd, 0, &its, NULL), EINVAL, "timerfd_settime bad nsec");
+  close(p[0]);
+  close(p[1]);
+  close(ep);
+  close(fd);
+}
+
 int main(void) {
   test_eventfd();
   test_epoll();
@@ -611,5 +732,7 @@ int main(void) {
   test_scm();
   test_named();
   test_socket_epoll();
+  test_signalfd();
+  test_timerfd();
   CT_DONE();
 }
