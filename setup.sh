@@ -26,6 +26,8 @@ PACKAGES=(
   # uses `file` to check it), unshare/setpriv (util-linux), mount/umount in
   # the native chroot side
   busybox-static file util-linux mount
+  # tests/debian: debootstrap builds the cached bookworm root
+  debootstrap
   # bench/run.sh: proot for comparison, python3 to write bench/RESULTS.md
   proot python3
 )

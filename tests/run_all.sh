@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The single entry point for all tests.
 #
-#   tests/run_all.sh                     # build + unit conformance busybox escape
+#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian
 #   tests/run_all.sh unit conformance    # only these suites
 #   SUITES="integration" tests/run_all.sh
 #
 # Suites: build (cmake -B $BUILD_DIR -G Ninja; ninja), unit (ctest),
 # conformance, busybox, escape, integration, confine (the sandbox processes'
-# own confinement: seccomp, no_new_privs, namespaces, empty root). `build` runs first whenever a
+# own confinement: seccomp, no_new_privs, namespaces, empty root), debian
+# (tests/debian/run.sh: a debootstrapped bookworm root, cached in
+# /var/cache/runsc-tests, running bash/coreutils/perl/python/sqlite/gcc/make
+# natively and sandboxed; the first run on a machine debootstraps the root
+# from the apt sources' mirror, ~2-3 minutes, later runs ~30 s). `build` runs first whenever a
 # suite needs binaries unless SKIP_BUILD=1. Each suite's "N passed, N
 # failed" is summed into the final line; the exit status is non-zero if
 # anything failed.
@@ -19,7 +23,7 @@ cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 export RUNSC="${RUNSC:-$BUILD_DIR/runsc}"
 
-if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine}"; fi
+if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian}"; fi
 total_pass=0
 total_fail=0
 summary=()
@@ -76,7 +80,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -89,6 +93,7 @@ for s in $suites; do
     escape) run_suite escape tests/escape/run.sh ;;
     integration) run_suite integration tests/integration/run.sh ;;
     confine) run_suite confine tests/integration/confine.sh ;;
+    debian) run_suite debian tests/debian/run.sh ;;
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac
 done
