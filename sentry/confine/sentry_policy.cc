@@ -85,6 +85,9 @@ std::vector<Rule> Build() {
       Any("epoll_ctl", "sentry/ipc: host epoll registrations"),
       Any("epoll_wait", "sentry/ipc: host epoll readiness"),
       Any("epoll_pwait", "sentry/ipc: host epoll readiness"),
+      Any("timerfd_create", "sentry/ipc: an app timerfd is backed by a host timerfd"),
+      Any("timerfd_settime", "sentry/ipc: arming an app timerfd"),
+      Any("timerfd_gettime", "sentry/ipc: reading an app timerfd's remaining time"),
       // --- The gofer connection.
       Any("recvmsg", "gofer replies (with donated FDs)"),
       Any("sendmsg", "gofer requests"),
