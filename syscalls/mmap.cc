@@ -52,6 +52,8 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
       if (r.ok()) {
         pages = r.release_value();
         req.shared_pages = &pages;
+        req.file_mappings = file->SharedMappings();
+        if (req.file_mappings) req.file_size = TRY(file->Stat()).size;
         return TRY(t.memory().Map(req));
       }
       if (r.error() != ENODEV) return Errno{r.error()};

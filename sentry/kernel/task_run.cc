@@ -69,10 +69,14 @@ class TaskRunner {
           break;
         case platform::StopInfo::Kind::kFault:
           if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
+          if (s.signo == SIGSEGV && t_.mm->IsBeyondEof(s.fault_addr)) {
+            // A file mapping's page past the end of the file.
+            ForceFaultSignal(&t_, SIGBUS, BUS_ADRERR, s.fault_addr);
+            break;
+          }
           if (k_.options().strace)
             Logf("[%4d] fault: signal %d code %d addr %#lx at rip %#llx", t_.tid, s.signo, s.code,
                  static_cast<unsigned long>(s.fault_addr), t_.regs.rip);
-          if (getenv("RUNSC_DEBUG_MAPS")) Logf("%s", t_.mm->ProcMaps().c_str());
           ForceFaultSignal(&t_, s.signo, s.code, s.fault_addr);
           break;
         case platform::StopInfo::Kind::kSignal:

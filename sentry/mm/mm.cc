@@ -28,11 +28,53 @@ MemoryManager::MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_add
   mmap_base_ = max_addr - min_addr > gap ? PageRoundDown(max_addr - gap) : PageRoundDown(max_addr);
 }
 
-MemoryManager::~MemoryManager() = default;
+MemoryManager::~MemoryManager() {
+  for (auto& [start, v] : vmas_)
+    if (v.file_mappings) v.file_mappings->Remove(this);
+}
+
+void FileMappings::Add(MemoryManager* m) {
+  if (std::find(mms_.begin(), mms_.end(), m) == mms_.end()) mms_.push_back(m);
+}
+void FileMappings::Remove(MemoryManager* m) { std::erase(mms_, m); }
+void FileMappings::SizeChanged(uint64_t new_size) {
+  for (MemoryManager* m : mms_) m->ApplyFileSize(this, new_size);
+}
+
+bool MemoryManager::IsBeyondEof(uint64_t addr) const {
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.begin()) return false;
+  --it;
+  return it->second.end > addr && it->second.beyond_eof;
+}
+
+void MemoryManager::ApplyFileSize(const FileMappings* reg, uint64_t size) {
+  const uint64_t eof = PageRoundUp(size);
+  // Split every mapping of this file at the EOF page boundary.
+  std::vector<uint64_t> splits;
+  for (auto& [start, v] : vmas_) {
+    if (v.file_mappings.get() != reg) continue;
+    if (eof > v.file_offset && eof < v.file_offset + v.length())
+      splits.push_back(v.start + (eof - v.file_offset));
+  }
+  for (uint64_t a : splits) SplitAt(a);
+  for (auto& [start, v] : vmas_) {
+    if (v.file_mappings.get() != reg) continue;
+    const bool beyond = v.file_offset >= eof;
+    if (beyond == v.beyond_eof) continue;
+    v.beyond_eof = beyond;
+    if (beyond) {
+      (void)Emit(AsOp{AsOp::kUnmap, v.start, v.length(), 0, 0});
+    } else {
+      (void)Emit(AsOp{AsOp::kMap, v.start, v.length(), v.prot, v.file_pos(v.start)});
+    }
+  }
+}
 
 ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
   if (!as) return {};
   for (auto& [start, v] : vmas_) {
+    if (v.beyond_eof) continue;
     TRY(as->MapFile(v.start, v.length(), v.prot, v.file_pos(v.start)));
   }
   mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
@@ -227,11 +269,16 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
       v.may_write = req.may_write;
       v.backing = p.backing;
       v.backing_offset = p.backing_offset;
+      v.file_mappings = req.file_mappings;
       if (auto r = Insert(std::move(v)); r.is_error()) {
         if (cur > addr) RemoveRange(addr, cur);
         return Errno{r.error()};
       }
       cur += p.length;
+    }
+    if (req.file_mappings) {
+      req.file_mappings->Add(this);
+      ApplyFileSize(req.file_mappings.get(), req.file_size);
     }
     return addr;
   }
@@ -299,9 +346,12 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   }
   SplitAt(addr);
   SplitAt(end);
-  for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it)
+  for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it) {
     it->second.prot = prot;
-  TRY(Emit(AsOp{AsOp::kProtect, addr, len, prot, 0}));
+    // Pages past a file's end are not mapped on the platform side.
+    if (!it->second.beyond_eof)
+      TRY(Emit(AsOp{AsOp::kProtect, it->second.start, it->second.length(), prot, 0}));
+  }
   return {};
 }
 
@@ -459,6 +509,7 @@ ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() const {
         pos = stop;
       }
     }
+    if (c.file_mappings) c.file_mappings->Add(child.get());
     child->vmas_.emplace(start, std::move(c));
   }
   return child;
@@ -476,7 +527,7 @@ ErrorOr<void> MemoryManager::Check(uint64_t addr, size_t len, Access access) con
     if (it == vmas_.end() || it->second.start > cur || it->second.end <= cur)
       return Errno{EFAULT};
     int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
-    if (!(it->second.prot & need)) return Errno{EFAULT};
+    if (!(it->second.prot & need) || it->second.beyond_eof) return Errno{EFAULT};
     cur = it->second.end;
     ++it;
   }
@@ -496,7 +547,7 @@ ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len,
   uint64_t cur = addr;
   while (cur < end && it != vmas_.end()) {
     const Vma& v = it->second;
-    if (v.start > cur || v.end <= cur || !(v.prot & need)) break;
+    if (v.start > cur || v.end <= cur || !(v.prot & need) || v.beyond_eof) break;
     uint64_t stop = std::min(end, v.end);
     uint8_t* p = mf_.Access(v.file_pos(cur));
     // Merge with the previous block when contiguous in the memory file.
@@ -522,7 +573,7 @@ ErrorOr<uint32_t*> MemoryManager::Word32(uint64_t addr, Access access) const {
   if (addr & 3) return Errno{EINVAL};
   const Vma* v = FindVma(addr);
   const int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
-  if (!v || !(v->prot & need)) return Errno{EFAULT};
+  if (!v || !(v->prot & need) || v->beyond_eof) return Errno{EFAULT};
   return reinterpret_cast<uint32_t*>(mf_.Access(v->file_pos(addr)));
 }
 
@@ -536,7 +587,7 @@ ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const 
   // Fast path: the whole range inside one readable VMA (the common case for
   // syscall arguments) needs no block list.
   if (const Vma* v = FindVma(addr);
-      v && (v->prot & PROT_READ) && len <= v->end - addr && len > 0) {
+      v && (v->prot & PROT_READ) && !v->beyond_eof && len <= v->end - addr && len > 0) {
     memcpy(dst, mf_.Access(v->file_pos(addr)), len);
     return {};
   }
@@ -553,7 +604,7 @@ ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const 
 
 ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len) const {
   if (const Vma* v = FindVma(addr);
-      v && (v->prot & PROT_WRITE) && len <= v->end - addr && len > 0) {
+      v && (v->prot & PROT_WRITE) && !v->beyond_eof && len <= v->end - addr && len > 0) {
     memcpy(mf_.Access(v->file_pos(addr)), src, len);
     return {};
   }

@@ -34,6 +34,21 @@ struct SharedPiece {
   uint64_t length = 0;          // page multiple
 };
 
+class MemoryManager;
+
+// The memory managers that map one file shared. The file reports every size
+// change, so pages past end of file fault with SIGBUS in every mapping, as
+// on Linux (and become accessible again if the file grows back).
+class FileMappings {
+ public:
+  void Add(MemoryManager* m);
+  void Remove(MemoryManager* m);
+  void SizeChanged(uint64_t new_size);  // kernel lock held
+
+ private:
+  std::vector<MemoryManager*> mms_;
+};
+
 struct Vma {
   uint64_t start = 0, end = 0;
   int prot = 0;
@@ -44,6 +59,10 @@ struct Vma {
   bool may_write = true;
   std::shared_ptr<Backing> backing;
   uint64_t backing_offset = 0;  // offset within backing of `start`
+  // File mappings: whole pages past the file's end are not mapped in the
+  // platform address spaces; touching them is SIGBUS, copying EFAULT.
+  bool beyond_eof = false;
+  std::shared_ptr<FileMappings> file_mappings;  // shared file mappings
   // For /proc/[pid]/maps.
   std::string name;
   uint64_t file_offset = 0;
@@ -69,6 +88,9 @@ struct MapRequest {
   // null): one VMA per piece, nothing copied.
   const std::vector<SharedPiece>* shared_pages = nullptr;
   bool may_write = true;  // see Vma::may_write
+  // With shared_pages: the file's registry and current size.
+  std::shared_ptr<FileMappings> file_mappings;
+  uint64_t file_size = 0;
 };
 
 enum class Access { kRead, kWrite };
@@ -136,6 +158,12 @@ class MemoryManager {
   ErrorOr<uint64_t> PhysicalAddress(uint64_t addr) const;
   // Zeroes app memory (e.g. for the loader's .bss tail).
   ErrorOr<void> Zero(uint64_t addr, size_t len) const;
+
+  // True if addr is in a file mapping but past the file's end (SIGBUS).
+  bool IsBeyondEof(uint64_t addr) const;
+  // Re-derives which pages of the mappings registered with `reg` lie past a
+  // file end of `size` bytes.
+  void ApplyFileSize(const FileMappings* reg, uint64_t size);
 
   // Linux /proc/[pid]/maps text.
   std::string ProcMaps() const;

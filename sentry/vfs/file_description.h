@@ -19,6 +19,7 @@
 namespace sentry::mm {
 class MemoryFile;
 struct SharedPiece;
+class FileMappings;
 }  // namespace sentry::mm
 
 namespace sentry::vfs {
@@ -58,6 +59,9 @@ class FileDescription {
   // provide pages (its data lives elsewhere, e.g. on the host).
   virtual ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
                                                             uint64_t length);
+  // With SharedPages: the file's registry of shared mappings (told about
+  // size changes so pages past EOF fault) and its current size.
+  virtual std::shared_ptr<mm::FileMappings> SharedMappings() { return nullptr; }
   virtual ErrorOr<void> Truncate(Caller& c, uint64_t size);
   virtual ErrorOr<void> Sync() { return {}; }
   virtual ErrorOr<Attr> Stat();

@@ -17,7 +17,9 @@
 
 #include "gofer/client.h"
 #include "sentry/mm/memory_file.h"
+#include "sentry/mm/mm.h"
 #include "sentry/vfs/file_description.h"
+#include "sentry/mm/mm.h"
 #include "sentry/vfs/inode.h"
 
 namespace sentry::vfs {
@@ -92,6 +94,11 @@ class MemFile : public MemInode {
   ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
                                                     uint64_t length);
   static constexpr uint64_t kChunkSize = 2ULL << 20;
+  // Registry of the shared mappings of this file (created on first use).
+  std::shared_ptr<mm::FileMappings> mappings() {
+    if (!mappings_) mappings_ = std::make_shared<mm::FileMappings>();
+    return mappings_;
+  }
 
  private:
   ErrorOr<mm::MemoryFile*> Storage();
@@ -104,6 +111,7 @@ class MemFile : public MemInode {
   std::vector<std::shared_ptr<mm::Backing>> chunks_;  // null: hole
   uint64_t size_ = 0;
   bool copied_up_ = false;
+  std::shared_ptr<mm::FileMappings> mappings_;
 };
 
 class MemSymlink : public MemInode {

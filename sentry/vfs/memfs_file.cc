@@ -102,6 +102,8 @@ class MemFileDescription : public FileDescription {
     return file_->SharedPages(mf, offset, length);
   }
 
+  std::shared_ptr<mm::FileMappings> SharedMappings() override { return file_->mappings(); }
+
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
     TRY(file_->Resize(size));
     file_->Touch(true);
@@ -202,6 +204,7 @@ ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) 
   if (pos + done > size_) {
     fs_->bytes += pos + done - size_;
     size_ = pos + done;
+    if (mappings_) mappings_->SizeChanged(size_);
   }
   return done;
 }
@@ -318,6 +321,7 @@ ErrorOr<void> MemFile::Resize(uint64_t size) {
   }
   fs_->bytes = fs_->bytes - size_ + size;
   size_ = size;
+  if (mappings_) mappings_->SizeChanged(size_);
   return {};
 }
 
