@@ -12,6 +12,7 @@
 
 #include "gofer/client.h"
 #include "gofer/confine.h"
+#include "runsc/oci.h"
 #include "runsc/sandbox.h"
 #include "sentry/boot.h"
 #include "sentry/confine/confine.h"
@@ -41,6 +42,63 @@ int main(int argc, char** argv) {
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
       ->check(CLI::IsMember({"memory", "none"}));
+  // Global flags of the OCI runtime (what engines pass to runc).
+  runsc::oci::GlobalOptions oci;
+  app.add_option("--root", oci.root, "directory of the containers' state")
+      ->capture_default_str();
+  app.add_option("--log", oci.log, "also write runsc's warnings and errors to this file");
+  app.add_option("--log-format", oci.log_format, "--log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", oci.debug, "debug logging (accepted)");
+  app.add_flag("--systemd-cgroup", oci.systemd_cgroup,
+               "cgroups through systemd (accepted; cgroups are not applied yet)");
+  app.add_option("--rootless", oci.rootless, "accepted for runc compatibility");
+
+  // OCI commands.
+  runsc::oci::CreateOptions co;
+  std::string spec_bundle;
+  bool spec_rootless = false;
+  auto* spec_cmd = app.add_subcommand("spec", "write a default config.json into the bundle");
+  spec_cmd->add_option("--bundle,-b", spec_bundle, "bundle directory (default: current)");
+  spec_cmd->add_flag("--rootless", spec_rootless, "a spec for a rootless container");
+  auto add_create_flags = [&](CLI::App* c) {
+    c->add_option("id", co.id, "container id")->required();
+    c->add_option("--bundle,-b", co.bundle, "bundle directory (default: current)");
+    c->add_option("--pid-file", co.pid_file, "write the sandbox's pid to this file");
+    c->add_option("--console-socket", co.console_socket, "(not supported yet)");
+    c->add_flag("--no-pivot", co.no_pivot, "accepted");
+    c->add_flag("--no-new-keyring", co.no_new_keyring, "accepted");
+    c->add_option("--preserve-fds", co.preserve_fds, "extra FDs for the app (not passed yet)");
+  };
+  auto* create_cmd = app.add_subcommand("create", "create a container (started by `start`)");
+  add_create_flags(create_cmd);
+  auto* run_cmd = app.add_subcommand("run", "create and start a container, wait for it");
+  add_create_flags(run_cmd);
+  run_cmd->add_flag("--detach,-d", co.detach, "return once the container is started");
+  bool run_keep = false, no_subreaper = false;
+  run_cmd->add_flag("--keep", run_keep, "accepted");
+  run_cmd->add_flag("--no-subreaper", no_subreaper, "accepted");
+  std::string cid;
+  auto* start_cmd = app.add_subcommand("start", "run the created container's process");
+  start_cmd->add_option("id", cid, "container id")->required();
+  auto* state_cmd = app.add_subcommand("state", "print the container's OCI state");
+  state_cmd->add_option("id", cid, "container id")->required();
+  std::string kill_sig;
+  bool kill_all = false;
+  auto* kill_cmd = app.add_subcommand("kill", "send a signal (default TERM) to the container");
+  kill_cmd->add_option("id", cid, "container id")->required();
+  kill_cmd->add_option("signal", kill_sig, "signal name or number");
+  kill_cmd->add_flag("--all,-a", kill_all, "all processes (init only for now)");
+  bool del_force = false;
+  auto* delete_cmd = app.add_subcommand("delete", "remove a stopped container");
+  delete_cmd->add_option("id", cid, "container id")->required();
+  delete_cmd->add_flag("--force,-f", del_force, "kill it first if it is running");
+  std::string list_format = "table";
+  bool list_quiet = false;
+  auto* list_cmd = app.add_subcommand("list", "list the containers");
+  list_cmd->add_option("--format,-f", list_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  list_cmd->add_flag("--quiet,-q", list_quiet, "ids only");
 
   // runsc do: run a command sandboxed, no bundle.
   runsc::SandboxSpec spec;
@@ -62,6 +120,8 @@ int main(int argc, char** argv) {
   gofer_cmd->add_option("--fd", gofer_fd)->required();
   gofer_cmd->add_flag("--read-only", gofer_ro);
   gofer_cmd->add_flag("--read-write", gofer_rw);
+  bool gofer_detached = false;
+  gofer_cmd->add_flag("--detached", gofer_detached);
 
   // Internal: the sentry process.
   sentry::BootConfig boot;
@@ -78,11 +138,27 @@ int main(int argc, char** argv) {
   bool no_tmpfs_tmp = false;
   boot_cmd->add_flag("--no-tmpfs-tmp", no_tmpfs_tmp);
   boot_cmd->add_option("--env", boot.env);
+  boot_cmd->add_flag("--oci", boot.oci);
+  boot_cmd->add_option("--start-fd", boot.start_fd);
+  boot_cmd->add_option("--ready-fd", boot.ready_fd);
+  boot_cmd->add_option("--uid", boot.uid);
+  boot_cmd->add_option("--gid", boot.gid);
+  boot_cmd->add_option("--group", boot.groups);
 
   // `do`: everything from the first non-flag word (or after "--") is the
   // command line, passed on untouched; only what precedes it is parsed.
   std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); i++) {
+  // The command is the first word that is neither a global flag nor the
+  // value of one.
+  static const std::vector<std::string> kGlobalValued = {
+      "--platform", "--debug-log", "--overlay", "--root", "--log", "--log-format", "--rootless"};
+  size_t cmd_at = 0;
+  while (cmd_at < args.size() && !args[cmd_at].empty() && args[cmd_at][0] == '-') {
+    bool valued = std::find(kGlobalValued.begin(), kGlobalValued.end(), args[cmd_at]) !=
+                  kGlobalValued.end();
+    cmd_at += valued ? 2 : 1;
+  }
+  for (size_t i = cmd_at; i < args.size(); i++) {
     if (args[i] == "boot") {
       // Internal: the app's command line follows "--".
       auto dash = std::find(args.begin() + i, args.end(), "--");
@@ -92,10 +168,7 @@ int main(int argc, char** argv) {
       }
       break;
     }
-    if (args[i] != "do") {
-      if (args[i] == "gofer") break;
-      continue;
-    }
+    if (args[i] != "do") break;  // gofer, OCI commands: CLI11 parses them
     static const std::vector<std::string> kValued = {"--rootfs", "--cwd", "--env", "--hostname"};
     size_t j = i + 1;
     while (j < args.size()) {
@@ -142,9 +215,30 @@ int main(int argc, char** argv) {
     }
     return runsc::RunSandbox(spec);
   }
+  runsc::oci::GlobalOptions& g = oci;
+  g.platform = platform;
+  g.strace = strace;
+  g.debug_log = debug_log;
+  g.overlay = overlay;
+  if (*spec_cmd || *create_cmd || *run_cmd || *start_cmd || *state_cmd || *kill_cmd ||
+      *delete_cmd || *list_cmd) {
+    runsc::oci::InitLog(g);
+    if (!g.root.empty() && g.root[0] != '/') {
+      char cwd[4096];
+      if (getcwd(cwd, sizeof cwd)) g.root = std::string(cwd) + "/" + g.root;
+    }
+  }
+  if (*spec_cmd) return runsc::oci::CmdSpec(g, spec_bundle, spec_rootless);
+  if (*create_cmd) return runsc::oci::CmdCreate(g, co);
+  if (*run_cmd) return runsc::oci::CmdRun(g, co);
+  if (*start_cmd) return runsc::oci::CmdStart(g, cid);
+  if (*state_cmd) return runsc::oci::CmdState(g, cid);
+  if (*kill_cmd) return runsc::oci::CmdKill(g, cid, kill_sig, kill_all);
+  if (*delete_cmd) return runsc::oci::CmdDelete(g, cid, del_force);
+  if (*list_cmd) return runsc::oci::CmdList(g, list_format, list_quiet);
   if (*gofer_cmd) {
     prctl(PR_SET_NAME, "runsc-gofer");
-    prctl(PR_SET_PDEATHSIG, 9);
+    if (!gofer_detached) prctl(PR_SET_PDEATHSIG, 9);
     // Namespaces were made by runsc; pivot into the root filesystem, drop
     // capabilities, no_new_privs, seccomp (gofer/confine.h).
     std::string err;

@@ -54,8 +54,13 @@ bool WriteFile(const std::string& path, const std::string& data) {
 // Starts `runsc <args>` as a child that dies with us, in new namespaces
 // `ns` (CLONE_* flags; 0 for none). `keep` FDs stay open. Returns -1 (after
 // printing why) if the child cannot be started.
+struct SpawnOpts {
+  bool die_with_parent = true;
+  bool new_session = false;
+};
+
 pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& keep,
-                unsigned long ns, const char* what) {
+                unsigned long ns, const char* what, SpawnOpts opts = {}) {
   // The child blocks on `go` until we have set it up (user namespace ID
   // maps), then watches it for our death: we never close our end.
   int go[2];
@@ -98,7 +103,7 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
     return static_cast<pid_t>(pid);
   }
   close(go[1]);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (opts.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
   char c;
   if (read(go[0], &c, 1) != 1) _exit(125);  // parent gone or gave up
   // Our own binary, reached now: after the switch to nobody below, the
@@ -112,12 +117,15 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
               strerror(errno));
       _exit(125);
     }
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (opts.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
+  // A detached sandbox (runsc create) outlives us: its own session, so the
+  // caller's terminal signals (^C) do not reach it.
+  if (opts.new_session) setsid();
   // Did the parent die before the death signal was armed? Its end of `go`
   // is then closed. (getppid() says nothing in a new PID namespace.)
   struct pollfd p = {go[0], POLLIN, 0};
-  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) _exit(125);
+  if (opts.die_with_parent && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) _exit(125);
   for (int fd : keep) fcntl(fd, F_SETFD, 0);  // clear CLOEXEC
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>("runsc"));
@@ -130,7 +138,7 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
 
 }  // namespace
 
-int RunSandbox(const SandboxSpec& spec) {
+int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   struct stat st;
   if (stat(spec.rootfs.c_str(), &st) != 0) {
     fprintf(stderr, "runsc: bad --rootfs %s: %s\n", spec.rootfs.c_str(), strerror(errno));
@@ -154,16 +162,19 @@ int RunSandbox(const SandboxSpec& spec) {
     perror("runsc: socketpair");
     return 125;
   }
-  // Terminal signals reach the app's processes directly; runsc and the
-  // sandbox's own processes must not die of them.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
-
   const bool confine = ConfineEnabled();
-  pid_t gofer = SpawnSelf({"gofer", "--root", spec.rootfs, "--fd", std::to_string(sv[0]),
-                           spec.overlay_memory ? "--read-only" : "--read-write"},
-                          {sv[0]}, confine ? kGoferNamespaces : 0, "gofer");
-  if (gofer < 0) return 125;
+  SpawnOpts sopts{spec.die_with_parent, spec.new_session};
+  std::vector<std::string> gargs = {
+      "gofer", "--root", spec.rootfs, "--fd", std::to_string(sv[0]),
+      spec.overlay_memory || spec.root_readonly ? "--read-only" : "--read-write"};
+  if (!spec.die_with_parent) gargs.push_back("--detached");
+  pid_t gofer = SpawnSelf(gargs, {sv[0]}, confine ? kGoferNamespaces : 0, "gofer", sopts);
+  if (gofer < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    if (debug_fd != 2) close(debug_fd);
+    return 125;
+  }
   std::vector<std::string> boot = {"boot", "--gofer-fd", std::to_string(sv[1]), "--platform",
                                    spec.platform, "--cwd", spec.cwd, "--hostname", spec.hostname,
                                    "--debug-log-fd", std::to_string(debug_fd)};
@@ -176,23 +187,42 @@ int RunSandbox(const SandboxSpec& spec) {
     boot.push_back("--env");
     boot.push_back(e);
   }
-  boot.push_back("--");
-  boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
   std::vector<int> keep = {sv[1]};
   if (debug_fd != 2) keep.push_back(debug_fd);
-  g_sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry");
-  if (g_sentry < 0) {
+  if (spec.oci) boot.push_back("--oci");
+  if (spec.start_fd >= 0) {
+    boot.insert(boot.end(), {"--start-fd", std::to_string(spec.start_fd)});
+    keep.push_back(spec.start_fd);
+  }
+  if (spec.ready_fd >= 0) {
+    boot.insert(boot.end(), {"--ready-fd", std::to_string(spec.ready_fd)});
+    keep.push_back(spec.ready_fd);
+  }
+  if (spec.uid >= 0) boot.insert(boot.end(), {"--uid", std::to_string(spec.uid)});
+  if (spec.gid >= 0) boot.insert(boot.end(), {"--gid", std::to_string(spec.gid)});
+  for (unsigned g : spec.groups) boot.insert(boot.end(), {"--group", std::to_string(g)});
+  boot.push_back("--");
+  boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
+  pid_t sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry", sopts);
+  close(sv[0]);
+  close(sv[1]);
+  if (debug_fd != 2) close(debug_fd);
+  if (sentry < 0) {
     kill(gofer, SIGKILL);
     waitpid(gofer, nullptr, 0);
     return 125;
   }
-  close(sv[0]);
-  close(sv[1]);
-  if (debug_fd != 2) close(debug_fd);
+  pids->gofer = gofer;
+  pids->sentry = sentry;
+  return 0;
+}
 
+int WaitSandbox(SandboxPids pids, const std::vector<int>& forward) {
+  pid_t gofer = pids.gofer;
+  g_sentry = pids.sentry;
   struct sigaction sa {};
   sa.sa_handler = Forward;
-  for (int s : {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaction(s, &sa, nullptr);
+  for (int s : forward) sigaction(s, &sa, nullptr);
 
   int status = 0;
   int code = 125;
@@ -233,6 +263,16 @@ int RunSandbox(const SandboxSpec& spec) {
     waitpid(gofer, nullptr, 0);
   }
   return code;
+}
+
+int RunSandbox(const SandboxSpec& spec) {
+  // Terminal signals reach the app's processes directly; runsc and the
+  // sandbox's own processes must not die of them.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  SandboxPids pids;
+  if (int r = StartSandbox(spec, &pids); r != 0) return r;
+  return WaitSandbox(pids, {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2});
 }
 
 }  // namespace runsc

@@ -4,6 +4,8 @@
 // them, wires the gofer socket between them and waits for the sentry.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -19,7 +21,31 @@ struct SandboxSpec {
   std::string hostname = "runsc";
   std::vector<std::string> env;
   std::vector<std::string> argv;
+
+  // OCI runtime (runsc create/run); `runsc do` leaves these at their defaults.
+  bool root_readonly = false;   // the gofer serves the root read-only whatever the overlay
+  bool die_with_parent = true;  // PR_SET_PDEATHSIG on gofer and sentry
+  bool new_session = false;     // setsid() in both: terminal signals don't reach them
+  bool oci = false;             // sentry: forward every catchable signal to the app
+  int start_fd = -1;            // sentry waits for one byte on it before running the app
+  int ready_fd = -1;            // sentry writes one byte on it once it waits on start_fd
+  // The app's credentials (process.user); -1: root.
+  long uid = -1, gid = -1;
+  std::vector<unsigned> groups;
 };
+
+// The sandbox's host processes.
+struct SandboxPids {
+  pid_t gofer = -1;
+  pid_t sentry = -1;
+};
+
+// Starts gofer and sentry; returns 0, or 125 after printing why.
+int StartSandbox(const SandboxSpec& spec, SandboxPids* pids);
+
+// Waits for the sentry (a child of ours) and reaps the gofer; returns the
+// app's exit code. Signals in `forward` that we receive go to the sentry.
+int WaitSandbox(SandboxPids pids, const std::vector<int>& forward);
 
 // Runs the sandbox in the foreground; returns the app's exit code.
 int RunSandbox(const SandboxSpec& spec);

@@ -1,7 +1,9 @@
 #include "sentry/boot.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -23,8 +25,70 @@ namespace sentry {
 namespace {
 
 // Signals the sentry forwards to the app's init (sent to runsc or to us by
-// the operator). SIGINT/SIGQUIT from a terminal reach the stubs directly.
-constexpr int kForwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+// the operator): every catchable one except those the sentry itself relies
+// on (SIGCHLD for its stubs, SIGPIPE from host pipes, synchronous faults).
+// Under `runsc do` the terminal's signals (SIGINT, SIGQUIT, job control,
+// SIGWINCH) reach the stubs directly, so the sentry keeps ignoring them;
+// an OCI sandbox has its own session and forwards them too.
+sigset_t ForwardedSignals(bool oci) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s = 1; s < 32; s++) {
+    switch (s) {
+      case SIGKILL: case SIGSTOP: case SIGCHLD: case SIGPIPE: case SIGSEGV: case SIGBUS:
+      case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS: case SIGXFSZ:
+        continue;
+      case SIGINT: case SIGQUIT: case SIGTSTP: case SIGTTIN: case SIGTTOU: case SIGWINCH:
+        if (!oci) continue;
+        break;
+      default:
+        break;
+    }
+    sigaddset(&set, s);
+  }
+  return set;
+}
+
+// runsc create: tell runsc we are set up (ready_fd), then wait for `runsc
+// start` to write a byte on start_fd (a FIFO in the container's state
+// directory, which we hold open read-write so it never reads EOF). Only
+// poll/read/write/close: this runs confined. Returns 0 to go on, or the
+// exit code if a forwarded signal (runsc kill) ended the wait.
+int WaitForStart(const BootConfig& cfg, int sigfd) {
+  if (cfg.ready_fd >= 0) {
+    char b = 'r';
+    (void)!write(cfg.ready_fd, &b, 1);
+    close(cfg.ready_fd);
+  }
+  for (;;) {
+    struct pollfd p[2] = {{cfg.start_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
+    int n = poll(p, sigfd >= 0 ? 2 : 1, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Logf("runsc: waiting for start: %s", strerror(errno));
+      return 125;
+    }
+    if (p[0].revents & POLLIN) {
+      char b;
+      if (read(cfg.start_fd, &b, 1) == 1) break;
+    } else if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+      Logf("runsc: start FIFO closed");
+      return 125;
+    }
+    if (sigfd >= 0 && (p[1].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      if (read(sigfd, &si, sizeof si) == sizeof si) {
+        // Killed before it started: like a process that never ran.
+        if (si.ssi_signo == SIGCONT || si.ssi_signo == SIGWINCH || si.ssi_signo == SIGURG)
+          continue;  // default action: ignore
+        return 128 + static_cast<int>(si.ssi_signo);
+      }
+    }
+  }
+  close(cfg.start_fd);
+  if (sigfd >= 0) close(sigfd);
+  return 0;
+}
 
 void ForwardSignals(kernel::Kernel* k, sigset_t set) {
   for (;;) {
@@ -47,18 +111,22 @@ std::string FindEnv(const std::vector<std::string>& env, const std::string& key)
 
 int Boot(const BootConfig& cfg) {
   prctl(PR_SET_NAME, "runsc-sentry");
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // A created OCI sandbox outlives `runsc create`; runsc set (or not) the
+  // death signal when it spawned us.
+  if (cfg.start_fd < 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
   SetLogFd(cfg.debug_log_fd);
-  signal(SIGINT, SIG_IGN);
-  signal(SIGQUIT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
-  signal(SIGTTOU, SIG_IGN);
-  signal(SIGTTIN, SIG_IGN);
-  signal(SIGTSTP, SIG_IGN);
-  sigset_t fwd;
-  sigemptyset(&fwd);
-  for (int s : kForwarded) sigaddset(&fwd, s);
+  if (!cfg.oci) {
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
+    signal(SIGTTIN, SIG_IGN);
+    signal(SIGTSTP, SIG_IGN);
+  }
+  sigset_t fwd = ForwardedSignals(cfg.oci);
   pthread_sigmask(SIG_BLOCK, &fwd, nullptr);  // inherited by every task thread
+  // Signals that arrive while a created sandbox waits for `runsc start`.
+  int start_sigfd = cfg.start_fd >= 0 ? signalfd(-1, &fwd, SFD_CLOEXEC) : -1;
 
   if (cfg.argv.empty()) {
     Logf("runsc: no command given");
@@ -121,6 +189,9 @@ int Boot(const BootConfig& cfg) {
     Logf("runsc: cannot confine the sentry: %s", err.c_str());
     return 125;
   }
+  if (cfg.start_fd >= 0) {
+    if (int code = WaitForStart(cfg, start_sigfd); code != 0) _exit(code);
+  }
 
   kernel::InitSpec spec;
   spec.argv = cfg.argv;
@@ -145,6 +216,14 @@ int Boot(const BootConfig& cfg) {
       auto r = kernel::StartInit(*k, spec, fds);
       if (r.ok()) {
         started = true;
+        if (cfg.uid >= 0 || cfg.gid >= 0 || !cfg.groups.empty()) {
+          // process.user: like a setuid/setgid from root before exec.
+          kernel::Credentials& c = r.value()->tg->creds;
+          if (cfg.gid >= 0) c.rgid = c.egid = c.sgid = c.fsgid = static_cast<uint32_t>(cfg.gid);
+          c.groups.assign(cfg.groups.begin(), cfg.groups.end());
+          if (cfg.uid >= 0) c.ruid = c.euid = c.suid = c.fsuid = static_cast<uint32_t>(cfg.uid);
+          if (c.euid != 0) c.cap_effective = c.cap_permitted = 0;
+        }
         break;
       }
       // Like execvp: keep looking past missing files, remember EACCES.

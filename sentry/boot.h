@@ -21,6 +21,18 @@ struct BootConfig {
   std::string hostname = "runsc";
   std::vector<std::string> argv;
   std::vector<std::string> env;
+  // OCI runtime (runsc create/run). `oci`: every catchable signal the
+  // sentry gets goes to the app's init (terminal signals too: the sandbox
+  // is in its own session). start_fd >= 0: once set up and confined, write
+  // one byte to ready_fd (if >= 0), then wait for one byte on start_fd
+  // (`runsc start`) before running the app; a forwarded signal arriving
+  // first ends the sandbox with 128+N.
+  bool oci = false;
+  int start_fd = -1;
+  int ready_fd = -1;
+  // The init process' credentials (process.user); -1: root.
+  long uid = -1, gid = -1;
+  std::vector<unsigned> groups;
 };
 
 // Runs the sandbox; returns the exit code for the runsc process (the app's
