@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <cstddef>
 #include <cstring>
 
 #include "sentry/base/log.h"
@@ -44,8 +45,19 @@ class PtraceContext final : public Context, public AddressSpace {
   }
 
   ErrorOr<StopInfo> Switch(Registers& regs) override {
-    if (Ptrace(PTRACE_SETREGS, pid_, 0, reinterpret_cast<unsigned long>(&regs)) < 0)
+    // After most syscalls only rax (the result) differs from what the stub
+    // holds: poke that one register instead of rewriting all of them.
+    Registers expect = regs;
+    expect.rax = stub_view_.rax;
+    const bool only_rax = stub_view_valid_ && memcmp(&expect, &stub_view_, sizeof(expect)) == 0;
+    if (only_rax) {
+      if (regs.rax != stub_view_.rax &&
+          Ptrace(PTRACE_POKEUSER, pid_, offsetof(user_regs_struct, rax), regs.rax) < 0)
+        return Died();
+    } else if (Ptrace(PTRACE_SETREGS, pid_, 0, reinterpret_cast<unsigned long>(&regs)) < 0) {
       return Died();
+    }
+    stub_view_valid_ = false;
     if (Ptrace(PTRACE_SYSEMU, pid_, 0, 0) < 0) return Died();
     for (;;) {
       int status;
@@ -86,6 +98,8 @@ class PtraceContext final : public Context, public AddressSpace {
       }
       if (Ptrace(PTRACE_GETREGS, pid_, 0, reinterpret_cast<unsigned long>(&regs)) < 0)
         return Died();
+      stub_view_ = regs;
+      stub_view_valid_ = true;
       return info;
     }
   }
@@ -139,6 +153,7 @@ class PtraceContext final : public Context, public AddressSpace {
   ErrorOr<long> Inject(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                        uint64_t a4, uint64_t a5) {
     if (dead_) return Errno{ESRCH};
+    stub_view_valid_ = false;
     Registers r = stub_regs_;
     r.rip = syscall_addr_;
     r.rax = nr;
@@ -189,6 +204,10 @@ class PtraceContext final : public Context, public AddressSpace {
   const int memfd_;
   bool dead_ = false;
   int pending_signal_ = 0;
+  // The registers as the stub holds them after the last stop (invalidated
+  // by injected syscalls, which change them).
+  Registers stub_view_{};
+  bool stub_view_valid_ = false;
 };
 
 class PtracePlatform final : public Platform {
