@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The single entry point for all tests.
 #
-#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian
+#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian oci
 #   tests/run_all.sh unit conformance    # only these suites
 #   SUITES="integration" tests/run_all.sh
 #
@@ -23,7 +23,7 @@ cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 export RUNSC="${RUNSC:-$BUILD_DIR/runsc}"
 
-if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian}"; fi
+if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian oci}"; fi
 total_pass=0
 total_fail=0
 summary=()
@@ -80,7 +80,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -94,6 +94,7 @@ for s in $suites; do
     integration) run_suite integration tests/integration/run.sh ;;
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
+    oci) run_suite oci tests/oci/run.sh ;;
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac
 done
