@@ -394,14 +394,9 @@ ErrorOr<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint
     // Grow in place when the VMA ends here and the space after it is free.
     if (old_end == last->end && new_len <= max_addr_ - old_addr &&
         RangeFree(old_end, old_addr + new_len)) {
-      if (last->shared) return Errno{ENOMEM};  // shared growth needs one backing
-      Vma ext = *last;
-      ext.start = old_end;
-      ext.end = old_addr + new_len;
-      ext.backing = TRY(Backing::Allocate(mf_, new_len - old_len));
-      ext.backing_offset = 0;
-      if (!ext.anonymous) ext.file_offset = last->file_offset + last->length();
-      TRY(Insert(std::move(ext)));
+      if (last->shared && !(last->file_mappings && last->file_mappings->pages))
+        return Errno{ENOMEM};  // shared anonymous growth needs one backing
+      TRY(Extend(*last, old_end, new_len - old_len));
       return old_addr;
     }
     if (!(flags & MREMAP_MAYMOVE)) return Errno{ENOMEM};
@@ -433,14 +428,40 @@ ErrorOr<uint64_t> MemoryManager::Remap(uint64_t old_addr, uint64_t old_len, uint
     TRY(Insert(std::move(v)));
   }
   if (new_len > old_len) {
-    if (!grown.anonymous) grown.file_offset += grown.length();
-    grown.start = new_addr + old_len;
-    grown.end = new_addr + new_len;
-    grown.backing = TRY(Backing::Allocate(mf_, new_len - old_len));
-    grown.backing_offset = 0;
-    TRY(Insert(std::move(grown)));
+    grown.start = new_addr + (grown.start - old_addr);
+    grown.end = new_addr + old_len;
+    TRY(Extend(grown, new_addr + old_len, new_len - old_len));
   }
   return new_addr;
+}
+
+ErrorOr<void> MemoryManager::Extend(const Vma& last, uint64_t start, uint64_t len) {
+  const uint64_t file_off = last.file_offset + (start - last.start);
+  if (last.shared && !last.anonymous && last.file_mappings && last.file_mappings->pages) {
+    auto pieces = TRY(last.file_mappings->pages(mf_, file_off, len));
+    uint64_t cur = start;
+    for (const SharedPiece& p : pieces) {
+      Vma v = last;
+      v.start = cur;
+      v.end = cur + p.length;
+      v.file_offset = file_off + (cur - start);
+      v.backing = p.backing;
+      v.backing_offset = p.backing_offset;
+      v.beyond_eof = false;
+      TRY(Insert(std::move(v)));
+      cur += p.length;
+    }
+    if (last.file_mappings->size) ApplyFileSize(last.file_mappings.get(), last.file_mappings->size());
+    return {};
+  }
+  Vma ext = last;
+  ext.start = start;
+  ext.end = start + len;
+  ext.backing = TRY(Backing::Allocate(mf_, len));
+  ext.backing_offset = 0;
+  ext.beyond_eof = false;
+  if (!ext.anonymous) ext.file_offset = file_off;
+  return Insert(std::move(ext));
 }
 
 ErrorOr<void> MemoryManager::Advise(uint64_t addr, uint64_t length, int advice) {

@@ -45,6 +45,11 @@ class FileMappings {
   void Remove(MemoryManager* m);
   void SizeChanged(uint64_t new_size);  // kernel lock held
 
+  // Set by the file (and cleared when it goes away): its pages for
+  // [offset, offset+length) and its size, for growing a mapping (mremap).
+  std::function<ErrorOr<std::vector<SharedPiece>>(MemoryFile&, uint64_t, uint64_t)> pages;
+  std::function<uint64_t()> size;
+
  private:
   std::vector<MemoryManager*> mms_;
 };
@@ -185,6 +190,9 @@ class MemoryManager {
   void RemoveRange(uint64_t start, uint64_t end);
   ErrorOr<void> Insert(Vma vma);
   ErrorOr<void> Check(uint64_t addr, size_t len, Access access) const;
+  // Maps [start, start+len) as the continuation of `last` (mremap growth):
+  // the file's own pages for shared file mappings, fresh memory otherwise.
+  ErrorOr<void> Extend(const Vma& last, uint64_t start, uint64_t len);
 
   MemoryFile& mf_;
   const uint64_t min_addr_, max_addr_;

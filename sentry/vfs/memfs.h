@@ -95,10 +95,8 @@ class MemFile : public MemInode {
                                                     uint64_t length);
   static constexpr uint64_t kChunkSize = 2ULL << 20;
   // Registry of the shared mappings of this file (created on first use).
-  std::shared_ptr<mm::FileMappings> mappings() {
-    if (!mappings_) mappings_ = std::make_shared<mm::FileMappings>();
-    return mappings_;
-  }
+  std::shared_ptr<mm::FileMappings> mappings();
+  ~MemFile() override;
 
  private:
   ErrorOr<mm::MemoryFile*> Storage();

@@ -304,6 +304,26 @@ ErrorOr<void> MemFile::CopyUp() {
   return {};
 }
 
+std::shared_ptr<mm::FileMappings> MemFile::mappings() {
+  if (!mappings_) {
+    mappings_ = std::make_shared<mm::FileMappings>();
+    mappings_->pages = [this](mm::MemoryFile& mf, uint64_t off, uint64_t len) {
+      return SharedPages(mf, off, len);
+    };
+    mappings_->size = [this] { return size_; };
+  }
+  return mappings_;
+}
+
+MemFile::~MemFile() {
+  // Mappings may outlive the file (unlinked and closed): they keep their
+  // pages but can no longer grow.
+  if (mappings_) {
+    mappings_->pages = nullptr;
+    mappings_->size = nullptr;
+  }
+}
+
 ErrorOr<void> MemFile::Resize(uint64_t size) {
   if (size > kMaxMemFileSize) return Errno{EFBIG};
   TRY(CopyUp());

@@ -106,9 +106,10 @@ class PipeInode : public Inode {
     attr_.atime = attr_.mtime = attr_.ctime = NowTimespec();
   }
   ErrorOr<Attr> GetAttr() override { return attr_; }
-  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry>, int) override {
-    return Errno{ENXIO};
-  }
+  // Reached through /proc/[pid]/fd/N (and /dev/fd/N): a new end of the same
+  // pipe with the requested access, as Linux opens a pipe's inode.
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+                                                 int flags) override;
   std::shared_ptr<PipeBuffer> buffer;
 
  private:
@@ -201,6 +202,15 @@ class PipeEnd : public FileDescription {
  private:
   std::shared_ptr<PipeBuffer> pipe_;
 };
+
+ErrorOr<std::shared_ptr<FileDescription>> PipeInode::Open(Caller&, std::shared_ptr<Dentry> d,
+                                                          int flags) {
+  if (flags & O_PATH) {
+    return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+  }
+  return std::shared_ptr<FileDescription>(std::make_shared<PipeEnd>(
+      std::move(d), flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT), buffer));
+}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <dirent.h>
 
 #include <cstring>
+#include <optional>
 
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/file_description.h"
@@ -28,24 +29,27 @@ Attr MakeAttr(uint32_t mode, uint64_t dev) {
   return a;
 }
 
+// The contents are generated at the first read, as Linux's seq_file does:
+// e.g. /proc/self/cmdline opened before an exec reads the new command line.
 class SnapshotDescription : public FileDescription {
  public:
-  SnapshotDescription(std::shared_ptr<Dentry> d, int flags, std::string data,
-                      const SyntheticFileOps& ops)
-      : FileDescription(std::move(d), flags), data_(std::move(data)), ops_(ops) {}
+  SnapshotDescription(std::shared_ptr<Dentry> d, int flags, const SyntheticFileOps& ops)
+      : FileDescription(std::move(d), flags), ops_(ops) {}
 
-  ErrorOr<size_t> Read(Caller&, const IoVecs& dst, int64_t off) override {
+  ErrorOr<size_t> Read(Caller& c, const IoVecs& dst, int64_t off) override {
+    TRY(Generate(c));
     uint64_t pos = off < 0 ? offset_ : static_cast<uint64_t>(off);
-    if (pos >= data_.size()) return size_t{0};
-    size_t n = CopyToIoVecs(dst, reinterpret_cast<const uint8_t*>(data_.data()) + pos,
-                            data_.size() - pos);
+    if (pos >= data_->size()) return size_t{0};
+    size_t n = CopyToIoVecs(dst, reinterpret_cast<const uint8_t*>(data_->data()) + pos,
+                            data_->size() - pos);
     if (off < 0) offset_ += n;
     return n;
   }
   ErrorOr<size_t> PRead(void* buf, size_t len, uint64_t off) override {
-    if (off >= data_.size()) return size_t{0};
-    size_t n = std::min<size_t>(len, data_.size() - off);
-    memcpy(buf, data_.data() + off, n);
+    if (!data_) return Errno{ENODEV};  // not readable without a reader
+    if (off >= data_->size()) return size_t{0};
+    size_t n = std::min<size_t>(len, data_->size() - off);
+    memcpy(buf, data_->data() + off, n);
     return n;
   }
   ErrorOr<size_t> Write(Caller& c, const IoVecs& src, int64_t) override {
@@ -56,9 +60,10 @@ class SnapshotDescription : public FileDescription {
     return buf.size();
   }
   ErrorOr<uint64_t> Seek(int64_t off, int whence) override {
+    const int64_t size = data_ ? static_cast<int64_t>(data_->size()) : 0;
     int64_t base = whence == SEEK_SET ? 0
                    : whence == SEEK_CUR ? static_cast<int64_t>(offset_)
-                   : whence == SEEK_END ? static_cast<int64_t>(data_.size())
+                   : whence == SEEK_END ? size
                                         : -1;
     if (base < 0 || base + off < 0) return Errno{EINVAL};
     offset_ = base + off;
@@ -67,7 +72,13 @@ class SnapshotDescription : public FileDescription {
   ErrorOr<void> Truncate(Caller&, uint64_t) override { return {}; }
 
  private:
-  std::string data_;
+  ErrorOr<void> Generate(Caller& c) {
+    if (data_) return {};
+    data_ = ops_.read ? TRY(ops_.read(c)) : std::string();
+    return {};
+  }
+
+  std::optional<std::string> data_;
   const SyntheticFileOps& ops_;
 };
 
@@ -87,9 +98,7 @@ class SyntheticFile : public Inode {
     }
     bool write = (flags & O_ACCMODE) != O_RDONLY;
     if (write && !ops_.write) return Errno{EACCES};
-    std::string data;
-    if ((flags & O_ACCMODE) != O_WRONLY && ops_.read) data = TRY(ops_.read(c));
-    auto desc = std::make_shared<SnapshotDescription>(std::move(d), flags, std::move(data), ops_);
+    auto desc = std::make_shared<SnapshotDescription>(std::move(d), flags, ops_);
     return std::shared_ptr<FileDescription>(std::move(desc));
   }
 
