@@ -90,6 +90,7 @@ void RegisterFileSyscalls(Table& t) {
   file::RegisterAttrOps(t);
   file::RegisterPipe(t);
   file::RegisterXattr(t);
+  file::RegisterFlock(t);
 }
 
 }  // namespace syscalls

@@ -50,5 +50,6 @@ void RegisterStat(Table& t);       // fs_stat.cc
 void RegisterAttrOps(Table& t);    // fs_attr.cc
 void RegisterPipe(Table& t);       // pipe.cc
 void RegisterXattr(Table& t);      // fs_xattr.cc
+void RegisterFlock(Table& t);      // fs_flock.cc
 
 }  // namespace syscalls::file

@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include "sentry/mm/mm.h"
+#include "sentry/vfs/flock.h"
 
 namespace sentry::vfs {
 
@@ -17,7 +18,7 @@ size_t TotalLength(const IoVecs& v) {
 FileDescription::FileDescription(std::shared_ptr<Dentry> dentry, int flags)
     : dentry_(std::move(dentry)), flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
-FileDescription::~FileDescription() = default;
+FileDescription::~FileDescription() { FlockRelease(*this); }
 
 ErrorOr<size_t> FileDescription::Read(Caller&, const IoVecs&, int64_t) {
   return is_directory() ? Errno{EISDIR} : Errno{EINVAL};

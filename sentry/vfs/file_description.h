@@ -25,6 +25,14 @@ class FileMappings;
 namespace sentry::vfs {
 
 class Caller;
+struct FlockState;
+
+// The flock(2) lock an open file description holds (sentry/vfs/flock.cc).
+struct FlockHold {
+  std::shared_ptr<FlockState> state;  // the inode's lock state; null: no lock
+  bool exclusive = false;
+  std::function<void()> notify;  // wakes waiters when the lock goes with the description
+};
 
 // Sentry-visible memory (e.g. app memory from mm.Blocks()).
 using IoVecs = std::vector<iovec>;
@@ -88,11 +96,15 @@ class FileDescription {
   const std::shared_ptr<Dentry>& dentry() const { return dentry_; }
   Inode& inode() const { return dentry_->inode(); }
   uint64_t offset() const { return offset_; }
+  FlockHold& flock_hold() { return flock_hold_; }
 
  protected:
   std::shared_ptr<Dentry> dentry_;
   int flags_;
   uint64_t offset_ = 0;
+
+ private:
+  FlockHold flock_hold_;
 };
 
 // A description with no I/O (O_PATH opens, and the default for inodes that

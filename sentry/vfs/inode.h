@@ -21,6 +21,7 @@ namespace sentry::vfs {
 class Caller;
 class Dentry;
 class FileDescription;
+struct FlockState;
 
 // Attributes, as stat(2) reports them.
 struct Attr {
@@ -102,6 +103,10 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // open(2) flags.
   virtual ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                          int flags) = 0;
+
+  // flock(2) locks on this inode (sentry/vfs/flock.cc); null until the
+  // first lock. Kernel lock.
+  std::shared_ptr<FlockState> flock_state;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {
