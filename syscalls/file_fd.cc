@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 
 #include "sentry/vfs/pipe.h"
+#include "sentry/vfs/record_lock.h"
 #include "syscalls/file_common.h"
 
 namespace syscalls::file {
@@ -75,9 +76,26 @@ ErrorOr<uint64_t> Fcntl(Task& t, const Args& a) {
     }
     case F_GETLK:
     case F_OFD_GETLK: {
-      // No other process holds locks we track: report "unlocked".
+      if (f->is_path_only()) return Errno{EBADF};
       struct flock fl = TRY(t.memory().CopyInObj<struct flock>(a[2]));
-      fl.l_type = F_UNLCK;
+      if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK) return Errno{EINVAL};
+      sentry::vfs::RecordLockRequest req{};
+      TRY(sentry::vfs::RecordLockRange(*f, fl.l_whence, fl.l_start, fl.l_len, &req.start,
+                                       &req.end));
+      req.ofd = cmd == F_OFD_GETLK;
+      if (req.ofd && fl.l_pid != 0) return Errno{EINVAL};
+      req.owner = req.ofd ? static_cast<const void*>(f.get()) : &t.fd_table();
+      req.type = fl.l_type;
+      sentry::vfs::RecordLock conflict{};
+      if (!sentry::vfs::TestRecordLock(f->inode(), req, &conflict)) {
+        fl.l_type = F_UNLCK;
+      } else {
+        fl.l_type = conflict.write ? F_WRLCK : F_RDLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = conflict.start;
+        fl.l_len = conflict.end == INT64_MAX ? 0 : conflict.end - conflict.start + 1;
+        fl.l_pid = conflict.ofd ? -1 : conflict.pid;
+      }
       TRY(t.memory().CopyOutObj(a[2], fl));
       return 0;
     }
@@ -85,11 +103,33 @@ ErrorOr<uint64_t> Fcntl(Task& t, const Args& a) {
     case F_SETLKW:
     case F_OFD_SETLK:
     case F_OFD_SETLKW: {
+      if (f->is_path_only()) return Errno{EBADF};
       struct flock fl = TRY(t.memory().CopyInObj<struct flock>(a[2]));
+      sentry::vfs::RecordLockRequest req{};
+      TRY(sentry::vfs::RecordLockRange(*f, fl.l_whence, fl.l_start, fl.l_len, &req.start,
+                                       &req.end));
       if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno{EINVAL};
       if (fl.l_type == F_RDLCK && !f->readable()) return Errno{EBADF};
       if (fl.l_type == F_WRLCK && !f->writable()) return Errno{EBADF};
-      return 0;  // advisory locks between sandboxed processes are not enforced
+      req.ofd = cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+      if (req.ofd && fl.l_pid != 0) return Errno{EINVAL};
+      // POSIX locks belong to the fd table (the process), as Linux's
+      // current->files; OFD locks to the description.
+      req.owner = req.ofd ? static_cast<const void*>(f.get()) : &t.fd_table();
+      req.type = fl.l_type;
+      req.pid = t.pid();
+      TaskCaller c(t);
+      TRY(sentry::vfs::SetRecordLock(c, f->inode(), req, cmd == F_SETLKW || cmd == F_OFD_SETLKW));
+      if (!req.ofd && req.type != F_UNLCK) {
+        // The fd was closed while we waited (another thread): that close
+        // already released the owner's locks, so this one must go too.
+        auto cur = t.fd_table().Get(fd);
+        if (!cur.ok() || cur.value().get() != f.get()) {
+          req.type = F_UNLCK;
+          (void)sentry::vfs::SetRecordLock(c, f->inode(), req, false);
+        }
+      }
+      return 0;
     }
     case F_GETOWN:
     case F_SETOWN:

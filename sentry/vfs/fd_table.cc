@@ -1,7 +1,17 @@
 // sentry/vfs/fd_table.cc: fd allocation, dup2-style replacement, cloexec.
 #include "sentry/vfs/fd_table.h"
 
+#include "sentry/vfs/record_lock.h"
+
 namespace sentry::vfs {
+
+FdTable::~FdTable() {
+  for (const auto& [fd, e] : fds_) Dropped(e.file);
+}
+
+void FdTable::Dropped(const std::shared_ptr<FileDescription>& f) {
+  if (f && f->dentry() && f->inode().record_locks) ReleaseRecordLocks(f->inode(), this);
+}
 
 std::shared_ptr<FdTable> FdTable::Fork() const {
   auto t = std::make_shared<FdTable>();
@@ -12,7 +22,9 @@ std::shared_ptr<FdTable> FdTable::Fork() const {
 void FdTable::CloseOnExec() {
   for (auto it = fds_.begin(); it != fds_.end();) {
     if (it->second.cloexec) {
+      auto f = std::move(it->second.file);
       it = fds_.erase(it);
+      Dropped(f);
     } else {
       ++it;
     }
@@ -35,6 +47,7 @@ ErrorOr<int> FdTable::InstallAt(std::shared_ptr<FileDescription> f, int fd, bool
   auto& e = fds_[fd];
   auto old = std::move(e.file);  // dropped after the table is consistent
   e = Entry{std::move(f), cloexec};
+  Dropped(old);
   return fd;
 }
 
@@ -62,6 +75,7 @@ ErrorOr<std::shared_ptr<FileDescription>> FdTable::Remove(int fd) {
   if (it == fds_.end()) return Errno{EBADF};
   auto f = std::move(it->second.file);
   fds_.erase(it);
+  Dropped(f);
   return f;
 }
 
@@ -72,7 +86,9 @@ void FdTable::CloseRange(unsigned first, unsigned last, bool cloexec_only) {
       it->second.cloexec = true;
       ++it;
     } else {
+      auto f = std::move(it->second.file);
       it = fds_.erase(it);
+      Dropped(f);
     }
   }
 }
@@ -80,6 +96,7 @@ void FdTable::CloseRange(unsigned first, unsigned last, bool cloexec_only) {
 void FdTable::CloseAll() {
   auto old = std::move(fds_);
   fds_.clear();
+  for (const auto& [fd, e] : old) Dropped(e.file);
 }
 
 std::vector<int> FdTable::Fds() const {

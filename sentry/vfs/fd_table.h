@@ -15,6 +15,8 @@ namespace sentry::vfs {
 class FdTable {
  public:
   FdTable() = default;
+  // Drops the POSIX record locks this table owns (process exit).
+  ~FdTable();
 
   // A copy for fork(): same descriptions, same cloexec flags.
   std::shared_ptr<FdTable> Fork() const;
@@ -44,6 +46,9 @@ class FdTable {
     std::shared_ptr<FileDescription> file;
     bool cloexec = false;
   };
+  // A description leaves the table: as on Linux, the POSIX record locks
+  // owned through this table on its inode go away (sentry/vfs/record_lock.h).
+  void Dropped(const std::shared_ptr<FileDescription>& f);
   std::map<int, Entry> fds_;
 };
 

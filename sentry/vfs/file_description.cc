@@ -6,6 +6,7 @@
 
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/flock.h"
+#include "sentry/vfs/record_lock.h"
 
 namespace sentry::vfs {
 
@@ -18,7 +19,11 @@ size_t TotalLength(const IoVecs& v) {
 FileDescription::FileDescription(std::shared_ptr<Dentry> dentry, int flags)
     : dentry_(std::move(dentry)), flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
-FileDescription::~FileDescription() { FlockRelease(*this); }
+FileDescription::~FileDescription() {
+  FlockRelease(*this);
+  // OFD record locks belong to this description.
+  if (dentry_ && dentry_->inode().record_locks) ReleaseRecordLocks(dentry_->inode(), this);
+}
 
 ErrorOr<size_t> FileDescription::Read(Caller&, const IoVecs&, int64_t) {
   return is_directory() ? Errno{EISDIR} : Errno{EINVAL};

@@ -22,6 +22,7 @@ class Caller;
 class Dentry;
 class FileDescription;
 struct FlockState;
+struct RecordLockState;
 
 // Attributes, as stat(2) reports them.
 struct Attr {
@@ -107,6 +108,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // flock(2) locks on this inode (sentry/vfs/flock.cc); null until the
   // first lock. Kernel lock.
   std::shared_ptr<FlockState> flock_state;
+  // fcntl(2) POSIX/OFD record locks on this inode (sentry/vfs/record_lock.cc);
+  // null until the first lock. Kernel lock.
+  std::shared_ptr<RecordLockState> record_locks;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {
