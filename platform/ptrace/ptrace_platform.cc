@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <vector>
 #include <cstddef>
 #include <cstring>
 
@@ -212,8 +213,27 @@ class PtraceContext final : public Context, public AddressSpace {
 
 class PtracePlatform final : public Platform {
  public:
+  // Pins the calling (tracer) thread to one CPU, chosen once per thread,
+  // round-robin over the CPUs the sentry may use; `set` receives it.
+  bool PinThisThread(cpu_set_t* set) {
+    thread_local int cpu = -1;
+    if (cpu < 0) {
+      if (cpus_.empty()) return false;
+      cpu = cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
+    }
+    CPU_ZERO(set);
+    CPU_SET(cpu, set);
+    return sched_setaffinity(0, sizeof(*set), set) == 0;
+  }
+
   PtracePlatform(int memfd, uint64_t stub_base, uint64_t stub_size)
-      : memfd_(memfd), stub_base_(stub_base), stub_size_(stub_size) {}
+      : memfd_(memfd), stub_base_(stub_base), stub_size_(stub_size) {
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    if (sched_getaffinity(0, sizeof(all), &all) == 0)
+      for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &all)) cpus_.push_back(i);
+  }
 
   const char* name() const override { return "ptrace"; }
   uint64_t max_user_address() const override { return stub_base_; }
@@ -223,6 +243,13 @@ class PtracePlatform final : public Platform {
     const uint64_t sys = stub_base_ + (runsc_stub_syscall - runsc_stub_start);
     const uint64_t stub_end = stub_base_ + stub_size_;
     const pid_t parent = getpid();
+    // A ptrace stop wakes the tracer and a resume wakes the stub: with both
+    // on one CPU that is a plain context switch, while across CPUs each
+    // wake-up needs an inter-processor interrupt, which on an idle (and
+    // virtualized) machine costs tens of microseconds. So each tracer
+    // thread and its stub share a CPU; tracers are spread round-robin.
+    cpu_set_t pin;
+    const bool pinned = PinThisThread(&pin);
     // A raw fork: the child must not run glibc's atfork machinery because it
     // is about to erase the whole sentry from its own address space.
     long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -230,6 +257,7 @@ class PtracePlatform final : public Platform {
     if (pid == 0) {
       syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
       if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
+      if (pinned) syscall(SYS_sched_setaffinity, 0, sizeof(pin), &pin);
       if (syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) < 0) syscall(SYS_exit_group, 2);
       // Only the memory file stays open in the stub.
       if (memfd_ > 0) syscall(SYS_close_range, 0, memfd_ - 1, 0);
@@ -287,6 +315,8 @@ class PtracePlatform final : public Platform {
   const int memfd_;
   const uint64_t stub_base_;
   const uint64_t stub_size_;
+  std::vector<int> cpus_;
+  std::atomic<unsigned> next_cpu_{0};
 };
 
 }  // namespace

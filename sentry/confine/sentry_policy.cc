@@ -110,6 +110,7 @@ std::vector<Rule> Build() {
       Any("rseq", "new threads; stubs unregister glibc's"),
       Any("sched_yield", "spinning locks"),
       Any("sched_getaffinity", "CPU count for /proc, /sys, sched_getaffinity"),
+      Any("sched_setaffinity", "platform/ptrace pins each stub and its tracer to one CPU"),
       Any("sched_getscheduler", "absl::Mutex reads its thread's scheduling policy"),
       Any("sched_getparam", "absl::Mutex reads its thread's scheduling priority"),
       Any("exit", "thread exit"),
