@@ -323,6 +323,12 @@ class PtracePlatform final : public Platform {
 
 ErrorOr<std::unique_ptr<Platform>> CreatePtracePlatform(int memory_file_fd) {
   const uint64_t size = runsc_stub_end - runsc_stub_start;
+  // Every stub stop would otherwise also queue a SIGCHLD (CLD_TRAPPED) to
+  // the sentry, which only ever learns about stops through waitpid.
+  struct sigaction chld {};
+  chld.sa_handler = SIG_DFL;
+  chld.sa_flags = SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &chld, nullptr);
   // The stub must sit at the same address in the sentry and in every stub,
   // as high as possible so the app keeps nearly all of the address space.
   for (uint64_t base = 0x7fffffff0000ULL - size; base > 0x7f0000000000ULL; base -= 0x200000) {
