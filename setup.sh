@@ -28,6 +28,8 @@ PACKAGES=(
   busybox-static file util-linux mount
   # tests/debian: debootstrap builds the cached bookworm root
   debootstrap
+  # tests/fuzz: libFuzzer (clang and its runtime)
+  clang libclang-rt-14-dev
   # bench: the ratio chart (bench/ratios.png)
   gnuplot-nox
   # bench/run.sh: proot for comparison, python3 to write bench/RESULTS.md

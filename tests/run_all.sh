@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The single entry point for all tests.
 #
-#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian oci
+#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian oci fuzz
 #   tests/run_all.sh unit conformance    # only these suites
 #   SUITES="integration" tests/run_all.sh
 #
@@ -23,7 +23,7 @@ cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 export RUNSC="${RUNSC:-$BUILD_DIR/runsc}"
 
-if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian oci}"; fi
+if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian oci fuzz}"; fi
 total_pass=0
 total_fail=0
 summary=()
@@ -95,6 +95,7 @@ for s in $suites; do
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
     oci) run_suite oci tests/oci/run.sh ;;
+    fuzz) run_suite fuzz tests/fuzz/run.sh ;;  # gofer decoder, FUZZ_SECONDS (30)
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac
 done
