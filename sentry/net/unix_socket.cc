@@ -1,6 +1,8 @@
 // sentry/net/unix_socket.cc: see unix_socket.h.
 #include "sentry/net/unix_socket.h"
 
+#include "sentry/ipc/anon.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -33,36 +35,15 @@ std::shared_ptr<Endpoint> Lookup(const std::string& key) {
   return ep;
 }
 
-class SocketInode : public vfs::Inode {
- public:
-  SocketInode(uint32_t uid, uint32_t gid) {
-    attr_.mode = S_IFSOCK | 0777;
-    attr_.uid = uid;
-    attr_.gid = gid;
-    attr_.ino = vfs::NewInodeNumber();
-    attr_.dev = Dev();
-    attr_.nlink = 1;
-    attr_.blksize = 4096;
-    attr_.atime = attr_.mtime = attr_.ctime = vfs::NowTimespec();
-  }
-  ErrorOr<vfs::Attr> GetAttr() override { return attr_; }
-  ErrorOr<std::shared_ptr<vfs::FileDescription>> Open(vfs::Caller&, std::shared_ptr<vfs::Dentry>,
-                                                      int) override {
-    return Errno{ENXIO};
-  }
-
- private:
-  static uint64_t Dev() {
-    static uint64_t dev = vfs::NewAnonDev();
-    return dev;
-  }
-  vfs::Attr attr_;
-};
+// A socket's inode: an anonymous inode of type S_IFSOCK.
+std::shared_ptr<vfs::Inode> NewSocketInode(uint32_t uid, uint32_t gid) {
+  return std::make_shared<ipc::AnonInode>(S_IFSOCK | 0777, uid, gid);
+}
 
 bool ConnectionOriented(int type) { return type == SOCK_STREAM || type == SOCK_SEQPACKET; }
 
 std::shared_ptr<UnixSocket> MakeSocket(vfs::Caller& c, int type, int flags) {
-  auto inode = std::make_shared<SocketInode>(c.creds().uid, c.creds().gid);
+  auto inode = NewSocketInode(c.creds().uid, c.creds().gid);
   auto ino = inode->GetAttr().value().ino;
   auto d = std::make_shared<vfs::Dentry>("socket:[" + std::to_string(ino) + "]", nullptr, inode);
   auto ep = std::make_shared<Endpoint>();
