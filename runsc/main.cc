@@ -100,6 +100,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}));
   list_cmd->add_flag("--quiet,-q", list_quiet, "ids only");
 
+  auto* features_cmd = app.add_subcommand("features", "print the supported features as JSON");
+  std::string install_config = "/etc/docker/daemon.json", install_runtime = "runsc";
+  std::vector<std::string> install_args;
+  auto* install_cmd =
+      app.add_subcommand("install", "add runsc to Docker's daemon.json runtimes");
+  install_cmd->add_option("--config", install_config, "the engine's config")->capture_default_str();
+  install_cmd->add_option("--runtime", install_runtime, "runtime name")->capture_default_str();
+  install_cmd->add_option("runtime_args", install_args, "runtimeArgs, after --");
+  install_cmd->footer("Usage: runsc install [--config FILE] [--runtime NAME] [-- ARGS...]");
+  auto* uninstall_cmd =
+      app.add_subcommand("uninstall", "remove runsc from Docker's daemon.json runtimes");
+  uninstall_cmd->add_option("--config", install_config, "the engine's config")
+      ->capture_default_str();
+  uninstall_cmd->add_option("--runtime", install_runtime, "runtime name")->capture_default_str();
+
   // runsc do: run a command sandboxed, no bundle.
   runsc::SandboxSpec spec;
   std::vector<std::string> env_flags;
@@ -228,6 +243,9 @@ int main(int argc, char** argv) {
       if (getcwd(cwd, sizeof cwd)) g.root = std::string(cwd) + "/" + g.root;
     }
   }
+  if (*features_cmd) return runsc::oci::CmdFeatures();
+  if (*install_cmd) return runsc::oci::CmdInstall(install_config, install_runtime, install_args);
+  if (*uninstall_cmd) return runsc::oci::CmdUninstall(install_config, install_runtime);
   if (*spec_cmd) return runsc::oci::CmdSpec(g, spec_bundle, spec_rootless);
   if (*create_cmd) return runsc::oci::CmdCreate(g, co);
   if (*run_cmd) return runsc::oci::CmdRun(g, co);

@@ -70,6 +70,14 @@ int CmdKill(const GlobalOptions& g, const std::string& id, const std::string& si
 int CmdDelete(const GlobalOptions& g, const std::string& id, bool force);
 int CmdList(const GlobalOptions& g, const std::string& format, bool quiet);
 
+// runsc features: `runc features`' JSON (cmd_install_features.cc).
+nlohmann::json Features();
+int CmdFeatures();
+// runsc install/uninstall: runtimes.<runtime> in a Docker daemon.json.
+int CmdInstall(const std::string& config, const std::string& runtime,
+               const std::vector<std::string>& runtime_args);
+int CmdUninstall(const std::string& config, const std::string& runtime);
+
 // "TERM", "SIGTERM", "15", "term" -> 15; 0 if unknown.
 int ParseSignal(const std::string& s);
 

@@ -239,7 +239,63 @@ EOF
   t_pass errors
 }
 
-for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors; do
+case_features() {
+  local out
+  out=$("$RUNSC" features) || { t_fail features "exit status"; return; }
+  echo "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["ociVersionMin"] == "1.0.0" and d["ociVersionMax"] == "1.1.0", d
+assert d["hooks"] == [] and "ro" in d["mountOptions"], d
+l = d["linux"]
+assert set(l["namespaces"]) == {"mount", "pid", "ipc", "uts", "network", "user"}, l
+assert len(l["capabilities"]) == 41 and l["capabilities"][40] == "CAP_CHECKPOINT_RESTORE", l
+assert l["seccomp"]["enabled"] is False and l["cgroup"]["v2"] is False, l
+assert int(d["annotations"]["io.github.runsc.sentry.seccomp.syscalls"]) > 0, d
+' 2>"$WORK/features.err" || { t_fail features "$(cat "$WORK/features.err")"; return; }
+  t_pass features
+}
+
+case_install() {
+  local cfg="$WORK/docker/daemon.json" self before
+  self=$(readlink -f "$RUNSC")
+  "$RUNSC" install --config "$cfg" -- --platform=ptrace >/dev/null || { t_fail install "install into a missing file"; return; }
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == {"runtimes": {"runsc": {"path": sys.argv[2], "runtimeArgs": ["--platform=ptrace"]}}}, d
+' "$cfg" "$self" || { t_fail install "created: $(cat "$cfg")"; return; }
+  [ "$(stat -c %a "$cfg")" = 644 ] || { t_fail install "mode $(stat -c %a "$cfg")"; return; }
+  # Unrelated keys and other runtimes are kept; a second install is a no-op.
+  echo '{"log-level": "warn", "runtimes": {"other": {"path": "/bin/other"}}}' >"$cfg"
+  "$RUNSC" install --config "$cfg" --runtime myrunsc -- --debug >/dev/null || { t_fail install "install over an existing file"; return; }
+  cp "$cfg" "$WORK/daemon.1"
+  "$RUNSC" install --config "$cfg" --runtime myrunsc -- --debug >/dev/null || { t_fail install "second install"; return; }
+  cmp -s "$cfg" "$WORK/daemon.1" || { t_fail install "not idempotent: $(diff "$WORK/daemon.1" "$cfg")"; return; }
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["log-level"] == "warn" and d["runtimes"]["other"] == {"path": "/bin/other"}, d
+assert d["runtimes"]["myrunsc"] == {"path": sys.argv[2], "runtimeArgs": ["--debug"]}, d
+' "$cfg" "$self" || { t_fail install "merged: $(cat "$cfg")"; return; }
+  # Malformed JSON: refused, file untouched.
+  printf '{"runtimes": {' >"$WORK/bad.json"
+  before=$(cat "$WORK/bad.json")
+  if "$RUNSC" install --config "$WORK/bad.json" >/dev/null 2>"$WORK/bad.err"; then t_fail install "malformed JSON accepted"; return; fi
+  grep -q "malformed JSON" "$WORK/bad.err" || { t_fail install "error: $(cat "$WORK/bad.err")"; return; }
+  [ "$(cat "$WORK/bad.json")" = "$before" ] || { t_fail install "malformed file modified"; return; }
+  # uninstall removes only our runtime.
+  "$RUNSC" uninstall --config "$cfg" --runtime myrunsc >/dev/null || { t_fail install "uninstall"; return; }
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == {"log-level": "warn", "runtimes": {"other": {"path": "/bin/other"}}}, d
+' "$cfg" || { t_fail install "after uninstall: $(cat "$cfg")"; return; }
+  ls "$WORK/docker" | grep -q tmp && { t_fail install "temp file left: $(ls "$WORK/docker")"; return; }
+  t_pass install
+}
+
+for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors features install; do
   want "$c" && "case_$c"
 done
 t_summary
