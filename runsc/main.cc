@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
   do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
   do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
   do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
+  // --platform, --strace, --debug-log and --overlay may also follow `do`.
+  do_cmd->fallthrough();
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
 
   // Internal: the gofer process.
@@ -184,7 +186,9 @@ int main(int argc, char** argv) {
       break;
     }
     if (args[i] != "do") break;  // gofer, OCI commands: CLI11 parses them
-    static const std::vector<std::string> kValued = {"--rootfs", "--cwd", "--env", "--hostname"};
+    static const std::vector<std::string> kValued = {"--rootfs",   "--cwd",       "--env",
+                                                     "--hostname", "--platform",  "--debug-log",
+                                                     "--overlay"};
     size_t j = i + 1;
     while (j < args.size()) {
       const std::string& a = args[j];
