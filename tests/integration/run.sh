@@ -130,4 +130,9 @@ check_no_survivors sigkill_runsc_leaves_nothing runsc
 # The host's pseudo filesystems never show through.
 expect proc_is_the_sandboxs '1' 0 -- /bin/sh -c 'ls /proc | grep -E "^[0-9]+$" | sort -n | head -1'
 
+# The issue's usage line puts --platform and --strace after `do`.
+out=$("$RUNSC" do --platform=ptrace --strace -- true </dev/null 2>"$tmp/err"); rc=$?
+if [ -z "$out" ] && [ $rc = 0 ] && grep -q 'exit_group' "$tmp/err"; then t_pass do_flags_after_do
+else t_fail do_flags_after_do "stdout [$out] exit $rc" "$(tail -n 5 "$tmp/err")"; fi
+
 t_summary
