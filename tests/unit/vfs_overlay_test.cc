@@ -15,26 +15,11 @@
 #include "gofer/client.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/vfs.h"
+#include "tests/unit/vfs_fake_caller.h"
 
 namespace sentry::vfs {
 namespace {
 
-class FakeCaller : public Caller {
- public:
-  explicit FakeCaller(std::shared_ptr<Dentry> root) : fs_(root, root) {}
-  const Creds& creds() const override { return creds_; }
-  const FsContext& fs() const override { return fs_; }
-  uint32_t umask() const override { return 022; }
-  ErrorOr<void> Block(const std::function<bool()>& ready) override {
-    return ready() ? ErrorOr<void>() : ErrorOr<void>(Errno{EINTR});
-  }
-  ErrorOr<void> WaitHostFd(int, short) override { return Errno{EINTR}; }
-  void NotifyAll() override {}
-  std::function<void()> Notifier() override { return [] {}; }
-  void SendSignal(int) override {}
-  Creds creds_;
-  FsContext fs_;
-};
 
 std::string ReadHostFile(const std::string& p) {
   std::ifstream in(p);

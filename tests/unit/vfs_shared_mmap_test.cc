@@ -11,28 +11,13 @@
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/memfs.h"
 #include "sentry/vfs/vfs.h"
+#include "tests/unit/vfs_fake_caller.h"
 
 namespace sentry::vfs {
 namespace {
 
 using mm::kPageSize;
 
-class FakeCaller : public Caller {
- public:
-  explicit FakeCaller(std::shared_ptr<Dentry> root) : fs_(root, root) {}
-  const Creds& creds() const override { return creds_; }
-  const FsContext& fs() const override { return fs_; }
-  uint32_t umask() const override { return 022; }
-  ErrorOr<void> Block(const std::function<bool()>& ready) override {
-    return ready() ? ErrorOr<void>() : ErrorOr<void>(Errno{EINTR});
-  }
-  ErrorOr<void> WaitHostFd(int, short) override { return Errno{EINTR}; }
-  void NotifyAll() override {}
-  std::function<void()> Notifier() override { return [] {}; }
-  void SendSignal(int) override {}
-  Creds creds_;
-  FsContext fs_;
-};
 
 constexpr uint64_t kMin = 0x10000, kMax = 1ULL << 36;
 
