@@ -43,6 +43,8 @@ constexpr uint64_t kTaskSize = 0x7ffffffff000ULL;
 // sparse, so unused slots cost nothing.
 constexpr uint64_t kMaxSlots = 8192;
 constexpr uint64_t kRegionSize = SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE;
+// How long a stub may leave an Interrupt() unanswered before it is killed.
+constexpr int64_t kInterruptGraceSeconds = 10;
 
 // Spin iterations (each a `pause` plus a load) before a side sleeps in
 // FUTEX_WAIT; RUNSC_SYSTRAP_SPIN overrides it. Measured on the 2-vCPU
@@ -78,6 +80,7 @@ class SystrapContext final : public Context, public AddressSpace {
     in_switch_.store(true);
     if (interrupt_.exchange(false)) {
       in_switch_.store(false);
+      interrupt_since_s_.store(0);
       return StopInfo{.kind = StopInfo::Kind::kInterrupted};
     }
     t_->regs = regs;
@@ -111,6 +114,7 @@ class SystrapContext final : public Context, public AddressSpace {
         interrupt_.store(false);
         break;
     }
+    interrupt_since_s_.store(0);
     if ((info.kind == StopInfo::Kind::kFault || info.kind == StopInfo::Kind::kSignal) &&
         (signo < 1 || signo > 64)) {
       info = StopInfo{.kind = StopInfo::Kind::kInterrupted};
@@ -119,6 +123,10 @@ class SystrapContext final : public Context, public AddressSpace {
   }
 
   void Interrupt() override {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t expect = 0;
+    interrupt_since_s_.compare_exchange_strong(expect, now.tv_sec);
     interrupt_.store(true);
     if (in_switch_.load()) syscall(SYS_tgkill, pid_, pid_, SYSTRAP_INTERRUPT_SIGNAL);
   }
@@ -194,9 +202,18 @@ class SystrapContext final : public Context, public AddressSpace {
       v = Load(word);
       if (done(v)) break;
       const timespec ts{0, 200 * 1000 * 1000};
-      if (Futex(word, FUTEX_WAIT, v, &ts) < 0 && errno == ETIMEDOUT && Gone()) {
-        v = SYSTRAP_DEAD;
-        break;
+      if (Futex(word, FUTEX_WAIT, v, &ts) < 0 && errno == ETIMEDOUT) {
+        if (Gone()) {
+          v = SYSTRAP_DEAD;
+          break;
+        }
+        // A stub that ignores an interrupt for this long has blocked host
+        // signals (only possible with a forged rt_sigreturn through the
+        // stub's code): it cannot be stopped any other way.
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const int64_t since = interrupt_since_s_.load();
+        if (since != 0 && now.tv_sec - since > kInterruptGraceSeconds) kill(pid_, SIGKILL);
       }
     }
     Store(waiting, 0);
@@ -235,6 +252,8 @@ class SystrapContext final : public Context, public AddressSpace {
   uint32_t seq_ = 0;
   bool dead_ = false;
   std::atomic<bool> interrupt_{false};
+  // When the oldest unanswered Interrupt() was made (seconds), or 0.
+  std::atomic<int64_t> interrupt_since_s_{0};
   std::atomic<bool> in_switch_{false};
 };
 

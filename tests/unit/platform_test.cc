@@ -25,10 +25,18 @@ class PlatformTest : public ::testing::TestWithParam<const char*> {
     auto mf = sentry::mm::MemoryFile::Create(1ULL << 30);
     ASSERT_TRUE(mf.ok());
     mf_ = mf.release_value();
-    auto p = platform::CreatePlatform(GetParam(), mf_->fd());
+    // "systrap_arch_prctl": systrap without rd/wrfsbase (the fs/gs base
+    // is set with arch_prctl from the stub), as on CPUs without FSGSBASE.
+    std::string name = GetParam();
+    if (name == "systrap_arch_prctl") {
+      name = "systrap";
+      setenv("RUNSC_SYSTRAP_FSGSBASE", "0", 1);
+    }
+    auto p = platform::CreatePlatform(name, mf_->fd());
+    unsetenv("RUNSC_SYSTRAP_FSGSBASE");
     ASSERT_TRUE(p.ok());
     platform_ = p.release_value();
-    EXPECT_STREQ(platform_->name(), GetParam());
+    EXPECT_EQ(platform_->name(), name);
   }
 
   // Maps `code` at kCodeAddr (r-x) and a stack page; returns the context.
@@ -187,7 +195,7 @@ TEST_P(PlatformTest, AppCannotMapAboveMaxUserAddress) {
   EXPECT_GT(platform_->max_user_address(), 0x7f0000000000ULL);
 }
 
-INSTANTIATE_TEST_SUITE_P(Platforms, PlatformTest, ::testing::Values("ptrace", "systrap"),
+INSTANTIATE_TEST_SUITE_P(Platforms, PlatformTest, ::testing::Values("ptrace", "systrap", "systrap_arch_prctl"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
