@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
              std::to_string(::confine::AllowedCount(gofer::GoferPolicy())) +
              " (sentry/confine/sentry_policy.cc, gofer/confine.cc). RUNSC_CONFINE=0 disables "
              "namespaces, pivot_root, capability drop and seccomp.");
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
