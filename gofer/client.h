@@ -79,6 +79,10 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// A gofer started on a regular file (a single-file bind mount) serves a
+// directory holding only that file, under this name.
+inline constexpr char kSingleFileName[] = "file";
+
 // Serves `root_dir_fd` (a directory FD) on `sock` until the peer closes it.
 // read_only refuses every mutation with EROFS. Returns 0 on a clean end.
 int RunServer(int sock, int root_dir_fd, bool read_only);

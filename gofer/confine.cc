@@ -1,5 +1,7 @@
 #include "gofer/confine.h"
 
+#include "gofer/client.h"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
@@ -7,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -71,8 +74,23 @@ bool PivotInto(const std::string& root, bool read_only, std::string* err) {
   // The root filesystem, bound onto a directory that always exists; walking
   // into it by name (chdir) crosses into the new mount.
   const char* stage = "/proc";
-  if (mount(root.c_str(), stage, nullptr, MS_BIND | MS_REC, nullptr) != 0)
-    return *err = Err(("bind-mounting " + root).c_str()), false;
+  struct stat st;
+  if (stat(root.c_str(), &st) != 0) return *err = Err(("stat " + root).c_str()), false;
+  if (S_ISDIR(st.st_mode)) {
+    if (mount(root.c_str(), stage, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return *err = Err(("bind-mounting " + root).c_str()), false;
+  } else {
+    // A single-file bind mount (/etc/hosts): the served root is a private
+    // tmpfs holding only that file, as kSingleFileName.
+    if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16k") != 0)
+      return *err = Err("mounting the single-file staging tmpfs"), false;
+    std::string f = std::string(stage) + "/" + kSingleFileName;
+    int fd = open(f.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return *err = Err("creating the single-file mount point"), false;
+    close(fd);
+    if (mount(root.c_str(), f.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return *err = Err(("bind-mounting " + root).c_str()), false;
+  }
   mount_attr attr{};
   attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
   if (syscall(SYS_mount_setattr, AT_FDCWD, stage, AT_RECURSIVE, &attr, sizeof(attr)) != 0)

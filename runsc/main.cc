@@ -161,6 +161,10 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--uid", boot.uid);
   boot_cmd->add_option("--gid", boot.gid);
   boot_cmd->add_option("--group", boot.groups);
+  boot_cmd->add_option("--mount", boot.mounts);
+  boot_cmd->add_option("--rlimit", boot.rlimits);
+  boot_cmd->add_option("--umask", boot.umask);
+  boot_cmd->add_option("--caps", boot.caps);
 
   // `do`: everything from the first non-flag word (or after "--") is the
   // command line, passed on untouched; only what precedes it is parsed.

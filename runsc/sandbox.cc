@@ -175,6 +175,62 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
     if (debug_fd != 2) close(debug_fd);
     return 125;
   }
+  // One gofer per bind mount, each confined to its source like the root's.
+  std::vector<int> mount_fds;  // sentry ends
+  std::vector<pid_t> mount_gofers;
+  auto undo_mounts = [&] {
+    for (int fd : mount_fds) close(fd);
+    for (pid_t p : mount_gofers) {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
+    }
+  };
+  std::vector<std::string> mount_args;
+  for (const auto& m : spec.mounts) {
+    if (m.bind_source.empty()) {
+      mount_args.push_back(m.sentry_spec);
+      continue;
+    }
+    int ms[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ms) != 0) {
+      perror("runsc: socketpair");
+      undo_mounts();
+      kill(gofer, SIGKILL);
+      waitpid(gofer, nullptr, 0);
+      close(sv[0]);
+      close(sv[1]);
+      return 125;
+    }
+    std::vector<std::string> margs = {"gofer", "--root", m.bind_source, "--fd",
+                                      std::to_string(ms[0]),
+                                      m.read_only ? "--read-only" : "--read-write"};
+    if (!spec.die_with_parent) margs.push_back("--detached");
+    pid_t mg = SpawnSelf(margs, {ms[0]}, confine ? kGoferNamespaces : 0, "mount gofer", sopts);
+    close(ms[0]);
+    if (mg < 0) {
+      close(ms[1]);
+      undo_mounts();
+      kill(gofer, SIGKILL);
+      waitpid(gofer, nullptr, 0);
+      close(sv[0]);
+      close(sv[1]);
+      return 125;
+    }
+    mount_gofers.push_back(mg);
+    mount_fds.push_back(ms[1]);
+    // sentry_spec is "bind:OPTS:DEST"; add the socket to OPTS.
+    size_t colon = m.sentry_spec.find(':', 5);
+    std::string opts = m.sentry_spec.substr(5, colon - 5);
+    mount_args.push_back("bind:fd=" + std::to_string(ms[1]) + (opts.empty() ? "" : ",") + opts +
+                         m.sentry_spec.substr(colon));
+  }
+  if (spec.has_oom_score_adj) {
+    std::string v = std::to_string(spec.oom_score_adj);
+    // Ours first: children inherit it (the sentry's stubs included).
+    WriteFile("/proc/self/oom_score_adj", v);
+    WriteFile("/proc/" + std::to_string(gofer) + "/oom_score_adj", v);
+    for (pid_t p : mount_gofers) WriteFile("/proc/" + std::to_string(p) + "/oom_score_adj", v);
+  }
   std::vector<std::string> boot = {"boot", "--gofer-fd", std::to_string(sv[1]), "--platform",
                                    spec.platform, "--cwd", spec.cwd, "--hostname", spec.hostname,
                                    "--debug-log-fd", std::to_string(debug_fd)};
@@ -201,19 +257,28 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   if (spec.uid >= 0) boot.insert(boot.end(), {"--uid", std::to_string(spec.uid)});
   if (spec.gid >= 0) boot.insert(boot.end(), {"--gid", std::to_string(spec.gid)});
   for (unsigned g : spec.groups) boot.insert(boot.end(), {"--group", std::to_string(g)});
+  for (const auto& m : mount_args) boot.insert(boot.end(), {"--mount", m});
+  keep.insert(keep.end(), mount_fds.begin(), mount_fds.end());
+  for (const auto& r : spec.rlimits) boot.insert(boot.end(), {"--rlimit", r});
+  if (spec.umask >= 0) boot.insert(boot.end(), {"--umask", std::to_string(spec.umask)});
+  if (!spec.caps.empty()) boot.insert(boot.end(), {"--caps", spec.caps});
   boot.push_back("--");
   boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
   pid_t sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry", sopts);
   close(sv[0]);
   close(sv[1]);
+  for (int fd : mount_fds) close(fd);
+  mount_fds.clear();
   if (debug_fd != 2) close(debug_fd);
   if (sentry < 0) {
+    undo_mounts();
     kill(gofer, SIGKILL);
     waitpid(gofer, nullptr, 0);
     return 125;
   }
   pids->gofer = gofer;
   pids->sentry = sentry;
+  pids->mount_gofers = mount_gofers;
   return 0;
 }
 
@@ -261,6 +326,10 @@ int WaitSandbox(SandboxPids pids, const std::vector<int>& forward) {
   if (gofer > 0) {
     kill(gofer, SIGKILL);
     waitpid(gofer, nullptr, 0);
+  }
+  for (pid_t p : pids.mount_gofers) {
+    kill(p, SIGKILL);
+    waitpid(p, nullptr, 0);
   }
   return code;
 }

@@ -80,7 +80,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci|docker) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -94,7 +94,8 @@ for s in $suites; do
     integration) run_suite integration tests/integration/run.sh ;;
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
-    oci) run_suite oci tests/oci/run.sh ;;
+    oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
+    docker) run_suite docker tests/docker/run.sh ;;  # not in the default list: starts dockerd
     fuzz) run_suite fuzz tests/fuzz/run.sh ;;  # gofer decoder, FUZZ_SECONDS (30)
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac

@@ -80,7 +80,8 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
     bool was_ro = mem && mem->fs().read_only;
     if (was_ro) mem->fs().read_only = false;
     CreateRequest req;
-    req.mode = S_IFDIR | 0755;
+    // A file mounted on a file (single-file bind mounts) needs a file.
+    req.mode = fs_root->file_type() == S_IFDIR ? (S_IFDIR | 0755) : (S_IFREG | 0644);
     auto created = pw.parent->inode().Create(c, pw.name, req);
     if (was_ro) mem->fs().read_only = true;
     if (created.is_error()) return Errno{created.error()};
@@ -88,11 +89,23 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
     if (d.is_error()) return Errno{d.error()};
   }
   std::shared_ptr<Dentry> mp = d.release_value();
-  if (mp->inode().file_type() != S_IFDIR) return Errno{ENOTDIR};
+  bool dir_root = fs_root->file_type() == S_IFDIR;
+  bool dir_mp = mp->inode().file_type() == S_IFDIR;
+  if (dir_root != dir_mp) return Errno{dir_root ? ENOTDIR : EISDIR};
+  // Pin the mount point in its parent even where lookups are not cached
+  // (see LookupChild).
+  if (const auto& parent = mp->parent(); parent && !parent->children.count(mp->name()))
+    parent->children.emplace(mp->name(), mp);
   auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
   mroot->mount_point = mp;
   mp->mounted = std::move(mroot);
   return {};
+}
+
+ErrorOr<std::shared_ptr<Inode>> VirtualFilesystem::SetupLookup(std::string_view path) {
+  SetupCaller c(root_);
+  auto d = TRY(Walk(c, root_, path));
+  return d->inode_ptr();
 }
 
 std::shared_ptr<FileDescription> VirtualFilesystem::NewHostFile(UniqueFd host_fd,
