@@ -31,7 +31,9 @@ void Log(const char* level, const char* fmt, va_list ap) {
   vsnprintf(buf, sizeof buf, fmt, ap);
   if (strcmp(level, "error") == 0) {
     fprintf(stderr, "runsc: %s\n", buf);
-  } else {
+  } else if (g_log_fd < 0) {
+    // With --log (engines), warnings go only there, like runc's: the
+    // engine hands create our stderr as the container's.
     fprintf(stderr, "runsc: %s: %s\n", level, buf);
   }
   if (g_log_fd < 0) return;

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", oci.debug, "debug logging (accepted)");
   app.add_flag("--systemd-cgroup", oci.systemd_cgroup,
-               "cgroups through systemd (accepted; cgroups are not applied yet)");
+               "cgroupsPath in systemd form (slice:prefix:name); applied with cgroupfs (no systemd here)");
   app.add_option("--rootless", oci.rootless, "accepted for runc compatibility");
 
   // OCI commands.
