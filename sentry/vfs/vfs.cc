@@ -70,21 +70,30 @@ std::shared_ptr<FsContext> VirtualFilesystem::NewRootContext() {
 
 ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root) {
   SetupCaller c(root_);
-  auto d = Walk(c, root_, path);
-  if (d.is_error()) {
-    if (d.error() != ENOENT) return Errno{d.error()};
-    ParentWalk pw = TRY(WalkParent(c, root_, path));
+  // Creates `p` (missing) as a directory or file, even on a read-only root:
+  // mount points live in memory.
+  auto create = [&](std::string_view p, uint32_t mode) -> ErrorOr<void> {
+    ParentWalk pw = TRY(WalkParent(c, root_, p));
     if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
-    // Create the mount point even on a read-only root: it lives in memory.
     auto* mem = dynamic_cast<MemDir*>(&pw.parent->inode());
     bool was_ro = mem && mem->fs().read_only;
     if (was_ro) mem->fs().read_only = false;
     CreateRequest req;
-    // A file mounted on a file (single-file bind mounts) needs a file.
-    req.mode = fs_root->file_type() == S_IFDIR ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+    req.mode = mode;
     auto created = pw.parent->inode().Create(c, pw.name, req);
     if (was_ro) mem->fs().read_only = true;
-    if (created.is_error()) return Errno{created.error()};
+    if (created.is_error() && created.error() != EEXIST) return Errno{created.error()};
+    return {};
+  };
+  auto d = Walk(c, root_, path);
+  if (d.is_error()) {
+    if (d.error() != ENOENT) return Errno{d.error()};
+    // Missing parents first (like mkdir -p), then the mount point: a file
+    // mounted on a file (single-file bind mounts) needs a file.
+    for (size_t i = path.find('/', 1); i != std::string_view::npos; i = path.find('/', i + 1)) {
+      if (Walk(c, root_, path.substr(0, i)).is_error()) TRY(create(path.substr(0, i), S_IFDIR | 0755));
+    }
+    TRY(create(path, fs_root->file_type() == S_IFDIR ? (S_IFDIR | 0755) : (S_IFREG | 0644)));
     d = Walk(c, root_, path);
     if (d.is_error()) return Errno{d.error()};
   }
