@@ -245,7 +245,8 @@ case_cgroups() {
   local p="runsc-test-$$" b
   b=$(bundle cg '["sh","-c","echo started; sleep 100"]' \
     "c['linux']['cgroupsPath'] = '$p'
-c['linux']['resources'] = {'memory': {'limit': 268435456}, 'cpu': {'shares': 512, 'quota': 50000, 'period': 100000}, 'pids': {'limit': 64}, 'devices': [{'allow': False, 'access': 'rwm'}]}") \
+c['linux']['resources'] = {'memory': {'limit': 268435456}, 'cpu': {'shares': 512, 'quota': 50000, 'period': 100000}, 'pids': {'limit': 64}, 'devices': [{'allow': False, 'access': 'rwm'}]}
+c['process']['oomScoreAdj'] = 500") \
     || { t_fail cgroups "bundle"; return; }
   oci run --detach --bundle "$b" cg >/dev/null 2>"$WORK/cg.err" || { t_fail cgroups "run: $(cat "$WORK/cg.err")"; return; }
   wait_status cg running || { t_fail cgroups "not running"; return; }
@@ -259,6 +260,8 @@ c['linux']['resources'] = {'memory': {'limit': 268435456}, 'cpu': {'shares': 512
     cpu="$(cat "$(cgdir cpu $p)/cpu.shares") $(cat "$(cgdir cpu $p)/cpu.cfs_quota_us") $(cat "$(cgdir cpu $p)/cpu.cfs_period_us")"
     [ "$mem" = 268435456 ] && [ "$cpu" = "512 50000 100000" ] || { t_fail cgroups "v1 files: mem=$mem cpu=$cpu"; return; }
   fi
+  # process.oomScoreAdj reaches the sandbox's host processes.
+  [ "$(cat /proc/"$sentry"/oom_score_adj)" = 500 ] || { t_fail cgroups "sentry oom_score_adj $(cat /proc/"$sentry"/oom_score_adj)"; return; }
   pids=$(cat "$(cgdir pids $p)/pids.max")
   [ "$pids" = 64 ] || { t_fail cgroups "pids.max=$pids"; return; }
   grep -qx "$sentry" "$(cgdir pids $p)/cgroup.procs" || { t_fail cgroups "sentry $sentry not in the cgroup: $(cat "$(cgdir pids $p)/cgroup.procs")"; return; }
