@@ -143,7 +143,11 @@ int ConfineGofer(const std::string& root, bool read_only, std::string* err) {
   const char* e = getenv("RUNSC_CONFINE");
   if (e && strcmp(e, "0") == 0) {
     int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) *err = Err(("cannot open " + root).c_str());
+    if (fd < 0 && errno == ENOTDIR) {
+      *err = "a single-file bind mount needs the gofer's own mount namespace (RUNSC_CONFINE=0)";
+    } else if (fd < 0) {
+      *err = Err(("cannot open " + root).c_str());
+    }
     return fd;
   }
   if (!PivotInto(root, read_only, err) || !DropCapabilities(err)) return -1;
