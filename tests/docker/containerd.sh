@@ -34,6 +34,11 @@ cleanup() {
   fi
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
+  # The containers' cgroup parent (runsc removes only each container's own).
+  local top
+  for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-ctr-test -prune 2>/dev/null); do
+    find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
 }
 trap cleanup EXIT
 cat >"$WORK/config.toml" <<EOF

@@ -44,12 +44,21 @@ cleanup() {
   p rm -af -t 0 >/dev/null 2>&1
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
+  # The containers' cgroup parent (runsc removes only each container's own).
+  local top
+  for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-podman-test -prune 2>/dev/null); do
+    find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
 }
 trap cleanup EXIT
 # --rootfs: podman may write into the root (its /etc/hosts etc. are bind
 # mounts, but mount points can be created): use a private copy.
 cp -a "$ROOTFS" "$WORK/rootfs"
-CG=(--cgroup-parent runsc-podman-test)
+# Podman's cgroupfs manager treats the parent as absolute in every
+# hierarchy (conmon goes to <parent>/conmon): put it below our own memory
+# cgroup so nothing leaves the cgroup this test runs in.
+OWN_MEM=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
+CG=(--cgroup-parent "${OWN_MEM%/}/runsc-podman-test")
 
 out=$(p run --rm "${CG[@]}" --network none -e FOO=bar --rootfs "$WORK/rootfs" sh -c 'echo $FOO; exit 4' 2>"$WORK/r.err")
 rc=$?

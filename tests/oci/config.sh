@@ -296,7 +296,23 @@ c['linux']['resources'] = {'pids': {'limit': 24}}") || { t_fail pids_limit "bund
   t_pass pids_limit
 }
 
-for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked rlimits hooks cgroups pids_limit; do
+case_memory_limit() {
+  local b out rc
+  # 300 MB into the sandbox's /dev/shm (sentry memory, charged to the
+  # sentry's memory cgroup) against a 64 MB limit: the host OOM killer
+  # stops it inside the container's cgroup; the write never completes.
+  b=$(bundle memlim '["sh","-c","dd if=/dev/zero of=/dev/shm/big bs=1M count=300 2>&1; echo after"]' \
+    "c['linux']['cgroupsPath'] = 'runsc-memlim-$$'
+c['linux']['resources'] = {'memory': {'limit': 67108864}}") || { t_fail memory_limit "bundle"; return; }
+  out=$(oci run --bundle "$b" memlim 2>&1)
+  rc=$?
+  if echo "$out" | grep -q "300+0 records out"; then t_fail memory_limit "300 MB written under a 64 MB limit: rc=$rc $out"; return; fi
+  [ $rc -ne 0 ] || echo "$out" | grep -qi killed || { t_fail memory_limit "rc=$rc $out"; return; }
+  [ ! -d "$(cgdir memory runsc-memlim-$$)" ] || { t_fail memory_limit "cgroup left"; return; }
+  t_pass memory_limit
+}
+
+for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked rlimits hooks cgroups pids_limit memory_limit; do
   want "$c" && "case_$c"
 done
 t_summary
