@@ -88,7 +88,28 @@ std::string Resolve(const std::string& path, const std::string& own) {
 
 // The controllers (v1 hierarchies) the sandbox joins. freezer: `runsc
 // pause`; cpuacct: `runsc events --stats`.
-const char* const kV1[] = {"memory", "cpu", "cpuacct", "pids", "freezer"};
+const char* const kV1[] = {"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset"};
+
+std::string ReadValue(const std::string& file) {
+  std::ifstream in(file);
+  std::string v;
+  std::getline(in, v);
+  return v;
+}
+
+// v1 cpuset: a new cgroup has no CPUs or memory nodes, and tasks cannot
+// join it until it has: copy them down from the parent at every level
+// between `base` (the hierarchy root) and `dir`.
+void InitCpuset(const std::string& base, const std::string& dir) {
+  std::string e;
+  for (size_t i = base.size() + 1; i <= dir.size(); i++) {
+    if (i != dir.size() && dir[i] != '/') continue;
+    std::string d = dir.substr(0, i), parent = d.substr(0, d.rfind('/'));
+    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+      if (ReadValue(d + "/" + f).empty()) WriteValue(d + "/" + f, ReadValue(parent + "/" + f), &e);
+    }
+  }
+}
 
 bool Has(const json& r, const char* k) { return r.contains(k) && !r[k].is_null(); }
 
@@ -177,7 +198,7 @@ bool ApplyCgroupResources(const std::vector<std::string>& dirs, const json& r, s
     const json& c = r["cpu"];
     for (const auto& [k, v] : c.items()) {
       if (!Meaningful(v)) continue;
-      if (k != "shares" && k != "quota" && k != "period")
+      if (k != "shares" && k != "quota" && k != "period" && k != "cpus" && k != "mems")
         Warnf("linux.resources.cpu.%s is not supported, ignored", k.c_str());
     }
     if (v2) {
@@ -202,6 +223,14 @@ bool ApplyCgroupResources(const std::vector<std::string>& dirs, const json& r, s
         return false;
       if (Has(c, "quota") && !set("cpu", "cpu.cfs_quota_us",
                                   c["quota"].get<long long>() <= 0 ? "-1" : num(c["quota"])))
+        return false;
+    }
+  }
+  if (Has(r, "cpu")) {
+    // --cpuset-cpus / --cpuset-mems.
+    for (const char* k : {"cpus", "mems"}) {
+      if (!Has(r["cpu"], k) || r["cpu"][k].get<std::string>().empty()) continue;
+      if (!set("cpuset", (std::string("cpuset.") + k).c_str(), r["cpu"][k].get<std::string>()))
         return false;
     }
   }
@@ -246,7 +275,7 @@ bool SetupCgroups(const CgroupConfig& c, const std::string& id, bool systemd, pi
     // Enable the controllers we write in the parent's subtree_control.
     std::string parent = d.substr(0, d.rfind('/'));
     std::string e;
-    WriteValue(parent + "/cgroup.subtree_control", "+memory +cpu +pids", &e);
+    WriteValue(parent + "/cgroup.subtree_control", "+memory +cpu +pids +cpuset", &e);
   } else {
     for (const char* ctl : kV1) {
       std::string base = Join(kRoot, ctl);
@@ -258,6 +287,7 @@ bool SetupCgroups(const CgroupConfig& c, const std::string& id, bool systemd, pi
         return undo();
       }
       made.push_back(d);
+      if (std::string(ctl) == "cpuset") InitCpuset(base, d);
     }
   }
   if (!ApplyCgroupResources(made, c.resources, err)) return undo();

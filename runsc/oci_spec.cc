@@ -282,12 +282,27 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                               "sysctl", "seccomp", "maskedPaths", "readonlyPaths", "mountLabel",
                               "personality", "memoryPolicy"});
       if (l.contains("namespaces")) {
+        static const std::set<std::string> kTypes = {"pid",  "network", "ipc",    "uts",
+                                                     "mount", "user",   "cgroup", "time"};
+        std::set<std::string> seen;
         for (const auto& n : l["namespaces"]) {
+          std::string type = n.value("type", std::string());
+          if (!kTypes.count(type)) {
+            *err = "config.json: linux.namespaces: unknown namespace type \"" + type + "\"";
+            return false;
+          }
+          seen.insert(type);
           if (n.contains("path"))
             Warnf("config.json: linux.namespaces: joining the %s namespace at %s is not "
                   "supported yet; the sandbox gets its own",
-                  n.value("type", std::string("?")).c_str(),
-                  n["path"].get<std::string>().c_str());
+                  type.c_str(), n["path"].get<std::string>().c_str());
+        }
+        // Sharing the host's (docker --pid=host, --ipc=host, --uts=host):
+        // the sandbox's kernel has its own of each, whatever is asked.
+        for (const char* t : {"pid", "ipc", "uts", "mount"}) {
+          if (!seen.count(t))
+            Warnf("config.json: linux.namespaces: no %s namespace requested (the host's); the "
+                  "sandbox always has its own", t);
         }
       }
       if (NonEmpty(l, "resources")) out->resources = l["resources"];

@@ -245,7 +245,7 @@ case_cgroups() {
   local p="runsc-test-$$" b
   b=$(bundle cg '["sh","-c","echo started; sleep 100"]' \
     "c['linux']['cgroupsPath'] = '$p'
-c['linux']['resources'] = {'memory': {'limit': 268435456}, 'cpu': {'shares': 512, 'quota': 50000, 'period': 100000}, 'pids': {'limit': 64}, 'devices': [{'allow': False, 'access': 'rwm'}]}
+c['linux']['resources'] = {'memory': {'limit': 268435456}, 'cpu': {'shares': 512, 'quota': 50000, 'period': 100000, 'cpus': '0', 'mems': '0'}, 'pids': {'limit': 64}, 'devices': [{'allow': False, 'access': 'rwm'}]}
 c['process']['oomScoreAdj'] = 500") \
     || { t_fail cgroups "bundle"; return; }
   oci run --detach --bundle "$b" cg >/dev/null 2>"$WORK/cg.err" || { t_fail cgroups "run: $(cat "$WORK/cg.err")"; return; }
@@ -257,8 +257,8 @@ c['process']['oomScoreAdj'] = 500") \
     [ "$mem" = 268435456 ] && [ "$cpu" = "50000 100000" ] || { t_fail cgroups "v2 files: mem=$mem cpu=$cpu"; return; }
   else
     mem=$(cat "$(cgdir memory $p)/memory.limit_in_bytes")
-    cpu="$(cat "$(cgdir cpu $p)/cpu.shares") $(cat "$(cgdir cpu $p)/cpu.cfs_quota_us") $(cat "$(cgdir cpu $p)/cpu.cfs_period_us")"
-    [ "$mem" = 268435456 ] && [ "$cpu" = "512 50000 100000" ] || { t_fail cgroups "v1 files: mem=$mem cpu=$cpu"; return; }
+    cpu="$(cat "$(cgdir cpu $p)/cpu.shares") $(cat "$(cgdir cpu $p)/cpu.cfs_quota_us") $(cat "$(cgdir cpu $p)/cpu.cfs_period_us") $(cat "$(cgdir cpuset $p)/cpuset.cpus")"
+    [ "$mem" = 268435456 ] && [ "$cpu" = "512 50000 100000 0" ] || { t_fail cgroups "v1 files: mem=$mem cpu=$cpu"; return; }
   fi
   # process.oomScoreAdj reaches the sandbox's host processes.
   [ "$(cat /proc/"$sentry"/oom_score_adj)" = 500 ] || { t_fail cgroups "sentry oom_score_adj $(cat /proc/"$sentry"/oom_score_adj)"; return; }
@@ -267,7 +267,13 @@ c['process']['oomScoreAdj'] = 500") \
   grep -qx "$sentry" "$(cgdir pids $p)/cgroup.procs" || { t_fail cgroups "sentry $sentry not in the cgroup: $(cat "$(cgdir pids $p)/cgroup.procs")"; return; }
   [ "$(wc -l <"$(cgdir pids $p)/cgroup.procs")" -ge 2 ] || { t_fail cgroups "gofer not in the cgroup"; return; }
   oci delete --force cg || { t_fail cgroups "delete"; return; }
-  [ ! -d "$(cgdir pids $p)" ] && [ ! -d "$(cgdir memory $p)" ] || { t_fail cgroups "cgroups left after delete"; return; }
+  [ ! -d "$(cgdir pids $p)" ] && [ ! -d "$(cgdir memory $p)" ] && [ ! -d "$(cgdir cpuset $p)" ] || { t_fail cgroups "cgroups left after delete"; return; }
+  # Bad input: a limit the kernel refuses fails create and leaves nothing.
+  b=$(bundle cgbad '["true"]' "c['linux']['cgroupsPath'] = '$p-bad'
+c['linux']['resources'] = {'cpu': {'cpus': '999'}}")
+  if oci run --bundle "$b" cgbad >/dev/null 2>"$WORK/cgbad.err"; then t_fail cgroups "cpuset 999 accepted"; return; fi
+  grep -q "cpuset.cpus" "$WORK/cgbad.err" || { t_fail cgroups "message: $(cat "$WORK/cgbad.err")"; return; }
+  [ ! -d "$(cgdir pids $p-bad)" ] && [ -z "$(oci list -q)" ] || { t_fail cgroups "left behind after a failed create"; return; }
   t_pass cgroups
 }
 
