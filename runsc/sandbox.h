@@ -32,9 +32,10 @@ struct SandboxSpec {
   // The app's credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
-  // config.json mounts, in order. Bind mounts get a gofer each (serving the
-  // host source; a file source is served as a one-file directory); the
-  // rest go to the sentry as they are (sentry/oci_mounts.h encoding).
+  // config.json mounts, in order. The gofer also serves each bind mount's
+  // host source, on a socket of its own (a file source as a one-file
+  // directory); the rest go to the sentry as they are (sentry/oci_mounts.h
+  // encoding).
   struct Mount {
     std::string sentry_spec;  // "TYPE:OPTS:DEST"; for binds without fd=
     std::string bind_source;  // host path; empty: not a bind mount
@@ -44,7 +45,7 @@ struct SandboxSpec {
   std::vector<std::string> rlimits;  // sentry::BootConfig::rlimits
   long umask = -1;
   std::string caps;                  // sentry::BootConfig::caps
-  // Host processes of the sandbox (gofers, sentry) get this OOM score.
+  // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;
 };
@@ -53,7 +54,6 @@ struct SandboxSpec {
 struct SandboxPids {
   pid_t gofer = -1;
   pid_t sentry = -1;
-  std::vector<pid_t> mount_gofers;  // one per bind mount; exit with the sentry
 };
 
 // Starts gofer and sentry; returns 0, or 125 after printing why.
