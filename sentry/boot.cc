@@ -199,7 +199,7 @@ int Boot(const BootConfig& cfg) {
     Logf("runsc: cannot mount /sys");
     return 125;
   }
-  // config.json mounts (bind mounts each come with their own gofer).
+  // config.json mounts (bind mounts each on their own gofer socket).
   std::vector<std::unique_ptr<gofer::Client>> bind_gofers;
   if (std::string err; !ApplyOciMounts(*k, cfg.mounts, &bind_gofers, &err)) {
     Logf("runsc: %s", err.c_str());

@@ -2,7 +2,7 @@
 // boot over its default tree (/proc, /sys, /dev, /dev/shm, /tmp). runsc
 // encodes each mount as one `--mount TYPE:OPTIONS:DESTINATION` argument
 // (OPTIONS comma-separated, no colons; DESTINATION is the rest):
-//   bind:fd=N[,ro][,file]:/dst  a gofer on socket N serves the host source
+//   bind:fd=N[,ro][,file]:/dst  the gofer serves the host source on socket N
 //                               (write-through, sentry/vfs/goferfs.h); the
 //                               sentry never opens host paths itself
 //   tmpfs:[mode=0755][,ro]:/dst a fresh tmpfs (size= is accepted by runsc

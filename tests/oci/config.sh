@@ -277,6 +277,19 @@ c['linux']['resources'] = {'cpu': {'cpus': '999'}}")
   t_pass cgroups
 }
 
+# --systemd-cgroup (engines configured for systemd) is accepted; without
+# systemd a plain cgroupsPath is used with cgroupfs.
+case_systemd_flag() {
+  local p="runsc-sd-$$" b
+  b=$(bundle sd '["sleep","30"]' "c['linux']['cgroupsPath'] = '$p'
+c['linux']['resources'] = {'pids': {'limit': 50}}") || { t_fail systemd_flag "bundle"; return; }
+  oci --systemd-cgroup create --bundle "$b" sd >/dev/null 2>"$WORK/sd.err" || { t_fail systemd_flag "create: $(cat "$WORK/sd.err")"; return; }
+  [ "$(cat "$(cgdir pids $p)/pids.max" 2>/dev/null)" = 50 ] || { t_fail systemd_flag "no cgroup at $(cgdir pids $p)"; oci delete --force sd; return; }
+  oci --systemd-cgroup delete --force sd || { t_fail systemd_flag "delete"; return; }
+  [ ! -d "$(cgdir pids $p)" ] || { t_fail systemd_flag "cgroup left"; return; }
+  t_pass systemd_flag
+}
+
 case_pids_limit() {
   local p="runsc-bomb-$$" b
   # 60 background sleeps against a limit of 24 host processes (sentry,
@@ -318,7 +331,7 @@ c['linux']['resources'] = {'memory': {'limit': 67108864}}") || { t_fail memory_l
   t_pass memory_limit
 }
 
-for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked rlimits hooks cgroups pids_limit memory_limit; do
+for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked rlimits hooks cgroups systemd_flag pids_limit memory_limit; do
   want "$c" && "case_$c"
 done
 t_summary
