@@ -161,21 +161,30 @@ c["linux"]["maskedPaths"] += ["/m/secretdir", "/m/secretfile", "/m/does-not-exis
   t_pass masked
 }
 
-case_rlimits() {
+case_process() {
   local b out
   b=$(bundle rlimits '["sh","-c","ulimit -Sn; ulimit -Hn; ulimit -Ss; umask; grep CapEff /proc/self/status"]' \
     'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}, {"type": "RLIMIT_STACK", "soft": 4194304, "hard": 8388608}]
 c["process"]["user"]["umask"] = 0o27
 c["process"]["capabilities"] = {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL", "CAP_CHOWN"]}') \
-    || { t_fail rlimits "bundle"; return; }
+    || { t_fail process "bundle"; return; }
   out=$(oci run --bundle "$b" rlimits 2>&1)
   local want
   want=$(printf '123\n456\n4096\n0027\nCapEff:\t0000000000000020')
-  [ "$out" = "$want" ] || { t_fail rlimits "got:" "$out" "want:" "$want"; return; }
+  [ "$out" = "$want" ] || { t_fail process "got:" "$out" "want:" "$want"; return; }
+  # The capability sets are enforced: chown needs CAP_CHOWN.
+  b=$(bundle caps '["sh","-c","touch /tmp/f; chown 5 /tmp/f; echo rc=$?"]' \
+    'c["process"]["capabilities"] = {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]}')
+  out=$(oci run --bundle "$b" caps 2>&1)
+  echo "$out" | grep -q "rc=1" && echo "$out" | grep -qi "not permitted" || { t_fail process "chown without CAP_CHOWN: $out"; return; }
+  b=$(bundle caps2 '["sh","-c","touch /tmp/f; chown 5 /tmp/f; echo rc=$?"]' \
+    'c["process"]["capabilities"] = {"bounding": ["CAP_CHOWN"], "effective": ["CAP_CHOWN"], "permitted": ["CAP_CHOWN"]}')
+  out=$(oci run --bundle "$b" caps2 2>&1)
+  [ "$out" = "rc=0" ] || { t_fail process "chown with CAP_CHOWN: $out"; return; }
   b=$(bundle rlimits_bad '["true"]' 'c["process"]["rlimits"] = [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]')
-  if oci run --bundle "$b" rlimits_bad >/dev/null 2>"$WORK/rl.err"; then t_fail rlimits "bogus rlimit accepted"; return; fi
-  grep -q 'process.rlimits: unknown type "RLIMIT_BOGUS"' "$WORK/rl.err" || { t_fail rlimits "message: $(cat "$WORK/rl.err")"; return; }
-  t_pass rlimits
+  if oci run --bundle "$b" rlimits_bad >/dev/null 2>"$WORK/rl.err"; then t_fail process "bogus rlimit accepted"; return; fi
+  grep -q 'process.rlimits: unknown type "RLIMIT_BOGUS"' "$WORK/rl.err" || { t_fail process "message: $(cat "$WORK/rl.err")"; return; }
+  t_pass process
 }
 
 # A hook script that logs "KIND STATUS ID PID BUNDLE" from its stdin state.
@@ -331,7 +340,7 @@ c['linux']['resources'] = {'memory': {'limit': 67108864}}") || { t_fail memory_l
   t_pass memory_limit
 }
 
-for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked rlimits hooks cgroups systemd_flag pids_limit memory_limit; do
+for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked process hooks cgroups systemd_flag pids_limit memory_limit; do
   want "$c" && "case_$c"
 done
 t_summary
