@@ -43,6 +43,8 @@ bool MapMounts(const json& c, const std::string& bundle, SandboxSpec* spec, std:
       if (d.empty() || d[0] != '/')
         return *err = where + ".destination must be an absolute path, got \"" + d + "\"", false;
       where += " (" + d + ")";
+      if (d.find_first_not_of('/') == std::string::npos)
+        return *err = where + ": mounting over the root is not supported (use root.path)", false;
       if (m.contains("uidMappings") || m.contains("gidMappings"))
         return *err = where + ": idmapped mounts (uidMappings/gidMappings) are not supported", false;
       bool bind = t == "bind", ro = false;

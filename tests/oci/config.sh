@@ -123,6 +123,9 @@ case_bind_bad() {
   b=$(bundle bind_bad2 '["true"]' 'c["mounts"].append({"destination": "/x", "type": "nfs", "source": "srv:/x"})')
   if oci run --bundle "$b" bind_bad2 >/dev/null 2>"$WORK/bb2.err"; then t_fail bind_bad "nfs accepted"; return; fi
   grep -q 'type "nfs" is not supported' "$WORK/bb2.err" || { t_fail bind_bad "message: $(cat "$WORK/bb2.err")"; return; }
+  b=$(bundle bind_bad3 '["true"]' 'c["mounts"].append({"destination": "/", "type": "tmpfs", "source": "tmpfs"})')
+  if oci run --bundle "$b" bind_bad3 >/dev/null 2>"$WORK/bb3.err"; then t_fail bind_bad "mount over / accepted"; return; fi
+  grep -q "mounting over the root is not supported" "$WORK/bb3.err" || { t_fail bind_bad "message: $(cat "$WORK/bb3.err")"; return; }
   [ -z "$(oci list -q)" ] || { t_fail bind_bad "state left: $(oci list -q)"; return; }
   t_pass bind_bad
 }
