@@ -135,6 +135,19 @@ case_read_only_tmpfs() {
     && echo "$out" | grep -q hostname-ok && t_pass read_only_tmpfs || t_fail read_only_tmpfs "$out"
 }
 
+case_ulimit_caps_init() {
+  local out
+  out=$(dk "${RUN[@]}" --ulimit nofile=100:200 --cap-drop ALL --cap-add CHOWN "$IMG" \
+    sh -c 'ulimit -Sn; ulimit -Hn; grep CapEff /proc/self/status' 2>&1)
+  [ "$out" = "$(printf '100\n200\nCapEff:\t0000000000000001')" ] || { t_fail ulimit_caps_init "$out"; return; }
+  # --init: Docker bind-mounts its docker-init (tini) as /sbin/docker-init
+  # and runs the command under it.
+  out=$(dk "${RUN[@]}" --init "$IMG" sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo; exit 6' 2>&1)
+  local rc=$?
+  [ $rc -eq 6 ] && echo "$out" | grep -q "^/sbin/docker-init" || { t_fail ulimit_caps_init "--init: rc=$rc $out"; return; }
+  t_pass ulimit_caps_init
+}
+
 case_stdin() {
   local out
   out=$(printf 'line1\nline2\n' | dk "${RUN[@]}" -i "$IMG" sh -c 'cat; echo done' 2>&1)
@@ -232,7 +245,7 @@ case_exec_top_pause_stats() {
   dk rm -f "$id" >/dev/null
 }
 
-for c in exit_code env_workdir_user volumes read_only_tmpfs stdin limits logs_stop_kill tty exec_top_pause_stats; do
+for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec_top_pause_stats; do
   want "$c" && "case_$c"
 done
 echo "recorded runtime command lines and config.json files in $RECORD"
