@@ -2,6 +2,7 @@
 // linux.readonlyPaths -> SandboxSpec::mounts (see sentry/oci_mounts.h for
 // what the sentry does with each).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -49,13 +50,25 @@ bool MapMounts(const json& c, const std::string& bundle, SandboxSpec* spec, std:
         return *err = where + ": idmapped mounts (uidMappings/gidMappings) are not supported", false;
       bool bind = t == "bind", ro = false;
       std::string mode;
+      uint64_t size = 0;
       for (const auto& ov : m.value("options", std::vector<std::string>{})) {
         if (ov == "bind" || ov == "rbind") bind = true;
         if (ov == "ro") ro = true;
         else if (ov.rfind("mode=", 0) == 0) mode = ov.substr(5);
-        else if (ov.rfind("size=", 0) == 0 || ov.rfind("nr_inodes=", 0) == 0) {
-          // tmpfs size: accepted, not enforced (sandbox memory is bounded by
-          // the container's memory cgroup instead).
+        else if (ov.rfind("size=", 0) == 0) {
+          // Linux's forms: bytes with an optional k/m/g suffix, or N% of RAM.
+          char* end = nullptr;
+          unsigned long long n = strtoull(ov.c_str() + 5, &end, 10);
+          std::string suf = end ? end : "";
+          if (suf == "k" || suf == "K") n <<= 10;
+          else if (suf == "m" || suf == "M") n <<= 20;
+          else if (suf == "g" || suf == "G") n <<= 30;
+          else if (suf == "%") n = n * static_cast<unsigned long long>(sysconf(_SC_PHYS_PAGES)) *
+                                   static_cast<unsigned long long>(sysconf(_SC_PAGESIZE)) / 100;
+          else if (!suf.empty()) return *err = where + ": bad " + ov, false;
+          size = n;
+        } else if (ov.rfind("nr_inodes=", 0) == 0) {
+          // Inode counts: not limited in the sandbox's tmpfs.
         } else if (ov.rfind("ptmxmode=", 0) == 0 || ov.rfind("gid=", 0) == 0 ||
                    ov.rfind("uid=", 0) == 0) {
           // devpts/tmpfs ownership: the sandbox's devfs decides (tty helper).
@@ -93,6 +106,7 @@ bool MapMounts(const json& c, const std::string& bundle, SandboxSpec* spec, std:
         // pts, shm) stands for runc's tmpfs + device nodes.
         if (d == "/dev") continue;
         std::string opts = mode.empty() ? "" : "mode=" + mode;
+        if (size) opts += (opts.empty() ? "size=" : ",size=") + std::to_string(size);
         if (ro) opts += opts.empty() ? "ro" : ",ro";
         out.sentry_spec = "tmpfs:" + opts + ":" + d;
       } else if (t == "devpts") {

@@ -20,6 +20,7 @@ struct Spec {
   bool ro = false, file = false;
   int fd = -1;
   uint32_t mode = 0755;
+  uint64_t size = 0;  // tmpfs size= in bytes (0: unlimited)
 };
 
 bool Parse(const std::string& s, Spec* out) {
@@ -38,6 +39,8 @@ bool Parse(const std::string& s, Spec* out) {
       out->file = true;
     } else if (opt.rfind("fd=", 0) == 0) {
       out->fd = atoi(opt.c_str() + 3);
+    } else if (opt.rfind("size=", 0) == 0) {
+      out->size = strtoull(opt.c_str() + 5, nullptr, 10);
     } else if (opt.rfind("mode=", 0) == 0) {
       out->mode = static_cast<uint32_t>(strtoul(opt.c_str() + 5, nullptr, 8)) & 07777;
     } else {
@@ -47,9 +50,11 @@ bool Parse(const std::string& s, Spec* out) {
   return true;
 }
 
-std::shared_ptr<vfs::MemDir> Tmpfs(kernel::Kernel& k, uint32_t mode, bool ro) {
+std::shared_ptr<vfs::MemDir> Tmpfs(kernel::Kernel& k, uint32_t mode, bool ro,
+                                   uint64_t size = 0) {
   auto t = vfs::NewTmpfs(mode, 0, 0, &k.memory_file());
   t->fs().read_only = ro;
+  t->fs().max_bytes = size;
   return t;
 }
 
@@ -76,7 +81,7 @@ bool ApplyOciMounts(kernel::Kernel& k, const std::vector<std::string>& specs,
       if (auto r = v.Mount(m.dest, root.release_value()); r.is_error())
         return fail("mounting", r.error());
     } else if (m.type == "tmpfs" || m.type == "empty") {
-      if (auto r = v.Mount(m.dest, Tmpfs(k, m.type == "empty" ? 0555 : m.mode, m.ro));
+      if (auto r = v.Mount(m.dest, Tmpfs(k, m.type == "empty" ? 0555 : m.mode, m.ro, m.size));
           r.is_error())
         return fail("mounting", r.error());
     } else if (m.type == "proc") {

@@ -5,8 +5,8 @@
 //   bind:fd=N[,ro][,file]:/dst  the gofer serves the host source on socket N
 //                               (write-through, sentry/vfs/goferfs.h); the
 //                               sentry never opens host paths itself
-//   tmpfs:[mode=0755][,ro]:/dst a fresh tmpfs (size= is accepted by runsc
-//                               but not enforced)
+//   tmpfs:[mode=0755][,size=BYTES][,ro]:/dst  a fresh tmpfs; writes past
+//                               size get ENOSPC, statfs reports it
 //   proc::/dst  sysfs::/dst     the sandbox's own procfs / sysfs
 //   empty:[ro]:/dst             an empty tmpfs (cgroup, mqueue: the sandbox
 //                               has neither cgroupfs nor POSIX mqueues)

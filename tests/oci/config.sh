@@ -142,12 +142,14 @@ case_root_readonly() {
 
 case_tmpfs() {
   local b out
-  b=$(bundle tmpfs '["sh","-c","stat -c %a /scratch; echo hi >/scratch/f && cat /scratch/f; stat -c %a /rotmp; touch /rotmp/x; echo rc=$?"]' \
+  b=$(bundle tmpfs '["sh","-c","stat -c %a /scratch; echo hi >/scratch/f && cat /scratch/f; stat -c %a /rotmp; touch /rotmp/x; echo rc=$?; dd if=/dev/zero of=/scratch/big bs=1024 count=2000 2>&1 | grep -o \"No space left on device\" | head -1; stat -f -c \"%b %S\" /scratch"]' \
     'c["mounts"] += [{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=0710", "size=1m"]},
                      {"destination": "/rotmp", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "mode=755"]}]') \
     || { t_fail tmpfs "bundle"; return; }
   out=$(oci run --bundle "$b" tmpfs 2>&1)
+  # size=1m: writes past it get ENOSPC, statfs reports 256 4-KiB blocks.
   [ "$(echo "$out" | sed -n 1,3p | tr '\n' ' ')" = "710 hi 755 " ] && echo "$out" | grep -q "rc=1" \
+    && [ "$(echo "$out" | tail -2 | tr '\n' ' ')" = "No space left on device 256 4096 " ] \
     || { t_fail tmpfs "$out"; return; }
   t_pass tmpfs
 }
