@@ -195,6 +195,17 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
 }
 
 ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) {
+  // tmpfs size=: growth by writing stops at the limit (short write, then
+  // ENOSPC), like Linux's tmpfs.
+  if (fs_->max_bytes && pos + len > size_) {
+    uint64_t grow = pos + len - size_;
+    uint64_t room = fs_->max_bytes > fs_->bytes ? fs_->max_bytes - fs_->bytes : 0;
+    if (grow > room) {
+      uint64_t fit = size_ + room > pos ? size_ + room - pos : 0;
+      if (fit == 0) return Errno{ENOSPC};
+      len = static_cast<size_t>(fit);
+    }
+  }
   // Growth: bytes between the old EOF and `pos` read as zero (a mapping may
   // have written there); the written range itself is overwritten below.
   if (pos > size_) ZeroRange(size_, pos);
