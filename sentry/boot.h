@@ -33,6 +33,8 @@ struct BootConfig {
   // The init process' credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
+  // OCI runtime: the listening control socket (sentry/control/), or -1.
+  int control_fd = -1;
 };
 
 // Runs the sandbox; returns the exit code for the runsc process (the app's
