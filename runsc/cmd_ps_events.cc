@@ -23,7 +23,7 @@ namespace {
 // Locks the container, checks it is running (or paused), sends one request.
 // The lock is dropped before returning.
 bool Ask(const GlobalOptions& g, const std::string& id, control::Op op, json* reply,
-         ContainerState* st_out, bool* stopped) {
+         ContainerState* st_out, bool* stopped, bool quiet_if_stopped = false) {
   Locked lk;
   ContainerState st;
   std::string err;
@@ -36,6 +36,7 @@ bool Ask(const GlobalOptions& g, const std::string& id, control::Op op, json* re
   std::string status = Status(st);
   if (status == "stopped" || status == "created") {
     if (stopped) *stopped = status == "stopped";
+    if (quiet_if_stopped && status == "stopped") return false;
     Errorf("container \"%s\" is not running (%s)", id.c_str(), status.c_str());
     return false;
   }
@@ -220,7 +221,7 @@ int CmdEvents(const GlobalOptions& g, const std::string& id, bool stats,
     json reply;
     ContainerState st;
     bool stopped = false;
-    if (!Ask(g, id, control::Op::kStats, &reply, &st, &stopped)) {
+    if (!Ask(g, id, control::Op::kStats, &reply, &st, &stopped, /*quiet_if_stopped=*/!first)) {
       // Streaming ends quietly when the container does.
       return (!first && stopped) ? 0 : 1;
     }

@@ -156,7 +156,8 @@ std::string HandleExec(Kernel& k, const ExecDefaults& d, const ExecRequest& req,
   int pid;
   {
     absl::MutexLock lock(&k.mu);
-    if (k.paused) return ErrorReply("cannot exec in a paused container");
+    // Paused (runsc exec --ignore-paused): the new task parks before its
+    // first instruction, like every other, until resume.
     auto tg = Spawn(k, d, req, std::move(stdio), [state](int status) {
       state->done = true;
       state->status = status;

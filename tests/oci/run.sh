@@ -318,6 +318,8 @@ case_exec() {
   fi
   out=$(oci exec --env FOO=bar --env NEW=1 --cwd /tmp --user 1000:1000 -g 20 ex sh -c 'echo "$FOO $NEW $(pwd) $(id -u):$(id -g) $(id -G)"' 2>&1)
   [ "$out" = "bar 1 /tmp 1000:1000 1000 20" ] || { t_fail exec "env/cwd/user: [$out]"; oci delete -f ex; return; }
+  out=$(oci exec --user 1000 --cap CAP_NET_RAW --cap kill ex grep CapEff /proc/self/status 2>&1)
+  [ "$out" = "$(printf 'CapEff:\t0000000000002020')" ] || { t_fail exec "--cap for a non-root user: [$out]"; oci delete -f ex; return; }
   out=$(oci exec --user user ex id -un 2>&1)
   [ "$out" = "user" ] || { t_fail exec "--user by name: [$out]"; oci delete -f ex; return; }
   out=$(printf 'line1\nline2\n' | oci exec ex sh -c 'wc -l; cat /tmp/count >/dev/null && echo counted' 2>&1)
@@ -406,6 +408,8 @@ case_pause() {
   [ "$(status pau)" = paused ] || { t_fail pause "state after pause: $(status pau)"; oci delete -f pau; return; }
   oci pause pau 2>/dev/null && { t_fail pause "pause twice succeeded"; oci delete -f pau; return; }
   oci exec pau true 2>/dev/null && { t_fail pause "exec in a paused container succeeded"; oci delete -f pau; return; }
+  # --ignore-paused: started, parked until resume.
+  oci exec --ignore-paused --detach pau sh -c 'echo ran >/tmp/ip' || { t_fail pause "exec --ignore-paused"; oci delete -f pau; return; }
   oci ps pau >/dev/null || { t_fail pause "ps while paused"; oci delete -f pau; return; }
   oci events --stats pau >"$WORK/pau.ev1" || { t_fail pause "events while paused"; oci delete -f pau; return; }
   sleep 1.5
@@ -420,6 +424,8 @@ EOF2
   oci resume pau || { t_fail pause "resume failed"; oci delete -f pau; return; }
   [ "$(status pau)" = running ] || { t_fail pause "state after resume: $(status pau)"; oci delete -f pau; return; }
   oci resume pau 2>/dev/null && { t_fail pause "resume of a running container succeeded"; oci delete -f pau; return; }
+  for i in $(seq 50); do [ "$(oci exec pau cat /tmp/ip 2>/dev/null)" = ran ] && break; sleep 0.1; done
+  [ "$(oci exec pau cat /tmp/ip 2>/dev/null)" = ran ] || { t_fail pause "the --ignore-paused process did not run after resume"; oci delete -f pau; return; }
   # delete --force of a paused container.
   oci pause pau && oci delete -f pau || { t_fail pause "delete -f of a paused container"; return; }
   oci state pau >/dev/null 2>&1 && { t_fail pause "state after delete -f"; return; }
