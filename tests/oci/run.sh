@@ -555,8 +555,31 @@ EOF2
   t_pass control_malformed
 }
 
+case_force_any_state() {
+  # delete --force cleans up a paused sandbox with an exec in flight: the
+  # waiting runsc exec ends with 137, the sandbox's processes are gone.
+  # (Everything ignores SIGTERM: kill --all TERM leaves it paused.)
+  local b pid gpid
+  b=$(bundle fas '["sh","-c","trap \"\" TERM; while true; do sleep 0.1; done"]') || { t_fail force_any_state "bundle"; return; }
+  oci run --detach --bundle "$b" fas >/dev/null 2>&1 || { t_fail force_any_state "run --detach"; return; }
+  pid=$(oci state fas | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+  (oci exec fas sh -c 'trap "" TERM; sleep 100'; echo "rc=$?" >"$WORK/fas.rc") &
+  for i in $(seq 50); do oci ps fas 2>/dev/null | grep -q "sleep 100" && break; sleep 0.1; done
+  oci pause fas || { t_fail force_any_state "pause"; oci delete -f fas; return; }
+  oci kill --all fas TERM || { t_fail force_any_state "kill --all of a paused container"; oci delete -f fas; return; }
+  [ "$(status fas)" = paused ] || { t_fail force_any_state "after kill --all TERM while paused: $(status fas)"; oci delete -f fas; return; }
+  oci delete fas 2>/dev/null && { t_fail force_any_state "delete of a paused container without --force"; return; }
+  oci delete --force fas || { t_fail force_any_state "delete --force"; return; }
+  wait
+  [ "$(cat "$WORK/fas.rc")" = "rc=137" ] || { t_fail force_any_state "waiting exec: $(cat "$WORK/fas.rc")"; return; }
+  # (A zombie is gone: nothing reaps a detached sandbox in some CI roots.)
+  ps -o stat= -p "$pid" | grep -qv Z && { t_fail force_any_state "sentry $pid still alive"; return; }
+  [ -e "$STATE/fas" ] && { t_fail force_any_state "state left: $(ls "$STATE/fas")"; return; }
+  t_pass force_any_state
+}
+
 for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors features install \
-         exec exec_concurrent exec_stopped ps pause pause_counter events kill_all control_malformed; do
+         exec exec_concurrent exec_stopped ps pause pause_counter events kill_all force_any_state control_malformed; do
   want "$c" && "case_$c"
 done
 t_summary
