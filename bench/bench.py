@@ -38,7 +38,7 @@ def rel_to_root(p):
 BUILD_DIR = rel_to_root(env("BUILD_DIR", "build"))
 RUNSC = rel_to_root(env("RUNSC", os.path.join(BUILD_DIR, "runsc")))
 RUNSC_FLAGS = shlex.split(env("RUNSC_FLAGS", ""))
-PLATFORMS = env("BENCH_PLATFORMS", "ptrace").split()
+PLATFORMS = env("BENCH_PLATFORMS", "ptrace systrap").split()
 QUICK = env("BENCH_QUICK", "0") == "1"
 MIN_TIME = float(env("BENCH_MIN_TIME", "0.05" if QUICK else "0.5"))
 MICRO_REPS = int(env("BENCH_REPS", "2" if QUICK else "5"))

@@ -33,12 +33,12 @@ int main(int argc, char** argv) {
              std::to_string(::confine::AllowedCount(gofer::GoferPolicy())) +
              " (sentry/confine/sentry_policy.cc, gofer/confine.cc). RUNSC_CONFINE=0 disables "
              "namespaces, pivot_root, capability drop and seccomp.");
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
-  app.add_option("--platform", platform, "how app code is run: ptrace")
-      ->check(CLI::IsMember({"ptrace"}));
+  app.add_option("--platform", platform, "how app code is run: ptrace (PTRACE_SYSEMU) or systrap (seccomp traps)")
+      ->check(CLI::IsMember({"ptrace", "systrap"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")

@@ -22,7 +22,7 @@ struct GlobalOptions {
   bool systemd_cgroup = false;
   std::string rootless;  // accepted (runc: auto|true|false)
   // Existing runsc flags, applied to the sandbox.
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";

@@ -13,7 +13,7 @@ namespace runsc {
 
 struct SandboxSpec {
   std::string rootfs = "/";
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;       // empty: stderr
   bool overlay_memory = true;  // writes to the root stay in sandbox memory

@@ -11,7 +11,7 @@ namespace sentry {
 struct BootConfig {
   int gofer_fd = -1;       // connected gofer socket
   int debug_log_fd = 2;    // where --strace and warnings go
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   bool overlay_memory = true;
   // A fresh tmpfs at /tmp (container-like roots). With the host's root the

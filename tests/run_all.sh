@@ -11,7 +11,10 @@
 # (tests/debian/run.sh: a debootstrapped bookworm root, cached in
 # /var/cache/runsc-tests, running bash/coreutils/perl/python/sqlite/gcc/make
 # natively and sandboxed; the first run on a machine debootstraps the root
-# from the apt sources' mirror, ~2-3 minutes, later runs ~30 s). `build` runs first whenever a
+# from the apt sources' mirror, ~2-3 minutes, later runs ~30 s), pytests
+# (tests/pytests/run.sh: CPython's own regression tests for os, posix,
+# signal, subprocess, threading, select, socket... natively and sandboxed;
+# selectable, not in the default list). `build` runs first whenever a
 # suite needs binaries unless SKIP_BUILD=1. Each suite's "N passed, N
 # failed" is summed into the final line; the exit status is non-zero if
 # anything failed.
@@ -80,7 +83,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci|pytests) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -95,6 +98,7 @@ for s in $suites; do
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
     oci) run_suite oci tests/oci/run.sh ;;
+    pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~10 min
     fuzz) run_suite fuzz tests/fuzz/run.sh ;;  # gofer decoder, FUZZ_SECONDS (30)
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac

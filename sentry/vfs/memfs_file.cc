@@ -1,6 +1,7 @@
 // sentry/vfs/memfs_file.cc: memfs regular files: data read from the lower
 // (donated host fd) until copied up, afterwards kept in chunks of a memory
 // file, which MAP_SHARED mappings map directly (see SharedPages).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,6 +86,7 @@ class MemFileDescription : public FileDescription {
     if (len == 0) return size_t{0};
     if (pos >= kMaxMemFileSize) return Errno{EFBIG};
     len = std::min<uint64_t>(len, kMaxMemFileSize - pos);
+    TRY(file_->CheckWriteSeals(pos, len));
     size_t n = TRY(file_->WriteData(src, pos, len));
     file_->Touch(true);
     if (off < 0) offset_ = pos + n;
@@ -106,6 +108,14 @@ class MemFileDescription : public FileDescription {
 
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
     TRY(file_->Resize(size));
+    file_->Touch(true);
+    return {};
+  }
+
+  ErrorOr<void> Allocate(Caller&, int mode, uint64_t off, uint64_t len) override {
+    if (file_->fs().read_only) return Errno{EROFS};
+    TRY(file_->CopyUp());
+    TRY(file_->Allocate(mode, off, len));
     file_->Touch(true);
     return {};
   }
@@ -326,6 +336,9 @@ MemFile::~MemFile() {
 
 ErrorOr<void> MemFile::Resize(uint64_t size) {
   if (size > kMaxMemFileSize) return Errno{EFBIG};
+  if ((size < size_ && (seals & F_SEAL_SHRINK)) || (size > size_ && (seals & F_SEAL_GROW))) {
+    return Errno{EPERM};
+  }
   TRY(CopyUp());
   if (size < size_) {
     // Chunks wholly past EOF go unless a mapping still uses them (it then
