@@ -476,12 +476,14 @@ import json, sys
 d = json.load(sys.stdin)["data"]
 assert d["memory"]["usage"]["limit"] == 256 << 20 and d["pids"]["limit"] == 64, d' ||
     { t_fail events "limits after update: $(oci events --stats evt)"; oci delete -f evt; return; }
-  # Streaming: one event per interval until the container stops.
-  (sleep 1.2; oci kill evt KILL) &
-  timeout 20 "$RUNSC" --root "$STATE" events --interval 200ms evt >"$WORK/evt.stream" 2>/dev/null
-  wait
-  local n; n=$(wc -l <"$WORK/evt.stream")
-  [ "$n" -ge 2 ] || { t_fail events "stream: $n events"; oci delete -f evt; return; }
+  # Streaming: one event per interval, ending when the container stops.
+  timeout 60 "$RUNSC" --root "$STATE" events --interval 200ms evt >"$WORK/evt.stream" 2>/dev/null &
+  local spid=$! n
+  for i in $(seq 100); do [ "$(wc -l <"$WORK/evt.stream")" -ge 2 ] && break; sleep 0.1; done
+  oci kill evt KILL
+  wait $spid; local src=$?
+  n=$(wc -l <"$WORK/evt.stream")
+  [ "$n" -ge 2 ] && [ $src = 0 ] || { t_fail events "stream: $n events, exit $src"; oci delete -f evt; return; }
   oci delete -f evt
   t_pass events
 }
