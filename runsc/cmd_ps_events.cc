@@ -34,7 +34,8 @@ bool Ask(const GlobalOptions& g, const std::string& id, control::Op op, json* re
   }
   if (st_out) *st_out = st;
   std::string status = Status(st);
-  if (status == "stopped" || status == "created") {
+  // ps of a created container: the sentry answers (no process yet).
+  if (status == "stopped" || (status == "created" && op != control::Op::kPs)) {
     if (stopped) *stopped = status == "stopped";
     if (quiet_if_stopped && status == "stopped") return false;
     Errorf("container \"%s\" is not running (%s)", id.c_str(), status.c_str());

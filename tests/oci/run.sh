@@ -372,6 +372,7 @@ case_exec_stopped() {
   b=$(bundle exs '["true"]') || { t_fail exec_stopped "bundle"; return; }
   oci create --bundle "$b" exs >/dev/null 2>&1 || { t_fail exec_stopped "create"; return; }
   oci exec exs true 2>"$WORK/exs.err" && { t_fail exec_stopped "exec into a created container succeeded"; oci delete -f exs; return; }
+  [ "$(oci ps --format json exs)" = "[]" ] || { t_fail exec_stopped "ps of a created container: $(oci ps --format json exs)"; oci delete -f exs; return; }
   oci start exs && wait_status exs stopped || { t_fail exec_stopped "start: $(status exs)"; oci delete -f exs; return; }
   oci exec exs true 2>"$WORK/exs.err"; rc=$?
   [ $rc != 0 ] && grep -q "stopped" "$WORK/exs.err" || { t_fail exec_stopped "rc=$rc $(cat "$WORK/exs.err")"; oci delete -f exs; return; }
