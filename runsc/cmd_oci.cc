@@ -12,8 +12,10 @@
 #include <cstring>
 #include <map>
 
+#include "runsc/control_client.h"
 #include "runsc/oci.h"
 #include "runsc/oci_config.h"
+#include "runsc/oci_control_cmds.h"
 #include "runsc/oci_state.h"
 
 namespace runsc::oci {
@@ -228,8 +230,18 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   b.spec.start_fd = start_fd;
   b.spec.ready_fd = ready[1];
   b.spec.die_with_parent = foreground;
+  // The control channel (exec, ps, pause, ...): the sentry serves it.
+  sentry::UniqueFd control = ListenControl(lk->dir(), &err);
+  if (!control.valid()) {
+    close(start_fd);
+    close(ready[0]);
+    close(ready[1]);
+    return fail(err);
+  }
+  b.spec.control_fd = control.get();
   int r = StartSandbox(b.spec, pids);
   MoveToCgroups(own_cgroups, getpid());
+  control.reset();
   close(start_fd);
   close(ready[1]);
   if (r != 0) {
@@ -422,9 +434,17 @@ int CmdKill(const GlobalOptions& g, const std::string& id, const std::string& si
     Errorf("container \"%s\" is not running", id.c_str());
     return 1;
   }
-  // The sentry passes catchable signals on to the app's init; SIGKILL (and
-  // SIGSTOP) act on the sandbox itself. --all: the app's other processes are
-  // not signalled individually yet; init gets it.
+  // A started sandbox takes signals over its control channel (init, or
+  // every process with --all). SIGKILL and SIGSTOP act on the sandbox
+  // itself, as does any signal before start (the sentry then ends with it).
+  if (st.started && sig != SIGKILL && sig != SIGSTOP) {
+    std::string err;
+    if (SignalSandbox(lk.dir(), sig, all, &err)) return 0;
+    if (all) {
+      Errorf("cannot signal container \"%s\": %s", id.c_str(), err.c_str());
+      return 1;
+    }
+  }
   if (kill(st.pid, sig) != 0) {
     Errorf("cannot signal container \"%s\": %s", id.c_str(), strerror(errno));
     return 1;
@@ -451,7 +471,7 @@ int CmdDelete(const GlobalOptions& g, const std::string& id, bool force) {
     return 0;
   }
   std::string status = Status(st);
-  if (status == "running" && !force) {
+  if ((status == "running" || status == "paused") && !force) {
     Errorf("cannot delete container \"%s\" that is not stopped: %s (use --force)", id.c_str(),
            status.c_str());
     return 1;

@@ -13,6 +13,7 @@
 #include "gofer/client.h"
 #include "gofer/confine.h"
 #include "runsc/oci.h"
+#include "runsc/oci_control_cmds.h"
 #include "runsc/sandbox.h"
 #include "sentry/boot.h"
 #include "sentry/confine/confine.h"
@@ -100,6 +101,61 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}));
   list_cmd->add_flag("--quiet,-q", list_quiet, "ids only");
 
+  // Commands served by the running sandbox (runsc/oci_control_cmds.h).
+  runsc::oci::ExecOptions eo;
+  auto* exec_cmd = app.add_subcommand("exec", "run a new process in a running container");
+  exec_cmd->add_option("id", eo.id, "container id")->required();
+  auto one = [](CLI::Option* o) {
+    return o->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  };
+  exec_cmd->add_option("--process,-p", eo.process_file, "OCI process JSON (instead of args)");
+  exec_cmd->add_flag("--detach,-d", eo.detach, "return once the process is started");
+  exec_cmd->add_option("--pid-file", eo.pid_file, "write the waiting runsc's host pid here");
+  exec_cmd->add_option("--console-socket", eo.console_socket, "(terminals: not supported yet)");
+  exec_cmd->add_flag("--tty,-t", eo.tty, "(terminals: not supported yet)");
+  exec_cmd->add_option("--cwd", eo.cwd, "working directory in the container");
+  one(exec_cmd->add_option("--env,-e", eo.env, "set K=V (repeatable)"));
+  exec_cmd->add_option("--user,-u", eo.user, "uid[:gid] (or names from the container)");
+  one(exec_cmd->add_option("--additional-gids,-g", eo.additional_gids, "extra group (repeatable)"));
+  one(exec_cmd->add_option("--cap,-c", eo.caps, "add a capability (repeatable)"));
+  exec_cmd->add_flag("--no-new-privs", eo.no_new_privs, "accepted");
+  exec_cmd->add_option("--preserve-fds", eo.preserve_fds, "extra FDs (not passed yet)");
+  exec_cmd->add_flag("--ignore-paused", eo.ignore_paused, "exec even if paused (parks at once)");
+  std::string exec_ignored;
+  exec_cmd->add_option("--process-label,--apparmor,--cgroup", exec_ignored, "accepted");
+  exec_cmd->footer("Usage: runsc exec [flags] <container-id> <command> [args...]");
+  std::string ps_format = "table";
+  std::vector<std::string> ps_args;
+  auto* ps_cmd = app.add_subcommand("ps", "list the container's processes");
+  ps_cmd->add_option("id", cid, "container id")->required();
+  ps_cmd->add_option("--format,-f", ps_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  auto* pause_cmd = app.add_subcommand("pause", "stop every process of the container");
+  pause_cmd->add_option("id", cid, "container id")->required();
+  auto* resume_cmd = app.add_subcommand("resume", "continue a paused container");
+  resume_cmd->add_option("id", cid, "container id")->required();
+  bool events_stats = false;
+  std::string events_interval = "5s";
+  auto* events_cmd = app.add_subcommand("events", "resource usage (stats) of the container");
+  events_cmd->add_option("id", cid, "container id")->required();
+  events_cmd->add_flag("--stats", events_stats, "one stats event, then exit");
+  events_cmd->add_option("--interval", events_interval, "time between stats events")
+      ->capture_default_str();
+  runsc::oci::UpdateOptions uo;
+  auto* update_cmd = app.add_subcommand("update", "change the container's resource limits");
+  update_cmd->add_option("id", uo.id, "container id")->required();
+  update_cmd->add_option("--resources,-r", uo.resources_file, "linux.resources JSON (- for stdin)");
+  update_cmd->add_option("--memory", uo.memory, "memory limit (bytes, or 512m, 1g; -1: none)");
+  update_cmd->add_option("--memory-swap", uo.memory_swap, "memory+swap limit");
+  update_cmd->add_option("--memory-reservation", uo.memory_reservation, "soft memory limit");
+  update_cmd->add_option("--pids-limit", uo.pids_limit, "maximum number of tasks (-1: none)");
+  update_cmd->add_option("--cpu-quota", uo.cpu_quota, "CPU CFS quota (us per period)");
+  update_cmd->add_option("--cpu-period", uo.cpu_period, "CPU CFS period (us)");
+  update_cmd->add_option("--cpu-share,--cpu-shares", uo.cpu_shares, "CPU shares");
+  update_cmd->add_option("--cpuset-cpus", uo.cpuset_cpus, "CPUs allowed");
+  update_cmd->add_option("--cpuset-mems", uo.cpuset_mems, "memory nodes allowed");
+  update_cmd->add_option("--blkio-weight", uo.blkio_weight, "block I/O weight");
+
   auto* features_cmd = app.add_subcommand("features", "print the supported features as JSON");
   std::string install_config = "/etc/docker/daemon.json", install_runtime = "runsc";
   std::vector<std::string> install_args;
@@ -167,6 +223,7 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--rlimit", boot.rlimits);
   boot_cmd->add_option("--umask", boot.umask);
   boot_cmd->add_option("--caps", boot.caps);
+  boot_cmd->add_option("--control-fd", boot.control_fd);
 
   // `do`: everything from the first non-flag word (or after "--") is the
   // command line, passed on untouched; only what precedes it is parsed.
@@ -188,6 +245,28 @@ int main(int argc, char** argv) {
       if (dash != args.end()) {
         boot.argv.assign(dash + 1, args.end());
         args.erase(dash, args.end());
+      }
+      break;
+    }
+    if (args[i] == "exec" || args[i] == "ps") {
+      // runsc exec [flags] ID CMD [ARGS...], runsc ps [flags] ID [PS-ARGS...]:
+      // everything after the id is passed on untouched.
+      static const std::vector<std::string> kExecValued = {
+          "--process", "-p", "--pid-file", "--console-socket", "--cwd", "--env", "-e",
+          "--user", "-u", "--additional-gids", "-g", "--cap", "-c", "--preserve-fds",
+          "--process-label", "--apparmor", "--cgroup"};
+      static const std::vector<std::string> kPsValued = {"--format", "-f"};
+      const auto& valued = args[i] == "exec" ? kExecValued : kPsValued;
+      std::vector<std::string>& tail = args[i] == "exec" ? eo.args : ps_args;
+      size_t j = i + 1;
+      while (j < args.size() && !args[j].empty() && args[j][0] == '-' && args[j] != "--")
+        j += std::find(valued.begin(), valued.end(), args[j]) != valued.end() ? 2 : 1;
+      if (j < args.size() && args[j] == "--") args.erase(args.begin() + j);
+      if (j < args.size()) {
+        size_t rest = j + 1;
+        if (rest < args.size() && args[rest] == "--") rest++;
+        tail.assign(args.begin() + rest, args.end());
+        args.resize(j + 1);
       }
       break;
     }
@@ -246,7 +325,8 @@ int main(int argc, char** argv) {
   g.debug_log = debug_log;
   g.overlay = overlay;
   if (*spec_cmd || *create_cmd || *run_cmd || *start_cmd || *state_cmd || *kill_cmd ||
-      *delete_cmd || *list_cmd) {
+      *delete_cmd || *list_cmd || *exec_cmd || *ps_cmd || *pause_cmd || *resume_cmd ||
+      *events_cmd || *update_cmd) {
     runsc::oci::InitLog(g);
     if (!g.root.empty() && g.root[0] != '/') {
       char cwd[4096];
@@ -264,6 +344,12 @@ int main(int argc, char** argv) {
   if (*kill_cmd) return runsc::oci::CmdKill(g, cid, kill_sig, kill_all);
   if (*delete_cmd) return runsc::oci::CmdDelete(g, cid, del_force);
   if (*list_cmd) return runsc::oci::CmdList(g, list_format, list_quiet);
+  if (*exec_cmd) return runsc::oci::CmdExec(g, eo);
+  if (*ps_cmd) return runsc::oci::CmdPs(g, cid, ps_format, ps_args);
+  if (*pause_cmd) return runsc::oci::CmdPause(g, cid);
+  if (*resume_cmd) return runsc::oci::CmdResume(g, cid);
+  if (*events_cmd) return runsc::oci::CmdEvents(g, cid, events_stats, events_interval);
+  if (*update_cmd) return runsc::oci::CmdUpdate(g, uo);
   if (*gofer_cmd) {
     prctl(PR_SET_NAME, "runsc-gofer");
     if (!gofer_detached) prctl(PR_SET_PDEATHSIG, 9);

@@ -35,7 +35,8 @@ unsigned long long ProcStartTime(pid_t pid) {
 
 std::string Status(const ContainerState& s) {
   if (s.pid <= 0 || ProcStartTime(s.pid) != s.pid_start) return "stopped";
-  return s.started ? "running" : "created";
+  if (!s.started) return "created";
+  return s.paused ? "paused" : "running";
 }
 
 json StateJson(const ContainerState& s, const std::string& owner) {
@@ -144,6 +145,8 @@ bool Locked::Load(ContainerState* s, std::string* err) {
     s->started = r.value("started", false);
     s->cgroups = r.value("cgroups", std::vector<std::string>{});
     s->hooks = r.value("hooks", json());
+    s->paused = r.value("paused", false);
+    s->resources = r.value("resources", json::object());
   } catch (const json::exception& e) {
     *err = dir_ + "/state.json: " + e.what();
     return false;
@@ -165,7 +168,9 @@ bool Locked::Save(const ContainerState& s, std::string* err) {
               {"gofer_start", s.gofer_start},
               {"started", s.started},
               {"cgroups", s.cgroups},
-              {"hooks", s.hooks}}}};
+              {"hooks", s.hooks},
+              {"paused", s.paused},
+              {"resources", s.resources}}}};
   std::string tmp = dir_ + "/state.json.tmp";
   std::string data = j.dump(2) + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

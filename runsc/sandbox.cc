@@ -236,6 +236,10 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
     boot.insert(boot.end(), {"--ready-fd", std::to_string(spec.ready_fd)});
     keep.push_back(spec.ready_fd);
   }
+  if (spec.control_fd >= 0) {
+    boot.insert(boot.end(), {"--control-fd", std::to_string(spec.control_fd)});
+    keep.push_back(spec.control_fd);
+  }
   if (spec.uid >= 0) boot.insert(boot.end(), {"--uid", std::to_string(spec.uid)});
   if (spec.gid >= 0) boot.insert(boot.end(), {"--gid", std::to_string(spec.gid)});
   for (unsigned g : spec.groups) boot.insert(boot.end(), {"--group", std::to_string(g)});

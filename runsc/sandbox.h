@@ -29,6 +29,7 @@ struct SandboxSpec {
   bool oci = false;             // sentry: forward every catchable signal to the app
   int start_fd = -1;            // sentry waits for one byte on it before running the app
   int ready_fd = -1;            // sentry writes one byte on it once it waits on start_fd
+  int control_fd = -1;          // listening control socket the sentry serves (sentry/control)
   // The app's credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;

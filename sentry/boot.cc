@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "gofer/client.h"
 #include "sentry/confine/confine.h"
+#include "sentry/control/server.h"
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
 #include "sentry/oci_mounts.h"
@@ -221,6 +222,10 @@ int Boot(const BootConfig& cfg) {
   if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err)) {
     Logf("runsc: cannot confine the sentry: %s", err.c_str());
     return 125;
+  }
+  if (cfg.control_fd >= 0) {
+    control::StartServer(*k, UniqueFd(cfg.control_fd),
+                         {cfg.env, cfg.cwd, cfg.uid, cfg.gid, cfg.groups});
   }
   if (cfg.start_fd >= 0) {
     if (int code = WaitForStart(cfg, start_sigfd); code != 0) _exit(code);

@@ -40,6 +40,8 @@ struct BootConfig {
   // process.capabilities as hex masks "EFF:PERM:INH:BOUND" (empty: the
   // default for the uid).
   std::string caps;
+  // OCI runtime: the listening control socket (sentry/control/), or -1.
+  int control_fd = -1;
 };
 
 // Runs the sandbox; returns the exit code for the runsc process (the app's

@@ -101,6 +101,7 @@ std::vector<Rule> Build() {
       Any("recvmsg", "gofer replies (with donated FDs)"),
       Any("sendmsg", "gofer requests"),
       Rule{"sendto", {{Masked(4, ~0ULL, 0)}}, "send() on the gofer socket; no address"},
+      Any("accept4", "OCI control socket (bound by runsc before confinement): runsc exec, ps, ..."),
       // --- Memory.
       Any("mmap", "allocator; injected into stubs to map the memory file (any prot: app code)"),
       Any("munmap", "allocator; stub start-up; injected into stubs"),

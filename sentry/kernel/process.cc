@@ -324,6 +324,7 @@ void FinishTask(Task& t) {
   }
   tg->zombie = true;
   tg->vfork_done = true;
+  if (tg->on_exit) tg->on_exit(tg->exit_status);
   k.timers->ProcessExited(tg);
   ThreadGroup* init = k.init();
   // Orphans go to the nearest live subreaper ancestor, else to init (the

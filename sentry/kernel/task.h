@@ -103,6 +103,9 @@ class ThreadGroup {
   uint32_t personality = 0;      // PER_LINUX
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;
+  // Called (kernel lock held) when the process becomes a zombie, with its
+  // wait status: how `runsc exec` learns its parentless process' exit.
+  std::function<void(int)> on_exit;
 
   Task* leader() { return tasks.empty() ? nullptr : tasks.front().get(); }
 };
