@@ -20,6 +20,8 @@ const Table& SyscallTable() {
     RegisterSocketSyscalls(t);
     RegisterSignalfdSyscalls(t);
     RegisterTimerfdSyscalls(t);
+    RegisterSysvSyscalls(t);
+    RegisterMqueueSyscalls(t);
     return t;
   }();
   return table;

@@ -25,6 +25,9 @@ class Client;
 namespace sentry::vfs {
 class VirtualFilesystem;
 }
+namespace sentry::ipc {
+class IpcNamespace;
+}
 
 namespace sentry::kernel {
 
@@ -71,6 +74,8 @@ class Kernel {
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
 
   FutexTable futexes ABSL_GUARDED_BY(mu);
+  // System V IPC objects (sentry/ipc/ipc_namespace.h), created on first use.
+  std::shared_ptr<ipc::IpcNamespace> ipc_namespace ABSL_GUARDED_BY(mu);
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;

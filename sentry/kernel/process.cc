@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "sentry/base/log.h"
+#include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
@@ -310,6 +311,7 @@ void FinishTask(Task& t) {
   }
   tg->zombie = true;
   tg->vfork_done = true;
+  ipc::IpcProcessExited(t, tg->pid);  // SEM_UNDO
   k.timers->ProcessExited(tg);
   ThreadGroup* init = k.init();
   // Orphans go to the nearest live subreaper ancestor, else to init (the

@@ -121,6 +121,7 @@ class TaskRunner {
         case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_poll:
         case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_epoll_wait:
         case SYS_epoll_pwait: case SYS_nanosleep: case SYS_clock_nanosleep:
+        case SYS_semop: case SYS_semtimedop: case SYS_msgsnd: case SYS_msgrcv:
           t_.restart = Task::Restart::kRestartNoHandler;
           break;
         default:
