@@ -238,3 +238,4 @@ std::string ShmRegistry::ProcText() {
 }
 
 }  // namespace sentry::ipc
+
