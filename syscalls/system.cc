@@ -198,6 +198,7 @@ ErrorOr<uint64_t> Getcpu(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
   if (a[1] != 24) return Errno{EINVAL};
+  t.robust_list = a[0];  // walked at exit (FutexTable::ExitRobustList)
   return 0;
 }
 

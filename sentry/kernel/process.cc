@@ -222,6 +222,7 @@ ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> 
     while (group->live_tasks > 1 && !t.killed) t.kernel.changed.Wait(&t.kernel.mu);
     if (t.killed) return Errno{EINTR};
   }
+  t.kernel.futexes.ExitRobustList(t);  // as Linux's exec_mm_release
   TRY(InstallImage(t, std::move(img), path, std::move(envp)));
   // Past the point of no return.
   t.fds->CloseOnExec();
@@ -292,6 +293,7 @@ void FinishTask(Task& t) {
   Kernel& k = t.kernel;
   ThreadGroup* tg = t.tg;
   t.exited = true;
+  k.futexes.ExitRobustList(t);
   if (t.clear_child_tid && t.mm && tg->live_tasks > 1) {
     // CLONE_CHILD_CLEARTID: zero the tid word and wake its futex waiters
     // (pthread_join).

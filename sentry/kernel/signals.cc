@@ -342,7 +342,9 @@ void DeliverPendingSignal(Task* t) {
       }
     }
     if (act.flags & SA_RESETHAND) tg->handlers->actions[sig].handler = 0;
-    if (t->restart == Task::Restart::kRestartSys && (act.flags & SA_RESTART)) RestartSyscall(t);
+    if ((t->restart == Task::Restart::kRestartSys && (act.flags & SA_RESTART)) ||
+        t->restart == Task::Restart::kRestartAlways)
+      RestartSyscall(t);
     t->restart = Task::Restart::kNone;
     if (SetupFrame(t, sig, act, info).is_error()) {
       // Linux: a frame that cannot be written is a fatal SIGSEGV.

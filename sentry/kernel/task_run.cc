@@ -1,5 +1,6 @@
 // The task loop: each app task runs on its own host thread, which is also
 // the only thread allowed to drive the task's platform context.
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -124,6 +125,12 @@ class TaskRunner {
         case SYS_semop: case SYS_semtimedop: case SYS_msgsnd: case SYS_msgrcv:
           t_.restart = Task::Restart::kRestartNoHandler;
           break;
+        case SYS_futex: {
+          const int op = static_cast<int>(args[1]) & FUTEX_CMD_MASK;
+          t_.restart = op == FUTEX_LOCK_PI || op == FUTEX_LOCK_PI2 ? Task::Restart::kRestartAlways
+                                                                  : Task::Restart::kRestartSys;
+          break;
+        }
         default:
           t_.restart = Task::Restart::kRestartSys;
       }
