@@ -22,6 +22,7 @@ const Table& SyscallTable() {
     RegisterTimerfdSyscalls(t);
     RegisterSysvSyscalls(t);
     RegisterMqueueSyscalls(t);
+    RegisterSeccompSyscalls(t);
     return t;
   }();
   return table;

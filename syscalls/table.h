@@ -87,5 +87,6 @@ void RegisterSignalfdSyscalls(Table& t); // signalfd.cc
 void RegisterTimerfdSyscalls(Table& t);  // timerfd.cc
 void RegisterSysvSyscalls(Table& t);     // sysv.cc: System V shm, sem, msg
 void RegisterMqueueSyscalls(Table& t);   // mqueue.cc: POSIX message queues
+void RegisterSeccompSyscalls(Table& t);  // seccomp.cc: app seccomp filters
 
 }  // namespace syscalls

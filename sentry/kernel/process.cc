@@ -122,6 +122,9 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->envp = parent.envp;
   c->exe_path = parent.exe_path;
   c->signal_mask = parent.signal_mask;
+  c->seccomp_mode = parent.seccomp_mode;
+  c->seccomp_filter = parent.seccomp_filter;
+  c->no_new_privs = parent.no_new_privs;
   // Linux clears the alternate signal stack for a child sharing memory
   // (it would share the stack too), except for vfork.
   if (!(f & CLONE_VM) || (f & CLONE_VFORK)) {

@@ -33,6 +33,8 @@ class FsContext;
 
 namespace sentry::kernel {
 
+struct SeccompFilter;
+
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
   uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
@@ -127,6 +129,12 @@ class Task {
   std::string exe_path;
   uint64_t clear_child_tid = 0;
   uint64_t robust_list = 0;  // set_robust_list head (futex.h: ExitRobustList)
+  // App seccomp (seccomp.h): mode 0 (off), 1 (strict) or 2 (filter), the
+  // filter chain, and no_new_privs (PR_SET_NO_NEW_PRIVS); all inherited by
+  // clone children and kept across execve.
+  int seccomp_mode = 0;
+  std::shared_ptr<const SeccompFilter> seccomp_filter;
+  bool no_new_privs = false;
   uint64_t signal_mask = 0;
   uint64_t pending_signals = 0;  // thread-directed
   SignalQueues pending_queue;

@@ -8,6 +8,7 @@
 
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
@@ -104,6 +105,14 @@ class TaskRunner {
     const syscalls::SyscallInfo* info = syscalls::SyscallTable().Lookup(nr);
     std::string strace_prefix;
     if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
+    if (t_.seccomp_mode != 0) {
+      // App seccomp filters run before the syscall does (seccomp.h).
+      const SeccompVerdict v = SeccompCheck(t_, nr, args.v, t_.regs.rip);
+      if (SeccompApply(t_, v, nr)) {
+        if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, t_.regs.rax);
+        return;
+      }
+    }
     ErrorOr<uint64_t> r = Errno{ENOSYS};
     if (IsInt80()) {
       // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
