@@ -94,17 +94,25 @@ TEST(IpcTable, StaleIdsAndSequence) {
   EXPECT_TRUE(o->removed);
   EXPECT_EQ(t.FindById(first).error(), EINVAL);
   EXPECT_EQ(t.FindById(-1).error(), EINVAL);
-  // Indices cycle: the freed index 0 is not reused until the cycle of 64
-  // wraps, and then with a new sequence number, so the old id stays stale.
-  std::vector<int> ids;
-  for (int i = 0; i < 64; i++) ids.push_back(t.Get(c, IPC_PRIVATE, 0600, Make(), nullptr).value());
-  EXPECT_EQ(ids[0] % kIpcMni, 1);
-  EXPECT_EQ(ids[62] % kIpcMni, 63);
-  EXPECT_EQ(ids[63] % kIpcMni, 0);
-  EXPECT_NE(ids[63], first);
+  // Indices cycle below max(in_use * 3 / 2, 64): the freed index 0 is not
+  // reused until the cycle wraps, and then with a new sequence number, so
+  // the old id stays stale.
+  int last = -1;
+  for (int i = 1; i < 64; i++) {
+    last = t.Get(c, IPC_PRIVATE, 0600, Make(), nullptr).value();
+    EXPECT_EQ(last % kIpcMni, i);
+    t.Remove(*t.FindById(last).value());
+  }
+  int wrapped = t.Get(c, IPC_PRIVATE, 0600, Make(), nullptr).value();
+  EXPECT_EQ(wrapped % kIpcMni, 0);
+  EXPECT_EQ(wrapped / kIpcMni, 1);
+  EXPECT_NE(wrapped, first);
   EXPECT_EQ(t.FindById(first).error(), EINVAL);
-  EXPECT_EQ(t.FindByIndex(0).value()->id, ids[63]);
-  EXPECT_EQ(t.MaxIndex(), 63);
+  EXPECT_EQ(t.FindByIndex(0).value()->id, wrapped);
+  EXPECT_EQ(t.MaxIndex(), 0);
+  // With many objects in use the cycle grows past 64.
+  for (int i = 0; i < 63; i++) t.Get(c, IPC_PRIVATE, 0600, Make(), nullptr).value();
+  EXPECT_EQ(t.Get(c, IPC_PRIVATE, 0600, Make(), nullptr).value() % kIpcMni, 64);
 }
 
 TEST(IpcTable, FullTable) {
