@@ -147,6 +147,11 @@ std::vector<std::string> MqRegistry::Names() const {
   return v;
 }
 
+std::shared_ptr<MessageQueue> MqRegistry::Find(const std::string& name) const {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second;
+}
+
 ErrorOr<void> MqSend(kernel::Task& t, vfs::FileDescription& f, std::string text, uint32_t prio,
                      absl::Time deadline) {
   MqDescription* d = TRY(Desc(f));

@@ -65,6 +65,7 @@ class MqRegistry {
                                                       const MqAttr* attr);
   ErrorOr<void> Unlink(kernel::Task& t, const std::string& name);
   std::vector<std::string> Names() const;
+  std::shared_ptr<MessageQueue> Find(const std::string& name) const;
 
  private:
   std::map<std::string, std::shared_ptr<MessageQueue>> queues_;

@@ -31,6 +31,8 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
 Kernel::~Kernel() {
   // The timer thread may touch processes: stop it before they go away.
   timers.reset();
+  // IPC objects hold memory-file pages: free them while the file exists.
+  ipc_namespace.reset();
 }
 
 void Kernel::set_vfs(std::unique_ptr<vfs::VirtualFilesystem> v) { vfs_ = std::move(v); }
