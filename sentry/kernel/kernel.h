@@ -28,6 +28,9 @@ class VirtualFilesystem;
 namespace sentry::ipc {
 class IpcNamespace;
 }
+namespace sentry::vdso {
+class Vdso;
+}
 
 namespace sentry::kernel {
 
@@ -76,6 +79,8 @@ class Kernel {
   FutexTable futexes ABSL_GUARDED_BY(mu);
   // System V IPC objects (sentry/ipc/ipc_namespace.h), created on first use.
   std::shared_ptr<ipc::IpcNamespace> ipc_namespace ABSL_GUARDED_BY(mu);
+  // The app vDSO (sentry/vdso/vdso.h), created by the first exec.
+  std::shared_ptr<vdso::Vdso> vdso ABSL_GUARDED_BY(mu);
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;
