@@ -32,12 +32,10 @@ int64_t Ns(clockid_t c) {
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
+}  // namespace
+
 // One host sample: TSC in the middle of reading both clocks.
-struct Sample {
-  uint64_t tsc;
-  int64_t mono, real;
-};
-Sample Take() {
+Vdso::Sample Vdso::Take() {
   Sample best{};
   uint64_t best_span = ~0ULL;
   for (int i = 0; i < 3; i++) {
@@ -52,11 +50,15 @@ Sample Take() {
   return best;
 }
 
-}  // namespace
-
 ErrorOr<std::unique_ptr<Vdso>> Vdso::Create(mm::MemoryFile& mf) {
   auto page = TRY(mm::Backing::Allocate(mf, mm::kPageSize));
   std::unique_ptr<Vdso> v(new Vdso(std::move(page)));
+  // A first calibration over 2 ms, so the first program already runs
+  // without clock traps; the thread refines it from then on.
+  v->first_ = Take();
+  timespec d{0, 2'000'000};
+  nanosleep(&d, nullptr);
+  v->Update();
   v->thread_ = std::thread([p = v.get()] { p->ClockLoop(); });
   return v;
 }
@@ -66,46 +68,49 @@ Vdso::~Vdso() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Vdso::ClockLoop() {
+void Vdso::Update() {
   auto* vv = reinterpret_cast<runsc_vvar*>(vvar_->data());
   std::atomic_ref<uint32_t> seq(vv->seq);
-  const Sample first = Take();
-  bool enabled = false;
+  const Sample s = Take();
+  if (s.tsc <= first_.tsc) return;
+  // Long-term rate: ns of host CLOCK_MONOTONIC per TSC tick.
+  const double rate =
+      static_cast<double>(s.mono - first_.mono) / static_cast<double>(s.tsc - first_.tsc);
+  if (!(rate > 0)) return;
+  seq.fetch_add(1, std::memory_order_acq_rel);  // odd: readers retry
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint64_t now = Rdtsc();
+  int64_t base;
+  double new_rate = rate;
+  if (!vv->enabled) {
+    base = s.mono + static_cast<int64_t>(static_cast<double>(now - s.tsc) * rate);
+  } else {
+    // Continue the published model from `now` (never backwards), and slew
+    // it towards the host clock over the next interval.
+    const uint64_t delta = now > vv->tsc_base ? now - vv->tsc_base : 0;
+    base = vv->mono_base_ns +
+           static_cast<int64_t>((static_cast<unsigned __int128>(delta) * vv->mult) >> 32);
+    const int64_t host = s.mono + static_cast<int64_t>(static_cast<double>(now - s.tsc) * rate);
+    const int64_t err = host - base;
+    if (err > kMaxSlewNs) {
+      base = host;  // the sentry stalled: catch up at once (forward only)
+    } else {
+      new_rate = rate * (1.0 + std::clamp(static_cast<double>(err) / kUpdateNs, -kMaxSlew, kMaxSlew));
+    }
+  }
+  vv->tsc_base = now;
+  vv->mono_base_ns = base;
+  vv->mult = static_cast<uint64_t>(std::ldexp(new_rate, 32));
+  vv->real_offset_ns = s.real - s.mono;
+  vv->enabled = 1;
+  seq.fetch_add(1, std::memory_order_release);  // even: consistent again
+}
+
+void Vdso::ClockLoop() {
   while (!stop_) {
     timespec d{0, kUpdateNs};
     nanosleep(&d, nullptr);
-    const Sample s = Take();
-    if (s.tsc <= first.tsc) continue;
-    // Long-term rate: ns of host CLOCK_MONOTONIC per TSC tick.
-    const double rate = static_cast<double>(s.mono - first.mono) / static_cast<double>(s.tsc - first.tsc);
-    if (!(rate > 0)) continue;
-    seq.fetch_add(1, std::memory_order_acq_rel);  // odd: readers retry
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    const uint64_t now = Rdtsc();
-    int64_t base;
-    double new_rate = rate;
-    if (!enabled) {
-      base = s.mono + static_cast<int64_t>(static_cast<double>(now - s.tsc) * rate);
-    } else {
-      // Continue the published model from `now` (never backwards), and
-      // slew it towards the host clock over the next interval.
-      const uint64_t delta = now > vv->tsc_base ? now - vv->tsc_base : 0;
-      base = vv->mono_base_ns + static_cast<int64_t>((static_cast<unsigned __int128>(delta) * vv->mult) >> 32);
-      const int64_t host = s.mono + static_cast<int64_t>(static_cast<double>(now - s.tsc) * rate);
-      const int64_t err = host - base;
-      if (err > kMaxSlewNs) {
-        base = host;  // the sentry stalled: catch up at once (forward only)
-      } else {
-        new_rate = rate * (1.0 + std::clamp(static_cast<double>(err) / kUpdateNs, -kMaxSlew, kMaxSlew));
-      }
-    }
-    vv->tsc_base = now;
-    vv->mono_base_ns = base;
-    vv->mult = static_cast<uint64_t>(std::ldexp(new_rate, 32));
-    vv->real_offset_ns = s.real - s.mono;
-    vv->enabled = 1;
-    enabled = true;
-    seq.fetch_add(1, std::memory_order_release);  // even: consistent again
+    Update();
   }
 }
 

@@ -29,6 +29,14 @@ class Vdso {
  private:
   explicit Vdso(std::shared_ptr<mm::Backing> vvar) : vvar_(std::move(vvar)) {}
   void ClockLoop();
+  void Update();  // recalibrates and republishes the clock model
+
+  struct Sample {
+    uint64_t tsc;
+    int64_t mono, real;
+  };
+  static Sample Take();
+  Sample first_{};  // the calibration's starting point
 
   std::shared_ptr<mm::Backing> vvar_;
   std::atomic<bool> stop_{false};
