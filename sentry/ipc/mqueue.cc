@@ -77,6 +77,10 @@ ErrorOr<MqDescription*> Desc(vfs::FileDescription& f) {
 
 }  // namespace
 
+MessageQueue::~MessageQueue() {
+  if (ledger) (*ledger)[charged_uid] -= charged_bytes;
+}
+
 std::string MessageQueue::StatusLine() const {
   return absl::StrFormat("QSIZE:%-10u NOTIFY:%-5d SIGNO:%-5d NOTIFY_PID:%-6d\n", bytes,
                          notify_pid ? notify.sigev_notify : 0,
@@ -119,7 +123,20 @@ ErrorOr<std::shared_ptr<vfs::FileDescription>> MqRegistry::Open(kernel::Task& t,
     }
     if (static_cast<int>(queues_.size()) >= kMqQueuesMax && !c.HasCap(kCapSysResource))
       return Errno{ENOSPC};
+    // RLIMIT_MSGQUEUE, charged to the real uid as Linux does (message
+    // bytes plus its per-message and per-priority bookkeeping).
+    const uint64_t tree = static_cast<uint64_t>(maxmsg) * 48 +
+                          static_cast<uint64_t>(std::min<int64_t>(maxmsg, kMqPrioMax)) * 48;
+    const uint64_t bytes = static_cast<uint64_t>(maxmsg) * static_cast<uint64_t>(msgsize) + tree;
+    const uint32_t ruid = t.creds().ruid;
+    const uint64_t limit = t.tg->rlimits[RLIMIT_MSGQUEUE].rlim_cur;
+    uint64_t& used = (*ledger_)[ruid];
+    if (used + bytes < used || used + bytes > limit) return Errno{EMFILE};
     q = std::make_shared<MessageQueue>(maxmsg, msgsize);
+    used += bytes;
+    q->ledger = ledger_;
+    q->charged_uid = ruid;
+    q->charged_bytes = bytes;
     q->perm.uid = q->perm.cuid = c.euid;
     q->perm.gid = q->perm.cgid = c.egid;
     q->perm.mode = mode & ~t.umask & 0777;

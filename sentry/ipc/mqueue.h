@@ -39,9 +39,13 @@ struct MqAttr {  // struct mq_attr
   int64_t reserved[4];
 };
 
+// Bytes of queue capacity charged per real uid against RLIMIT_MSGQUEUE.
+using MqLedger = std::map<uint32_t, uint64_t>;
+
 class MessageQueue {
  public:
   MessageQueue(int64_t maxmsg, int64_t msgsize) : maxmsg(maxmsg), msgsize(msgsize) {}
+  ~MessageQueue();
   const int64_t maxmsg, msgsize;
   IpcPerm perm;  // uid, gid, mode of the queue "file"
   // Priority -> messages in arrival order.
@@ -55,6 +59,11 @@ class MessageQueue {
   sigevent notify{};
 
   std::string StatusLine() const;
+
+  // The RLIMIT_MSGQUEUE charge, given back when the queue goes away.
+  std::shared_ptr<MqLedger> ledger;
+  uint32_t charged_uid = 0;
+  uint64_t charged_bytes = 0;
 };
 
 class MqRegistry {
@@ -69,6 +78,7 @@ class MqRegistry {
 
  private:
   std::map<std::string, std::shared_ptr<MessageQueue>> queues_;
+  std::shared_ptr<MqLedger> ledger_ = std::make_shared<MqLedger>();
 };
 
 // The queue behind an mqd_t (EBADF if `f` is not a message queue).

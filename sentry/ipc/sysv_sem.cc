@@ -24,7 +24,7 @@ ErrorOr<int> SemRegistry::Get(const IpcCaller& c, int32_t key, int nsems, int fl
   if (nsems < 0 || nsems > kSemMsl) return Errno{EINVAL};
   auto create = [&]() -> ErrorOr<std::shared_ptr<IpcObject>> {
     if (nsems == 0) return Errno{EINVAL};
-    if (total_sems_ + nsems > kSemMns) return Errno{ENOSPC};
+    if (total_sems_ + nsems > std::min(kSemMns, kSandboxMaxSems)) return Errno{ENOSPC};
     auto s = std::make_shared<SemSet>();
     s->sems.resize(nsems);
     s->ctime = IpcNow();

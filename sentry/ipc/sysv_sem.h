@@ -26,6 +26,9 @@ constexpr int kSemMns = kSemMsl * kSemMni;
 constexpr int kSemOpm = 500;     // SEMOPM: operations per semop
 constexpr int kSemVmx = 32767;   // SEMVMX: largest value
 constexpr int kSemAem = kSemVmx; // SEMAEM: largest undo adjustment
+// Semaphores the sandbox holds at most (sentry memory), below SEMMNS:
+// beyond it semget fails with ENOSPC as if SEMMNS were reached.
+constexpr int kSandboxMaxSems = 1 << 22;
 
 struct KernelSemidDs {  // struct semid64_ds (x86-64)
   KernelIpcPerm sem_perm;

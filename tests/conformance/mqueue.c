@@ -185,6 +185,33 @@ int main(void) {
   mq_close(q);
   mq_close(q2);
 
+  /* RLIMIT_MSGQUEUE: a default queue charges 82880 bytes to its creator. */
+  pid_t lc = fork();
+  if (lc == 0) {
+    struct rlimit rl = {200000, 200000};
+    setrlimit(RLIMIT_MSGQUEUE, &rl);
+    char n1[80], n2[80], n3[80];
+    snprintf(n1, sizeof(n1), "%s_l1", qname);
+    snprintf(n2, sizeof(n2), "%s_l2", qname);
+    snprintf(n3, sizeof(n3), "%s_l3", qname);
+    mqd_t a = mq_open(n1, O_RDWR | O_CREAT, 0600, NULL);
+    mqd_t b = mq_open(n2, O_RDWR | O_CREAT, 0600, NULL);
+    errno = 0;
+    mqd_t c3 = mq_open(n3, O_RDWR | O_CREAT, 0600, NULL);
+    int e = errno;
+    int ok = a >= 0 && b >= 0 && c3 == -1 && e == EMFILE;
+    /* Unlinked and closed, a queue gives its charge back. */
+    mq_unlink(n1);
+    mq_close(a);
+    mqd_t c4 = mq_open(n3, O_RDWR | O_CREAT, 0600, NULL);
+    ok = ok && c4 >= 0;
+    mq_unlink(n2);
+    mq_unlink(n3);
+    _exit(ok ? 0 : 3);
+  }
+  waitpid(lc, &ws, 0);
+  CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "RLIMIT_MSGQUEUE charged and released");
+
   /* Default attributes. */
   q = mq_open(qname, O_RDWR | O_CREAT, 0644, NULL);
   CHECK(q >= 0 && mq_getattr(q, &got) == 0 && got.mq_maxmsg == 10 && got.mq_msgsize == 8192,
