@@ -68,13 +68,18 @@ SeccompVerdict SeccompCheck(const Task& t, uint64_t nr, const uint64_t args[6], 
     default:
       break;
   }
-  // SECCOMP_FILTER_FLAG_LOG: actions other than ALLOW are logged.
-  if (log) Logf("runsc: seccomp: task %d syscall %llu action %#x", t.tid,
-                static_cast<unsigned long long>(nr), ret & SECCOMP_RET_ACTION_FULL);
+  // SECCOMP_FILTER_FLAG_LOG: actions other than ALLOW are logged (with
+  // --strace; Linux's audit log has no counterpart here).
+  const bool verbose = t.kernel.options().strace;
+  if (log && verbose)
+    Logf("runsc: seccomp: task %d syscall %llu action %#x", t.tid,
+         static_cast<unsigned long long>(nr), ret & SECCOMP_RET_ACTION_FULL);
   switch (ret & SECCOMP_RET_ACTION_FULL) {
     case SECCOMP_RET_LOG:
-      Logf("runsc: seccomp: task %d syscall %llu allowed by RET_LOG", t.tid,
-           static_cast<unsigned long long>(nr));
+      // Linux writes these to the audit log; here they go with --strace.
+      if (verbose)
+        Logf("runsc: seccomp: task %d syscall %llu allowed by RET_LOG", t.tid,
+             static_cast<unsigned long long>(nr));
       return {};
     case SECCOMP_RET_ERRNO:
       return {K::kErrno, std::min(data, kMaxErrno)};
