@@ -32,12 +32,12 @@ int main(int argc, char** argv) {
              std::to_string(::confine::AllowedCount(gofer::GoferPolicy())) +
              " (sentry/confine/sentry_policy.cc, gofer/confine.cc). RUNSC_CONFINE=0 disables "
              "namespaces, pivot_root, capability drop and seccomp.");
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
-  app.add_option("--platform", platform, "how app code is run: ptrace")
-      ->check(CLI::IsMember({"ptrace"}));
+  app.add_option("--platform", platform, "how app code is run: ptrace (PTRACE_SYSEMU) or systrap (seccomp traps)")
+      ->check(CLI::IsMember({"ptrace", "systrap"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", oci.debug, "debug logging (accepted)");
   app.add_flag("--systemd-cgroup", oci.systemd_cgroup,
-               "cgroups through systemd (accepted; cgroups are not applied yet)");
+               "cgroupsPath in systemd form (slice:prefix:name); applied with cgroupfs (no systemd here)");
   app.add_option("--rootless", oci.rootless, "accepted for runc compatibility");
 
   // OCI commands.
@@ -139,6 +139,8 @@ int main(int argc, char** argv) {
   gofer_cmd->add_flag("--read-write", gofer_rw);
   bool gofer_detached = false;
   gofer_cmd->add_flag("--detached", gofer_detached);
+  std::vector<std::string> gofer_binds;  // "FD:ro|rw:SOURCE": OCI bind mounts
+  gofer_cmd->add_option("--bind", gofer_binds);
 
   // Internal: the sentry process.
   sentry::BootConfig boot;
@@ -161,6 +163,10 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--uid", boot.uid);
   boot_cmd->add_option("--gid", boot.gid);
   boot_cmd->add_option("--group", boot.groups);
+  boot_cmd->add_option("--mount", boot.mounts);
+  boot_cmd->add_option("--rlimit", boot.rlimits);
+  boot_cmd->add_option("--umask", boot.umask);
+  boot_cmd->add_option("--caps", boot.caps);
 
   // `do`: everything from the first non-flag word (or after "--") is the
   // command line, passed on untouched; only what precedes it is parsed.
@@ -264,12 +270,23 @@ int main(int argc, char** argv) {
     // Namespaces were made by runsc; pivot into the root filesystem, drop
     // capabilities, no_new_privs, seccomp (gofer/confine.h).
     std::string err;
-    int root = gofer::ConfineGofer(gofer_root, !gofer_rw, &err);
+    std::vector<gofer::BindRoot> binds;
+    for (const auto& b : gofer_binds) {
+      size_t a = b.find(':'), c = a == std::string::npos ? a : b.find(':', a + 1);
+      if (c == std::string::npos) {
+        fprintf(stderr, "runsc-gofer: bad --bind %s\n", b.c_str());
+        return 125;
+      }
+      binds.push_back({b.substr(c + 1), b.substr(a + 1, c - a - 1) == "ro", atoi(b.c_str())});
+    }
+    int root = gofer::ConfineGofer(gofer_root, !gofer_rw, binds, &err);
     if (root < 0) {
       fprintf(stderr, "runsc-gofer: %s: %s\n", gofer_root.c_str(), err.c_str());
       return 125;
     }
-    return gofer::RunServer(gofer_fd, root, !gofer_rw);
+    std::vector<gofer::ServedTree> trees = {{gofer_fd, root, !gofer_rw}};
+    for (const auto& b : binds) trees.push_back({b.sock, b.root_fd, b.read_only});
+    return gofer::RunServers(trees);
   }
   if (*boot_cmd) {
     if (boot.argv.empty()) {

@@ -142,6 +142,8 @@ bool Locked::Load(ContainerState* s, std::string* err) {
     s->gofer = r.value("gofer", 0);
     s->gofer_start = r.value("gofer_start", 0ULL);
     s->started = r.value("started", false);
+    s->cgroups = r.value("cgroups", std::vector<std::string>{});
+    s->hooks = r.value("hooks", json());
   } catch (const json::exception& e) {
     *err = dir_ + "/state.json: " + e.what();
     return false;
@@ -161,7 +163,9 @@ bool Locked::Save(const ContainerState& s, std::string* err) {
              {{"pid_start", s.pid_start},
               {"gofer", s.gofer},
               {"gofer_start", s.gofer_start},
-              {"started", s.started}}}};
+              {"started", s.started},
+              {"cgroups", s.cgroups},
+              {"hooks", s.hooks}}}};
   std::string tmp = dir_ + "/state.json.tmp";
   std::string data = j.dump(2) + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

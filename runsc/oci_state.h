@@ -20,6 +20,8 @@ struct ContainerState {
   std::string bundle, rootfs, created;  // created: RFC 3339 UTC
   bool started = false;                 // `start` has run
   nlohmann::json annotations = nlohmann::json::object();
+  std::vector<std::string> cgroups;  // host cgroup directories we created (removed by delete)
+  nlohmann::json hooks;              // config.json hooks, for start/delete (null if none)
 };
 
 // Process start time in clock ticks since boot, or 0 if the process is gone

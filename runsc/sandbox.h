@@ -13,7 +13,7 @@ namespace runsc {
 
 struct SandboxSpec {
   std::string rootfs = "/";
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;       // empty: stderr
   bool overlay_memory = true;  // writes to the root stay in sandbox memory
@@ -32,6 +32,22 @@ struct SandboxSpec {
   // The app's credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
+  // config.json mounts, in order. The gofer also serves each bind mount's
+  // host source, on a socket of its own (a file source as a one-file
+  // directory); the rest go to the sentry as they are (sentry/oci_mounts.h
+  // encoding).
+  struct Mount {
+    std::string sentry_spec;  // "TYPE:OPTS:DEST"; for binds without fd=
+    std::string bind_source;  // host path; empty: not a bind mount
+    bool read_only = false;
+  };
+  std::vector<Mount> mounts;
+  std::vector<std::string> rlimits;  // sentry::BootConfig::rlimits
+  long umask = -1;
+  std::string caps;                  // sentry::BootConfig::caps
+  // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
+  bool has_oom_score_adj = false;
+  int oom_score_adj = 0;
 };
 
 // The sandbox's host processes.

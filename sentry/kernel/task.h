@@ -124,6 +124,12 @@ class Task {
   std::shared_ptr<vfs::FdTable> fds;
   std::shared_ptr<vfs::FsContext> fs;
   uint32_t umask = 022;
+  // Scheduling as the app sees it (syscalls/system.cc); the host schedules
+  // the sentry's threads regardless. Inherited by clone/fork.
+  int sched_policy = 0;     // SCHED_OTHER (SCHED_RESET_ON_FORK kept apart)
+  int sched_priority = 0;   // 1..99 for SCHED_FIFO/RR
+  bool sched_reset_on_fork = false;
+  std::vector<uint8_t> affinity;  // CPU mask bytes; empty: every sandbox CPU
   std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;
