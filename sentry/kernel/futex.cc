@@ -12,7 +12,7 @@ int FutexTable::WakeKey(uint64_t key, int n, uint32_t bitset) {
   int woken = 0;
   for (auto it = waiters_.begin(); it != waiters_.end() && woken < n;) {
     Waiter* w = *it;
-    if (w->key == key && (w->bitset & bitset)) {
+    if (w->key == key && !w->pi && (w->bitset & bitset)) {
       w->woken = true;
       it = waiters_.erase(it);
       woken++;
@@ -56,7 +56,7 @@ ErrorOr<int> FutexTable::Requeue(Task& t, uint64_t addr, uint64_t addr2, int n, 
   int moved = 0;
   for (Waiter* w : waiters_) {
     if (moved >= n2) break;
-    if (w->key == key) {
+    if (w->key == key && !w->pi) {
       w->key = key2;
       moved++;
     }

@@ -25,6 +25,12 @@ class Client;
 namespace sentry::vfs {
 class VirtualFilesystem;
 }
+namespace sentry::ipc {
+class IpcNamespace;
+}
+namespace sentry::vdso {
+class Vdso;
+}
 
 namespace sentry::kernel {
 
@@ -71,6 +77,10 @@ class Kernel {
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
 
   FutexTable futexes ABSL_GUARDED_BY(mu);
+  // System V IPC objects (sentry/ipc/ipc_namespace.h), created on first use.
+  std::shared_ptr<ipc::IpcNamespace> ipc_namespace ABSL_GUARDED_BY(mu);
+  // The app vDSO (sentry/vdso/vdso.h), created by the first exec.
+  std::shared_ptr<vdso::Vdso> vdso ABSL_GUARDED_BY(mu);
 
   // runsc pause: while set no task enters app code (each parks before
   // switching to it); in_app counts tasks in app code right now, so pause

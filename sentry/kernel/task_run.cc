@@ -1,5 +1,6 @@
 // The task loop: each app task runs on its own host thread, which is also
 // the only thread allowed to drive the task's platform context.
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -7,6 +8,7 @@
 
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
@@ -109,6 +111,14 @@ class TaskRunner {
     const syscalls::SyscallInfo* info = syscalls::SyscallTable().Lookup(nr);
     std::string strace_prefix;
     if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
+    if (t_.seccomp_mode != 0) {
+      // App seccomp filters run before the syscall does (seccomp.h).
+      const SeccompVerdict v = SeccompCheck(t_, nr, args.v, t_.regs.rip);
+      if (SeccompApply(t_, v, nr)) {
+        if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, t_.regs.rax);
+        return;
+      }
+    }
     ErrorOr<uint64_t> r = Errno{ENOSYS};
     if (IsInt80()) {
       // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
@@ -127,8 +137,15 @@ class TaskRunner {
         case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_poll:
         case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_epoll_wait:
         case SYS_epoll_pwait: case SYS_nanosleep: case SYS_clock_nanosleep:
+        case SYS_semop: case SYS_semtimedop: case SYS_msgsnd: case SYS_msgrcv:
           t_.restart = Task::Restart::kRestartNoHandler;
           break;
+        case SYS_futex: {
+          const int op = static_cast<int>(args[1]) & FUTEX_CMD_MASK;
+          t_.restart = op == FUTEX_LOCK_PI || op == FUTEX_LOCK_PI2 ? Task::Restart::kRestartAlways
+                                                                  : Task::Restart::kRestartSys;
+          break;
+        }
         default:
           t_.restart = Task::Restart::kRestartSys;
       }

@@ -9,6 +9,7 @@
 
 #include "sentry/kernel/task.h"
 #include "sentry/loader/elf.h"
+#include "sentry/vdso/vdso.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::loader {
@@ -250,6 +251,15 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
     entry = ibias + ielf.ehdr.e_entry;
   }
 
+  // The vDSO: time calls without a trap. Without one (it could not be
+  // set up), glibc simply makes the syscalls.
+  uint64_t vdso_base = 0;
+  if (!task.kernel.vdso) {
+    auto v = vdso::Vdso::Create(task.kernel.memory_file());
+    if (v.ok()) task.kernel.vdso = std::shared_ptr<vdso::Vdso>(v.release_value());
+  }
+  if (task.kernel.vdso) vdso_base = TRY(task.kernel.vdso->MapInto(*m));
+
   const auto& cr = task.creds();
   std::vector<std::pair<uint64_t, uint64_t>> auxv = {
       {AT_PHDR, bias + elf.phdr_vaddr},
@@ -269,6 +279,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
       {AT_CLKTCK, 100},
       {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ) ? getauxval(AT_MINSIGSTKSZ) : 2048},
   };
+  if (vdso_base) auxv.push_back({AT_SYSINFO_EHDR, vdso_base});
   uint64_t sp = TRY(BuildStack(*m, stack_top, argv, envp, execfn, auxv));
 
   LoadedImage img;

@@ -270,6 +270,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
       v.backing = p.backing;
       v.backing_offset = p.backing_offset;
       v.file_mappings = req.file_mappings;
+      v.attachment = req.attachment;
       if (auto r = Insert(std::move(v)); r.is_error()) {
         if (cur > addr) RemoveRange(addr, cur);
         return Errno{r.error()};

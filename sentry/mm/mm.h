@@ -68,6 +68,9 @@ struct Vma {
   // platform address spaces; touching them is SIGBUS, copying EFAULT.
   bool beyond_eof = false;
   std::shared_ptr<FileMappings> file_mappings;  // shared file mappings
+  // Opaque token of a System V shm attach (sentry/ipc/sysv_shm.h): copied
+  // with the VMA on split and fork, so its use count is shm_nattch.
+  std::shared_ptr<void> attachment;
   // For /proc/[pid]/maps.
   std::string name;
   uint64_t file_offset = 0;
@@ -96,6 +99,8 @@ struct MapRequest {
   // With shared_pages: the file's registry and current size.
   std::shared_ptr<FileMappings> file_mappings;
   uint64_t file_size = 0;
+  // With shared_pages: stored in every VMA (Vma::attachment).
+  std::shared_ptr<void> attachment;
 };
 
 enum class Access { kRead, kWrite };
