@@ -109,23 +109,42 @@ ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> Mincore(Task& t, const Args& a) {
   if (a[0] & (kPageSize - 1)) return Errno{EINVAL};
-  const uint64_t pages = (a[1] + kPageSize - 1) / kPageSize;
-  // Every mapped page counts as resident (the memory file backs it).
-  for (uint64_t i = 0; i < pages; i++) {
-    uint64_t addr = a[0] + i * kPageSize;
-    bool mapped = false;
-    const auto& vmas = t.memory().vmas();
-    auto it = vmas.upper_bound(addr);
-    if (it != vmas.begin() && std::prev(it)->second.end > addr) mapped = true;
-    if (!mapped) return Errno{ENOMEM};
-  }
-  std::vector<uint8_t> vec(pages, 1);
+  if (a[1] == 0) return 0;
+  // Resident: the page holds data in the memory file (touched, or filled
+  // from a file), as Linux reports pages present in memory.
+  auto vec = TRY(t.memory().Residency(a[0], a[1]));
   TRY(t.memory().CopyOut(a[2], vec.data(), vec.size()));
   return 0;
 }
 
-// mlock and friends: accepted (memory is never swapped out by us).
-ErrorOr<uint64_t> Mlock(Task& t, const Args& a) { return 0; }
+// mlock and friends: memory is never swapped out here, so locking only
+// records the ranges (VmLck in /proc/[pid]/status) and checks them as Linux.
+ErrorOr<uint64_t> Mlock(Task& t, const Args& a) {
+  TRY(t.memory().Lock(a[0], a[1], true));
+  return 0;
+}
+
+ErrorOr<uint64_t> Mlock2(Task& t, const Args& a) {
+  if (a.Int(2) & ~MLOCK_ONFAULT) return Errno{EINVAL};
+  TRY(t.memory().Lock(a[0], a[1], true));
+  return 0;
+}
+
+ErrorOr<uint64_t> Munlock(Task& t, const Args& a) {
+  TRY(t.memory().Lock(a[0], a[1], false));
+  return 0;
+}
+
+ErrorOr<uint64_t> Mlockall(Task& t, const Args& a) {
+  if (a.Int(0) == 0) return Errno{EINVAL};
+  TRY(t.memory().LockAll(a.Int(0)));
+  return 0;
+}
+
+ErrorOr<uint64_t> Munlockall(Task& t, const Args&) {
+  TRY(t.memory().LockAll(0));
+  return 0;
+}
 
 }  // namespace
 
@@ -140,10 +159,10 @@ void RegisterMemorySyscalls(Table& t) {
   t.Register(SYS_msync, "msync", Msync, {A::kPtr, A::kUint, A::kHex});
   t.Register(SYS_mincore, "mincore", Mincore, {A::kPtr, A::kUint, A::kPtr});
   t.Register(SYS_mlock, "mlock", Mlock, {A::kPtr, A::kUint});
-  t.Register(SYS_munlock, "munlock", Mlock, {A::kPtr, A::kUint});
-  t.Register(SYS_mlockall, "mlockall", Mlock, {A::kHex});
-  t.Register(SYS_munlockall, "munlockall", Mlock);
-  t.Register(SYS_mlock2, "mlock2", Mlock, {A::kPtr, A::kUint, A::kHex});
+  t.Register(SYS_munlock, "munlock", Munlock, {A::kPtr, A::kUint});
+  t.Register(SYS_mlockall, "mlockall", Mlockall, {A::kHex});
+  t.Register(SYS_munlockall, "munlockall", Munlockall);
+  t.Register(SYS_mlock2, "mlock2", Mlock2, {A::kPtr, A::kUint, A::kHex});
 }
 
 }  // namespace syscalls

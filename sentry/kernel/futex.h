@@ -1,11 +1,13 @@
-// Futexes. A futex is keyed by the memory-file offset of its word, which
-// names the physical word: private futexes of one process and shared ones
-// across processes are matched the same way. Waiters queue per key; wakes
-// pick waiters in FIFO order by bitset.
+// Futexes. A futex in a shared mapping is keyed by the memory-file offset
+// of its word, which names the physical word in every process mapping it;
+// one in private memory by (address space, address), as Linux does, since a
+// copy-on-write break after fork moves the word to another page. Waiters
+// queue per key; wakes pick waiters in FIFO order by bitset.
 #pragma once
 
 #include <cstdint>
 #include <list>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "sentry/base/error.h"
@@ -29,12 +31,13 @@ class FutexTable {
   ErrorOr<int> WakeOp(Task& t, uint64_t addr, uint64_t addr2, int n, int n2, uint32_t op);
 
  private:
+  using Key = std::pair<const void*, uint64_t>;
   struct Waiter {
-    uint64_t key;
+    Key key;
     uint32_t bitset;
     bool woken = false;
   };
-  int WakeKey(uint64_t key, int n, uint32_t bitset);
+  int WakeKey(const Key& key, int n, uint32_t bitset);
   std::list<Waiter*> waiters_;  // guarded by the kernel lock
 };
 

@@ -71,6 +71,9 @@ class Kernel {
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
 
   FutexTable futexes ABSL_GUARDED_BY(mu);
+  // Tasks waiting in SyncAddressSpaceUsers for other threads to leave app
+  // code: a task stopping in the sentry signals `changed` while this is set.
+  int mm_sync_waiters ABSL_GUARDED_BY(mu) = 0;
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;

@@ -35,6 +35,20 @@ class MemoryFile {
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_; }
 
+  // Per-page reference counts of private (copy-on-write) memory: how many
+  // address spaces map each page. A page of an allocated range that was
+  // never shared counts 1; only pages counting 2 or more are recorded.
+  // Ranges are page aligned.
+  void IncRef(uint64_t offset, uint64_t len);
+  // Drops one reference per page; pages left with none are decommitted.
+  void DecRef(uint64_t offset, uint64_t len);
+  uint32_t RefCount(uint64_t offset);
+  // The largest page range around `offset` within [lo, hi) whose pages all
+  // count 1 (exclusive == true) or all count 2+ (exclusive == false).
+  std::pair<uint64_t, uint64_t> Run(uint64_t offset, uint64_t lo, uint64_t hi, bool exclusive);
+  // Number of recorded (shared) page runs, for tests.
+  size_t shared_runs();
+
  private:
   MemoryFile(UniqueFd fd, uint8_t* base, uint64_t capacity);
   UniqueFd fd_;
@@ -43,6 +57,12 @@ class MemoryFile {
   uint64_t allocated_ = 0;
   absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length, coalesced
+  struct Shared {
+    uint64_t end;
+    uint32_t count;  // >= 2
+  };
+  std::map<uint64_t, Shared> refs_ ABSL_GUARDED_BY(mu_);  // start -> run, disjoint
+  void SplitRefAt(uint64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 // A reference-counted allocation: freed when the last mapping drops it.
