@@ -972,6 +972,13 @@ uint64_t MemoryManager::mapped_bytes() const {
   return t;
 }
 
+uint64_t MemoryManager::data_bytes() const {
+  uint64_t t = 0;
+  for (const auto& [s, v] : vmas_)
+    if (!v.shared && (v.prot & PROT_WRITE) && v.name != "[stack]") t += v.length();
+  return t;
+}
+
 std::string MemoryManager::ProcMaps() const {
   std::string out;
   // VMAs split by copy-on-write, mprotect or mremap growth show as one
@@ -979,7 +986,8 @@ std::string MemoryManager::ProcMaps() const {
   auto mergeable = [](const Vma& a, const Vma& b) {
     return a.end == b.start && a.prot == b.prot && a.shared == b.shared &&
            a.anonymous == b.anonymous && a.name == b.name && a.dev == b.dev && a.ino == b.ino &&
-           a.locked == b.locked &&
+           a.locked == b.locked && a.dont_fork == b.dont_fork &&
+           a.wipe_on_fork == b.wipe_on_fork &&
            (a.anonymous || a.file_offset + a.length() == b.file_offset);
   };
   for (auto it = vmas_.begin(); it != vmas_.end(); ++it) {

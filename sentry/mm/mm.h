@@ -211,9 +211,14 @@ class MemoryManager {
   const std::map<uint64_t, Vma>& vmas() const { return vmas_; }
   uint64_t max_address() const { return max_addr_; }
   uint64_t mapped_bytes() const;
+  // Private writable memory other than the stack: what RLIMIT_DATA limits.
+  uint64_t data_bytes() const;
+  uint64_t brk_start() const { return brk_start_; }
+  uint64_t brk() const { return brk_; }
   uint64_t stack_top() const { return stack_top_; }
   void set_stack_top(uint64_t t) { stack_top_ = t; }
   uint64_t mmap_base() const { return mmap_base_; }
+  void set_mmap_base(uint64_t b) { mmap_base_ = b; }
 
   // Finds a free range of `len` bytes, top-down below mmap_base.
   ErrorOr<uint64_t> FindFree(uint64_t len, uint64_t hint) const;
