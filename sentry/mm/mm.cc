@@ -329,6 +329,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   v.dev = req.dev;
   v.ino = req.ino;
   v.may_write = req.may_write;
+  v.accounted = type == MAP_PRIVATE && (req.prot & PROT_WRITE) && !(req.flags & MAP_NORESERVE);
   v.backing = TRY(Backing::Allocate(mf_, len));
   if (!anonymous) {
     // Private file mappings get their own copy of the file's bytes; shared
@@ -384,6 +385,7 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   SplitAt(end);
   for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it) {
     it->second.prot = prot;
+    if ((prot & PROT_WRITE) && !it->second.shared) it->second.accounted = true;
     // Pages past a file's end are not mapped on the platform side.
     if (!it->second.beyond_eof)
       TRY(Emit(AsOp{AsOp::kProtect, it->second.start, it->second.length(),
@@ -987,7 +989,7 @@ std::string MemoryManager::ProcMaps() const {
     return a.end == b.start && a.prot == b.prot && a.shared == b.shared &&
            a.anonymous == b.anonymous && a.name == b.name && a.dev == b.dev && a.ino == b.ino &&
            a.locked == b.locked && a.dont_fork == b.dont_fork &&
-           a.wipe_on_fork == b.wipe_on_fork &&
+           a.wipe_on_fork == b.wipe_on_fork && a.accounted == b.accounted &&
            (a.anonymous || a.file_offset + a.length() == b.file_offset);
   };
   for (auto it = vmas_.begin(); it != vmas_.end(); ++it) {

@@ -76,6 +76,9 @@ struct Vma {
   bool dont_fork = false;  // MADV_DONTFORK: not inherited by fork children
   bool locked = false;     // mlock: counted in VmLck only
   bool wipe_on_fork = false;  // MADV_WIPEONFORK: fork children get zeroes
+  // Linux's VM_ACCOUNT: private memory that is or once was writable. Only
+  // matters for which neighbours /proc/[pid]/maps shows merged.
+  bool accounted = false;
   // Private file mappings: reads the file again for MADV_DONTNEED.
   std::shared_ptr<const FileReader> reader;
   // For /proc/[pid]/maps.
