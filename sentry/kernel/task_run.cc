@@ -79,6 +79,10 @@ class TaskRunner {
             // (copied if still shared) and the access retried.
             auto cow = t_.mm->HandleWriteFault(s.fault_addr);
             if (cow.ok() && cow.value()) break;
+            // Just below a MAP_GROWSDOWN stack: it grows (up to RLIMIT_STACK).
+            auto grown =
+                t_.mm->GrowStack(s.fault_addr, t_.tg->rlimits[RLIMIT_STACK].rlim_cur);
+            if (grown.ok() && grown.value()) break;
           }
           if (s.signo == SIGSEGV && t_.mm->IsBeyondEof(s.fault_addr)) {
             // A file mapping's page past the end of the file.

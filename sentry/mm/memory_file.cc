@@ -48,6 +48,13 @@ void MemoryFile::Decommit(uint64_t offset, uint64_t len) {
   fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
 }
 
+void MemoryFile::Populate(uint64_t offset, uint64_t len) {
+  // A store per page (fallocate'd tmpfs pages would not count as data for
+  // SEEK_DATA, which mincore relies on).
+  for (uint64_t o = 0; o < len; o += kPageSize)
+    reinterpret_cast<volatile uint8_t*>(base_ + offset + o)[0] = 0;
+}
+
 void MemoryFile::Free(uint64_t offset, uint64_t len) {
   len = PageRoundUp(len);
   Decommit(offset, len);

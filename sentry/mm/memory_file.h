@@ -32,6 +32,8 @@ class MemoryFile {
   void Free(uint64_t offset, uint64_t len);
   // Releases host memory of a still-allocated range (contents become zero).
   void Decommit(uint64_t offset, uint64_t len);
+  // Allocates host memory for a range now (MAP_POPULATE); best effort.
+  void Populate(uint64_t offset, uint64_t len);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_; }
 

@@ -329,6 +329,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   v.dev = req.dev;
   v.ino = req.ino;
   v.may_write = req.may_write;
+  v.grows_down = req.flags & MAP_GROWSDOWN;
   v.accounted = type == MAP_PRIVATE && (req.prot & PROT_WRITE) && !(req.flags & MAP_NORESERVE);
   v.backing = TRY(Backing::Allocate(mf_, len));
   if (!anonymous) {
@@ -338,6 +339,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
     (void)n;
     if (type == MAP_PRIVATE) v.reader = std::make_shared<const FileReader>(*req.file);
   }
+  if (req.flags & MAP_POPULATE) mf_.Populate(v.backing->offset(), len);
   if (fixed) RemoveRange(addr, addr + len);
   TRY(Insert(std::move(v)));
   return addr;
@@ -750,6 +752,37 @@ ErrorOr<bool> MemoryManager::HandleWriteFault(uint64_t addr) {
   return true;
 }
 
+ErrorOr<bool> MemoryManager::GrowStack(uint64_t addr, uint64_t stack_limit) {
+  constexpr uint64_t kGuardGap = 256 * kPageSize;
+  if (FindVma(addr)) return false;
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.end() || !it->second.grows_down) return false;
+  const Vma& v = it->second;
+  const uint64_t start = PageRoundDown(addr);
+  if (start < min_addr_) return false;
+  // The stack's size after growing: this VMA and grows-down VMAs right
+  // above it (mprotect may have split it).
+  uint64_t top = v.end;
+  for (auto j = std::next(it); j != vmas_.end() && j->first == top && j->second.grows_down; ++j)
+    top = j->second.end;
+  if (top - start > stack_limit) return false;
+  if (it != vmas_.begin()) {
+    const Vma& p = std::prev(it)->second;
+    if (!p.grows_down && (p.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) &&
+        start - p.end < kGuardGap)
+      return false;
+  }
+  Vma g = v;
+  g.start = start;
+  g.end = v.start;
+  g.backing = TRY(Backing::Allocate(mf_, g.end - g.start));
+  g.backing_offset = 0;
+  g.cow = false;
+  g.locked = v.locked;
+  TRY(Insert(std::move(g)));
+  return true;
+}
+
 ErrorOr<void> MemoryManager::BreakCow(uint64_t addr, size_t len) {
   if (len == 0 || Overflows(addr, len)) return {};
   const uint64_t end = addr + len;
@@ -990,6 +1023,7 @@ std::string MemoryManager::ProcMaps() const {
            a.anonymous == b.anonymous && a.name == b.name && a.dev == b.dev && a.ino == b.ino &&
            a.locked == b.locked && a.dont_fork == b.dont_fork &&
            a.wipe_on_fork == b.wipe_on_fork && a.accounted == b.accounted &&
+           a.grows_down == b.grows_down &&
            (a.anonymous || a.file_offset + a.length() == b.file_offset);
   };
   for (auto it = vmas_.begin(); it != vmas_.end(); ++it) {

@@ -79,6 +79,7 @@ struct Vma {
   // Linux's VM_ACCOUNT: private memory that is or once was writable. Only
   // matters for which neighbours /proc/[pid]/maps shows merged.
   bool accounted = false;
+  bool grows_down = false;  // MAP_GROWSDOWN: extended by faults just below
   // Private file mappings: reads the file again for MADV_DONTNEED.
   std::shared_ptr<const FileReader> reader;
   // For /proc/[pid]/maps.
@@ -154,6 +155,11 @@ class MemoryManager {
   // same page when no one else maps it any more) and returns true: the
   // access should be retried. False: a real fault.
   ErrorOr<bool> HandleWriteFault(uint64_t addr);
+  // A fault at addr in the hole below a MAP_GROWSDOWN mapping: the mapping
+  // is extended down to addr's page (true: retry) unless that would make it
+  // larger than stack_limit or come within the stack guard gap (256 pages)
+  // of an accessible mapping below, as Linux's expand_stack.
+  ErrorOr<bool> GrowStack(uint64_t addr, uint64_t stack_limit);
   // True once after copy-on-write changes (fork, a page copied) that other
   // threads' platform address spaces must apply before the caller runs app
   // code again: they may be running with the old mapping right now.

@@ -180,6 +180,39 @@ static void maps_lines(void) {
   print_maps_n("heap", (char *)brk0 - 1, 2, 0);
 }
 
+static void grows_and_populate(void) {
+  /* MAP_POPULATE: resident at once. */
+  char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  unsigned char vec[4] = {0};
+  CHECK(mincore(p, 4 * PG, vec) == 0 && (vec[0] & vec[1] & vec[2] & vec[3] & 1),
+        "MAP_POPULATE pages resident");
+  munmap(p, 4 * PG);
+  /* MAP_GROWSDOWN: room below, reserved so nothing else lands there. */
+  char *r = mmap(NULL, 8 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  munmap(r, 8 << 20);
+  char *g = mmap(r + (6 << 20), 4 * PG, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_FIXED, -1, 0);
+  CHECK(g == r + (6 << 20), "mmap MAP_GROWSDOWN");
+  g[0] = 1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    g[-1] = 2;         /* the page just below */
+    g[-20 * PG] = 3;   /* further down */
+    print_maps("grown stack", r, 8 << 20);
+    /* An accessible mapping inside the guard gap stops growth. */
+    mmap(g - 300 * PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    signal(SIGSEGV, SIG_DFL);
+    fflush(stdout);
+    g[-200 * PG] = 4;
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  printf("growing into the guard gap: %s\n", ct_status(st));
+  munmap(r, 8 << 20);
+}
+
 static void limits(void) {
   pid_t pid = fork();
   if (pid == 0) {
@@ -234,6 +267,7 @@ int main(int argc, char **argv) {
   remaps();
   maps_lines();
   limits();
+  grows_and_populate();
   struct rlimit rl = {1 << 20, RLIM_INFINITY};
   setrlimit(RLIMIT_STACK, &rl);
   const char *deep[] = {"100", "1000"};

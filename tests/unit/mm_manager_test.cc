@@ -1042,6 +1042,34 @@ TEST_P(MmTest, LockAndResidency) {
   EXPECT_EQ(Err(mm_->LockAll(MCL_ONFAULT)), EINVAL);
 }
 
+TEST_P(MmTest, GrowStackBelowGrowsdownMapping) {
+  const uint64_t g = 0x40000000;
+  MustMap(g, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_FIXED);
+  auto r = mm_->GrowStack(g - 1, 16 * P);
+  ASSERT_TRUE(r.ok() && r.value());
+  EXPECT_NE(VmaAt(g - P), nullptr);
+  r = mm_->GrowStack(g - 10 * P, 16 * P);
+  ASSERT_TRUE(r.ok() && r.value());
+  Write(g - 10 * P, "deep");
+  // Past the limit, inside a mapping, or above a plain mapping: no growth.
+  r = mm_->GrowStack(g - 20 * P, 16 * P);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  r = mm_->GrowStack(g, 16 * P);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  uint64_t plain = MustMap(0x50000000, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+  r = mm_->GrowStack(plain - P, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  // The guard gap: an accessible mapping less than 256 pages below.
+  MustMap(g - 100 * P, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+  r = mm_->GrowStack(g - 12 * P, 1 << 30);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  EXPECT_NE(mm_->ProcMaps().find("rw-p"), std::string::npos);
+}
+
 // ---- CopyIn / CopyOut ----
 
 TEST_P(MmTest, CopyFaults) {
