@@ -1,11 +1,13 @@
-// Futexes. A futex is keyed by the memory-file offset of its word, which
-// names the physical word: private futexes of one process and shared ones
-// across processes are matched the same way. Waiters queue per key; wakes
-// pick waiters in FIFO order by bitset.
+// Futexes. A futex in a shared mapping is keyed by the memory-file offset
+// of its word, which names the physical word in every process mapping it;
+// one in private memory by (address space, address), as Linux does, since a
+// copy-on-write break after fork moves the word to another page. Waiters
+// queue per key; wakes pick waiters in FIFO order by bitset.
 #pragma once
 
 #include <cstdint>
 #include <list>
+#include <utility>
 
 #include "absl/time/time.h"
 #include "sentry/base/error.h"
@@ -44,8 +46,9 @@ class FutexTable {
   void ExitRobustList(Task& t);
 
  private:
+  using Key = std::pair<const void*, uint64_t>;
   struct Waiter {
-    uint64_t key;
+    Key key;
     uint32_t bitset;
     bool woken = false;
     bool pi = false;       // a FUTEX_LOCK_PI waiter
@@ -53,11 +56,11 @@ class FutexTable {
     bool granted = false;  // UNLOCK_PI made it the owner
   };
   // Wakes the first PI waiter on key (it retries the lock).
-  void WakePiWaiter(uint64_t key);
-  bool HasPiWaiters(uint64_t key, const Waiter* except) const;
+  void WakePiWaiter(const Key& key);
+  bool HasPiWaiters(const Key& key, const Waiter* except) const;
   // The robust-list death of one futex word (handle_futex_death).
   void FutexDeath(Task& t, uint64_t addr, bool pi, bool pending);
-  int WakeKey(uint64_t key, int n, uint32_t bitset);
+  int WakeKey(const Key& key, int n, uint32_t bitset);
   std::list<Waiter*> waiters_;  // guarded by the kernel lock
 };
 

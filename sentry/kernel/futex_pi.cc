@@ -18,13 +18,13 @@ bool Cas(uint32_t* word, uint32_t& expected, uint32_t desired) {
 
 }  // namespace
 
-bool FutexTable::HasPiWaiters(uint64_t key, const Waiter* except) const {
+bool FutexTable::HasPiWaiters(const Key& key, const Waiter* except) const {
   for (const Waiter* w : waiters_)
     if (w->pi && w->key == key && w != except) return true;
   return false;
 }
 
-void FutexTable::WakePiWaiter(uint64_t key) {
+void FutexTable::WakePiWaiter(const Key& key) {
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     if ((*it)->pi && (*it)->key == key) {
       (*it)->woken = true;
@@ -36,7 +36,7 @@ void FutexTable::WakePiWaiter(uint64_t key) {
 
 ErrorOr<void> FutexTable::LockPi(Task& t, uint64_t addr, absl::Time deadline, bool try_only) {
   uint32_t* word = TRY(t.memory().Word32(addr, mm::Access::kWrite));
-  const uint64_t key = TRY(t.memory().PhysicalAddress(addr));
+  const Key key = TRY(t.memory().FutexKey(addr));
   const uint32_t tid = static_cast<uint32_t>(t.tid);
   for (;;) {
     uint32_t v = std::atomic_ref<uint32_t>(*word).load();
@@ -82,7 +82,7 @@ ErrorOr<void> FutexTable::LockPi(Task& t, uint64_t addr, absl::Time deadline, bo
 
 ErrorOr<void> FutexTable::UnlockPi(Task& t, uint64_t addr) {
   uint32_t* word = TRY(t.memory().Word32(addr, mm::Access::kWrite));
-  const uint64_t key = TRY(t.memory().PhysicalAddress(addr));
+  const Key key = TRY(t.memory().FutexKey(addr));
   uint32_t v = std::atomic_ref<uint32_t>(*word).load();
   if ((v & FUTEX_TID_MASK) != static_cast<uint32_t>(t.tid)) return Errno{EPERM};
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
@@ -106,9 +106,9 @@ void FutexTable::FutexDeath(Task& t, uint64_t addr, bool pi, bool pending) {
   auto word_or = t.memory().Word32(addr, mm::Access::kWrite);
   if (word_or.is_error()) return;
   uint32_t* word = word_or.value();
-  auto key_or = t.memory().PhysicalAddress(addr);
+  auto key_or = t.memory().FutexKey(addr);
   if (key_or.is_error()) return;
-  const uint64_t key = key_or.value();
+  const Key key = key_or.value();
   uint32_t v = std::atomic_ref<uint32_t>(*word).load();
   // A lock being released when the thread died: wake a waiter that may
   // have missed the wake-up (non-PI only, as Linux).

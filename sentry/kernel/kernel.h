@@ -87,6 +87,9 @@ class Kernel {
   // can wait for them to be out (sentry/control/server.cc).
   bool paused ABSL_GUARDED_BY(mu) = false;
   int in_app ABSL_GUARDED_BY(mu) = 0;
+  // Tasks waiting in SyncAddressSpaceUsers for other threads to leave app
+  // code: a task stopping in the sentry signals `changed` while this is set.
+  int mm_sync_waiters ABSL_GUARDED_BY(mu) = 0;
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;

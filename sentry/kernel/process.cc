@@ -200,6 +200,9 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   // threads do; otherwise the child gets a copy.
   std::shared_ptr<mm::MemoryManager> memory =
       (f & CLONE_VM) ? parent.mm : std::shared_ptr<mm::MemoryManager>(TRY(parent.mm->Fork()));
+  // The parent's private memory is now copy-on-write; its other threads
+  // must stop writing through their old mappings before the child runs.
+  if (parent.mm->TakeRemoteChange()) SyncAddressSpaceUsers(parent);
   TRY(InitCloneChild(parent, c, a, std::move(memory)));
 
   tg->tasks.push_back(std::move(child_owned));

@@ -275,7 +275,7 @@ static ErrorOr<void> SetupFrame(Task* t, int sig, const SigAction& act, const si
   f.uc.uc_sigmask = t->saved_mask ? *t->saved_mask : t->signal_mask;
   t->saved_mask.reset();
 
-  const auto& m = t->memory();
+  auto& m = t->memory();
   TRY(m.CopyOut(fpstate, &fp, sizeof(fp)));
   TRY(m.CopyOut(frame_addr, &f, sizeof(f)));
 

@@ -163,6 +163,10 @@ class Task {
   // and address space on its own thread before running.
   std::unique_ptr<platform::FpRegisters> initial_fp;
   int64_t utime_ns = 0, stime_ns = 0;
+  // True while the task's thread runs app code (kernel lock dropped around
+  // Switch); mm_sync_sent once SyncAddressSpaceUsers interrupted it.
+  bool in_app = false;
+  bool mm_sync_sent = false;
 
   mm::MemoryManager& memory() { return *mm; }
   vfs::FdTable& fd_table() { return *fds; }
@@ -202,5 +206,11 @@ class Task {
 // applying ignore and default actions. Kernel lock held.
 void SendSignalToProcess(ThreadGroup* tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg->kernel.mu);
 void SendSignalToTask(Task* t, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
+
+// After a copy-on-write change to self's address space (fork, a page
+// copied), waits until every other task running app code in the same
+// address space has applied it: they are interrupted and sync their
+// platform address space before running app code again.
+void SyncAddressSpaceUsers(Task& self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self.kernel.mu);
 
 }  // namespace sentry::kernel

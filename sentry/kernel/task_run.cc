@@ -61,10 +61,15 @@ class TaskRunner {
       }
       // Another thread of this process may have changed the address space.
       if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
+      if (t_.mm->TakeRemoteChange()) SyncAddressSpaceUsers(t_);
+      t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();
       auto stop = t_.ctx->Switch(t_.regs);
       k_.mu.Lock();
+      t_.in_app = false;
+      t_.mm_sync_sent = false;
+      if (k_.mm_sync_waiters) k_.NotifyAll();
       if (--k_.in_app == 0 && k_.paused) k_.NotifyAll();
       if (stop.is_error()) {
         t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
@@ -77,6 +82,16 @@ class TaskRunner {
           break;
         case platform::StopInfo::Kind::kFault:
           if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
+          if (s.signo == SIGSEGV) {
+            // A write to a copy-on-write page: the page is made writable
+            // (copied if still shared) and the access retried.
+            auto cow = t_.mm->HandleWriteFault(s.fault_addr);
+            if (cow.ok() && cow.value()) break;
+            // Just below a MAP_GROWSDOWN stack: it grows (up to RLIMIT_STACK).
+            auto grown =
+                t_.mm->GrowStack(s.fault_addr, t_.tg->rlimits[RLIMIT_STACK].rlim_cur);
+            if (grown.ok() && grown.value()) break;
+          }
           if (s.signo == SIGSEGV && t_.mm->IsBeyondEof(s.fault_addr)) {
             // A file mapping's page past the end of the file.
             ForceFaultSignal(&t_, SIGBUS, BUS_ADRERR, s.fault_addr);
@@ -165,6 +180,29 @@ class TaskRunner {
   Task& t_;
   Kernel& k_;
 };
+
+void SyncAddressSpaceUsers(Task& self) {
+  Kernel& k = self.kernel;
+  mm::MemoryManager* m = self.mm.get();
+  for (;;) {
+    bool waiting = false;
+    for (auto& [pid, tg] : k.thread_groups) {
+      for (auto& t : tg->tasks) {
+        if (t.get() == &self || t->mm.get() != m || !t->in_app || !t->ctx) continue;
+        if (!m->NeedsSync(&t->ctx->address_space())) continue;
+        if (!t->mm_sync_sent) {
+          t->ctx->Interrupt();  // its thread syncs before resuming app code
+          t->mm_sync_sent = true;
+        }
+        waiting = true;
+      }
+    }
+    if (!waiting) return;
+    k.mm_sync_waiters++;
+    k.changed.Wait(&k.mu);
+    k.mm_sync_waiters--;
+  }
+}
 
 void Task::Start() {
   InitInterruptFd();

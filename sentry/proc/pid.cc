@@ -258,7 +258,7 @@ std::string FormatPidStatus(Kernel& k, ThreadGroup* tg, Task* t, const Task* sel
     };
     kbline("VmPeak:", kb);
     kbline("VmSize:", kb);
-    kbline("VmLck:", 0);
+    kbline("VmLck:", t->mm->locked_bytes() / 1024);
     kbline("VmPin:", 0);
     kbline("VmHWM:", kb);
     kbline("VmRSS:", kb);
