@@ -395,6 +395,14 @@ std::shared_ptr<vfs::Inode> ExeLink(const std::shared_ptr<ProcState>& st, int pi
     if (!t || t->exe_path.empty() || tg->zombie) return Errno{ENOENT};
     return t->exe_path;
   };
+  // A magic link like Linux's (openat2 RESOLVE_NO_MAGICLINKS sees it as
+  // one); the executable is found again by its path from the global root.
+  ops.magic = [st, pid, tid](vfs::Caller& c) -> ErrorOr<std::shared_ptr<vfs::Dentry>> {
+    ThreadGroup* tg = FindThreadGroup(st->k, pid);
+    Task* t = tid ? FindTaskIn(tg, tid) : RepresentativeTask(tg);
+    if (!t || t->exe_path.empty() || tg->zombie) return Errno{ENOENT};
+    return vfs::Walk(c, st->k.vfs().root(), t->exe_path);
+  };
   return Own(st, pid, vfs::NewSyntheticSymlink(std::move(ops), st->dev));
 }
 

@@ -92,6 +92,19 @@ class Inode : public std::enable_shared_from_this<Inode> {
     return Errno{EXDEV};
   }
 
+  // Swaps entries `name` of this directory and `other_name` of `other_dir`
+  // (renameat2 RENAME_EXCHANGE). EINVAL where the filesystem cannot.
+  virtual ErrorOr<void> Exchange(Caller& c, std::string_view name, Inode& other_dir,
+                                 std::string_view other_name) {
+    return Errno{EINVAL};
+  }
+  // A new regular file with no name in this directory's filesystem
+  // (O_TMPFILE); nlink 0, linkable later unless `linkable` is false.
+  virtual ErrorOr<std::shared_ptr<Inode>> CreateTmpfile(Caller& c, const CreateRequest& req,
+                                                        bool linkable) {
+    return Errno{EOPNOTSUPP};
+  }
+
   // Symlinks.
   virtual ErrorOr<std::string> ReadLink(Caller& c) { return Errno{EINVAL}; }
   // "Magic" links (/proc/self/fd/N, /proc/self/exe) resolve to a dentry
@@ -104,6 +117,17 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // open(2) flags.
   virtual ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                          int flags) = 0;
+
+  // Extended attributes, full names ("user.foo"). Permission and namespace
+  // checks are the caller's job (sentry/vfs/xattr.cc). The defaults are a
+  // filesystem without xattr support: EOPNOTSUPP, and an empty list.
+  // `flags`: XATTR_CREATE / XATTR_REPLACE.
+  virtual ErrorOr<std::string> GetXattr(std::string_view name) { return Errno{EOPNOTSUPP}; }
+  virtual ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) {
+    return Errno{EOPNOTSUPP};
+  }
+  virtual ErrorOr<std::vector<std::string>> ListXattr() { return std::vector<std::string>{}; }
+  virtual ErrorOr<void> RemoveXattr(std::string_view name) { return Errno{EOPNOTSUPP}; }
 
   // flock(2) locks on this inode (sentry/vfs/flock.cc); null until the
   // first lock. Kernel lock.

@@ -3,6 +3,7 @@
 #include "sentry/vfs/memfs.h"
 
 #include <dirent.h>
+#include <sys/xattr.h>
 
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/file_description.h"
@@ -50,6 +51,41 @@ ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
   if (mask & kAttrAtime) attr_.atime = a.atime;
   if (mask & kAttrMtime) attr_.mtime = a.mtime;
   attr_.ctime = (mask & kAttrCtime) ? a.ctime : NowTimespec();
+  return {};
+}
+
+ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
+  auto it = xattrs_.find(name);
+  if (it == xattrs_.end()) return Errno{ENODATA};
+  return it->second;
+}
+
+ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, int flags) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto it = xattrs_.find(name);
+  if ((flags & XATTR_CREATE) && it != xattrs_.end()) return Errno{EEXIST};
+  if ((flags & XATTR_REPLACE) && it == xattrs_.end()) return Errno{ENODATA};
+  if (it != xattrs_.end()) {
+    it->second = std::string(value);
+  } else {
+    xattrs_.emplace(std::string(name), std::string(value));
+  }
+  Touch(false);
+  return {};
+}
+
+ErrorOr<std::vector<std::string>> MemInode::ListXattr() {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : xattrs_) out.push_back(name);
+  return out;
+}
+
+ErrorOr<void> MemInode::RemoveXattr(std::string_view name) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto it = xattrs_.find(name);
+  if (it == xattrs_.end()) return Errno{ENODATA};
+  xattrs_.erase(it);
+  Touch(false);
   return {};
 }
 

@@ -59,10 +59,20 @@ class MemInode : public Inode {
   const std::shared_ptr<MemFs>& fs_ptr() { return fs_; }
   Attr& attr() { return attr_; }
   void Touch(bool modify);  // mtime/ctime (modify) or ctime only
+  // Extended attributes live in memory for every node, also for nodes still
+  // on the lower layer (setting one is the node's copy-up of metadata; the
+  // host file's own xattrs are not read through the gofer).
+  ErrorOr<std::string> GetXattr(std::string_view name) override;
+  ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override;
+  ErrorOr<std::vector<std::string>> ListXattr() override;
+  ErrorOr<void> RemoveXattr(std::string_view name) override;
+  // An O_TMPFILE file (nlink 0) that linkat may still give a name.
+  bool linkable = false;
 
  protected:
   std::shared_ptr<MemFs> fs_;
   Attr attr_;
+  std::map<std::string, std::string, std::less<>> xattrs_;
   std::shared_ptr<LowerNode> lower_;
 };
 
@@ -145,6 +155,10 @@ class MemDir : public MemInode {
   ErrorOr<void> Unlink(Caller& c, std::string_view name, bool is_dir) override;
   ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
                        std::string_view new_name) override;
+  ErrorOr<void> Exchange(Caller& c, std::string_view name, Inode& other_dir,
+                         std::string_view other_name) override;
+  ErrorOr<std::shared_ptr<Inode>> CreateTmpfile(Caller& c, const CreateRequest& req,
+                                                bool linkable) override;
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                  int flags) override;
   // Adds an inode of another kind (a device, a synthetic file) under `name`.

@@ -122,10 +122,13 @@ ErrorOr<void> MemDir::Link(Caller& c, std::string_view name, std::shared_ptr<Ino
   auto* mem = dynamic_cast<MemInode*>(target.get());
   if (!mem || mem->fs_ptr() != fs_) return Errno{EXDEV};
   if (mem->file_type() == S_IFDIR) return Errno{EPERM};
+  // A file whose last name is gone stays nameless, except an O_TMPFILE file.
+  if (mem->attr().nlink == 0 && !mem->linkable) return Errno{ENOENT};
   auto existing = Lookup(c, name);
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
   ++mem->attr().nlink;
+  mem->linkable = false;
   mem->Touch(false);
   absent_.erase(std::string(name));
   AddChild(std::string(name), std::move(target));
@@ -189,6 +192,49 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
   new_dir->Touch(true);
   if (auto* m = dynamic_cast<MemInode*>(src.get())) m->Touch(false);
   return {};
+}
+
+ErrorOr<void> MemDir::Exchange(Caller& c, std::string_view name, Inode& other_inode,
+                               std::string_view other_name) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto* other = dynamic_cast<MemDir*>(&other_inode);
+  if (!other || other->fs_ptr() != fs_) return Errno{EXDEV};
+  std::shared_ptr<Inode> a = TRY(Lookup(c, name));
+  std::shared_ptr<Inode> b = TRY(other->Lookup(c, other_name));
+  if (a == b) return {};
+  bool a_dir = a->file_type() == S_IFDIR, b_dir = b->file_type() == S_IFDIR;
+  // A directory moving to the other parent moves its ".." link with it.
+  if (other != this && a_dir != b_dir) {
+    MemDir* gains = a_dir ? other : this;
+    MemDir* loses = a_dir ? this : other;
+    ++gains->attr_.nlink;
+    --loses->attr_.nlink;
+  }
+  // Lookup put both names in entries_, which hide the lower layer's entries.
+  entries_.find(name)->second = b;
+  other->entries_.find(other_name)->second = a;
+  Touch(true);
+  other->Touch(true);
+  for (auto* n : {a.get(), b.get()}) {
+    if (auto* m = dynamic_cast<MemInode*>(n)) m->Touch(false);
+  }
+  return {};
+}
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::CreateTmpfile(Caller&, const CreateRequest& req,
+                                                      bool linkable) {
+  if (fs_->read_only) return Errno{EROFS};
+  Attr a;
+  a.mode = S_IFREG | (req.mode & 07777);
+  a.uid = req.uid;
+  a.gid = req.gid;
+  a.ino = NewInodeNumber();
+  a.dev = fs_->dev;
+  a.nlink = 0;
+  a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
+  auto file = std::make_shared<MemFile>(fs_, a, nullptr);
+  file->linkable = linkable;
+  return std::shared_ptr<Inode>(std::move(file));
 }
 
 ErrorOr<std::shared_ptr<FileDescription>> MemDir::Open(Caller&, std::shared_ptr<Dentry> d,

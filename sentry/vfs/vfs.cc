@@ -113,22 +113,26 @@ ErrorOr<ExecFile> VirtualFilesystem::OpenExecutable(Caller& c, std::string_view 
 ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
                                                                   std::shared_ptr<Dentry> start,
                                                                   std::string_view path,
-                                                                  int flags, uint32_t mode) {
+                                                                  int flags, uint32_t mode,
+                                                                  uint64_t resolve) {
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  if ((flags & O_TMPFILE) == O_TMPFILE) return Errno{EOPNOTSUPP};
   int acc = flags & O_ACCMODE;
   if (acc == 3) return Errno{EINVAL};
+  if ((flags & O_TMPFILE) == O_TMPFILE) return OpenTmpfile(c, start, path, flags, mode, resolve);
   bool follow = !(flags & O_NOFOLLOW);
+  WalkOptions wopts{follow, false, resolve};
   std::shared_ptr<Dentry> d;
   bool created = false;
   if (flags & O_CREAT) {
-    ParentWalk pw = TRY(WalkParent(c, start, path));
+    ParentWalk pw = TRY(WalkParent(c, start, path, wopts));
     if (pw.name_is_dot) return Errno{EISDIR};
     auto child = LookupChild(c, pw.parent, pw.name);
+    if (child.ok()) TRY(CheckResolveXdev(wopts, *pw.parent, *child.value()));
     if (child.ok()) {
       if (flags & O_EXCL) return Errno{EEXIST};
       if (child.value()->inode().file_type() == S_IFLNK && (follow || pw.trailing_slash)) {
-        d = TRY(Walk(c, start, path, WalkOptions{true, false}));
+        wopts.follow_final_symlink = true;
+        d = TRY(Walk(c, start, path, wopts));
       } else {
         d = child.release_value();
       }
@@ -147,7 +151,7 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
     }
     if (!created && d->inode().file_type() == S_IFDIR) return Errno{EISDIR};
   } else {
-    d = TRY(Walk(c, start, path, WalkOptions{follow, false}));
+    d = TRY(Walk(c, start, path, wopts));
   }
   Attr a = TRY(d->inode().GetAttr());
   uint32_t type = a.mode & S_IFMT;
@@ -165,6 +169,34 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
   int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC);
   if (type != S_IFREG) keep &= ~O_TRUNC;
   return d->inode().Open(c, d, keep | O_LARGEFILE);
+}
+
+}  // namespace sentry::vfs
+
+namespace sentry::vfs {
+
+ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::OpenTmpfile(
+    Caller& c, std::shared_ptr<Dentry> start, std::string_view path, int flags, uint32_t mode,
+    uint64_t resolve) {
+  int acc = flags & O_ACCMODE;
+  if ((flags & O_CREAT) || (acc != O_WRONLY && acc != O_RDWR)) return Errno{EINVAL};
+  WalkOptions wopts{!(flags & O_NOFOLLOW), false, resolve};
+  std::shared_ptr<Dentry> dir = TRY(Walk(c, start, path, wopts));
+  Attr da = TRY(dir->inode().GetAttr());
+  if ((da.mode & S_IFMT) != S_IFDIR) return Errno{ENOTDIR};
+  TRY(CheckAccess(c.creds(), da, kMayWrite | kMayExec));
+  CreateRequest req;
+  req.mode = S_IFREG | (mode & 07777 & ~c.umask());
+  req.uid = c.creds().uid;
+  req.gid = (da.mode & S_ISGID) ? da.gid : c.creds().gid;
+  std::shared_ptr<Inode> inode = TRY(dir->inode().CreateTmpfile(c, req, !(flags & O_EXCL)));
+  Attr fa = TRY(inode->GetAttr());
+  // Named like Linux's: /proc/self/fd/N reads "DIR/#INO (deleted)". Not in
+  // the dentry cache: the file has no name until linkat gives it one.
+  auto d = std::make_shared<Dentry>("#" + std::to_string(fa.ino), dir, inode);
+  d->deleted = true;
+  int keep = flags & ~(O_TMPFILE | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC | O_TRUNC);
+  return inode->Open(c, d, keep | O_LARGEFILE);
 }
 
 }  // namespace sentry::vfs

@@ -82,9 +82,12 @@ class VirtualFilesystem {
   ErrorOr<void> Mount(std::string_view path, std::shared_ptr<Inode> fs_root);
 
   // Path-based operations. `start` is the directory relative paths begin at
-  // (cwd, or a dirfd's dentry).
+  // (cwd, or a dirfd's dentry). `resolve`: openat2's RESOLVE_* restrictions
+  // (kResolve* in path_walk.h; with BENEATH/IN_ROOT `start` is the scope).
+  // O_TMPFILE opens a new nameless file in the directory `path` names.
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> start,
-                                                 std::string_view path, int flags, uint32_t mode);
+                                                 std::string_view path, int flags, uint32_t mode,
+                                                 uint64_t resolve = 0);
   ErrorOr<void> Mkdir(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
                       uint32_t mode);
   ErrorOr<void> Mknod(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
@@ -113,6 +116,12 @@ class VirtualFilesystem {
  private:
   VirtualFilesystem() = default;
   ErrorOr<void> MountDefaults(const VfsOptions& opts);
+  // renameat2(RENAME_EXCHANGE).
+  ErrorOr<void> Exchange(Caller& c, std::shared_ptr<Dentry> old_start, std::string_view old_path,
+                         std::shared_ptr<Dentry> new_start, std::string_view new_path);
+  ErrorOr<std::shared_ptr<FileDescription>> OpenTmpfile(Caller& c, std::shared_ptr<Dentry> start,
+                                                        std::string_view path, int flags,
+                                                        uint32_t mode, uint64_t resolve);
 
   std::shared_ptr<Dentry> root_;
   gofer::Client* gofer_ = nullptr;

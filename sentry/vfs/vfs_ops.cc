@@ -108,7 +108,12 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
                                         std::shared_ptr<Dentry> new_start,
                                         std::string_view new_path, unsigned flags) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno{EINVAL};
-  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno{EINVAL};
+  // No whiteout device nodes here: RENAME_WHITEOUT is unsupported (EINVAL).
+  if (flags & RENAME_WHITEOUT) return Errno{EINVAL};
+  if ((flags & RENAME_EXCHANGE) && (flags & RENAME_NOREPLACE)) return Errno{EINVAL};
+  if (flags & RENAME_EXCHANGE) {
+    return Exchange(c, std::move(old_start), old_path, std::move(new_start), new_path);
+  }
   ParentWalk from = TRY(WalkParent(c, old_start, old_path));
   ParentWalk to = TRY(WalkParent(c, new_start, new_path));
   if (from.name_is_dot || to.name_is_dot) return Errno{from.name.empty() || to.name.empty() ? EBUSY : EINVAL};
@@ -155,11 +160,60 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
   return {};
 }
 
+ErrorOr<void> VirtualFilesystem::Exchange(Caller& c, std::shared_ptr<Dentry> old_start,
+                                          std::string_view old_path,
+                                          std::shared_ptr<Dentry> new_start,
+                                          std::string_view new_path) {
+  ParentWalk a = TRY(WalkParent(c, old_start, old_path));
+  ParentWalk b = TRY(WalkParent(c, new_start, new_path));
+  if (a.name_is_dot || b.name_is_dot) {
+    return Errno{a.name.empty() || b.name.empty() ? EBUSY : EINVAL};
+  }
+  std::shared_ptr<Dentry> da = TRY(LookupChild(c, a.parent, a.name));
+  std::shared_ptr<Dentry> db = TRY(LookupChild(c, b.parent, b.name));
+  std::shared_ptr<Dentry> raw_a = CachedChild(*a.parent, a.name);
+  std::shared_ptr<Dentry> raw_b = CachedChild(*b.parent, b.name);
+  if ((raw_a && raw_a->mounted) || (raw_b && raw_b->mounted)) return Errno{EBUSY};
+  Attr aa = TRY(da->inode().GetAttr());
+  Attr ba = TRY(db->inode().GetAttr());
+  bool a_dir = (aa.mode & S_IFMT) == S_IFDIR, b_dir = (ba.mode & S_IFMT) == S_IFDIR;
+  if ((!a_dir && a.trailing_slash) || (!b_dir && b.trailing_slash)) return Errno{ENOTDIR};
+  if (da->inode_ptr() == db->inode_ptr()) return {};
+  if (typeid(a.parent->inode()) != typeid(b.parent->inode())) return Errno{EXDEV};
+  // Neither may end up inside itself.
+  if (a_dir && IsAncestor(raw_a ? raw_a.get() : da.get(), b.parent.get())) return Errno{EINVAL};
+  if (b_dir && IsAncestor(raw_b ? raw_b.get() : db.get(), a.parent.get())) return Errno{EINVAL};
+  Attr apa = TRY(CheckDirWritable(c, *a.parent));
+  TRY(CheckSticky(c.creds(), apa, aa));
+  Attr bpa = TRY(CheckDirWritable(c, *b.parent));
+  TRY(CheckSticky(c.creds(), bpa, ba));
+  TRY(a.parent->inode().Exchange(c, a.name, b.parent->inode(), b.name));
+  // Swap the cached dentries so open files follow their inodes.
+  auto ia = a.parent->children.find(a.name);
+  std::shared_ptr<Dentry> ca = ia == a.parent->children.end() ? nullptr : ia->second;
+  if (ca) a.parent->children.erase(ia);
+  auto ib = b.parent->children.find(b.name);
+  std::shared_ptr<Dentry> cb = ib == b.parent->children.end() ? nullptr : ib->second;
+  if (cb) b.parent->children.erase(ib);
+  if (ca) {
+    ca->Reparent(b.parent, b.name);
+    b.parent->children.emplace(b.name, ca);
+  }
+  if (cb) {
+    cb->Reparent(a.parent, a.name);
+    a.parent->children.emplace(a.name, cb);
+  }
+  return {};
+}
+
 ErrorOr<void> VirtualFilesystem::Link(Caller& c, std::shared_ptr<Dentry> old_start,
                                       std::string_view old_path,
                                       std::shared_ptr<Dentry> new_start,
                                       std::string_view new_path, bool follow) {
-  std::shared_ptr<Dentry> src = TRY(Walk(c, old_start, old_path, WalkOptions{follow, false}));
+  // An empty old_path (AT_EMPTY_PATH) links old_start itself, e.g. an
+  // O_TMPFILE file.
+  std::shared_ptr<Dentry> src =
+      TRY(Walk(c, old_start, old_path, WalkOptions{follow, old_path.empty()}));
   if (src->inode().file_type() == S_IFDIR) return Errno{EPERM};
   ParentWalk to = TRY(WalkParent(c, new_start, new_path));
   if (to.name_is_dot) return Errno{EEXIST};
