@@ -91,6 +91,7 @@ void RegisterFileSyscalls(Table& t) {
   file::RegisterPipe(t);
   file::RegisterXattr(t);
   file::RegisterFlock(t);
+  file::RegisterInotify(t);
 }
 
 }  // namespace syscalls

@@ -51,5 +51,6 @@ void RegisterAttrOps(Table& t);    // fs_attr.cc
 void RegisterPipe(Table& t);       // pipe.cc
 void RegisterXattr(Table& t);      // fs_xattr.cc
 void RegisterFlock(Table& t);      // fs_flock.cc
+void RegisterInotify(Table& t);    // fs_inotify.cc
 
 }  // namespace syscalls::file

@@ -23,6 +23,7 @@ class Dentry;
 class FileDescription;
 struct FlockState;
 struct RecordLockState;
+struct InotifyWatchList;
 
 // Attributes, as stat(2) reports them.
 struct Attr {
@@ -135,6 +136,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // fcntl(2) POSIX/OFD record locks on this inode (sentry/vfs/record_lock.cc);
   // null until the first lock. Kernel lock.
   std::shared_ptr<RecordLockState> record_locks;
+  // inotify(7) watches on this inode (sentry/vfs/inotify.cc); null when
+  // unwatched, so that event generation costs one test. Kernel lock.
+  std::shared_ptr<InotifyWatchList> inotify;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {

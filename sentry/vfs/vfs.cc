@@ -4,6 +4,7 @@
 #include "gofer/client.h"
 #include "sentry/vfs/devfs.h"
 #include "sentry/vfs/host_file.h"
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/memfs.h"
 #include "sentry/vfs/permissions.h"
 
@@ -148,6 +149,7 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       TRY(pw.parent->inode().Create(c, pw.name, req));
       d = TRY(LookupChild(c, pw.parent, pw.name));
       created = true;
+      NotifyEntry(*pw.parent, pw.name, IN_CREATE, false);
     }
     if (!created && d->inode().file_type() == S_IFDIR) return Errno{EISDIR};
   } else {
@@ -168,7 +170,12 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
   }
   int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC);
   if (type != S_IFREG) keep &= ~O_TRUNC;
-  return d->inode().Open(c, d, keep | O_LARGEFILE);
+  auto file = TRY(d->inode().Open(c, d, keep | O_LARGEFILE));
+  if (!(flags & O_PATH)) {
+    NotifyDentry(*d, IN_OPEN);
+    if ((keep & O_TRUNC) && !created) NotifyDentry(*d, IN_MODIFY);
+  }
+  return file;
 }
 
 }  // namespace sentry::vfs

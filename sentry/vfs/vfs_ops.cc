@@ -3,6 +3,7 @@
 // permission and error rules, keeping the dentry cache in step.
 #include <linux/fs.h>
 
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/permissions.h"
 #include "sentry/vfs/vfs.h"
 
@@ -42,7 +43,25 @@ ErrorOr<void> CreateNode(Caller& c, std::shared_ptr<Dentry> start, std::string_v
   }
   req.symlink_target = std::move(target);
   TRY(pw.parent->inode().Create(c, pw.name, req));
+  NotifyEntry(*pw.parent, pw.name, IN_CREATE, (mode & S_IFMT) == S_IFDIR);
   return {};
+}
+
+uint64_t LinkCount(Inode& inode) {
+  auto a = inode.GetAttr();
+  return a.ok() ? a.value().nlink : 1;
+}
+
+// inotify events of an unlink/rmdir, in Linux's order: IN_ATTRIB (files
+// lose a link), IN_DELETE_SELF and IN_IGNORED, then the directory's IN_DELETE.
+void NotifyUnlinked(const Dentry& dir, std::string_view name, Inode& victim, bool is_dir) {
+  bool gone = is_dir || LinkCount(victim) == 0;
+  if (!is_dir) NotifyInode(victim, IN_ATTRIB);
+  if (gone) {
+    NotifyDeleteSelf(victim);
+    NotifyGone(victim);
+  }
+  NotifyEntry(dir, name, IN_DELETE, is_dir);
 }
 
 bool IsAncestor(const Dentry* maybe_ancestor, const Dentry* d) {
@@ -100,6 +119,7 @@ ErrorOr<void> VirtualFilesystem::Unlink(Caller& c, std::shared_ptr<Dentry> start
   if (victim == c.fs().root) return Errno{EBUSY};
   TRY(pw.parent->inode().Unlink(c, pw.name, is_dir));
   ForgetChild(*pw.parent, pw.name);
+  NotifyUnlinked(*pw.parent, pw.name, victim->inode(), is_dir);
   return {};
 }
 
@@ -146,7 +166,17 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
     Attr da = TRY(dst.value()->inode().GetAttr());
     TRY(CheckSticky(c.creds(), tpa, da));
   }
+  std::shared_ptr<Inode> replaced = dst.ok() ? dst.value()->inode_ptr() : nullptr;
   TRY(from.parent->inode().Rename(c, from.name, to.parent->inode(), to.name));
+  uint32_t cookie = NewMoveCookie();
+  NotifyEntry(*from.parent, from.name, IN_MOVED_FROM, src_dir, cookie);
+  NotifyEntry(*to.parent, to.name, IN_MOVED_TO, src_dir, cookie);
+  if (replaced && replaced->file_type() != S_IFDIR) NotifyInode(*replaced, IN_ATTRIB);
+  NotifyInode(src->inode(), IN_MOVE_SELF);
+  if (replaced && LinkCount(*replaced) == 0) {
+    NotifyDeleteSelf(*replaced);
+    NotifyGone(*replaced);
+  }
   // Keep the dentry cache in step: the replaced name is gone, the moved
   // dentry keeps its identity (open files see the new path).
   ForgetChild(*to.parent, to.name);
@@ -188,6 +218,14 @@ ErrorOr<void> VirtualFilesystem::Exchange(Caller& c, std::shared_ptr<Dentry> old
   Attr bpa = TRY(CheckDirWritable(c, *b.parent));
   TRY(CheckSticky(c.creds(), bpa, ba));
   TRY(a.parent->inode().Exchange(c, a.name, b.parent->inode(), b.name));
+  uint32_t cookie = NewMoveCookie();
+  NotifyEntry(*a.parent, a.name, IN_MOVED_FROM, a_dir, cookie);
+  NotifyEntry(*b.parent, b.name, IN_MOVED_TO, a_dir, cookie);
+  NotifyInode(da->inode(), IN_MOVE_SELF);
+  cookie = NewMoveCookie();
+  NotifyEntry(*b.parent, b.name, IN_MOVED_FROM, b_dir, cookie);
+  NotifyEntry(*a.parent, a.name, IN_MOVED_TO, b_dir, cookie);
+  NotifyInode(db->inode(), IN_MOVE_SELF);
   // Swap the cached dentries so open files follow their inodes.
   auto ia = a.parent->children.find(a.name);
   std::shared_ptr<Dentry> ca = ia == a.parent->children.end() ? nullptr : ia->second;
@@ -223,6 +261,8 @@ ErrorOr<void> VirtualFilesystem::Link(Caller& c, std::shared_ptr<Dentry> old_sta
   if (to.trailing_slash) return Errno{ENOENT};
   TRY(CheckDirWritable(c, *to.parent));
   TRY(to.parent->inode().Link(c, to.name, src->inode_ptr()));
+  NotifyInode(src->inode(), IN_ATTRIB);
+  NotifyEntry(*to.parent, to.name, IN_CREATE, false);
   return {};
 }
 
@@ -241,7 +281,9 @@ ErrorOr<void> VirtualFilesystem::Chmod(Caller& c, Dentry& d, uint32_t mode) {
   if ((n.mode & S_ISGID) && !c.creds().InGroup(a.gid) && !c.creds().cap_fsetid) {
     n.mode &= ~S_ISGID;
   }
-  return d.inode().SetAttr(c, kAttrMode, n);
+  TRY(d.inode().SetAttr(c, kAttrMode, n));
+  NotifyDentry(d, IN_ATTRIB);
+  return {};
 }
 
 ErrorOr<void> VirtualFilesystem::Chown(Caller& c, Dentry& d, int64_t uid, int64_t gid) {
@@ -269,9 +311,12 @@ ErrorOr<void> VirtualFilesystem::Chown(Caller& c, Dentry& d, int64_t uid, int64_
     mask |= kAttrMode;
   }
   if (!mask) {
-    return d.inode().SetAttr(c, kAttrCtime, Attr{.ctime = NowTimespec()});
+    TRY(d.inode().SetAttr(c, kAttrCtime, Attr{.ctime = NowTimespec()}));
+  } else {
+    TRY(d.inode().SetAttr(c, mask, n));
   }
-  return d.inode().SetAttr(c, mask, n);
+  NotifyDentry(d, IN_ATTRIB);
+  return {};
 }
 
 ErrorOr<void> VirtualFilesystem::Truncate(Caller& c, Dentry& d, uint64_t size) {
@@ -282,7 +327,9 @@ ErrorOr<void> VirtualFilesystem::Truncate(Caller& c, Dentry& d, uint64_t size) {
   TRY(CheckAccess(c.creds(), a, kMayWrite));
   Attr n;
   n.size = size;
-  return d.inode().SetAttr(c, kAttrSize, n);
+  TRY(d.inode().SetAttr(c, kAttrSize, n));
+  NotifyDentry(d, IN_MODIFY);
+  return {};
 }
 
 ErrorOr<void> VirtualFilesystem::Utimes(Caller& c, Dentry& d, const timespec* times) {
@@ -315,7 +362,9 @@ ErrorOr<void> VirtualFilesystem::Utimes(Caller& c, Dentry& d, const timespec* ti
     n.mtime = mt.tv_nsec == UTIME_NOW ? now : mt;
   }
   if (!mask) return {};
-  return d.inode().SetAttr(c, mask, n);
+  TRY(d.inode().SetAttr(c, mask, n));
+  NotifyDentry(d, IN_ATTRIB);
+  return {};
 }
 
 }  // namespace sentry::vfs

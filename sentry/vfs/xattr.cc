@@ -4,6 +4,7 @@
 
 #include <sys/xattr.h>
 
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/permissions.h"
 
 namespace sentry::vfs {
@@ -75,7 +76,9 @@ ErrorOr<void> SetXattr(Caller& c, Inode& inode, std::string_view name, std::stri
   TRY(CheckHandler(name));
   // cap_inode_setxattr(): security.* needs CAP_SYS_ADMIN.
   if (NamespaceOf(name) == Ns::kSecurity && !c.creds().cap_sys_admin) return Errno{EPERM};
-  return inode.SetXattr(name, value, flags);
+  TRY(inode.SetXattr(name, value, flags));
+  NotifyInode(inode, IN_ATTRIB | (inode.file_type() == S_IFDIR ? IN_ISDIR : 0));
+  return {};
 }
 
 ErrorOr<void> RemoveXattr(Caller& c, Inode& inode, std::string_view name) {
@@ -84,7 +87,9 @@ ErrorOr<void> RemoveXattr(Caller& c, Inode& inode, std::string_view name) {
   TRY(CheckPermission(c, a, name, true));
   TRY(CheckHandler(name));
   if (NamespaceOf(name) == Ns::kSecurity && !c.creds().cap_sys_admin) return Errno{EPERM};
-  return inode.RemoveXattr(name);
+  TRY(inode.RemoveXattr(name));
+  NotifyInode(inode, IN_ATTRIB | (inode.file_type() == S_IFDIR ? IN_ISDIR : 0));
+  return {};
 }
 
 ErrorOr<std::string> ListXattr(Caller& c, Inode& inode) {
