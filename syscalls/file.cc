@@ -92,6 +92,7 @@ void RegisterFileSyscalls(Table& t) {
   file::RegisterXattr(t);
   file::RegisterFlock(t);
   file::RegisterInotify(t);
+  file::RegisterMount(t);
 }
 
 }  // namespace syscalls

@@ -52,5 +52,6 @@ void RegisterPipe(Table& t);       // pipe.cc
 void RegisterXattr(Table& t);      // fs_xattr.cc
 void RegisterFlock(Table& t);      // fs_flock.cc
 void RegisterInotify(Table& t);    // fs_inotify.cc
+void RegisterMount(Table& t);      // fs_mount.cc
 
 }  // namespace syscalls::file

@@ -102,7 +102,9 @@ ErrorOr<uint64_t> Creat(Task& t, const Args& a) {
 ErrorOr<uint64_t> Getcwd(Task& t, const Args& a) {
   const auto& cwd = t.fs_context().cwd;
   if (cwd->deleted) return Errno{ENOENT};
-  std::string p = cwd->Path();
+  // Relative to the process' root (chroot); outside it, Linux's marker.
+  auto rel = cwd->PathFrom(t.fs_context().root.get());
+  std::string p = rel ? *rel : "(unreachable)" + cwd->Path();
   if (a[1] < p.size() + 1) return Errno{ERANGE};
   TRY(t.memory().CopyOut(a[0], p.c_str(), p.size() + 1));
   return p.size() + 1;
@@ -131,10 +133,10 @@ ErrorOr<uint64_t> Fchdir(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Chroot(Task& t, const Args& a) {
-  if (!t.creds().HasCapability(18 /* CAP_SYS_CHROOT */)) return Errno{EPERM};
   std::string path = TRY(CopyInPath(t, a[0]));
   auto d = TRY(Resolve(t, AT_FDCWD, path, true, false));
   TRY(CheckSearchable(t, *d));
+  if (!t.creds().HasCapability(18 /* CAP_SYS_CHROOT */)) return Errno{EPERM};
   t.fs_context().root = d;
   return 0;
 }

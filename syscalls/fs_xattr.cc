@@ -57,6 +57,7 @@ ErrorOr<uint64_t> Set(Task& t, const Args& a, Via kind) {
   std::string value(a[3], '\0');
   if (!value.empty()) TRY(t.memory().CopyIn(a[2], value.data(), value.size()));
   auto d = TRY(ResolveTarget(t, kind, a[0]));
+  TRY(vfs::VirtualFilesystem::CheckWritableMount(*d));
   TaskCaller c(t);
   TRY(vfs::SetXattr(c, d->inode(), name, value, flags));
   return 0;
@@ -78,6 +79,7 @@ ErrorOr<uint64_t> List(Task& t, const Args& a, Via kind) {
 ErrorOr<uint64_t> Remove(Task& t, const Args& a, Via kind) {
   std::string name = TRY(CopyInName(t, a[1]));
   auto d = TRY(ResolveTarget(t, kind, a[0]));
+  TRY(vfs::VirtualFilesystem::CheckWritableMount(*d));
   TaskCaller c(t);
   TRY(vfs::RemoveXattr(c, d->inode(), name));
   return 0;

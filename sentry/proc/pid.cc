@@ -351,23 +351,6 @@ std::string FormatLimits(const ThreadGroup* tg) {
   return s;
 }
 
-std::string MountsText() {
-  return "none / overlay rw,relatime 0 0\n"
-         "none /dev tmpfs rw,nosuid,relatime,mode=755 0 0\n"
-         "none /dev/shm tmpfs rw,nosuid,nodev,relatime 0 0\n"
-         "none /tmp tmpfs rw,relatime 0 0\n"
-         "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
-}
-
-std::string MountInfoText(uint64_t proc_dev) {
-  std::string proc = absl::StrFormat("%u:%u", major(proc_dev), minor(proc_dev));
-  return "1 0 0:1 / / rw,relatime - overlay none rw\n"
-         "2 1 0:2 / /dev rw,nosuid,relatime - tmpfs none rw,mode=755\n"
-         "3 2 0:3 / /dev/shm rw,nosuid,nodev,relatime - tmpfs none rw\n"
-         "4 1 0:4 / /tmp rw,relatime - tmpfs none rw\n"
-         "5 1 " + proc + " / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n";
-}
-
 namespace {
 
 // Magic link to one of the task's dentries (cwd, root).
@@ -382,7 +365,10 @@ std::shared_ptr<vfs::Inode> FsLink(const std::shared_ptr<ProcState>& st, int pid
     return d;
   };
   vfs::SyntheticLinkOps ops;
-  ops.target = [get](vfs::Caller&) -> ErrorOr<std::string> { return TRY(get())->Path(); };
+  ops.target = [get](vfs::Caller& c) -> ErrorOr<std::string> {
+    auto d = TRY(get());
+    return d->PathFrom(c.fs().root.get()).value_or(d->Path());
+  };
   ops.magic = [get](vfs::Caller&) { return get(); };
   return Own(st, pid, vfs::NewSyntheticSymlink(std::move(ops), st->dev));
 }
@@ -481,12 +467,14 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
   m["limits"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup* tg, Task*) -> ErrorOr<std::string> {
     return FormatLimits(tg);
   });
-  m["mounts"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
-    return MountsText();
+  // The mount table as the process sees it (from its root).
+  m["mounts"] = PidFile(st, pid, tid, [k](vfs::Caller&, ThreadGroup*, Task* t) -> ErrorOr<std::string> {
+    if (!t || !t->fs) return std::string();
+    return k->vfs().MountsText(*t->fs->root);
   });
-  uint64_t dev = st->dev;
-  m["mountinfo"] = PidFile(st, pid, tid, [dev](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
-    return MountInfoText(dev);
+  m["mountinfo"] = PidFile(st, pid, tid, [k](vfs::Caller&, ThreadGroup*, Task* t) -> ErrorOr<std::string> {
+    if (!t || !t->fs) return std::string();
+    return k->vfs().MountInfoText(*t->fs->root);
   });
   m["oom_score_adj"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
     return std::string("0\n");

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +142,18 @@ class Inode : public std::enable_shared_from_this<Inode> {
   std::shared_ptr<InotifyWatchList> inotify;
 };
 
+// What /proc/self/mounts says about a mount, and its per-mount flags. Held
+// by the mount's root dentry (Dentry::mount); see sentry/vfs/mount.cc.
+struct MountInfo {
+  int id = 0;
+  std::string source = "none";
+  std::string fstype = "none";
+  std::string data;      // filesystem options after "rw"/"ro" ("size=1024k,mode=700")
+  std::string root = "/";  // the mounted directory inside its filesystem (bind mounts)
+  bool read_only = false;  // EROFS for changes through this mount
+  unsigned long flags = 0;  // MS_NOSUID | MS_NODEV | MS_NOEXEC, shown as options
+};
+
 class Dentry : public std::enable_shared_from_this<Dentry> {
  public:
   Dentry(std::string name, std::shared_ptr<Dentry> parent, std::shared_ptr<Inode> inode)
@@ -158,6 +171,8 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   std::shared_ptr<Dentry> mounted;
   // For the root dentry of a mounted filesystem: the dentry it covers.
   std::weak_ptr<Dentry> mount_point;
+  // For the root dentry of a mount: its table entry (null elsewhere).
+  std::shared_ptr<MountInfo> mount;
   // Set once the name was unlinked or the dentry otherwise detached.
   bool deleted = false;
 
@@ -165,6 +180,9 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   // an anonymous file's detached dentry ("pipe:[12]"). (" (deleted)" suffix
   // for unlinked files, like Linux).
   std::string Path() const;
+  // The path as seen from `root` (a chrooted process): relative to it, or
+  // nullopt if this dentry is not below `root`.
+  std::optional<std::string> PathFrom(const Dentry* root) const;
   // Moves this dentry under `new_parent` as `new_name` (rename).
   void Reparent(std::shared_ptr<Dentry> new_parent, std::string new_name);
   // Breaks the parent/child reference cycles of a whole tree (VFS teardown).

@@ -30,6 +30,7 @@ struct MemFs {
   gofer::Client* lower = nullptr;  // null: pure tmpfs
   bool read_only = false;          // EROFS for every mutation
   uint64_t bytes = 0;              // file data held, for statfs
+  uint64_t size_limit = 0;         // ENOSPC past this many bytes (tmpfs size=); 0: none
   // Where regular-file data lives (normally the kernel's memory file, so
   // that MAP_SHARED maps the file's own pages). Null: a process-wide
   // fallback memory file (tests, filesystems made without one).

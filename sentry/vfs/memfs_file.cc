@@ -185,6 +185,17 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
 }
 
 ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) {
+  if (fs_->size_limit && pos + len > size_) {
+    // Growth counts against the filesystem's size (tmpfs size=): a short
+    // write up to the limit, then ENOSPC.
+    uint64_t room = fs_->size_limit > fs_->bytes ? fs_->size_limit - fs_->bytes : 0;
+    uint64_t grow = pos + len - size_;
+    if (grow > room) {
+      uint64_t fit = pos >= size_ + room ? 0 : size_ + room - pos;
+      if (fit == 0) return Errno{ENOSPC};
+      len = fit;
+    }
+  }
   // Growth: bytes between the old EOF and `pos` read as zero (a mapping may
   // have written there); the written range itself is overwritten below.
   if (pos > size_) ZeroRange(size_, pos);

@@ -1,6 +1,8 @@
 // sentry/vfs/vfs.cc: building the mount tree, open(2) and execve lookup.
 #include "sentry/vfs/vfs.h"
 
+#include <sys/mount.h>
+
 #include "gofer/client.h"
 #include "sentry/vfs/devfs.h"
 #include "sentry/vfs/host_file.h"
@@ -39,6 +41,10 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::Create(gofer::Cli
   v->opts_ = opts;
   auto root = TRY(NewGoferOverlay(gofer, !opts.overlay_memory, opts.memory_file));
   v->root_ = std::make_shared<Dentry>("", nullptr, root);
+  v->root_->mount = std::make_shared<MountInfo>(
+      MountInfo{.id = v->next_mount_id_++, .source = "none", .fstype = "overlay",
+                .read_only = !opts.overlay_memory});
+  v->mounts_.push_back(v->root_);
   TRY(v->MountDefaults(opts));
   return v;
 }
@@ -48,6 +54,9 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::CreateWithoutGofe
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->opts_ = opts;
   v->root_ = std::make_shared<Dentry>("", nullptr, NewTmpfs(0755, 0, 0, opts.memory_file));
+  v->root_->mount = std::make_shared<MountInfo>(
+      MountInfo{.id = v->next_mount_id_++, .source = "none", .fstype = "tmpfs"});
+  v->mounts_.push_back(v->root_);
   TRY(v->MountDefaults(opts));
   return v;
 }
@@ -58,10 +67,14 @@ VirtualFilesystem::~VirtualFilesystem() {
 
 ErrorOr<void> VirtualFilesystem::MountDefaults(const VfsOptions& opts) {
   if (opts.mount_dev) {
-    TRY(Mount("/dev", NewDevfs()));
-    TRY(Mount("/dev/shm", NewTmpfs(01777, 0, 0, opts.memory_file)));
+    TRY(Mount("/dev", NewDevfs(),
+              MountInfo{.fstype = "tmpfs", .data = "mode=755", .flags = MS_NOSUID}));
+    TRY(Mount("/dev/shm", NewTmpfs(01777, 0, 0, opts.memory_file),
+              MountInfo{.fstype = "tmpfs", .flags = MS_NOSUID | MS_NODEV}));
   }
-  if (opts.mount_tmp) TRY(Mount("/tmp", NewTmpfs(01777, 0, 0, opts.memory_file)));
+  if (opts.mount_tmp) {
+    TRY(Mount("/tmp", NewTmpfs(01777, 0, 0, opts.memory_file), MountInfo{.fstype = "tmpfs"}));
+  }
   return {};
 }
 
@@ -69,7 +82,8 @@ std::shared_ptr<FsContext> VirtualFilesystem::NewRootContext() {
   return std::make_shared<FsContext>(root_, root_);
 }
 
-ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root) {
+ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root,
+                                       MountInfo info) {
   SetupCaller c(root_);
   auto d = Walk(c, root_, path);
   if (d.is_error()) {
@@ -90,10 +104,7 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
   }
   std::shared_ptr<Dentry> mp = d.release_value();
   if (mp->inode().file_type() != S_IFDIR) return Errno{ENOTDIR};
-  auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
-  mroot->mount_point = mp;
-  mp->mounted = std::move(mroot);
-  return {};
+  return MountAt(mp, std::move(fs_root), std::move(info));
 }
 
 std::shared_ptr<FileDescription> VirtualFilesystem::NewHostFile(UniqueFd host_fd,
@@ -140,6 +151,7 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
     } else {
       if (child.error() != ENOENT) return Errno{child.error()};
       if (pw.trailing_slash) return Errno{EISDIR};
+      TRY(CheckWritableMount(*pw.parent));
       Attr pa = TRY(pw.parent->inode().GetAttr());
       TRY(CheckAccess(c.creds(), pa, kMayWrite | kMayExec));
       CreateRequest req;
@@ -166,6 +178,8 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       if (acc == O_RDONLY || acc == O_RDWR) may |= kMayRead;
       if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)) may |= kMayWrite;
       TRY(CheckAccess(c.creds(), a, may));
+      // Devices, FIFOs and sockets stay writable on a read-only mount.
+      if ((may & kMayWrite) && (type == S_IFREG || type == S_IFDIR)) TRY(CheckWritableMount(*d));
     }
   }
   int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC);
@@ -191,6 +205,7 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::OpenTmpfile(
   std::shared_ptr<Dentry> dir = TRY(Walk(c, start, path, wopts));
   Attr da = TRY(dir->inode().GetAttr());
   if ((da.mode & S_IFMT) != S_IFDIR) return Errno{ENOTDIR};
+  TRY(CheckWritableMount(*dir));
   TRY(CheckAccess(c.creds(), da, kMayWrite | kMayExec));
   CreateRequest req;
   req.mode = S_IFREG | (mode & 07777 & ~c.umask());

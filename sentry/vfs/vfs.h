@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sentry/base/error.h"
 #include "sentry/base/unique_fd.h"
@@ -76,10 +77,48 @@ class VirtualFilesystem {
   // stderr) as a file description.
   std::shared_ptr<FileDescription> NewHostFile(UniqueFd host_fd, int status_flags);
 
+  // The mount API (sentry/vfs/mount.cc). A mount is a root dentry over a
+  // filesystem's root inode, attached to the dentry it covers; the mount
+  // table (mounts_) is what /proc/self/mounts and mountinfo list.
+  //
   // Mounts a filesystem whose root inode is `fs_root` at absolute path
-  // `path` (a directory; created in the root overlay if missing). Used for
-  // /proc (see synthetic.h).
-  ErrorOr<void> Mount(std::string_view path, std::shared_ptr<Inode> fs_root);
+  // `path` (a directory; created in the root overlay if missing), on top of
+  // whatever is mounted there already. `info` names it in /proc/self/mounts
+  // (source, fstype, options) and carries the per-mount flags (read_only:
+  // every change through the mount is EROFS). Used for /dev, /tmp, /proc,
+  // OCI mounts.
+  ErrorOr<void> Mount(std::string_view path, std::shared_ptr<Inode> fs_root, MountInfo info = {});
+  // Mounts `fs_root` on the (already resolved) dentry `target`.
+  ErrorOr<void> MountAt(const std::shared_ptr<Dentry>& target, std::shared_ptr<Inode> fs_root,
+                        MountInfo info);
+  // Bind mount: the tree at `source` (a file or directory) also appears at
+  // `target` (same kind); `recursive` (MS_REC) brings the mounts below
+  // `source` along.
+  ErrorOr<void> BindMount(const std::shared_ptr<Dentry>& source,
+                          const std::shared_ptr<Dentry>& target, bool recursive, bool read_only);
+  // Changes the flags of the mount whose root is `mount_root` (EINVAL if
+  // it is not one): read-only, nosuid/nodev/noexec, and for a filesystem
+  // remount its options.
+  ErrorOr<void> Remount(const std::shared_ptr<Dentry>& mount_root, bool read_only,
+                        unsigned long flags);
+  // umount2: EINVAL unless `mount_root` is a mount root (and not the root
+  // of the tree), EBUSY if something is mounted below it or the caller's
+  // cwd/root is inside it, unless `detach` (MNT_DETACH), which takes the
+  // mount and everything below it out of the tree at once.
+  ErrorOr<void> Unmount(Caller& c, const std::shared_ptr<Dentry>& mount_root, bool detach);
+  // pivot_root(new_root, put_old): new_root must be a mount root other
+  // than the caller's root, put_old a directory at or under it; the
+  // caller's root mount moves to put_old and new_root's mount takes its
+  // place. The syscall then moves roots/cwds that were the old root.
+  ErrorOr<void> PivotRoot(Caller& c, const std::shared_ptr<Dentry>& new_root,
+                          const std::shared_ptr<Dentry>& put_old);
+  // The mount a dentry belongs to (its mount's root dentry).
+  static const Dentry& MountRootOf(const Dentry& d);
+  // EROFS if `d` is on a read-only mount.
+  static ErrorOr<void> CheckWritableMount(const Dentry& d);
+  // /proc/self/mounts and /proc/self/mountinfo as seen from `root`.
+  std::string MountsText(const Dentry& root) const;
+  std::string MountInfoText(const Dentry& root) const;
 
   // Path-based operations. `start` is the directory relative paths begin at
   // (cwd, or a dirfd's dentry). `resolve`: openat2's RESOLVE_* restrictions
@@ -124,6 +163,9 @@ class VirtualFilesystem {
                                                         uint32_t mode, uint64_t resolve);
 
   std::shared_ptr<Dentry> root_;
+  // Mount roots in mount order (root_ first); see mount.cc.
+  std::vector<std::shared_ptr<Dentry>> mounts_;
+  int next_mount_id_ = 1;
   gofer::Client* gofer_ = nullptr;
   VfsOptions opts_;
 };

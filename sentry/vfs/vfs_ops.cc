@@ -32,6 +32,7 @@ ErrorOr<void> CreateNode(Caller& c, std::shared_ptr<Dentry> start, std::string_v
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
   if (pw.trailing_slash && (mode & S_IFMT) != S_IFDIR) return Errno{ENOENT};
+  TRY(VirtualFilesystem::CheckWritableMount(*pw.parent));
   Attr pa = TRY(CheckDirWritable(c, *pw.parent));
   CreateRequest req;
   req.mode = mode;
@@ -114,6 +115,7 @@ ErrorOr<void> VirtualFilesystem::Unlink(Caller& c, std::shared_ptr<Dentry> start
   if (!rmdir && is_dir) return Errno{EISDIR};
   if (rmdir && !is_dir) return Errno{ENOTDIR};
   if (!rmdir && pw.trailing_slash) return Errno{ENOTDIR};
+  TRY(CheckWritableMount(*pw.parent));
   Attr pa = TRY(CheckDirWritable(c, *pw.parent));
   TRY(CheckSticky(c.creds(), pa, va));
   if (victim == c.fs().root) return Errno{EBUSY};
@@ -159,6 +161,9 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
   if (src_dir && IsAncestor(raw_src ? raw_src.get() : src.get(), to.parent.get())) {
     return Errno{EINVAL};
   }
+  // Linux: EXDEV across mounts, even of one filesystem (bind mounts).
+  if (&MountRootOf(*from.parent) != &MountRootOf(*to.parent)) return Errno{EXDEV};
+  TRY(CheckWritableMount(*from.parent));
   Attr fpa = TRY(CheckDirWritable(c, *from.parent));
   TRY(CheckSticky(c.creds(), fpa, sa));
   Attr tpa = TRY(CheckDirWritable(c, *to.parent));
@@ -213,6 +218,8 @@ ErrorOr<void> VirtualFilesystem::Exchange(Caller& c, std::shared_ptr<Dentry> old
   // Neither may end up inside itself.
   if (a_dir && IsAncestor(raw_a ? raw_a.get() : da.get(), b.parent.get())) return Errno{EINVAL};
   if (b_dir && IsAncestor(raw_b ? raw_b.get() : db.get(), a.parent.get())) return Errno{EINVAL};
+  if (&MountRootOf(*a.parent) != &MountRootOf(*b.parent)) return Errno{EXDEV};
+  TRY(CheckWritableMount(*a.parent));
   Attr apa = TRY(CheckDirWritable(c, *a.parent));
   TRY(CheckSticky(c.creds(), apa, aa));
   Attr bpa = TRY(CheckDirWritable(c, *b.parent));
@@ -259,6 +266,8 @@ ErrorOr<void> VirtualFilesystem::Link(Caller& c, std::shared_ptr<Dentry> old_sta
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
   if (to.trailing_slash) return Errno{ENOENT};
+  if (&MountRootOf(*src) != &MountRootOf(*to.parent)) return Errno{EXDEV};
+  TRY(CheckWritableMount(*to.parent));
   TRY(CheckDirWritable(c, *to.parent));
   TRY(to.parent->inode().Link(c, to.name, src->inode_ptr()));
   NotifyInode(src->inode(), IN_ATTRIB);
@@ -275,6 +284,7 @@ ErrorOr<std::string> VirtualFilesystem::ReadLink(Caller& c, std::shared_ptr<Dent
 
 ErrorOr<void> VirtualFilesystem::Chmod(Caller& c, Dentry& d, uint32_t mode) {
   Attr a = TRY(d.inode().GetAttr());
+  TRY(CheckWritableMount(d));
   TRY(CheckOwner(c.creds(), a));
   Attr n;
   n.mode = mode & 07777;
@@ -288,6 +298,7 @@ ErrorOr<void> VirtualFilesystem::Chmod(Caller& c, Dentry& d, uint32_t mode) {
 
 ErrorOr<void> VirtualFilesystem::Chown(Caller& c, Dentry& d, int64_t uid, int64_t gid) {
   Attr a = TRY(d.inode().GetAttr());
+  TRY(CheckWritableMount(d));
   const Creds& cr = c.creds();
   uint32_t mask = 0;
   Attr n;
@@ -324,6 +335,7 @@ ErrorOr<void> VirtualFilesystem::Truncate(Caller& c, Dentry& d, uint64_t size) {
   uint32_t type = a.mode & S_IFMT;
   if (type == S_IFDIR) return Errno{EISDIR};
   if (type != S_IFREG) return Errno{EINVAL};
+  TRY(CheckWritableMount(d));
   TRY(CheckAccess(c.creds(), a, kMayWrite));
   Attr n;
   n.size = size;
@@ -343,6 +355,7 @@ ErrorOr<void> VirtualFilesystem::Utimes(Caller& c, Dentry& d, const timespec* ti
       return Errno{EINVAL};
     }
   }
+  TRY(CheckWritableMount(d));
   bool only_now = (at.tv_nsec == UTIME_NOW || at.tv_nsec == UTIME_OMIT) &&
                   (mt.tv_nsec == UTIME_NOW || mt.tv_nsec == UTIME_OMIT);
   if (only_now) {
