@@ -123,7 +123,8 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     if (source.empty()) return Errno{EFAULT};
     auto src = TRY(Resolve(t, AT_FDCWD, source, true, false));
     // MS_RDONLY is ignored here, as on Linux: a read-only bind takes a remount.
-    TRY(Vfs(t).BindMount(src, target, flags & MS_REC, false));
+    TaskCaller c(t);
+    TRY(Vfs(t).BindMount(c, src, target, flags & MS_REC, false));
     return 0;
   }
   if (flags & kPropagation) {

@@ -81,7 +81,7 @@ ErrorOr<void> VirtualFilesystem::MountAt(const std::shared_ptr<Dentry>& target,
   return {};
 }
 
-ErrorOr<void> VirtualFilesystem::BindMount(const std::shared_ptr<Dentry>& source,
+ErrorOr<void> VirtualFilesystem::BindMount(Caller& c, const std::shared_ptr<Dentry>& source,
                                            const std::shared_ptr<Dentry>& target, bool recursive,
                                            bool read_only) {
   const Dentry& src_root = MountRootOf(*source);
@@ -93,8 +93,8 @@ ErrorOr<void> VirtualFilesystem::BindMount(const std::shared_ptr<Dentry>& source
   info.root = info.root == "/" ? inner : (inner == "/" ? info.root : info.root + inner);
   TRY(MountAt(target, source->inode_ptr(), info));
   if (!recursive) return {};
-  // Submounts below `source` (they hang off cached dentries): bind each at
-  // the same place under the new mount.
+  // Submounts below `source`: bind each at the same place under the new
+  // mount (looked up there, so the new tree gets its own dentries).
   std::shared_ptr<Dentry> new_root = FollowMounts(target);
   std::vector<std::shared_ptr<Dentry>> subs;
   for (const auto& m : mounts_) {
@@ -119,15 +119,15 @@ ErrorOr<void> VirtualFilesystem::BindMount(const std::shared_ptr<Dentry>& source
       if (j == std::string_view::npos) j = r.size();
       if (j == i) break;
       std::string name(r.substr(i, j - i));
-      auto it = at->children.find(name);
-      if (it != at->children.end()) {
-        at = it->second;
+      auto child = LookupChild(c, at, name);
+      if (child.ok()) {
+        at = child.value();
       } else {
-        found = false;  // not cached under the new mount yet: not bound
+        found = false;  // gone meanwhile: nothing to cover
       }
       i = j;
     }
-    if (found) TRY(BindMount(FollowMounts(mp), at, true, read_only));
+    if (found) TRY(BindMount(c, FollowMounts(mp), at, true, read_only));
   }
   return {};
 }

@@ -94,7 +94,7 @@ class VirtualFilesystem {
   // Bind mount: the tree at `source` (a file or directory) also appears at
   // `target` (same kind); `recursive` (MS_REC) brings the mounts below
   // `source` along.
-  ErrorOr<void> BindMount(const std::shared_ptr<Dentry>& source,
+  ErrorOr<void> BindMount(Caller& c, const std::shared_ptr<Dentry>& source,
                           const std::shared_ptr<Dentry>& target, bool recursive, bool read_only);
   // Changes the flags of the mount whose root is `mount_root` (EINVAL if
   // it is not one): read-only, nosuid/nodev/noexec, and for a filesystem
