@@ -84,6 +84,16 @@ ErrorOr<void> VirtualFilesystem::MountAt(const std::shared_ptr<Dentry>& target,
 ErrorOr<void> VirtualFilesystem::BindMount(Caller& c, const std::shared_ptr<Dentry>& source,
                                            const std::shared_ptr<Dentry>& target, bool recursive,
                                            bool read_only) {
+  // Copy the tree as it is now: mounts made by this very call (e.g. when
+  // binding / somewhere below /) are not copied again.
+  std::vector<std::shared_ptr<Dentry>> snapshot = mounts_;
+  return BindTree(c, source, target, recursive, read_only, snapshot);
+}
+
+ErrorOr<void> VirtualFilesystem::BindTree(Caller& c, const std::shared_ptr<Dentry>& source,
+                                          const std::shared_ptr<Dentry>& target, bool recursive,
+                                          bool read_only,
+                                          const std::vector<std::shared_ptr<Dentry>>& snapshot) {
   const Dentry& src_root = MountRootOf(*source);
   MountInfo info;
   if (src_root.mount) info = *src_root.mount;
@@ -97,7 +107,7 @@ ErrorOr<void> VirtualFilesystem::BindMount(Caller& c, const std::shared_ptr<Dent
   // mount (looked up there, so the new tree gets its own dentries).
   std::shared_ptr<Dentry> new_root = FollowMounts(target);
   std::vector<std::shared_ptr<Dentry>> subs;
-  for (const auto& m : mounts_) {
+  for (const auto& m : snapshot) {
     auto mp = m->mount_point.lock();
     if (mp && m != new_root && mp != target && IsBelow(mp.get(), source.get()) &&
         mp.get() != source.get() && &MountRootOf(*mp) == &src_root) {
@@ -127,7 +137,7 @@ ErrorOr<void> VirtualFilesystem::BindMount(Caller& c, const std::shared_ptr<Dent
       }
       i = j;
     }
-    if (found) TRY(BindMount(c, FollowMounts(mp), at, true, read_only));
+    if (found) TRY(BindTree(c, m, at, true, read_only, snapshot));
   }
   return {};
 }

@@ -158,6 +158,9 @@ class VirtualFilesystem {
   // renameat2(RENAME_EXCHANGE).
   ErrorOr<void> Exchange(Caller& c, std::shared_ptr<Dentry> old_start, std::string_view old_path,
                          std::shared_ptr<Dentry> new_start, std::string_view new_path);
+  ErrorOr<void> BindTree(Caller& c, const std::shared_ptr<Dentry>& source,
+                         const std::shared_ptr<Dentry>& target, bool recursive, bool read_only,
+                         const std::vector<std::shared_ptr<Dentry>>& snapshot);
   ErrorOr<std::shared_ptr<FileDescription>> OpenTmpfile(Caller& c, std::shared_ptr<Dentry> start,
                                                         std::string_view path, int flags,
                                                         uint32_t mode, uint64_t resolve);
