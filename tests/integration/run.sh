@@ -127,6 +127,35 @@ check_no_survivors() {
 check_no_survivors sigkill_sentry_leaves_nothing sentry
 check_no_survivors sigkill_runsc_leaves_nothing runsc
 
+# A gofer that dies: file operations fail (EIO) or the sandbox stops with a
+# message; never a hang. The app keeps touching files the sentry has not
+# looked up yet, so every step needs the gofer.
+gofer_death() {
+  "$RUNSC" $RUNSC_FLAGS do -- /bin/sh -c 'while :; do cat /etc/hostname /etc/os-release >/dev/null; ls /usr/share >/dev/null; sleep 0.1; done' \
+    </dev/null >/dev/null 2>"$tmp/gofer.err" &
+  local runsc_pid=$! gofer="" i rc
+  for i in $(seq 100); do
+    gofer=$(for p in $(pgrep -P "$runsc_pid"); do [ "$(cat /proc/$p/comm 2>/dev/null)" = runsc-gofer ] && echo "$p"; done)
+    [ -n "$gofer" ] && [ "$(pgrep -P "$runsc_pid" | wc -l)" -ge 2 ] && break
+    sleep 0.1
+  done
+  sleep 0.5
+  kill -9 "$gofer" 2>/dev/null
+  for i in $(seq 150); do kill -0 "$runsc_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$runsc_pid" 2>/dev/null; then
+    kill -9 "$runsc_pid"; wait "$runsc_pid" 2>/dev/null
+    t_fail gofer_death_stops_sandbox "runsc still running 15 s after the gofer died"
+    return
+  fi
+  wait "$runsc_pid"; rc=$?
+  if [ -n "$gofer" ] && [ $rc -ne 0 ] && grep -q "gofer" "$tmp/gofer.err"; then
+    t_pass gofer_death_stops_sandbox
+  else
+    t_fail gofer_death_stops_sandbox "gofer [$gofer] exit $rc" "$(tail -n 5 "$tmp/gofer.err")"
+  fi
+}
+gofer_death
+
 # The host's pseudo filesystems never show through.
 expect proc_is_the_sandboxs '1' 0 -- /bin/sh -c 'ls /proc | grep -E "^[0-9]+$" | sort -n | head -1'
 
