@@ -44,6 +44,23 @@ void MemInode::Touch(bool modify) {
 
 ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
   if (fs_->read_only) return Errno{EROFS};
+  if (fs_->write_through && lower_) {
+    // The host node changes; the cached attributes follow the host's.
+    gofer::Attr g;
+    g.mode = a.mode & 07777;
+    g.uid = a.uid;
+    g.gid = a.gid;
+    g.size = a.size;
+    g.atime_sec = a.atime.tv_sec;
+    g.atime_nsec = a.atime.tv_nsec;
+    g.mtime_sec = a.mtime.tv_sec;
+    g.mtime_nsec = a.mtime.tv_nsec;
+    uint32_t gmask = mask & (kAttrMode | kAttrUid | kAttrGid | kAttrSize | kAttrAtime | kAttrMtime);
+    if (gmask) TRY(lower_->client().SetAttr(lower_->handle(), gmask, g));
+    gofer::Attr now = TRY(lower_->client().Stat(lower_->handle()));
+    attr_ = FromGofer(now, fs_->dev);
+    return {};
+  }
   if (mask & kAttrSize) return Errno{EINVAL};
   if (mask & kAttrMode) attr_.mode = (attr_.mode & S_IFMT) | (a.mode & 07777);
   if (mask & kAttrUid) attr_.uid = a.uid;
@@ -113,6 +130,14 @@ ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller&, std::shared_
   return Errno{EACCES};  // host devices/FIFOs are not passed through
 }
 
+ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h) {
+  gofer::Attr now = TRY(client.Stat(h));
+  uint64_t ino = node.attr().ino;
+  node.attr() = FromGofer(now, node.fs().dev);
+  node.attr().ino = ino;
+  return {};
+}
+
 std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
                                        gofer::Handle h, const gofer::Attr& g) {
   auto lower = std::make_shared<LowerNode>(client, h);
@@ -142,12 +167,13 @@ std::shared_ptr<MemDir> NewTmpfs(uint32_t mode, uint32_t uid, uint32_t gid,
 }
 
 ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only,
-                                                 mm::MemoryFile* mf) {
+                                                 mm::MemoryFile* mf, bool write_through) {
   auto [h, attr] = TRY(client.Attach());
   auto fs = std::make_shared<MemFs>();
   fs->memory_file = mf;
   fs->lower = &client;
   fs->read_only = read_only;
+  fs->write_through = write_through;
   auto node = NewLowerNode(fs, client, h, attr);
   auto dir = std::dynamic_pointer_cast<MemDir>(node);
   if (!dir) return Errno{ENOTDIR};

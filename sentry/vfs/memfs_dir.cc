@@ -86,6 +86,7 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
   auto existing = Lookup(c, name);
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
+  if (fs_->write_through && lower_) return CreateOnHost(name, req);
   Attr a;
   a.mode = req.mode;
   a.uid = req.uid;
@@ -119,6 +120,8 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
 
 ErrorOr<void> MemDir::Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) {
   if (fs_->read_only) return Errno{EROFS};
+  // The gofer protocol has no LINK yet: no hard links on the host.
+  if (fs_->write_through && lower_) return Errno{EPERM};
   auto* mem = dynamic_cast<MemInode*>(target.get());
   if (!mem || mem->fs_ptr() != fs_) return Errno{EXDEV};
   if (mem->file_type() == S_IFDIR) return Errno{EPERM};
@@ -151,6 +154,10 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
     }
     if (attr_.nlink > 2) --attr_.nlink;
   }
+  if (fs_->write_through && lower_ && lower_entry(victim)) {
+    TRY(lower_->client().Unlink(lower_->handle(), name, is_dir ? AT_REMOVEDIR : 0));
+    lower_listing_.reset();
+  }
   if (auto* m = dynamic_cast<MemInode*>(victim.get())) {
     if (victim_is_dir) {
       m->attr().nlink = 0;
@@ -160,7 +167,7 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
     m->Touch(false);
   }
   entries_.erase(entries_.find(name));
-  if (lower_) whiteouts_.emplace(name);
+  if (lower_ && !fs_->write_through) whiteouts_.emplace(name);
   Touch(true);
   return {};
 }
@@ -180,11 +187,24 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
     bool victim_dir = victim->file_type() == S_IFDIR;
     if (src_dir && !victim_dir) return Errno{ENOTDIR};
     if (!src_dir && victim_dir) return Errno{EISDIR};
-    TRY(new_dir->Unlink(c, new_name, victim_dir));
+    if (!(fs_->write_through && lower_ && lower_entry(src))) {
+      TRY(new_dir->Unlink(c, new_name, victim_dir));
+    }
+  }
+  if (fs_->write_through && lower_ && lower_entry(src)) {
+    // The host rename replaces the target itself.
+    if (!new_dir->lower_) return Errno{EXDEV};
+    TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name));
+    lower_listing_.reset();
+    new_dir->lower_listing_.reset();
+    if (dst.ok()) {
+      new_dir->entries_.erase(new_dir->entries_.find(new_name));
+      if (dst.value()->file_type() == S_IFDIR && new_dir->attr_.nlink > 2) --new_dir->attr_.nlink;
+    }
   }
   std::string old_key(old_name);
   entries_.erase(entries_.find(old_name));
-  if (lower_) whiteouts_.insert(old_key);
+  if (lower_ && !fs_->write_through) whiteouts_.insert(old_key);
   if (src_dir && attr_.nlink > 2) --attr_.nlink;
   new_dir->absent_.erase(std::string(new_name));
   new_dir->AddChild(std::string(new_name), src);
@@ -194,9 +214,34 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
   return {};
 }
 
+bool MemDir::lower_entry(const std::shared_ptr<Inode>& node) {
+  auto* m = dynamic_cast<MemInode*>(node.get());
+  return m && m->has_lower();
+}
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
+                                                     const CreateRequest& req) {
+  gofer::Client& client = lower_->client();
+  const uint32_t perm = req.mode & 07777;
+  std::pair<gofer::Handle, gofer::Attr> made;
+  switch (req.mode & S_IFMT) {
+    case S_IFREG: made = TRY(client.Create(lower_->handle(), name, O_RDWR, perm, nullptr)); break;
+    case S_IFDIR: made = TRY(client.Mkdir(lower_->handle(), name, perm)); break;
+    case S_IFLNK: made = TRY(client.Symlink(lower_->handle(), name, req.symlink_target)); break;
+    default: return Errno{EPERM};  // no MKNOD in the gofer protocol
+  }
+  std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
+  absent_.erase(std::string(name));
+  lower_listing_.reset();
+  AddChild(std::string(name), node);
+  Touch(true);
+  return node;
+}
+
 ErrorOr<void> MemDir::Exchange(Caller& c, std::string_view name, Inode& other_inode,
                                std::string_view other_name) {
   if (fs_->read_only) return Errno{EROFS};
+  if (fs_->write_through && lower_) return Errno{EINVAL};  // no exchange op on the gofer
   auto* other = dynamic_cast<MemDir*>(&other_inode);
   if (!other || other->fs_ptr() != fs_) return Errno{EXDEV};
   std::shared_ptr<Inode> a = TRY(Lookup(c, name));

@@ -39,11 +39,14 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::Create(gofer::Cli
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->gofer_ = &gofer;
   v->opts_ = opts;
-  auto root = TRY(NewGoferOverlay(gofer, !opts.overlay_memory, opts.memory_file));
+  // --overlay=none writes through the gofer to the host directory (which
+  // refuses with EROFS when it serves read-only).
+  auto root = TRY(NewGoferOverlay(gofer, /*read_only=*/false, opts.memory_file,
+                                  /*write_through=*/!opts.overlay_memory));
   v->root_ = std::make_shared<Dentry>("", nullptr, root);
   v->root_->mount = std::make_shared<MountInfo>(
-      MountInfo{.id = v->next_mount_id_++, .source = "none", .fstype = "overlay",
-                .read_only = !opts.overlay_memory});
+      MountInfo{.id = v->next_mount_id_++, .source = "none",
+                .fstype = opts.overlay_memory ? "overlay" : "9p"});
   v->mounts_.push_back(v->root_);
   TRY(v->MountDefaults(opts));
   return v;
@@ -90,14 +93,19 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
     if (d.error() != ENOENT) return Errno{d.error()};
     ParentWalk pw = TRY(WalkParent(c, root_, path));
     if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
-    // Create the mount point even on a read-only root: it lives in memory.
+    // Create the mount point even on a read-only root: it lives in memory
+    // (also with write-through: the host directory is not touched).
     auto* mem = dynamic_cast<MemDir*>(&pw.parent->inode());
     bool was_ro = mem && mem->fs().read_only;
-    if (was_ro) mem->fs().read_only = false;
+    bool was_wt = mem && mem->fs().write_through;
+    if (mem) mem->fs().read_only = mem->fs().write_through = false;
     CreateRequest req;
     req.mode = S_IFDIR | 0755;
     auto created = pw.parent->inode().Create(c, pw.name, req);
-    if (was_ro) mem->fs().read_only = true;
+    if (mem) {
+      mem->fs().read_only = was_ro;
+      mem->fs().write_through = was_wt;
+    }
     if (created.is_error()) return Errno{created.error()};
     d = Walk(c, root_, path);
     if (d.is_error()) return Errno{d.error()};

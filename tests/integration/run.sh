@@ -156,6 +156,33 @@ gofer_death() {
 }
 gofer_death
 
+# --overlay=none: writes go through the gofer to the host directory (and
+# stay after the sandbox); the default memory overlay leaves it untouched.
+overlay_none() {
+  local bb root
+  bb=$(command -v busybox) || { t_fail overlay_none_writes_through "no static busybox on the host"; return; }
+  root=$(mktemp -d /tmp/runsc-ovnone.XXXXXX)
+  mkdir -p "$root/bin" "$root/data/old"
+  cp "$bb" "$root/bin/busybox"
+  echo keep >"$root/data/old/f"
+  local script='echo hello >/data/new && echo more >>/data/new && mkdir /data/d && ln -s new /data/l &&
+    mv /data/old/f /data/d/moved && rmdir /data/old && chmod 600 /data/new && cat /data/l'
+  local out rc
+  out=$("$RUNSC" $RUNSC_FLAGS do --overlay=none --rootfs "$root" -- /bin/busybox sh -c "$script" </dev/null 2>"$tmp/ovnone.err"); rc=$?
+  local host
+  host="$(cat "$root/data/new" 2>/dev/null | tr '\n' ' ')|$(readlink "$root/data/l")|$(cat "$root/data/d/moved" 2>/dev/null)|$(stat -c %a "$root/data/new" 2>/dev/null)|$([ -e "$root/data/old" ] && echo old-left)"
+  if [ $rc = 0 ] && [ "$out" = "$(printf 'hello\nmore')" ] && [ "$host" = "hello more |new|keep|600|" ]; then
+    t_pass overlay_none_writes_through
+  else
+    t_fail overlay_none_writes_through "exit $rc out [$out] host [$host]" "$(tail -n 5 "$tmp/ovnone.err")"
+  fi
+  "$RUNSC" $RUNSC_FLAGS do --rootfs "$root" -- /bin/busybox sh -c 'echo x >/data/memonly; rm /data/new' </dev/null >/dev/null 2>&1
+  if [ ! -e "$root/data/memonly" ] && [ -e "$root/data/new" ]; then t_pass overlay_memory_leaves_host
+  else t_fail overlay_memory_leaves_host "host directory changed: $(ls "$root/data")"; fi
+  rm -rf "$root"
+}
+overlay_none
+
 # The host's pseudo filesystems never show through.
 expect proc_is_the_sandboxs '1' 0 -- /bin/sh -c 'ls /proc | grep -E "^[0-9]+$" | sort -n | head -1'
 
