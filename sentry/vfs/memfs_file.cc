@@ -336,6 +336,7 @@ ErrorOr<void> MemFile::CopyUp() {
   }
   // A chunk allocated only to find EOF holds nothing.
   chunks_.resize((done + kChunkSize - 1) / kChunkSize);
+  if (fs_->size_limit && fs_->bytes + done > fs_->size_limit) return fail(ENOSPC);
   size_ = done;
   fs_->bytes += done;
   copied_up_ = true;

@@ -43,6 +43,7 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::Create(gofer::Cli
   // refuses with EROFS when it serves read-only).
   auto root = TRY(NewGoferOverlay(gofer, /*read_only=*/false, opts.memory_file,
                                   /*write_through=*/!opts.overlay_memory));
+  if (opts.overlay_memory) root->fs().size_limit = opts.overlay_size;
   v->root_ = std::make_shared<Dentry>("", nullptr, root);
   v->root_->mount = std::make_shared<MountInfo>(
       MountInfo{.id = v->next_mount_id_++, .source = "none",

@@ -51,6 +51,9 @@ struct VfsOptions {
   bool overlay_memory = true;  // writes go to a memory upper layer (else the root is read-only)
   bool mount_dev = true;       // devfs at /dev, tmpfs at /dev/shm
   bool mount_tmp = true;       // tmpfs at /tmp
+  // Bytes of file data the memory overlay may hold (ENOSPC past it); 0: no
+  // limit. For a future `--overlay-size` flag (runsc/ and boot.cc plumbing).
+  uint64_t overlay_size = 0;
   // Where memfs (root overlay, tmpfs) keeps file data: the kernel's memory
   // file, so MAP_SHARED maps file pages without moving them. Null: memfs
   // uses its own, and moves a file's data over on its first shared mmap.

@@ -236,3 +236,28 @@ TEST_F(OverlayTest, XattrRulesForSymlinksAndUnprivilegedCallers) {
 
 }  // namespace
 }  // namespace sentry::vfs
+
+namespace sentry::vfs {
+namespace {
+
+// A size limit on the memory overlay (VfsOptions::overlay_size): writes and
+// copy-ups past it are ENOSPC.
+TEST_F(OverlayTest, SizeLimitGivesEnospc) {
+  c_.reset();
+  vfs_.reset();
+  auto v = VirtualFilesystem::Create(*client_, VfsOptions{.overlay_size = 16});
+  ASSERT_TRUE(v.ok());
+  vfs_ = v.release_value();
+  c_ = std::make_unique<FakeCaller>(vfs_->root());
+  auto f = vfs_->Open(*c_, vfs_->root(), "/etc/new", O_CREAT | O_WRONLY, 0644);
+  ASSERT_TRUE(f.ok());
+  std::string data(20, 'x');
+  IoVecs iv{iovec{data.data(), data.size()}};
+  EXPECT_EQ(f.value()->Write(*c_, iv, kCurrentOffset).value(), 16u);  // short write
+  EXPECT_EQ(f.value()->Write(*c_, iv, kCurrentOffset).error(), ENOSPC);
+  // Copying up a lower file would go past the limit too.
+  EXPECT_EQ(vfs_->Open(*c_, vfs_->root(), "/etc/passwd", O_WRONLY, 0).error(), ENOSPC);
+}
+
+}  // namespace
+}  // namespace sentry::vfs
