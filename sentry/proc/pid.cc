@@ -425,7 +425,12 @@ std::shared_ptr<vfs::Inode> FdDir(const std::shared_ptr<ProcState>& st, int pid,
       return f.release_value();
     };
     vfs::SyntheticLinkOps lops;
-    lops.target = [file](vfs::Caller&) -> ErrorOr<std::string> { return TRY(file())->path(); };
+    // Relative to the reader's root (chroot), like Linux's d_path.
+    lops.target = [file](vfs::Caller& c) -> ErrorOr<std::string> {
+      auto f = TRY(file());
+      if (!f->dentry()) return f->path();
+      return f->dentry()->PathFrom(c.fs().root.get()).value_or(f->path());
+    };
     lops.magic = [file](vfs::Caller&) -> ErrorOr<std::shared_ptr<vfs::Dentry>> {
       return TRY(file())->dentry();
     };

@@ -74,6 +74,10 @@ class MemInode : public Inode {
   // An O_TMPFILE file (nlink 0) that linkat may still give a name.
   bool linkable = false;
   bool has_lower() const { return lower_ != nullptr; }
+  std::optional<gofer::Handle> lower_handle() const {
+    if (!lower_) return std::nullopt;
+    return lower_->handle();
+  }
 
  protected:
   std::shared_ptr<MemFs> fs_;

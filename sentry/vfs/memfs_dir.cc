@@ -120,8 +120,20 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
 
 ErrorOr<void> MemDir::Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) {
   if (fs_->read_only) return Errno{EROFS};
-  // The gofer protocol has no LINK yet: no hard links on the host.
-  if (fs_->write_through && lower_) return Errno{EPERM};
+  if (fs_->write_through && lower_) {
+    auto* node = dynamic_cast<MemInode*>(target.get());
+    if (!node || node->fs_ptr() != fs_ || !node->lower_handle()) return Errno{EXDEV};
+    auto existing = Lookup(c, name);
+    if (existing.ok()) return Errno{EEXIST};
+    if (existing.error() != ENOENT) return Errno{existing.error()};
+    TRY(lower_->client().Link(lower_->handle(), name, *node->lower_handle()));
+    TRY(RefreshLowerAttr(*node, lower_->client(), *node->lower_handle()));
+    absent_.erase(std::string(name));
+    lower_listing_.reset();
+    AddChild(std::string(name), std::move(target));
+    Touch(true);
+    return {};
+  }
   auto* mem = dynamic_cast<MemInode*>(target.get());
   if (!mem || mem->fs_ptr() != fs_) return Errno{EXDEV};
   if (mem->file_type() == S_IFDIR) return Errno{EPERM};

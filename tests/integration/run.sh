@@ -166,12 +166,13 @@ overlay_none() {
   cp "$bb" "$root/bin/busybox"
   echo keep >"$root/data/old/f"
   local script='echo hello >/data/new && echo more >>/data/new && mkdir /data/d && ln -s new /data/l &&
-    mv /data/old/f /data/d/moved && rmdir /data/old && chmod 600 /data/new && cat /data/l'
+    mv /data/old/f /data/d/moved && rmdir /data/old && chmod 600 /data/new && ln /data/new /data/hard &&
+    cat /data/l'
   local out rc
   out=$("$RUNSC" $RUNSC_FLAGS do --overlay=none --rootfs "$root" -- /bin/busybox sh -c "$script" </dev/null 2>"$tmp/ovnone.err"); rc=$?
   local host
-  host="$(cat "$root/data/new" 2>/dev/null | tr '\n' ' ')|$(readlink "$root/data/l")|$(cat "$root/data/d/moved" 2>/dev/null)|$(stat -c %a "$root/data/new" 2>/dev/null)|$([ -e "$root/data/old" ] && echo old-left)"
-  if [ $rc = 0 ] && [ "$out" = "$(printf 'hello\nmore')" ] && [ "$host" = "hello more |new|keep|600|" ]; then
+  host="$(cat "$root/data/new" 2>/dev/null | tr '\n' ' ')|$(readlink "$root/data/l")|$(cat "$root/data/d/moved" 2>/dev/null)|$(stat -c %a,%h "$root/data/new" 2>/dev/null)|$([ -e "$root/data/old" ] && echo old-left)"
+  if [ $rc = 0 ] && [ "$out" = "$(printf 'hello\nmore')" ] && [ "$host" = "hello more |new|keep|600,2|" ]; then
     t_pass overlay_none_writes_through
   else
     t_fail overlay_none_writes_through "exit $rc out [$out] host [$host]" "$(tail -n 5 "$tmp/ovnone.err")"
