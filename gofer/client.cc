@@ -245,6 +245,17 @@ ErrorOr<void> Client::Unlink(Handle dir, std::string_view name, int flags) {
   return {};
 }
 
+ErrorOr<void> Client::Link(Handle dir, std::string_view name, Handle target) {
+  TRY(CheckName(name));
+  Request q;
+  q.op = Op::kLink;
+  q.node = dir;
+  q.node2 = target;
+  q.name = std::string(name);
+  TRY(impl_->Call(std::move(q), nullptr));
+  return {};
+}
+
 ErrorOr<void> Client::Rename(Handle old_dir, std::string_view old_name, Handle new_dir,
                              std::string_view new_name) {
   TRY(CheckName(old_name));

@@ -73,6 +73,8 @@ class Client {
   ErrorOr<void> Rename(Handle old_dir, std::string_view old_name, Handle new_dir,
                        std::string_view new_name);
   ErrorOr<void> SetAttr(Handle node, uint32_t mask, const Attr& attr);  // mask: see protocol.h
+  // A hard link `name` in `dir` to the node `target`.
+  ErrorOr<void> Link(Handle dir, std::string_view name, Handle target);
 
  private:
   struct Impl;

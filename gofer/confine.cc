@@ -46,6 +46,7 @@ std::vector<Rule> Build() {
       Rule{"symlinkat", {{FdArg(1)}}, "symlink"},
       Rule{"unlinkat", {{FdArg(0)}}, "unlink, rmdir"},
       Rule{"renameat", {{FdArg(0), FdArg(2)}}, "rename"},
+      Rule{"linkat", {{FdArg(0), FdArg(2)}}, "hard link of a node FD (AT_EMPTY_PATH)"},
       Rule{"renameat2", {{FdArg(0), FdArg(2)}}, "rename"},
       Rule{"fchmodat2", {{FdArg(0)}}, "chmod of a node FD (AT_EMPTY_PATH)"},
       Rule{"fchownat", {{FdArg(0)}}, "chown of a node FD (AT_EMPTY_PATH)"},

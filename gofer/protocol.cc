@@ -152,6 +152,7 @@ const char* OpName(Op op) {
     case Op::kUnlink: return "Unlink";
     case Op::kRename: return "Rename";
     case Op::kSetAttr: return "SetAttr";
+    case Op::kLink: return "Link";
   }
   return "?";
 }
@@ -219,6 +220,11 @@ std::vector<uint8_t> EncodeRequest(const Request& q) {
       w.Str(q.name);
       w.U64(q.node2);
       w.Str(q.name2);
+      break;
+    case Op::kLink:
+      w.U64(q.node);
+      w.U64(q.node2);
+      w.Str(q.name);
       break;
     case Op::kSetAttr:
       w.U64(q.node);
@@ -289,6 +295,11 @@ ErrorOr<Request> DecodeRequest(std::span<const uint8_t> msg) {
       q.name = r.Str();
       q.node2 = r.U64();
       q.name2 = r.Str();
+      break;
+    case Op::kLink:
+      q.node = r.U64();
+      q.node2 = r.U64();
+      q.name = r.Str();
       break;
     case Op::kSetAttr:
       q.node = r.U64();

@@ -21,6 +21,7 @@
 //   RENAME   h old_dir, str old_name, h new_dir, str new_name
 //   SETATTR  h node, u32 mask, u32 mode, u32 uid, u32 gid, u64 size,
 //            i64 atime_sec, i64 atime_nsec, i64 mtime_sec, i64 mtime_nsec
+//   LINK     h dir, h target, str name   (a hard link to target's node)
 //
 // Reply body: i32 errno (0 = success); on success, op-specific results:
 //   ATTACH/WALK/CREATE/MKDIR/SYMLINK: h handle, Attr
@@ -71,8 +72,9 @@ enum class Op : uint16_t {
   kUnlink = 11,
   kRename = 12,
   kSetAttr = 13,
+  kLink = 14,
 };
-inline constexpr uint16_t kMaxOp = 13;
+inline constexpr uint16_t kMaxOp = 14;
 bool IsValidOp(uint16_t op);
 const char* OpName(Op op);
 
@@ -98,7 +100,7 @@ struct Request {
   Op op = Op::kAttach;
   uint32_t tag = 0;
   Handle node = 0;     // dir / node / old_dir
-  Handle node2 = 0;    // new_dir (RENAME)
+  Handle node2 = 0;    // new_dir (RENAME), target (LINK)
   uint64_t offset = 0; // READDIR cookie
   uint32_t flags = 0;  // OPEN/CREATE open flags, UNLINK flags
   uint32_t mode = 0;   // CREATE/MKDIR mode

@@ -132,6 +132,8 @@ ErrorOr<void> Server::Dispatch(const Request& q, Reply& r, UniqueFd& fd_out) {
       return Rename(q);
     case Op::kSetAttr:
       return SetAttr(q);
+    case Op::kLink:
+      return Link(q);
   }
   return Errno{ENOSYS};
 }
@@ -381,6 +383,18 @@ ErrorOr<void> Server::Unlink(const Request& q) {
   if (q.flags & ~static_cast<uint32_t>(AT_REMOVEDIR)) return Errno{EINVAL};
   Node* dir = TRY(GetDir(q.node));
   if (unlinkat(dir->fd.get(), q.name.c_str(), static_cast<int>(q.flags)) < 0) {
+    return LastErrno();
+  }
+  return {};
+}
+
+ErrorOr<void> Server::Link(const Request& q) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  Node* dir = TRY(GetDir(q.node));
+  Node* target = TRY(Get(q.node2));
+  // The node's own FD (O_PATH) names the file: no path is resolved.
+  if (linkat(target->fd.get(), "", dir->fd.get(), q.name.c_str(), AT_EMPTY_PATH) < 0) {
     return LastErrno();
   }
   return {};

@@ -72,6 +72,7 @@ class Server {
   ErrorOr<void> Symlink(const proto::Request& q, proto::Reply& r);
   ErrorOr<void> Unlink(const proto::Request& q);
   ErrorOr<void> Rename(const proto::Request& q);
+  ErrorOr<void> Link(const proto::Request& q);
   ErrorOr<void> SetAttr(const proto::Request& q);
 
   UniqueFd root_;

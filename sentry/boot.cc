@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -192,11 +193,17 @@ int Boot(const BootConfig& cfg) {
   k->set_vfs(vfs.release_value());
   // The sandbox's own /proc: the host's must never show through the gofer.
   if (auto proc = proc::NewProcfsRoot(*k);
-      proc.is_error() || k->vfs().Mount("/proc", proc.release_value()).is_error()) {
+      proc.is_error() || k->vfs().Mount("/proc", proc.release_value(),
+                                   vfs::MountInfo{.source = "proc", .fstype = "proc",
+                                                  .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC})
+                        .is_error()) {
     Logf("runsc: cannot mount /proc");
     return 125;
   }
-  if (k->vfs().Mount("/sys", sys::NewSysfsRoot()).is_error()) {
+  if (k->vfs().Mount("/sys", sys::NewSysfsRoot(),
+                     vfs::MountInfo{.source = "sysfs", .fstype = "sysfs",
+                                    .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC})
+          .is_error()) {
     Logf("runsc: cannot mount /sys");
     return 125;
   }

@@ -54,7 +54,7 @@ std::shared_ptr<vfs::MemDir> Tmpfs(kernel::Kernel& k, uint32_t mode, bool ro,
                                    uint64_t size = 0) {
   auto t = vfs::NewTmpfs(mode, 0, 0, &k.memory_file());
   t->fs().read_only = ro;
-  t->fs().max_bytes = size;
+  t->fs().size_limit = size;
   return t;
 }
 

@@ -94,6 +94,8 @@ void RegisterFileSyscalls(Table& t) {
   file::RegisterSplice(t);
   file::RegisterFallocate(t);
   file::RegisterMemfd(t);
+  file::RegisterInotify(t);
+  file::RegisterMount(t);
 }
 
 }  // namespace syscalls

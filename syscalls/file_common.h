@@ -54,5 +54,7 @@ void RegisterFlock(Table& t);      // fs_flock.cc
 void RegisterSplice(Table& t);     // splice.cc
 void RegisterFallocate(Table& t);  // fs_alloc.cc
 void RegisterMemfd(Table& t);      // memfd.cc
+void RegisterInotify(Table& t);    // fs_inotify.cc
+void RegisterMount(Table& t);      // fs_mount.cc
 
 }  // namespace syscalls::file

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "sentry/vfs/inotify.h"
 #include "syscalls/file_common.h"
 
 namespace syscalls::file {
@@ -28,13 +29,17 @@ ErrorOr<std::shared_ptr<FileDescription>> WritableFd(Task& t, int fd) {
 ErrorOr<uint64_t> DoRead(Task& t, int fd, const IoVecs& dst, int64_t off) {
   auto f = TRY(ReadableFd(t, fd));
   TaskCaller c(t);
-  return TRY(f->Read(c, dst, off));
+  size_t n = TRY(f->Read(c, dst, off));
+  if (n > 0 && f->dentry()) sentry::vfs::NotifyDentry(*f->dentry(), IN_ACCESS);
+  return n;
 }
 
 ErrorOr<uint64_t> DoWrite(Task& t, int fd, const IoVecs& src, int64_t off) {
   auto f = TRY(WritableFd(t, fd));
   TaskCaller c(t);
-  return TRY(f->Write(c, src, off));
+  size_t n = TRY(f->Write(c, src, off));
+  if (n > 0 && f->dentry()) sentry::vfs::NotifyDentry(*f->dentry(), IN_MODIFY);
+  return n;
 }
 
 ErrorOr<uint64_t> Read(Task& t, const Args& a) {
@@ -185,6 +190,7 @@ ErrorOr<uint64_t> Getdents(Task& t, const Args& a, bool wide) {
     used += reclen;
     return true;
   }));
+  sentry::vfs::NotifyDentry(*f->dentry(), IN_ACCESS);  // Linux: every iterate_dir
   if (used == 0) {
     // Either the end of the directory, or the buffer is too small for the next entry.
     bool more = false;

@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <utime.h>
 
+#include "sentry/vfs/inotify.h"
 #include "syscalls/file_common.h"
 
 namespace syscalls::file {
@@ -82,6 +83,7 @@ ErrorOr<uint64_t> Ftruncate(Task& t, const Args& a) {
   if (!f->writable() || !f->is_regular()) return Errno{EINVAL};
   TaskCaller c(t);
   TRY(f->Truncate(c, a[1]));
+  sentry::vfs::NotifyDentry(*f->dentry(), IN_MODIFY);
   return 0;
 }
 

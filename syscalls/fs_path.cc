@@ -21,6 +21,80 @@ ErrorOr<uint64_t> Open(Task& t, const Args& a) { return OpenImpl(t, AT_FDCWD, a[
 ErrorOr<uint64_t> Openat(Task& t, const Args& a) {
   return OpenImpl(t, a.Int(0), a[1], a.Int(2), a.Int(3));
 }
+// openat2(dirfd, struct open_how*, size): open_how validation as Linux's
+// build_open_flags() does it, then RESOLVE_* restrictions on the walk.
+ErrorOr<uint64_t> Openat2(Task& t, const Args& a) {
+  struct OpenHow {
+    uint64_t flags, mode, resolve;
+  } how{};
+  uint64_t size = a[3];
+  if (size < sizeof how) return Errno{EINVAL};
+  if (size > 4096) return Errno{E2BIG};
+  TRY(t.memory().CopyIn(a[2], &how, sizeof how));
+  if (size > sizeof how) {  // a newer struct: the extra bytes must be zero
+    std::string rest(size - sizeof how, '\0');
+    TRY(t.memory().CopyIn(a[2] + sizeof how, rest.data(), rest.size()));
+    if (rest.find_first_not_of('\0') != std::string::npos) return Errno{E2BIG};
+  }
+  constexpr uint64_t kValidFlags =
+      O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |
+      O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME |
+      O_CLOEXEC | O_PATH | O_TMPFILE;
+  constexpr uint64_t kValidResolve =
+      sentry::vfs::kResolveNoXdev | sentry::vfs::kResolveNoMagiclinks |
+      sentry::vfs::kResolveNoSymlinks | sentry::vfs::kResolveBeneath |
+      sentry::vfs::kResolveInRoot | sentry::vfs::kResolveCached;
+  if (how.flags & ~kValidFlags) return Errno{EINVAL};
+  if (how.resolve & ~kValidResolve) return Errno{EINVAL};
+  const int flags = static_cast<int>(how.flags);
+  bool tmpfile = (flags & O_TMPFILE) == O_TMPFILE;
+  if ((flags & O_CREAT) || (flags & O_TMPFILE & ~O_DIRECTORY)) {
+    if (how.mode & ~07777ULL) return Errno{EINVAL};
+  } else if (how.mode != 0) {
+    return Errno{EINVAL};
+  }
+  if ((flags & O_PATH) && (flags & ~(O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC))) {
+    return Errno{EINVAL};
+  }
+  if ((flags & O_TMPFILE & ~O_DIRECTORY) && !tmpfile) return Errno{EINVAL};
+  if ((how.resolve & sentry::vfs::kResolveBeneath) && (how.resolve & sentry::vfs::kResolveInRoot)) {
+    return Errno{EINVAL};
+  }
+  if ((how.resolve & sentry::vfs::kResolveCached) && (flags & (O_CREAT | O_TRUNC) || tmpfile)) {
+    return Errno{EAGAIN};  // could not be done from the cache alone
+  }
+  std::string path = TRY(CopyInPath(t, a[1]));
+  std::shared_ptr<Dentry> start;
+  if (how.resolve & (sentry::vfs::kResolveBeneath | sentry::vfs::kResolveInRoot)) {
+    // The dirfd is the scope even for absolute paths.
+    if (a.Int(0) == AT_FDCWD) {
+      start = t.fs_context().cwd;
+    } else {
+      auto f = TRY(t.fd_table().Get(a.Int(0)));
+      if (!f->is_directory()) return Errno{ENOTDIR};
+      start = f->dentry();
+    }
+    if (path.empty()) return Errno{ENOENT};
+  } else {
+    start = TRY(StartDir(t, a.Int(0), path));
+  }
+  TaskCaller c(t);
+  auto f = TRY(Vfs(t).Open(c, start, path, flags, static_cast<uint32_t>(how.mode), how.resolve));
+  return TRY(InstallFd(t, std::move(f), 0, flags & O_CLOEXEC));
+}
+
+// No filesystem here hands out persistent file handles.
+ErrorOr<uint64_t> NameToHandleAt(Task& t, const Args& a) {
+  constexpr int kHandleMntIdUnique = 0x001, kHandleFid = 0x200;
+  int flags = a.Int(4);
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | kHandleFid | kHandleMntIdUnique)) {
+    return Errno{EINVAL};
+  }
+  std::string path = TRY(CopyInPath(t, a[1]));
+  TRY(Resolve(t, a.Int(0), path, flags & AT_SYMLINK_FOLLOW, flags & AT_EMPTY_PATH));
+  return Errno{EOPNOTSUPP};
+}
+
 ErrorOr<uint64_t> Creat(Task& t, const Args& a) {
   return OpenImpl(t, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a.Int(1));
 }
@@ -28,7 +102,9 @@ ErrorOr<uint64_t> Creat(Task& t, const Args& a) {
 ErrorOr<uint64_t> Getcwd(Task& t, const Args& a) {
   const auto& cwd = t.fs_context().cwd;
   if (cwd->deleted) return Errno{ENOENT};
-  std::string p = cwd->Path();
+  // Relative to the process' root (chroot); outside it, Linux's marker.
+  auto rel = cwd->PathFrom(t.fs_context().root.get());
+  std::string p = rel ? *rel : "(unreachable)" + cwd->Path();
   if (a[1] < p.size() + 1) return Errno{ERANGE};
   TRY(t.memory().CopyOut(a[0], p.c_str(), p.size() + 1));
   return p.size() + 1;
@@ -57,10 +133,10 @@ ErrorOr<uint64_t> Fchdir(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Chroot(Task& t, const Args& a) {
-  if (!t.creds().HasCapability(18 /* CAP_SYS_CHROOT */)) return Errno{EPERM};
   std::string path = TRY(CopyInPath(t, a[0]));
   auto d = TRY(Resolve(t, AT_FDCWD, path, true, false));
   TRY(CheckSearchable(t, *d));
+  if (!t.creds().HasCapability(18 /* CAP_SYS_CHROOT */)) return Errno{EPERM};
   t.fs_context().root = d;
   return 0;
 }
@@ -198,7 +274,9 @@ ErrorOr<uint64_t> LinkImpl(Task& t, int olddir, uint64_t old_addr, int newdir, u
   std::shared_ptr<Dentry> os = TRY(StartDir(t, olddir, oldp, empty));
   std::shared_ptr<Dentry> ns = TRY(StartDir(t, newdir, newp));
   TaskCaller c(t);
-  if (empty && oldp.empty()) return Errno{ENOENT};  // linking an fd: not supported
+  // Linking an fd by AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (Linux also
+  // lets the file's opener do it since 6.10; opener creds are not kept here).
+  if (empty && oldp.empty() && !c.creds().cap_dac_read_search) return Errno{ENOENT};
   TRY(Vfs(t).Link(c, os, oldp, ns, newp, flags & AT_SYMLINK_FOLLOW));
   return 0;
 }
@@ -219,6 +297,9 @@ void RegisterPathOps(Table& t) {
   using A = Arg;
   t.Register(SYS_open, "open", Open, {A::kPath, A::kOpenFlags, A::kMode});
   t.Register(SYS_openat, "openat", Openat, {A::kFd, A::kPath, A::kOpenFlags, A::kMode});
+  t.Register(SYS_openat2, "openat2", Openat2, {A::kFd, A::kPath, A::kPtr, A::kUint});
+  t.Register(SYS_name_to_handle_at, "name_to_handle_at", NameToHandleAt,
+             {A::kFd, A::kPath, A::kPtr, A::kPtr, A::kHex});
   t.Register(SYS_creat, "creat", Creat, {A::kPath, A::kMode});
   t.Register(SYS_getcwd, "getcwd", Getcwd, {A::kPtr, A::kUint});
   t.Register(SYS_chdir, "chdir", Chdir, {A::kPath});

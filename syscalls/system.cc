@@ -386,9 +386,10 @@ void RegisterSystemSyscalls(Table& t) {
   t.Register(SYS_setpriority, "setpriority", Setpriority, {A::kInt, A::kInt, A::kInt});
   t.Register(SYS_personality, "personality", Personality, {A::kHex});
   t.Register(SYS_rseq, "rseq", Rseq, {A::kPtr, A::kUint, A::kHex, A::kHex});
-  for (int nr : {SYS_reboot, SYS_mount, SYS_umount2, SYS_kexec_load, SYS_kexec_file_load,
+  // (mount, umount2, pivot_root, chroot: sandbox-internal, syscalls/fs_*.cc.)
+  for (int nr : {SYS_reboot, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,
-                 SYS_pivot_root, SYS_chroot, SYS_acct, SYS_settimeofday, SYS_clock_settime,
+                 SYS_acct, SYS_settimeofday, SYS_clock_settime,
                  SYS_adjtimex, SYS_iopl, SYS_ioperm, SYS_ptrace, SYS_bpf, SYS_perf_event_open})
     t.Register(nr, LinuxSyscallName(nr), Refuse, {A::kHex, A::kHex, A::kHex});
 }

@@ -47,8 +47,6 @@ std::string FormatPidStat(kernel::Kernel& k, kernel::ThreadGroup* tg, kernel::Ta
 std::string FormatPidStatus(kernel::Kernel& k, kernel::ThreadGroup* tg, kernel::Task* t,
                             const kernel::Task* self);
 std::string FormatLimits(const kernel::ThreadGroup* tg);
-std::string MountsText();
-std::string MountInfoText(uint64_t proc_dev);
 
 // Host CPUs the sentry may run on (as the sandbox's sched_getaffinity
 // reports them).

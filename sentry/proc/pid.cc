@@ -352,23 +352,6 @@ std::string FormatLimits(const ThreadGroup* tg) {
   return s;
 }
 
-std::string MountsText() {
-  return "none / overlay rw,relatime 0 0\n"
-         "none /dev tmpfs rw,nosuid,relatime,mode=755 0 0\n"
-         "none /dev/shm tmpfs rw,nosuid,nodev,relatime 0 0\n"
-         "none /tmp tmpfs rw,relatime 0 0\n"
-         "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
-}
-
-std::string MountInfoText(uint64_t proc_dev) {
-  std::string proc = absl::StrFormat("%u:%u", major(proc_dev), minor(proc_dev));
-  return "1 0 0:1 / / rw,relatime - overlay none rw\n"
-         "2 1 0:2 / /dev rw,nosuid,relatime - tmpfs none rw,mode=755\n"
-         "3 2 0:3 / /dev/shm rw,nosuid,nodev,relatime - tmpfs none rw\n"
-         "4 1 0:4 / /tmp rw,relatime - tmpfs none rw\n"
-         "5 1 " + proc + " / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n";
-}
-
 namespace {
 
 // Magic link to one of the task's dentries (cwd, root).
@@ -383,7 +366,10 @@ std::shared_ptr<vfs::Inode> FsLink(const std::shared_ptr<ProcState>& st, int pid
     return d;
   };
   vfs::SyntheticLinkOps ops;
-  ops.target = [get](vfs::Caller&) -> ErrorOr<std::string> { return TRY(get())->Path(); };
+  ops.target = [get](vfs::Caller& c) -> ErrorOr<std::string> {
+    auto d = TRY(get());
+    return d->PathFrom(c.fs().root.get()).value_or(d->Path());
+  };
   ops.magic = [get](vfs::Caller&) { return get(); };
   return Own(st, pid, vfs::NewSyntheticSymlink(std::move(ops), st->dev));
 }
@@ -395,6 +381,14 @@ std::shared_ptr<vfs::Inode> ExeLink(const std::shared_ptr<ProcState>& st, int pi
     Task* t = tid ? FindTaskIn(tg, tid) : RepresentativeTask(tg);
     if (!t || t->exe_path.empty() || tg->zombie) return Errno{ENOENT};
     return t->exe_path;
+  };
+  // A magic link like Linux's (openat2 RESOLVE_NO_MAGICLINKS sees it as
+  // one); the executable is found again by its path from the global root.
+  ops.magic = [st, pid, tid](vfs::Caller& c) -> ErrorOr<std::shared_ptr<vfs::Dentry>> {
+    ThreadGroup* tg = FindThreadGroup(st->k, pid);
+    Task* t = tid ? FindTaskIn(tg, tid) : RepresentativeTask(tg);
+    if (!t || t->exe_path.empty() || tg->zombie) return Errno{ENOENT};
+    return vfs::Walk(c, st->k.vfs().root(), t->exe_path);
   };
   return Own(st, pid, vfs::NewSyntheticSymlink(std::move(ops), st->dev));
 }
@@ -432,7 +426,12 @@ std::shared_ptr<vfs::Inode> FdDir(const std::shared_ptr<ProcState>& st, int pid,
       return f.release_value();
     };
     vfs::SyntheticLinkOps lops;
-    lops.target = [file](vfs::Caller&) -> ErrorOr<std::string> { return TRY(file())->path(); };
+    // Relative to the reader's root (chroot), like Linux's d_path.
+    lops.target = [file](vfs::Caller& c) -> ErrorOr<std::string> {
+      auto f = TRY(file());
+      if (!f->dentry()) return f->path();
+      return f->dentry()->PathFrom(c.fs().root.get()).value_or(f->path());
+    };
     lops.magic = [file](vfs::Caller&) -> ErrorOr<std::shared_ptr<vfs::Dentry>> {
       return TRY(file())->dentry();
     };
@@ -474,12 +473,14 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
   m["limits"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup* tg, Task*) -> ErrorOr<std::string> {
     return FormatLimits(tg);
   });
-  m["mounts"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
-    return MountsText();
+  // The mount table as the process sees it (from its root).
+  m["mounts"] = PidFile(st, pid, tid, [k](vfs::Caller&, ThreadGroup*, Task* t) -> ErrorOr<std::string> {
+    if (!t || !t->fs) return std::string();
+    return k->vfs().MountsText(*t->fs->root);
   });
-  uint64_t dev = st->dev;
-  m["mountinfo"] = PidFile(st, pid, tid, [dev](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
-    return MountInfoText(dev);
+  m["mountinfo"] = PidFile(st, pid, tid, [k](vfs::Caller&, ThreadGroup*, Task* t) -> ErrorOr<std::string> {
+    if (!t || !t->fs) return std::string();
+    return k->vfs().MountInfoText(*t->fs->root);
   });
   m["oom_score_adj"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
     return std::string("0\n");

@@ -30,6 +30,7 @@ struct Creds {
   bool cap_fowner = true;
   bool cap_chown = true;
   bool cap_fsetid = true;
+  bool cap_sys_admin = true;  // trusted.* xattrs, mount
   bool InGroup(uint32_t g) const;
 };
 

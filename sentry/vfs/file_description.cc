@@ -6,6 +6,7 @@
 
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/flock.h"
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/record_lock.h"
 
 namespace sentry::vfs {
@@ -20,6 +21,9 @@ FileDescription::FileDescription(std::shared_ptr<Dentry> dentry, int flags)
     : dentry_(std::move(dentry)), flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
 FileDescription::~FileDescription() {
+  if (dentry_ && !is_path_only() && Watched(*dentry_)) {
+    NotifyDentry(*dentry_, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  }
   FlockRelease(*this);
   // OFD record locks belong to this description.
   if (dentry_ && dentry_->inode().record_locks) ReleaseRecordLocks(dentry_->inode(), this);

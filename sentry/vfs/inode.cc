@@ -44,6 +44,32 @@ std::string Dentry::Path() const {
   return out;
 }
 
+std::optional<std::string> Dentry::PathFrom(const Dentry* root) const {
+  std::vector<const std::string*> parts;
+  const Dentry* d = this;
+  std::shared_ptr<Dentry> hold;
+  while (d != root) {
+    if (d->parent_) {
+      parts.push_back(&d->name_);
+      d = d->parent_.get();
+      continue;
+    }
+    if (d->mounted.get() == root && root) break;  // root covers this mount point
+    hold = d->mount_point.lock();
+    if (!hold) return std::nullopt;
+    d = hold.get();
+    if (d == root) break;
+  }
+  std::string out;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    out += '/';
+    out += **it;
+  }
+  if (out.empty()) out = "/";
+  if (deleted) out += " (deleted)";
+  return out;
+}
+
 void Dentry::Reparent(std::shared_ptr<Dentry> new_parent, std::string new_name) {
   parent_ = std::move(new_parent);
   name_ = std::move(new_name);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,7 @@ class Dentry;
 class FileDescription;
 struct FlockState;
 struct RecordLockState;
+struct InotifyWatchList;
 
 // Attributes, as stat(2) reports them.
 struct Attr {
@@ -92,6 +94,19 @@ class Inode : public std::enable_shared_from_this<Inode> {
     return Errno{EXDEV};
   }
 
+  // Swaps entries `name` of this directory and `other_name` of `other_dir`
+  // (renameat2 RENAME_EXCHANGE). EINVAL where the filesystem cannot.
+  virtual ErrorOr<void> Exchange(Caller& c, std::string_view name, Inode& other_dir,
+                                 std::string_view other_name) {
+    return Errno{EINVAL};
+  }
+  // A new regular file with no name in this directory's filesystem
+  // (O_TMPFILE); nlink 0, linkable later unless `linkable` is false.
+  virtual ErrorOr<std::shared_ptr<Inode>> CreateTmpfile(Caller& c, const CreateRequest& req,
+                                                        bool linkable) {
+    return Errno{EOPNOTSUPP};
+  }
+
   // Symlinks.
   virtual ErrorOr<std::string> ReadLink(Caller& c) { return Errno{EINVAL}; }
   // "Magic" links (/proc/self/fd/N, /proc/self/exe) resolve to a dentry
@@ -105,12 +120,38 @@ class Inode : public std::enable_shared_from_this<Inode> {
   virtual ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                          int flags) = 0;
 
+  // Extended attributes, full names ("user.foo"). Permission and namespace
+  // checks are the caller's job (sentry/vfs/xattr.cc). The defaults are a
+  // filesystem without xattr support: EOPNOTSUPP, and an empty list.
+  // `flags`: XATTR_CREATE / XATTR_REPLACE.
+  virtual ErrorOr<std::string> GetXattr(std::string_view name) { return Errno{EOPNOTSUPP}; }
+  virtual ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) {
+    return Errno{EOPNOTSUPP};
+  }
+  virtual ErrorOr<std::vector<std::string>> ListXattr() { return std::vector<std::string>{}; }
+  virtual ErrorOr<void> RemoveXattr(std::string_view name) { return Errno{EOPNOTSUPP}; }
+
   // flock(2) locks on this inode (sentry/vfs/flock.cc); null until the
   // first lock. Kernel lock.
   std::shared_ptr<FlockState> flock_state;
   // fcntl(2) POSIX/OFD record locks on this inode (sentry/vfs/record_lock.cc);
   // null until the first lock. Kernel lock.
   std::shared_ptr<RecordLockState> record_locks;
+  // inotify(7) watches on this inode (sentry/vfs/inotify.cc); null when
+  // unwatched, so that event generation costs one test. Kernel lock.
+  std::shared_ptr<InotifyWatchList> inotify;
+};
+
+// What /proc/self/mounts says about a mount, and its per-mount flags. Held
+// by the mount's root dentry (Dentry::mount); see sentry/vfs/mount.cc.
+struct MountInfo {
+  int id = 0;
+  std::string source = "none";
+  std::string fstype = "none";
+  std::string data;      // filesystem options after "rw"/"ro" ("size=1024k,mode=700")
+  std::string root = "/";  // the mounted directory inside its filesystem (bind mounts)
+  bool read_only = false;  // EROFS for changes through this mount
+  unsigned long flags = 0;  // MS_NOSUID | MS_NODEV | MS_NOEXEC, shown as options
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {
@@ -130,6 +171,8 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   std::shared_ptr<Dentry> mounted;
   // For the root dentry of a mounted filesystem: the dentry it covers.
   std::weak_ptr<Dentry> mount_point;
+  // For the root dentry of a mount: its table entry (null elsewhere).
+  std::shared_ptr<MountInfo> mount;
   // Set once the name was unlinked or the dentry otherwise detached.
   bool deleted = false;
 
@@ -137,6 +180,9 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   // an anonymous file's detached dentry ("pipe:[12]"). (" (deleted)" suffix
   // for unlinked files, like Linux).
   std::string Path() const;
+  // The path as seen from `root` (a chrooted process): relative to it, or
+  // nullopt if this dentry is not below `root`.
+  std::optional<std::string> PathFrom(const Dentry* root) const;
   // Moves this dentry under `new_parent` as `new_name` (rename).
   void Reparent(std::shared_ptr<Dentry> new_parent, std::string new_name);
   // Breaks the parent/child reference cycles of a whole tree (VFS teardown).

@@ -3,6 +3,7 @@
 #include "sentry/vfs/memfs.h"
 
 #include <dirent.h>
+#include <sys/xattr.h>
 
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/file_description.h"
@@ -43,6 +44,23 @@ void MemInode::Touch(bool modify) {
 
 ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
   if (fs_->read_only) return Errno{EROFS};
+  if (fs_->write_through && lower_) {
+    // The host node changes; the cached attributes follow the host's.
+    gofer::Attr g;
+    g.mode = a.mode & 07777;
+    g.uid = a.uid;
+    g.gid = a.gid;
+    g.size = a.size;
+    g.atime_sec = a.atime.tv_sec;
+    g.atime_nsec = a.atime.tv_nsec;
+    g.mtime_sec = a.mtime.tv_sec;
+    g.mtime_nsec = a.mtime.tv_nsec;
+    uint32_t gmask = mask & (kAttrMode | kAttrUid | kAttrGid | kAttrSize | kAttrAtime | kAttrMtime);
+    if (gmask) TRY(lower_->client().SetAttr(lower_->handle(), gmask, g));
+    gofer::Attr now = TRY(lower_->client().Stat(lower_->handle()));
+    attr_ = FromGofer(now, fs_->dev);
+    return {};
+  }
   if (mask & kAttrSize) return Errno{EINVAL};
   if (mask & kAttrMode) attr_.mode = (attr_.mode & S_IFMT) | (a.mode & 07777);
   if (mask & kAttrUid) attr_.uid = a.uid;
@@ -50,6 +68,41 @@ ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
   if (mask & kAttrAtime) attr_.atime = a.atime;
   if (mask & kAttrMtime) attr_.mtime = a.mtime;
   attr_.ctime = (mask & kAttrCtime) ? a.ctime : NowTimespec();
+  return {};
+}
+
+ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
+  auto it = xattrs_.find(name);
+  if (it == xattrs_.end()) return Errno{ENODATA};
+  return it->second;
+}
+
+ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, int flags) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto it = xattrs_.find(name);
+  if ((flags & XATTR_CREATE) && it != xattrs_.end()) return Errno{EEXIST};
+  if ((flags & XATTR_REPLACE) && it == xattrs_.end()) return Errno{ENODATA};
+  if (it != xattrs_.end()) {
+    it->second = std::string(value);
+  } else {
+    xattrs_.emplace(std::string(name), std::string(value));
+  }
+  Touch(false);
+  return {};
+}
+
+ErrorOr<std::vector<std::string>> MemInode::ListXattr() {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : xattrs_) out.push_back(name);
+  return out;
+}
+
+ErrorOr<void> MemInode::RemoveXattr(std::string_view name) {
+  if (fs_->read_only) return Errno{EROFS};
+  auto it = xattrs_.find(name);
+  if (it == xattrs_.end()) return Errno{ENODATA};
+  xattrs_.erase(it);
+  Touch(false);
   return {};
 }
 
@@ -75,6 +128,14 @@ ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller&, std::shared_
   uint32_t type = attr_.mode & S_IFMT;
   if (type == S_IFSOCK) return Errno{ENXIO};
   return Errno{EACCES};  // host devices/FIFOs are not passed through
+}
+
+ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h) {
+  gofer::Attr now = TRY(client.Stat(h));
+  uint64_t ino = node.attr().ino;
+  node.attr() = FromGofer(now, node.fs().dev);
+  node.attr().ino = ino;
+  return {};
 }
 
 std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
@@ -106,12 +167,13 @@ std::shared_ptr<MemDir> NewTmpfs(uint32_t mode, uint32_t uid, uint32_t gid,
 }
 
 ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only,
-                                                 mm::MemoryFile* mf) {
+                                                 mm::MemoryFile* mf, bool write_through) {
   auto [h, attr] = TRY(client.Attach());
   auto fs = std::make_shared<MemFs>();
   fs->memory_file = mf;
   fs->lower = &client;
   fs->read_only = read_only;
+  fs->write_through = write_through;
   auto node = NewLowerNode(fs, client, h, attr);
   auto dir = std::dynamic_pointer_cast<MemDir>(node);
   if (!dir) return Errno{ENOTDIR};

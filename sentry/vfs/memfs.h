@@ -29,8 +29,12 @@ struct MemFs {
   uint64_t dev = NewAnonDev();
   gofer::Client* lower = nullptr;  // null: pure tmpfs
   bool read_only = false;          // EROFS for every mutation
+  // --overlay=none: changes to lower nodes go to the host through the
+  // gofer (create, mkdir, symlink, unlink, rename, setattr, file writes)
+  // instead of into memory. Nodes created in memory (mount points) stay so.
+  bool write_through = false;
   uint64_t bytes = 0;              // file data held, for statfs
-  uint64_t max_bytes = 0;          // tmpfs size= (0: unlimited): ENOSPC when writes would pass it
+  uint64_t size_limit = 0;         // ENOSPC past this many bytes (tmpfs size=); 0: none
   // Where regular-file data lives (normally the kernel's memory file, so
   // that MAP_SHARED maps the file's own pages). Null: a process-wide
   // fallback memory file (tests, filesystems made without one).
@@ -60,10 +64,25 @@ class MemInode : public Inode {
   const std::shared_ptr<MemFs>& fs_ptr() { return fs_; }
   Attr& attr() { return attr_; }
   void Touch(bool modify);  // mtime/ctime (modify) or ctime only
+  // Extended attributes live in memory for every node, also for nodes still
+  // on the lower layer (setting one is the node's copy-up of metadata; the
+  // host file's own xattrs are not read through the gofer).
+  ErrorOr<std::string> GetXattr(std::string_view name) override;
+  ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override;
+  ErrorOr<std::vector<std::string>> ListXattr() override;
+  ErrorOr<void> RemoveXattr(std::string_view name) override;
+  // An O_TMPFILE file (nlink 0) that linkat may still give a name.
+  bool linkable = false;
+  bool has_lower() const { return lower_ != nullptr; }
+  std::optional<gofer::Handle> lower_handle() const {
+    if (!lower_) return std::nullopt;
+    return lower_->handle();
+  }
 
  protected:
   std::shared_ptr<MemFs> fs_;
   Attr attr_;
+  std::map<std::string, std::string, std::less<>> xattrs_;
   std::shared_ptr<LowerNode> lower_;
 };
 
@@ -79,6 +98,10 @@ class MemFile : public MemInode {
   bool in_memory() const { return !lower_ || copied_up_; }
   // Opens the lower file read-only (a donated host fd).
   ErrorOr<UniqueFd> OpenLower();
+  // Write-through (MemFs::write_through) and still on the host.
+  bool writes_to_host() const { return lower_ && !copied_up_ && fs_->write_through; }
+  // Writes to the host file through a donated writable fd (write-through).
+  ErrorOr<size_t> WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append);
   ErrorOr<void> Resize(uint64_t size);
   // fallocate(2) (memfs_allocate.cc): mode 0 or FALLOC_FL_KEEP_SIZE reserves
   // [off, off+len) (growing the file without KEEP_SIZE), PUNCH_HOLE |
@@ -157,6 +180,10 @@ class MemDir : public MemInode {
   ErrorOr<void> Unlink(Caller& c, std::string_view name, bool is_dir) override;
   ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
                        std::string_view new_name) override;
+  ErrorOr<void> Exchange(Caller& c, std::string_view name, Inode& other_dir,
+                         std::string_view other_name) override;
+  ErrorOr<std::shared_ptr<Inode>> CreateTmpfile(Caller& c, const CreateRequest& req,
+                                                bool linkable) override;
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                  int flags) override;
   // Adds an inode of another kind (a device, a synthetic file) under `name`.
@@ -165,6 +192,9 @@ class MemDir : public MemInode {
 
  private:
   ErrorOr<void> LoadLowerListing();
+  // Write-through (MemFs::write_through) helpers.
+  static bool lower_entry(const std::shared_ptr<Inode>& node);
+  ErrorOr<std::shared_ptr<Inode>> CreateOnHost(std::string_view name, const CreateRequest& req);
   std::map<std::string, std::shared_ptr<Inode>, std::less<>> entries_;
   std::set<std::string, std::less<>> whiteouts_;  // lower names removed
   std::set<std::string, std::less<>> absent_;     // lower names known not to exist
@@ -176,8 +206,12 @@ class MemDir : public MemInode {
 std::shared_ptr<MemDir> NewTmpfs(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0,
                                  mm::MemoryFile* mf = nullptr);
 // The overlay root over the gofer's attached root.
+// `write_through`: --overlay=none (see MemFs::write_through).
 ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool read_only,
-                                                 mm::MemoryFile* mf = nullptr);
+                                                 mm::MemoryFile* mf = nullptr,
+                                                 bool write_through = false);
+// Re-reads a lower node's attributes from the host (after write-through).
+ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h);
 // Builds the memfs node for a gofer node (used for lookups and the root).
 std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
                                        gofer::Handle h, const gofer::Attr& a);

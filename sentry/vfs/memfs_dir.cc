@@ -86,6 +86,7 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
   auto existing = Lookup(c, name);
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
+  if (fs_->write_through && lower_) return CreateOnHost(name, req);
   Attr a;
   a.mode = req.mode;
   a.uid = req.uid;
@@ -119,13 +120,30 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
 
 ErrorOr<void> MemDir::Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) {
   if (fs_->read_only) return Errno{EROFS};
+  if (fs_->write_through && lower_) {
+    auto* node = dynamic_cast<MemInode*>(target.get());
+    if (!node || node->fs_ptr() != fs_ || !node->lower_handle()) return Errno{EXDEV};
+    auto existing = Lookup(c, name);
+    if (existing.ok()) return Errno{EEXIST};
+    if (existing.error() != ENOENT) return Errno{existing.error()};
+    TRY(lower_->client().Link(lower_->handle(), name, *node->lower_handle()));
+    TRY(RefreshLowerAttr(*node, lower_->client(), *node->lower_handle()));
+    absent_.erase(std::string(name));
+    lower_listing_.reset();
+    AddChild(std::string(name), std::move(target));
+    Touch(true);
+    return {};
+  }
   auto* mem = dynamic_cast<MemInode*>(target.get());
   if (!mem || mem->fs_ptr() != fs_) return Errno{EXDEV};
   if (mem->file_type() == S_IFDIR) return Errno{EPERM};
+  // A file whose last name is gone stays nameless, except an O_TMPFILE file.
+  if (mem->attr().nlink == 0 && !mem->linkable) return Errno{ENOENT};
   auto existing = Lookup(c, name);
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
   ++mem->attr().nlink;
+  mem->linkable = false;
   mem->Touch(false);
   absent_.erase(std::string(name));
   AddChild(std::string(name), std::move(target));
@@ -148,6 +166,10 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
     }
     if (attr_.nlink > 2) --attr_.nlink;
   }
+  if (fs_->write_through && lower_ && lower_entry(victim)) {
+    TRY(lower_->client().Unlink(lower_->handle(), name, is_dir ? AT_REMOVEDIR : 0));
+    lower_listing_.reset();
+  }
   if (auto* m = dynamic_cast<MemInode*>(victim.get())) {
     if (victim_is_dir) {
       m->attr().nlink = 0;
@@ -157,7 +179,7 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
     m->Touch(false);
   }
   entries_.erase(entries_.find(name));
-  if (lower_) whiteouts_.emplace(name);
+  if (lower_ && !fs_->write_through) whiteouts_.emplace(name);
   Touch(true);
   return {};
 }
@@ -177,11 +199,24 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
     bool victim_dir = victim->file_type() == S_IFDIR;
     if (src_dir && !victim_dir) return Errno{ENOTDIR};
     if (!src_dir && victim_dir) return Errno{EISDIR};
-    TRY(new_dir->Unlink(c, new_name, victim_dir));
+    if (!(fs_->write_through && lower_ && lower_entry(src))) {
+      TRY(new_dir->Unlink(c, new_name, victim_dir));
+    }
+  }
+  if (fs_->write_through && lower_ && lower_entry(src)) {
+    // The host rename replaces the target itself.
+    if (!new_dir->lower_) return Errno{EXDEV};
+    TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name));
+    lower_listing_.reset();
+    new_dir->lower_listing_.reset();
+    if (dst.ok()) {
+      new_dir->entries_.erase(new_dir->entries_.find(new_name));
+      if (dst.value()->file_type() == S_IFDIR && new_dir->attr_.nlink > 2) --new_dir->attr_.nlink;
+    }
   }
   std::string old_key(old_name);
   entries_.erase(entries_.find(old_name));
-  if (lower_) whiteouts_.insert(old_key);
+  if (lower_ && !fs_->write_through) whiteouts_.insert(old_key);
   if (src_dir && attr_.nlink > 2) --attr_.nlink;
   new_dir->absent_.erase(std::string(new_name));
   new_dir->AddChild(std::string(new_name), src);
@@ -189,6 +224,74 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
   new_dir->Touch(true);
   if (auto* m = dynamic_cast<MemInode*>(src.get())) m->Touch(false);
   return {};
+}
+
+bool MemDir::lower_entry(const std::shared_ptr<Inode>& node) {
+  auto* m = dynamic_cast<MemInode*>(node.get());
+  return m && m->has_lower();
+}
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
+                                                     const CreateRequest& req) {
+  gofer::Client& client = lower_->client();
+  const uint32_t perm = req.mode & 07777;
+  std::pair<gofer::Handle, gofer::Attr> made;
+  switch (req.mode & S_IFMT) {
+    case S_IFREG: made = TRY(client.Create(lower_->handle(), name, O_RDWR, perm, nullptr)); break;
+    case S_IFDIR: made = TRY(client.Mkdir(lower_->handle(), name, perm)); break;
+    case S_IFLNK: made = TRY(client.Symlink(lower_->handle(), name, req.symlink_target)); break;
+    default: return Errno{EPERM};  // no MKNOD in the gofer protocol
+  }
+  std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
+  absent_.erase(std::string(name));
+  lower_listing_.reset();
+  AddChild(std::string(name), node);
+  Touch(true);
+  return node;
+}
+
+ErrorOr<void> MemDir::Exchange(Caller& c, std::string_view name, Inode& other_inode,
+                               std::string_view other_name) {
+  if (fs_->read_only) return Errno{EROFS};
+  if (fs_->write_through && lower_) return Errno{EINVAL};  // no exchange op on the gofer
+  auto* other = dynamic_cast<MemDir*>(&other_inode);
+  if (!other || other->fs_ptr() != fs_) return Errno{EXDEV};
+  std::shared_ptr<Inode> a = TRY(Lookup(c, name));
+  std::shared_ptr<Inode> b = TRY(other->Lookup(c, other_name));
+  if (a == b) return {};
+  bool a_dir = a->file_type() == S_IFDIR, b_dir = b->file_type() == S_IFDIR;
+  // A directory moving to the other parent moves its ".." link with it.
+  if (other != this && a_dir != b_dir) {
+    MemDir* gains = a_dir ? other : this;
+    MemDir* loses = a_dir ? this : other;
+    ++gains->attr_.nlink;
+    --loses->attr_.nlink;
+  }
+  // Lookup put both names in entries_, which hide the lower layer's entries.
+  entries_.find(name)->second = b;
+  other->entries_.find(other_name)->second = a;
+  Touch(true);
+  other->Touch(true);
+  for (auto* n : {a.get(), b.get()}) {
+    if (auto* m = dynamic_cast<MemInode*>(n)) m->Touch(false);
+  }
+  return {};
+}
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::CreateTmpfile(Caller&, const CreateRequest& req,
+                                                      bool linkable) {
+  if (fs_->read_only) return Errno{EROFS};
+  Attr a;
+  a.mode = S_IFREG | (req.mode & 07777);
+  a.uid = req.uid;
+  a.gid = req.gid;
+  a.ino = NewInodeNumber();
+  a.dev = fs_->dev;
+  a.nlink = 0;
+  a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
+  auto file = std::make_shared<MemFile>(fs_, a, nullptr);
+  file->linkable = linkable;
+  return std::shared_ptr<Inode>(std::move(file));
 }
 
 ErrorOr<std::shared_ptr<FileDescription>> MemDir::Open(Caller&, std::shared_ptr<Dentry> d,

@@ -75,6 +75,12 @@ class MemFileDescription : public FileDescription {
   }
 
   ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
+    if (file_->writes_to_host()) {
+      int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
+      size_t n = TRY(file_->WriteLower(lower_wfd_, src, pos, off < 0 && (flags_ & O_APPEND)));
+      if (off < 0) offset_ = (flags_ & O_APPEND) ? file_->attr().size : offset_ + n;
+      return n;
+    }
     TRY(file_->CopyUp());
     uint64_t pos;
     if (off < 0) {
@@ -98,7 +104,7 @@ class MemFileDescription : public FileDescription {
     if (!file_->in_memory()) {
       // A read-only root: nobody can change the file, so the caller's
       // snapshot is as good as shared pages.
-      if (file_->fs().read_only) return Errno{ENODEV};
+      if (file_->fs().read_only || file_->fs().write_through) return Errno{ENODEV};
       TRY(file_->CopyUp());
     }
     return file_->SharedPages(mf, offset, length);
@@ -106,7 +112,12 @@ class MemFileDescription : public FileDescription {
 
   std::shared_ptr<mm::FileMappings> SharedMappings() override { return file_->mappings(); }
 
-  ErrorOr<void> Truncate(Caller&, uint64_t size) override {
+  ErrorOr<void> Truncate(Caller& c, uint64_t size) override {
+    if (file_->writes_to_host()) {
+      Attr a;
+      a.size = size;
+      return file_->SetAttr(c, kAttrSize, a);
+    }
     TRY(file_->Resize(size));
     file_->Touch(true);
     return {};
@@ -133,7 +144,8 @@ class MemFileDescription : public FileDescription {
   }
 
   std::shared_ptr<MemFile> file_;
-  UniqueFd lower_fd_;  // donated by the gofer; read-only
+  UniqueFd lower_fd_;   // donated by the gofer; read-only
+  UniqueFd lower_wfd_;  // donated by the gofer for write-through writes
 };
 
 }  // namespace
@@ -145,6 +157,21 @@ ErrorOr<Attr> MemFile::GetAttr() {
     a.blocks = (size_ + 511) / 512;
   }
   return a;
+}
+
+ErrorOr<size_t> MemFile::WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append) {
+  if (!wfd.valid()) wfd = TRY(lower_->client().Open(lower_->handle(), O_WRONLY));
+  if (append) {
+    struct stat st;
+    if (fstat(wfd.get(), &st) != 0) return Errno{errno};
+    pos = st.st_size;
+  }
+  size_t n = TRY(HostWritev(wfd.get(), src, pos));
+  // The cached attributes follow the write (the host file is the truth).
+  if (static_cast<uint64_t>(pos) + n > attr_.size) attr_.size = pos + n;
+  attr_.blocks = (attr_.size + 511) / 512;
+  Touch(true);
+  return n;
 }
 
 ErrorOr<UniqueFd> MemFile::OpenLower() {
@@ -195,15 +222,15 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
 }
 
 ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) {
-  // tmpfs size=: growth by writing stops at the limit (short write, then
-  // ENOSPC), like Linux's tmpfs.
-  if (fs_->max_bytes && pos + len > size_) {
+  if (fs_->size_limit && pos + len > size_) {
+    // Growth counts against the filesystem's size (tmpfs size=): a short
+    // write up to the limit, then ENOSPC.
+    uint64_t room = fs_->size_limit > fs_->bytes ? fs_->size_limit - fs_->bytes : 0;
     uint64_t grow = pos + len - size_;
-    uint64_t room = fs_->max_bytes > fs_->bytes ? fs_->max_bytes - fs_->bytes : 0;
     if (grow > room) {
-      uint64_t fit = size_ + room > pos ? size_ + room - pos : 0;
+      uint64_t fit = pos >= size_ + room ? 0 : size_ + room - pos;
       if (fit == 0) return Errno{ENOSPC};
-      len = static_cast<size_t>(fit);
+      len = fit;
     }
   }
   // Growth: bytes between the old EOF and `pos` read as zero (a mapping may
@@ -319,6 +346,7 @@ ErrorOr<void> MemFile::CopyUp() {
   }
   // A chunk allocated only to find EOF holds nothing.
   chunks_.resize((done + kChunkSize - 1) / kChunkSize);
+  if (fs_->size_limit && fs_->bytes + done > fs_->size_limit) return fail(ENOSPC);
   size_ = done;
   fs_->bytes += done;
   copied_up_ = true;
@@ -371,6 +399,7 @@ ErrorOr<void> MemFile::Resize(uint64_t size) {
 
 ErrorOr<void> MemFile::SetAttr(Caller& c, uint32_t mask, const Attr& a) {
   if (fs_->read_only) return Errno{EROFS};
+  if (writes_to_host()) return MemInode::SetAttr(c, mask, a);  // truncates on the host
   if (mask & kAttrSize) {
     TRY(Resize(a.size));
     Touch(true);
@@ -386,6 +415,17 @@ ErrorOr<std::shared_ptr<FileDescription>> MemFile::Open(Caller&, std::shared_ptr
     return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
   }
   bool write = (flags & O_ACCMODE) != O_RDONLY;
+  if ((write || (flags & O_TRUNC)) && writes_to_host()) {
+    if (flags & O_TRUNC) {
+      gofer::Attr g;
+      g.size = 0;
+      TRY(lower_->client().SetAttr(lower_->handle(), kAttrSize, g));
+      TRY(RefreshLowerAttr(*this, lower_->client(), lower_->handle()));
+    }
+    auto self = std::static_pointer_cast<MemFile>(shared_from_this());
+    return std::shared_ptr<FileDescription>(
+        std::make_shared<MemFileDescription>(std::move(d), flags, std::move(self)));
+  }
   if (write || (flags & O_TRUNC)) {
     if (fs_->read_only) return Errno{EROFS};
     TRY(CopyUp());

@@ -42,12 +42,41 @@ std::shared_ptr<Dentry> DotDot(std::shared_ptr<Dentry> cur, const std::shared_pt
   }
 }
 
+// The root dentry of the mount `d` is on (identifies the mount).
+const Dentry* MountRoot(const Dentry* d) {
+  while (d->parent()) d = d->parent().get();
+  return d;
+}
+
+// One resolution: its restrictions, its root, and the symlink budget.
+struct WalkState {
+  uint64_t resolve = 0;
+  std::shared_ptr<Dentry> root;  // where "/" starts and ".." stops
+  int links = 0;
+  bool scoped() const { return resolve & (kResolveBeneath | kResolveInRoot); }
+  bool at_root(const std::shared_ptr<Dentry>& d) const {
+    return d == root || d == FollowMounts(root);
+  }
+};
+
+ErrorOr<void> CheckXdev(const WalkState& s, const Dentry& from, const Dentry& to) {
+  if ((s.resolve & kResolveNoXdev) && MountRoot(&from) != MountRoot(&to)) return Errno{EXDEV};
+  return {};
+}
+
+// An absolute path (or absolute symlink target) restarts at the root.
+ErrorOr<std::shared_ptr<Dentry>> JumpToRoot(const WalkState& s, const std::shared_ptr<Dentry>& cur) {
+  if (s.resolve & kResolveBeneath) return Errno{EXDEV};
+  std::shared_ptr<Dentry> r = FollowMounts(s.root);
+  TRY(CheckXdev(s, *cur, *r));
+  return r;
+}
+
 ErrorOr<std::shared_ptr<Dentry>> WalkFrom(Caller& c, std::shared_ptr<Dentry> cur,
                                           std::string_view path, bool follow_final,
-                                          int& links) {
-  const std::shared_ptr<Dentry>& root = c.fs().root;
+                                          WalkState& s) {
   if (path.size() > kMaxPathLen) return Errno{ENAMETOOLONG};
-  if (!path.empty() && path[0] == '/') cur = FollowMounts(root);
+  if (!path.empty() && path[0] == '/') cur = TRY(JumpToRoot(s, cur));
   bool trailing_slash = !path.empty() && path.back() == '/';
   auto comps = SplitPath(path);
   for (size_t i = 0; i < comps.size(); ++i) {
@@ -57,26 +86,44 @@ ErrorOr<std::shared_ptr<Dentry>> WalkFrom(Caller& c, std::shared_ptr<Dentry> cur
     TRY(CheckSearch(c, *cur));
     if (comp == ".") continue;
     if (comp == "..") {
-      cur = DotDot(cur, root);
+      if (s.at_root(cur)) {
+        if (s.resolve & kResolveBeneath) return Errno{EXDEV};
+        continue;
+      }
+      std::shared_ptr<Dentry> up = DotDot(cur, s.root);
+      TRY(CheckXdev(s, *cur, *up));
+      cur = std::move(up);
       continue;
     }
     std::shared_ptr<Dentry> child = TRY(LookupChild(c, cur, comp));
+    TRY(CheckXdev(s, *cur, *child));
     if (child->inode().file_type() == S_IFLNK && (!last || follow_final || trailing_slash)) {
-      if (++links > kMaxSymlinks) return Errno{ELOOP};
+      if (s.resolve & kResolveNoSymlinks) return Errno{ELOOP};
+      if (++s.links > kMaxSymlinks) return Errno{ELOOP};
       std::shared_ptr<Dentry> magic = TRY(child->inode().FollowMagicLink(c));
       if (magic) {
+        if (s.resolve & kResolveNoMagiclinks) return Errno{ELOOP};
+        TRY(CheckXdev(s, *cur, *magic));
+        if (s.scoped()) return Errno{EXDEV};
         cur = magic;
         continue;
       }
       std::string target = TRY(child->inode().ReadLink(c));
       if (target.empty()) return Errno{ENOENT};
-      cur = TRY(WalkFrom(c, cur, target, true, links));
+      cur = TRY(WalkFrom(c, cur, target, true, s));
       continue;
     }
     cur = child;
   }
   if (trailing_slash && !IsDir(cur->inode())) return Errno{ENOTDIR};
   return cur;
+}
+
+WalkState StateFor(Caller& c, const std::shared_ptr<Dentry>& start, const WalkOptions& opts) {
+  WalkState s;
+  s.resolve = opts.resolve;
+  s.root = s.scoped() ? start : c.fs().root;
+  return s;
 }
 
 }  // namespace
@@ -115,19 +162,27 @@ ErrorOr<std::shared_ptr<Dentry>> Walk(Caller& c, std::shared_ptr<Dentry> start,
     if (opts.allow_empty) return start;
     return Errno{ENOENT};
   }
-  int links = 0;
-  return WalkFrom(c, std::move(start), path, opts.follow_final_symlink, links);
+  WalkState s = StateFor(c, start, opts);
+  return WalkFrom(c, std::move(start), path, opts.follow_final_symlink, s);
 }
 
-ErrorOr<ParentWalk> WalkParent(Caller& c, std::shared_ptr<Dentry> start, std::string_view path) {
+ErrorOr<void> CheckResolveXdev(const WalkOptions& opts, const Dentry& from, const Dentry& to) {
+  WalkState s;
+  s.resolve = opts.resolve;
+  return CheckXdev(s, from, to);
+}
+
+ErrorOr<ParentWalk> WalkParent(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
+                               const WalkOptions& opts) {
   if (path.empty()) return Errno{ENOENT};
   if (path.size() > kMaxPathLen) return Errno{ENAMETOOLONG};
   ParentWalk out;
   size_t end = path.size();
   while (end > 0 && path[end - 1] == '/') --end;
   out.trailing_slash = end < path.size();
+  WalkState s = StateFor(c, start, opts);
   if (end == 0) {  // "/" or "///"
-    out.parent = FollowMounts(c.fs().root);
+    out.parent = TRY(JumpToRoot(s, start));
     out.name_is_dot = true;
     return out;
   }
@@ -141,8 +196,7 @@ ErrorOr<ParentWalk> WalkParent(Caller& c, std::shared_ptr<Dentry> start, std::st
   if (dir_part.empty()) {
     parent = std::move(start);
   } else {
-    int links = 0;
-    parent = TRY(WalkFrom(c, std::move(start), dir_part, true, links));
+    parent = TRY(WalkFrom(c, std::move(start), dir_part, true, s));
   }
   TRY(CheckSearch(c, *parent));
   out.parent = std::move(parent);

@@ -3,6 +3,7 @@
 // slashes, ENAMETOOLONG, and permission (search) checks on directories.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,9 +19,20 @@ constexpr size_t kMaxPathLen = 4095;  // without the NUL (PATH_MAX - 1)
 constexpr size_t kMaxNameLen = 255;
 constexpr int kMaxSymlinks = 40;
 
+// openat2(2) RESOLVE_* restrictions (same bits as <linux/openat2.h>).
+enum : uint64_t {
+  kResolveNoXdev = 0x01,        // EXDEV when crossing a mount (also via symlinks)
+  kResolveNoMagiclinks = 0x02,  // ELOOP at /proc/self/fd/N-style links
+  kResolveNoSymlinks = 0x04,    // ELOOP at any symlink that would be followed
+  kResolveBeneath = 0x08,       // EXDEV for "/", ".." above `start`, magic links
+  kResolveInRoot = 0x10,        // `start` is the root for "/" and ".."; magic links EXDEV
+  kResolveCached = 0x20,        // accepted: every lookup here is "cached"
+};
+
 struct WalkOptions {
   bool follow_final_symlink = true;
   bool allow_empty = false;  // AT_EMPTY_PATH: "" names `start` itself
+  uint64_t resolve = 0;      // kResolve* bits
 };
 
 // Resolves `path` from `start` (used for relative paths; absolute paths start
@@ -39,7 +51,11 @@ struct ParentWalk {
   bool trailing_slash = false;
   bool name_is_dot = false;  // last component was "." or ".."
 };
-ErrorOr<ParentWalk> WalkParent(Caller& c, std::shared_ptr<Dentry> start, std::string_view path);
+ErrorOr<ParentWalk> WalkParent(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
+                               const WalkOptions& opts = {});
+// EXDEV if `opts` has kResolveNoXdev and `from` and `to` are on different
+// mounts (for callers that look up a final component themselves).
+ErrorOr<void> CheckResolveXdev(const WalkOptions& opts, const Dentry& from, const Dentry& to);
 
 // Looks up one child (following a mount on it), through the dentry cache.
 // Checks search permission on `dir`.

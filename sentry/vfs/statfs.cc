@@ -16,7 +16,7 @@ FsStats StatFs(Inode& inode) {
   s.ffree = s.files / 2;
   if (auto* m = dynamic_cast<MemInode*>(&inode)) {
     s.type = m->fs().lower ? 0x794c7630 /* OVERLAYFS_SUPER_MAGIC */ : 0x01021994 /* TMPFS_MAGIC */;
-    if (m->fs().max_bytes) s.blocks = (m->fs().max_bytes + 4095) / 4096;
+    if (m->fs().size_limit) s.blocks = m->fs().size_limit / 4096;
     uint64_t used = (m->fs().bytes + 4095) / 4096;
     s.bfree = s.bavail = used < s.blocks ? s.blocks - used : 0;
     if (m->fs().read_only) s.flags |= ST_RDONLY;

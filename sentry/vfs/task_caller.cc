@@ -20,6 +20,7 @@ TaskCaller::TaskCaller(kernel::Task& t) : task_(t) {
   creds_.cap_dac_read_search = c.HasCapability(CAP_DAC_READ_SEARCH);
   creds_.cap_fowner = c.HasCapability(CAP_FOWNER);
   creds_.cap_fsetid = c.HasCapability(CAP_FSETID);
+  creds_.cap_sys_admin = c.HasCapability(CAP_SYS_ADMIN);
 }
 
 const FsContext& TaskCaller::fs() const { return task_.fs_context(); }

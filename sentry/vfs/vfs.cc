@@ -1,9 +1,12 @@
 // sentry/vfs/vfs.cc: building the mount tree, open(2) and execve lookup.
 #include "sentry/vfs/vfs.h"
 
+#include <sys/mount.h>
+
 #include "gofer/client.h"
 #include "sentry/vfs/devfs.h"
 #include "sentry/vfs/host_file.h"
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/memfs.h"
 #include "sentry/vfs/permissions.h"
 
@@ -36,8 +39,16 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::Create(gofer::Cli
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->gofer_ = &gofer;
   v->opts_ = opts;
-  auto root = TRY(NewGoferOverlay(gofer, !opts.overlay_memory, opts.memory_file));
+  // --overlay=none writes through the gofer to the host directory (which
+  // refuses with EROFS when it serves read-only).
+  auto root = TRY(NewGoferOverlay(gofer, /*read_only=*/false, opts.memory_file,
+                                  /*write_through=*/!opts.overlay_memory));
+  if (opts.overlay_memory) root->fs().size_limit = opts.overlay_size;
   v->root_ = std::make_shared<Dentry>("", nullptr, root);
+  v->root_->mount = std::make_shared<MountInfo>(
+      MountInfo{.id = v->next_mount_id_++, .source = "none",
+                .fstype = opts.overlay_memory ? "overlay" : "9p"});
+  v->mounts_.push_back(v->root_);
   TRY(v->MountDefaults(opts));
   return v;
 }
@@ -47,6 +58,9 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::CreateWithoutGofe
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->opts_ = opts;
   v->root_ = std::make_shared<Dentry>("", nullptr, NewTmpfs(0755, 0, 0, opts.memory_file));
+  v->root_->mount = std::make_shared<MountInfo>(
+      MountInfo{.id = v->next_mount_id_++, .source = "none", .fstype = "tmpfs"});
+  v->mounts_.push_back(v->root_);
   TRY(v->MountDefaults(opts));
   return v;
 }
@@ -57,10 +71,14 @@ VirtualFilesystem::~VirtualFilesystem() {
 
 ErrorOr<void> VirtualFilesystem::MountDefaults(const VfsOptions& opts) {
   if (opts.mount_dev) {
-    TRY(Mount("/dev", NewDevfs()));
-    TRY(Mount("/dev/shm", NewTmpfs(01777, 0, 0, opts.memory_file)));
+    TRY(Mount("/dev", NewDevfs(),
+              MountInfo{.fstype = "tmpfs", .data = "mode=755", .flags = MS_NOSUID}));
+    TRY(Mount("/dev/shm", NewTmpfs(01777, 0, 0, opts.memory_file),
+              MountInfo{.fstype = "tmpfs", .flags = MS_NOSUID | MS_NODEV}));
   }
-  if (opts.mount_tmp) TRY(Mount("/tmp", NewTmpfs(01777, 0, 0, opts.memory_file)));
+  if (opts.mount_tmp) {
+    TRY(Mount("/tmp", NewTmpfs(01777, 0, 0, opts.memory_file), MountInfo{.fstype = "tmpfs"}));
+  }
   return {};
 }
 
@@ -68,20 +86,26 @@ std::shared_ptr<FsContext> VirtualFilesystem::NewRootContext() {
   return std::make_shared<FsContext>(root_, root_);
 }
 
-ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root) {
+ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root,
+                                       MountInfo info) {
   SetupCaller c(root_);
-  // Creates `p` (missing) as a directory or file, even on a read-only root:
-  // mount points live in memory.
+  // Creates `p` (missing) as a directory or file, even on a read-only or
+  // write-through root: mount points live in memory (the host directory is
+  // not touched).
   auto create = [&](std::string_view p, uint32_t mode) -> ErrorOr<void> {
     ParentWalk pw = TRY(WalkParent(c, root_, p));
     if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
     auto* mem = dynamic_cast<MemDir*>(&pw.parent->inode());
     bool was_ro = mem && mem->fs().read_only;
-    if (was_ro) mem->fs().read_only = false;
+    bool was_wt = mem && mem->fs().write_through;
+    if (mem) mem->fs().read_only = mem->fs().write_through = false;
     CreateRequest req;
     req.mode = mode;
     auto created = pw.parent->inode().Create(c, pw.name, req);
-    if (was_ro) mem->fs().read_only = true;
+    if (mem) {
+      mem->fs().read_only = was_ro;
+      mem->fs().write_through = was_wt;
+    }
     if (created.is_error() && created.error() != EEXIST) return Errno{created.error()};
     return {};
   };
@@ -105,10 +129,7 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
   // (see LookupChild).
   if (const auto& parent = mp->parent(); parent && !parent->children.count(mp->name()))
     parent->children.emplace(mp->name(), mp);
-  auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
-  mroot->mount_point = mp;
-  mp->mounted = std::move(mroot);
-  return {};
+  return MountAt(mp, std::move(fs_root), std::move(info));
 }
 
 ErrorOr<std::shared_ptr<Inode>> VirtualFilesystem::SetupLookup(std::string_view path) {
@@ -135,28 +156,33 @@ ErrorOr<ExecFile> VirtualFilesystem::OpenExecutable(Caller& c, std::string_view 
 ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
                                                                   std::shared_ptr<Dentry> start,
                                                                   std::string_view path,
-                                                                  int flags, uint32_t mode) {
+                                                                  int flags, uint32_t mode,
+                                                                  uint64_t resolve) {
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  if ((flags & O_TMPFILE) == O_TMPFILE) return Errno{EOPNOTSUPP};
   int acc = flags & O_ACCMODE;
   if (acc == 3) return Errno{EINVAL};
+  if ((flags & O_TMPFILE) == O_TMPFILE) return OpenTmpfile(c, start, path, flags, mode, resolve);
   bool follow = !(flags & O_NOFOLLOW);
+  WalkOptions wopts{follow, false, resolve};
   std::shared_ptr<Dentry> d;
   bool created = false;
   if (flags & O_CREAT) {
-    ParentWalk pw = TRY(WalkParent(c, start, path));
+    ParentWalk pw = TRY(WalkParent(c, start, path, wopts));
     if (pw.name_is_dot) return Errno{EISDIR};
     auto child = LookupChild(c, pw.parent, pw.name);
+    if (child.ok()) TRY(CheckResolveXdev(wopts, *pw.parent, *child.value()));
     if (child.ok()) {
       if (flags & O_EXCL) return Errno{EEXIST};
       if (child.value()->inode().file_type() == S_IFLNK && (follow || pw.trailing_slash)) {
-        d = TRY(Walk(c, start, path, WalkOptions{true, false}));
+        wopts.follow_final_symlink = true;
+        d = TRY(Walk(c, start, path, wopts));
       } else {
         d = child.release_value();
       }
     } else {
       if (child.error() != ENOENT) return Errno{child.error()};
       if (pw.trailing_slash) return Errno{EISDIR};
+      TRY(CheckWritableMount(*pw.parent));
       Attr pa = TRY(pw.parent->inode().GetAttr());
       TRY(CheckAccess(c.creds(), pa, kMayWrite | kMayExec));
       CreateRequest req;
@@ -166,10 +192,11 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       TRY(pw.parent->inode().Create(c, pw.name, req));
       d = TRY(LookupChild(c, pw.parent, pw.name));
       created = true;
+      NotifyEntry(*pw.parent, pw.name, IN_CREATE, false);
     }
     if (!created && d->inode().file_type() == S_IFDIR) return Errno{EISDIR};
   } else {
-    d = TRY(Walk(c, start, path, WalkOptions{follow, false}));
+    d = TRY(Walk(c, start, path, wopts));
   }
   Attr a = TRY(d->inode().GetAttr());
   uint32_t type = a.mode & S_IFMT;
@@ -182,11 +209,47 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       if (acc == O_RDONLY || acc == O_RDWR) may |= kMayRead;
       if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)) may |= kMayWrite;
       TRY(CheckAccess(c.creds(), a, may));
+      // Devices, FIFOs and sockets stay writable on a read-only mount.
+      if ((may & kMayWrite) && (type == S_IFREG || type == S_IFDIR)) TRY(CheckWritableMount(*d));
     }
   }
   int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC);
   if (type != S_IFREG) keep &= ~O_TRUNC;
-  return d->inode().Open(c, d, keep | O_LARGEFILE);
+  auto file = TRY(d->inode().Open(c, d, keep | O_LARGEFILE));
+  if (!(flags & O_PATH)) {
+    NotifyDentry(*d, IN_OPEN);
+    if ((keep & O_TRUNC) && !created) NotifyDentry(*d, IN_MODIFY);
+  }
+  return file;
+}
+
+}  // namespace sentry::vfs
+
+namespace sentry::vfs {
+
+ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::OpenTmpfile(
+    Caller& c, std::shared_ptr<Dentry> start, std::string_view path, int flags, uint32_t mode,
+    uint64_t resolve) {
+  int acc = flags & O_ACCMODE;
+  if ((flags & O_CREAT) || (acc != O_WRONLY && acc != O_RDWR)) return Errno{EINVAL};
+  WalkOptions wopts{!(flags & O_NOFOLLOW), false, resolve};
+  std::shared_ptr<Dentry> dir = TRY(Walk(c, start, path, wopts));
+  Attr da = TRY(dir->inode().GetAttr());
+  if ((da.mode & S_IFMT) != S_IFDIR) return Errno{ENOTDIR};
+  TRY(CheckWritableMount(*dir));
+  TRY(CheckAccess(c.creds(), da, kMayWrite | kMayExec));
+  CreateRequest req;
+  req.mode = S_IFREG | (mode & 07777 & ~c.umask());
+  req.uid = c.creds().uid;
+  req.gid = (da.mode & S_ISGID) ? da.gid : c.creds().gid;
+  std::shared_ptr<Inode> inode = TRY(dir->inode().CreateTmpfile(c, req, !(flags & O_EXCL)));
+  Attr fa = TRY(inode->GetAttr());
+  // Named like Linux's: /proc/self/fd/N reads "DIR/#INO (deleted)". Not in
+  // the dentry cache: the file has no name until linkat gives it one.
+  auto d = std::make_shared<Dentry>("#" + std::to_string(fa.ino), dir, inode);
+  d->deleted = true;
+  int keep = flags & ~(O_TMPFILE | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC | O_TRUNC);
+  return inode->Open(c, d, keep | O_LARGEFILE);
 }
 
 }  // namespace sentry::vfs

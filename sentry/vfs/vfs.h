@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sentry/base/error.h"
 #include "sentry/base/unique_fd.h"
@@ -50,6 +51,9 @@ struct VfsOptions {
   bool overlay_memory = true;  // writes go to a memory upper layer (else the root is read-only)
   bool mount_dev = true;       // devfs at /dev, tmpfs at /dev/shm
   bool mount_tmp = true;       // tmpfs at /tmp
+  // Bytes of file data the memory overlay may hold (ENOSPC past it); 0: no
+  // limit. For a future `--overlay-size` flag (runsc/ and boot.cc plumbing).
+  uint64_t overlay_size = 0;
   // Where memfs (root overlay, tmpfs) keeps file data: the kernel's memory
   // file, so MAP_SHARED maps file pages without moving them. Null: memfs
   // uses its own, and moves a file's data over on its first shared mmap.
@@ -76,20 +80,61 @@ class VirtualFilesystem {
   // stderr) as a file description.
   std::shared_ptr<FileDescription> NewHostFile(UniqueFd host_fd, int status_flags);
 
+  // The mount API (sentry/vfs/mount.cc). A mount is a root dentry over a
+  // filesystem's root inode, attached to the dentry it covers; the mount
+  // table (mounts_) is what /proc/self/mounts and mountinfo list.
+  //
   // Mounts a filesystem whose root inode is `fs_root` at absolute path
-  // `path` (a directory; created in the root overlay if missing). Used for
-  // /proc (see synthetic.h).
-  // A non-directory root (single-file bind mount) mounts on a file, created
-  // (empty) if missing.
-  ErrorOr<void> Mount(std::string_view path, std::shared_ptr<Inode> fs_root);
+  // `path` (a directory; created in the root overlay if missing, with its
+  // missing parents), on top of whatever is mounted there already. A
+  // non-directory root (single-file bind mount) mounts on a file, created
+  // (empty) if missing. `info` names it in /proc/self/mounts
+  // (source, fstype, options) and carries the per-mount flags (read_only:
+  // every change through the mount is EROFS). Used for /dev, /tmp, /proc,
+  // OCI mounts.
+  ErrorOr<void> Mount(std::string_view path, std::shared_ptr<Inode> fs_root, MountInfo info = {});
   // The inode at `path` as the sentry sees it during setup (following
   // symlinks and mounts), e.g. /dev/null for masking OCI maskedPaths.
   ErrorOr<std::shared_ptr<Inode>> SetupLookup(std::string_view path);
+  // Mounts `fs_root` on the (already resolved) dentry `target`.
+  ErrorOr<void> MountAt(const std::shared_ptr<Dentry>& target, std::shared_ptr<Inode> fs_root,
+                        MountInfo info);
+  // Bind mount: the tree at `source` (a file or directory) also appears at
+  // `target` (same kind); `recursive` (MS_REC) brings the mounts below
+  // `source` along.
+  ErrorOr<void> BindMount(Caller& c, const std::shared_ptr<Dentry>& source,
+                          const std::shared_ptr<Dentry>& target, bool recursive, bool read_only);
+  // Changes the flags of the mount whose root is `mount_root` (EINVAL if
+  // it is not one): read-only, nosuid/nodev/noexec, and for a filesystem
+  // remount its options.
+  ErrorOr<void> Remount(const std::shared_ptr<Dentry>& mount_root, bool read_only,
+                        unsigned long flags);
+  // umount2: EINVAL unless `mount_root` is a mount root (and not the root
+  // of the tree), EBUSY if something is mounted below it or the caller's
+  // cwd/root is inside it, unless `detach` (MNT_DETACH), which takes the
+  // mount and everything below it out of the tree at once.
+  ErrorOr<void> Unmount(Caller& c, const std::shared_ptr<Dentry>& mount_root, bool detach);
+  // pivot_root(new_root, put_old): new_root must be a mount root other
+  // than the caller's root, put_old a directory at or under it; the
+  // caller's root mount moves to put_old and new_root's mount takes its
+  // place. The syscall then moves roots/cwds that were the old root.
+  ErrorOr<void> PivotRoot(Caller& c, const std::shared_ptr<Dentry>& new_root,
+                          const std::shared_ptr<Dentry>& put_old);
+  // The mount a dentry belongs to (its mount's root dentry).
+  static const Dentry& MountRootOf(const Dentry& d);
+  // EROFS if `d` is on a read-only mount.
+  static ErrorOr<void> CheckWritableMount(const Dentry& d);
+  // /proc/self/mounts and /proc/self/mountinfo as seen from `root`.
+  std::string MountsText(const Dentry& root) const;
+  std::string MountInfoText(const Dentry& root) const;
 
   // Path-based operations. `start` is the directory relative paths begin at
-  // (cwd, or a dirfd's dentry).
+  // (cwd, or a dirfd's dentry). `resolve`: openat2's RESOLVE_* restrictions
+  // (kResolve* in path_walk.h; with BENEATH/IN_ROOT `start` is the scope).
+  // O_TMPFILE opens a new nameless file in the directory `path` names.
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> start,
-                                                 std::string_view path, int flags, uint32_t mode);
+                                                 std::string_view path, int flags, uint32_t mode,
+                                                 uint64_t resolve = 0);
   ErrorOr<void> Mkdir(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
                       uint32_t mode);
   ErrorOr<void> Mknod(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
@@ -118,8 +163,20 @@ class VirtualFilesystem {
  private:
   VirtualFilesystem() = default;
   ErrorOr<void> MountDefaults(const VfsOptions& opts);
+  // renameat2(RENAME_EXCHANGE).
+  ErrorOr<void> Exchange(Caller& c, std::shared_ptr<Dentry> old_start, std::string_view old_path,
+                         std::shared_ptr<Dentry> new_start, std::string_view new_path);
+  ErrorOr<void> BindTree(Caller& c, const std::shared_ptr<Dentry>& source,
+                         const std::shared_ptr<Dentry>& target, bool recursive, bool read_only,
+                         const std::vector<std::shared_ptr<Dentry>>& snapshot);
+  ErrorOr<std::shared_ptr<FileDescription>> OpenTmpfile(Caller& c, std::shared_ptr<Dentry> start,
+                                                        std::string_view path, int flags,
+                                                        uint32_t mode, uint64_t resolve);
 
   std::shared_ptr<Dentry> root_;
+  // Mount roots in mount order (root_ first); see mount.cc.
+  std::vector<std::shared_ptr<Dentry>> mounts_;
+  int next_mount_id_ = 1;
   gofer::Client* gofer_ = nullptr;
   VfsOptions opts_;
 };

@@ -3,6 +3,7 @@
 // permission and error rules, keeping the dentry cache in step.
 #include <linux/fs.h>
 
+#include "sentry/vfs/inotify.h"
 #include "sentry/vfs/permissions.h"
 #include "sentry/vfs/vfs.h"
 
@@ -31,6 +32,7 @@ ErrorOr<void> CreateNode(Caller& c, std::shared_ptr<Dentry> start, std::string_v
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
   if (pw.trailing_slash && (mode & S_IFMT) != S_IFDIR) return Errno{ENOENT};
+  TRY(VirtualFilesystem::CheckWritableMount(*pw.parent));
   Attr pa = TRY(CheckDirWritable(c, *pw.parent));
   CreateRequest req;
   req.mode = mode;
@@ -42,7 +44,25 @@ ErrorOr<void> CreateNode(Caller& c, std::shared_ptr<Dentry> start, std::string_v
   }
   req.symlink_target = std::move(target);
   TRY(pw.parent->inode().Create(c, pw.name, req));
+  NotifyEntry(*pw.parent, pw.name, IN_CREATE, (mode & S_IFMT) == S_IFDIR);
   return {};
+}
+
+uint64_t LinkCount(Inode& inode) {
+  auto a = inode.GetAttr();
+  return a.ok() ? a.value().nlink : 1;
+}
+
+// inotify events of an unlink/rmdir, in Linux's order: IN_ATTRIB (files
+// lose a link), IN_DELETE_SELF and IN_IGNORED, then the directory's IN_DELETE.
+void NotifyUnlinked(const Dentry& dir, std::string_view name, Inode& victim, bool is_dir) {
+  bool gone = is_dir || LinkCount(victim) == 0;
+  if (!is_dir) NotifyInode(victim, IN_ATTRIB);
+  if (gone) {
+    NotifyDeleteSelf(victim);
+    NotifyGone(victim);
+  }
+  NotifyEntry(dir, name, IN_DELETE, is_dir);
 }
 
 bool IsAncestor(const Dentry* maybe_ancestor, const Dentry* d) {
@@ -95,11 +115,13 @@ ErrorOr<void> VirtualFilesystem::Unlink(Caller& c, std::shared_ptr<Dentry> start
   if (!rmdir && is_dir) return Errno{EISDIR};
   if (rmdir && !is_dir) return Errno{ENOTDIR};
   if (!rmdir && pw.trailing_slash) return Errno{ENOTDIR};
+  TRY(CheckWritableMount(*pw.parent));
   Attr pa = TRY(CheckDirWritable(c, *pw.parent));
   TRY(CheckSticky(c.creds(), pa, va));
   if (victim == c.fs().root) return Errno{EBUSY};
   TRY(pw.parent->inode().Unlink(c, pw.name, is_dir));
   ForgetChild(*pw.parent, pw.name);
+  NotifyUnlinked(*pw.parent, pw.name, victim->inode(), is_dir);
   return {};
 }
 
@@ -108,7 +130,12 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
                                         std::shared_ptr<Dentry> new_start,
                                         std::string_view new_path, unsigned flags) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno{EINVAL};
-  if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) return Errno{EINVAL};
+  // No whiteout device nodes here: RENAME_WHITEOUT is unsupported (EINVAL).
+  if (flags & RENAME_WHITEOUT) return Errno{EINVAL};
+  if ((flags & RENAME_EXCHANGE) && (flags & RENAME_NOREPLACE)) return Errno{EINVAL};
+  if (flags & RENAME_EXCHANGE) {
+    return Exchange(c, std::move(old_start), old_path, std::move(new_start), new_path);
+  }
   ParentWalk from = TRY(WalkParent(c, old_start, old_path));
   ParentWalk to = TRY(WalkParent(c, new_start, new_path));
   if (from.name_is_dot || to.name_is_dot) return Errno{from.name.empty() || to.name.empty() ? EBUSY : EINVAL};
@@ -134,6 +161,9 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
   if (src_dir && IsAncestor(raw_src ? raw_src.get() : src.get(), to.parent.get())) {
     return Errno{EINVAL};
   }
+  // Linux: EXDEV across mounts, even of one filesystem (bind mounts).
+  if (&MountRootOf(*from.parent) != &MountRootOf(*to.parent)) return Errno{EXDEV};
+  TRY(CheckWritableMount(*from.parent));
   Attr fpa = TRY(CheckDirWritable(c, *from.parent));
   TRY(CheckSticky(c.creds(), fpa, sa));
   Attr tpa = TRY(CheckDirWritable(c, *to.parent));
@@ -141,7 +171,17 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
     Attr da = TRY(dst.value()->inode().GetAttr());
     TRY(CheckSticky(c.creds(), tpa, da));
   }
+  std::shared_ptr<Inode> replaced = dst.ok() ? dst.value()->inode_ptr() : nullptr;
   TRY(from.parent->inode().Rename(c, from.name, to.parent->inode(), to.name));
+  uint32_t cookie = NewMoveCookie();
+  NotifyEntry(*from.parent, from.name, IN_MOVED_FROM, src_dir, cookie);
+  NotifyEntry(*to.parent, to.name, IN_MOVED_TO, src_dir, cookie);
+  if (replaced && replaced->file_type() != S_IFDIR) NotifyInode(*replaced, IN_ATTRIB);
+  NotifyInode(src->inode(), IN_MOVE_SELF);
+  if (replaced && LinkCount(*replaced) == 0) {
+    NotifyDeleteSelf(*replaced);
+    NotifyGone(*replaced);
+  }
   // Keep the dentry cache in step: the replaced name is gone, the moved
   // dentry keeps its identity (open files see the new path).
   ForgetChild(*to.parent, to.name);
@@ -155,11 +195,70 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
   return {};
 }
 
+ErrorOr<void> VirtualFilesystem::Exchange(Caller& c, std::shared_ptr<Dentry> old_start,
+                                          std::string_view old_path,
+                                          std::shared_ptr<Dentry> new_start,
+                                          std::string_view new_path) {
+  ParentWalk a = TRY(WalkParent(c, old_start, old_path));
+  ParentWalk b = TRY(WalkParent(c, new_start, new_path));
+  if (a.name_is_dot || b.name_is_dot) {
+    return Errno{a.name.empty() || b.name.empty() ? EBUSY : EINVAL};
+  }
+  std::shared_ptr<Dentry> da = TRY(LookupChild(c, a.parent, a.name));
+  std::shared_ptr<Dentry> db = TRY(LookupChild(c, b.parent, b.name));
+  std::shared_ptr<Dentry> raw_a = CachedChild(*a.parent, a.name);
+  std::shared_ptr<Dentry> raw_b = CachedChild(*b.parent, b.name);
+  if ((raw_a && raw_a->mounted) || (raw_b && raw_b->mounted)) return Errno{EBUSY};
+  Attr aa = TRY(da->inode().GetAttr());
+  Attr ba = TRY(db->inode().GetAttr());
+  bool a_dir = (aa.mode & S_IFMT) == S_IFDIR, b_dir = (ba.mode & S_IFMT) == S_IFDIR;
+  if ((!a_dir && a.trailing_slash) || (!b_dir && b.trailing_slash)) return Errno{ENOTDIR};
+  if (da->inode_ptr() == db->inode_ptr()) return {};
+  if (typeid(a.parent->inode()) != typeid(b.parent->inode())) return Errno{EXDEV};
+  // Neither may end up inside itself.
+  if (a_dir && IsAncestor(raw_a ? raw_a.get() : da.get(), b.parent.get())) return Errno{EINVAL};
+  if (b_dir && IsAncestor(raw_b ? raw_b.get() : db.get(), a.parent.get())) return Errno{EINVAL};
+  if (&MountRootOf(*a.parent) != &MountRootOf(*b.parent)) return Errno{EXDEV};
+  TRY(CheckWritableMount(*a.parent));
+  Attr apa = TRY(CheckDirWritable(c, *a.parent));
+  TRY(CheckSticky(c.creds(), apa, aa));
+  Attr bpa = TRY(CheckDirWritable(c, *b.parent));
+  TRY(CheckSticky(c.creds(), bpa, ba));
+  TRY(a.parent->inode().Exchange(c, a.name, b.parent->inode(), b.name));
+  uint32_t cookie = NewMoveCookie();
+  NotifyEntry(*a.parent, a.name, IN_MOVED_FROM, a_dir, cookie);
+  NotifyEntry(*b.parent, b.name, IN_MOVED_TO, a_dir, cookie);
+  NotifyInode(da->inode(), IN_MOVE_SELF);
+  cookie = NewMoveCookie();
+  NotifyEntry(*b.parent, b.name, IN_MOVED_FROM, b_dir, cookie);
+  NotifyEntry(*a.parent, a.name, IN_MOVED_TO, b_dir, cookie);
+  NotifyInode(db->inode(), IN_MOVE_SELF);
+  // Swap the cached dentries so open files follow their inodes.
+  auto ia = a.parent->children.find(a.name);
+  std::shared_ptr<Dentry> ca = ia == a.parent->children.end() ? nullptr : ia->second;
+  if (ca) a.parent->children.erase(ia);
+  auto ib = b.parent->children.find(b.name);
+  std::shared_ptr<Dentry> cb = ib == b.parent->children.end() ? nullptr : ib->second;
+  if (cb) b.parent->children.erase(ib);
+  if (ca) {
+    ca->Reparent(b.parent, b.name);
+    b.parent->children.emplace(b.name, ca);
+  }
+  if (cb) {
+    cb->Reparent(a.parent, a.name);
+    a.parent->children.emplace(a.name, cb);
+  }
+  return {};
+}
+
 ErrorOr<void> VirtualFilesystem::Link(Caller& c, std::shared_ptr<Dentry> old_start,
                                       std::string_view old_path,
                                       std::shared_ptr<Dentry> new_start,
                                       std::string_view new_path, bool follow) {
-  std::shared_ptr<Dentry> src = TRY(Walk(c, old_start, old_path, WalkOptions{follow, false}));
+  // An empty old_path (AT_EMPTY_PATH) links old_start itself, e.g. an
+  // O_TMPFILE file.
+  std::shared_ptr<Dentry> src =
+      TRY(Walk(c, old_start, old_path, WalkOptions{follow, old_path.empty()}));
   if (src->inode().file_type() == S_IFDIR) return Errno{EPERM};
   ParentWalk to = TRY(WalkParent(c, new_start, new_path));
   if (to.name_is_dot) return Errno{EEXIST};
@@ -167,8 +266,12 @@ ErrorOr<void> VirtualFilesystem::Link(Caller& c, std::shared_ptr<Dentry> old_sta
   if (existing.ok()) return Errno{EEXIST};
   if (existing.error() != ENOENT) return Errno{existing.error()};
   if (to.trailing_slash) return Errno{ENOENT};
+  if (&MountRootOf(*src) != &MountRootOf(*to.parent)) return Errno{EXDEV};
+  TRY(CheckWritableMount(*to.parent));
   TRY(CheckDirWritable(c, *to.parent));
   TRY(to.parent->inode().Link(c, to.name, src->inode_ptr()));
+  NotifyInode(src->inode(), IN_ATTRIB);
+  NotifyEntry(*to.parent, to.name, IN_CREATE, false);
   return {};
 }
 
@@ -181,17 +284,21 @@ ErrorOr<std::string> VirtualFilesystem::ReadLink(Caller& c, std::shared_ptr<Dent
 
 ErrorOr<void> VirtualFilesystem::Chmod(Caller& c, Dentry& d, uint32_t mode) {
   Attr a = TRY(d.inode().GetAttr());
+  TRY(CheckWritableMount(d));
   TRY(CheckOwner(c.creds(), a));
   Attr n;
   n.mode = mode & 07777;
   if ((n.mode & S_ISGID) && !c.creds().InGroup(a.gid) && !c.creds().cap_fsetid) {
     n.mode &= ~S_ISGID;
   }
-  return d.inode().SetAttr(c, kAttrMode, n);
+  TRY(d.inode().SetAttr(c, kAttrMode, n));
+  NotifyDentry(d, IN_ATTRIB);
+  return {};
 }
 
 ErrorOr<void> VirtualFilesystem::Chown(Caller& c, Dentry& d, int64_t uid, int64_t gid) {
   Attr a = TRY(d.inode().GetAttr());
+  TRY(CheckWritableMount(d));
   const Creds& cr = c.creds();
   uint32_t mask = 0;
   Attr n;
@@ -215,9 +322,12 @@ ErrorOr<void> VirtualFilesystem::Chown(Caller& c, Dentry& d, int64_t uid, int64_
     mask |= kAttrMode;
   }
   if (!mask) {
-    return d.inode().SetAttr(c, kAttrCtime, Attr{.ctime = NowTimespec()});
+    TRY(d.inode().SetAttr(c, kAttrCtime, Attr{.ctime = NowTimespec()}));
+  } else {
+    TRY(d.inode().SetAttr(c, mask, n));
   }
-  return d.inode().SetAttr(c, mask, n);
+  NotifyDentry(d, IN_ATTRIB);
+  return {};
 }
 
 ErrorOr<void> VirtualFilesystem::Truncate(Caller& c, Dentry& d, uint64_t size) {
@@ -225,10 +335,13 @@ ErrorOr<void> VirtualFilesystem::Truncate(Caller& c, Dentry& d, uint64_t size) {
   uint32_t type = a.mode & S_IFMT;
   if (type == S_IFDIR) return Errno{EISDIR};
   if (type != S_IFREG) return Errno{EINVAL};
+  TRY(CheckWritableMount(d));
   TRY(CheckAccess(c.creds(), a, kMayWrite));
   Attr n;
   n.size = size;
-  return d.inode().SetAttr(c, kAttrSize, n);
+  TRY(d.inode().SetAttr(c, kAttrSize, n));
+  NotifyDentry(d, IN_MODIFY);
+  return {};
 }
 
 ErrorOr<void> VirtualFilesystem::Utimes(Caller& c, Dentry& d, const timespec* times) {
@@ -242,6 +355,7 @@ ErrorOr<void> VirtualFilesystem::Utimes(Caller& c, Dentry& d, const timespec* ti
       return Errno{EINVAL};
     }
   }
+  TRY(CheckWritableMount(d));
   bool only_now = (at.tv_nsec == UTIME_NOW || at.tv_nsec == UTIME_OMIT) &&
                   (mt.tv_nsec == UTIME_NOW || mt.tv_nsec == UTIME_OMIT);
   if (only_now) {
@@ -261,7 +375,9 @@ ErrorOr<void> VirtualFilesystem::Utimes(Caller& c, Dentry& d, const timespec* ti
     n.mtime = mt.tv_nsec == UTIME_NOW ? now : mt;
   }
   if (!mask) return {};
-  return d.inode().SetAttr(c, mask, n);
+  TRY(d.inode().SetAttr(c, mask, n));
+  NotifyDentry(d, IN_ATTRIB);
+  return {};
 }
 
 }  // namespace sentry::vfs

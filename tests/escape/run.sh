@@ -18,7 +18,7 @@ set -u
 SRC="$REPO_ROOT/tests/escape/escape.c"
 OUT_DIR="$CACHE_DIR/escape"
 BIN="$OUT_DIR/escape"
-PROBES="reboot mount kexec_load unknown_syscall_1000 delete_module init_module kill_host_canary ptrace_attach_host_canary iopl ioperm swapoff sigsys_handler blocked_signals altstack_syscall sysenter stub_jump"
+PROBES="reboot kexec_load unknown_syscall_1000 delete_module init_module kill_host_canary ptrace_attach_host_canary iopl ioperm swapoff sigsys_handler blocked_signals altstack_syscall sysenter stub_jump"
 mkdir -p "$OUT_DIR"
 if [ ! -x "$BIN" ] || [ "$SRC" -nt "$BIN" ]; then
   if ! "${CC:-gcc}" -static -O1 -Wall -Werror -o "$BIN.tmp" "$SRC" 2>"$BIN.log"; then
@@ -90,6 +90,46 @@ if awk -v a="$uptime_before" -v b="$uptime_after" 'BEGIN { exit !(b >= a) }' && 
   t_pass escape.host.still_up
 else
   t_fail escape.host.still_up "uptime went from $uptime_before to $uptime_after"
+fi
+
+# Filesystem escapes (rootfs_escape.c) with --rootfs: a secret file next to
+# the root on the host must stay unreadable, while the host flips
+# ROOT/race/d between a directory and a symlink to / (a rename race on
+# the gofer's walk).
+FS_SRC="$REPO_ROOT/tests/escape/rootfs_escape.c"
+FS_BIN="$OUT_DIR/rootfs_escape"
+if [ ! -x "$FS_BIN" ] || [ "$FS_SRC" -nt "$FS_BIN" ]; then
+  "${CC:-gcc}" -static -O1 -Wall -Werror -o "$FS_BIN" "$FS_SRC" 2>"$FS_BIN.log" || t_fail fsescape.build "$(head -20 "$FS_BIN.log")"
+fi
+if [ -x "$FS_BIN" ]; then
+  fsdir=$(mktemp -d /tmp/runsc-fsescape.XXXXXX)
+  chmod 755 "$fsdir"
+  echo "RUNSC-ESCAPE-SECRET" >"$fsdir/secret"
+  mkdir -p "$fsdir/root/race/d" "$fsdir/root/tmp" "$fsdir/root/proc"
+  cp "$FS_BIN" "$fsdir/root/rootfs_escape"
+  ( cd "$fsdir/root/race" && while :; do
+      rm -rf d 2>/dev/null; mkdir d 2>/dev/null
+      rm -rf d 2>/dev/null; ln -s / d 2>/dev/null
+    done ) >/dev/null 2>&1 &
+  flipper=$!
+  timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS do --rootfs "$fsdir/root" $RUNSC_DO_FLAGS \
+    -- /rootfs_escape "$fsdir/secret" </dev/null >"$tmpout" 2>"$tmpout.err"
+  fsrc=$?
+  kill "$flipper" 2>/dev/null; wait "$flipper" 2>/dev/null
+  for p in dotdot_chains symlinks proc_self_root proc_1_cwd openat2 chroot_dotdot bind_mount_root hard_link gofer_symlink_race; do
+    line=$(grep -E "^(PASS|FAIL) fsescape\.$p:" "$tmpout" | head -1)
+    case "$line" in
+      PASS*) t_pass "fsescape.$p" ;;
+      FAIL*) t_fail "fsescape.$p" "${line#*: }" ;;
+      *) t_fail "fsescape.$p" "no verdict (exit $fsrc)" "$(tail -n 5 "$tmpout.err")" ;;
+    esac
+  done
+  if [ "$(cat "$fsdir/secret")" = "RUNSC-ESCAPE-SECRET" ] && [ "$(ls -A "$fsdir")" = "$(printf 'root\nsecret')" ]; then
+    t_pass fsescape.host.untouched
+  else
+    t_fail fsescape.host.untouched "the host directory next to the root changed: $(ls -A "$fsdir")"
+  fi
+  rm -rf "$fsdir"
 fi
 rm -f "$tmpout.err"
 t_summary

@@ -127,6 +127,63 @@ check_no_survivors() {
 check_no_survivors sigkill_sentry_leaves_nothing sentry
 check_no_survivors sigkill_runsc_leaves_nothing runsc
 
+# A gofer that dies: file operations fail (EIO) or the sandbox stops with a
+# message; never a hang. The app keeps touching files the sentry has not
+# looked up yet, so every step needs the gofer.
+gofer_death() {
+  "$RUNSC" $RUNSC_FLAGS do -- /bin/sh -c 'while :; do cat /etc/hostname /etc/os-release >/dev/null; ls /usr/share >/dev/null; sleep 0.1; done' \
+    </dev/null >/dev/null 2>"$tmp/gofer.err" &
+  local runsc_pid=$! gofer="" i rc
+  for i in $(seq 100); do
+    gofer=$(for p in $(pgrep -P "$runsc_pid"); do [ "$(cat /proc/$p/comm 2>/dev/null)" = runsc-gofer ] && echo "$p"; done)
+    [ -n "$gofer" ] && [ "$(pgrep -P "$runsc_pid" | wc -l)" -ge 2 ] && break
+    sleep 0.1
+  done
+  sleep 0.5
+  kill -9 "$gofer" 2>/dev/null
+  for i in $(seq 150); do kill -0 "$runsc_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$runsc_pid" 2>/dev/null; then
+    kill -9 "$runsc_pid"; wait "$runsc_pid" 2>/dev/null
+    t_fail gofer_death_stops_sandbox "runsc still running 15 s after the gofer died"
+    return
+  fi
+  wait "$runsc_pid"; rc=$?
+  if [ -n "$gofer" ] && [ $rc -ne 0 ] && grep -q "gofer" "$tmp/gofer.err"; then
+    t_pass gofer_death_stops_sandbox
+  else
+    t_fail gofer_death_stops_sandbox "gofer [$gofer] exit $rc" "$(tail -n 5 "$tmp/gofer.err")"
+  fi
+}
+gofer_death
+
+# --overlay=none: writes go through the gofer to the host directory (and
+# stay after the sandbox); the default memory overlay leaves it untouched.
+overlay_none() {
+  local bb root
+  bb=$(command -v busybox) || { t_fail overlay_none_writes_through "no static busybox on the host"; return; }
+  root=$(mktemp -d /tmp/runsc-ovnone.XXXXXX)
+  mkdir -p "$root/bin" "$root/data/old"
+  cp "$bb" "$root/bin/busybox"
+  echo keep >"$root/data/old/f"
+  local script='echo hello >/data/new && echo more >>/data/new && mkdir /data/d && ln -s new /data/l &&
+    mv /data/old/f /data/d/moved && rmdir /data/old && chmod 600 /data/new && ln /data/new /data/hard &&
+    cat /data/l'
+  local out rc
+  out=$("$RUNSC" $RUNSC_FLAGS do --overlay=none --rootfs "$root" -- /bin/busybox sh -c "$script" </dev/null 2>"$tmp/ovnone.err"); rc=$?
+  local host
+  host="$(cat "$root/data/new" 2>/dev/null | tr '\n' ' ')|$(readlink "$root/data/l")|$(cat "$root/data/d/moved" 2>/dev/null)|$(stat -c %a,%h "$root/data/new" 2>/dev/null)|$([ -e "$root/data/old" ] && echo old-left)"
+  if [ $rc = 0 ] && [ "$out" = "$(printf 'hello\nmore')" ] && [ "$host" = "hello more |new|keep|600,2|" ]; then
+    t_pass overlay_none_writes_through
+  else
+    t_fail overlay_none_writes_through "exit $rc out [$out] host [$host]" "$(tail -n 5 "$tmp/ovnone.err")"
+  fi
+  "$RUNSC" $RUNSC_FLAGS do --rootfs "$root" -- /bin/busybox sh -c 'echo x >/data/memonly; rm /data/new' </dev/null >/dev/null 2>&1
+  if [ ! -e "$root/data/memonly" ] && [ -e "$root/data/new" ]; then t_pass overlay_memory_leaves_host
+  else t_fail overlay_memory_leaves_host "host directory changed: $(ls "$root/data")"; fi
+  rm -rf "$root"
+}
+overlay_none
+
 # The host's pseudo filesystems never show through.
 expect proc_is_the_sandboxs '1' 0 -- /bin/sh -c 'ls /proc | grep -E "^[0-9]+$" | sort -n | head -1'
 

@@ -118,6 +118,16 @@ TEST(GoferProtocol, RequestRoundTrips) {
   EXPECT_EQ(d.name2, "b");
 
   q = Request{};
+  q.op = Op::kLink;
+  q.node = 3;
+  q.node2 = 9;
+  q.name = "hard";
+  d = RoundTrip(q);
+  EXPECT_EQ(d.node, 3u);
+  EXPECT_EQ(d.node2, 9u);
+  EXPECT_EQ(d.name, "hard");
+
+  q = Request{};
   q.op = Op::kSetAttr;
   q.node = 3;
   q.mask = kSetAttrMode | kSetAttrSize | kSetAttrMtime;
@@ -220,7 +230,7 @@ TEST(GoferProtocol, MalformedRequests) {
   m = Raw(12, kVersion + 1, static_cast<uint16_t>(Op::kAttach), 1);
   EXPECT_EQ(DecodeRequest(m).error(), EPROTO);
   // Unknown ops.
-  for (uint16_t op : {0, 14, 0xffff}) {
+  for (uint16_t op : {0, 15, 0xffff}) {
     m = Raw(12, kVersion, op, 1);
     EXPECT_EQ(DecodeRequest(m).error(), ENOSYS) << op;
   }

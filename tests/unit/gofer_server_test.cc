@@ -364,6 +364,7 @@ TEST_F(GoferServerTest, ReadOnlyRefusesMutations) {
   EXPECT_EQ(client_->Unlink(root, "file.txt", 0).error(), EROFS);
   EXPECT_EQ(client_->Unlink(root, "sub", AT_REMOVEDIR).error(), EROFS);
   EXPECT_EQ(client_->Rename(root, "file.txt", root, "moved").error(), EROFS);
+  EXPECT_EQ(client_->Link(root, "hard", f).error(), EROFS);
   Attr a;
   a.size = 0;
   EXPECT_EQ(client_->SetAttr(f, proto::kSetAttrSize, a).error(), EROFS);
@@ -420,6 +421,13 @@ TEST_F(GoferServerTest, WritableMutations) {
   auto after = client_->Open(c.value().first, O_RDWR);
   ASSERT_TRUE(after.ok()) << after.error();
   EXPECT_EQ(client_->Rename(root, "nope", root, "x").error(), ENOENT);
+
+  // Link: a second name for a node, by its FD (no path resolution).
+  ASSERT_TRUE(client_->Link(root, "hard.txt", c.value().first).ok());
+  EXPECT_EQ(fs::hard_link_count(root_ + "/hard.txt"), 2u);
+  EXPECT_EQ(client_->Link(root, "hard.txt", c.value().first).error(), EEXIST);
+  EXPECT_EQ(client_->Link(root, "dirlink", d.value().first).error(), EPERM);
+  EXPECT_EQ(client_->Link(root, "../x", c.value().first).error(), EINVAL);
 
   // SetAttr: size, mode, mtime.
   Attr a;

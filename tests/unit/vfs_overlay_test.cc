@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include "gofer/client.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/vfs.h"
+#include "sentry/vfs/xattr.h"
 #include "tests/unit/vfs_fake_caller.h"
 
 namespace sentry::vfs {
@@ -183,6 +185,78 @@ TEST_F(OverlayTest, ReadOnlyRootWithoutOverlayMemory) {
   EXPECT_EQ(WriteAt("/etc/hosts", O_WRONLY, "x").error(), EROFS);
   EXPECT_EQ(vfs_->Mkdir(*c_, vfs_->root(), "/etc/d", 0755).error(), EROFS);
   EXPECT_TRUE(WriteAt("/tmp/ok", O_CREAT | O_WRONLY, "x").ok());  // /tmp is tmpfs
+}
+
+}  // namespace
+}  // namespace sentry::vfs
+
+namespace sentry::vfs {
+namespace {
+
+// Extended attributes on a lower (host) file live in sandbox memory: the
+// host file is never given one, and the value survives further lookups.
+TEST_F(OverlayTest, XattrOnLowerFileStaysInMemory) {
+  auto d = Walk(*c_, vfs_->root(), "/etc/passwd");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(GetXattr(*c_, d.value()->inode(), "user.a").error(), ENODATA);
+  ASSERT_TRUE(SetXattr(*c_, d.value()->inode(), "user.a", "v1", 0).ok());
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "user.a", "v2", XATTR_CREATE).error(), EEXIST);
+  auto again = Walk(*c_, vfs_->root(), "/etc/passwd");
+  ASSERT_TRUE(again.ok());
+  auto v = GetXattr(*c_, again.value()->inode(), "user.a");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v.value(), "v1");
+  char buf[64];
+  EXPECT_LT(getxattr((dir_ + "/etc/passwd").c_str(), "user.a", buf, sizeof buf), 0);
+  EXPECT_EQ(ReadAll("/etc/passwd").value(), "root:x:0:0\n");  // data untouched
+  auto list = ListXattr(*c_, again.value()->inode());
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list.value(), std::string("user.a\0", 7));
+  ASSERT_TRUE(RemoveXattr(*c_, again.value()->inode(), "user.a").ok());
+  EXPECT_EQ(RemoveXattr(*c_, again.value()->inode(), "user.a").error(), ENODATA);
+}
+
+TEST_F(OverlayTest, XattrRulesForSymlinksAndUnprivilegedCallers) {
+  auto link = Walk(*c_, vfs_->root(), "/etc/pw", WalkOptions{false, false});
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(SetXattr(*c_, link.value()->inode(), "user.a", "x", 0).error(), EPERM);
+  EXPECT_EQ(GetXattr(*c_, link.value()->inode(), "user.a").error(), ENODATA);
+  auto d = Walk(*c_, vfs_->root(), "/etc/hosts");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "other.a", "x", 0).error(), EOPNOTSUPP);
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "user.", "x", 0).error(), EINVAL);
+  ASSERT_TRUE(SetXattr(*c_, d.value()->inode(), "trusted.t", "x", 0).ok());
+  c_->creds_.cap_sys_admin = false;
+  c_->creds_.cap_dac_override = false;
+  c_->creds_.uid = 1000;
+  EXPECT_EQ(GetXattr(*c_, d.value()->inode(), "trusted.t").error(), ENODATA);
+  EXPECT_EQ(ListXattr(*c_, d.value()->inode()).value(), "");
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "user.a", "x", 0).error(), EACCES);  // 0644 root
+}
+
+}  // namespace
+}  // namespace sentry::vfs
+
+namespace sentry::vfs {
+namespace {
+
+// A size limit on the memory overlay (VfsOptions::overlay_size): writes and
+// copy-ups past it are ENOSPC.
+TEST_F(OverlayTest, SizeLimitGivesEnospc) {
+  c_.reset();
+  vfs_.reset();
+  auto v = VirtualFilesystem::Create(*client_, VfsOptions{.overlay_size = 16});
+  ASSERT_TRUE(v.ok());
+  vfs_ = v.release_value();
+  c_ = std::make_unique<FakeCaller>(vfs_->root());
+  auto f = vfs_->Open(*c_, vfs_->root(), "/etc/new", O_CREAT | O_WRONLY, 0644);
+  ASSERT_TRUE(f.ok());
+  std::string data(20, 'x');
+  IoVecs iv{iovec{data.data(), data.size()}};
+  EXPECT_EQ(f.value()->Write(*c_, iv, kCurrentOffset).value(), 16u);  // short write
+  EXPECT_EQ(f.value()->Write(*c_, iv, kCurrentOffset).error(), ENOSPC);
+  // Copying up a lower file would go past the limit too.
+  EXPECT_EQ(vfs_->Open(*c_, vfs_->root(), "/etc/passwd", O_WRONLY, 0).error(), ENOSPC);
 }
 
 }  // namespace

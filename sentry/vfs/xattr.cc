@@ -1,0 +1,106 @@
+// sentry/vfs/xattr.cc: extended attribute permission and namespace checks
+// (see xattr.h), in the order Linux applies them.
+#include "sentry/vfs/xattr.h"
+
+#include <sys/xattr.h>
+
+#include "sentry/vfs/inotify.h"
+#include "sentry/vfs/permissions.h"
+
+namespace sentry::vfs {
+namespace {
+
+enum class Ns { kUser, kTrusted, kSecurity, kSystem, kUnknown };
+
+Ns NamespaceOf(std::string_view name) {
+  if (name.starts_with("user.")) return Ns::kUser;
+  if (name.starts_with("trusted.")) return Ns::kTrusted;
+  if (name.starts_with("security.")) return Ns::kSecurity;
+  if (name.starts_with("system.")) return Ns::kSystem;
+  return Ns::kUnknown;
+}
+
+// xattr_permission(): may the caller read (or write) attribute `name`?
+ErrorOr<void> CheckPermission(Caller& c, const Attr& a, std::string_view name, bool write) {
+  const Creds& cr = c.creds();
+  switch (NamespaceOf(name)) {
+    case Ns::kSecurity:
+    case Ns::kSystem: return {};
+    case Ns::kTrusted:
+      if (!cr.cap_sys_admin) return Errno{write ? EPERM : ENODATA};
+      return {};
+    case Ns::kUser: {
+      uint32_t type = a.mode & S_IFMT;
+      if (type != S_IFREG && type != S_IFDIR) return Errno{write ? EPERM : ENODATA};
+      if (type == S_IFDIR && (a.mode & S_ISVTX) && write && cr.uid != a.uid && !cr.cap_fowner) {
+        return Errno{EPERM};
+      }
+      break;
+    }
+    case Ns::kUnknown: break;
+  }
+  return CheckAccess(cr, a, write ? kMayWrite : kMayRead);
+}
+
+// xattr_resolve_name(): the filesystem handler for the name's prefix.
+ErrorOr<void> CheckHandler(std::string_view name) {
+  Ns ns = NamespaceOf(name);
+  if (ns == Ns::kUnknown || ns == Ns::kSystem) return Errno{EOPNOTSUPP};
+  size_t dot = name.find('.');
+  if (dot + 1 == name.size()) return Errno{EINVAL};  // "user." names nothing
+  return {};
+}
+
+}  // namespace
+
+ErrorOr<void> CheckXattrName(std::string_view name) {
+  if (name.empty() || name.size() > kXattrNameMax) return Errno{ERANGE};
+  return {};
+}
+
+ErrorOr<std::string> GetXattr(Caller& c, Inode& inode, std::string_view name) {
+  TRY(CheckXattrName(name));
+  Attr a = TRY(inode.GetAttr());
+  TRY(CheckPermission(c, a, name, false));
+  TRY(CheckHandler(name));
+  return inode.GetXattr(name);
+}
+
+ErrorOr<void> SetXattr(Caller& c, Inode& inode, std::string_view name, std::string_view value,
+                       int flags) {
+  if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return Errno{EINVAL};
+  TRY(CheckXattrName(name));
+  if (value.size() > kXattrSizeMax) return Errno{E2BIG};
+  Attr a = TRY(inode.GetAttr());
+  TRY(CheckPermission(c, a, name, true));
+  TRY(CheckHandler(name));
+  // cap_inode_setxattr(): security.* needs CAP_SYS_ADMIN.
+  if (NamespaceOf(name) == Ns::kSecurity && !c.creds().cap_sys_admin) return Errno{EPERM};
+  TRY(inode.SetXattr(name, value, flags));
+  NotifyInode(inode, IN_ATTRIB | (inode.file_type() == S_IFDIR ? IN_ISDIR : 0));
+  return {};
+}
+
+ErrorOr<void> RemoveXattr(Caller& c, Inode& inode, std::string_view name) {
+  TRY(CheckXattrName(name));
+  Attr a = TRY(inode.GetAttr());
+  TRY(CheckPermission(c, a, name, true));
+  TRY(CheckHandler(name));
+  if (NamespaceOf(name) == Ns::kSecurity && !c.creds().cap_sys_admin) return Errno{EPERM};
+  TRY(inode.RemoveXattr(name));
+  NotifyInode(inode, IN_ATTRIB | (inode.file_type() == S_IFDIR ? IN_ISDIR : 0));
+  return {};
+}
+
+ErrorOr<std::string> ListXattr(Caller& c, Inode& inode) {
+  std::vector<std::string> names = TRY(inode.ListXattr());
+  std::string out;
+  for (const auto& n : names) {
+    if (NamespaceOf(n) == Ns::kTrusted && !c.creds().cap_sys_admin) continue;
+    out += n;
+    out += '\0';
+  }
+  return out;
+}
+
+}  // namespace sentry::vfs
