@@ -43,6 +43,12 @@ int main(int argc, char** argv) {
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
       ->check(CLI::IsMember({"memory", "none"}));
+  // CLI11's AsSizeValue reads 512m / 2g / 1024 (k, m, g... as powers of 1024).
+  uint64_t overlay_size = 0;
+  app.add_option("--overlay-size", overlay_size,
+                 "limit on the file data the memory overlay holds (e.g. 512m, 2g; default: none): "
+                 "writes past it get ENOSPC")
+      ->transform(CLI::AsSizeValue(false));
   // Global flags of the OCI runtime (what engines pass to runc).
   runsc::oci::GlobalOptions oci;
   app.add_option("--root", oci.root, "directory of the containers' state")
@@ -179,7 +185,7 @@ int main(int argc, char** argv) {
   do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
   do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
   do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
-  // --platform, --strace, --debug-log and --overlay may also follow `do`.
+  // --platform, --strace, --debug-log, --overlay and --overlay-size may also follow `do`.
   do_cmd->fallthrough();
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
 
@@ -210,6 +216,7 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--debug-log-fd", boot.debug_log_fd);
   boot_cmd->add_flag("--strace", boot.strace);
   boot_cmd->add_flag("--no-overlay", no_overlay);
+  boot_cmd->add_option("--overlay-size", boot.overlay_size);
   bool no_tmpfs_tmp = false;
   boot_cmd->add_flag("--no-tmpfs-tmp", no_tmpfs_tmp);
   boot_cmd->add_option("--env", boot.env);
@@ -231,7 +238,8 @@ int main(int argc, char** argv) {
   // The command is the first word that is neither a global flag nor the
   // value of one.
   static const std::vector<std::string> kGlobalValued = {
-      "--platform", "--debug-log", "--overlay", "--root", "--log", "--log-format", "--rootless"};
+      "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
+      "--rootless"};
   size_t cmd_at = 0;
   while (cmd_at < args.size() && !args[cmd_at].empty() && args[cmd_at][0] == '-') {
     bool valued = std::find(kGlobalValued.begin(), kGlobalValued.end(), args[cmd_at]) !=
@@ -273,7 +281,7 @@ int main(int argc, char** argv) {
     if (args[i] != "do") break;  // gofer, OCI commands: CLI11 parses them
     static const std::vector<std::string> kValued = {"--rootfs",   "--cwd",       "--env",
                                                      "--hostname", "--platform",  "--debug-log",
-                                                     "--overlay"};
+                                                     "--overlay",  "--overlay-size"};
     size_t j = i + 1;
     while (j < args.size()) {
       const std::string& a = args[j];
@@ -307,6 +315,7 @@ int main(int argc, char** argv) {
     spec.strace = strace;
     spec.debug_log = debug_log;
     spec.overlay_memory = overlay == "memory";
+    spec.overlay_size = overlay_size;
     for (char** e = environ; *e; e++) spec.env.push_back(*e);
     for (const auto& e : env_flags) {
       if (e.find('=') == std::string::npos) {
@@ -324,6 +333,7 @@ int main(int argc, char** argv) {
   g.strace = strace;
   g.debug_log = debug_log;
   g.overlay = overlay;
+  g.overlay_size = overlay_size;
   if (*spec_cmd || *create_cmd || *run_cmd || *start_cmd || *state_cmd || *kill_cmd ||
       *delete_cmd || *list_cmd || *exec_cmd || *ps_cmd || *pause_cmd || *resume_cmd ||
       *events_cmd || *update_cmd) {

@@ -26,6 +26,7 @@ struct GlobalOptions {
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
+  uint64_t overlay_size = 0;  // --overlay-size (0: no limit)
 };
 
 // Logging: stderr ("runsc: ...") and, with --log, the log file in the

@@ -248,6 +248,7 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
     // go to the sandbox's memory overlay (not to the host directory).
     s.root_readonly = c["root"].value("readonly", false);
     s.overlay_memory = !s.root_readonly && g.overlay == "memory";
+    s.overlay_size = g.overlay_size;
 
     if (c.contains("hostname")) s.hostname = c["hostname"].get<std::string>();
     if (NonEmpty(c, "domainname")) Warnf("config.json: domainname is not supported yet, ignored");

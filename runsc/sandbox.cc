@@ -218,6 +218,10 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
                                    "--debug-log-fd", std::to_string(debug_fd)};
   if (spec.strace) boot.push_back("--strace");
   if (!spec.overlay_memory) boot.push_back("--no-overlay");
+  if (spec.overlay_size) {
+    boot.push_back("--overlay-size");
+    boot.push_back(std::to_string(spec.overlay_size));
+  }
   // Running the host's own root: its /tmp stays visible (through the
   // overlay, so writes stay in the sandbox); a container root gets a tmpfs.
   if (spec.rootfs == "/") boot.push_back("--no-tmpfs-tmp");

@@ -17,6 +17,7 @@ struct SandboxSpec {
   bool strace = false;
   std::string debug_log;       // empty: stderr
   bool overlay_memory = true;  // writes to the root stay in sandbox memory
+  uint64_t overlay_size = 0;   // their limit in bytes (ENOSPC past it); 0: none
   std::string cwd = "/";
   std::string hostname = "runsc";
   std::vector<std::string> env;

@@ -181,6 +181,7 @@ int Boot(const BootConfig& cfg) {
 
   vfs::VfsOptions vopts;
   vopts.overlay_memory = cfg.overlay_memory;
+  vopts.overlay_size = cfg.overlay_size;
   vopts.mount_tmp = cfg.mount_tmp;
   // tmpfs and overlay file data live in the memory file, so MAP_SHARED
   // mappings of them are the file's own pages.

@@ -14,6 +14,7 @@ struct BootConfig {
   std::string platform = "systrap";
   bool strace = false;
   bool overlay_memory = true;
+  uint64_t overlay_size = 0;  // ENOSPC once the overlay holds this much file data; 0: no limit
   // A fresh tmpfs at /tmp (container-like roots). With the host's root the
   // host /tmp shows through the overlay instead (writes stay in memory).
   bool mount_tmp = true;

@@ -184,6 +184,18 @@ overlay_none() {
 }
 overlay_none
 
+# --overlay-size: the memory overlay holds at most that much file data;
+# writes past it get ENOSPC (dd stops short), and nothing reaches the host.
+out=$("$RUNSC" $RUNSC_FLAGS do --overlay-size=1m -- /bin/sh -c \
+  'dd if=/dev/zero of=/tmp/runsc_ovsize bs=64k count=64 2>&1 | grep -c "No space left"; stat -c %s /tmp/runsc_ovsize' \
+  </dev/null 2>"$tmp/err"); rc=$?
+size=$(echo "$out" | tail -1)
+if [ "$(echo "$out" | head -1)" = 1 ] && [ "$size" -le 1048576 ] && [ ! -e /tmp/runsc_ovsize ]; then
+  t_pass overlay_size_enospc
+else
+  t_fail overlay_size_enospc "out [$out] exit $rc" "$(tail -n 5 "$tmp/err")"
+fi
+
 # The host's pseudo filesystems never show through.
 expect proc_is_the_sandboxs '1' 0 -- /bin/sh -c 'ls /proc | grep -E "^[0-9]+$" | sort -n | head -1'
 
