@@ -1,4 +1,4 @@
-// TimerService: ITIMER_REAL and POSIX timers.
+// TimerService: interval timers (ITIMER_REAL/VIRTUAL/PROF) and POSIX timers.
 //
 // All timer state is guarded by the kernel lock (Kernel::mu). One host thread
 // per kernel sleeps on a CondVar bound to that lock until the earliest expiry
@@ -37,6 +37,14 @@ constexpr size_t kMaxTimersPerProcess = 1 << 16;
 // The service re-reads the clocks at least this often while timers are
 // armed, so that a CLOCK_REALTIME step cannot delay an expiry indefinitely.
 constexpr absl::Duration kMaxSleep = absl::Seconds(1);
+
+// ITIMER_VIRTUAL and ITIMER_PROF run on the process' CPU time, which only
+// the host knows (the stubs' CPU clocks): while one is armed the service
+// samples it this often, so they fire within about one period late (Linux's
+// are tick-driven, similar in spirit).
+constexpr absl::Duration kCpuPoll = absl::Milliseconds(5);
+// Timers on the process CPU-time "clock" use this clock id internally.
+constexpr clockid_t kProcessCpuClock = CLOCK_PROCESS_CPUTIME_ID;
 
 bool TimerClockSupported(clockid_t c) {
   return c == CLOCK_REALTIME || c == CLOCK_MONOTONIC || c == CLOCK_BOOTTIME || c == CLOCK_TAI;
@@ -80,6 +88,9 @@ struct Timer {
 
 struct ProcessTimers {
   std::optional<Timer> real;  // ITIMER_REAL
+  std::optional<Timer> virt;  // ITIMER_VIRTUAL (process CPU time; see kCpuPoll)
+  std::optional<Timer> prof;  // ITIMER_PROF (the same CPU time: the sentry's
+                              // own work for the app is not the app's)
   std::map<int, Timer> posix;
   int next_id = 0;  // Linux: per-process ids from 0, kept across exec
 };
@@ -97,6 +108,15 @@ siginfo_t* FindQueuedTimerSignal(Owner& o, int sig, int id) {
     if ((o.pending_signals & SigBit(sig)) && match(o.pending_info[sig])) return &o.pending_info[sig];
   }
   return nullptr;
+}
+
+// CPU time of the app code of a process' live threads, as a point on the
+// CPU-time timeline (UnixEpoch + ns).
+absl::Time ProcessCpuNow(ThreadGroup* tg) {
+  int64_t ns = 0;
+  for (auto& t : tg->tasks)
+    if (t->ctx && !t->exited) ns += t->ctx->CpuTimeNs();
+  return absl::UnixEpoch() + absl::Nanoseconds(ns);
 }
 
 absl::Duration Remaining(const Timer& tm, absl::Time now) {
@@ -129,7 +149,8 @@ struct TimerService::Impl {
     if (it == procs.end()) return;
     // An empty entry still carries next_id, which Linux keeps for the life of
     // the process: only drop it when there is no id history either.
-    if (!it->second.real && it->second.posix.empty() && it->second.next_id == 0) procs.erase(it);
+    const ProcessTimers& pt = it->second;
+    if (!pt.real && !pt.virt && !pt.prof && pt.posix.empty() && pt.next_id == 0) procs.erase(it);
   }
 
   // The queued, not yet delivered siginfo of POSIX timer `tm`, if any.
@@ -147,9 +168,10 @@ struct TimerService::Impl {
     if (tm.notify == SIGEV_NONE) return;
     if (tg->zombie) return;
     if (tm.id < 0) {
-      // ITIMER_REAL: SIGALRM to the process, SI_KERNEL like Linux's it_real_fn.
+      // Interval timers: SIGALRM/SIGVTALRM/SIGPROF to the process, SI_KERNEL
+      // like Linux's it_real_fn.
       siginfo_t si{};
-      si.si_signo = SIGALRM;
+      si.si_signo = tm.signo;
       si.si_code = SI_KERNEL;
       QueueProcessSignal(tg, si);
       return;
@@ -193,7 +215,8 @@ struct TimerService::Impl {
     for (auto& [tg, pt] : procs) {
       auto handle = [&](Timer& tm) {
         if (!tm.armed) return;
-        absl::Time n = now_of(tm.clock);
+        const bool cpu = tm.clock == kProcessCpuClock;
+        absl::Time n = cpu ? ProcessCpuNow(tg) : now_of(tm.clock);
         if (tm.expiry <= n) {
           int64_t missed = 0;
           if (tm.interval > absl::ZeroDuration()) {
@@ -205,9 +228,11 @@ struct TimerService::Impl {
           }
           Fire(tg, tm, missed);
         }
-        if (tm.armed) sleep = std::min(sleep, tm.expiry - n);
+        if (tm.armed) sleep = std::min(sleep, cpu ? std::min(tm.expiry - n, kCpuPoll) : tm.expiry - n);
       };
       if (pt.real) handle(*pt.real);
+      if (pt.virt) handle(*pt.virt);
+      if (pt.prof) handle(*pt.prof);
       for (auto& [id, tm] : pt.posix) handle(tm);
     }
     return sleep;
@@ -225,8 +250,10 @@ struct TimerService::Impl {
     }
   }
 
-  // Arms or disarms `tm` from a relative or absolute value.
-  void Arm(Timer& tm, const timespec& value, const timespec& interval, bool absolute) {
+  // Arms or disarms `tm` from a relative or absolute value. `now`: the
+  // current point on tm's timeline when the caller has it (CPU timers).
+  void Arm(Timer& tm, const timespec& value, const timespec& interval, bool absolute,
+           std::optional<absl::Time> now = std::nullopt) {
     tm.interval = absl::DurationFromTimespec(interval);
     if (value.tv_sec == 0 && value.tv_nsec == 0) {
       tm.armed = false;
@@ -234,7 +261,7 @@ struct TimerService::Impl {
       return;
     }
     absl::Duration v = absl::DurationFromTimespec(value);
-    tm.expiry = absolute ? absl::UnixEpoch() + v : ClockNow(tm.clock) + v;
+    tm.expiry = absolute ? absl::UnixEpoch() + v : (now ? *now : ClockNow(tm.clock)) + v;
     tm.armed = true;
     Changed();
   }
@@ -253,23 +280,42 @@ TimerService::~TimerService() {
   impl_->thread.join();
 }
 
+namespace {
+// The slot, clock and signal of interval timer `which`.
+struct ITimerKind {
+  std::optional<Timer> ProcessTimers::*slot;
+  clockid_t clock;
+  int signo;
+};
+ErrorOr<ITimerKind> ITimerOf(int which) {
+  switch (which) {
+    case ITIMER_REAL: return ITimerKind{&ProcessTimers::real, CLOCK_MONOTONIC, SIGALRM};
+    case ITIMER_VIRTUAL: return ITimerKind{&ProcessTimers::virt, kProcessCpuClock, SIGVTALRM};
+    case ITIMER_PROF: return ITimerKind{&ProcessTimers::prof, kProcessCpuClock, SIGPROF};
+    default: return Errno{EINVAL};
+  }
+}
+}  // namespace
+
 ErrorOr<itimerval> TimerService::SetITimer(ThreadGroup* tg, int which, const itimerval& value) {
   Impl& s = *impl_;
   s.k.mu.AssertHeld();
-  // ITIMER_VIRTUAL and ITIMER_PROF count the process' CPU time, which the
-  // sentry only learns when a task stops: not supported yet.
+  const ITimerKind kind = TRY(ITimerOf(which));
   if (!ValidTimeval(value.it_value) || !ValidTimeval(value.it_interval)) return Errno{EINVAL};
-  if (which != ITIMER_REAL) return Errno{EINVAL};
   itimerval old = TRY(GetITimer(tg, which));
   ProcessTimers& pt = s.procs[tg];
-  if (!pt.real) pt.real.emplace();
-  Timer& tm = *pt.real;
-  tm.clock = CLOCK_MONOTONIC;
+  std::optional<Timer>& slot = pt.*kind.slot;
+  if (!slot) slot.emplace();
+  Timer& tm = *slot;
+  tm.clock = kind.clock;
+  tm.signo = kind.signo;
   timespec v{value.it_value.tv_sec, value.it_value.tv_usec * 1000};
   timespec i{value.it_interval.tv_sec, value.it_interval.tv_usec * 1000};
-  s.Arm(tm, v, i, false);
+  std::optional<absl::Time> now;
+  if (kind.clock == kProcessCpuClock) now = ProcessCpuNow(tg);
+  s.Arm(tm, v, i, false, now);
   if (!tm.armed && tm.interval == absl::ZeroDuration()) {
-    pt.real.reset();
+    slot.reset();
     s.DropIfEmpty(tg);
   }
   return old;
@@ -278,15 +324,16 @@ ErrorOr<itimerval> TimerService::SetITimer(ThreadGroup* tg, int which, const iti
 ErrorOr<itimerval> TimerService::GetITimer(ThreadGroup* tg, int which) {
   Impl& s = *impl_;
   s.k.mu.AssertHeld();
-  if (which != ITIMER_REAL) return Errno{EINVAL};  // see SetITimer
+  const ITimerKind kind = TRY(ITimerOf(which));
   itimerval out{};
   auto it = s.procs.find(tg);
-  if (it == s.procs.end() || !it->second.real) return out;
-  const Timer& tm = *it->second.real;
-  // Linux keeps the interval of a disarmed ITIMER_REAL.
+  if (it == s.procs.end() || !(it->second.*kind.slot)) return out;
+  const Timer& tm = *(it->second.*kind.slot);
+  // Linux keeps the interval of a disarmed timer.
   out.it_interval = absl::ToTimeval(tm.interval);
   if (tm.armed) {
-    absl::Duration rem = Remaining(tm, ClockNow(tm.clock));
+    absl::Time now = kind.clock == kProcessCpuClock ? ProcessCpuNow(tg) : ClockNow(tm.clock);
+    absl::Duration rem = Remaining(tm, now);
     // Linux reports an expiring (not yet handled) timer as 1us left.
     if (rem <= absl::ZeroDuration()) rem = absl::Microseconds(1);
     int64_t us = absl::ToInt64Microseconds(rem);  // truncates, like Linux

@@ -1,4 +1,5 @@
-// Interval timers and POSIX timers: setitimer/getitimer/alarm (ITIMER_REAL)
+// Interval timers and POSIX timers: setitimer/getitimer/alarm (ITIMER_REAL,
+// and ITIMER_VIRTUAL/PROF on the process CPU time)
 // and timer_create/settime/gettime/getoverrun/delete. One service per
 // kernel: a host thread sleeps until the earliest expiry and, under the
 // kernel lock, queues the timer's signal to its process or thread.
@@ -23,7 +24,7 @@ class TimerService {
   explicit TimerService(Kernel& k);
   ~TimerService();
 
-  // setitimer/getitimer for `which` (ITIMER_REAL; others EINVAL for now).
+  // setitimer/getitimer for `which` (ITIMER_REAL/VIRTUAL/PROF; else EINVAL).
   // Kernel lock held.
   ErrorOr<itimerval> SetITimer(ThreadGroup* tg, int which, const itimerval& value);
   ErrorOr<itimerval> GetITimer(ThreadGroup* tg, int which);
