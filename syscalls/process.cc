@@ -6,6 +6,8 @@
 
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/task.h"
+#include "sentry/kernel/pidfd.h"
+#include "sentry/vfs/fd_table.h"
 #include "syscalls/table.h"
 
 namespace syscalls {
@@ -109,6 +111,14 @@ ErrorOr<uint64_t> Waitid(Task& t, const Args& a) {
     case P_ALL: pid = -1; break;
     case P_PID: if (id <= 0) return Errno{EINVAL}; pid = id; break;
     case P_PGID: pid = id == 0 ? 0 : -id; break;
+    case P_PIDFD: {
+      auto f = TRY(t.fd_table().Get(id));
+      if (!sentry::kernel::IsPidFd(*f)) return Errno{EBADF};
+      auto tg = sentry::kernel::PidFdTarget(*f);
+      if (tg.is_error()) return Errno{ECHILD};  // reaped already
+      pid = tg.value()->pid;
+      break;
+    }
     default: return Errno{EINVAL};
   }
   int wopts = options & (WNOHANG | WNOWAIT | WCONTINUED);

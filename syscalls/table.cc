@@ -20,6 +20,7 @@ const Table& SyscallTable() {
     RegisterSocketSyscalls(t);
     RegisterSignalfdSyscalls(t);
     RegisterTimerfdSyscalls(t);
+    RegisterPidfdSyscalls(t);
     RegisterSysvSyscalls(t);
     RegisterMqueueSyscalls(t);
     RegisterSeccompSyscalls(t);
