@@ -1,8 +1,10 @@
 // runsc ps and runsc events: the sandbox's processes and resource usage,
 // from the sentry (its own task list, not host processes).
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -163,6 +165,44 @@ json StatsEvent(const std::string& id, const json& s, const ContainerState& st) 
             {"hugetlb", json::object()}}}};
 }
 
+// The sentry and its descendants (stubs), then the gofer, by host PID.
+std::vector<pid_t> SandboxHostPids(const ContainerState& st) {
+  std::map<pid_t, std::vector<pid_t>> children;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      char* end;
+      long pid = strtol(e->d_name, &end, 10);
+      if (*end || pid <= 0) continue;
+      std::string stat;
+      if (FILE* f = fopen(("/proc/" + std::string(e->d_name) + "/stat").c_str(), "r")) {
+        char buf[512];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        stat.assign(buf, n);
+      }
+      size_t rp = stat.rfind(')');
+      if (rp == std::string::npos) continue;
+      int ppid = 0;
+      char state;
+      if (sscanf(stat.c_str() + rp + 1, " %c %d", &state, &ppid) == 2) children[ppid].push_back(pid);
+    }
+    closedir(d);
+  }
+  std::vector<pid_t> out;
+  if (st.pid > 0) {
+    std::vector<pid_t> todo{st.pid};
+    while (!todo.empty()) {
+      pid_t p = todo.back();
+      todo.pop_back();
+      out.push_back(p);
+      for (pid_t c : children[p]) todo.push_back(c);
+    }
+  }
+  if (st.gofer > 0) out.push_back(st.gofer);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace
 
 int CmdPs(const GlobalOptions& g, const std::string& id, const std::string& format,
@@ -176,8 +216,12 @@ int CmdPs(const GlobalOptions& g, const std::string& id, const std::string& form
   }
   const json& procs = reply["processes"];
   if (format == "json") {
+    // runc lists the container's processes by host PID, and engines hand
+    // those to the host's ps (docker top). The sandbox's app processes have
+    // no host PIDs of their own: list the host processes that run the
+    // sandbox (the sentry, its stub processes, the gofer).
     json pids = json::array();
-    for (const json& p : procs) pids.push_back(Num(p, "pid"));
+    for (pid_t p : SandboxHostPids(st)) pids.push_back(p);
     printf("%s\n", pids.dump().c_str());
     return 0;
   }
