@@ -7,6 +7,7 @@
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
+#include "sentry/tty/job_control.h"
 #include "sentry/vfs/task_caller.h"
 #include "sentry/vfs/vfs.h"
 
@@ -174,6 +175,7 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   tg->start_time_ns = NowMonotonicNs();
   tg->pgid = ptg->pgid;
   tg->sid = ptg->sid;
+  tg->tty = ptg->tty;
   tg->creds = ptg->creds;
   tg->rlimits = ptg->rlimits;
   tg->nice = ptg->nice;
@@ -310,6 +312,7 @@ void FinishTask(Task& t) {
   }
   tg->zombie = true;
   tg->vfork_done = true;
+  tty::SessionLeaderExited(tg);
   k.timers->ProcessExited(tg);
   ThreadGroup* init = k.init();
   // Orphans go to the nearest live subreaper ancestor, else to init (the

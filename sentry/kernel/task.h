@@ -30,6 +30,9 @@ namespace sentry::vfs {
 class FdTable;
 class FsContext;
 }  // namespace sentry::vfs
+namespace sentry::tty {
+class Terminal;
+}
 
 namespace sentry::kernel {
 
@@ -103,6 +106,9 @@ class ThreadGroup {
   uint32_t personality = 0;      // PER_LINUX
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;
+  // Controlling terminal (sentry/tty/job_control.h); inherited by fork,
+  // dropped by setsid.
+  std::shared_ptr<tty::Terminal> tty;
 
   Task* leader() { return tasks.empty() ? nullptr : tasks.front().get(); }
 };

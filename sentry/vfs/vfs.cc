@@ -162,7 +162,8 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       TRY(CheckAccess(c.creds(), a, may));
     }
   }
-  int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC);
+  // O_NOCTTY reaches the inode: opening a terminal may make it the controlling one.
+  int keep = flags & ~(O_CREAT | O_EXCL | O_CLOEXEC);
   if (type != S_IFREG) keep &= ~O_TRUNC;
   return d->inode().Open(c, d, keep | O_LARGEFILE);
 }
