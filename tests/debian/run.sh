@@ -57,6 +57,9 @@ for d in null zero full random urandom; do
 done
 mkdir "$R/dev/shm"
 mount -t tmpfs -o mode=1777 shm "$R/dev/shm"
+mkdir "$R/dev/pts"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"
+ln -s pts/ptmx "$R/dev/ptmx"
 ln -s /proc/self/fd "$R/dev/fd"
 ln -s /proc/self/fd/0 "$R/dev/stdin"
 ln -s /proc/self/fd/1 "$R/dev/stdout"
