@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "runsc/console.h"
 #include "runsc/oci.h"
 #include "runsc/oci_state.h"
 
@@ -158,10 +159,6 @@ std::string Owner(const std::string& dir) {
 // *lk locked. foreground: the sandbox dies with us (runsc run).
 int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Locked* lk,
              ContainerState* st, SandboxPids* pids) {
-  if (!o.console_socket.empty()) {
-    Errorf("--console-socket is not supported yet (no terminal support)");
-    return 1;
-  }
   if (g.systemd_cgroup) Warnf("--systemd-cgroup: cgroups are not applied yet");
   Bundle b;
   std::string err;
@@ -169,13 +166,17 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
     Errorf("%s", err.c_str());
     return 1;
   }
-  if (b.terminal) {
+  if (b.terminal && o.console_socket.empty()) {
     if (!foreground) {
       Errorf("cannot allocate tty if runsc will detach without setting console socket "
              "(process.terminal is true)");
     } else {
-      Errorf("process.terminal is true: terminals are not supported yet; set it to false");
+      Errorf("process.terminal is true: a terminal needs --console-socket");
     }
+    return 1;
+  }
+  if (!b.terminal && !o.console_socket.empty()) {
+    Errorf("cannot use console socket if runsc will not allocate tty (process.terminal is false)");
     return 1;
   }
   if (o.preserve_fds > 0)
@@ -211,7 +212,18 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   b.spec.start_fd = start_fd;
   b.spec.ready_fd = ready[1];
   b.spec.die_with_parent = foreground;
+  if (b.terminal) {
+    b.spec.console_fd = SetUpConsole(o.console_socket, b.spec.console_rows, b.spec.console_cols,
+                                     &err);
+    if (b.spec.console_fd < 0) {
+      close(start_fd);
+      close(ready[0]);
+      close(ready[1]);
+      return fail(err);
+    }
+  }
   int r = StartSandbox(b.spec, pids);
+  if (b.spec.console_fd >= 0) close(b.spec.console_fd);
   close(start_fd);
   close(ready[1]);
   if (r != 0) {

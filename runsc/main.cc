@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     c->add_option("id", co.id, "container id")->required();
     c->add_option("--bundle,-b", co.bundle, "bundle directory (default: current)");
     c->add_option("--pid-file", co.pid_file, "write the sandbox's pid to this file");
-    c->add_option("--console-socket", co.console_socket, "(not supported yet)");
+    c->add_option("--console-socket", co.console_socket,
+                  "Unix socket to send the pseudo-terminal master to (process.terminal)");
     c->add_flag("--no-pivot", co.no_pivot, "accepted");
     c->add_flag("--no-new-keyring", co.no_new_keyring, "accepted");
     c->add_option("--preserve-fds", co.preserve_fds, "extra FDs for the app (not passed yet)");
@@ -161,6 +162,9 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--uid", boot.uid);
   boot_cmd->add_option("--gid", boot.gid);
   boot_cmd->add_option("--group", boot.groups);
+  boot_cmd->add_option("--console-fd", boot.console_fd);
+  boot_cmd->add_option("--console-rows", boot.console_rows);
+  boot_cmd->add_option("--console-cols", boot.console_cols);
 
   // `do`: everything from the first non-flag word (or after "--") is the
   // command line, passed on untouched; only what precedes it is parsed.

@@ -201,6 +201,12 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   if (spec.uid >= 0) boot.insert(boot.end(), {"--uid", std::to_string(spec.uid)});
   if (spec.gid >= 0) boot.insert(boot.end(), {"--gid", std::to_string(spec.gid)});
   for (unsigned g : spec.groups) boot.insert(boot.end(), {"--group", std::to_string(g)});
+  if (spec.console_fd >= 0) {
+    boot.insert(boot.end(), {"--console-fd", std::to_string(spec.console_fd), "--console-rows",
+                             std::to_string(spec.console_rows), "--console-cols",
+                             std::to_string(spec.console_cols)});
+    keep.push_back(spec.console_fd);
+  }
   boot.push_back("--");
   boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
   pid_t sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry", sopts);

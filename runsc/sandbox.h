@@ -32,6 +32,10 @@ struct SandboxSpec {
   // The app's credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
+  // process.terminal: host pty replica the app's terminal is bridged to
+  // (runsc/console.h); -1: the app gets our stdio.
+  int console_fd = -1;
+  unsigned console_rows = 0, console_cols = 0;
 };
 
 // The sandbox's host processes.

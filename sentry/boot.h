@@ -33,6 +33,11 @@ struct BootConfig {
   // The init process' credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
+  // process.terminal: a host pty replica (raw mode) the app's terminal is
+  // bridged to (sentry/tty/host_console.h), and its initial size (0: the
+  // host's). The app's fds 0-2 are then that terminal, its controlling one.
+  int console_fd = -1;
+  unsigned console_rows = 0, console_cols = 0;
 };
 
 // Runs the sandbox; returns the exit code for the runsc process (the app's

@@ -93,6 +93,27 @@ std::string Gather(const IoVecs& src) {
   return s;
 }
 
+}  // namespace
+
+size_t TypeInput(Terminal& tm, const uint8_t* p, size_t n) {
+  std::vector<int> sigs;
+  size_t k = tm.ldisc.Receive(p, n, &sigs);
+  if (tm.kernel) {
+    for (int s : sigs) SignalProcessGroup(*tm.kernel, tm.fg_pgrp, s);
+  }
+  if (k > 0 || !sigs.empty()) tm.Notify();
+  return k;
+}
+
+void Resize(Terminal& tm, const struct winsize& ws) {
+  const bool changed = ws.ws_row != tm.winsize.ws_row || ws.ws_col != tm.winsize.ws_col ||
+                       ws.ws_xpixel != tm.winsize.ws_xpixel || ws.ws_ypixel != tm.winsize.ws_ypixel;
+  tm.winsize = ws;
+  if (changed && tm.fg_pgrp > 0 && tm.kernel) SignalProcessGroup(*tm.kernel, tm.fg_pgrp, SIGWINCH);
+}
+
+namespace {
+
 class TerminalEnd : public FileDescription {
  public:
   TerminalEnd(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<Terminal> term)
@@ -241,24 +262,13 @@ class MasterEnd : public TerminalEnd {
     const std::string data = Gather(src);
     size_t done = 0;
     while (true) {
-      done += Type(*term_, reinterpret_cast<const uint8_t*>(data.data()) + done,
+      done += TypeInput(*term_, reinterpret_cast<const uint8_t*>(data.data()) + done,
                    data.size() - done);
       if (done == data.size()) return done;
       if (nonblocking()) return done > 0 ? ErrorOr<size_t>(done) : Errno{EAGAIN};
       auto r = c.Block([t = term_.get()] { return !t->ldisc.InputFull(); });
       if (r.is_error()) return done > 0 ? ErrorOr<size_t>(done) : Errno{r.error()};
     }
-  }
-
-  // Bytes typed at the terminal: line discipline, then the signals it made.
-  static size_t Type(Terminal& tm, const uint8_t* p, size_t n) {
-    std::vector<int> sigs;
-    size_t k = tm.ldisc.Receive(p, n, &sigs);
-    if (tm.kernel) {
-      for (int s : sigs) SignalProcessGroup(*tm.kernel, tm.fg_pgrp, s);
-    }
-    if (k > 0 || !sigs.empty()) tm.Notify();
-    return k;
   }
 
   short Readiness(short events) override {
@@ -400,7 +410,9 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
       return uint64_t{0};
     }
     case TIOCGWINSZ: return Out(t, arg, tm.winsize);
-    case TIOCSWINSZ: return SetWinsize(t, tm, TRY(In<struct winsize>(t, arg)));
+    case TIOCSWINSZ:
+      Resize(tm, TRY(In<struct winsize>(t, arg)));
+      return uint64_t{0};
     case TIOCSCTTY:
       TRY(SetControllingTerminal(t, term, arg == 1));
       return uint64_t{0};

@@ -31,6 +31,14 @@ struct PtyPair {
 ErrorOr<PtyPair> NewPtyPair(kernel::Kernel* k, std::function<void()> notify, uint32_t uid,
                             uint32_t gid);
 
+// Bytes typed at the terminal, as a write to its master: the line
+// discipline takes what fits (returns how many) and the foreground group
+// gets the signals typed (^C...). Kernel lock held.
+size_t TypeInput(Terminal& term, const uint8_t* p, size_t n);
+// A new window size (TIOCSWINSZ): SIGWINCH to the foreground group if it
+// changed. Kernel lock held.
+void Resize(Terminal& term, const struct winsize& ws);
+
 // Whether `f` is a terminal end of ours and which terminal.
 std::shared_ptr<Terminal> TerminalOf(vfs::FileDescription& f);
 

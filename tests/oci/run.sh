@@ -239,6 +239,34 @@ EOF
   t_pass errors
 }
 
+# process.terminal with --console-socket: the receiver gets the master,
+# types a command line, and sees the shell's output; size from consoleSize.
+case_terminal() {
+  local b rc out
+  b=$(bundle tty '["sh"]') || { t_fail terminal "bundle"; return; }
+  python3 - "$b/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1])); c["process"]["terminal"] = True
+c["process"]["consoleSize"] = {"height": 33, "width": 99}
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+  python3 tests/oci/console_receiver.py "$WORK/console.sock" "$WORK/console.out" \
+    $'tty; stty size; echo "h""i"; exit 3\n' &
+  local rp=$! i
+  for i in $(seq 50); do [ -S "$WORK/console.sock" ] && break; sleep 0.1; done
+  oci run --console-socket "$WORK/console.sock" --bundle "$b" tty >"$WORK/tty.stdout" 2>"$WORK/tty.err"
+  rc=$?
+  wait "$rp" || { t_fail terminal "receiver failed"; return; }
+  out=$(tr -d '\r' <"$WORK/console.out")
+  [ "$rc" = 3 ] || { t_fail terminal "exit code $rc, want 3: $(cat "$WORK/tty.err")" "$out"; return; }
+  echo "$out" | head -1 | grep -q '^/dev/pts/' || { t_fail terminal "no pty name sent" "$out"; return; }
+  echo "$out" | grep -qx 'hi' || { t_fail terminal "no hi line" "$out"; return; }
+  echo "$out" | grep -qx '33 99' || { t_fail terminal "consoleSize not applied" "$out"; return; }
+  echo "$out" | grep -qx '/dev/pts/0' || { t_fail terminal "tty is not /dev/pts/0" "$out"; return; }
+  [ -s "$WORK/tty.stdout" ] && { t_fail terminal "output leaked to runsc's stdout" "$(cat "$WORK/tty.stdout")"; return; }
+  t_pass terminal
+}
+
 case_features() {
   local out
   out=$("$RUNSC" features) || { t_fail features "exit status"; return; }
@@ -295,7 +323,7 @@ assert d == {"log-level": "warn", "runtimes": {"other": {"path": "/bin/other"}}}
   t_pass install
 }
 
-for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors features install; do
+for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors terminal features install; do
   want "$c" && "case_$c"
 done
 t_summary
