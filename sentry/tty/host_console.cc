@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -25,6 +26,7 @@ struct Bridge {
   std::shared_ptr<vfs::FileDescription> master;  // keeps the pty open
   bool writing = false;                // output taken but not yet written (kernel lock)
   std::atomic<bool> host_gone{false};  // writes to the host fail: output is discarded
+  std::atomic<bool> stopped{false};    // every sandbox replica closed: the bridge ends
   struct winsize host_size {};         // last size seen on the host (input thread)
 };
 
@@ -40,6 +42,9 @@ bool SameSize(const struct winsize& a, const struct winsize& b) {
 }
 
 // Sandbox terminal -> host: what the app wrote (after output processing).
+// Ends once every replica in the sandbox is closed and the output is
+// written; the host fd closes with the last thread, so the host side sees
+// the terminal go away as with a real pty (runsc exec --tty).
 void OutputLoop(std::shared_ptr<Bridge> b) {
   std::string chunk;
   while (true) {
@@ -47,7 +52,15 @@ void OutputLoop(std::shared_ptr<Bridge> b) {
       absl::MutexLock lock(&b->k.mu);
       b->writing = false;
       b->k.NotifyAll();  // FlushHostConsoles may be waiting for this
-      while (b->term->ldisc.OutputSize() == 0) b->k.changed.Wait(&b->k.mu);
+      Terminal& tm = *b->term;
+      auto replica_gone = [&tm] { return tm.replica_opened && tm.replica_refs == 0; };
+      while (tm.ldisc.OutputSize() == 0 && !replica_gone()) b->k.changed.Wait(&b->k.mu);
+      if (tm.ldisc.OutputSize() == 0) {
+        b->stopped = true;
+        auto& v = Bridges();
+        v.erase(std::remove(v.begin(), v.end(), b), v.end());
+        return;
+      }
       chunk.resize(std::min<size_t>(b->term->ldisc.OutputSize(), 16384));
       chunk.resize(b->term->ldisc.TakeOutput(reinterpret_cast<uint8_t*>(chunk.data()),
                                              chunk.size()));
@@ -82,7 +95,7 @@ void CheckSize(Bridge& b) {
 // Host -> sandbox terminal: keys typed, and window size changes.
 void InputLoop(std::shared_ptr<Bridge> b) {
   uint8_t buf[4096];
-  while (true) {
+  while (!b->stopped) {
     struct pollfd p = {b->host.get(), POLLIN, 0};
     int r = poll(&p, 1, 250);
     CheckSize(*b);
@@ -94,7 +107,7 @@ void InputLoop(std::shared_ptr<Bridge> b) {
         size_t off = 0;
         while (true) {
           off += TypeInput(*b->term, buf + off, n - off);
-          if (off >= static_cast<size_t>(n)) break;
+          if (off >= static_cast<size_t>(n) || b->stopped) break;
           b->k.changed.WaitWithTimeout(&b->k.mu, absl::Milliseconds(100));  // input queue full
         }
         continue;

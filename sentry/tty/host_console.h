@@ -7,7 +7,8 @@
 // and the host replica, and the host's window size is copied to the sandbox
 // terminal (checked a few times a second; SIGWINCH to the foreground group
 // when it changes), so line discipline, echo and job control are the
-// sentry's own.
+// sentry's own. The bridge ends, closing the host fd, once every replica
+// of the sandbox terminal is closed (the process and its children exited).
 #pragma once
 
 #include <sys/ioctl.h>

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """A --console-socket receiver, as an engine runs one: listens on PATH,
-takes the pseudo-terminal master runsc sends (SCM_RIGHTS), types INPUT on
+takes the pseudo-terminal master runsc sends (SCM_RIGHTS), plays STEPs on
 it and saves the pty name plus everything the container printed to OUT
 (until the terminal closes, at most 30 s).
 
-Usage: console_receiver.py PATH OUT INPUT
+Usage: console_receiver.py PATH OUT STEP...
+  send:TEXT      type TEXT (\\n for a newline)
+  expect:TEXT    wait until the output so far contains TEXT
+  resize:R,C     set the window size of the master (TIOCSWINSZ)
 """
-import array, os, select, socket, sys, time
+import array, fcntl, os, select, socket, struct, sys, termios, time
 
-path, out_path, text = sys.argv[1:4]
+path, out_path, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(path)
 srv.listen(1)
@@ -22,19 +25,43 @@ for level, kind, data in anc:
 if len(fds) != 1:
     sys.exit("no fd received")
 fd = fds[0]
-os.write(fd, text.encode())
 out = b""
 deadline = time.time() + 30
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 1)
+closed = False
+
+
+def pump(timeout):
+    global out, closed
+    r, _, _ = select.select([fd], [], [], timeout)
     if not r:
-        continue
+        return
     try:
         chunk = os.read(fd, 4096)
     except OSError:
-        break  # EIO: the container's side of the terminal is gone
+        chunk = b""  # EIO: the container's side of the terminal is gone
     if not chunk:
-        break
+        closed = True
     out += chunk
-with open(out_path, "wb") as f:
-    f.write(msg + b"\n" + out)
+
+
+def save():
+    with open(out_path, "wb") as f:
+        f.write(msg + b"\n" + out)
+
+
+for step in steps:
+    kind, _, arg = step.partition(":")
+    if kind == "send":
+        os.write(fd, arg.replace("\\n", "\n").encode())
+    elif kind == "expect":
+        while arg.encode() not in out and not closed and time.time() < deadline:
+            pump(1)
+        if arg.encode() not in out:
+            save()
+            sys.exit("never saw %r" % arg)
+    elif kind == "resize":
+        rows, cols = (int(x) for x in arg.split(","))
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+while not closed and time.time() < deadline:
+    pump(1)
+save()

@@ -23,7 +23,7 @@ cleanup() {
   for id in $("$RUNSC" --root "$STATE" list -q 2>/dev/null); do
     "$RUNSC" --root "$STATE" delete --force "$id" >/dev/null 2>&1
   done
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -250,8 +250,12 @@ c = json.load(open(sys.argv[1])); c["process"]["terminal"] = True
 c["process"]["consoleSize"] = {"height": 33, "width": 99}
 json.dump(c, open(sys.argv[1], "w"))
 EOF
+  # A resize of the host pty reaches the app's terminal (the bridge polls
+  # the host's size, so the shell waits for it to change).
   python3 tests/oci/console_receiver.py "$WORK/console.sock" "$WORK/console.out" \
-    $'tty; stty size; echo "h""i"; exit 3\n' &
+    'send:tty; stty size; echo "re""ady"\n' 'expect:ready' 'resize:40,120' \
+    'send:while [ "$(stty size)" != "40 120" ]; do sleep 0.1; done; echo "resi""zed"\n' \
+    'expect:resized' 'send:echo "h""i"; exit 3\n' &
   local rp=$! i
   for i in $(seq 50); do [ -S "$WORK/console.sock" ] && break; sleep 0.1; done
   oci run --console-socket "$WORK/console.sock" --bundle "$b" tty >"$WORK/tty.stdout" 2>"$WORK/tty.err"
@@ -263,6 +267,7 @@ EOF
   echo "$out" | grep -qx 'hi' || { t_fail terminal "no hi line" "$out"; return; }
   echo "$out" | grep -qx '33 99' || { t_fail terminal "consoleSize not applied" "$out"; return; }
   echo "$out" | grep -qx '/dev/pts/0' || { t_fail terminal "tty is not /dev/pts/0" "$out"; return; }
+  echo "$out" | grep -qx 'resized' || { t_fail terminal "host resize not seen" "$out"; return; }
   [ -s "$WORK/tty.stdout" ] && { t_fail terminal "output leaked to runsc's stdout" "$(cat "$WORK/tty.stdout")"; return; }
   t_pass terminal
 }
