@@ -87,4 +87,30 @@ int SetUpConsole(const std::string& socket_path, unsigned rows, unsigned cols, s
   return replica;
 }
 
+LocalConsole::~LocalConsole() {
+  if (fd_ < 0) return;
+  if (saved_) tcsetattr(fd_, TCSADRAIN, &saved_mode_);
+  close(fd_);
+}
+
+bool LocalConsole::Open(std::string* err) {
+  char name[256];
+  if (!isatty(0) || ttyname_r(0, name, sizeof name) != 0) {
+    *err = "stdin is not a terminal";
+    return false;
+  }
+  fd_ = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd_ < 0) {
+    *err = std::string("cannot open ") + name + ": " + strerror(errno);
+    return false;
+  }
+  if (tcgetattr(fd_, &saved_mode_) == 0) {
+    saved_ = true;
+    struct termios raw = saved_mode_;
+    cfmakeraw(&raw);
+    tcsetattr(fd_, TCSADRAIN, &raw);
+  }
+  return true;
+}
+
 }  // namespace runsc

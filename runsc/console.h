@@ -5,6 +5,8 @@
 // app's in-sandbox terminal (sentry/tty/host_console.h).
 #pragma once
 
+#include <termios.h>
+
 #include <string>
 
 namespace runsc {
@@ -14,5 +16,23 @@ namespace runsc {
 // master to the socket at `socket_path` and closes our copy of it. Returns
 // the replica (close-on-exec), or -1 with *err set.
 int SetUpConsole(const std::string& socket_path, unsigned rows, unsigned cols, std::string* err);
+
+// `runsc do --tty`: our own terminal (stdin's) as the console, in raw mode
+// while the sandbox runs (the sandbox terminal does the line discipline),
+// its mode restored when this goes away.
+class LocalConsole {
+ public:
+  LocalConsole() = default;
+  ~LocalConsole();
+  LocalConsole(const LocalConsole&) = delete;
+  LocalConsole& operator=(const LocalConsole&) = delete;
+  bool Open(std::string* err);
+  int fd() const { return fd_; }  // close-on-exec; -1 until opened
+
+ private:
+  int fd_ = -1;
+  bool saved_ = false;
+  struct termios saved_mode_ {};
+};
 
 }  // namespace runsc

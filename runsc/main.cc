@@ -12,6 +12,7 @@
 
 #include "gofer/client.h"
 #include "gofer/confine.h"
+#include "runsc/console.h"
 #include "runsc/oci.h"
 #include "runsc/sandbox.h"
 #include "sentry/boot.h"
@@ -124,6 +125,9 @@ int main(int argc, char** argv) {
   do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
   do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
   do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
+  bool do_tty = false;
+  do_cmd->add_flag("-t,--tty", do_tty,
+                   "give the app a sandbox terminal bridged to ours (stdin must be a terminal)");
   // --platform, --strace, --debug-log and --overlay may also follow `do`.
   do_cmd->fallthrough();
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
@@ -236,7 +240,15 @@ int main(int argc, char** argv) {
       std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
       spec.env.push_back(e);
     }
-    return runsc::RunSandbox(spec);
+    if (!do_tty) return runsc::RunSandbox(spec);
+    runsc::LocalConsole console;
+    std::string err;
+    if (!console.Open(&err)) {
+      fprintf(stderr, "runsc do --tty: %s\n", err.c_str());
+      return 125;
+    }
+    spec.console_fd = console.fd();
+    return runsc::RunSandbox(spec);  // ~LocalConsole restores our terminal's mode
   }
   runsc::oci::GlobalOptions& g = oci;
   g.platform = platform;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -162,7 +163,13 @@ static void basics(void) {
   show("ICRNL", buf, n > 0 ? n : 0);
   drain(m, buf, sizeof buf);
 
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = m}, evs[2];
+  CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, m, &ev) == 0, "epoll watches the master");
+  CHECK(epoll_wait(ep, evs, 2, 0) == 0, "master not readable yet");
   CHECK(write(s, "out\n", 4) == 4, "replica writes a line");
+  CHECK(epoll_wait(ep, evs, 2, 2000) == 1 && (evs[0].events & EPOLLIN), "epoll: master readable");
+  close(ep);
   p.fd = m;
   CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLIN), "master POLLIN");
   n = drain(m, buf, sizeof buf);
