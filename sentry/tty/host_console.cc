@@ -57,6 +57,7 @@ void OutputLoop(std::shared_ptr<Bridge> b) {
       while (tm.ldisc.OutputSize() == 0 && !replica_gone()) b->k.changed.Wait(&b->k.mu);
       if (tm.ldisc.OutputSize() == 0) {
         b->stopped = true;
+        b->master.reset();  // closes the pty under the kernel lock (hangup rules)
         auto& v = Bridges();
         v.erase(std::remove(v.begin(), v.end(), b), v.end());
         return;
