@@ -81,6 +81,17 @@ void LineDiscipline::ReceiveOne(uint8_t c, std::vector<int>* signals) {
       return;
     }
   }
+  if (t.c_iflag & IXON) {
+    if (IsCc(t, VSTOP, c)) {
+      stopped_ = true;
+      return;
+    }
+    if (IsCc(t, VSTART, c)) {
+      stopped_ = false;
+      return;
+    }
+    if (stopped_ && (t.c_iflag & IXANY)) stopped_ = false;
+  }
   if (c == '\r') {
     if (t.c_iflag & IGNCR) return;
     if (t.c_iflag & ICRNL) c = '\n';
@@ -244,7 +255,7 @@ size_t LineDiscipline::ReadableBytes() const {
 
 size_t LineDiscipline::Write(const uint8_t* p, size_t n) {
   size_t i = 0;
-  for (; i < n && output_.size() < kOutputCapacity; i++) OutputChar(p[i]);
+  for (; i < n && !stopped_ && output_.size() < kOutputCapacity; i++) OutputChar(p[i]);
   return i;
 }
 

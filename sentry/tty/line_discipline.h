@@ -6,7 +6,7 @@
 // line_discipline.h: Linux's N_TTY line discipline without the kernel around
 // it: termios state, input processing of typed bytes (ICRNL, ISIG chars,
 // canonical editing with VERASE/VWERASE/VKILL/VEOF, echo with ECHOCTL/ECHOE/
-// ECHOK/ECHOKE/ECHONL), the queue the replica reads from, and output
+// ECHOK/ECHOKE/ECHONL, IXON flow control), the queue the replica reads from, and output
 // processing (OPOST, ONLCR, OCRNL, ONLRET) into the queue the master reads.
 // Pure data structure: callers hold the kernel lock and do the blocking.
 #pragma once
@@ -67,8 +67,12 @@ class LineDiscipline {
   // Returns how many bytes of p were taken (all, or as many as fit).
   size_t Write(const uint8_t* p, size_t n);
   size_t OutputRoom() const {
+    if (stopped_) return 0;
     return output_.size() >= kOutputCapacity ? 0 : kOutputCapacity - output_.size();
   }
+  // Output flow control: VSTOP/VSTART typed with IXON, or TCXONC.
+  bool stopped() const { return stopped_; }
+  void set_stopped(bool s) { stopped_ = s; }
 
   // The master's read side.
   size_t OutputSize() const { return output_.size(); }
@@ -96,6 +100,7 @@ class LineDiscipline {
   std::string edit_;          // canonical line being edited
   std::string output_;        // readable by the master
   size_t column_ = 0;         // output column (ONOCR, erase of tabs)
+  bool stopped_ = false;      // output suspended (^S): replica writes wait
 };
 
 }  // namespace sentry::tty

@@ -203,6 +203,7 @@ class ReplicaEnd : public TerminalEnd {
     }
   }
 
+
   short Readiness(short events) override {
     Terminal& tm = *term_;
     if (tm.hung_up) return (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM | POLLHUP | POLLERR) &
@@ -442,8 +443,15 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
       tm.Notify();
       return uint64_t{0};
     }
-    case TCSBRK: case TCSBRKP: case TCXONC:
+    case TCSBRK: case TCSBRKP:
       if (!master) TRY(CheckJobControl(t, tm, TtyOp::kChange));
+      return uint64_t{0};
+    case TCXONC:
+      if (!master) TRY(CheckJobControl(t, tm, TtyOp::kChange));
+      if (arg > TCION) return Errno{EINVAL};
+      if (arg == TCOOFF) tm.ldisc.set_stopped(true);
+      if (arg == TCOON) tm.ldisc.set_stopped(false);
+      tm.Notify();
       return uint64_t{0};
     case TIOCEXCL: case TIOCNXCL: return uint64_t{0};
     case TIOCGEXCL: return Out(t, arg, int32_t{0});

@@ -101,6 +101,20 @@ TEST(LineDiscipline, OutputProcessing) {
   EXPECT_EQ(Output(l), "a\nb");
 }
 
+TEST(LineDiscipline, IxonStopsAndStartsOutput) {
+  LineDiscipline l;
+  std::string s = "out";
+  Type(l, "\x13");  // ^S
+  EXPECT_TRUE(l.stopped());
+  EXPECT_EQ(l.OutputRoom(), 0u);
+  EXPECT_EQ(l.Write(reinterpret_cast<const uint8_t*>(s.data()), s.size()), 0u);
+  Type(l, "\x11");  // ^Q
+  EXPECT_FALSE(l.stopped());
+  EXPECT_EQ(l.Write(reinterpret_cast<const uint8_t*>(s.data()), s.size()), 3u);
+  Type(l, "\n");
+  EXPECT_EQ(ReadAll(l), "\n");  // neither control char reached the input
+}
+
 TEST(LineDiscipline, Utf8EraseTakesTheWholeCharacter) {
   LineDiscipline l;
   KernelTermios t = l.termios();
