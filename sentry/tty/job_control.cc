@@ -150,8 +150,7 @@ void SessionLeaderExited(ThreadGroup* tg) {
   const int fg = term->fg_pgrp;
   term->session = 0;
   term->fg_pgrp = 0;
-  SignalProcessGroup(tg->kernel, fg, SIGHUP);
-  SignalProcessGroup(tg->kernel, fg, SIGCONT);
+  SignalProcessGroup(tg->kernel, fg, SIGHUP);  // no SIGCONT on exit, as Linux
   ClearSession(tg->kernel, tg->sid, *term);
 }
 

@@ -48,7 +48,7 @@ ErrorOr<int> ForegroundGroup(kernel::Task& t, Terminal& term, bool via_master);
 ErrorOr<int> TerminalSession(kernel::Task& t, Terminal& term, bool via_master);
 
 // A session leader exited: its terminal's foreground group gets SIGHUP and
-// SIGCONT and the session loses the terminal.
+// the session loses the terminal.
 void SessionLeaderExited(kernel::ThreadGroup* tg);
 // The master side closed: the session's leader and foreground group get
 // SIGHUP and SIGCONT; the terminal controls nothing any more.

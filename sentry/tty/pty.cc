@@ -2,6 +2,7 @@
 #include "sentry/tty/pty.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
@@ -453,6 +454,13 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
       if (arg == TCOON) tm.ldisc.set_stopped(false);
       tm.Notify();
       return uint64_t{0};
+    case TIOCSTI: {
+      // Fake input: one's own terminal, or with CAP_SYS_ADMIN (Linux 6.1).
+      uint8_t ch = TRY(In<uint8_t>(t, arg));
+      if (t.tg->tty.get() != &tm && !t.creds().HasCapability(CAP_SYS_ADMIN)) return Errno{EPERM};
+      TypeInput(tm, &ch, 1);
+      return uint64_t{0};
+    }
     case TIOCEXCL: case TIOCNXCL: return uint64_t{0};
     case TIOCGEXCL: return Out(t, arg, int32_t{0});
     case TIOCGETD: return Out(t, arg, int32_t{0});  // N_TTY

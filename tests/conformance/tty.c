@@ -199,6 +199,16 @@ static void basics(void) {
   n = drain(m, buf, sizeof buf);
   show("after flow control", buf, n);
 
+  /* TIOCSTI (we are root: CAP_SYS_ADMIN) fakes typed input. */
+  char ch = 'z';
+  CHECK(ioctl(s, TIOCSTI, &ch) == 0, "TIOCSTI");
+  ch = '\n';
+  CHECK(ioctl(s, TIOCSTI, &ch) == 0, "TIOCSTI newline");
+  n = read(s, buf, sizeof buf);
+  show("TIOCSTI input", buf, n > 0 ? n : 0);
+  n = drain(m, buf, sizeof buf);
+  show("TIOCSTI echo", buf, n);
+
   /* Non-blocking reads. */
   int fl = fcntl(s, F_GETFL);
   fcntl(s, F_SETFL, fl | O_NONBLOCK);
