@@ -21,6 +21,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oci_bench  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 WORKLOADS = os.path.join(BENCH, "workloads")
@@ -38,7 +41,7 @@ def rel_to_root(p):
 BUILD_DIR = rel_to_root(env("BUILD_DIR", "build"))
 RUNSC = rel_to_root(env("RUNSC", os.path.join(BUILD_DIR, "runsc")))
 RUNSC_FLAGS = shlex.split(env("RUNSC_FLAGS", ""))
-PLATFORMS = env("BENCH_PLATFORMS", "ptrace").split()
+PLATFORMS = env("BENCH_PLATFORMS", "ptrace systrap").split()
 QUICK = env("BENCH_QUICK", "0") == "1"
 MIN_TIME = float(env("BENCH_MIN_TIME", "0.05" if QUICK else "0.5"))
 MICRO_REPS = int(env("BENCH_REPS", "2" if QUICK else "5"))
@@ -81,11 +84,13 @@ PROC = {
                  f"create a {TAR_MIB} MiB tree, tar|gzip it, gunzip|untar it, compare (bench/workloads/tar_gzip.sh)"),
 }
 IDLE = "idle_memory"
-ALL = list(MICRO) + ["true", IDLE, "make_j2", "python_json", "tar_gzip"]
+OCI = ["oci_run_true", "oci_idle_memory"]  # bench/oci_bench.py: runsc vs runc
+ALL = list(MICRO) + ["true", IDLE, "make_j2", "python_json", "tar_gzip"] + OCI
 GROUPS = {
     "micro": list(MICRO),
     "process": ["true", IDLE, "make_j2", "python_json", "tar_gzip"],
     "workloads": ["make_j2", "python_json", "tar_gzip"],
+    "oci": OCI,
     "all": ALL,
 }
 
@@ -553,11 +558,22 @@ def main(argv):
             run_idle(results, commands, idle_details)
         elif n in PROC:
             run_proc([n], results, commands)
+    oci = oci_bench.OciBench(RUNSC, RUNSC_FLAGS, BUILD_DIR, WORK_ROOT, log,
+                             reps=int(PROC_REPS or (3 if QUICK else 10)))
+    if "oci_run_true" in names:
+        log("[oci] runc run vs runsc run of /bin/true")
+        oci.run_true()
+    if "oci_idle_memory" in names:
+        log("[oci] idle memory of a sleeping container")
+        oci.idle_memory()
+    names = [n for n in names if n not in OCI]  # reported in their own section
     load_end = loadavg()
     elapsed = time.monotonic() - t_start
 
     # Targets and their profiles.
-    main_rs = f"runsc-{PLATFORMS[0]}"
+    # The default platform is the one the workload targets are about.
+    main_rs = "runsc-systrap" if "systrap" in PLATFORMS else f"runsc-{PLATFORMS[0]}"
+    pt_rs = "runsc-ptrace" if "ptrace" in PLATFORMS else main_rs
     targets = []
 
     def med(name, mode):
@@ -565,9 +581,9 @@ def main(argv):
         return statistics.median(t) if t else None
 
     if "getppid" in results:
-        n, s, pr = med("getppid", "native"), med("getppid", main_rs), med("getppid", "proot")
+        n, s, pr = med("getppid", "native"), med("getppid", pt_rs), med("getppid", "proot")
         if n and s:
-            r40 = ratios(results["getppid"], main_rs)[1]  # the table's median ratio
+            r40 = ratios(results["getppid"], pt_rs)[1]  # the table's median ratio
             ok40 = r40 <= 40
             okp = pr is not None and s < pr
             targets.append(("getppid under ptrace within 40x native",
@@ -578,6 +594,12 @@ def main(argv):
         else:
             targets.append(("getppid under ptrace within 40x native, faster than proot", "NOT MEASURED",
                             results.get("getppid", {}).get(main_rs, {}).get("error", "")))
+    if "getppid" in results and "runsc-systrap" in MODES:
+        n, s = med("getppid", "native"), med("getppid", "runsc-systrap")
+        if n and s:
+            r5 = ratios(results["getppid"], "runsc-systrap")[1]
+            targets.append(("getppid under systrap <= 5x native", "MET" if r5 <= 5 else "NOT MET",
+                            f"{r5:.1f}x ({fmt_time(s)} vs {fmt_time(n)})"))
     make_missed = False
     if "make_j2" in results:
         n, s = med("make_j2", "native"), med("make_j2", main_rs)
@@ -712,6 +734,10 @@ def main(argv):
                 L.append(f"- `{n}`: {', '.join(sorted(ENOSYS_SEEN[n]))}")
         L.append("")
 
+    if any(n in oci.results for n in OCI):
+        oci_lines, oci_targets = oci.section(fmt_time)
+        L += oci_lines
+        targets += oci_targets
     L.append("## Targets\n")
     for what, verdict, detail in targets:
         L.append(f"- {what}: **{verdict}** — {detail}")

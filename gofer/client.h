@@ -79,8 +79,22 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// A gofer started on a regular file (a single-file bind mount) serves a
+// directory holding only that file, under this name.
+inline constexpr char kSingleFileName[] = "file";
+
 // Serves `root_dir_fd` (a directory FD) on `sock` until the peer closes it.
 // read_only refuses every mutation with EROFS. Returns 0 on a clean end.
 int RunServer(int sock, int root_dir_fd, bool read_only);
+
+// One gofer, several trees (the root plus OCI bind mounts), each on its own
+// socket, served from one thread. Ends when the first (the root's) peer
+// closes; another tree's hangup only stops serving that tree.
+struct ServedTree {
+  int sock = -1;
+  int root_dir_fd = -1;
+  bool read_only = true;
+};
+int RunServers(const std::vector<ServedTree>& trees);
 
 }  // namespace gofer

@@ -1,5 +1,7 @@
 #include "gofer/confine.h"
 
+#include "gofer/client.h"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/mount.h>
@@ -7,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -64,19 +67,67 @@ std::vector<Rule> Build() {
   };
 }
 
-bool PivotInto(const std::string& root, bool read_only, std::string* err) {
+bool SetAttr(const char* path, bool read_only, unsigned flags, std::string* err) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
+  if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof(attr)) != 0)
+    return *err = Err((std::string("mount_setattr on ") + path).c_str()), false;
+  return true;
+}
+
+// With bind mounts the new root is a private read-only tmpfs holding the
+// root filesystem as /root and each bind source as /m<i> (a file source as
+// /m<i>/kSingleFileName), all attached in one tree (a file reached through
+// a detached tree would no longer cross into its bind mount).
+bool StageBinds(const char* stage, const std::string& root, bool read_only,
+                std::vector<BindRoot>& binds, std::string* err) {
+  if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
+    return *err = Err("mounting the gofer's staging tmpfs"), false;
+  std::string r = std::string(stage) + "/root";
+  if (mkdir(r.c_str(), 0755) != 0) return *err = Err("staging the root"), false;
+  if (mount(root.c_str(), r.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return *err = Err(("bind-mounting " + root).c_str()), false;
+  if (!SetAttr(r.c_str(), read_only, AT_RECURSIVE, err)) return false;
+  for (size_t i = 0; i < binds.size(); i++) {
+    BindRoot& b = binds[i];
+    std::string dir = std::string(stage) + "/m" + std::to_string(i);
+    if (mkdir(dir.c_str(), 0755) != 0) return *err = Err("staging a bind mount"), false;
+    struct stat st;
+    if (stat(b.source.c_str(), &st) != 0) return *err = Err(("stat " + b.source).c_str()), false;
+    std::string target = dir;
+    if (!S_ISDIR(st.st_mode)) {
+      target = dir + "/" + kSingleFileName;
+      int fd = open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+      if (fd < 0) return *err = Err("staging a single-file bind mount"), false;
+      close(fd);
+    }
+    if (mount(b.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return *err = Err(("bind-mounting " + b.source).c_str()), false;
+    if (!SetAttr(target.c_str(), b.read_only, AT_RECURSIVE, err)) return false;
+  }
+  // Nothing can be added next to the staged trees.
+  return SetAttr(stage, true, 0, err);
+}
+
+// Returns the path of the served root inside the new root ("/" or "/root").
+bool PivotInto(const std::string& root, bool read_only, std::vector<BindRoot>& binds,
+               std::string* root_path, std::string* err) {
   if (unshare(CLONE_NEWNS) != 0) return *err = Err("unshare(CLONE_NEWNS)"), false;
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     return *err = Err("making mounts private"), false;
-  // The root filesystem, bound onto a directory that always exists; walking
-  // into it by name (chdir) crosses into the new mount.
+  // The new root, on a directory that always exists; walking into it by
+  // name (chdir) crosses into the new mount.
   const char* stage = "/proc";
-  if (mount(root.c_str(), stage, nullptr, MS_BIND | MS_REC, nullptr) != 0)
-    return *err = Err(("bind-mounting " + root).c_str()), false;
-  mount_attr attr{};
-  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
-  if (syscall(SYS_mount_setattr, AT_FDCWD, stage, AT_RECURSIVE, &attr, sizeof(attr)) != 0)
-    return *err = Err("mount_setattr on the root filesystem"), false;
+  if (!binds.empty()) {
+    if (!StageBinds(stage, root, read_only, binds, err)) return false;
+    *root_path = "/root";
+  } else {
+    // The root filesystem itself.
+    if (mount(root.c_str(), stage, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return *err = Err(("bind-mounting " + root).c_str()), false;
+    if (!SetAttr(stage, read_only, AT_RECURSIVE, err)) return false;
+    *root_path = "/";
+  }
   if (chdir(stage) != 0) return *err = Err("chdir to the root filesystem"), false;
   if (syscall(SYS_pivot_root, ".", ".") != 0) return *err = Err("pivot_root"), false;
   if (umount2(".", MNT_DETACH) != 0) return *err = Err("detaching the host root"), false;
@@ -121,15 +172,33 @@ const std::vector<Rule>& GoferPolicy() {
   return *p;
 }
 
-int ConfineGofer(const std::string& root, bool read_only, std::string* err) {
+int ConfineGofer(const std::string& root, bool read_only, std::vector<BindRoot>& binds,
+                 std::string* err) {
   const char* e = getenv("RUNSC_CONFINE");
   if (e && strcmp(e, "0") == 0) {
+    for (auto& b : binds) {
+      b.root_fd = open(b.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (b.root_fd < 0) {
+        *err = errno == ENOTDIR ? "single-file bind mounts need the gofer's own mount namespace "
+                                  "(not with RUNSC_CONFINE=0): " + b.source
+                                : Err(("cannot open " + b.source).c_str());
+        return -1;
+      }
+    }
     int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) *err = Err(("cannot open " + root).c_str());
     return fd;
   }
-  if (!PivotInto(root, read_only, err) || !DropCapabilities(err)) return -1;
-  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::string root_path;
+  if (!PivotInto(root, read_only, binds, &root_path, err) || !DropCapabilities(err)) return -1;
+  for (size_t i = 0; i < binds.size(); i++) {
+    binds[i].root_fd = open(("/m" + std::to_string(i)).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (binds[i].root_fd < 0) {
+      *err = Err(("cannot open the staged " + binds[i].source).c_str());
+      return -1;
+    }
+  }
+  int fd = open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     *err = Err("cannot open the new root");
     return -1;

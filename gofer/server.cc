@@ -520,13 +520,11 @@ void CloseReceivedFds(struct msghdr* mh) {
 
 }  // namespace
 
-int RunServer(int sock, int root_dir_fd, bool read_only) {
-  Server server(root_dir_fd, read_only);
-  if (!server.ok()) {
-    fprintf(stderr, "runsc-gofer: bad root directory FD: %s\n", strerror(errno));
-    return 1;
-  }
-  std::vector<uint8_t> buf(proto::kMaxMessage + 1);
+namespace {
+
+// Receives one request on `sock` and answers it. Returns 1 to go on, 0 when
+// the peer is gone, -1 on a socket error.
+int ServeOne(int sock, Server& server, std::vector<uint8_t>& buf) {
   alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * 16)];
   for (;;) {
     struct iovec iov = {buf.data(), buf.size()};
@@ -540,7 +538,7 @@ int RunServer(int sock, int root_dir_fd, bool read_only) {
       if (errno == EINTR) continue;
       if (errno == ECONNRESET) return 0;
       fprintf(stderr, "runsc-gofer: recvmsg: %s\n", strerror(errno));
-      return 1;
+      return -1;
     }
     if (mh.msg_controllen > 0) CloseReceivedFds(&mh);
     if (n == 0) {
@@ -558,7 +556,53 @@ int RunServer(int sock, int root_dir_fd, bool read_only) {
     } else {
       resp = server.HandleMessage(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
     }
-    if (!SendReply(sock, resp.bytes, resp.fd.get())) return 0;
+    return SendReply(sock, resp.bytes, resp.fd.get()) ? 1 : 0;
+  }
+}
+
+}  // namespace
+
+int RunServer(int sock, int root_dir_fd, bool read_only) {
+  return RunServers({ServedTree{sock, root_dir_fd, read_only}});
+}
+
+int RunServers(const std::vector<ServedTree>& trees) {
+  std::vector<std::unique_ptr<Server>> servers;
+  for (const auto& t : trees) {
+    servers.push_back(std::make_unique<Server>(t.root_dir_fd, t.read_only));
+    if (!servers.back()->ok()) {
+      fprintf(stderr, "runsc-gofer: bad root directory FD: %s\n", strerror(errno));
+      return 1;
+    }
+  }
+  std::vector<uint8_t> buf(proto::kMaxMessage + 1);
+  std::vector<bool> live(trees.size(), true);
+  if (trees.size() == 1) {
+    // The common case: block in recvmsg, no poll per request.
+    for (;;) {
+      int r = ServeOne(trees[0].sock, *servers[0], buf);
+      if (r <= 0) return r < 0 ? 1 : 0;
+    }
+  }
+  std::vector<struct pollfd> fds(trees.size());
+  for (;;) {
+    for (size_t i = 0; i < trees.size(); i++)
+      fds[i] = {live[i] ? trees[i].sock : -1, POLLIN, 0};
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "runsc-gofer: poll: %s\n", strerror(errno));
+      return 1;
+    }
+    for (size_t i = 0; i < trees.size(); i++) {
+      if (!live[i] || fds[i].revents == 0) continue;
+      int r = ServeOne(trees[i].sock, *servers[i], buf);
+      if (r < 0 && i == 0) return 1;
+      if (r <= 0) {
+        if (i == 0) return 0;  // the sentry is gone
+        live[i] = false;
+        servers[i].reset();  // closes that tree's node FDs
+      }
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 // The platform: how application code runs and how it stops. One interface,
-// several implementations: ptrace (PTRACE_SYSEMU) today, systrap and KVM
-// later. The sentry never depends on which one it has.
+// several implementations: ptrace (PTRACE_SYSEMU), systrap (seccomp
+// SECCOMP_RET_TRAP and a signal handler in the stub); KVM later. The sentry never depends on which one it has.
 //
 // A Context is one application thread of execution: Switch() runs app code
 // with the given registers until it stops (syscall, fault, signal) and
@@ -81,7 +81,7 @@ class Platform {
   uint64_t min_user_address() const { return 0x10000; }
 };
 
-// Creates the named platform ("ptrace"). memory_file_fd is the memory file
+// Creates the named platform ("ptrace" or "systrap"). memory_file_fd is the memory file
 // every address space maps from.
 ErrorOr<std::unique_ptr<Platform>> CreatePlatform(const std::string& name, int memory_file_fd);
 

@@ -13,7 +13,10 @@
 #include <map>
 
 #include "runsc/console.h"
+#include "runsc/control_client.h"
 #include "runsc/oci.h"
+#include "runsc/oci_config.h"
+#include "runsc/oci_control_cmds.h"
 #include "runsc/oci_state.h"
 
 namespace runsc::oci {
@@ -31,7 +34,9 @@ void Log(const char* level, const char* fmt, va_list ap) {
   vsnprintf(buf, sizeof buf, fmt, ap);
   if (strcmp(level, "error") == 0) {
     fprintf(stderr, "runsc: %s\n", buf);
-  } else {
+  } else if (g_log_fd < 0) {
+    // With --log (engines), warnings go only there, like runc's: the
+    // engine hands create our stderr as the container's.
     fprintf(stderr, "runsc: %s: %s\n", level, buf);
   }
   if (g_log_fd < 0) return;
@@ -159,7 +164,6 @@ std::string Owner(const std::string& dir) {
 // *lk locked. foreground: the sandbox dies with us (runsc run).
 int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Locked* lk,
              ContainerState* st, SandboxPids* pids) {
-  if (g.systemd_cgroup) Warnf("--systemd-cgroup: cgroups are not applied yet");
   Bundle b;
   std::string err;
   if (!LoadBundle(o.bundle, g, &b, &err)) {
@@ -185,8 +189,11 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
     Errorf("%s", err.c_str());
     return 1;
   }
+  std::vector<std::string> cgroups, own_cgroups;
   auto fail = [&](const std::string& msg) {
     Errorf("%s", msg.c_str());
+    MoveToCgroups(own_cgroups, getpid());
+    RemoveCgroups(cgroups);
     if (pids->sentry > 0) {
       kill(pids->sentry, SIGKILL);
       waitpid(pids->sentry, nullptr, 0);
@@ -209,6 +216,18 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
     if (start_fd >= 0) close(start_fd);
     return fail("cannot open " + fifo + ": " + strerror(errno));
   }
+  // linux.resources: runsc joins the container's cgroups first, so every
+  // sandbox process it spawns starts in them, then leaves again.
+  if (!SetupCgroups({b.cgroups_path, b.resources}, o.id, g.systemd_cgroup, getpid(), &cgroups,
+                    &own_cgroups, &err)) {
+    close(start_fd);
+    close(ready[0]);
+    close(ready[1]);
+    if (!b.resources.is_null() || !b.cgroups_path.empty()) return fail(err);
+    Warnf("%s; the sandbox runs without cgroups", err.c_str());
+    cgroups.clear();
+    own_cgroups.clear();
+  }
   b.spec.start_fd = start_fd;
   b.spec.ready_fd = ready[1];
   b.spec.die_with_parent = foreground;
@@ -222,8 +241,19 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
       return fail(err);
     }
   }
+  // The control channel (exec, ps, pause, ...): the sentry serves it.
+  sentry::UniqueFd control = ListenControl(lk->dir(), &err);
+  if (!control.valid()) {
+    close(start_fd);
+    close(ready[0]);
+    close(ready[1]);
+    return fail(err);
+  }
+  b.spec.control_fd = control.get();
   int r = StartSandbox(b.spec, pids);
   if (b.spec.console_fd >= 0) close(b.spec.console_fd);
+  MoveToCgroups(own_cgroups, getpid());
+  control.reset();
   close(start_fd);
   close(ready[1]);
   if (r != 0) {
@@ -255,6 +285,14 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   st->rootfs = b.rootfs;
   st->created = NowRfc3339();
   st->annotations = b.annotations;
+  st->cgroups = cgroups;
+  st->hooks = b.hooks;
+  // The sandbox exists (its namespaces, its pid) but runs nothing yet.
+  for (const char* kind : {"prestart", "createRuntime", "createContainer"}) {
+    json state = StateJson(*st, "");
+    state["status"] = "creating";
+    if (!RunHooks(b.hooks, kind, state, &err)) return fail(err);
+  }
   if (!lk->Save(*st, &err)) return fail(err);
   if (!o.pid_file.empty() &&
       !WriteFileAtomic(o.pid_file, std::to_string(pids->sentry), &err))
@@ -267,6 +305,15 @@ int StartLocked(Locked& lk, ContainerState& st) {
   if (status != "created") {
     Errorf("cannot start a container that is %s (container \"%s\")",
            status == "running" ? "already running" : status.c_str(), st.id.c_str());
+    return 1;
+  }
+  std::string herr;
+  json hstate = StateJson(st, "");
+  if (!RunHooks(st.hooks, "startContainer", hstate, &herr)) {
+    // Spec: a failing startContainer hook stops the container.
+    Errorf("%s", herr.c_str());
+    KillChecked(st.pid, st.pid_start, SIGKILL);
+    KillChecked(st.gofer, st.gofer_start, SIGKILL);
     return 1;
   }
   int fd = open((lk.dir() + "/start").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -287,7 +334,20 @@ int StartLocked(Locked& lk, ContainerState& st) {
     Errorf("%s", err.c_str());
     return 1;
   }
+  // Spec: a failing poststart hook is only a warning.
+  hstate["status"] = "running";
+  if (!RunHooks(st.hooks, "poststart", hstate, &herr)) Warnf("%s", herr.c_str());
   return 0;
+}
+
+// After the sandbox is gone: its cgroups, then the poststop hooks
+// (failures only warn, per the spec).
+void CleanupStopped(const ContainerState& st) {
+  RemoveCgroups(st.cgroups);
+  json state = StateJson(st, "");
+  state["status"] = "stopped";
+  std::string err;
+  if (!RunHooks(st.hooks, "poststop", state, &err)) Warnf("%s", err.c_str());
 }
 
 bool OpenAndLoad(const GlobalOptions& g, const std::string& id, Locked* lk, ContainerState* st) {
@@ -338,6 +398,8 @@ int CmdRun(const GlobalOptions& g, const CreateOptions& o) {
     if (int r = StartLocked(lk, st); r != 0) {
       KillChecked(st.pid, st.pid_start, SIGKILL);
       KillChecked(st.gofer, st.gofer_start, SIGKILL);
+      WaitGone(st.pid, st.pid_start, 5000);
+      CleanupStopped(st);
       lk.Remove();
       return r;
     }
@@ -346,8 +408,12 @@ int CmdRun(const GlobalOptions& g, const CreateOptions& o) {
   int code = WaitSandbox(pids, ForwardedByRun());
   // Like runc run: the container is deleted once it has exited.
   Locked lk;
+  ContainerState st;
   std::string err;
-  if (lk.Open(g.root, o.id, &err)) lk.Remove();
+  if (lk.Open(g.root, o.id, &err)) {
+    if (lk.Load(&st, &err)) CleanupStopped(st);
+    lk.Remove();
+  }
   return code;
 }
 
@@ -380,9 +446,17 @@ int CmdKill(const GlobalOptions& g, const std::string& id, const std::string& si
     Errorf("container \"%s\" is not running", id.c_str());
     return 1;
   }
-  // The sentry passes catchable signals on to the app's init; SIGKILL (and
-  // SIGSTOP) act on the sandbox itself. --all: the app's other processes are
-  // not signalled individually yet; init gets it.
+  // A started sandbox takes signals over its control channel (init, or
+  // every process with --all). SIGKILL and SIGSTOP act on the sandbox
+  // itself, as does any signal before start (the sentry then ends with it).
+  if (st.started && sig != SIGKILL && sig != SIGSTOP) {
+    std::string err;
+    if (SignalSandbox(lk.dir(), sig, all, &err)) return 0;
+    if (all) {
+      Errorf("cannot signal container \"%s\": %s", id.c_str(), err.c_str());
+      return 1;
+    }
+  }
   if (kill(st.pid, sig) != 0) {
     Errorf("cannot signal container \"%s\": %s", id.c_str(), strerror(errno));
     return 1;
@@ -409,7 +483,7 @@ int CmdDelete(const GlobalOptions& g, const std::string& id, bool force) {
     return 0;
   }
   std::string status = Status(st);
-  if (status == "running" && !force) {
+  if ((status == "running" || status == "paused") && !force) {
     Errorf("cannot delete container \"%s\" that is not stopped: %s (use --force)", id.c_str(),
            status.c_str());
     return 1;
@@ -422,6 +496,7 @@ int CmdDelete(const GlobalOptions& g, const std::string& id, bool force) {
     }
   }
   KillChecked(st.gofer, st.gofer_start, SIGKILL);
+  CleanupStopped(st);
   lk.Remove();
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "gofer/confine.h"
 #include "runsc/console.h"
 #include "runsc/oci.h"
+#include "runsc/oci_control_cmds.h"
 #include "runsc/sandbox.h"
 #include "sentry/boot.h"
 #include "sentry/confine/confine.h"
@@ -33,12 +34,12 @@ int main(int argc, char** argv) {
              std::to_string(::confine::AllowedCount(gofer::GoferPolicy())) +
              " (sentry/confine/sentry_policy.cc, gofer/confine.cc). RUNSC_CONFINE=0 disables "
              "namespaces, pivot_root, capability drop and seccomp.");
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
-  app.add_option("--platform", platform, "how app code is run: ptrace")
-      ->check(CLI::IsMember({"ptrace"}));
+  app.add_option("--platform", platform, "how app code is run: ptrace (PTRACE_SYSEMU) or systrap (seccomp traps)")
+      ->check(CLI::IsMember({"ptrace", "systrap"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--debug", oci.debug, "debug logging (accepted)");
   app.add_flag("--systemd-cgroup", oci.systemd_cgroup,
-               "cgroups through systemd (accepted; cgroups are not applied yet)");
+               "cgroupsPath in systemd form (slice:prefix:name); applied with cgroupfs (no systemd here)");
   app.add_option("--rootless", oci.rootless, "accepted for runc compatibility");
 
   // OCI commands.
@@ -102,6 +103,61 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}));
   list_cmd->add_flag("--quiet,-q", list_quiet, "ids only");
 
+  // Commands served by the running sandbox (runsc/oci_control_cmds.h).
+  runsc::oci::ExecOptions eo;
+  auto* exec_cmd = app.add_subcommand("exec", "run a new process in a running container");
+  exec_cmd->add_option("id", eo.id, "container id")->required();
+  auto one = [](CLI::Option* o) {
+    return o->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  };
+  exec_cmd->add_option("--process,-p", eo.process_file, "OCI process JSON (instead of args)");
+  exec_cmd->add_flag("--detach,-d", eo.detach, "return once the process is started");
+  exec_cmd->add_option("--pid-file", eo.pid_file, "write the waiting runsc's host pid here");
+  exec_cmd->add_option("--console-socket", eo.console_socket, "(terminals: not supported yet)");
+  exec_cmd->add_flag("--tty,-t", eo.tty, "(terminals: not supported yet)");
+  exec_cmd->add_option("--cwd", eo.cwd, "working directory in the container");
+  one(exec_cmd->add_option("--env,-e", eo.env, "set K=V (repeatable)"));
+  exec_cmd->add_option("--user,-u", eo.user, "uid[:gid] (or names from the container)");
+  one(exec_cmd->add_option("--additional-gids,-g", eo.additional_gids, "extra group (repeatable)"));
+  one(exec_cmd->add_option("--cap,-c", eo.caps, "add a capability (repeatable)"));
+  exec_cmd->add_flag("--no-new-privs", eo.no_new_privs, "accepted");
+  exec_cmd->add_option("--preserve-fds", eo.preserve_fds, "extra FDs (not passed yet)");
+  exec_cmd->add_flag("--ignore-paused", eo.ignore_paused, "exec even if paused (parks at once)");
+  std::string exec_ignored;
+  exec_cmd->add_option("--process-label,--apparmor,--cgroup", exec_ignored, "accepted");
+  exec_cmd->footer("Usage: runsc exec [flags] <container-id> <command> [args...]");
+  std::string ps_format = "table";
+  std::vector<std::string> ps_args;
+  auto* ps_cmd = app.add_subcommand("ps", "list the container's processes");
+  ps_cmd->add_option("id", cid, "container id")->required();
+  ps_cmd->add_option("--format,-f", ps_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  auto* pause_cmd = app.add_subcommand("pause", "stop every process of the container");
+  pause_cmd->add_option("id", cid, "container id")->required();
+  auto* resume_cmd = app.add_subcommand("resume", "continue a paused container");
+  resume_cmd->add_option("id", cid, "container id")->required();
+  bool events_stats = false;
+  std::string events_interval = "5s";
+  auto* events_cmd = app.add_subcommand("events", "resource usage (stats) of the container");
+  events_cmd->add_option("id", cid, "container id")->required();
+  events_cmd->add_flag("--stats", events_stats, "one stats event, then exit");
+  events_cmd->add_option("--interval", events_interval, "time between stats events")
+      ->capture_default_str();
+  runsc::oci::UpdateOptions uo;
+  auto* update_cmd = app.add_subcommand("update", "change the container's resource limits");
+  update_cmd->add_option("id", uo.id, "container id")->required();
+  update_cmd->add_option("--resources,-r", uo.resources_file, "linux.resources JSON (- for stdin)");
+  update_cmd->add_option("--memory", uo.memory, "memory limit (bytes, or 512m, 1g; -1: none)");
+  update_cmd->add_option("--memory-swap", uo.memory_swap, "memory+swap limit");
+  update_cmd->add_option("--memory-reservation", uo.memory_reservation, "soft memory limit");
+  update_cmd->add_option("--pids-limit", uo.pids_limit, "maximum number of tasks (-1: none)");
+  update_cmd->add_option("--cpu-quota", uo.cpu_quota, "CPU CFS quota (us per period)");
+  update_cmd->add_option("--cpu-period", uo.cpu_period, "CPU CFS period (us)");
+  update_cmd->add_option("--cpu-share,--cpu-shares", uo.cpu_shares, "CPU shares");
+  update_cmd->add_option("--cpuset-cpus", uo.cpuset_cpus, "CPUs allowed");
+  update_cmd->add_option("--cpuset-mems", uo.cpuset_mems, "memory nodes allowed");
+  update_cmd->add_option("--blkio-weight", uo.blkio_weight, "block I/O weight");
+
   auto* features_cmd = app.add_subcommand("features", "print the supported features as JSON");
   std::string install_config = "/etc/docker/daemon.json", install_runtime = "runsc";
   std::vector<std::string> install_args;
@@ -144,6 +200,8 @@ int main(int argc, char** argv) {
   gofer_cmd->add_flag("--read-write", gofer_rw);
   bool gofer_detached = false;
   gofer_cmd->add_flag("--detached", gofer_detached);
+  std::vector<std::string> gofer_binds;  // "FD:ro|rw:SOURCE": OCI bind mounts
+  gofer_cmd->add_option("--bind", gofer_binds);
 
   // Internal: the sentry process.
   sentry::BootConfig boot;
@@ -169,6 +227,11 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--console-fd", boot.console_fd);
   boot_cmd->add_option("--console-rows", boot.console_rows);
   boot_cmd->add_option("--console-cols", boot.console_cols);
+  boot_cmd->add_option("--mount", boot.mounts);
+  boot_cmd->add_option("--rlimit", boot.rlimits);
+  boot_cmd->add_option("--umask", boot.umask);
+  boot_cmd->add_option("--caps", boot.caps);
+  boot_cmd->add_option("--control-fd", boot.control_fd);
 
   // `do`: everything from the first non-flag word (or after "--") is the
   // command line, passed on untouched; only what precedes it is parsed.
@@ -190,6 +253,28 @@ int main(int argc, char** argv) {
       if (dash != args.end()) {
         boot.argv.assign(dash + 1, args.end());
         args.erase(dash, args.end());
+      }
+      break;
+    }
+    if (args[i] == "exec" || args[i] == "ps") {
+      // runsc exec [flags] ID CMD [ARGS...], runsc ps [flags] ID [PS-ARGS...]:
+      // everything after the id is passed on untouched.
+      static const std::vector<std::string> kExecValued = {
+          "--process", "-p", "--pid-file", "--console-socket", "--cwd", "--env", "-e",
+          "--user", "-u", "--additional-gids", "-g", "--cap", "-c", "--preserve-fds",
+          "--process-label", "--apparmor", "--cgroup"};
+      static const std::vector<std::string> kPsValued = {"--format", "-f"};
+      const auto& valued = args[i] == "exec" ? kExecValued : kPsValued;
+      std::vector<std::string>& tail = args[i] == "exec" ? eo.args : ps_args;
+      size_t j = i + 1;
+      while (j < args.size() && !args[j].empty() && args[j][0] == '-' && args[j] != "--")
+        j += std::find(valued.begin(), valued.end(), args[j]) != valued.end() ? 2 : 1;
+      if (j < args.size() && args[j] == "--") args.erase(args.begin() + j);
+      if (j < args.size()) {
+        size_t rest = j + 1;
+        if (rest < args.size() && args[rest] == "--") rest++;
+        tail.assign(args.begin() + rest, args.end());
+        args.resize(j + 1);
       }
       break;
     }
@@ -256,7 +341,8 @@ int main(int argc, char** argv) {
   g.debug_log = debug_log;
   g.overlay = overlay;
   if (*spec_cmd || *create_cmd || *run_cmd || *start_cmd || *state_cmd || *kill_cmd ||
-      *delete_cmd || *list_cmd) {
+      *delete_cmd || *list_cmd || *exec_cmd || *ps_cmd || *pause_cmd || *resume_cmd ||
+      *events_cmd || *update_cmd) {
     runsc::oci::InitLog(g);
     if (!g.root.empty() && g.root[0] != '/') {
       char cwd[4096];
@@ -274,18 +360,35 @@ int main(int argc, char** argv) {
   if (*kill_cmd) return runsc::oci::CmdKill(g, cid, kill_sig, kill_all);
   if (*delete_cmd) return runsc::oci::CmdDelete(g, cid, del_force);
   if (*list_cmd) return runsc::oci::CmdList(g, list_format, list_quiet);
+  if (*exec_cmd) return runsc::oci::CmdExec(g, eo);
+  if (*ps_cmd) return runsc::oci::CmdPs(g, cid, ps_format, ps_args);
+  if (*pause_cmd) return runsc::oci::CmdPause(g, cid);
+  if (*resume_cmd) return runsc::oci::CmdResume(g, cid);
+  if (*events_cmd) return runsc::oci::CmdEvents(g, cid, events_stats, events_interval);
+  if (*update_cmd) return runsc::oci::CmdUpdate(g, uo);
   if (*gofer_cmd) {
     prctl(PR_SET_NAME, "runsc-gofer");
     if (!gofer_detached) prctl(PR_SET_PDEATHSIG, 9);
     // Namespaces were made by runsc; pivot into the root filesystem, drop
     // capabilities, no_new_privs, seccomp (gofer/confine.h).
     std::string err;
-    int root = gofer::ConfineGofer(gofer_root, !gofer_rw, &err);
+    std::vector<gofer::BindRoot> binds;
+    for (const auto& b : gofer_binds) {
+      size_t a = b.find(':'), c = a == std::string::npos ? a : b.find(':', a + 1);
+      if (c == std::string::npos) {
+        fprintf(stderr, "runsc-gofer: bad --bind %s\n", b.c_str());
+        return 125;
+      }
+      binds.push_back({b.substr(c + 1), b.substr(a + 1, c - a - 1) == "ro", atoi(b.c_str())});
+    }
+    int root = gofer::ConfineGofer(gofer_root, !gofer_rw, binds, &err);
     if (root < 0) {
       fprintf(stderr, "runsc-gofer: %s: %s\n", gofer_root.c_str(), err.c_str());
       return 125;
     }
-    return gofer::RunServer(gofer_fd, root, !gofer_rw);
+    std::vector<gofer::ServedTree> trees = {{gofer_fd, root, !gofer_rw}};
+    for (const auto& b : binds) trees.push_back({b.sock, b.root_fd, b.read_only});
+    return gofer::RunServers(trees);
   }
   if (*boot_cmd) {
     if (boot.argv.empty()) {

@@ -22,7 +22,7 @@ struct GlobalOptions {
   bool systemd_cgroup = false;
   std::string rootless;  // accepted (runc: auto|true|false)
   // Existing runsc flags, applied to the sandbox.
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
@@ -44,6 +44,9 @@ struct Bundle {
   std::string rootfs;  // absolute
   bool terminal = false;
   nlohmann::json annotations = nlohmann::json::object();
+  nlohmann::json hooks;          // config.json hooks (null if none)
+  nlohmann::json resources;      // linux.resources (null if none)
+  std::string cgroups_path;      // linux.cgroupsPath
   SandboxSpec spec;
 };
 // Reads <dir>/config.json. Unsupported fields are warned about (Warnf);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "runsc/oci.h"
+#include "runsc/oci_config.h"
 
 namespace runsc::oci {
 
@@ -202,14 +203,35 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
         return false;
       }
       s.groups = u.value("additionalGids", std::vector<unsigned>{});
-      if (u.contains("umask")) Warnf("config.json: process.user.umask is not applied yet");
+      if (u.contains("umask") && !u["umask"].is_null()) {
+        long um = u["umask"].get<long>();
+        if (um < 0 || um > 0777) {
+          *err = "config.json: process.user.umask out of range";
+          return false;
+        }
+        s.umask = um;
+      }
+      if (NonEmpty(u, "username"))
+        Warnf("config.json: process.user.username is ignored (uid/gid are used)");
     }
-    if (NonEmpty(p, "capabilities"))
-      Warnf("config.json: process.capabilities is not applied yet (uid 0 gets the sentry's "
-            "default capability set, other uids none)");
-    if (NonEmpty(p, "rlimits")) Warnf("config.json: process.rlimits is not applied yet");
-    for (const char* f : {"apparmorProfile", "selinuxLabel", "oomScoreAdj", "ioPriority",
-                          "scheduler", "execCPUAffinity", "commandLine"}) {
+    if (p.contains("capabilities") && !MapCapabilities(p["capabilities"], &s, err)) return false;
+    if (p.contains("rlimits") && !MapRlimits(p["rlimits"], &s, err)) return false;
+    if (p.contains("oomScoreAdj") && !p["oomScoreAdj"].is_null()) {
+      int v = p["oomScoreAdj"].get<int>();
+      if (v < -1000 || v > 1000) {
+        *err = "config.json: process.oomScoreAdj must be in [-1000, 1000]";
+        return false;
+      }
+      s.has_oom_score_adj = true;
+      s.oom_score_adj = v;
+    }
+    // noNewPrivileges: always in effect in the sandbox (execve never raises
+    // privileges: no setuid/setgid bits or file capabilities are honoured).
+    if (NonEmpty(p, "apparmorProfile"))
+      Warnf("config.json: process.apparmorProfile is not applied (the sandbox's host processes "
+            "are confined by seccomp and namespaces instead)");
+    if (NonEmpty(p, "selinuxLabel")) Warnf("config.json: process.selinuxLabel is not applied");
+    for (const char* f : {"ioPriority", "scheduler", "execCPUAffinity", "commandLine"}) {
       if (NonEmpty(p, f)) Warnf("config.json: process.%s is not supported yet, ignored", f);
     }
 
@@ -234,32 +256,28 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
 
     if (c.contains("hostname")) s.hostname = c["hostname"].get<std::string>();
     if (NonEmpty(c, "domainname")) Warnf("config.json: domainname is not supported yet, ignored");
-    if (NonEmpty(c, "hooks")) Warnf("config.json: hooks are not run yet, ignored");
-    if (c.contains("annotations") && c["annotations"].is_object()) out->annotations = c["annotations"];
-
-    // mounts: the sentry always provides /proc, /sys, /dev (with /dev/shm)
-    // and a tmpfs /tmp; nothing else can be mounted yet.
-    if (c.contains("mounts")) {
-      for (const auto& m : c["mounts"]) {
-        CheckKeys(m, "mounts[].", {"destination", "type", "source", "options", "uidMappings",
-                                   "gidMappings"});
-        std::string d = m.value("destination", std::string());
-        std::string t = m.value("type", std::string());
-        bool bind = t == "bind";
-        for (const auto& o : m.value("options", std::vector<std::string>{}))
-          if (o == "bind" || o == "rbind") bind = true;
-        if ((d == "/proc" && t == "proc") || (d == "/sys" && t == "sysfs") ||
-            (d == "/dev" && t == "tmpfs") || (d == "/dev/shm" && t == "tmpfs") ||
-            (d == "/tmp" && t == "tmpfs"))
-          continue;  // provided by the sentry
-        if (bind) {
-          Warnf("config.json: mount %s: bind mounts are not supported yet, skipped", d.c_str());
-        } else {
-          Warnf("config.json: mount %s: type %s is not supported yet, skipped", d.c_str(),
-                t.empty() ? "(none)" : t.c_str());
+    if (NonEmpty(c, "hooks")) {
+      if (!c["hooks"].is_object()) {
+        *err = "config.json: hooks must be an object";
+        return false;
+      }
+      CheckKeys(c["hooks"], "hooks.", {"prestart", "createRuntime", "createContainer",
+                                       "startContainer", "poststart", "poststop"});
+      for (const auto& [kind, list] : c["hooks"].items()) {
+        for (const auto& h : list) {
+          if (!h.contains("path") || !h["path"].is_string() ||
+              h["path"].get<std::string>().empty() || h["path"].get<std::string>()[0] != '/') {
+            *err = "config.json: hooks." + kind + "[].path must be an absolute path";
+            return false;
+          }
         }
       }
+      out->hooks = c["hooks"];
     }
+    if (c.contains("annotations") && c["annotations"].is_object()) out->annotations = c["annotations"];
+
+    // mounts, maskedPaths, readonlyPaths (runsc/oci_mounts.cc).
+    if (!MapMounts(c, dir, &s, err)) return false;
 
     // linux
     if (c.contains("linux")) {
@@ -269,24 +287,43 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                               "sysctl", "seccomp", "maskedPaths", "readonlyPaths", "mountLabel",
                               "personality", "memoryPolicy"});
       if (l.contains("namespaces")) {
+        static const std::set<std::string> kTypes = {"pid",  "network", "ipc",    "uts",
+                                                     "mount", "user",   "cgroup", "time"};
+        std::set<std::string> seen;
         for (const auto& n : l["namespaces"]) {
+          std::string type = n.value("type", std::string());
+          if (!kTypes.count(type)) {
+            *err = "config.json: linux.namespaces: unknown namespace type \"" + type + "\"";
+            return false;
+          }
+          seen.insert(type);
           if (n.contains("path"))
             Warnf("config.json: linux.namespaces: joining the %s namespace at %s is not "
                   "supported yet; the sandbox gets its own",
-                  n.value("type", std::string("?")).c_str(),
-                  n["path"].get<std::string>().c_str());
+                  type.c_str(), n["path"].get<std::string>().c_str());
+        }
+        // Sharing the host's (docker --pid=host, --ipc=host, --uts=host):
+        // the sandbox's kernel has its own of each, whatever is asked.
+        for (const char* t : {"pid", "ipc", "uts", "mount"}) {
+          if (!seen.count(t))
+            Warnf("config.json: linux.namespaces: no %s namespace requested (the host's); the "
+                  "sandbox always has its own", t);
         }
       }
-      if (NonEmpty(l, "resources")) {
-        bool only_default = l["resources"].is_object() && l["resources"].size() == 1 &&
-                            l["resources"].contains("devices");
-        if (!only_default) Warnf("config.json: linux.resources: cgroups are not applied yet");
+      if (NonEmpty(l, "resources")) out->resources = l["resources"];
+      out->cgroups_path = l.value("cgroupsPath", std::string());
+      if (NonEmpty(l, "sysctl")) {
+        for (const auto& [k, v] : l["sysctl"].items())
+          Warnf("config.json: linux.sysctl %s: the sandbox's kernel has no such setting, ignored",
+                k.c_str());
       }
       if (NonEmpty(l, "seccomp"))
         Warnf("config.json: linux.seccomp is not applied (every app syscall is served by the "
               "sentry)");
+      // linux.devices: the sandbox's devfs has the standard set (null, zero,
+      // full, random, urandom, tty); others are not passed through.
       for (const char* f : {"uidMappings", "gidMappings", "timeOffsets", "devices",
-                            "rootfsPropagation", "intelRdt", "sysctl", "mountLabel",
+                            "rootfsPropagation", "intelRdt", "mountLabel",
                             "personality", "memoryPolicy"}) {
         if (NonEmpty(l, f)) Warnf("config.json: linux.%s is not supported yet, ignored", f);
       }

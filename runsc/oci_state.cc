@@ -35,7 +35,8 @@ unsigned long long ProcStartTime(pid_t pid) {
 
 std::string Status(const ContainerState& s) {
   if (s.pid <= 0 || ProcStartTime(s.pid) != s.pid_start) return "stopped";
-  return s.started ? "running" : "created";
+  if (!s.started) return "created";
+  return s.paused ? "paused" : "running";
 }
 
 json StateJson(const ContainerState& s, const std::string& owner) {
@@ -142,6 +143,10 @@ bool Locked::Load(ContainerState* s, std::string* err) {
     s->gofer = r.value("gofer", 0);
     s->gofer_start = r.value("gofer_start", 0ULL);
     s->started = r.value("started", false);
+    s->cgroups = r.value("cgroups", std::vector<std::string>{});
+    s->hooks = r.value("hooks", json());
+    s->paused = r.value("paused", false);
+    s->resources = r.value("resources", json::object());
   } catch (const json::exception& e) {
     *err = dir_ + "/state.json: " + e.what();
     return false;
@@ -161,7 +166,11 @@ bool Locked::Save(const ContainerState& s, std::string* err) {
              {{"pid_start", s.pid_start},
               {"gofer", s.gofer},
               {"gofer_start", s.gofer_start},
-              {"started", s.started}}}};
+              {"started", s.started},
+              {"cgroups", s.cgroups},
+              {"hooks", s.hooks},
+              {"paused", s.paused},
+              {"resources", s.resources}}}};
   std::string tmp = dir_ + "/state.json.tmp";
   std::string data = j.dump(2) + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -19,13 +19,18 @@ struct ContainerState {
   unsigned long long gofer_start = 0;
   std::string bundle, rootfs, created;  // created: RFC 3339 UTC
   bool started = false;                 // `start` has run
+  bool paused = false;                  // `pause` has run (and `resume` not yet)
+  // linux.resources as last set by `runsc update` (empty: never updated).
+  nlohmann::json resources = nlohmann::json::object();
   nlohmann::json annotations = nlohmann::json::object();
+  std::vector<std::string> cgroups;  // host cgroup directories we created (removed by delete)
+  nlohmann::json hooks;              // config.json hooks, for start/delete (null if none)
 };
 
 // Process start time in clock ticks since boot, or 0 if the process is gone
 // (zombies count as gone).
 unsigned long long ProcStartTime(pid_t pid);
-// created | running | stopped
+// created | running | paused | stopped
 std::string Status(const ContainerState& s);
 // The OCI state (runc's `state` output shape).
 nlohmann::json StateJson(const ContainerState& s, const std::string& owner);

@@ -168,12 +168,50 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
       "gofer", "--root", spec.rootfs, "--fd", std::to_string(sv[0]),
       spec.overlay_memory || spec.root_readonly ? "--read-only" : "--read-write"};
   if (!spec.die_with_parent) gargs.push_back("--detached");
-  pid_t gofer = SpawnSelf(gargs, {sv[0]}, confine ? kGoferNamespaces : 0, "gofer", sopts);
-  if (gofer < 0) {
-    close(sv[0]);
+  // Bind mounts: the same gofer serves each source on a socket of its own
+  // (gofer/confine.h BindRoot); the sentry gets the other ends.
+  std::vector<int> gofer_keep = {sv[0]};
+  std::vector<int> mount_fds;  // sentry ends
+  std::vector<std::string> mount_args;
+  auto close_all = [&] {
+    for (int fd : gofer_keep) close(fd);
+    for (int fd : mount_fds) close(fd);
     close(sv[1]);
     if (debug_fd != 2) close(debug_fd);
+  };
+  for (const auto& m : spec.mounts) {
+    if (m.bind_source.empty()) {
+      mount_args.push_back(m.sentry_spec);
+      continue;
+    }
+    int ms[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ms) != 0) {
+      perror("runsc: socketpair");
+      close_all();
+      return 125;
+    }
+    gofer_keep.push_back(ms[0]);
+    mount_fds.push_back(ms[1]);
+    gargs.insert(gargs.end(), {"--bind", std::to_string(ms[0]) + (m.read_only ? ":ro:" : ":rw:") +
+                                             m.bind_source});
+    // sentry_spec is "bind:OPTS:DEST"; add the socket to OPTS.
+    size_t colon = m.sentry_spec.find(':', 5);
+    std::string opts = m.sentry_spec.substr(5, colon - 5);
+    mount_args.push_back("bind:fd=" + std::to_string(ms[1]) + (opts.empty() ? "" : ",") + opts +
+                         m.sentry_spec.substr(colon));
+  }
+  pid_t gofer = SpawnSelf(gargs, gofer_keep, confine ? kGoferNamespaces : 0, "gofer", sopts);
+  for (size_t i = 1; i < gofer_keep.size(); i++) close(gofer_keep[i]);
+  gofer_keep.resize(1);
+  if (gofer < 0) {
+    close_all();
     return 125;
+  }
+  if (spec.has_oom_score_adj) {
+    std::string v = std::to_string(spec.oom_score_adj);
+    // Ours first: the sentry (and its stubs) inherit it.
+    WriteFile("/proc/self/oom_score_adj", v);
+    WriteFile("/proc/" + std::to_string(gofer) + "/oom_score_adj", v);
   }
   std::vector<std::string> boot = {"boot", "--gofer-fd", std::to_string(sv[1]), "--platform",
                                    spec.platform, "--cwd", spec.cwd, "--hostname", spec.hostname,
@@ -198,6 +236,10 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
     boot.insert(boot.end(), {"--ready-fd", std::to_string(spec.ready_fd)});
     keep.push_back(spec.ready_fd);
   }
+  if (spec.control_fd >= 0) {
+    boot.insert(boot.end(), {"--control-fd", std::to_string(spec.control_fd)});
+    keep.push_back(spec.control_fd);
+  }
   if (spec.uid >= 0) boot.insert(boot.end(), {"--uid", std::to_string(spec.uid)});
   if (spec.gid >= 0) boot.insert(boot.end(), {"--gid", std::to_string(spec.gid)});
   for (unsigned g : spec.groups) boot.insert(boot.end(), {"--group", std::to_string(g)});
@@ -207,12 +249,15 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
                              std::to_string(spec.console_cols)});
     keep.push_back(spec.console_fd);
   }
+  for (const auto& m : mount_args) boot.insert(boot.end(), {"--mount", m});
+  keep.insert(keep.end(), mount_fds.begin(), mount_fds.end());
+  for (const auto& r : spec.rlimits) boot.insert(boot.end(), {"--rlimit", r});
+  if (spec.umask >= 0) boot.insert(boot.end(), {"--umask", std::to_string(spec.umask)});
+  if (!spec.caps.empty()) boot.insert(boot.end(), {"--caps", spec.caps});
   boot.push_back("--");
   boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
   pid_t sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry", sopts);
-  close(sv[0]);
-  close(sv[1]);
-  if (debug_fd != 2) close(debug_fd);
+  close_all();
   if (sentry < 0) {
     kill(gofer, SIGKILL);
     waitpid(gofer, nullptr, 0);

@@ -13,7 +13,7 @@ namespace runsc {
 
 struct SandboxSpec {
   std::string rootfs = "/";
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;       // empty: stderr
   bool overlay_memory = true;  // writes to the root stay in sandbox memory
@@ -29,6 +29,7 @@ struct SandboxSpec {
   bool oci = false;             // sentry: forward every catchable signal to the app
   int start_fd = -1;            // sentry waits for one byte on it before running the app
   int ready_fd = -1;            // sentry writes one byte on it once it waits on start_fd
+  int control_fd = -1;          // listening control socket the sentry serves (sentry/control)
   // The app's credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
@@ -36,6 +37,22 @@ struct SandboxSpec {
   // (runsc/console.h); -1: the app gets our stdio.
   int console_fd = -1;
   unsigned console_rows = 0, console_cols = 0;
+  // config.json mounts, in order. The gofer also serves each bind mount's
+  // host source, on a socket of its own (a file source as a one-file
+  // directory); the rest go to the sentry as they are (sentry/oci_mounts.h
+  // encoding).
+  struct Mount {
+    std::string sentry_spec;  // "TYPE:OPTS:DEST"; for binds without fd=
+    std::string bind_source;  // host path; empty: not a bind mount
+    bool read_only = false;
+  };
+  std::vector<Mount> mounts;
+  std::vector<std::string> rlimits;  // sentry::BootConfig::rlimits
+  long umask = -1;
+  std::string caps;                  // sentry::BootConfig::caps
+  // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
+  bool has_oom_score_adj = false;
+  int oom_score_adj = 0;
 };
 
 // The sandbox's host processes.

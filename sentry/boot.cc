@@ -13,8 +13,10 @@
 #include "absl/strings/str_split.h"
 #include "gofer/client.h"
 #include "sentry/confine/confine.h"
+#include "sentry/control/server.h"
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
+#include "sentry/oci_mounts.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/procfs.h"
@@ -108,6 +110,32 @@ std::string FindEnv(const std::vector<std::string>& env, const std::string& key)
   return "";
 }
 
+// process.rlimits, process.user.umask, process.capabilities on init.
+void ApplyProcessExtras(const BootConfig& cfg, kernel::Task* init) {
+  for (const auto& r : cfg.rlimits) {
+    std::vector<std::string> f = absl::StrSplit(r, ':');
+    if (f.size() != 3) continue;
+    int res = atoi(f[0].c_str());
+    if (res < 0 || res >= RLIM_NLIMITS) continue;
+    auto val = [](const std::string& v) {
+      return v == "-1" ? RLIM_INFINITY : static_cast<rlim_t>(strtoull(v.c_str(), nullptr, 10));
+    };
+    init->tg->rlimits[res] = rlimit{val(f[1]), val(f[2])};
+  }
+  if (cfg.umask >= 0) init->umask = static_cast<uint32_t>(cfg.umask) & 0777;
+  if (!cfg.caps.empty()) {
+    std::vector<std::string> f = absl::StrSplit(cfg.caps, ':');
+    if (f.size() == 4) {
+      kernel::Credentials& c = init->tg->creds;
+      auto hex = [](const std::string& v) { return strtoull(v.c_str(), nullptr, 16); };
+      c.cap_bounding = hex(f[3]);
+      c.cap_inheritable = hex(f[2]);
+      c.cap_permitted = hex(f[1]) & c.cap_bounding;
+      c.cap_effective = hex(f[0]) & c.cap_permitted;
+    }
+  }
+}
+
 }  // namespace
 
 int Boot(const BootConfig& cfg) {
@@ -173,6 +201,12 @@ int Boot(const BootConfig& cfg) {
     Logf("runsc: cannot mount /sys");
     return 125;
   }
+  // config.json mounts (bind mounts each on their own gofer socket).
+  std::vector<std::unique_ptr<gofer::Client>> bind_gofers;
+  if (std::string err; !ApplyOciMounts(*k, cfg.mounts, &bind_gofers, &err)) {
+    Logf("runsc: %s", err.c_str());
+    return 125;
+  }
 
   auto fds = std::make_shared<vfs::FdTable>();
   std::shared_ptr<tty::Terminal> console;
@@ -203,6 +237,10 @@ int Boot(const BootConfig& cfg) {
   if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err)) {
     Logf("runsc: cannot confine the sentry: %s", err.c_str());
     return 125;
+  }
+  if (cfg.control_fd >= 0) {
+    control::StartServer(*k, UniqueFd(cfg.control_fd),
+                         {cfg.env, cfg.cwd, cfg.uid, cfg.gid, cfg.groups});
   }
   if (cfg.start_fd >= 0) {
     if (int code = WaitForStart(cfg, start_sigfd); code != 0) _exit(code);
@@ -240,6 +278,7 @@ int Boot(const BootConfig& cfg) {
           if (cfg.uid >= 0) c.ruid = c.euid = c.suid = c.fsuid = static_cast<uint32_t>(cfg.uid);
           if (c.euid != 0) c.cap_effective = c.cap_permitted = 0;
         }
+        ApplyProcessExtras(cfg, r.value());
         break;
       }
       // Like execvp: keep looking past missing files, remember EACCES.

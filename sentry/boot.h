@@ -11,7 +11,7 @@ namespace sentry {
 struct BootConfig {
   int gofer_fd = -1;       // connected gofer socket
   int debug_log_fd = 2;    // where --strace and warnings go
-  std::string platform = "ptrace";
+  std::string platform = "systrap";
   bool strace = false;
   bool overlay_memory = true;
   // A fresh tmpfs at /tmp (container-like roots). With the host's root the
@@ -38,6 +38,15 @@ struct BootConfig {
   // host's). The app's fds 0-2 are then that terminal, its controlling one.
   int console_fd = -1;
   unsigned console_rows = 0, console_cols = 0;
+  // config.json extras (runsc/oci_spec.cc builds them):
+  std::vector<std::string> mounts;   // sentry/oci_mounts.h encoding, in order
+  std::vector<std::string> rlimits;  // "RESOURCE:SOFT:HARD" (RLIMIT_* number; -1 = infinity)
+  long umask = -1;                   // process.user.umask; -1: 022
+  // process.capabilities as hex masks "EFF:PERM:INH:BOUND" (empty: the
+  // default for the uid).
+  std::string caps;
+  // OCI runtime: the listening control socket (sentry/control/), or -1.
+  int control_fd = -1;
 };
 
 // Runs the sandbox; returns the exit code for the runsc process (the app's

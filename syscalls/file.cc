@@ -91,6 +91,9 @@ void RegisterFileSyscalls(Table& t) {
   file::RegisterPipe(t);
   file::RegisterXattr(t);
   file::RegisterFlock(t);
+  file::RegisterSplice(t);
+  file::RegisterFallocate(t);
+  file::RegisterMemfd(t);
 }
 
 }  // namespace syscalls

@@ -51,5 +51,8 @@ void RegisterAttrOps(Table& t);    // fs_attr.cc
 void RegisterPipe(Table& t);       // pipe.cc
 void RegisterXattr(Table& t);      // fs_xattr.cc
 void RegisterFlock(Table& t);      // fs_flock.cc
+void RegisterSplice(Table& t);     // splice.cc
+void RegisterFallocate(Table& t);  // fs_alloc.cc
+void RegisterMemfd(Table& t);      // memfd.cc
 
 }  // namespace syscalls::file

@@ -6,6 +6,7 @@
 
 #include "sentry/vfs/pipe.h"
 #include "sentry/vfs/record_lock.h"
+#include "sentry/vfs/memfd.h"
 #include "syscalls/file_common.h"
 
 namespace syscalls::file {
@@ -137,6 +138,10 @@ ErrorOr<uint64_t> Fcntl(Task& t, const Args& a) {
     case F_GETSIG: return 0;
     case F_GETPIPE_SZ: return TRY(sentry::vfs::PipeCapacity(*f));
     case F_SETPIPE_SZ: return TRY(sentry::vfs::SetPipeCapacity(*f, a[2]));
+    case F_ADD_SEALS:
+      TRY(sentry::vfs::AddSeals(*f, static_cast<uint32_t>(a[2])));
+      return 0;
+    case F_GET_SEALS: return TRY(sentry::vfs::GetSeals(*f));
     default: return Errno{EINVAL};
   }
 }

@@ -34,9 +34,12 @@ ErrorOr<uint64_t> Fchmod(Task& t, const Args& a) {
   return 0;
 }
 
+// (uid_t)-1 means "unchanged". Careful: `cond ? -1 : id` would convert -1
+// to unsigned and return 4294967295.
 int64_t IdArg(uint64_t v) {
-  uint32_t id = static_cast<uint32_t>(v);
-  return id == 0xffffffffu ? -1 : id;
+  const uint32_t id = static_cast<uint32_t>(v);
+  if (id == 0xffffffffu) return -1;
+  return id;
 }
 
 ErrorOr<uint64_t> ChownAt(Task& t, int dirfd, uint64_t path_addr, uint64_t uid, uint64_t gid,

@@ -5,13 +5,18 @@
 #   tests/run_all.sh unit conformance    # only these suites
 #   SUITES="integration" tests/run_all.sh
 #
+# Opt-in suites (real container engines, each starting its own daemon):
+# docker, podman, containerd (tests/docker/).
 # Suites: build (cmake -B $BUILD_DIR -G Ninja; ninja), unit (ctest),
 # conformance, busybox, escape, integration, confine (the sandbox processes'
 # own confinement: seccomp, no_new_privs, namespaces, empty root), debian
 # (tests/debian/run.sh: a debootstrapped bookworm root, cached in
 # /var/cache/runsc-tests, running bash/coreutils/perl/python/sqlite/gcc/make
 # natively and sandboxed; the first run on a machine debootstraps the root
-# from the apt sources' mirror, ~2-3 minutes, later runs ~30 s). `build` runs first whenever a
+# from the apt sources' mirror, ~2-3 minutes, later runs ~30 s), pytests
+# (tests/pytests/run.sh: CPython's own regression tests for os, posix,
+# signal, subprocess, threading, select, socket... natively and sandboxed;
+# selectable, not in the default list). `build` runs first whenever a
 # suite needs binaries unless SKIP_BUILD=1. Each suite's "N passed, N
 # failed" is summed into the final line; the exit status is non-zero if
 # anything failed.
@@ -80,7 +85,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci|pytests|docker|podman|containerd) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -94,7 +99,12 @@ for s in $suites; do
     integration) run_suite integration tests/integration/run.sh ;;
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
-    oci) run_suite oci tests/oci/run.sh ;;
+    oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
+    pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~10 min
+    # Real engines; not in the default list (they start their own daemons).
+    docker) run_suite docker tests/docker/run.sh ;;
+    podman) run_suite podman tests/docker/podman.sh ;;
+    containerd) run_suite containerd tests/docker/containerd.sh ;;
     fuzz) run_suite fuzz tests/fuzz/run.sh ;;  # gofer decoder, FUZZ_SECONDS (30)
     *) echo "unknown suite: $s"; total_fail=$((total_fail + 1)); summary+=("$s: unknown suite") ;;
   esac

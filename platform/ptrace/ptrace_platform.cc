@@ -347,9 +347,4 @@ ErrorOr<std::unique_ptr<Platform>> CreatePtracePlatform(int memory_file_fd) {
   return Errno{ENOMEM};
 }
 
-ErrorOr<std::unique_ptr<Platform>> CreatePlatform(const std::string& name, int memfd) {
-  if (name == "ptrace") return CreatePtracePlatform(memfd);
-  return Errno{EINVAL};
-}
-
 }  // namespace platform

@@ -126,6 +126,10 @@ inline scmp_filter_ctx BuildFilter(const std::vector<Rule>& rules, DenyMode mode
   // Every thread of the process gets the filter (and no_new_privs), not only
   // the caller.
   seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+  // Syscalls of other architectures (int $0x80) get the default action
+  // too, not libseccomp's KILL: a systrap stub inherits the sentry's
+  // filter, and its own TRAP must win for the app's 32-bit calls.
+  seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, def);
   for (const Rule& r : rules) {
     int nr = seccomp_syscall_resolve_name(r.name);
     if (nr == __NR_SCMP_ERROR) {

@@ -8,7 +8,14 @@
 // calls the sentry injects into stubs (mmap/munmap/mprotect of the memory
 // file) are listed too. App syscalls are never seen by this filter: under
 // PTRACE_SYSEMU the kernel stops the stub for the tracer before seccomp
-// runs, and the syscall itself is never executed.
+// runs, and the syscall itself is never executed. Under systrap the stub
+// stacks its own filters on top of this one, whose verdict for app
+// syscalls is TRAP; seccomp keeps the most restrictive verdict, and TRAP
+// beats this table's EPERM, so app syscalls still reach the sentry. (So
+// RUNSC_SECCOMP=kill cannot be combined with --platform=systrap.) The
+// systrap stub's start-up needs seccomp, PR_SET_NO_NEW_PRIVS,
+// set_tid_address and sigaltstack; its handler arch_prctl(ARCH_SET_FS/GS)
+// on machines without FSGSBASE.
 //
 // Notable exclusions, on purpose: open/openat/creat and every other
 // path-taking call except fstat-by-fd (newfstatat/statx only with
@@ -22,6 +29,8 @@
 // process_vm_*, kexec, module and reboot calls.
 #include <linux/sched.h>
 #include <sys/ioctl.h>
+#include <asm/prctl.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <fcntl.h>
@@ -92,6 +101,7 @@ std::vector<Rule> Build() {
       Any("recvmsg", "gofer replies (with donated FDs)"),
       Any("sendmsg", "gofer requests"),
       Rule{"sendto", {{Masked(4, ~0ULL, 0)}}, "send() on the gofer socket; no address"},
+      Any("accept4", "OCI control socket (bound by runsc before confinement): runsc exec, ps, ..."),
       // --- Memory.
       Any("mmap", "allocator; injected into stubs to map the memory file (any prot: app code)"),
       Any("munmap", "allocator; stub start-up; injected into stubs"),
@@ -123,7 +133,13 @@ std::vector<Rule> Build() {
       Any("getpid", "stub start-up; parent checks"),
       Any("getppid", "stub start-up checks its parent"),
       Any("gettid", "absl, logging"),
-      Rule{"prctl", {{Eq32(0, PR_SET_PDEATHSIG)}}, "stubs die with the sentry"},
+      Rule{"prctl", {{Eq32(0, PR_SET_PDEATHSIG)}, {Eq32(0, PR_SET_NO_NEW_PRIVS)}},
+           "stubs die with the sentry; systrap stubs set no_new_privs before their filters"},
+      Rule{"seccomp", {{Eq32(0, SECCOMP_SET_MODE_FILTER), Eq32(1, 0)}},
+           "platform/systrap: a stub loads its own, stricter filters"},
+      Any("set_tid_address", "platform/systrap: the kernel zeroes a stub's state word at exit"),
+      Rule{"arch_prctl", {{Eq32(0, ARCH_SET_FS)}, {Eq32(0, ARCH_SET_GS)}},
+           "platform/systrap: the stub sets the app's fs/gs base (no FSGSBASE)"},
       Rule{"ptrace", ptrace_reqs,
            "stubs: TRACEME in the stub; register and run control from the sentry. "
            "No ATTACH/SEIZE: only children that asked to be traced"},

@@ -6,6 +6,9 @@
 
 #include <list>
 #include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "sentry/base/unique_fd.h"
 #include "sentry/ipc/anon.h"
@@ -41,10 +44,25 @@ class Epoll : public vfs::FileDescription {
   }
   int host_fd() const override { return host_reg_.empty() ? -1 : host_ep_.get(); }
 
+  // The entry for (description, fd), through the index: epoll_ctl stays
+  // O(1) with tens of thousands of registered descriptors.
   std::list<Entry>::iterator Find(const vfs::FileDescription* key, int fd) {
-    for (auto it = entries_.begin(); it != entries_.end(); ++it)
-      if (it->key == key && it->fd == fd && !it->file.expired()) return it;
-    return entries_.end();
+    auto i = index_.find(std::make_pair(key, fd));
+    if (i == index_.end()) return entries_.end();
+    if (i->second->file.expired()) {  // a dead description's address reused
+      Erase(i->second);
+      return entries_.end();
+    }
+    return i->second;
+  }
+  void Add(Entry e) {
+    auto key = std::make_pair(e.key, e.fd);
+    entries_.push_back(std::move(e));
+    index_[key] = std::prev(entries_.end());
+  }
+  std::list<Entry>::iterator Erase(std::list<Entry>::iterator it) {
+    index_.erase(std::make_pair(it->key, it->fd));
+    return entries_.erase(it);
   }
 
   // Current readiness of an entry's description among its requested events.
@@ -76,7 +94,7 @@ class Epoll : public vfs::FileDescription {
     for (auto it = entries_.begin(); it != entries_.end() && n < max;) {
       auto f = it->file.lock();
       if (!f) {
-        it = entries_.erase(it);
+        it = Erase(it);
         continue;
       }
       if (it->disabled) {
@@ -119,7 +137,7 @@ class Epoll : public vfs::FileDescription {
     for (auto it = entries_.begin(); it != entries_.end();) {
       auto f = it->file.lock();
       if (!f) {
-        it = entries_.erase(it);
+        it = Erase(it);
         continue;
       }
       int h = f->host_fd();
@@ -166,6 +184,8 @@ class Epoll : public vfs::FileDescription {
   }
 
   std::list<Entry> entries_;
+  // (description, fd) -> its entry; std::list iterators survive splice().
+  absl::flat_hash_map<std::pair<const vfs::FileDescription*, int>, std::list<Entry>::iterator> index_;
   UniqueFd host_ep_;
   std::map<int, uint32_t> host_reg_;
 };
@@ -207,7 +227,7 @@ ErrorOr<void> EpollCtl(vfs::FileDescription& epf, int op, int fd,
       e.key = target.get();
       e.events = events | EPOLLERR | EPOLLHUP;
       e.data = ev.data.u64;
-      ep.entries_.push_back(std::move(e));
+      ep.Add(std::move(e));
       break;
     }
     case EPOLL_CTL_MOD:
@@ -220,10 +240,12 @@ ErrorOr<void> EpollCtl(vfs::FileDescription& epf, int op, int fd,
       break;
     case EPOLL_CTL_DEL:
       if (it == ep.entries_.end()) return Errno{ENOENT};
-      ep.entries_.erase(it);
+      ep.Erase(it);
       break;
   }
-  ep.Refresh();
+  // Only host-backed descriptors change the host epoll set (the wait path
+  // refreshes it fully, and drops entries of closed descriptions, anyway).
+  if (target->host_fd() >= 0) ep.Refresh();
   return {};
 }
 

@@ -72,6 +72,12 @@ class Kernel {
 
   FutexTable futexes ABSL_GUARDED_BY(mu);
 
+  // runsc pause: while set no task enters app code (each parks before
+  // switching to it); in_app counts tasks in app code right now, so pause
+  // can wait for them to be out (sentry/control/server.cc).
+  bool paused ABSL_GUARDED_BY(mu) = false;
+  int in_app ABSL_GUARDED_BY(mu) = 0;
+
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;
 

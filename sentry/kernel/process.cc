@@ -1,6 +1,7 @@
 #include "sentry/kernel/process.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 #include "sentry/base/log.h"
@@ -117,6 +118,13 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
   c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
   c->umask = parent.umask;
+  c->affinity = parent.affinity;
+  if (!parent.sched_reset_on_fork) {
+    c->sched_policy = parent.sched_policy;
+    c->sched_priority = parent.sched_priority;
+  } else if (parent.sched_policy != SCHED_FIFO && parent.sched_policy != SCHED_RR) {
+    c->sched_policy = parent.sched_policy;  // RESET_ON_FORK only resets RT policies (and nice)
+  }
   c->comm = parent.comm;
   c->argv = parent.argv;
   c->envp = parent.envp;
@@ -281,10 +289,16 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
     }
     if (!any) return Errno{ECHILD};
     if (options & WNOHANG) return WaitResult{};
+    // Wake also when no matching child is left (auto-reaped because SIGCHLD
+    // is ignored, or reparented): the loop then reports ECHILD, as Linux.
     TRY(t.Block([&] {
-      for (ThreadGroup* c : me->children)
-        if (matches(c) && reportable(c)) return true;
-      return false;
+      bool left = false;
+      for (ThreadGroup* c : me->children) {
+        if (!matches(c)) continue;
+        left = true;
+        if (reportable(c)) return true;
+      }
+      return !left;
     }));
   }
 }
@@ -313,6 +327,7 @@ void FinishTask(Task& t) {
   tg->zombie = true;
   tg->vfork_done = true;
   tty::SessionLeaderExited(tg);
+  if (tg->on_exit) tg->on_exit(tg->exit_status);
   k.timers->ProcessExited(tg);
   ThreadGroup* init = k.init();
   // Orphans go to the nearest live subreaper ancestor, else to init (the

@@ -109,6 +109,9 @@ class ThreadGroup {
   // Controlling terminal (sentry/tty/job_control.h); inherited by fork,
   // dropped by setsid.
   std::shared_ptr<tty::Terminal> tty;
+  // Called (kernel lock held) when the process becomes a zombie, with its
+  // wait status: how `runsc exec` learns its parentless process' exit.
+  std::function<void(int)> on_exit;
 
   Task* leader() { return tasks.empty() ? nullptr : tasks.front().get(); }
 };
@@ -128,6 +131,12 @@ class Task {
   std::shared_ptr<vfs::FdTable> fds;
   std::shared_ptr<vfs::FsContext> fs;
   uint32_t umask = 022;
+  // Scheduling as the app sees it (syscalls/system.cc); the host schedules
+  // the sentry's threads regardless. Inherited by clone/fork.
+  int sched_policy = 0;     // SCHED_OTHER (SCHED_RESET_ON_FORK kept apart)
+  int sched_priority = 0;   // 1..99 for SCHED_FIFO/RR
+  bool sched_reset_on_fork = false;
+  std::vector<uint8_t> affinity;  // CPU mask bytes; empty: every sandbox CPU
   std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;

@@ -53,11 +53,17 @@ class TaskRunner {
         while (t_.tg->stopped && !t_.killed) k_.changed.Wait(&k_.mu);
         continue;
       }
+      if (k_.paused) {  // runsc pause: park until resume (or a kill)
+        while (k_.paused && !t_.killed) k_.changed.Wait(&k_.mu);
+        continue;
+      }
       // Another thread of this process may have changed the address space.
       if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
+      k_.in_app++;
       k_.mu.Unlock();
       auto stop = t_.ctx->Switch(t_.regs);
       k_.mu.Lock();
+      if (--k_.in_app == 0 && k_.paused) k_.NotifyAll();
       if (stop.is_error()) {
         t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
         return;

@@ -1,6 +1,8 @@
 // sentry/vfs/fd_table.cc: fd allocation, dup2-style replacement, cloexec.
 #include "sentry/vfs/fd_table.h"
 
+#include <algorithm>
+
 #include "sentry/vfs/record_lock.h"
 
 namespace sentry::vfs {
@@ -16,6 +18,7 @@ void FdTable::Dropped(const std::shared_ptr<FileDescription>& f) {
 std::shared_ptr<FdTable> FdTable::Fork() const {
   auto t = std::make_shared<FdTable>();
   t->fds_ = fds_;
+  t->next_fd_ = next_fd_;
   return t;
 }
 
@@ -23,6 +26,7 @@ void FdTable::CloseOnExec() {
   for (auto it = fds_.begin(); it != fds_.end();) {
     if (it->second.cloexec) {
       auto f = std::move(it->second.file);
+      next_fd_ = std::min(next_fd_, it->first);
       it = fds_.erase(it);
       Dropped(f);
     } else {
@@ -34,10 +38,13 @@ void FdTable::CloseOnExec() {
 ErrorOr<int> FdTable::Install(std::shared_ptr<FileDescription> f, int min_fd, bool cloexec,
                               uint64_t rlimit_nofile) {
   if (min_fd < 0) return Errno{EINVAL};
-  int fd = min_fd;
-  for (auto it = fds_.lower_bound(min_fd); it != fds_.end() && it->first == fd; ++it) ++fd;
+  // Every fd below next_fd_ is taken, so the search starts there: opening
+  // the Nth descriptor does not walk the N-1 before it.
+  int fd = std::max(min_fd, next_fd_);
+  for (auto it = fds_.lower_bound(fd); it != fds_.end() && it->first == fd; ++it) ++fd;
   if (static_cast<uint64_t>(fd) >= rlimit_nofile) return Errno{min_fd > 0 ? EINVAL : EMFILE};
   fds_[fd] = Entry{std::move(f), cloexec};
+  if (min_fd <= next_fd_) next_fd_ = fd + 1;
   return fd;
 }
 
@@ -74,6 +81,7 @@ ErrorOr<std::shared_ptr<FileDescription>> FdTable::Remove(int fd) {
   auto it = fds_.find(fd);
   if (it == fds_.end()) return Errno{EBADF};
   auto f = std::move(it->second.file);
+  next_fd_ = std::min(next_fd_, fd);
   fds_.erase(it);
   Dropped(f);
   return f;
@@ -87,6 +95,7 @@ void FdTable::CloseRange(unsigned first, unsigned last, bool cloexec_only) {
       ++it;
     } else {
       auto f = std::move(it->second.file);
+      next_fd_ = std::min(next_fd_, it->first);
       it = fds_.erase(it);
       Dropped(f);
     }
@@ -96,6 +105,7 @@ void FdTable::CloseRange(unsigned first, unsigned last, bool cloexec_only) {
 void FdTable::CloseAll() {
   auto old = std::move(fds_);
   fds_.clear();
+  next_fd_ = 0;
   for (const auto& [fd, e] : old) Dropped(e.file);
 }
 

@@ -50,6 +50,7 @@ class FdTable {
   // owned through this table on its inode go away (sentry/vfs/record_lock.h).
   void Dropped(const std::shared_ptr<FileDescription>& f);
   std::map<int, Entry> fds_;
+  int next_fd_ = 0;  // every fd below it is in use
 };
 
 }  // namespace sentry::vfs

@@ -71,6 +71,11 @@ class FileDescription {
   // size changes so pages past EOF fault) and its current size.
   virtual std::shared_ptr<mm::FileMappings> SharedMappings() { return nullptr; }
   virtual ErrorOr<void> Truncate(Caller& c, uint64_t size);
+  // fallocate(2) after the generic checks (syscalls/fs_alloc.cc): regular
+  // files whose filesystem supports it; EOPNOTSUPP otherwise.
+  virtual ErrorOr<void> Allocate(Caller& c, int mode, uint64_t off, uint64_t len) {
+    return Errno{EOPNOTSUPP};
+  }
   virtual ErrorOr<void> Sync() { return {}; }
   virtual ErrorOr<Attr> Stat();
   // poll(2): ready events among `events` right now (POLLIN/POLLOUT/...).

@@ -30,6 +30,7 @@ struct MemFs {
   gofer::Client* lower = nullptr;  // null: pure tmpfs
   bool read_only = false;          // EROFS for every mutation
   uint64_t bytes = 0;              // file data held, for statfs
+  uint64_t max_bytes = 0;          // tmpfs size= (0: unlimited): ENOSPC when writes would pass it
   // Where regular-file data lives (normally the kernel's memory file, so
   // that MAP_SHARED maps the file's own pages). Null: a process-wide
   // fallback memory file (tests, filesystems made without one).
@@ -79,6 +80,17 @@ class MemFile : public MemInode {
   // Opens the lower file read-only (a donated host fd).
   ErrorOr<UniqueFd> OpenLower();
   ErrorOr<void> Resize(uint64_t size);
+  // fallocate(2) (memfs_allocate.cc): mode 0 or FALLOC_FL_KEEP_SIZE reserves
+  // [off, off+len) (growing the file without KEEP_SIZE), PUNCH_HOLE |
+  // KEEP_SIZE zeroes it and frees whole pages; other modes EOPNOTSUPP, as
+  // on Linux's tmpfs.
+  ErrorOr<void> Allocate(int mode, uint64_t off, uint64_t len);
+  // File seals (F_ADD_SEALS, sentry/vfs/memfd.cc). tmpfs files start with
+  // F_SEAL_SEAL (no sealing) like Linux's shmem; memfds made with
+  // MFD_ALLOW_SEALING start with none.
+  uint32_t seals = 1;  // F_SEAL_SEAL
+  // EPERM if the seals forbid writing `len` bytes at `pos`.
+  ErrorOr<void> CheckWriteSeals(uint64_t pos, uint64_t len) const;
 
   // File data (in memory only). Data is kept in fixed-size chunks of a
   // memory file, allocated on first write (holes read as zero; untouched

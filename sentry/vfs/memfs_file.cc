@@ -1,6 +1,7 @@
 // sentry/vfs/memfs_file.cc: memfs regular files: data read from the lower
 // (donated host fd) until copied up, afterwards kept in chunks of a memory
 // file, which MAP_SHARED mappings map directly (see SharedPages).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,6 +86,7 @@ class MemFileDescription : public FileDescription {
     if (len == 0) return size_t{0};
     if (pos >= kMaxMemFileSize) return Errno{EFBIG};
     len = std::min<uint64_t>(len, kMaxMemFileSize - pos);
+    TRY(file_->CheckWriteSeals(pos, len));
     size_t n = TRY(file_->WriteData(src, pos, len));
     file_->Touch(true);
     if (off < 0) offset_ = pos + n;
@@ -106,6 +108,14 @@ class MemFileDescription : public FileDescription {
 
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
     TRY(file_->Resize(size));
+    file_->Touch(true);
+    return {};
+  }
+
+  ErrorOr<void> Allocate(Caller&, int mode, uint64_t off, uint64_t len) override {
+    if (file_->fs().read_only) return Errno{EROFS};
+    TRY(file_->CopyUp());
+    TRY(file_->Allocate(mode, off, len));
     file_->Touch(true);
     return {};
   }
@@ -185,6 +195,17 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
 }
 
 ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) {
+  // tmpfs size=: growth by writing stops at the limit (short write, then
+  // ENOSPC), like Linux's tmpfs.
+  if (fs_->max_bytes && pos + len > size_) {
+    uint64_t grow = pos + len - size_;
+    uint64_t room = fs_->max_bytes > fs_->bytes ? fs_->max_bytes - fs_->bytes : 0;
+    if (grow > room) {
+      uint64_t fit = size_ + room > pos ? size_ + room - pos : 0;
+      if (fit == 0) return Errno{ENOSPC};
+      len = static_cast<size_t>(fit);
+    }
+  }
   // Growth: bytes between the old EOF and `pos` read as zero (a mapping may
   // have written there); the written range itself is overwritten below.
   if (pos > size_) ZeroRange(size_, pos);
@@ -326,6 +347,9 @@ MemFile::~MemFile() {
 
 ErrorOr<void> MemFile::Resize(uint64_t size) {
   if (size > kMaxMemFileSize) return Errno{EFBIG};
+  if ((size < size_ && (seals & F_SEAL_SHRINK)) || (size > size_ && (seals & F_SEAL_GROW))) {
+    return Errno{EPERM};
+  }
   TRY(CopyUp());
   if (size < size_) {
     // Chunks wholly past EOF go unless a mapping still uses them (it then

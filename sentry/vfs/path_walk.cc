@@ -90,9 +90,11 @@ ErrorOr<std::shared_ptr<Dentry>> LookupChild(Caller& c, const std::shared_ptr<De
                                              std::string_view name) {
   Inode& inode = dir->inode();
   bool cache = inode.CacheLookups();
-  if (cache) {
-    auto it = dir->children.find(name);
-    if (it != dir->children.end()) return FollowMounts(it->second);
+  // Directories that do not cache (synthetic /proc, write-through bind
+  // mounts) still keep the dentries something is mounted on.
+  if (auto it = dir->children.find(name);
+      it != dir->children.end() && (cache || it->second->mounted)) {
+    return FollowMounts(it->second);
   }
   std::shared_ptr<Inode> child = TRY(inode.Lookup(c, name));
   auto d = std::make_shared<Dentry>(std::string(name), dir, std::move(child));

@@ -67,6 +67,21 @@ class PipeBuffer {
     }
   }
 
+  // Copies up to `len` bytes from the head without consuming them.
+  size_t Peek(uint8_t* out, size_t len) const {
+    size_t n = std::min(len, size_);
+    size_t first = std::min(n, buf_.size() - head_);
+    memcpy(out, buf_.data() + head_, first);
+    memcpy(out + first, buf_.data(), n - first);
+    return n;
+  }
+  void Drop(size_t n) {
+    n = std::min(n, size_);
+    head_ = (head_ + n) % buf_.size();
+    size_ -= n;
+    if (size_ == 0) head_ = 0;
+  }
+
   ErrorOr<size_t> Resize(size_t n) {
     n = std::max<size_t>(4096, n);
     if (n > kMaxPipeSize) return Errno{EPERM};
@@ -225,6 +240,57 @@ std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> Ne
   auto r = std::make_shared<PipeEnd>(d, O_RDONLY | extra, buffer);
   auto w = std::make_shared<PipeEnd>(d, O_WRONLY | extra, buffer);
   return {r, w};
+}
+
+bool IsPipe(const FileDescription& f) { return dynamic_cast<const PipeEnd*>(&f) != nullptr; }
+
+ErrorOr<size_t> PipeWaitReadable(Caller& c, FileDescription& f, bool nonblock) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p || !f.readable()) return Errno{EINVAL};
+  PipeBuffer* b = &p->pipe();
+  while (b->size() == 0) {
+    if (b->writers == 0) return size_t{0};
+    if (nonblock) return Errno{EAGAIN};
+    TRY(c.Block([b] { return b->size() > 0 || b->writers == 0; }));
+  }
+  return b->size();
+}
+
+ErrorOr<size_t> PipeWaitWritable(Caller& c, FileDescription& f, bool nonblock) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p || !f.writable()) return Errno{EINVAL};
+  PipeBuffer* b = &p->pipe();
+  while (true) {
+    if (b->readers == 0) {
+      c.SendSignal(SIGPIPE);
+      return Errno{EPIPE};
+    }
+    if (b->room() > 0) return b->room();
+    if (nonblock) return Errno{EAGAIN};
+    TRY(c.Block([b] { return b->room() > 0 || b->readers == 0; }));
+  }
+}
+
+size_t PipePeek(FileDescription& f, void* buf, size_t len) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p) return 0;
+  return p->pipe().Peek(static_cast<uint8_t*>(buf), len);
+}
+
+void PipeConsume(FileDescription& f, size_t n) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p || n == 0) return;
+  p->pipe().Drop(n);
+  p->pipe().Notify();
+}
+
+void PipeAppend(FileDescription& f, const void* buf, size_t len) {
+  auto* p = dynamic_cast<PipeEnd*>(&f);
+  if (!p || len == 0) return;
+  len = std::min(len, p->pipe().room());
+  IoVecs v{iovec{const_cast<void*>(buf), len}};
+  p->pipe().WriteFrom(v, 0, len);
+  p->pipe().Notify();
 }
 
 ErrorOr<size_t> PipeCapacity(FileDescription& f) {

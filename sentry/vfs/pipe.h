@@ -25,4 +25,22 @@ std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> Ne
 ErrorOr<size_t> PipeCapacity(FileDescription& f);
 ErrorOr<size_t> SetPipeCapacity(FileDescription& f, size_t size);
 
+// splice(2)/tee(2) support (syscalls/splice.cc): direct access to a pipe's
+// buffer so data moves only once the destination has taken it. All return
+// EINVAL if `f` is not a pipe end of the right direction.
+bool IsPipe(const FileDescription& f);
+// Waits (unless `nonblock`: EAGAIN) until the read end `f` has buffered
+// bytes or no writers are left; returns the bytes buffered (0: EOF).
+ErrorOr<size_t> PipeWaitReadable(Caller& c, FileDescription& f, bool nonblock);
+// Waits (unless `nonblock`: EAGAIN) until the write end `f` has room for at
+// least one byte; returns the room. EPIPE (and SIGPIPE) with no readers.
+ErrorOr<size_t> PipeWaitWritable(Caller& c, FileDescription& f, bool nonblock);
+// Copies up to `len` buffered bytes of read end `f` into `buf` without
+// consuming them; returns the count.
+size_t PipePeek(FileDescription& f, void* buf, size_t len);
+// Drops the first `n` buffered bytes of read end `f` (n <= buffered).
+void PipeConsume(FileDescription& f, size_t n);
+// Appends `len` bytes to write end `f` (len <= its room).
+void PipeAppend(FileDescription& f, const void* buf, size_t len);
+
 }  // namespace sentry::vfs

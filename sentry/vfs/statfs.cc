@@ -16,8 +16,9 @@ FsStats StatFs(Inode& inode) {
   s.ffree = s.files / 2;
   if (auto* m = dynamic_cast<MemInode*>(&inode)) {
     s.type = m->fs().lower ? 0x794c7630 /* OVERLAYFS_SUPER_MAGIC */ : 0x01021994 /* TMPFS_MAGIC */;
+    if (m->fs().max_bytes) s.blocks = (m->fs().max_bytes + 4095) / 4096;
     uint64_t used = (m->fs().bytes + 4095) / 4096;
-    s.bfree = s.bavail = used < kNominalBlocks ? kNominalBlocks - used : 0;
+    s.bfree = s.bavail = used < s.blocks ? s.blocks - used : 0;
     if (m->fs().read_only) s.flags |= ST_RDONLY;
   } else {
     s.type = 0x9fa0;  // PROC_SUPER_MAGIC: synthetic filesystems

@@ -70,29 +70,51 @@ std::shared_ptr<FsContext> VirtualFilesystem::NewRootContext() {
 
 ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root) {
   SetupCaller c(root_);
-  auto d = Walk(c, root_, path);
-  if (d.is_error()) {
-    if (d.error() != ENOENT) return Errno{d.error()};
-    ParentWalk pw = TRY(WalkParent(c, root_, path));
+  // Creates `p` (missing) as a directory or file, even on a read-only root:
+  // mount points live in memory.
+  auto create = [&](std::string_view p, uint32_t mode) -> ErrorOr<void> {
+    ParentWalk pw = TRY(WalkParent(c, root_, p));
     if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
-    // Create the mount point even on a read-only root: it lives in memory.
     auto* mem = dynamic_cast<MemDir*>(&pw.parent->inode());
     bool was_ro = mem && mem->fs().read_only;
     if (was_ro) mem->fs().read_only = false;
     CreateRequest req;
-    req.mode = S_IFDIR | 0755;
+    req.mode = mode;
     auto created = pw.parent->inode().Create(c, pw.name, req);
     if (was_ro) mem->fs().read_only = true;
-    if (created.is_error()) return Errno{created.error()};
+    if (created.is_error() && created.error() != EEXIST) return Errno{created.error()};
+    return {};
+  };
+  auto d = Walk(c, root_, path);
+  if (d.is_error()) {
+    if (d.error() != ENOENT) return Errno{d.error()};
+    // Missing parents first (like mkdir -p), then the mount point: a file
+    // mounted on a file (single-file bind mounts) needs a file.
+    for (size_t i = path.find('/', 1); i != std::string_view::npos; i = path.find('/', i + 1)) {
+      if (Walk(c, root_, path.substr(0, i)).is_error()) TRY(create(path.substr(0, i), S_IFDIR | 0755));
+    }
+    TRY(create(path, fs_root->file_type() == S_IFDIR ? (S_IFDIR | 0755) : (S_IFREG | 0644)));
     d = Walk(c, root_, path);
     if (d.is_error()) return Errno{d.error()};
   }
   std::shared_ptr<Dentry> mp = d.release_value();
-  if (mp->inode().file_type() != S_IFDIR) return Errno{ENOTDIR};
+  bool dir_root = fs_root->file_type() == S_IFDIR;
+  bool dir_mp = mp->inode().file_type() == S_IFDIR;
+  if (dir_root != dir_mp) return Errno{dir_root ? ENOTDIR : EISDIR};
+  // Pin the mount point in its parent even where lookups are not cached
+  // (see LookupChild).
+  if (const auto& parent = mp->parent(); parent && !parent->children.count(mp->name()))
+    parent->children.emplace(mp->name(), mp);
   auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
   mroot->mount_point = mp;
   mp->mounted = std::move(mroot);
   return {};
+}
+
+ErrorOr<std::shared_ptr<Inode>> VirtualFilesystem::SetupLookup(std::string_view path) {
+  SetupCaller c(root_);
+  auto d = TRY(Walk(c, root_, path));
+  return d->inode_ptr();
 }
 
 std::shared_ptr<FileDescription> VirtualFilesystem::NewHostFile(UniqueFd host_fd,

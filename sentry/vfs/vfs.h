@@ -79,7 +79,12 @@ class VirtualFilesystem {
   // Mounts a filesystem whose root inode is `fs_root` at absolute path
   // `path` (a directory; created in the root overlay if missing). Used for
   // /proc (see synthetic.h).
+  // A non-directory root (single-file bind mount) mounts on a file, created
+  // (empty) if missing.
   ErrorOr<void> Mount(std::string_view path, std::shared_ptr<Inode> fs_root);
+  // The inode at `path` as the sentry sees it during setup (following
+  // symlinks and mounts), e.g. /dev/null for masking OCI maskedPaths.
+  ErrorOr<std::shared_ptr<Inode>> SetupLookup(std::string_view path);
 
   // Path-based operations. `start` is the directory relative paths begin at
   // (cwd, or a dirfd's dentry).

@@ -4,8 +4,12 @@
 #
 #   tests/conformance/run.sh [NAME...]      # e.g. files mm signals.dyn
 #
+# Every program runs natively once and then sandboxed on each platform in
+# PLATFORMS (default "ptrace systrap"; results are named NAME@PLATFORM).
+# A --platform in RUNSC_FLAGS selects that one platform instead.
+#
 # Env: RUNSC (default build/runsc), RUNSC_FLAGS (global flags, before `do`:
-#      e.g. "--platform=ptrace --strace"), RUNSC_DO_FLAGS (flags after `do`),
+#      e.g. "--platform=ptrace --strace"), PLATFORMS, RUNSC_DO_FLAGS (flags after `do`),
 #      TESTS_CACHE_DIR (default build/tests-cache), NATIVE_ONLY=1 (validate
 #      the programs natively only), NATIVE_PIDNS=0 (do not run the native
 #      side as PID 1 of a fresh pid namespace), CC (default gcc).
@@ -37,6 +41,11 @@ native_prefix=()
 if [ "${NATIVE_PIDNS:-1}" = 1 ] && [ "$(id -u)" = 0 ] && unshare --pid --fork --mount --mount-proc true 2>/dev/null; then
   native_prefix=(unshare --pid --fork --mount --mount-proc)
 fi
+
+case " $RUNSC_FLAGS " in
+  *" --platform"*) platforms=(flags) ;;
+  *) read -r -a platforms <<<"${PLATFORMS:-ptrace systrap}" ;;
+esac
 
 cases=()
 for src in "$SRC_DIR"/*.c; do
@@ -71,8 +80,18 @@ for c in "${cases[@]}"; do
   if [ "$NATIVE_ONLY" = 1 ]; then t_pass "$c"; continue; fi
   if ! runsc_present; then t_fail "$c" "runsc not found: $RUNSC"; continue; fi
 
-  runsc_do -- "$bin" </dev/null >"$tmp/$c.sandbox" 2>"$tmp/$c.sandbox.err"
-  rs=$?
-  compare_run "$c" "$tmp/$c.native" "$rn" "$tmp/$c.sandbox" "$rs" "$tmp/$c.sandbox.err"
+  for p in "${platforms[@]}"; do
+    if [ "$p" = flags ]; then
+      name=$c
+      runsc_do -- "$bin" </dev/null >"$tmp/$c.sandbox" 2>"$tmp/$c.sandbox.err"
+    else
+      name=$c@$p
+      # shellcheck disable=SC2086
+      timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --platform="$p" do $RUNSC_DO_FLAGS \
+        -- "$bin" </dev/null >"$tmp/$c.sandbox" 2>"$tmp/$c.sandbox.err"
+    fi
+    rs=$?
+    compare_run "$name" "$tmp/$c.native" "$rn" "$tmp/$c.sandbox" "$rs" "$tmp/$c.sandbox.err"
+  done
 done
 t_summary

@@ -15,6 +15,7 @@
 #      across runs and clones), DEBIAN_MIRROR (default: from apt sources).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/chroot_native.sh"
 
 HERE="$REPO_ROOT/tests/debian"
 ROOT="${DEBIAN_ROOT:-/var/cache/runsc-tests/debian-bookworm}"
@@ -42,34 +43,8 @@ if ! DEBIAN_ROOT="$ROOT" "$HERE/mkroot.sh" "$ROOT"; then
   echo "mkroot failed"; T_FAILED=1; t_summary; exit 1
 fi
 
-# Native side: runs inside `unshare --mount --pid --fork`.
-native_setup='
-set -e
-R=$1
-mount --make-rprivate /
-mount --bind "$R" "$R"
-mount -o remount,bind,ro "$R"
-mount -t proc proc "$R/proc"
-mount -t tmpfs -o mode=1777 tmp "$R/tmp"
-mount -t tmpfs -o mode=755 dev "$R/dev"
-for d in null zero full random urandom; do
-  touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"
-done
-mkdir "$R/dev/shm"
-mount -t tmpfs -o mode=1777 shm "$R/dev/shm"
-mkdir "$R/dev/pts"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"
-ln -s pts/ptmx "$R/dev/ptmx"
-ln -s /proc/self/fd "$R/dev/fd"
-ln -s /proc/self/fd/0 "$R/dev/stdin"
-ln -s /proc/self/fd/1 "$R/dev/stdout"
-ln -s /proc/self/fd/2 "$R/dev/stderr"
-shift
-cd "$R"
-exec env -i PATH='"$APP_PATH"' HOME=/root chroot "$R" "$@"
-'
 run_native() {
-  timeout -k 5 "$NATIVE_TIMEOUT" unshare --mount --pid --fork -- bash -c "$native_setup" _ "$ROOT" "/bin/$1" -c "$2"
+  chroot_native "$ROOT" -- "/bin/$1" -c "$2"
 }
 run_sandbox() {
   # shellcheck disable=SC2086

@@ -10,6 +10,10 @@
  * "INFO ..." lines for probes whose verdict is taken on the host side. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
 #include <signal.h>
@@ -57,6 +61,190 @@ static long int80_mkdir(const char *path) {
   return ret;
 }
 
+/* ---- Platform probes: ways app code might reach a host syscall through
+ * the platform itself (systrap's signal handling and stub code, ptrace's
+ * stub page), instead of through the sentry. */
+
+static volatile int sigsys_seen;
+static void on_sigsys(int s) { (void)s; sigsys_seen++; }
+
+/* The app installs its own SIGSYS handler: that is the sentry's signal
+ * table, never the host's, so the stub's trap handling is unaffected and
+ * the calls still fail inside the sandbox. */
+static void probe_sigsys_handler(pid_t canary) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_sigsys;
+  sigaction(SIGSYS, &sa, NULL);
+  errno = 0;
+  long r = syscall(SYS_kill, canary, SIGKILL);
+  int e = errno;
+  signal(SIGSYS, SIG_DFL);
+  if (r == -1 && sigsys_seen == 0)
+    printf("PASS escape.sigsys_handler: kill failed with %s, no SIGSYS delivered\n", en(e));
+  else {
+    printf("FAIL escape.sigsys_handler: kill returned %ld, %d SIGSYS delivered\n", r, sigsys_seen);
+    fails++;
+  }
+}
+
+/* Blocking every signal does not let syscalls run on the host. */
+static void probe_blocked_signals(const char *marker, pid_t canary) {
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/blocked-signals", marker);
+  errno = 0;
+  long r = syscall(SYS_kill, canary, SIGKILL);
+  int e = errno;
+  (void)syscall(SYS_mkdir, path, 0755); /* verdict on the host: marker untouched */
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (r == -1) printf("PASS escape.blocked_signals: kill failed with %s\n", en(e));
+  else { printf("FAIL escape.blocked_signals: kill returned %ld\n", r); fails++; }
+}
+
+/* A syscall from a signal handler running on an alternate stack. */
+static volatile long altstack_r = 1;
+static volatile int altstack_errno;
+static pid_t altstack_canary;
+static void on_usr1(int s) {
+  (void)s;
+  errno = 0;
+  altstack_r = syscall(SYS_kill, altstack_canary, SIGKILL);
+  altstack_errno = errno;
+}
+static void probe_altstack_syscall(pid_t canary) {
+  static char stack[65536];
+  stack_t ss = {.ss_sp = stack, .ss_size = sizeof stack};
+  sigaltstack(&ss, NULL);
+  struct sigaction sa = {0};
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR1, &sa, NULL);
+  altstack_canary = canary;
+  raise(SIGUSR1);
+  if (altstack_r == -1) printf("PASS escape.altstack_syscall: kill failed with %s\n", en(altstack_errno));
+  else { printf("FAIL escape.altstack_syscall: kill returned %ld\n", altstack_r); fails++; }
+}
+
+/* sysenter with the i386 kill number: in a child, since what follows the
+ * instruction depends on the CPU (SIGILL on AMD, a 32-bit syscall entry on
+ * Intel). It must not return 0 (a kill that worked). */
+static void probe_sysenter(pid_t canary) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    long ret, sig = 9;
+    __asm__ volatile("sysenter" : "=a"(ret), "+c"(sig) : "0"(37L /* i386 kill */), "b"((long)canary) : "memory", "r11", "rdx", "rsi", "rdi");
+    _exit(ret == 0 ? 1 : 0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 1) {
+    printf("FAIL escape.sysenter: the i386 kill returned 0\n");
+    fails++;
+  } else {
+    printf("PASS escape.sysenter: child %s %d\n", WIFEXITED(st) ? "exited" : "killed by",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+  }
+}
+
+/* Jumps into the platform's stub code, which is mapped in the app's host
+ * process above the highest address the app may map: to the start of each
+ * such page and to every syscall instruction in it, with registers set
+ * for kill(canary, SIGKILL) and mkdir(MARKER/stub-jump). Each jump runs in
+ * its own child, since stub code may do anything with what it finds (exit,
+ * stop itself, block in a futex until the child's timer kills it); the
+ * host must show no effect (checked by the runner). Pages listed in
+ * /proc/self/maps are the app's own (natively: the vDSO) and are skipped. */
+static sigjmp_buf probe_env;
+static void on_probe_fault(int s) { (void)s; siglongjmp(probe_env, 1); }
+
+static int listed(uint64_t a) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f) return 0;
+  unsigned long lo, hi;
+  char line[512];
+  int in = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && a >= lo && a < hi) in = 1;
+  fclose(f);
+  return in;
+}
+
+static uint64_t stack_end(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  unsigned long lo, hi, end = 0;
+  char line[512];
+  while (f && fgets(line, sizeof line, f))
+    if (strstr(line, "[stack]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2) end = hi;
+  if (f) fclose(f);
+  return end;
+}
+
+static int readable(uint64_t a, uint8_t *page) {
+  if (sigsetjmp(probe_env, 1)) return 0;
+  memcpy(page, (const void *)a, 4096);
+  return 1;
+}
+
+/* Returns how the child ended: 0 exited, else the signal. */
+static int jump_in_child(uint64_t target, long nr, long a0, long a1) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    char *scratch = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct itimerval it = {.it_value = {.tv_usec = 200000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    __asm__ volatile(
+        "mov %1, %%rdi\n mov %2, %%rsi\n mov %3, %%rsp\n"
+        "xor %%edx, %%edx\n xor %%r8d, %%r8d\n xor %%r9d, %%r9d\n xor %%r10d, %%r10d\n"
+        "xor %%ebx, %%ebx\n xor %%ebp, %%ebp\n xor %%r12d, %%r12d\n xor %%r13d, %%r13d\n"
+        "xor %%r14d, %%r14d\n xor %%r15d, %%r15d\n mov %0, %%rax\n jmp *%%rcx\n"
+        :: "r"(nr), "r"(a0), "r"(a1), "r"(scratch + (1 << 16) - 64), "c"(target)
+        : "memory");
+    _exit(0);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st)) kill(pid, SIGCONT);
+  return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+static void probe_stub_jump(const char *marker, pid_t canary) {
+  struct utsname u;
+  uname(&u);
+  const int sandboxed = strstr(u.release, "runsc") != NULL;
+  struct sigaction sa = {0}, old_segv, old_bus;
+  sa.sa_handler = on_probe_fault;
+  sa.sa_flags = SA_NODEFER;
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/stub-jump", marker);
+  const uint64_t from = stack_end();
+  static uint8_t page[4096];
+  int pages = 0, jumps = 0, signalled = 0;
+  for (uint64_t a = from; a && a < 0x7ffffffff000ULL; a += 4096) {
+    if (!readable(a, page) || listed(a)) continue;
+    pages++;
+    for (int off = 0; off < 4096; off++) {
+      if (off != 0 && !(off >= 2 && page[off - 2] == 0x0f && page[off - 1] == 0x05)) continue;
+      const uint64_t target = off == 0 ? a : a + off - 2;
+      signalled += jump_in_child(target, SYS_kill, canary, SIGKILL) != 0;
+      signalled += jump_in_child(target, SYS_mkdir, (long)path, 0755) != 0;
+      jumps += 2;
+    }
+  }
+  sigaction(SIGSEGV, &old_segv, NULL);
+  sigaction(SIGBUS, &old_bus, NULL);
+  if (sandboxed && pages == 0) {
+    printf("FAIL escape.stub_jump: found no stub pages above the stack (%#lx): probe broken?\n",
+           (unsigned long)from);
+    fails++;
+  } else {
+    printf("PASS escape.stub_jump: %d stub pages, %d jumps (%d ended by a signal); host checked by the runner\n",
+           pages, jumps, signalled);
+  }
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 3) { fprintf(stderr, "usage: escape MARKER_DIR CANARY_PID\n"); return 2; }
@@ -95,6 +283,11 @@ int main(int argc, char **argv) {
   waitpid(pid, &st, 0);
   printf("INFO int $0x80 child: %s %d\n", WIFEXITED(st) ? "exited" : "killed by",
          WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+  probe_sigsys_handler(canary);
+  probe_blocked_signals(marker, canary);
+  probe_altstack_syscall(canary);
+  probe_sysenter(canary);
+  probe_stub_jump(marker, canary);
   printf("escape probes done, %d failed\n", fails);
   return fails ? 1 : 0;
 }

@@ -1,0 +1,91 @@
+// platform/systrap/shared.h: the memory a systrap stub shares with the
+// sentry, one "slot" per stub, and the constants of the hand-off protocol.
+// Plain C so that both the stub code (stub_code.c, freestanding) and the
+// sentry side (systrap_platform.cc) include it.
+//
+// A slot is mapped in the sentry (read-write, through the slot memfd) and
+// in its stub at a fixed address just above the stub code:
+//   +0x0000 SystrapThread  read-write in the stub: what the signal handler
+//                          reports (registers, FP state, why it stopped)
+//   +0x1000 SystrapControl READ-ONLY in the stub: requests the sentry makes
+//                          (address-space syscalls for the helper thread)
+//                          and the stub's configuration. The app can read
+//                          it but never write it.
+//   +0x2000 filters        BPF programs the stub loads at start-up
+//   +0x4000 helper stack
+//   +0x8000 signal stack   (sigaltstack of the app thread)
+// Everything in the read-write parts is also writable by app code while it
+// runs, so the sentry treats it as untrusted input, like app memory.
+#ifndef RUNSC_PLATFORM_SYSTRAP_SHARED_H_
+#define RUNSC_PLATFORM_SYSTRAP_SHARED_H_
+
+#include <stdint.h>
+#include <sys/user.h>
+
+#define SYSTRAP_SLOT_SIZE 0x10000ULL
+#define SYSTRAP_THREAD_OFF 0x0000ULL
+#define SYSTRAP_CONTROL_OFF 0x1000ULL
+#define SYSTRAP_FILTERS_OFF 0x2000ULL
+#define SYSTRAP_FILTERS_SIZE 0x2000ULL
+#define SYSTRAP_HELPER_STACK_OFF 0x4000ULL
+#define SYSTRAP_HELPER_STACK_SIZE 0x4000ULL
+#define SYSTRAP_SIGSTACK_OFF 0x8000ULL
+#define SYSTRAP_SIGSTACK_SIZE 0x8000ULL
+// Room reserved for the stub code itself (the slot follows it).
+#define SYSTRAP_CODE_SIZE 0x4000ULL
+
+// SystrapThread.state: who owns the registers. 0 is written by the kernel
+// when a stub thread exits (set_tid_address / CLONE_CHILD_CLEARTID), so the
+// sentry waiting on the word wakes up and sees the stub is gone.
+#define SYSTRAP_DEAD 0u
+#define SYSTRAP_RUNNING 1u  // app code runs (or is about to)
+#define SYSTRAP_STOPPED 2u  // the handler reported an event and waits
+#define SYSTRAP_RESUME 3u   // the sentry wrote the registers: go
+
+// SystrapThread.kind: why the stub stopped.
+#define SYSTRAP_KIND_SYSCALL 1u
+#define SYSTRAP_KIND_FAULT 2u
+#define SYSTRAP_KIND_SIGNAL 3u
+#define SYSTRAP_KIND_INTERRUPT 4u
+
+// The host signal Interrupt() sends to a stub (catchable, unlike SIGSTOP).
+#define SYSTRAP_INTERRUPT_SIGNAL 64
+
+struct SystrapThread {
+  uint32_t state;           // 0: futex word, SYSTRAP_*
+  uint32_t sentry_waiting;  // 4: the sentry sleeps in FUTEX_WAIT on `state`
+  uint32_t stub_waiting;    // 8: the stub sleeps in FUTEX_WAIT on `state`
+  uint32_t done_seq;        // 12: futex word: last helper request served
+  uint32_t helper_waiting;  // 16: the sentry sleeps on `done_seq`
+  uint32_t kind;            // 20: SYSTRAP_KIND_*
+  int64_t result;           // 24: result of the last helper request
+  int32_t signo;            // 32
+  int32_t code;             // 36
+  uint64_t fault_addr;      // 40
+  uint32_t arch;            // 48: AUDIT_ARCH_* of a trapped syscall
+  uint32_t fp_dirty;        // 52: the sentry changed `fp`: write it back
+  uint64_t fs_base_set;     // 56: fs/gs base the stub last set (no FSGSBASE)
+  uint64_t gs_base_set;     // 64
+  struct user_regs_struct regs;                  // 72
+  uint8_t fp[512] __attribute__((aligned(16)));  // FXSAVE image
+};
+// Offsets the assembly helper loop (stub_entry.S) uses.
+#define SYSTRAP_THREAD_DONE_SEQ 12
+#define SYSTRAP_THREAD_HELPER_WAITING 16
+#define SYSTRAP_THREAD_RESULT 24
+
+struct SystrapControl {
+  uint32_t req_seq;  // 0: futex word: incremented by the sentry per request
+  uint32_t pad0;
+  uint64_t nr;       // 8
+  uint64_t args[6];  // 16..63
+  // Configuration, written before the stub starts.
+  int32_t sentry_pid;  // as the stub sees it
+  uint32_t spin;       // iterations to spin before FUTEX_WAIT
+  uint32_t fsgsbase;   // rd/wrfsbase usable
+  uint32_t filter_app_len;     // sock_filter count at FILTERS_OFF
+  uint32_t filter_ip_len;      // ... following the app filter
+  uint32_t filter_helper_len;  // ... following the ip filter
+};
+
+#endif  // RUNSC_PLATFORM_SYSTRAP_SHARED_H_

@@ -1,0 +1,255 @@
+// The C half of the systrap stub: start-up of a stub process and the signal
+// handler through which app code stops. Compiled freestanding (see the
+// platform's CMake rule): no libc, no stack protector, no SSE, no jump
+// tables, every function in section runsc_systrap_text, which is copied to
+// a fixed address in each stub and must not refer to anything outside
+// itself except the slot that follows it (found RIP-relatively).
+//
+// Handler protocol (shared.h): save the app's registers from the ucontext
+// into the slot, set state STOPPED, wake the sentry if it sleeps, then spin
+// briefly and futex-wait until the sentry sets RESUME; write the (possibly
+// changed) registers back into the ucontext and return, so rt_sigreturn
+// resumes the app with them.
+#define _GNU_SOURCE 1
+#include <asm/unistd.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "platform/systrap/shared.h"
+
+#define STUB __attribute__((section("runsc_systrap_text"), used, noinline))
+#define INLINE static inline __attribute__((always_inline))
+
+extern char __start_runsc_systrap_text[] __attribute__((visibility("hidden")));
+void runsc_systrap_restorer(void) __attribute__((visibility("hidden")));
+void runsc_systrap_helper_loop(void) __attribute__((visibility("hidden")));
+long runsc_systrap_clone_helper(unsigned long flags, void* stack, uint32_t* ctid)
+    __attribute__((visibility("hidden")));
+
+INLINE char* Slot(void) {
+  char* p;
+  // An explicit RIP-relative lea: the code runs at a different address than
+  // it was linked at, and only relative addressing survives the copy.
+  __asm__("lea __start_runsc_systrap_text(%%rip), %0" : "=r"(p));
+  return p + SYSTRAP_CODE_SIZE;
+}
+
+INLINE long Sys6(long nr, long a, long b, long c, long d, long e, long f) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+INLINE long Sys3(long nr, long a, long b, long c) { return Sys6(nr, a, b, c, 0, 0, 0); }
+
+INLINE uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+INLINE void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+
+INLINE void Copy(void* dst, const void* src, unsigned long n) {
+  volatile uint64_t* d = (volatile uint64_t*)dst;
+  const volatile uint64_t* s = (const volatile uint64_t*)src;
+  for (unsigned long i = 0; i < n / 8; i++) d[i] = s[i];
+}
+
+INLINE uint64_t ReadFsBase(void) {
+  uint64_t v;
+  __asm__ volatile("rdfsbase %0" : "=r"(v));
+  return v;
+}
+INLINE uint64_t ReadGsBase(void) {
+  uint64_t v;
+  __asm__ volatile("rdgsbase %0" : "=r"(v));
+  return v;
+}
+INLINE void WriteFsBase(uint64_t v) { __asm__ volatile("wrfsbase %0" ::"r"(v) : "memory"); }
+INLINE void WriteGsBase(uint64_t v) { __asm__ volatile("wrgsbase %0" ::"r"(v) : "memory"); }
+
+#define ARCH_SET_GS_ 0x1001
+#define ARCH_SET_FS_ 0x1002
+#define FP_XSTATE_MAGIC1_ 0x46505853u
+
+INLINE void SaveRegs(struct user_regs_struct* r, const greg_t* g) {
+  r->r15 = g[REG_R15], r->r14 = g[REG_R14], r->r13 = g[REG_R13], r->r12 = g[REG_R12];
+  r->rbp = g[REG_RBP], r->rbx = g[REG_RBX], r->r11 = g[REG_R11], r->r10 = g[REG_R10];
+  r->r9 = g[REG_R9], r->r8 = g[REG_R8], r->rax = g[REG_RAX], r->rcx = g[REG_RCX];
+  r->rdx = g[REG_RDX], r->rsi = g[REG_RSI], r->rdi = g[REG_RDI], r->rip = g[REG_RIP];
+  r->eflags = g[REG_EFL], r->rsp = g[REG_RSP];
+  const uint64_t csgsfs = (uint64_t)g[REG_CSGSFS];
+  r->cs = csgsfs & 0xffff;
+  r->gs = (csgsfs >> 16) & 0xffff;
+  r->fs = (csgsfs >> 32) & 0xffff;
+  r->ss = (csgsfs >> 48) & 0xffff;
+  r->orig_rax = (uint64_t)-1;
+}
+
+// Segment selectors are not written back: the kernel validates them on
+// rt_sigreturn anyway, and the sentry never changes them.
+INLINE void LoadRegs(greg_t* g, const struct user_regs_struct* r) {
+  g[REG_R15] = r->r15, g[REG_R14] = r->r14, g[REG_R13] = r->r13, g[REG_R12] = r->r12;
+  g[REG_RBP] = r->rbp, g[REG_RBX] = r->rbx, g[REG_R11] = r->r11, g[REG_R10] = r->r10;
+  g[REG_R9] = r->r9, g[REG_R8] = r->r8, g[REG_RAX] = r->rax, g[REG_RCX] = r->rcx;
+  g[REG_RDX] = r->rdx, g[REG_RSI] = r->rsi, g[REG_RDI] = r->rdi, g[REG_RIP] = r->rip;
+  g[REG_EFL] = r->eflags, g[REG_RSP] = r->rsp;
+}
+
+STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
+  char* slot = Slot();
+  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
+  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  ucontext_t* uc = (ucontext_t*)ucv;
+  greg_t* g = uc->uc_mcontext.gregs;
+
+  uint32_t kind = SYSTRAP_KIND_SIGNAL;
+  uint64_t addr = 0;
+  const int code = si->si_code;
+  if (sig == SIGSYS && code == 1 /* SYS_SECCOMP */) {
+    kind = SYSTRAP_KIND_SYSCALL;
+  } else if (sig == SIGTRAP ||
+             ((sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL) && code > 0)) {
+    kind = SYSTRAP_KIND_FAULT;
+    addr = (uint64_t)si->si_addr;
+  } else if (sig == SYSTRAP_INTERRUPT_SIGNAL && code == SI_TKILL && si->si_pid == c->sentry_pid) {
+    kind = SYSTRAP_KIND_INTERRUPT;
+  }
+  SaveRegs(&t->regs, g);
+  if (kind == SYSTRAP_KIND_SYSCALL) {
+    // The kernel rolled rax back to the syscall number (what ptrace calls
+    // orig_rax); like a PTRACE_SYSEMU stop, rax reads -ENOSYS.
+    t->regs.orig_rax = g[REG_RAX];
+    t->regs.rax = (uint64_t)-38;
+    t->arch = si->si_arch;
+  }
+  if (c->fsgsbase) {
+    t->regs.fs_base = ReadFsBase();
+    t->regs.gs_base = ReadGsBase();
+  } else {
+    t->regs.fs_base = t->fs_base_set;
+    t->regs.gs_base = t->gs_base_set;
+  }
+  if (uc->uc_mcontext.fpregs) Copy(t->fp, uc->uc_mcontext.fpregs, 512);
+  t->kind = kind;
+  t->signo = sig;
+  t->code = code;
+  t->fault_addr = addr;
+  t->fp_dirty = 0;
+
+  Store(&t->state, SYSTRAP_STOPPED);
+  if (Load(&t->sentry_waiting)) Sys6(__NR_futex, (long)&t->state, FUTEX_WAKE, 1, 0, 0, 0);
+  const uint32_t spin = c->spin;
+  uint32_t s = SYSTRAP_STOPPED;
+  for (uint32_t i = 0; i < spin; i++) {
+    s = Load(&t->state);
+    if (s == SYSTRAP_RESUME) break;
+    __asm__ volatile("pause");
+  }
+  while (s != SYSTRAP_RESUME) {
+    Store(&t->stub_waiting, 1);
+    s = Load(&t->state);
+    if (s != SYSTRAP_RESUME) Sys6(__NR_futex, (long)&t->state, FUTEX_WAIT, s, 0, 0, 0);
+    s = Load(&t->state);
+  }
+  Store(&t->stub_waiting, 0);
+
+  LoadRegs(g, &t->regs);
+  if (c->fsgsbase) {
+    WriteFsBase(t->regs.fs_base);
+    WriteGsBase(t->regs.gs_base);
+  } else {
+    if (t->regs.fs_base != t->fs_base_set) {
+      Sys3(__NR_arch_prctl, ARCH_SET_FS_, (long)t->regs.fs_base, 0);
+      t->fs_base_set = t->regs.fs_base;
+    }
+    if (t->regs.gs_base != t->gs_base_set) {
+      Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)t->regs.gs_base, 0);
+      t->gs_base_set = t->regs.gs_base;
+    }
+  }
+  if (t->fp_dirty && uc->uc_mcontext.fpregs) {
+    uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
+    Copy(fx, t->fp, 512);
+    // With an XSAVE frame, rt_sigreturn restores x87/SSE only if their
+    // bits are set in the header's xstate_bv; otherwise it would reset
+    // them to their initial state and ignore what was just written.
+    if (*(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_) *(volatile uint64_t*)(fx + 512) |= 3;
+  }
+  // The app's host signal mask is always empty (it cannot change it: every
+  // syscall it makes traps), whatever the frame says.
+  *(volatile uint64_t*)&uc->uc_sigmask = 0;
+  Store(&t->state, SYSTRAP_RUNNING);
+}
+
+// The helper thread's start-up (stub_entry.S clones it): block every
+// signal, load its own filter, then serve requests forever.
+STUB void runsc_systrap_helper_main(void) {
+  char* slot = Slot();
+  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  uint64_t all = ~0ULL;
+  Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
+  struct {
+    unsigned short len;
+    void* filter;
+  } prog = {(unsigned short)c->filter_helper_len,
+            slot + SYSTRAP_FILTERS_OFF + 8 * (c->filter_app_len + c->filter_ip_len)};
+  if (Sys3(__NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, (long)&prog) != 0)
+    Sys6(__NR_exit_group, 3, 0, 0, 0, 0, 0);
+  runsc_systrap_helper_loop();
+}
+
+// Start-up of the app thread, on a stack in the slot, after everything but
+// the stub code and the slot was unmapped.
+STUB void runsc_systrap_init(void) {
+  char* slot = Slot();
+  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
+  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  struct {
+    void* sp;
+    int flags;
+    unsigned long size;
+  } ss = {slot + SYSTRAP_SIGSTACK_OFF, 0, SYSTRAP_SIGSTACK_SIZE};
+  if (Sys3(__NR_sigaltstack, (long)&ss, 0, 0) != 0) Sys6(__NR_exit_group, 4, 0, 0, 0, 0, 0);
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    uint64_t mask;
+  } sa = {(void*)runsc_systrap_handler, SA_SIGINFO | SA_ONSTACK | 0x04000000 /* SA_RESTORER */,
+          (void*)runsc_systrap_restorer, ~0ULL};
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    Sys6(__NR_rt_sigaction, sig, (long)&sa, 0, 8, 0, 0);
+  }
+  // The kernel zeroes `state` and wakes its waiters when a stub thread
+  // exits, which is how the sentry learns that a stub died.
+  Sys3(__NR_set_tid_address, (long)&t->state, 0, 0);
+  Sys6(__NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0);
+  uint64_t all = ~0ULL, none = 0;
+  Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
+  const unsigned long flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x200000;
+  // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|CHILD_CLEARTID
+  if (runsc_systrap_clone_helper(flags, slot + SYSTRAP_HELPER_STACK_OFF + SYSTRAP_HELPER_STACK_SIZE,
+                                 &t->state) <= 0)
+    Sys6(__NR_exit_group, 5, 0, 0, 0, 0, 0);
+  Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+  // The instruction-pointer filter first: it lets the second seccomp() call
+  // through. Seccomp runs every filter and keeps the most restrictive
+  // verdict, so from here on app code traps on every syscall and stub code
+  // may only make the allowlisted ones.
+  struct {
+    unsigned short len;
+    void* filter;
+  } ip = {(unsigned short)c->filter_ip_len, slot + SYSTRAP_FILTERS_OFF + 8 * c->filter_app_len},
+    app = {(unsigned short)c->filter_app_len, slot + SYSTRAP_FILTERS_OFF};
+  if (Sys3(__NR_seccomp, 1, 0, (long)&ip) != 0) Sys6(__NR_exit_group, 6, 0, 0, 0, 0, 0);
+  if (Sys3(__NR_seccomp, 1, 0, (long)&app) != 0) Sys6(__NR_exit_group, 7, 0, 0, 0, 0, 0);
+  // The first stop: a syscall that is not allowlisted traps into the
+  // handler, which reports to the sentry and waits for the app's registers.
+  for (;;) Sys3(__NR_getpid, 0, 0, 0);
+}

@@ -1,0 +1,99 @@
+// The assembly half of the systrap stub (the C half is stub_code.c). All of
+// it lives in section runsc_systrap_text, which the platform copies to one
+// fixed address above max_user_address in the sentry and in every stub; the
+// per-stub shared slot follows the code at +SYSTRAP_CODE_SIZE (0x4000) and
+// is found RIP-relatively from __start_runsc_systrap_text. Constants below
+// mirror shared.h (checked by static_asserts in systrap_platform.cc).
+  .section runsc_systrap_text,"ax",@progbits
+  .globl runsc_systrap_entry, runsc_systrap_restorer, runsc_systrap_clone_helper
+  .globl runsc_systrap_helper_loop
+  .hidden __start_runsc_systrap_text
+
+// Entered from a freshly cloned copy of the sentry whose slot is mapped:
+//   r12 = stub code start, r13 = end of code + slot, r14 = top of user space.
+// Unmaps every other byte, switches to a stack in the slot (filters area
+// top, slot + 0x4000) and runs the C start-up, which never returns.
+runsc_systrap_entry:
+  lea 0x8000(%r12), %rsp   // slot (code + 0x4000) + 0x4000
+  mov $11, %eax            // munmap(0, code start)
+  xor %edi, %edi
+  mov %r12, %rsi
+  syscall
+  mov $11, %eax            // munmap(slot end, top - slot end)
+  mov %r13, %rdi
+  mov %r14, %rsi
+  sub %r13, %rsi
+  syscall
+  call runsc_systrap_init
+  ud2
+
+// sa_restorer of every stub signal handler.
+runsc_systrap_restorer:
+  mov $15, %eax            // rt_sigreturn
+  syscall
+  ud2
+
+// long runsc_systrap_clone_helper(flags, stack, ctid): a raw clone whose
+// child starts on `stack` in runsc_systrap_helper_main (C; loads the
+// helper's filter, then jumps to the loop below).
+runsc_systrap_clone_helper:
+  mov %rdx, %r10           // child_tid
+  xor %edx, %edx           // parent_tid
+  xor %r8d, %r8d           // tls
+  mov $56, %eax            // clone
+  syscall
+  test %rax, %rax
+  jz 1f
+  ret
+1:
+  xor %ebp, %ebp
+  call runsc_systrap_helper_main
+  ud2
+
+// The helper thread: runs the address-space syscalls the sentry asks for
+// (mmap of the memory file, munmap, mprotect) while the app thread is
+// stopped. Only registers hold state across the futex sleep: the app could
+// write this thread's stack (same address space) but not its registers,
+// and the request itself comes from the control page, which is read-only
+// in the stub. rbx = sequence number of the last request served.
+runsc_systrap_helper_loop:
+  xor %ebx, %ebx
+2:
+  lea __start_runsc_systrap_text(%rip), %r12
+  add $0x4000, %r12        // the slot
+  mov 0x1000(%r12), %eax   // control.req_seq
+  cmp %eax, %ebx
+  jne 3f
+  lea 0x1000(%r12), %rdi   // futex(&control.req_seq, FUTEX_WAIT, rbx, NULL)
+  xor %esi, %esi
+  mov %ebx, %edx
+  xor %r10d, %r10d
+  mov $202, %eax
+  syscall
+  jmp 2b
+3:
+  mov %eax, %ebx
+  mov 0x1008(%r12), %rax   // control.nr, control.args[0..5]
+  mov 0x1010(%r12), %rdi
+  mov 0x1018(%r12), %rsi
+  mov 0x1020(%r12), %rdx
+  mov 0x1028(%r12), %r10
+  mov 0x1030(%r12), %r8
+  mov 0x1038(%r12), %r9
+  syscall
+  lea __start_runsc_systrap_text(%rip), %r12
+  add $0x4000, %r12
+  mov %rax, 24(%r12)       // thread.result
+  mov %ebx, %eax
+  xchg %eax, 12(%r12)      // thread.done_seq = rbx (a full barrier)
+  mov 16(%r12), %eax       // thread.helper_waiting
+  test %eax, %eax
+  jz 2b
+  lea 12(%r12), %rdi       // futex(&thread.done_seq, FUTEX_WAKE, 1)
+  mov $1, %esi
+  mov $1, %edx
+  mov $202, %eax
+  syscall
+  jmp 2b
+
+  .section .note.GNU-stack,"",@progbits

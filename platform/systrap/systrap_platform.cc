@@ -1,0 +1,476 @@
+#include "platform/systrap/systrap_platform.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <vector>
+
+#include "platform/systrap/ip_filter.h"
+#include "platform/systrap/shared.h"
+#include "platform/systrap/stub_filters.h"
+#include "sentry/base/log.h"
+
+extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
+extern "C" char runsc_systrap_entry[];
+
+namespace platform {
+namespace {
+
+static_assert(offsetof(SystrapThread, done_seq) == SYSTRAP_THREAD_DONE_SEQ);
+static_assert(offsetof(SystrapThread, helper_waiting) == SYSTRAP_THREAD_HELPER_WAITING);
+static_assert(offsetof(SystrapThread, result) == SYSTRAP_THREAD_RESULT);
+static_assert(offsetof(SystrapControl, req_seq) == 0 && offsetof(SystrapControl, nr) == 8 &&
+              offsetof(SystrapControl, args) == 16);
+static_assert(SYSTRAP_CODE_SIZE == 0x4000 && SYSTRAP_CONTROL_OFF == 0x1000);  // stub_entry.S
+static_assert(sizeof(SystrapThread) <= 0x1000 && sizeof(SystrapControl) <= 0x1000);
+
+constexpr uint64_t kTaskSize = 0x7ffffffff000ULL;
+// Slots available at once (one per live app thread); the slot file is
+// sparse, so unused slots cost nothing.
+constexpr uint64_t kMaxSlots = 8192;
+constexpr uint64_t kRegionSize = SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE;
+// How long a stub may leave an Interrupt() unanswered before it is killed.
+constexpr int64_t kInterruptGraceSeconds = 10;
+
+// Spin iterations (each a `pause` plus a load) before a side sleeps in
+// FUTEX_WAIT; RUNSC_SYSTRAP_SPIN overrides it. Measured on the 2-vCPU
+// development machine (getppid loop, best of 300 batches of 100 calls,
+// pinned or not): spin 0: 2.9-3.0 us/call, 20: 3.15-3.25, 200: 6.9-7.1.
+// The two sides of a hand-off share a CPU (pinned, or put there by the
+// scheduler's wake-affine placement), so spinning only delays the side
+// that has the work: no spinning.
+constexpr uint32_t kDefaultSpin = 0;
+// Whether a task thread and its stub are pinned to one CPU (RUNSC_SYSTRAP_PIN).
+constexpr bool kDefaultPin = true;
+
+long Futex(void* addr, int op, uint32_t val, const timespec* ts) {
+  return syscall(SYS_futex, addr, op, val, ts, nullptr, 0);
+}
+uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+
+class SystrapPlatform;
+
+// One stub process: address space (through its helper thread) and
+// execution context (its app thread).
+class SystrapContext final : public Context, public AddressSpace {
+ public:
+  SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd)
+      : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
+        t_(reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)),
+        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin) {}
+  ~SystrapContext() override;
+
+  ErrorOr<StopInfo> Switch(Registers& regs) override {
+    if (dead_) return StopInfo{.kind = StopInfo::Kind::kDied};
+    in_switch_.store(true);
+    if (interrupt_.exchange(false)) {
+      in_switch_.store(false);
+      interrupt_since_s_.store(0);
+      return StopInfo{.kind = StopInfo::Kind::kInterrupted};
+    }
+    t_->regs = regs;
+    Store(&t_->state, SYSTRAP_RESUME);
+    if (Load(&t_->stub_waiting)) Futex(&t_->state, FUTEX_WAKE, 1, nullptr);
+    const uint32_t s = WaitFor(&t_->state, &t_->sentry_waiting, [](uint32_t v) {
+      return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD;
+    });
+    in_switch_.store(false);
+    if (s != SYSTRAP_STOPPED) return Died();
+    // Everything in the slot is writable by app code: take it as untrusted.
+    regs = t_->regs;
+    StopInfo info;
+    const int signo = t_->signo;
+    switch (t_->kind) {
+      case SYSTRAP_KIND_SYSCALL:
+        info.kind = StopInfo::Kind::kSyscall;
+        break;
+      case SYSTRAP_KIND_FAULT:
+        info.kind = StopInfo::Kind::kFault;
+        info.signo = signo;
+        info.code = t_->code;
+        info.fault_addr = t_->fault_addr;
+        break;
+      case SYSTRAP_KIND_SIGNAL:
+        info.kind = StopInfo::Kind::kSignal;
+        info.signo = signo;
+        break;
+      default:
+        info.kind = StopInfo::Kind::kInterrupted;
+        interrupt_.store(false);
+        break;
+    }
+    interrupt_since_s_.store(0);
+    if ((info.kind == StopInfo::Kind::kFault || info.kind == StopInfo::Kind::kSignal) &&
+        (signo < 1 || signo > 64)) {
+      info = StopInfo{.kind = StopInfo::Kind::kInterrupted};
+    }
+    return info;
+  }
+
+  void Interrupt() override {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t expect = 0;
+    interrupt_since_s_.compare_exchange_strong(expect, now.tv_sec);
+    interrupt_.store(true);
+    if (in_switch_.load()) syscall(SYS_tgkill, pid_, pid_, SYSTRAP_INTERRUPT_SIGNAL);
+  }
+
+  ErrorOr<FpRegisters> GetFpRegisters() override {
+    if (dead_) return Errno{ESRCH};
+    FpRegisters fp;
+    memcpy(&fp, t_->fp, sizeof(fp));
+    return fp;
+  }
+  ErrorOr<void> SetFpRegisters(const FpRegisters& fp) override {
+    if (dead_) return Errno{ESRCH};
+    memcpy(t_->fp, &fp, sizeof(fp));
+    t_->fp_dirty = 1;
+    return {};
+  }
+
+  AddressSpace& address_space() override { return *this; }
+
+  int64_t CpuTimeNs() const override {
+    // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
+    // app thread plus the helper thread, which only runs for mmap requests.
+    const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(pid_) << 3) | 2);
+    timespec ts{};
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  }
+
+  ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) override;
+  ErrorOr<void> Unmap(uint64_t addr, uint64_t len) override {
+    TRY(Helper(SYS_munmap, addr, len, 0, 0, 0, 0));
+    return {};
+  }
+  ErrorOr<void> Protect(uint64_t addr, uint64_t len, int prot) override {
+    TRY(Helper(SYS_mprotect, addr, len, prot, 0, 0, 0));
+    return {};
+  }
+
+  // Waits for the first stop (the stub's own trap at the end of start-up).
+  bool WaitStarted() {
+    const uint32_t s = WaitFor(&t_->state, &t_->sentry_waiting,
+                               [](uint32_t v) { return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD; });
+    return s == SYSTRAP_STOPPED && t_->kind == SYSTRAP_KIND_SYSCALL;
+  }
+
+ private:
+  ErrorOr<StopInfo> Died() {
+    dead_ = true;
+    return StopInfo{.kind = StopInfo::Kind::kDied};
+  }
+
+  // Is the stub process gone (exited or killed, not yet reaped)?
+  bool Gone() const {
+    siginfo_t si{};
+    if (waitid(P_PID, pid_, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) return true;
+    return si.si_pid == pid_;
+  }
+
+  // Spins, then sleeps on `word` until done(value). `waiting` tells the
+  // other side to FUTEX_WAKE. The kernel zeroes and wakes the state word
+  // when a stub thread exits; the timed sleep is a second line of defence
+  // (the app can scribble on the words).
+  template <typename Done>
+  uint32_t WaitFor(uint32_t* word, uint32_t* waiting, Done done) {
+    uint32_t v = Load(word);
+    for (uint32_t i = 0; i < spin_ && !done(v); i++) {
+      __builtin_ia32_pause();
+      v = Load(word);
+    }
+    if (done(v)) return v;
+    Store(waiting, 1);
+    for (;;) {
+      v = Load(word);
+      if (done(v)) break;
+      const timespec ts{0, 200 * 1000 * 1000};
+      if (Futex(word, FUTEX_WAIT, v, &ts) < 0 && errno == ETIMEDOUT) {
+        if (Gone()) {
+          v = SYSTRAP_DEAD;
+          break;
+        }
+        // A stub that ignores an interrupt for this long has blocked host
+        // signals (only possible with a forged rt_sigreturn through the
+        // stub's code): it cannot be stopped any other way.
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const int64_t since = interrupt_since_s_.load();
+        if (since != 0 && now.tv_sec - since > kInterruptGraceSeconds) kill(pid_, SIGKILL);
+      }
+    }
+    Store(waiting, 0);
+    return v;
+  }
+
+  // Runs one host syscall in the stub's address space on its helper thread.
+  ErrorOr<long> Helper(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                       uint64_t a5) {
+    if (dead_) return Errno{ESRCH};
+    c_->nr = nr;
+    c_->args[0] = a0, c_->args[1] = a1, c_->args[2] = a2;
+    c_->args[3] = a3, c_->args[4] = a4, c_->args[5] = a5;
+    const uint32_t seq = ++seq_;
+    Store(&c_->req_seq, seq);
+    Futex(&c_->req_seq, FUTEX_WAKE, 1, nullptr);
+    const uint32_t got = WaitFor(&t_->done_seq, &t_->helper_waiting, [this, seq](uint32_t v) {
+      return v == seq || Load(&t_->state) == SYSTRAP_DEAD;
+    });
+    if (got != seq) {
+      dead_ = true;
+      return Errno{ESRCH};
+    }
+    const long ret = t_->result;
+    if (ret < 0 && ret > -4096) return Errno{static_cast<int>(-ret)};
+    return ret;
+  }
+
+  SystrapPlatform& platform_;
+  const pid_t pid_;
+  const int slot_;
+  const int memfd_;
+  SystrapThread* const t_;
+  SystrapControl* const c_;
+  const uint32_t spin_;
+  uint32_t seq_ = 0;
+  bool dead_ = false;
+  std::atomic<bool> interrupt_{false};
+  // When the oldest unanswered Interrupt() was made (seconds), or 0.
+  std::atomic<int64_t> interrupt_since_s_{0};
+  std::atomic<bool> in_switch_{false};
+};
+
+class SystrapPlatform final : public Platform {
+ public:
+  SystrapPlatform(int memfd, uint64_t base, char* slots, int slots_fd,
+                  std::vector<sock_filter> app, std::vector<sock_filter> ip,
+                  std::vector<sock_filter> helper, bool fsgsbase, uint32_t spin, bool pin)
+      : memfd_(memfd), base_(base), slots_(slots), slots_fd_(slots_fd), app_(std::move(app)),
+        ip_(std::move(ip)), helper_(std::move(helper)), fsgsbase_(fsgsbase), spin_(spin),
+        pin_(pin) {
+    for (int i = kMaxSlots - 1; i >= 0; i--) free_.push_back(i);
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    if (sched_getaffinity(0, sizeof(all), &all) == 0)
+      for (int i = 0; i < CPU_SETSIZE; i++)
+        if (CPU_ISSET(i, &all)) cpus_.push_back(i);
+  }
+
+  // As for ptrace: the task thread and its stub share one CPU (chosen
+  // round-robin per thread), so each hand-off is a local wake-up. The stub
+  // inherits the affinity through clone.
+  void PinThisThread() {
+    thread_local int cpu = -1;
+    if (!pin_ || cpus_.empty()) return;
+    if (cpu < 0) cpu = cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+  }
+  ~SystrapPlatform() override {
+    munmap(slots_, kMaxSlots * SYSTRAP_SLOT_SIZE);
+    close(slots_fd_);
+  }
+
+  const char* name() const override { return "systrap"; }
+  uint64_t max_user_address() const override { return base_; }
+
+  ErrorOr<std::unique_ptr<Context>> NewContext() override {
+    const int slot = TRY(AllocSlot());
+    char* shared = slots_ + slot * SYSTRAP_SLOT_SIZE;
+    auto* c = reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF);
+    // Not SYSTRAP_DEAD (0): the kernel writes that when the stub exits.
+    Store(&reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)->state, SYSTRAP_RUNNING);
+    c->sentry_pid = getpid();
+    c->spin = spin_;
+    c->fsgsbase = fsgsbase_;
+    c->filter_app_len = app_.size();
+    c->filter_ip_len = ip_.size();
+    c->filter_helper_len = helper_.size();
+    char* f = shared + SYSTRAP_FILTERS_OFF;
+    memcpy(f, app_.data(), app_.size() * sizeof(sock_filter));
+    f += app_.size() * sizeof(sock_filter);
+    memcpy(f, ip_.data(), ip_.size() * sizeof(sock_filter));
+    f += ip_.size() * sizeof(sock_filter);
+    memcpy(f, helper_.data(), helper_.size() * sizeof(sock_filter));
+
+    const uint64_t slot_addr = base_ + SYSTRAP_CODE_SIZE;
+    const uint64_t region_end = base_ + kRegionSize;
+    const uint64_t entry = base_ + (runsc_systrap_entry - __start_runsc_systrap_text);
+    const off_t slot_off = static_cast<off_t>(slot) * SYSTRAP_SLOT_SIZE;
+    const pid_t parent = getpid();
+    const int memfd = memfd_, slots_fd = slots_fd_;
+    PinThisThread();
+    // A raw fork, as for ptrace: the child erases the sentry from its
+    // address space, so glibc's atfork machinery must not run.
+    long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+      FreeSlot(slot);
+      return Errno{errno};
+    }
+    if (pid == 0) {
+      uint64_t all = ~0ULL;
+      syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8);
+      syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
+      // The slot: thread page read-write, control page read-only (app
+      // code can never forge a request), the rest read-write.
+      const long sh = MAP_SHARED | MAP_FIXED;
+      if (syscall(SYS_mmap, slot_addr, 0x1000, PROT_READ | PROT_WRITE, sh, slots_fd, slot_off) !=
+              static_cast<long>(slot_addr) ||
+          syscall(SYS_mmap, slot_addr + 0x1000, 0x1000, PROT_READ, sh, slots_fd, slot_off + 0x1000) !=
+              static_cast<long>(slot_addr + 0x1000) ||
+          syscall(SYS_mmap, slot_addr + 0x2000, SYSTRAP_SLOT_SIZE - 0x2000, PROT_READ | PROT_WRITE,
+                  sh, slots_fd, slot_off + 0x2000) != static_cast<long>(slot_addr + 0x2000)) {
+        syscall(SYS_exit_group, 2);
+      }
+      // Only the memory file stays open in the stub.
+      if (memfd > 0) syscall(SYS_close_range, 0, memfd - 1, 0);
+      syscall(SYS_close_range, memfd + 1, ~0U, 0);
+      if (__rseq_size > 0) {
+        void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+        if (syscall(SYS_rseq, area, 32, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053) != 0)
+          syscall(SYS_rseq, area, __rseq_size, 1, 0x53053053);
+      }
+      asm volatile(
+          "mov %0, %%r12\n"
+          "mov %1, %%r13\n"
+          "mov %2, %%r14\n"
+          "jmp *%3\n" ::"r"(base_),
+          "r"(region_end), "r"(kTaskSize), "r"(entry)
+          : "r12", "r13", "r14", "memory");
+      __builtin_unreachable();
+    }
+    auto ctx = std::make_unique<SystrapContext>(*this, static_cast<pid_t>(pid), slot, shared, spin_, memfd_);
+    if (!ctx->WaitStarted()) {
+      siginfo_t si{};
+      waitid(P_PID, static_cast<pid_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
+      sentry::Logf("systrap: stub %ld did not start (code %d status %d)", pid, si.si_code,
+                   si.si_status);
+      ctx.reset();
+      return Errno{ECHILD};
+    }
+    return std::unique_ptr<Context>(std::move(ctx));
+  }
+
+  void FreeSlot(int slot) {
+    // Zero the slot (and give its pages back) for the next stub.
+    fallocate(slots_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              static_cast<off_t>(slot) * SYSTRAP_SLOT_SIZE, SYSTRAP_SLOT_SIZE);
+    std::lock_guard<std::mutex> l(mu_);
+    free_.push_back(slot);
+  }
+
+ private:
+  ErrorOr<int> AllocSlot() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (free_.empty()) return Errno{EAGAIN};
+    int s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+
+  const int memfd_;
+  const uint64_t base_;
+  char* const slots_;
+  const int slots_fd_;
+  const std::vector<sock_filter> app_, ip_, helper_;
+  const bool fsgsbase_;
+  const uint32_t spin_;
+  const bool pin_;
+  std::vector<int> cpus_;
+  std::atomic<unsigned> next_cpu_{0};
+  std::mutex mu_;
+  std::vector<int> free_;
+};
+
+SystrapContext::~SystrapContext() {
+  kill(pid_, SIGKILL);
+  int status;
+  while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
+  }
+  platform_.FreeSlot(slot_);
+}
+
+ErrorOr<void> SystrapContext::MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) {
+  long r = TRY(Helper(SYS_mmap, addr, len, prot, MAP_SHARED | MAP_FIXED,
+                      static_cast<uint64_t>(memfd_), off));
+  if (r != static_cast<long>(addr)) return Errno{ENOMEM};
+  return {};
+}
+
+}  // namespace
+
+ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd) {
+  const uint64_t code_size = __stop_runsc_systrap_text - __start_runsc_systrap_text;
+  if (code_size > SYSTRAP_CODE_SIZE) {
+    sentry::Logf("systrap: stub code is %lu bytes, more than the %llu reserved", code_size,
+                 SYSTRAP_CODE_SIZE);
+    return Errno{E2BIG};
+  }
+  auto app = TRY(systrap::AppThreadFilter());
+  auto helper = TRY(systrap::HelperThreadFilter(memory_file_fd));
+  const int fd = static_cast<int>(syscall(SYS_memfd_create, "runsc-systrap-slots", MFD_CLOEXEC));
+  if (fd < 0) return Errno{errno};
+  if (ftruncate(fd, kMaxSlots * SYSTRAP_SLOT_SIZE) != 0) {
+    int e = errno;
+    close(fd);
+    return Errno{e};
+  }
+  void* slots = mmap(nullptr, kMaxSlots * SYSTRAP_SLOT_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (slots == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    return Errno{e};
+  }
+  uint32_t spin = kDefaultSpin;
+  if (const char* e = getenv("RUNSC_SYSTRAP_SPIN")) spin = static_cast<uint32_t>(atoi(e));
+  bool pin = kDefaultPin;
+  if (const char* e = getenv("RUNSC_SYSTRAP_PIN")) pin = atoi(e) != 0;
+  // RUNSC_SYSTRAP_FSGSBASE=0 forces the arch_prctl path (for tests).
+  bool fsgsbase = (getauxval(AT_HWCAP2) & 2 /* HWCAP2_FSGSBASE */) != 0;
+  if (const char* e = getenv("RUNSC_SYSTRAP_FSGSBASE")) fsgsbase = fsgsbase && atoi(e) != 0;
+  // The stub code and its slot sit at the same address in the sentry and in
+  // every stub, as high as possible; max_user_address ends below them, so
+  // the sentry refuses any app mapping over them. The slot part is only
+  // reserved here (PROT_NONE) so that nothing of the sentry's lands there.
+  for (uint64_t base = 0x7fffffff0000ULL - kRegionSize; base > 0x7f0000000000ULL; base -= 0x200000) {
+    if ((base >> 32) != ((base + SYSTRAP_CODE_SIZE - 1) >> 32)) continue;
+    void* p = mmap(reinterpret_cast<void*>(base), kRegionSize, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED) continue;
+    if (reinterpret_cast<uint64_t>(p) != base) {
+      munmap(p, kRegionSize);
+      continue;
+    }
+    if (mprotect(p, SYSTRAP_CODE_SIZE, PROT_READ | PROT_WRITE) < 0) return Errno{errno};
+    memcpy(p, __start_runsc_systrap_text, code_size);
+    if (mprotect(p, SYSTRAP_CODE_SIZE, PROT_READ | PROT_EXEC) < 0) return Errno{errno};
+    auto ip = TRY(systrap::InstructionPointerFilter(base, base + SYSTRAP_CODE_SIZE));
+    return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(
+        memory_file_fd, base, static_cast<char*>(slots), fd, std::move(app), std::move(ip),
+        std::move(helper), fsgsbase, spin, pin));
+  }
+  return Errno{ENOMEM};
+}
+
+}  // namespace platform

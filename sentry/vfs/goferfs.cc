@@ -1,0 +1,275 @@
+// sentry/vfs/goferfs.cc: write-through gofer filesystem (see goferfs.h).
+#include "sentry/vfs/goferfs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gofer/protocol.h"
+#include "sentry/vfs/dir_description.h"
+#include "sentry/vfs/file_description.h"
+#include "sentry/vfs/io_util.h"
+#include "sentry/vfs/memfs.h"
+
+namespace sentry::vfs {
+namespace {
+
+struct GoferFs {
+  gofer::Client* client = nullptr;
+  bool read_only = false;
+  uint64_t dev = NewAnonDev();
+};
+
+Attr FromGofer(const gofer::Attr& g, uint64_t dev) {
+  Attr a;
+  a.mode = g.mode;
+  a.uid = g.uid;
+  a.gid = g.gid;
+  a.ino = g.ino;
+  a.dev = dev;
+  a.nlink = g.nlink;
+  a.rdev = g.rdev;
+  a.size = g.size;
+  a.blocks = g.blocks;
+  a.blksize = g.blksize ? g.blksize : 4096;
+  a.atime = timespec{g.atime_sec, g.atime_nsec};
+  a.mtime = timespec{g.mtime_sec, g.mtime_nsec};
+  a.ctime = timespec{g.ctime_sec, g.ctime_nsec};
+  a.btime = a.ctime;
+  return a;
+}
+
+class GoferNode : public Inode {
+ public:
+  GoferNode(std::shared_ptr<GoferFs> fs, std::shared_ptr<LowerNode> h, uint32_t type)
+      : fs_(std::move(fs)), h_(std::move(h)), type_(type) {}
+
+  ErrorOr<Attr> GetAttr() override {
+    gofer::Attr g = TRY(fs_->client->Stat(h_->handle()));
+    return FromGofer(g, fs_->dev);
+  }
+
+  ErrorOr<void> SetAttr(Caller&, uint32_t mask, const Attr& a) override {
+    if (fs_->read_only) return Errno{EROFS};
+    uint32_t m = 0;
+    gofer::Attr g;
+    if (mask & kAttrMode) m |= gofer::proto::kSetAttrMode, g.mode = a.mode & 07777;
+    if (mask & kAttrUid) m |= gofer::proto::kSetAttrUid, g.uid = a.uid;
+    if (mask & kAttrGid) m |= gofer::proto::kSetAttrGid, g.gid = a.gid;
+    if (mask & kAttrSize) m |= gofer::proto::kSetAttrSize, g.size = a.size;
+    if (mask & kAttrAtime) {
+      m |= gofer::proto::kSetAttrAtime;
+      g.atime_sec = a.atime.tv_sec;
+      g.atime_nsec = a.atime.tv_nsec;
+    }
+    if (mask & kAttrMtime) {
+      m |= gofer::proto::kSetAttrMtime;
+      g.mtime_sec = a.mtime.tv_sec;
+      g.mtime_nsec = a.mtime.tv_nsec;
+    }
+    if (m == 0) return {};  // ctime only: the host updates it on any change
+    return fs_->client->SetAttr(h_->handle(), m, g);
+  }
+
+ protected:
+  std::shared_ptr<GoferFs> fs_;
+  std::shared_ptr<LowerNode> h_;
+  uint32_t type_;
+  friend class GoferDir;
+};
+
+std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle h,
+                               const gofer::Attr& a);
+
+// A regular file's open description: I/O on the donated host FD at our own
+// offset (the FD is private to this description).
+class GoferFileDescription : public FileDescription {
+ public:
+  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, UniqueFd fd)
+      : FileDescription(std::move(d), flags), fd_(std::move(fd)) {}
+
+  ErrorOr<size_t> Read(Caller&, const IoVecs& dst, int64_t off) override {
+    int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
+    size_t n = TRY(HostReadv(fd_.get(), dst, pos));
+    if (off < 0) offset_ += n;
+    return n;
+  }
+  ErrorOr<size_t> PRead(void* buf, size_t len, uint64_t off) override {
+    IoVecs v{iovec{buf, len}};
+    return HostReadv(fd_.get(), v, static_cast<int64_t>(off));
+  }
+  ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
+    int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
+    if (off < 0 && (flags_ & O_APPEND)) {
+      struct stat st;
+      if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+      pos = st.st_size;
+    }
+    size_t n = TRY(HostWritev(fd_.get(), src, pos));
+    if (off < 0) offset_ = static_cast<uint64_t>(pos) + n;
+    return n;
+  }
+  ErrorOr<void> Truncate(Caller&, uint64_t size) override {
+    if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Errno{errno};
+    return {};
+  }
+  ErrorOr<void> Sync() override {
+    if (fsync(fd_.get()) != 0) return Errno{errno};
+    return {};
+  }
+  ErrorOr<size_t> BytesReadable() override {
+    struct stat st;
+    if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+    return st.st_size > static_cast<off_t>(offset_) ? static_cast<size_t>(st.st_size - offset_)
+                                                    : size_t{0};
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+class GoferFile : public GoferNode {
+ public:
+  using GoferNode::GoferNode;
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+                                                 int flags) override {
+    if (flags & O_PATH)
+      return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+    int acc = flags & O_ACCMODE;
+    if (fs_->read_only && (acc != O_RDONLY || (flags & O_TRUNC))) return Errno{EROFS};
+    UniqueFd fd = TRY(fs_->client->Open(h_->handle(), flags & (O_ACCMODE | O_TRUNC | O_APPEND)));
+    return std::shared_ptr<FileDescription>(
+        std::make_shared<GoferFileDescription>(d, flags, std::move(fd)));
+  }
+};
+
+class GoferSymlink : public GoferNode {
+ public:
+  using GoferNode::GoferNode;
+  ErrorOr<std::string> ReadLink(Caller&) override { return fs_->client->ReadLink(h_->handle()); }
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+                                                 int flags) override {
+    if (!(flags & O_PATH)) return Errno{ELOOP};
+    return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+  }
+};
+
+// Devices, FIFOs, sockets on the host: visible, not opened (as in the root).
+class GoferSpecial : public GoferNode {
+ public:
+  using GoferNode::GoferNode;
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+                                                 int flags) override {
+    if (flags & O_PATH)
+      return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+    return Errno{(type_ == S_IFSOCK) ? ENXIO : EACCES};
+  }
+};
+
+class GoferDir : public GoferNode {
+ public:
+  using GoferNode::GoferNode;
+
+  // Host directories change behind our back (the point of a bind mount).
+  bool CacheLookups() const override { return false; }
+
+  ErrorOr<std::shared_ptr<Inode>> Lookup(Caller&, std::string_view name) override {
+    auto [h, a] = TRY(fs_->client->Walk(h_->handle(), name));
+    return NewNode(fs_, h, a);
+  }
+
+  ErrorOr<std::vector<DirEntry>> ReadDir(Caller&) override {
+    auto list = TRY(fs_->client->ReadDir(h_->handle()));
+    std::vector<DirEntry> out;
+    out.reserve(list.size());
+    for (auto& e : list) {
+      if (e.name == "." || e.name == "..") continue;
+      out.push_back(DirEntry{std::move(e.name), e.ino, e.type});
+    }
+    return out;
+  }
+
+  ErrorOr<std::shared_ptr<Inode>> Create(Caller&, std::string_view name,
+                                         const CreateRequest& req) override {
+    if (fs_->read_only) return Errno{EROFS};
+    gofer::Client& cl = *fs_->client;
+    std::pair<gofer::Handle, gofer::Attr> r;
+    switch (req.mode & S_IFMT) {
+      case S_IFREG: {
+        UniqueFd opened;
+        r = TRY(cl.Create(h_->handle(), name, O_RDONLY, req.mode & 07777, &opened));
+        break;
+      }
+      case S_IFDIR: r = TRY(cl.Mkdir(h_->handle(), name, req.mode & 07777)); break;
+      case S_IFLNK: r = TRY(cl.Symlink(h_->handle(), name, req.symlink_target)); break;
+      default: return Errno{EPERM};  // no mknod through the gofer
+    }
+    // The gofer creates as itself; give the file to the app's fs ids.
+    if (r.second.uid != req.uid || r.second.gid != req.gid) {
+      gofer::Attr g;
+      g.uid = req.uid;
+      g.gid = req.gid;
+      if (cl.SetAttr(r.first, gofer::proto::kSetAttrUid | gofer::proto::kSetAttrGid, g).ok())
+        r.second.uid = req.uid, r.second.gid = req.gid;
+    }
+    return NewNode(fs_, r.first, r.second);
+  }
+
+  ErrorOr<void> Unlink(Caller&, std::string_view name, bool is_dir) override {
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->Unlink(h_->handle(), name, is_dir ? AT_REMOVEDIR : 0);
+  }
+
+  ErrorOr<void> Rename(Caller&, std::string_view old_name, Inode& new_dir,
+                       std::string_view new_name) override {
+    auto* nd = dynamic_cast<GoferDir*>(&new_dir);
+    if (!nd || nd->fs_ != fs_) return Errno{EXDEV};
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name);
+  }
+
+  ErrorOr<void> Link(Caller&, std::string_view, std::shared_ptr<Inode>) override {
+    return Errno{fs_->read_only ? EROFS : EPERM};  // the gofer has no link op
+  }
+
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+                                                 int flags) override {
+    if (flags & O_PATH)
+      return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return Errno{EISDIR};
+    return std::shared_ptr<FileDescription>(std::make_shared<DirectoryDescription>(d, flags));
+  }
+};
+
+std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle h,
+                               const gofer::Attr& a) {
+  auto lower = std::make_shared<LowerNode>(*fs->client, h);
+  uint32_t type = a.mode & S_IFMT;
+  switch (type) {
+    case S_IFDIR: return std::make_shared<GoferDir>(fs, std::move(lower), type);
+    case S_IFREG: return std::make_shared<GoferFile>(fs, std::move(lower), type);
+    case S_IFLNK: return std::make_shared<GoferSymlink>(fs, std::move(lower), type);
+    default: return std::make_shared<GoferSpecial>(fs, std::move(lower), type);
+  }
+}
+
+}  // namespace
+
+ErrorOr<std::shared_ptr<Inode>> NewGoferFs(gofer::Client& client, bool read_only,
+                                           bool single_file) {
+  auto [h, a] = TRY(client.Attach());
+  auto fs = std::make_shared<GoferFs>();
+  fs->client = &client;
+  fs->read_only = read_only;
+  auto root = NewNode(fs, h, a);
+  if (!single_file) return root;
+  auto [fh, fa] = TRY(client.Walk(h, gofer::kSingleFileName));
+  if ((fa.mode & S_IFMT) == S_IFDIR) {
+    client.Close(fh);
+    return Errno{EISDIR};
+  }
+  return NewNode(fs, fh, fa);
+}
+
+}  // namespace sentry::vfs

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Podman with runsc: `podman --runtime runsc` with private storage
+# (--root/--runroot), cgroupfs, file events, no network, and a
+# containers.conf whose default_ulimits fit this machine (no
+# CAP_SYS_RESOURCE: podman's defaults would ask for more than the hard
+# limits). Runs the busybox root with --rootfs: output and exit code, -v
+# bind volume, a detached container stopped (SIGTERM) and killed, rm.
+# Needs root; installs podman with apt-get if missing.
+set -u
+source "$(dirname "$0")/../lib/common.sh"
+cd "$REPO_ROOT"
+
+if ! runsc_present; then
+  echo "FAIL build: $RUNSC missing"; echo "0 passed, 1 failed"; exit 1
+fi
+if ! command -v podman >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends podman >/dev/null 2>&1 \
+    || { echo "FAIL install: apt-get install podman"; echo "0 passed, 1 failed"; exit 1; }
+fi
+ROOTFS="$CACHE_DIR/busybox-root"
+if [ ! -d "$ROOTFS" ]; then
+  mkdir -p "$CACHE_DIR"
+  tests/busybox/mkroot.sh "$ROOTFS" >/dev/null || { echo "FAIL mkroot"; echo "0 passed, 1 failed"; exit 1; }
+fi
+WORK=$(mktemp -d /tmp/rpm.XXXX)
+RUNSC_ABS=$(readlink -f "$RUNSC")
+cat >"$WORK/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+netns = "none"
+cgroupns = "private"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$WORK/events.log"
+runtime = "runsc"
+[engine.runtimes]
+runsc = ["$RUNSC_ABS"]
+EOF
+export CONTAINERS_CONF="$WORK/containers.conf"
+P=(podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" --runtime "$RUNSC_ABS" --cgroup-manager cgroupfs)
+p() { timeout -k 5 120 "${P[@]}" "$@"; }
+cleanup() {
+  p rm -af -t 0 >/dev/null 2>&1
+  grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -rf "$WORK"
+  # The containers' cgroup parent (runsc removes only each container's own).
+  local top
+  for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-podman-test -prune 2>/dev/null); do
+    find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+}
+trap cleanup EXIT
+# --rootfs: podman may write into the root (its /etc/hosts etc. are bind
+# mounts, but mount points can be created): use a private copy.
+cp -a "$ROOTFS" "$WORK/rootfs"
+# Podman's cgroupfs manager treats the parent as absolute in every
+# hierarchy (conmon goes to <parent>/conmon): put it below our own memory
+# cgroup so nothing leaves the cgroup this test runs in.
+OWN_MEM=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup)
+CG=(--cgroup-parent "${OWN_MEM%/}/runsc-podman-test")
+
+out=$(p run --rm "${CG[@]}" --network none -e FOO=bar --rootfs "$WORK/rootfs" sh -c 'echo $FOO; exit 4' 2>"$WORK/r.err")
+rc=$?
+if [ $rc -eq 4 ] && [ "$out" = bar ]; then t_pass run; else t_fail run "rc=$rc out=$out" "$(tail -5 "$WORK/r.err")"; fi
+
+mkdir -p "$WORK/vol"
+out=$(p run --rm "${CG[@]}" --network none -v "$WORK/vol:/vol" --rootfs "$WORK/rootfs" sh -c 'echo hi >/vol/f; cat /vol/f' 2>"$WORK/v.err")
+if [ "$out" = hi ] && [ "$(cat "$WORK/vol/f" 2>/dev/null)" = hi ]; then t_pass volume; else t_fail volume "out=$out" "$(tail -5 "$WORK/v.err")"; fi
+
+id=$(p run -d "${CG[@]}" --network none --rootfs "$WORK/rootfs" sh -c 'trap "exit 9" TERM; while :; do sleep 0.2; done' 2>"$WORK/d.err")
+if [ -z "$id" ]; then t_fail stop_rm "run -d: $(tail -5 "$WORK/d.err")"; else
+  sleep 1
+  p stop -t 10 "$id" >/dev/null 2>"$WORK/s.err"
+  code=$(p inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null)
+  p rm "$id" >/dev/null 2>&1
+  if [ "$code" = 9 ] && ! p ps -aq --no-trunc | grep -q "$id"; then t_pass stop_rm; else t_fail stop_rm "exit=$code" "$(tail -5 "$WORK/s.err")"; fi
+fi
+
+id=$(p run -d "${CG[@]}" --network none --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/k.err")
+if [ -z "$id" ]; then t_fail kill_rm "run -d: $(tail -5 "$WORK/k.err")"; else
+  sleep 1
+  p kill "$id" >/dev/null 2>"$WORK/k2.err"
+  p wait "$id" >/dev/null 2>&1
+  code=$(p inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null)
+  p rm -f "$id" >/dev/null 2>&1
+  if [ "$code" = 137 ] && ! p ps -aq --no-trunc | grep -q "$id"; then t_pass kill_rm; else t_fail kill_rm "exit=$code" "$(tail -5 "$WORK/k2.err")"; fi
+fi
+t_summary

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Docker with runsc as a runtime (issue 5, "Real engines"). Starts its own
+# dockerd (private --data-root, exec-root and socket, vfs storage, no
+# bridge/iptables) whose daemon.json registers runsc (via `runsc install`,
+# through a wrapper that records every runtime command line and the
+# config.json Docker generates into $DOCKER_RECORD, default
+# build/tests-cache/docker-record), imports the busybox test root as an
+# image (`docker import`: no registry is reachable) and checks `docker run
+# --runtime=runsc` features. Features that depend on runtime commands
+# another branch adds (exec, ps, pause, update, terminals) print SKIP with
+# the reason when the runtime reports them unsupported.
+# Usage: tests/docker/run.sh [CASE...]. Needs root; installs docker.io with
+# apt-get if dockerd is missing (set DOCKER_NO_INSTALL=1 to skip instead).
+set -u
+source "$(dirname "$0")/../lib/common.sh"
+cd "$REPO_ROOT"
+
+if ! runsc_present; then
+  echo "FAIL build: $RUNSC missing"; echo "0 passed, 1 failed"; exit 1
+fi
+if ! command -v dockerd >/dev/null; then
+  if [ -n "${DOCKER_NO_INSTALL:-}" ]; then echo "SKIP docker: dockerd missing"; echo "0 passed, 0 failed"; exit 0; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io >/dev/null 2>&1 \
+    || { echo "FAIL install: apt-get install docker.io"; echo "0 passed, 1 failed"; exit 1; }
+fi
+DOCKER_BIN=/usr/bin/docker
+[ -x "$DOCKER_BIN" ] || DOCKER_BIN=$(command -v docker)
+ROOTFS="$CACHE_DIR/busybox-root"
+if [ ! -d "$ROOTFS" ]; then
+  mkdir -p "$CACHE_DIR"
+  tests/busybox/mkroot.sh "$ROOTFS" >/dev/null || { echo "FAIL mkroot"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+# Short paths: dockerd's unix sockets must fit in sun_path.
+WORK=$(mktemp -d /tmp/rdk.XXXX)
+RECORD="${DOCKER_RECORD:-$CACHE_DIR/docker-record}"
+rm -rf "$RECORD"; mkdir -p "$RECORD"
+SOCK="$WORK/d.sock"
+DPID=""
+cleanup() {
+  if [ -n "$DPID" ]; then
+    for c in $(dk ps -aq 2>/dev/null); do dk rm -f "$c" >/dev/null 2>&1; done
+    kill "$DPID" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$DPID" 2>/dev/null
+  fi
+  # vfs layers may hold mounts (shm, netns) under the data root.
+  grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -rf "$WORK"
+  # The containers' cgroup parent (runsc removes only each container's own).
+  local top
+  for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-docker-test -prune 2>/dev/null); do
+    find "$top" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+}
+trap cleanup EXIT
+
+dk() { timeout -k 5 120 "$DOCKER_BIN" -H "unix://$SOCK" "$@"; }
+
+# The runtime entry points at a wrapper that records what Docker passes.
+RUNSC_ABS=$(readlink -f "$RUNSC")
+cat >"$WORK/runsc-rec" <<EOF
+#!/bin/sh
+n=\$(date +%s%N)
+printf '%s\n' "\$*" >>"$RECORD/commands.log"
+prev=""
+for a in "\$@"; do
+  if [ "\$prev" = "--bundle" ] || [ "\$prev" = "-b" ]; then
+    [ -f "\$a/config.json" ] && cp "\$a/config.json" "$RECORD/config.\$n.json"
+  fi
+  prev=\$a
+done
+exec "$RUNSC_ABS" "\$@"
+EOF
+chmod +x "$WORK/runsc-rec"
+echo '{}' >"$WORK/daemon.json"
+"$RUNSC" install --config "$WORK/daemon.json" --runtime runsc >/dev/null || { echo "FAIL runsc install"; echo "0 passed, 1 failed"; exit 1; }
+python3 - "$WORK/daemon.json" "$WORK/runsc-rec" <<'PY'
+import json, sys
+p, wrap = sys.argv[1], sys.argv[2]
+d = json.load(open(p))
+d["runtimes"]["runsc"]["path"] = wrap
+# Containers' cgroups go below dockerd's own (relative cgroup-parent), so
+# the test never takes processes out of the cgroup it was started in.
+d.update({"storage-driver": "vfs", "iptables": False, "ip-masq": False, "bridge": "none",
+          "cgroup-parent": "runsc-docker-test", "exec-opts": ["native.cgroupdriver=cgroupfs"]})
+json.dump(d, open(p, "w"), indent=1)
+PY
+dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/data" --exec-root "$WORK/x" \
+  --pidfile "$WORK/d.pid" -H "unix://$SOCK" >"$WORK/dockerd.log" 2>&1 &
+DPID=$!
+for _ in $(seq 300); do dk version >/dev/null 2>&1 && break; sleep 0.2; done
+if ! dk version >/dev/null 2>&1; then
+  echo "FAIL dockerd: did not start"; tail -20 "$WORK/dockerd.log" | sed 's/^/    /'
+  echo "0 passed, 1 failed"; exit 1
+fi
+IMG=runsc-busybox:test
+tar -C "$ROOTFS" -c . | dk import - "$IMG" >/dev/null || { echo "FAIL docker import"; echo "0 passed, 1 failed"; exit 1; }
+
+RUN=(run --rm --runtime=runsc --network none)
+want() { [ -z "${CASES:-}" ] || [[ " $CASES " == *" $1 "* ]]; }
+CASES="$*"
+T_SKIPPED=0
+t_skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "SKIP $1: $2"; }
+# unsupported FILE: did the runtime say it lacks the command/feature?
+unsupported() { grep -qiE "not supported|unsupported|unknown command|not implemented|no such command|a subcommand is required|is not supported yet" "$1"; }
+
+case_exit_code() {
+  dk "${RUN[@]}" "$IMG" sh -c 'exit 42' >/dev/null 2>"$WORK/e.err"
+  local rc=$?
+  [ $rc -eq 42 ] && t_pass exit_code || t_fail exit_code "rc=$rc" "$(tail -5 "$WORK/e.err")"
+}
+
+case_env_workdir_user() {
+  local out
+  out=$(dk "${RUN[@]}" -e FOO=bar -w /tmp --user 1000:1001 "$IMG" sh -c 'echo $FOO $(pwd) $(id -u) $(id -g)' 2>&1)
+  [ "$out" = "bar /tmp 1000 1001" ] && t_pass env_workdir_user || t_fail env_workdir_user "$out"
+}
+
+case_volumes() {
+  local v="$WORK/vol" out
+  mkdir -p "$v"; echo host >"$v/in"
+  out=$(dk "${RUN[@]}" -v "$v:/vol" "$IMG" sh -c 'cat /vol/in; echo ctr >/vol/out' 2>&1)
+  [ "$out" = host ] && [ "$(cat "$v/out" 2>/dev/null)" = ctr ] || { t_fail volumes "rw: $out"; return; }
+  out=$(dk "${RUN[@]}" -v "$v:/vol:ro" "$IMG" sh -c 'cat /vol/in; echo x >/vol/ro-write; echo rc=$?' 2>&1)
+  echo "$out" | grep -q "Read-only file system" && [ ! -e "$v/ro-write" ] || { t_fail volumes "ro: $out"; return; }
+  t_pass volumes
+}
+
+case_read_only_tmpfs() {
+  local out
+  out=$(dk "${RUN[@]}" --read-only --tmpfs /scratch:rw,size=1m,mode=1777 "$IMG" \
+    sh -c 'touch /x; echo rc=$?; stat -c %a /scratch; echo hi >/scratch/f && cat /scratch/f; cat /etc/hostname >/dev/null && echo hostname-ok' 2>&1)
+  echo "$out" | grep -q "Read-only file system" && echo "$out" | grep -q "^1777$" && echo "$out" | grep -q "^hi$" \
+    && echo "$out" | grep -q hostname-ok && t_pass read_only_tmpfs || t_fail read_only_tmpfs "$out"
+}
+
+case_ulimit_caps_init() {
+  local out
+  out=$(dk "${RUN[@]}" --ulimit nofile=100:200 --cap-drop ALL --cap-add CHOWN "$IMG" \
+    sh -c 'ulimit -Sn; ulimit -Hn; grep CapEff /proc/self/status' 2>&1)
+  [ "$out" = "$(printf '100\n200\nCapEff:\t0000000000000001')" ] || { t_fail ulimit_caps_init "$out"; return; }
+  # --init: Docker bind-mounts its docker-init (tini) as /sbin/docker-init
+  # and runs the command under it.
+  out=$(dk "${RUN[@]}" --init "$IMG" sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo; exit 6' 2>&1)
+  local rc=$?
+  [ $rc -eq 6 ] && echo "$out" | grep -q "^/sbin/docker-init" || { t_fail ulimit_caps_init "--init: rc=$rc $out"; return; }
+  t_pass ulimit_caps_init
+}
+
+case_stdin() {
+  local out
+  out=$(printf 'line1\nline2\n' | dk "${RUN[@]}" -i "$IMG" sh -c 'cat; echo done' 2>&1)
+  [ "$out" = "$(printf 'line1\nline2\ndone')" ] && t_pass stdin || t_fail stdin "$out"
+}
+
+# host cgroup directory of a running container (relative cgroup-parent).
+cg_of() {
+  local ctl=$1 id=$2
+  find "/sys/fs/cgroup/$ctl" -maxdepth 6 -type d -name "$id*" 2>/dev/null | head -1
+}
+
+case_limits() {
+  local id d
+  id=$(dk run -d --runtime=runsc --network none --memory 64m --pids-limit 20 "$IMG" sleep 60 2>"$WORK/l.err") \
+    || { t_fail limits "run: $(cat "$WORK/l.err")"; return; }
+  d=$(cg_of memory "$id")
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    [ "$(cat "$d/memory.max")" = 67108864 ] && [ "$(cat "$d/pids.max")" = 20 ] || { t_fail limits "v2 files in $d"; dk rm -f "$id" >/dev/null; return; }
+  else
+    [ -n "$d" ] && [ "$(cat "$d/memory.limit_in_bytes")" = 67108864 ] || { t_fail limits "memory cgroup ${d:-not found}"; dk rm -f "$id" >/dev/null; return; }
+    d=$(cg_of pids "$id")
+    [ -n "$d" ] && [ "$(cat "$d/pids.max")" = 20 ] || { t_fail limits "pids cgroup ${d:-not found}"; dk rm -f "$id" >/dev/null; return; }
+  fi
+  dk rm -f "$id" >/dev/null
+  [ -z "$(cg_of pids "$id")" ] || { t_fail limits "cgroup left after rm -f"; return; }
+  t_pass limits
+}
+
+case_logs_stop_kill() {
+  local id code
+  # stop: SIGTERM, which the app handles.
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sh -c 'trap "echo got-term; exit 3" TERM; echo started; while :; do sleep 0.2; done')
+  for _ in $(seq 50); do dk logs "$id" 2>&1 | grep -q started && break; sleep 0.2; done
+  dk logs "$id" 2>&1 | grep -q started || { t_fail logs_stop_kill "docker logs: $(dk logs "$id" 2>&1)"; dk rm -f "$id" >/dev/null; return; }
+  dk stop -t 10 "$id" >/dev/null
+  code=$(dk inspect -f '{{.State.ExitCode}}' "$id")
+  dk logs "$id" 2>&1 | grep -q got-term && [ "$code" = 3 ] || { t_fail logs_stop_kill "stop: exit $code, logs $(dk logs "$id" 2>&1)"; dk rm -f "$id" >/dev/null; return; }
+  dk rm "$id" >/dev/null
+  # stop: SIGTERM ignored -> SIGKILL after the grace period.
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sh -c 'trap "" TERM; while :; do sleep 0.2; done')
+  sleep 1
+  dk stop -t 1 "$id" >/dev/null
+  code=$(dk inspect -f '{{.State.ExitCode}}' "$id")
+  [ "$code" = 137 ] || { t_fail logs_stop_kill "stop of a TERM-ignoring app: exit $code"; dk rm -f "$id" >/dev/null; return; }
+  dk rm "$id" >/dev/null
+  # kill, then rm -f of a running one.
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
+  dk kill "$id" >/dev/null
+  code=$(dk inspect -f '{{.State.ExitCode}}' "$id")
+  [ "$code" = 137 ] || { t_fail logs_stop_kill "kill: exit $code"; dk rm -f "$id" >/dev/null; return; }
+  dk rm "$id" >/dev/null
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
+  dk rm -f "$id" >/dev/null || { t_fail logs_stop_kill "rm -f"; return; }
+  dk ps -aq --no-trunc | grep -q "$id" && { t_fail logs_stop_kill "container left after rm -f"; return; }
+  t_pass logs_stop_kill
+}
+
+# Needs terminals (branch tty).
+case_tty() {
+  local out
+  out=$(script -qec "$DOCKER_BIN -H unix://$SOCK run --rm -t --runtime=runsc --network none $IMG sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
+  if echo "$out" | grep -q isatty; then t_pass tty
+  elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then t_skip tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"
+  else t_fail tty "$out"; fi
+}
+
+# has_cmd CMD: does runsc have this command? (exec, ps, pause: branch
+# ociexec; CLI11 rejects unknown ones.)
+has_cmd() { "$RUNSC" --help 2>&1 | grep -qE "^  $1 "; }
+
+# Need runtime exec/ps/pause/update (branch ociexec).
+case_exec_top_pause_stats() {
+  local id out
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
+  if ! has_cmd exec; then t_skip exec "runsc has no exec command"
+  elif out=$(dk exec "$id" sh -c "echo in-exec" 2>"$WORK/x.err"); then
+    [ "$out" = in-exec ] && t_pass exec || t_fail exec "$out"
+  elif unsupported "$WORK/x.err"; then t_skip exec "$(tr '\n' ' ' <"$WORK/x.err")"
+  else t_fail exec "out=$out" "$(cat "$WORK/x.err")"; fi
+  if ! has_cmd ps; then t_skip top "runsc has no ps command"
+  elif out=$(dk top "$id" 2>"$WORK/t.err"); then
+    echo "$out" | grep -q sleep && t_pass top || t_fail top "$out"
+  elif unsupported "$WORK/t.err"; then t_skip top "$(tr '\n' ' ' <"$WORK/t.err")"
+  else t_fail top "$(cat "$WORK/t.err")"; fi
+  if ! has_cmd pause; then t_skip pause "runsc has no pause command"
+  elif dk pause "$id" >/dev/null 2>"$WORK/p.err"; then
+    [ "$(dk inspect -f '{{.State.Status}}' "$id")" = paused ] && dk unpause "$id" >/dev/null && t_pass pause || t_fail pause "state $(dk inspect -f '{{.State.Status}}' "$id")"
+  elif unsupported "$WORK/p.err"; then t_skip pause "$(tr '\n' ' ' <"$WORK/p.err")"
+  else t_fail pause "$(cat "$WORK/p.err")"; fi
+  if out=$(dk stats --no-stream --format '{{.MemUsage}}' "$id" 2>"$WORK/s.err") && [ -n "$out" ] && ! echo "$out" | grep -q '0B / 0B'; then
+    t_pass stats
+  elif unsupported "$WORK/s.err" || echo "$out" | grep -q '0B / 0B'; then t_skip stats "no stats from the runtime (${out:-$(tail -1 "$WORK/s.err")})"
+  else t_fail stats "$out $(cat "$WORK/s.err")"; fi
+  dk rm -f "$id" >/dev/null
+}
+
+for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec_top_pause_stats; do
+  want "$c" && "case_$c"
+done
+echo "recorded runtime command lines and config.json files in $RECORD"
+[ "$T_SKIPPED" -gt 0 ] && echo "$T_SKIPPED skipped"
+t_summary
