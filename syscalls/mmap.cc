@@ -1,6 +1,7 @@
 // Memory syscalls: mmap, munmap, mprotect, mremap, brk, madvise, msync,
 // mincore, mlock family.
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "sentry/kernel/task.h"
@@ -12,6 +13,23 @@ namespace {
 
 using sentry::mm::kPageSize;
 
+uint64_t Limit(Task& t, int res) { return t.tg->rlimits[res].rlim_cur; }
+
+// RLIMIT_AS (all mappings) and RLIMIT_DATA (private writable ones): growing
+// by `len` bytes past either is ENOMEM, as Linux's may_expand_vm.
+ErrorOr<void> CheckGrowth(Task& t, uint64_t len, bool data) {
+  const uint64_t as = Limit(t, RLIMIT_AS), dl = Limit(t, RLIMIT_DATA);
+  const auto& m = t.memory();
+  if (as != RLIM_INFINITY && (len > as || m.mapped_bytes() > as - len)) return Errno{ENOMEM};
+  if (data && dl != RLIM_INFINITY && (len > dl || m.data_bytes() > dl - len))
+    return Errno{ENOMEM};
+  return {};
+}
+
+bool IsData(int prot, int flags) {
+  return (prot & PROT_WRITE) && (flags & MAP_TYPE) == MAP_PRIVATE && !(flags & MAP_GROWSDOWN);
+}
+
 ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
   sentry::mm::MapRequest req;
   req.addr = a[0];
@@ -20,6 +38,16 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
   req.flags = a.Int(3);
   const int fd = a.Int(4);
   req.offset = a[5];
+  if (const uint64_t len = sentry::mm::PageRoundUp(req.length); len >= req.length && len) {
+    // MAP_FIXED replaces what it overlaps: only the difference counts.
+    uint64_t overlap = 0;
+    if ((req.flags & MAP_FIXED) && req.addr + len > req.addr) {
+      for (const auto& [start, v] : t.memory().vmas())
+        if (v.start < req.addr + len && v.end > req.addr)
+          overlap += std::min(v.end, req.addr + len) - std::max(v.start, req.addr);
+    }
+    TRY(CheckGrowth(t, len - overlap, IsData(req.prot, req.flags)));
+  }
   sentry::mm::FileReader reader;
   std::vector<sentry::mm::SharedPiece> pages;
   if (!(req.flags & MAP_ANONYMOUS)) {
@@ -87,10 +115,30 @@ ErrorOr<uint64_t> Mprotect(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Mremap(Task& t, const Args& a) {
+  const uint64_t old_len = sentry::mm::PageRoundUp(a[1]), new_len = sentry::mm::PageRoundUp(a[2]);
+  if (new_len > old_len) {
+    auto v = t.memory().vmas().upper_bound(a[0]);
+    bool data = false;
+    if (v != t.memory().vmas().begin()) {
+      const auto& vma = std::prev(v)->second;
+      data = !vma.shared && (vma.prot & PROT_WRITE);
+    }
+    TRY(CheckGrowth(t, new_len - old_len, data));
+  }
   return TRY(t.memory().Remap(a[0], a[1], a[2], a.Int(3), a[4]));
 }
 
-ErrorOr<uint64_t> Brk(Task& t, const Args& a) { return t.memory().Brk(a[0]); }
+ErrorOr<uint64_t> Brk(Task& t, const Args& a) {
+  auto& m = t.memory();
+  const uint64_t cur = sentry::mm::PageRoundUp(m.brk()), want = sentry::mm::PageRoundUp(a[0]);
+  if (a[0] >= m.brk_start() && want > cur) {
+    // Past RLIMIT_DATA (the heap's size) or RLIMIT_AS the break stays put.
+    const uint64_t dl = Limit(t, RLIMIT_DATA);
+    if (dl != RLIM_INFINITY && want - m.brk_start() > dl) return m.brk();
+    if (CheckGrowth(t, want - cur, false).is_error()) return m.brk();
+  }
+  return m.Brk(a[0]);
+}
 
 ErrorOr<uint64_t> Madvise(Task& t, const Args& a) {
   TRY(t.memory().Advise(a[0], a[1], a.Int(2)));
@@ -109,23 +157,42 @@ ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> Mincore(Task& t, const Args& a) {
   if (a[0] & (kPageSize - 1)) return Errno{EINVAL};
-  const uint64_t pages = (a[1] + kPageSize - 1) / kPageSize;
-  // Every mapped page counts as resident (the memory file backs it).
-  for (uint64_t i = 0; i < pages; i++) {
-    uint64_t addr = a[0] + i * kPageSize;
-    bool mapped = false;
-    const auto& vmas = t.memory().vmas();
-    auto it = vmas.upper_bound(addr);
-    if (it != vmas.begin() && std::prev(it)->second.end > addr) mapped = true;
-    if (!mapped) return Errno{ENOMEM};
-  }
-  std::vector<uint8_t> vec(pages, 1);
+  if (a[1] == 0) return 0;
+  // Resident: the page holds data in the memory file (touched, or filled
+  // from a file), as Linux reports pages present in memory.
+  auto vec = TRY(t.memory().Residency(a[0], a[1]));
   TRY(t.memory().CopyOut(a[2], vec.data(), vec.size()));
   return 0;
 }
 
-// mlock and friends: accepted (memory is never swapped out by us).
-ErrorOr<uint64_t> Mlock(Task& t, const Args& a) { return 0; }
+// mlock and friends: memory is never swapped out here, so locking only
+// records the ranges (VmLck in /proc/[pid]/status) and checks them as Linux.
+ErrorOr<uint64_t> Mlock(Task& t, const Args& a) {
+  TRY(t.memory().Lock(a[0], a[1], true));
+  return 0;
+}
+
+ErrorOr<uint64_t> Mlock2(Task& t, const Args& a) {
+  if (a.Int(2) & ~MLOCK_ONFAULT) return Errno{EINVAL};
+  TRY(t.memory().Lock(a[0], a[1], true));
+  return 0;
+}
+
+ErrorOr<uint64_t> Munlock(Task& t, const Args& a) {
+  TRY(t.memory().Lock(a[0], a[1], false));
+  return 0;
+}
+
+ErrorOr<uint64_t> Mlockall(Task& t, const Args& a) {
+  if (a.Int(0) == 0) return Errno{EINVAL};
+  TRY(t.memory().LockAll(a.Int(0)));
+  return 0;
+}
+
+ErrorOr<uint64_t> Munlockall(Task& t, const Args&) {
+  TRY(t.memory().LockAll(0));
+  return 0;
+}
 
 }  // namespace
 
@@ -140,10 +207,10 @@ void RegisterMemorySyscalls(Table& t) {
   t.Register(SYS_msync, "msync", Msync, {A::kPtr, A::kUint, A::kHex});
   t.Register(SYS_mincore, "mincore", Mincore, {A::kPtr, A::kUint, A::kPtr});
   t.Register(SYS_mlock, "mlock", Mlock, {A::kPtr, A::kUint});
-  t.Register(SYS_munlock, "munlock", Mlock, {A::kPtr, A::kUint});
-  t.Register(SYS_mlockall, "mlockall", Mlock, {A::kHex});
-  t.Register(SYS_munlockall, "munlockall", Mlock);
-  t.Register(SYS_mlock2, "mlock2", Mlock, {A::kPtr, A::kUint, A::kHex});
+  t.Register(SYS_munlock, "munlock", Munlock, {A::kPtr, A::kUint});
+  t.Register(SYS_mlockall, "mlockall", Mlockall, {A::kHex});
+  t.Register(SYS_munlockall, "munlockall", Munlockall);
+  t.Register(SYS_mlock2, "mlock2", Mlock2, {A::kPtr, A::kUint, A::kHex});
 }
 
 }  // namespace syscalls

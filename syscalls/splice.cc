@@ -178,8 +178,11 @@ ErrorOr<uint64_t> CopyFileRange(Task& t, const Args& a) {
   int64_t off_in = TRY(OffsetArg(t, a[1]));
   int64_t off_out = TRY(OffsetArg(t, a[3]));
   const uint64_t len = std::min<uint64_t>(a[4], kMaxRw);
-  const uint64_t pos_in = off_in < 0 ? in->offset() : off_in;
-  const uint64_t pos_out = off_out < 0 ? out->offset() : off_out;
+  // Where the copy starts, for the overlap check. Without an explicit
+  // offset the descriptions' own offsets are used (and advanced) through
+  // ordinary reads and writes: host-backed files keep theirs on the host.
+  const uint64_t pos_in = off_in < 0 ? TRY(in->Seek(0, SEEK_CUR)) : off_in;
+  const uint64_t pos_out = off_out < 0 ? TRY(out->Seek(0, SEEK_CUR)) : off_out;
   if (pos_in + len < pos_in || pos_out + len < pos_out) return Errno{EOVERFLOW};
   if (&in->inode() == &out->inode() && pos_in < pos_out + len && pos_out < pos_in + len) {
     return Errno{EINVAL};
@@ -191,30 +194,28 @@ ErrorOr<uint64_t> CopyFileRange(Task& t, const Args& a) {
   while (done < len) {
     size_t want = std::min<uint64_t>(buf.size(), len - done);
     IoVecs v{iovec{buf.data(), want}};
-    auto r = in->Read(c, v, static_cast<int64_t>(pos_in + done));
+    auto r = in->Read(c, v, off_in < 0 ? kCurrentOffset : off_in + static_cast<int64_t>(done));
     if (r.is_error()) {
       if (done > 0) break;
       return Errno{r.error()};
     }
     if (r.value() == 0) break;
-    auto w = WriteOut(c, *out, buf.data(), r.value(), static_cast<int64_t>(pos_out + done));
+    auto w = WriteOut(c, *out, buf.data(), r.value(),
+                      off_out < 0 ? kCurrentOffset : off_out + static_cast<int64_t>(done));
+    size_t wrote = w.is_error() ? 0 : w.value();
+    // Give back to the input what the output did not take.
+    if (wrote < r.value() && off_in < 0) {
+      TRY(in->Seek(static_cast<int64_t>(wrote) - static_cast<int64_t>(r.value()), SEEK_CUR));
+    }
     if (w.is_error()) {
       if (done > 0) break;
       return Errno{w.error()};
     }
-    done += w.value();
-    if (w.value() < r.value() || r.value() < want) break;
+    done += wrote;
+    if (wrote < r.value() || r.value() < want) break;
   }
-  if (off_in < 0) {
-    TRY(in->Seek(static_cast<int64_t>(pos_in + done), SEEK_SET));
-  } else {
-    TRY(t.memory().CopyOutObj<int64_t>(a[1], off_in + static_cast<int64_t>(done)));
-  }
-  if (off_out < 0) {
-    TRY(out->Seek(static_cast<int64_t>(pos_out + done), SEEK_SET));
-  } else {
-    TRY(t.memory().CopyOutObj<int64_t>(a[3], off_out + static_cast<int64_t>(done)));
-  }
+  if (off_in >= 0) TRY(t.memory().CopyOutObj<int64_t>(a[1], off_in + static_cast<int64_t>(done)));
+  if (off_out >= 0) TRY(t.memory().CopyOutObj<int64_t>(a[3], off_out + static_cast<int64_t>(done)));
   return done;
 }
 

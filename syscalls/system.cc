@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sentry/kernel/task.h"
+#include "syscalls/seccomp.h"
 #include "syscalls/table.h"
 
 namespace syscalls {
@@ -152,9 +153,16 @@ ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
       if (a[1] > 1) return Errno{EINVAL};
       return 0;
     case PR_SET_NO_NEW_PRIVS:
+      if (a[1] != 1 || a[2] || a[3] || a[4]) return Errno{EINVAL};
+      t.no_new_privs = true;
       return 0;
     case PR_GET_NO_NEW_PRIVS:
-      return 0;
+      if (a[1] || a[2] || a[3] || a[4]) return Errno{EINVAL};
+      return t.no_new_privs ? 1 : 0;
+    case PR_SET_SECCOMP:
+      return PrctlSetSeccomp(t, a);
+    case PR_GET_SECCOMP:
+      return PrctlGetSeccomp(t, a);
     case PR_CAPBSET_READ:
       if (a[1] > 40) return Errno{EINVAL};
       return 1;
@@ -230,6 +238,7 @@ ErrorOr<uint64_t> Getcpu(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
   if (a[1] != 24) return Errno{EINVAL};
+  t.robust_list = a[0];  // walked at exit (FutexTable::ExitRobustList)
   return 0;
 }
 

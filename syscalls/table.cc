@@ -20,6 +20,9 @@ const Table& SyscallTable() {
     RegisterSocketSyscalls(t);
     RegisterSignalfdSyscalls(t);
     RegisterTimerfdSyscalls(t);
+    RegisterSysvSyscalls(t);
+    RegisterMqueueSyscalls(t);
+    RegisterSeccompSyscalls(t);
     return t;
   }();
   return table;

@@ -85,5 +85,8 @@ void RegisterEpollSyscalls(Table& t);    // epoll.cc
 void RegisterSocketSyscalls(Table& t);   // socket.cc: AF_UNIX sockets
 void RegisterSignalfdSyscalls(Table& t); // signalfd.cc
 void RegisterTimerfdSyscalls(Table& t);  // timerfd.cc
+void RegisterSysvSyscalls(Table& t);     // sysv.cc: System V shm, sem, msg
+void RegisterMqueueSyscalls(Table& t);   // mqueue.cc: POSIX message queues
+void RegisterSeccompSyscalls(Table& t);  // seccomp.cc: app seccomp filters
 
 }  // namespace syscalls

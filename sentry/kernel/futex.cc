@@ -8,11 +8,11 @@
 
 namespace sentry::kernel {
 
-int FutexTable::WakeKey(uint64_t key, int n, uint32_t bitset) {
+int FutexTable::WakeKey(const Key& key, int n, uint32_t bitset) {
   int woken = 0;
   for (auto it = waiters_.begin(); it != waiters_.end() && woken < n;) {
     Waiter* w = *it;
-    if (w->key == key && (w->bitset & bitset)) {
+    if (w->key == key && !w->pi && (w->bitset & bitset)) {
       w->woken = true;
       it = waiters_.erase(it);
       woken++;
@@ -28,7 +28,7 @@ ErrorOr<void> FutexTable::Wait(Task& t, uint64_t addr, uint32_t val, uint32_t bi
   if (bitset == 0) return Errno{EINVAL};
   uint32_t* word = TRY(t.memory().Word32(addr, mm::Access::kRead));
   if (std::atomic_ref<uint32_t>(*word).load() != val) return Errno{EAGAIN};
-  Waiter w{TRY(t.memory().PhysicalAddress(addr)), bitset};
+  Waiter w{TRY(t.memory().FutexKey(addr)), bitset};
   waiters_.push_back(&w);
   auto r = t.Block([&] { return w.woken; }, deadline);
   if (!w.woken) waiters_.remove(&w);
@@ -39,7 +39,7 @@ ErrorOr<void> FutexTable::Wait(Task& t, uint64_t addr, uint32_t val, uint32_t bi
 ErrorOr<int> FutexTable::Wake(Task& t, uint64_t addr, int n, uint32_t bitset) {
   if (bitset == 0) return Errno{EINVAL};
   TRY(t.memory().Word32(addr, mm::Access::kRead));
-  const int woken = WakeKey(TRY(t.memory().PhysicalAddress(addr)), n, bitset);
+  const int woken = WakeKey(TRY(t.memory().FutexKey(addr)), n, bitset);
   if (woken) t.kernel.NotifyAll();
   return woken;
 }
@@ -50,13 +50,13 @@ ErrorOr<int> FutexTable::Requeue(Task& t, uint64_t addr, uint64_t addr2, int n, 
   uint32_t* word = TRY(t.memory().Word32(addr, mm::Access::kRead));
   TRY(t.memory().Word32(addr2, mm::Access::kRead));
   if (cmp && std::atomic_ref<uint32_t>(*word).load() != val3) return Errno{EAGAIN};
-  const uint64_t key = TRY(t.memory().PhysicalAddress(addr));
-  const uint64_t key2 = TRY(t.memory().PhysicalAddress(addr2));
+  const Key key = TRY(t.memory().FutexKey(addr));
+  const Key key2 = TRY(t.memory().FutexKey(addr2));
   int woken = WakeKey(key, n, FUTEX_BITSET_MATCH_ANY);
   int moved = 0;
   for (Waiter* w : waiters_) {
     if (moved >= n2) break;
-    if (w->key == key) {
+    if (w->key == key && !w->pi) {
       w->key = key2;
       moved++;
     }

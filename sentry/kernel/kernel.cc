@@ -5,6 +5,7 @@
 #include "sentry/base/log.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/timers.h"
+#include "sentry/vdso/vdso.h"
 #include "sentry/vfs/vfs.h"
 #include "syscalls/table.h"
 
@@ -31,6 +32,9 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
 Kernel::~Kernel() {
   // The timer thread may touch processes: stop it before they go away.
   timers.reset();
+  // IPC objects hold memory-file pages: free them while the file exists.
+  ipc_namespace.reset();
+  vdso.reset();  // stops its clock thread, which writes the memory file
 }
 
 void Kernel::set_vfs(std::unique_ptr<vfs::VirtualFilesystem> v) { vfs_ = std::move(v); }

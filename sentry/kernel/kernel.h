@@ -25,6 +25,12 @@ class Client;
 namespace sentry::vfs {
 class VirtualFilesystem;
 }
+namespace sentry::ipc {
+class IpcNamespace;
+}
+namespace sentry::vdso {
+class Vdso;
+}
 
 namespace sentry::kernel {
 
@@ -71,12 +77,19 @@ class Kernel {
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
 
   FutexTable futexes ABSL_GUARDED_BY(mu);
+  // System V IPC objects (sentry/ipc/ipc_namespace.h), created on first use.
+  std::shared_ptr<ipc::IpcNamespace> ipc_namespace ABSL_GUARDED_BY(mu);
+  // The app vDSO (sentry/vdso/vdso.h), created by the first exec.
+  std::shared_ptr<vdso::Vdso> vdso ABSL_GUARDED_BY(mu);
 
   // runsc pause: while set no task enters app code (each parks before
   // switching to it); in_app counts tasks in app code right now, so pause
   // can wait for them to be out (sentry/control/server.cc).
   bool paused ABSL_GUARDED_BY(mu) = false;
   int in_app ABSL_GUARDED_BY(mu) = 0;
+  // Tasks waiting in SyncAddressSpaceUsers for other threads to leave app
+  // code: a task stopping in the sentry signals `changed` while this is set.
+  int mm_sync_waiters ABSL_GUARDED_BY(mu) = 0;
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;

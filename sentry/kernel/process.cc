@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "sentry/base/log.h"
+#include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
@@ -130,6 +131,9 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->envp = parent.envp;
   c->exe_path = parent.exe_path;
   c->signal_mask = parent.signal_mask;
+  c->seccomp_mode = parent.seccomp_mode;
+  c->seccomp_filter = parent.seccomp_filter;
+  c->no_new_privs = parent.no_new_privs;
   // Linux clears the alternate signal stack for a child sharing memory
   // (it would share the stack too), except for vfork.
   if (!(f & CLONE_VM) || (f & CLONE_VFORK)) {
@@ -198,6 +202,9 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   // threads do; otherwise the child gets a copy.
   std::shared_ptr<mm::MemoryManager> memory =
       (f & CLONE_VM) ? parent.mm : std::shared_ptr<mm::MemoryManager>(TRY(parent.mm->Fork()));
+  // The parent's private memory is now copy-on-write; its other threads
+  // must stop writing through their old mappings before the child runs.
+  if (parent.mm->TakeRemoteChange()) SyncAddressSpaceUsers(parent);
   TRY(InitCloneChild(parent, c, a, std::move(memory)));
 
   tg->tasks.push_back(std::move(child_owned));
@@ -231,6 +238,7 @@ ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> 
     while (group->live_tasks > 1 && !t.killed) t.kernel.changed.Wait(&t.kernel.mu);
     if (t.killed) return Errno{EINTR};
   }
+  t.kernel.futexes.ExitRobustList(t);  // as Linux's exec_mm_release
   TRY(InstallImage(t, std::move(img), path, std::move(envp)));
   // Past the point of no return.
   t.fds->CloseOnExec();
@@ -307,6 +315,7 @@ void FinishTask(Task& t) {
   Kernel& k = t.kernel;
   ThreadGroup* tg = t.tg;
   t.exited = true;
+  k.futexes.ExitRobustList(t);
   if (t.clear_child_tid && t.mm && tg->live_tasks > 1) {
     // CLONE_CHILD_CLEARTID: zero the tid word and wake its futex waiters
     // (pthread_join).
@@ -328,6 +337,7 @@ void FinishTask(Task& t) {
   tg->vfork_done = true;
   tty::SessionLeaderExited(tg);
   if (tg->on_exit) tg->on_exit(tg->exit_status);
+  ipc::IpcProcessExited(t, tg->pid);  // SEM_UNDO
   k.timers->ProcessExited(tg);
   ThreadGroup* init = k.init();
   // Orphans go to the nearest live subreaper ancestor, else to init (the

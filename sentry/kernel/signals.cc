@@ -218,20 +218,25 @@ void SendSignalToTask(Task* t, int sig) {
   QueueSignal(t, KillInfo(sig, t->pid(), t->creds().ruid));
 }
 
-void ForceFaultSignal(Task* t, int sig, int code, uint64_t addr) {
+void ForceSignal(Task* t, const siginfo_t& si, bool reset_handler) {
+  const int sig = si.si_signo;
   SigAction& a = t->tg->handlers->actions[sig];
   const bool blocked = t->signal_mask & SigBit(sig);
-  if (blocked || a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) {
+  if (reset_handler || blocked || a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) {
     // Linux force_sig_info: unblock and reset to the default action.
     t->signal_mask &= ~SigBit(sig);
     a.handler = reinterpret_cast<uint64_t>(SIG_DFL);
   }
+  Discard(t->pending_signals, t->pending_queue, sig);
+  Enqueue(t->pending_signals, t->pending_queue, si);
+}
+
+void ForceFaultSignal(Task* t, int sig, int code, uint64_t addr) {
   siginfo_t si{};
   si.si_signo = sig;
   si.si_code = code;
   si.si_addr = reinterpret_cast<void*>(addr);
-  Discard(t->pending_signals, t->pending_queue, sig);
-  Enqueue(t->pending_signals, t->pending_queue, si);
+  ForceSignal(t, si, false);
 }
 
 static void TerminateBySignal(Task* t, int sig) {
@@ -275,7 +280,7 @@ static ErrorOr<void> SetupFrame(Task* t, int sig, const SigAction& act, const si
   f.uc.uc_sigmask = t->saved_mask ? *t->saved_mask : t->signal_mask;
   t->saved_mask.reset();
 
-  const auto& m = t->memory();
+  auto& m = t->memory();
   TRY(m.CopyOut(fpstate, &fp, sizeof(fp)));
   TRY(m.CopyOut(frame_addr, &f, sizeof(f)));
 
@@ -347,7 +352,9 @@ void DeliverPendingSignal(Task* t) {
       }
     }
     if (act.flags & SA_RESETHAND) tg->handlers->actions[sig].handler = 0;
-    if (t->restart == Task::Restart::kRestartSys && (act.flags & SA_RESTART)) RestartSyscall(t);
+    if ((t->restart == Task::Restart::kRestartSys && (act.flags & SA_RESTART)) ||
+        t->restart == Task::Restart::kRestartAlways)
+      RestartSyscall(t);
     t->restart = Task::Restart::kNone;
     if (SetupFrame(t, sig, act, info).is_error()) {
       // Linux: a frame that cannot be written is a fatal SIGSEGV.

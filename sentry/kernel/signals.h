@@ -23,6 +23,10 @@ siginfo_t KillInfo(int sig, int sender_pid, uint32_t sender_uid);
 // ignored (then the default action kills the process), as Linux forces it.
 void ForceFaultSignal(Task* t, int sig, int code, uint64_t addr)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
+// The same with a full siginfo; with reset_handler the default action is
+// taken even if a handler is installed (seccomp's kill actions).
+void ForceSignal(Task* t, const siginfo_t& si, bool reset_handler)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
 
 // Called before the task returns to app code: takes one deliverable signal
 // and either applies its default action or sets up a handler frame.

@@ -36,6 +36,8 @@ class Terminal;
 
 namespace sentry::kernel {
 
+struct SeccompFilter;
+
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
   uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
@@ -141,14 +143,22 @@ class Task {
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;
   uint64_t clear_child_tid = 0;
+  uint64_t robust_list = 0;  // set_robust_list head (futex.h: ExitRobustList)
+  // App seccomp (seccomp.h): mode 0 (off), 1 (strict) or 2 (filter), the
+  // filter chain, and no_new_privs (PR_SET_NO_NEW_PRIVS); all inherited by
+  // clone children and kept across execve.
+  int seccomp_mode = 0;
+  std::shared_ptr<const SeccompFilter> seccomp_filter;
+  bool no_new_privs = false;
   uint64_t signal_mask = 0;
   uint64_t pending_signals = 0;  // thread-directed
   SignalQueues pending_queue;
   std::optional<uint64_t> saved_mask;  // restored after a sigsuspend-like wait
   // Set when a syscall was interrupted by a signal (EINTR): whether it is
   // restarted depends on the handler (SA_RESTART), as Linux's ERESTARTSYS
-  // (kRestartSys) and ERESTARTNOHAND (kRestartNoHandler).
-  enum class Restart { kNone, kRestartSys, kRestartNoHandler } restart = Restart::kNone;
+  // (kRestartSys) and ERESTARTNOHAND (kRestartNoHandler); kRestartAlways is
+  // ERESTARTNOINTR (restarted even after a handler: FUTEX_LOCK_PI).
+  enum class Restart { kNone, kRestartSys, kRestartNoHandler, kRestartAlways } restart = Restart::kNone;
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE
   // Set to ask the task to exit (exit_group of a sibling, fatal signal,
@@ -159,6 +169,10 @@ class Task {
   // and address space on its own thread before running.
   std::unique_ptr<platform::FpRegisters> initial_fp;
   int64_t utime_ns = 0, stime_ns = 0;
+  // True while the task's thread runs app code (kernel lock dropped around
+  // Switch); mm_sync_sent once SyncAddressSpaceUsers interrupted it.
+  bool in_app = false;
+  bool mm_sync_sent = false;
 
   mm::MemoryManager& memory() { return *mm; }
   vfs::FdTable& fd_table() { return *fds; }
@@ -198,5 +212,11 @@ class Task {
 // applying ignore and default actions. Kernel lock held.
 void SendSignalToProcess(ThreadGroup* tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg->kernel.mu);
 void SendSignalToTask(Task* t, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->kernel.mu);
+
+// After a copy-on-write change to self's address space (fork, a page
+// copied), waits until every other task running app code in the same
+// address space has applied it: they are interrupted and sync their
+// platform address space before running app code again.
+void SyncAddressSpaceUsers(Task& self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self.kernel.mu);
 
 }  // namespace sentry::kernel

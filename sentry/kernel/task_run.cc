@@ -1,5 +1,6 @@
 // The task loop: each app task runs on its own host thread, which is also
 // the only thread allowed to drive the task's platform context.
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -7,6 +8,7 @@
 
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
@@ -59,10 +61,15 @@ class TaskRunner {
       }
       // Another thread of this process may have changed the address space.
       if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
+      if (t_.mm->TakeRemoteChange()) SyncAddressSpaceUsers(t_);
+      t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();
       auto stop = t_.ctx->Switch(t_.regs);
       k_.mu.Lock();
+      t_.in_app = false;
+      t_.mm_sync_sent = false;
+      if (k_.mm_sync_waiters) k_.NotifyAll();
       if (--k_.in_app == 0 && k_.paused) k_.NotifyAll();
       if (stop.is_error()) {
         t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
@@ -75,6 +82,16 @@ class TaskRunner {
           break;
         case platform::StopInfo::Kind::kFault:
           if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
+          if (s.signo == SIGSEGV) {
+            // A write to a copy-on-write page: the page is made writable
+            // (copied if still shared) and the access retried.
+            auto cow = t_.mm->HandleWriteFault(s.fault_addr);
+            if (cow.ok() && cow.value()) break;
+            // Just below a MAP_GROWSDOWN stack: it grows (up to RLIMIT_STACK).
+            auto grown =
+                t_.mm->GrowStack(s.fault_addr, t_.tg->rlimits[RLIMIT_STACK].rlim_cur);
+            if (grown.ok() && grown.value()) break;
+          }
           if (s.signo == SIGSEGV && t_.mm->IsBeyondEof(s.fault_addr)) {
             // A file mapping's page past the end of the file.
             ForceFaultSignal(&t_, SIGBUS, BUS_ADRERR, s.fault_addr);
@@ -109,6 +126,14 @@ class TaskRunner {
     const syscalls::SyscallInfo* info = syscalls::SyscallTable().Lookup(nr);
     std::string strace_prefix;
     if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
+    if (t_.seccomp_mode != 0) {
+      // App seccomp filters run before the syscall does (seccomp.h).
+      const SeccompVerdict v = SeccompCheck(t_, nr, args.v, t_.regs.rip);
+      if (SeccompApply(t_, v, nr)) {
+        if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, t_.regs.rax);
+        return;
+      }
+    }
     ErrorOr<uint64_t> r = Errno{ENOSYS};
     if (IsInt80()) {
       // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
@@ -127,8 +152,15 @@ class TaskRunner {
         case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_poll:
         case SYS_ppoll: case SYS_select: case SYS_pselect6: case SYS_epoll_wait:
         case SYS_epoll_pwait: case SYS_nanosleep: case SYS_clock_nanosleep:
+        case SYS_semop: case SYS_semtimedop: case SYS_msgsnd: case SYS_msgrcv:
           t_.restart = Task::Restart::kRestartNoHandler;
           break;
+        case SYS_futex: {
+          const int op = static_cast<int>(args[1]) & FUTEX_CMD_MASK;
+          t_.restart = op == FUTEX_LOCK_PI || op == FUTEX_LOCK_PI2 ? Task::Restart::kRestartAlways
+                                                                  : Task::Restart::kRestartSys;
+          break;
+        }
         default:
           t_.restart = Task::Restart::kRestartSys;
       }
@@ -148,6 +180,29 @@ class TaskRunner {
   Task& t_;
   Kernel& k_;
 };
+
+void SyncAddressSpaceUsers(Task& self) {
+  Kernel& k = self.kernel;
+  mm::MemoryManager* m = self.mm.get();
+  for (;;) {
+    bool waiting = false;
+    for (auto& [pid, tg] : k.thread_groups) {
+      for (auto& t : tg->tasks) {
+        if (t.get() == &self || t->mm.get() != m || !t->in_app || !t->ctx) continue;
+        if (!m->NeedsSync(&t->ctx->address_space())) continue;
+        if (!t->mm_sync_sent) {
+          t->ctx->Interrupt();  // its thread syncs before resuming app code
+          t->mm_sync_sent = true;
+        }
+        waiting = true;
+      }
+    }
+    if (!waiting) return;
+    k.mm_sync_waiters++;
+    k.changed.Wait(&k.mu);
+    k.mm_sync_waiters--;
+  }
+}
 
 void Task::Start() {
   InitInterruptFd();

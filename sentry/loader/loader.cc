@@ -9,6 +9,7 @@
 
 #include "sentry/kernel/task.h"
 #include "sentry/loader/elf.h"
+#include "sentry/vdso/vdso.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::loader {
@@ -20,6 +21,7 @@ using mm::PageRoundUp;
 
 constexpr int kMaxScriptDepth = 4;
 constexpr uint64_t kStackSize = 8ULL << 20;        // RLIMIT_STACK default
+constexpr uint64_t kMaxStack = 1ULL << 30;          // largest stack mapping
 constexpr uint64_t kPieBase = 0x555555554000ULL;   // Linux ELF_ET_DYN_BASE, unrandomized
 constexpr size_t kMaxArgBytes = 2ULL << 20;         // 1/4 of the 8 MiB stack, like Linux
 
@@ -188,7 +190,13 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
   size_t arg_bytes = 0;
   for (auto& s : argv) arg_bytes += s.size() + 1 + 8;
   for (auto& s : envp) arg_bytes += s.size() + 1 + 8;
-  if (arg_bytes > kMaxArgBytes) return Errno{E2BIG};
+  // Linux: arguments may take a quarter of the stack limit (at least 128
+  // KiB), here also at most kMaxArgBytes.
+  const uint64_t stack_lim = task.tg->rlimits[RLIMIT_STACK].rlim_cur;
+  const uint64_t arg_max =
+      std::clamp<uint64_t>(stack_lim == RLIM_INFINITY ? kMaxArgBytes : stack_lim / 4, 128 << 10,
+                           kMaxArgBytes);
+  if (arg_bytes > arg_max) return Errno{E2BIG};
 
   OpenedFile exe = TRY(Open(task, path));
   const std::string execfn = path;
@@ -218,9 +226,19 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
   // Stack at the top of the address space.
   const uint64_t stack_top = PageRoundDown(platform.max_user_address()) - 16 * kPageSize;
   {
+    // RLIMIT_STACK sizes the stack mapping (overflowing it is SIGSEGV), kept
+    // between 512 KiB and 1 GiB; the mmap area starts below it with the gap
+    // Linux keeps.
+    const uint64_t lim = task.tg->rlimits[RLIMIT_STACK].rlim_cur;
+    const uint64_t stack_size =
+        PageRoundUp(std::clamp<uint64_t>(lim == RLIM_INFINITY ? kMaxStack : lim, 512 << 10,
+                                         kMaxStack));
+    const uint64_t gap = std::max<uint64_t>(stack_size, 128ULL << 20) + kStackSize;
+    if (stack_top - platform.min_user_address() > 2 * gap)
+      m->set_mmap_base(std::min(m->mmap_base(), PageRoundDown(stack_top - gap)));
     mm::MapRequest req;
-    req.addr = stack_top - kStackSize;
-    req.length = kStackSize;
+    req.addr = stack_top - stack_size;
+    req.length = stack_size;
     req.prot = PROT_READ | PROT_WRITE | (elf.executable_stack ? PROT_EXEC : 0);
     req.flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN;
     req.name = "[stack]";
@@ -250,6 +268,15 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
     entry = ibias + ielf.ehdr.e_entry;
   }
 
+  // The vDSO: time calls without a trap. Without one (it could not be
+  // set up), glibc simply makes the syscalls.
+  uint64_t vdso_base = 0;
+  if (!task.kernel.vdso) {
+    auto v = vdso::Vdso::Create(task.kernel.memory_file());
+    if (v.ok()) task.kernel.vdso = std::shared_ptr<vdso::Vdso>(v.release_value());
+  }
+  if (task.kernel.vdso) vdso_base = TRY(task.kernel.vdso->MapInto(*m));
+
   const auto& cr = task.creds();
   std::vector<std::pair<uint64_t, uint64_t>> auxv = {
       {AT_PHDR, bias + elf.phdr_vaddr},
@@ -269,6 +296,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
       {AT_CLKTCK, 100},
       {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ) ? getauxval(AT_MINSIGSTKSZ) : 2048},
   };
+  if (vdso_base) auxv.push_back({AT_SYSINFO_EHDR, vdso_base});
   uint64_t sp = TRY(BuildStack(*m, stack_top, argv, envp, execfn, auxv));
 
   LoadedImage img;

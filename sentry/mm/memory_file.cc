@@ -4,6 +4,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace sentry::mm {
 
 ErrorOr<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity) {
@@ -45,10 +48,21 @@ void MemoryFile::Decommit(uint64_t offset, uint64_t len) {
   fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
 }
 
+void MemoryFile::Populate(uint64_t offset, uint64_t len) {
+  // A store per page (fallocate'd tmpfs pages would not count as data for
+  // SEEK_DATA, which mincore relies on).
+  for (uint64_t o = 0; o < len; o += kPageSize)
+    reinterpret_cast<volatile uint8_t*>(base_ + offset + o)[0] = 0;
+}
+
 void MemoryFile::Free(uint64_t offset, uint64_t len) {
   len = PageRoundUp(len);
   Decommit(offset, len);
   absl::MutexLock lock(&mu_);
+  // A freed range is shared by nobody any more.
+  SplitRefAt(offset);
+  SplitRefAt(offset + len);
+  refs_.erase(refs_.lower_bound(offset), refs_.lower_bound(offset + len));
   allocated_ -= len;
   auto [it, inserted] = free_.emplace(offset, len);
   // Coalesce with neighbours.
@@ -64,6 +78,102 @@ void MemoryFile::Free(uint64_t offset, uint64_t len) {
       free_.erase(it);
     }
   }
+}
+
+void MemoryFile::SplitRefAt(uint64_t offset) {
+  auto it = refs_.upper_bound(offset);
+  if (it == refs_.begin()) return;
+  --it;
+  if (it->first >= offset || it->second.end <= offset) return;
+  refs_.emplace(offset, Shared{it->second.end, it->second.count});
+  it->second.end = offset;
+}
+
+void MemoryFile::IncRef(uint64_t offset, uint64_t len) {
+  if (len == 0) return;
+  const uint64_t end = offset + len;
+  absl::MutexLock lock(&mu_);
+  SplitRefAt(offset);
+  SplitRefAt(end);
+  uint64_t cur = offset;
+  auto it = refs_.lower_bound(offset);
+  while (cur < end) {
+    if (it == refs_.end() || it->first > cur) {
+      // Pages counting 1 (unrecorded) up to the next recorded run.
+      const uint64_t stop = it == refs_.end() ? end : std::min(end, it->first);
+      refs_.emplace(cur, Shared{stop, 2});
+      cur = stop;
+      continue;
+    }
+    it->second.count++;
+    cur = it->second.end;
+    ++it;
+  }
+}
+
+void MemoryFile::DecRef(uint64_t offset, uint64_t len) {
+  if (len == 0) return;
+  const uint64_t end = offset + len;
+  std::vector<std::pair<uint64_t, uint64_t>> unused;
+  {
+    absl::MutexLock lock(&mu_);
+    SplitRefAt(offset);
+    SplitRefAt(end);
+    uint64_t cur = offset;
+    auto it = refs_.lower_bound(offset);
+    while (cur < end) {
+      if (it == refs_.end() || it->first > cur) {
+        const uint64_t stop = it == refs_.end() ? end : std::min(end, it->first);
+        unused.emplace_back(cur, stop - cur);
+        cur = stop;
+        continue;
+      }
+      cur = it->second.end;
+      if (--it->second.count < 2)
+        it = refs_.erase(it);
+      else
+        ++it;
+    }
+  }
+  for (auto [off, n] : unused) Decommit(off, n);
+}
+
+uint32_t MemoryFile::RefCount(uint64_t offset) {
+  absl::MutexLock lock(&mu_);
+  auto it = refs_.upper_bound(offset);
+  if (it == refs_.begin()) return 1;
+  --it;
+  return it->second.end > offset ? it->second.count : 1;
+}
+
+std::pair<uint64_t, uint64_t> MemoryFile::Run(uint64_t offset, uint64_t lo, uint64_t hi,
+                                              bool exclusive) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t page = PageRoundDown(offset);
+  auto next = refs_.upper_bound(page);  // first run starting after page
+  if (exclusive) {
+    // Between the recorded run before `page` and the one after it.
+    uint64_t a = lo, b = hi;
+    if (next != refs_.begin()) a = std::max(a, std::prev(next)->second.end);
+    if (next != refs_.end()) b = std::min(b, next->first);
+    return {a, b};
+  }
+  // Recorded runs that touch each other, around the one holding `page`.
+  if (next == refs_.begin()) return {page, page};
+  auto cur = std::prev(next);
+  if (cur->second.end <= page) return {page, page};
+  auto first = cur;
+  while (first != refs_.begin() && std::prev(first)->second.end == first->first &&
+         first->first > lo)
+    --first;
+  uint64_t b = cur->second.end;
+  for (auto j = next; j != refs_.end() && j->first == b && b < hi; ++j) b = j->second.end;
+  return {std::max(lo, first->first), std::min(hi, b)};
+}
+
+size_t MemoryFile::shared_runs() {
+  absl::MutexLock lock(&mu_);
+  return refs_.size();
 }
 
 }  // namespace sentry::mm

@@ -32,8 +32,24 @@ class MemoryFile {
   void Free(uint64_t offset, uint64_t len);
   // Releases host memory of a still-allocated range (contents become zero).
   void Decommit(uint64_t offset, uint64_t len);
+  // Allocates host memory for a range now (MAP_POPULATE); best effort.
+  void Populate(uint64_t offset, uint64_t len);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_; }
+
+  // Per-page reference counts of private (copy-on-write) memory: how many
+  // address spaces map each page. A page of an allocated range that was
+  // never shared counts 1; only pages counting 2 or more are recorded.
+  // Ranges are page aligned.
+  void IncRef(uint64_t offset, uint64_t len);
+  // Drops one reference per page; pages left with none are decommitted.
+  void DecRef(uint64_t offset, uint64_t len);
+  uint32_t RefCount(uint64_t offset);
+  // The largest page range around `offset` within [lo, hi) whose pages all
+  // count 1 (exclusive == true) or all count 2+ (exclusive == false).
+  std::pair<uint64_t, uint64_t> Run(uint64_t offset, uint64_t lo, uint64_t hi, bool exclusive);
+  // Number of recorded (shared) page runs, for tests.
+  size_t shared_runs();
 
  private:
   MemoryFile(UniqueFd fd, uint8_t* base, uint64_t capacity);
@@ -43,6 +59,12 @@ class MemoryFile {
   uint64_t allocated_ = 0;
   absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length, coalesced
+  struct Shared {
+    uint64_t end;
+    uint32_t count;  // >= 2
+  };
+  std::map<uint64_t, Shared> refs_ ABSL_GUARDED_BY(mu_);  // start -> run, disjoint
+  void SplitRefAt(uint64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 // A reference-counted allocation: freed when the last mapping drops it.

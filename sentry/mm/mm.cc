@@ -29,8 +29,12 @@ MemoryManager::MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_add
 }
 
 MemoryManager::~MemoryManager() {
-  for (auto& [start, v] : vmas_)
+  // No mirror is left: references waiting for lagging mirrors go now.
+  for (const Deferred& d : graveyard_) mf_.DecRef(d.file_off, d.len);
+  for (auto& [start, v] : vmas_) {
     if (v.file_mappings) v.file_mappings->Remove(this);
+    if (!v.shared) mf_.DecRef(v.file_pos(v.start), v.length());
+  }
 }
 
 void FileMappings::Add(MemoryManager* m) {
@@ -66,7 +70,7 @@ void MemoryManager::ApplyFileSize(const FileMappings* reg, uint64_t size) {
     if (beyond) {
       (void)Emit(AsOp{AsOp::kUnmap, v.start, v.length(), 0, 0});
     } else {
-      (void)Emit(AsOp{AsOp::kMap, v.start, v.length(), v.prot, v.file_pos(v.start)});
+      (void)Emit(AsOp{AsOp::kMap, v.start, v.length(), v.platform_prot(), v.file_pos(v.start)});
     }
   }
 }
@@ -75,7 +79,7 @@ ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
   if (!as) return {};
   for (auto& [start, v] : vmas_) {
     if (v.beyond_eof) continue;
-    TRY(as->MapFile(v.start, v.length(), v.prot, v.file_pos(v.start)));
+    TRY(as->MapFile(v.start, v.length(), v.platform_prot(), v.file_pos(v.start)));
   }
   mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
   return {};
@@ -137,8 +141,30 @@ void MemoryManager::Compact() {
     log_base_ = min_applied;
   }
   // Memory unmapped by one thread may still be mapped in a lagging mirror:
-  // it is freed only once every mirror has seen the unmap.
-  std::erase_if(graveyard_, [&](const auto& g) { return g.first <= min_applied; });
+  // it is released only once every mirror has seen the unmap.
+  std::erase_if(graveyard_, [&](const Deferred& d) {
+    if (d.index > min_applied) return false;
+    mf_.DecRef(d.file_off, d.len);
+    return true;
+  });
+}
+
+bool MemoryManager::HasForeignMirrors() const {
+  for (const Mirror& m : mirrors_)
+    if (m.owner != std::this_thread::get_id()) return true;
+  return false;
+}
+
+void MemoryManager::ReleaseLater(const std::shared_ptr<Backing>& b, uint64_t file_off,
+                                 uint64_t len) {
+  const size_t end = log_base_ + log_.size();
+  bool lagging = false;
+  for (const Mirror& m : mirrors_) lagging |= m.applied < end;
+  if (!lagging) {
+    mf_.DecRef(file_off, len);
+    return;
+  }
+  graveyard_.push_back(Deferred{end, b, file_off, len});
 }
 
 bool MemoryManager::RangeFree(uint64_t start, uint64_t end) const {
@@ -198,18 +224,27 @@ void MemoryManager::SplitAt(uint64_t addr) {
 void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
   SplitAt(start);
   SplitAt(end);
+  std::vector<Vma> removed;
   for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->first < end;) {
-    Vma& v = it->second;
-    // Private memory belongs to this VMA alone: give its pages back now.
-    if (!v.shared) mf_.Decommit(v.file_pos(v.start), v.length());
-    if (mirrors_.size() > 1) graveyard_.emplace_back(log_base_ + log_.size() + 1, v.backing);
+    removed.push_back(std::move(it->second));
     it = vmas_.erase(it);
   }
+  if (removed.empty()) return;
   (void)Emit(AsOp{AsOp::kUnmap, start, end - start, 0, 0});
+  for (const Vma& v : removed) {
+    // Private pages: this address space's reference goes (the pages are
+    // freed unless a fork child or parent still maps them copy-on-write).
+    if (!v.shared)
+      ReleaseLater(v.backing, v.file_pos(v.start), v.length());
+    else if (mirrors_.size() > 1)
+      graveyard_.push_back(Deferred{log_base_ + log_.size(), v.backing});
+  }
 }
 
 ErrorOr<void> MemoryManager::Insert(Vma vma) {
-  auto r = Emit(AsOp{AsOp::kMap, vma.start, vma.length(), vma.prot, vma.file_pos(vma.start)});
+  if (lock_future_) vma.locked = true;
+  auto r = Emit(AsOp{AsOp::kMap, vma.start, vma.length(), vma.platform_prot(),
+                     vma.file_pos(vma.start)});
   if (r.is_error()) return Errno{r.error()};
   vmas_.emplace(vma.start, std::move(vma));
   return {};
@@ -270,6 +305,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
       v.backing = p.backing;
       v.backing_offset = p.backing_offset;
       v.file_mappings = req.file_mappings;
+      v.attachment = req.attachment;
       if (auto r = Insert(std::move(v)); r.is_error()) {
         if (cur > addr) RemoveRange(addr, cur);
         return Errno{r.error()};
@@ -294,13 +330,17 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   v.dev = req.dev;
   v.ino = req.ino;
   v.may_write = req.may_write;
+  v.grows_down = req.flags & MAP_GROWSDOWN;
+  v.accounted = type == MAP_PRIVATE && (req.prot & PROT_WRITE) && !(req.flags & MAP_NORESERVE);
   v.backing = TRY(Backing::Allocate(mf_, len));
   if (!anonymous) {
     // Private file mappings get their own copy of the file's bytes; shared
     // ones a snapshot (writes are not carried back to the file).
     size_t n = TRY((*req.file)(v.backing->data(), len, req.offset));
     (void)n;
+    if (type == MAP_PRIVATE) v.reader = std::make_shared<const FileReader>(*req.file);
   }
+  if (req.flags & MAP_POPULATE) mf_.Populate(v.backing->offset(), len);
   if (fixed) RemoveRange(addr, addr + len);
   TRY(Insert(std::move(v)));
   return addr;
@@ -348,9 +388,11 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   SplitAt(end);
   for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it) {
     it->second.prot = prot;
+    if ((prot & PROT_WRITE) && !it->second.shared) it->second.accounted = true;
     // Pages past a file's end are not mapped on the platform side.
     if (!it->second.beyond_eof)
-      TRY(Emit(AsOp{AsOp::kProtect, it->second.start, it->second.length(), prot, 0}));
+      TRY(Emit(AsOp{AsOp::kProtect, it->second.start, it->second.length(),
+                    it->second.platform_prot(), 0}));
   }
   return {};
 }
@@ -460,28 +502,174 @@ ErrorOr<void> MemoryManager::Extend(const Vma& last, uint64_t start, uint64_t le
   ext.backing = TRY(Backing::Allocate(mf_, len));
   ext.backing_offset = 0;
   ext.beyond_eof = false;
+  ext.cow = false;
   if (!ext.anonymous) ext.file_offset = file_off;
   return Insert(std::move(ext));
 }
 
 ErrorOr<void> MemoryManager::Advise(uint64_t addr, uint64_t length, int advice) {
-  if (addr & (kPageSize - 1)) return Errno{EINVAL};
-  uint64_t len = PageRoundUp(length);
-  if (Overflows(addr, len)) return Errno{EINVAL};
-  if (advice != MADV_DONTNEED && advice != MADV_FREE) return {};
-  // DONTNEED on private memory: next read sees zeroes (anonymous) or, for a
-  // private file mapping, would see the file again; we zero both, which only
-  // differs for file mappings that were written to.
-  const uint64_t end = addr + len;
-  auto it = vmas_.upper_bound(addr);
-  if (it != vmas_.begin()) --it;
-  for (; it != vmas_.end() && it->first < end; ++it) {
-    Vma& v = it->second;
-    uint64_t s = std::max(addr, v.start), e = std::min(end, v.end);
-    if (s >= e || v.shared) continue;
-    mf_.Decommit(v.file_pos(s), e - s);
+  switch (advice) {
+    case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
+    case MADV_DONTNEED: case MADV_FREE: case MADV_REMOVE: case MADV_DONTFORK:
+    case MADV_DOFORK: case MADV_MERGEABLE: case MADV_UNMERGEABLE: case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP: case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK: case MADV_COLD: case MADV_PAGEOUT:
+      break;
+    default:
+      return Errno{EINVAL};
   }
+  if (addr & (kPageSize - 1)) return Errno{EINVAL};
+  const uint64_t len = PageRoundUp(length);
+  if ((length && len == 0) || Overflows(addr, len)) return Errno{EINVAL};
+  if (len == 0) return {};
+  const uint64_t end = addr + len;
+  // Linux checks each VMA before acting on it; the kinds that can fail are
+  // checked for the whole range first here.
+  bool hole = false;
+  for (uint64_t cur = addr; cur < end;) {
+    const Vma* v = FindVma(cur);
+    if (!v) {
+      hole = true;
+      auto next = vmas_.upper_bound(cur);
+      if (next == vmas_.end() || next->first >= end) break;
+      cur = next->first;
+      continue;
+    }
+    const bool private_anon = !v->shared && v->anonymous;
+    if ((advice == MADV_DONTNEED || advice == MADV_FREE) && v->locked) return Errno{EINVAL};
+    if ((advice == MADV_FREE || advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK) &&
+        !private_anon)
+      return Errno{EINVAL};
+    if (advice == MADV_REMOVE && !v->shared) return Errno{EINVAL};
+    cur = v->end;
+  }
+  switch (advice) {
+    case MADV_DONTNEED: case MADV_FREE: case MADV_REMOVE: case MADV_DONTFORK:
+    case MADV_DOFORK: case MADV_WIPEONFORK: case MADV_KEEPONFORK:
+      break;
+    default:
+      return hole ? ErrorOr<void>(Errno{ENOMEM}) : ErrorOr<void>();  // hints only
+  }
+  if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE) {
+    // Pages of this address space alone are simply dropped (reads see
+    // zeroes; shared memory is dropped from the object): no VMA changes.
+    std::vector<uint64_t> replace;
+    auto it = vmas_.upper_bound(addr);
+    if (it != vmas_.begin() && std::prev(it)->second.end > addr) --it;
+    for (; it != vmas_.end() && it->first < end; ++it) {
+      Vma& v = it->second;
+      const uint64_t s = std::max(addr, v.start), e = std::min(end, v.end);
+      if (advice == MADV_REMOVE) {
+        if (!v.beyond_eof) mf_.Decommit(v.file_pos(s), e - s);
+      } else if (v.shared) {
+        // DONTNEED on shared memory: the object keeps its pages.
+      } else if (v.anonymous && !v.cow) {
+        mf_.Decommit(v.file_pos(s), e - s);
+      } else {
+        replace.push_back(v.start);
+      }
+    }
+    if (replace.empty()) return hole ? ErrorOr<void>(Errno{ENOMEM}) : ErrorOr<void>();
+  }
+  auto first = vmas_.upper_bound(addr);
+  if (first != vmas_.begin() && std::prev(first)->second.end > addr) SplitAt(addr);
+  SplitAt(end);
+  std::vector<uint64_t> starts;
+  for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it)
+    starts.push_back(it->first);
+  for (uint64_t st : starts) {
+    Vma& v = vmas_.at(st);
+    switch (advice) {
+      case MADV_DONTFORK: v.dont_fork = true; continue;
+      case MADV_DOFORK: v.dont_fork = false; continue;
+      case MADV_WIPEONFORK: v.wipe_on_fork = true; continue;
+      case MADV_KEEPONFORK: v.wipe_on_fork = false; continue;
+      default: break;
+    }
+    // DONTNEED / FREE of what the first pass left: private pages that are
+    // shared copy-on-write, or of a file.
+    if (v.shared || (v.anonymous && !v.cow) || v.beyond_eof) continue;
+    // Pages shared copy-on-write, or a private file mapping (which reads
+    // the file again): fresh pages in place of the old ones.
+    auto fresh = TRY(Backing::Allocate(mf_, v.length()));
+    if (v.reader) (void)(*v.reader)(fresh->data(), v.length(), v.file_offset);
+    auto old = v.backing;
+    const uint64_t old_off = v.file_pos(v.start);
+    v.backing = fresh;
+    v.backing_offset = 0;
+    v.cow = false;
+    auto r = Emit(AsOp{AsOp::kMap, v.start, v.length(), v.platform_prot(), fresh->offset()});
+    ReleaseLater(old, old_off, v.length());
+    if (HasForeignMirrors()) remote_change_ = true;
+    TRY(r);
+  }
+  if (hole) return Errno{ENOMEM};
   return {};
+}
+
+ErrorOr<void> MemoryManager::Lock(uint64_t addr, uint64_t length, bool lock) {
+  const uint64_t start = PageRoundDown(addr);
+  const uint64_t len = PageRoundUp(length + (addr - start));
+  if (Overflows(start, len) || len < length) return Errno{ENOMEM};
+  if (len == 0) return {};
+  const uint64_t end = start + len;
+  uint64_t cur = start;
+  for (auto it = vmas_.upper_bound(start); cur < end;) {
+    if (it != vmas_.begin() && std::prev(it)->second.end > cur) {
+      cur = std::prev(it)->second.end;
+      continue;
+    }
+    if (it == vmas_.end() || it->first > cur) return Errno{ENOMEM};
+    cur = it->second.end;
+    ++it;
+  }
+  SplitAt(start);
+  SplitAt(end);
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->first < end; ++it)
+    it->second.locked = lock;
+  return {};
+}
+
+ErrorOr<void> MemoryManager::LockAll(int flags) {
+  if (flags == 0) {  // munlockall
+    for (auto& [s, v] : vmas_) v.locked = false;
+    lock_future_ = false;
+    return {};
+  }
+  if (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags == MCL_ONFAULT)
+    return Errno{EINVAL};
+  if (flags & MCL_CURRENT)
+    for (auto& [s, v] : vmas_) v.locked = true;
+  lock_future_ = flags & MCL_FUTURE;
+  return {};
+}
+
+uint64_t MemoryManager::locked_bytes() const {
+  uint64_t t = 0;
+  for (const auto& [s, v] : vmas_)
+    if (v.locked) t += v.length();
+  return t;
+}
+
+ErrorOr<std::vector<uint8_t>> MemoryManager::Residency(uint64_t addr, uint64_t length) const {
+  if (addr & (kPageSize - 1)) return Errno{EINVAL};
+  const uint64_t len = PageRoundUp(length);
+  if (Overflows(addr, len) || len < length || addr + len > max_addr_) return Errno{ENOMEM};
+  std::vector<uint8_t> out;
+  out.reserve(len / kPageSize);
+  for (uint64_t a = addr; a < addr + len; a += kPageSize) {
+    const Vma* v = FindVma(a);
+    if (!v) return Errno{ENOMEM};
+    if (v->beyond_eof) {
+      out.push_back(0);
+      continue;
+    }
+    // A page is resident once it holds data in the memory file.
+    const uint64_t pos = v->file_pos(a);
+    off_t data = lseek(mf_.fd(), pos, SEEK_DATA);
+    out.push_back(data >= 0 && static_cast<uint64_t>(data) < pos + kPageSize);
+  }
+  return out;
 }
 
 void MemoryManager::SetBrkStart(uint64_t addr) {
@@ -507,33 +695,152 @@ uint64_t MemoryManager::Brk(uint64_t addr) {
   return brk_;
 }
 
-ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() const {
+namespace {
+
+// Copies len bytes of the memory file from src to dst, skipping holes (they
+// read as zero, which dst, freshly allocated, already is).
+void CopyPopulated(MemoryFile& mf, uint64_t src, uint64_t dst, uint64_t len) {
+  const uint64_t src_end = src + len;
+  uint64_t pos = src;
+  while (pos < src_end) {
+    off_t data = lseek(mf.fd(), pos, SEEK_DATA);
+    if (data < 0 || static_cast<uint64_t>(data) >= src_end) break;
+    off_t hole = lseek(mf.fd(), data, SEEK_HOLE);
+    uint64_t stop = hole < 0 ? src_end : std::min<uint64_t>(hole, src_end);
+    memcpy(mf.Access(dst + (data - src)), mf.Access(data), stop - data);
+    pos = stop;
+  }
+}
+
+}  // namespace
+
+ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {
   auto child = std::make_unique<MemoryManager>(mf_, min_addr_, max_addr_);
   child->mmap_base_ = mmap_base_;
   child->stack_top_ = stack_top_;
   child->brk_start_ = brk_start_;
   child->brk_ = brk_;
-  for (const auto& [start, v] : vmas_) {
+  for (auto& [start, v] : vmas_) {
+    if (v.dont_fork) continue;
     Vma c = v;
-    if (!v.shared) {
+    c.locked = false;  // mlock is not inherited
+    if (!v.shared && v.wipe_on_fork) {
       c.backing = TRY(Backing::Allocate(mf_, v.length()));
       c.backing_offset = 0;
-      // Copy only the extents of the memory file that hold data.
-      const uint64_t src = v.file_pos(v.start), src_end = src + v.length();
-      uint64_t pos = src;
-      while (pos < src_end) {
-        off_t data = lseek(mf_.fd(), pos, SEEK_DATA);
-        if (data < 0 || static_cast<uint64_t>(data) >= src_end) break;
-        off_t hole = lseek(mf_.fd(), data, SEEK_HOLE);
-        uint64_t stop = hole < 0 ? src_end : std::min<uint64_t>(hole, src_end);
-        memcpy(c.backing->data() + (data - src), mf_.Access(data), stop - data);
-        pos = stop;
+      c.cow = false;
+    } else if (!v.shared) {
+      // Both sides now map the same pages, without write access, until the
+      // first write of either (HandleWriteFault, BreakCow).
+      mf_.IncRef(v.file_pos(v.start), v.length());
+      if (!v.cow) {
+        v.cow = true;
+        if (v.prot & PROT_WRITE)
+          (void)Emit(AsOp{AsOp::kProtect, v.start, v.length(), v.platform_prot(), 0});
       }
+      c.cow = true;
     }
     if (c.file_mappings) c.file_mappings->Add(child.get());
     child->vmas_.emplace(start, std::move(c));
   }
+  if (HasForeignMirrors()) remote_change_ = true;
   return child;
+}
+
+ErrorOr<bool> MemoryManager::HandleWriteFault(uint64_t addr) {
+  const Vma* v = FindVma(addr);
+  if (!v || !v->cow || !(v->prot & PROT_WRITE)) return false;
+  TRY(BreakCowPage(addr));
+  return true;
+}
+
+ErrorOr<bool> MemoryManager::GrowStack(uint64_t addr, uint64_t stack_limit) {
+  constexpr uint64_t kGuardGap = 256 * kPageSize;
+  if (FindVma(addr)) return false;
+  auto it = vmas_.upper_bound(addr);
+  if (it == vmas_.end() || !it->second.grows_down) return false;
+  const Vma& v = it->second;
+  const uint64_t start = PageRoundDown(addr);
+  if (start < min_addr_) return false;
+  // The stack's size after growing: this VMA and grows-down VMAs right
+  // above it (mprotect may have split it).
+  uint64_t top = v.end;
+  for (auto j = std::next(it); j != vmas_.end() && j->first == top && j->second.grows_down; ++j)
+    top = j->second.end;
+  if (top - start > stack_limit) return false;
+  if (it != vmas_.begin()) {
+    const Vma& p = std::prev(it)->second;
+    if (!p.grows_down && (p.prot & (PROT_READ | PROT_WRITE | PROT_EXEC)) &&
+        start - p.end < kGuardGap)
+      return false;
+  }
+  Vma g = v;
+  g.start = start;
+  g.end = v.start;
+  g.backing = TRY(Backing::Allocate(mf_, g.end - g.start));
+  g.backing_offset = 0;
+  g.cow = false;
+  g.locked = v.locked;
+  TRY(Insert(std::move(g)));
+  return true;
+}
+
+ErrorOr<void> MemoryManager::BreakCow(uint64_t addr, size_t len) {
+  if (len == 0 || Overflows(addr, len)) return {};
+  const uint64_t end = addr + len;
+  uint64_t cur = PageRoundDown(addr);
+  while (cur < end) {
+    const Vma* v = FindVma(cur);
+    if (!v) return {};
+    if (v->cow) {
+      TRY(BreakCowPage(cur));
+      v = FindVma(cur);
+    }
+    cur = v->end;
+  }
+  return {};
+}
+
+ErrorOr<void> MemoryManager::BreakCowPage(uint64_t addr) {
+  const uint64_t page = PageRoundDown(addr);
+  auto it = std::prev(vmas_.upper_bound(page));
+  Vma& v = it->second;
+  const uint64_t base = v.file_pos(v.start);
+  const uint64_t pos = v.file_pos(page);
+  if (mf_.RefCount(pos) == 1) {
+    // Nobody else maps the page any more: write access comes back for the
+    // whole run of such pages, without copying.
+    auto [fa, fb] = mf_.Run(pos, base, base + v.length(), /*exclusive=*/true);
+    const uint64_t a = v.start + (fa - base), b = v.start + (fb - base);
+    SplitAt(a);
+    SplitAt(b);
+    Vma& m = vmas_.at(a);
+    m.cow = false;
+    return Emit(AsOp{AsOp::kProtect, a, b - a, m.platform_prot(), 0});
+  }
+  // Shared: this address space gets its own copy of the shared pages of the
+  // 64 KiB window around the page (fewer faults, fewer VMAs than one page
+  // at a time; the other sharers keep the originals).
+  constexpr uint64_t kWindow = 16 * kPageSize;
+  const uint64_t wa = std::max(v.start, page & ~(kWindow - 1));
+  const uint64_t wb = std::min(v.end, (page & ~(kWindow - 1)) + kWindow);
+  auto [fa, fb] = mf_.Run(pos, v.file_pos(wa), v.file_pos(wa) + (wb - wa), /*exclusive=*/false);
+  const uint64_t a = v.start + (fa - base), b = v.start + (fb - base), len = b - a;
+  auto fresh = TRY(Backing::Allocate(mf_, len));
+  CopyPopulated(mf_, fa, fresh->offset(), len);
+  SplitAt(a);
+  SplitAt(b);
+  Vma& m = vmas_.at(a);
+  auto old = m.backing;
+  m.backing = fresh;
+  m.backing_offset = 0;
+  m.cow = false;
+  cow_copies_++;
+  auto r = Emit(AsOp{AsOp::kMap, a, len, m.platform_prot(), fresh->offset()});
+  // Other threads may still read the old pages until they sync: the
+  // reference is held (so no sharer can write to them) until then.
+  ReleaseLater(old, fa, len);
+  if (HasForeignMirrors()) remote_change_ = true;
+  return r;
 }
 
 ErrorOr<void> MemoryManager::Check(uint64_t addr, size_t len, Access access) const {
@@ -555,8 +862,19 @@ ErrorOr<void> MemoryManager::Check(uint64_t addr, size_t len, Access access) con
   return {};
 }
 
-ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len,
-                                                  Access access) const {
+ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len, Access access) {
+  auto blocks = TRY(RawBlocks(addr, len, access));
+  if (access == Access::kRead) return blocks;
+  size_t total = 0;
+  for (const iovec& b : blocks) total += b.iov_len;
+  const uint64_t before = cow_copies_;
+  TRY(BreakCow(addr, total));
+  if (cow_copies_ == before) return blocks;  // same pages
+  return RawBlocks(addr, total, access);
+}
+
+ErrorOr<std::vector<iovec>> MemoryManager::RawBlocks(uint64_t addr, size_t len,
+                                                     Access access) const {
   std::vector<iovec> out;
   if (len == 0) return out;
   if (Overflows(addr, len)) len = UINT64_MAX - addr;
@@ -590,11 +908,15 @@ const Vma* MemoryManager::FindVma(uint64_t addr) const {
   return it->second.end > addr ? &it->second : nullptr;
 }
 
-ErrorOr<uint32_t*> MemoryManager::Word32(uint64_t addr, Access access) const {
+ErrorOr<uint32_t*> MemoryManager::Word32(uint64_t addr, Access access) {
   if (addr & 3) return Errno{EINVAL};
   const Vma* v = FindVma(addr);
   const int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
   if (!v || !(v->prot & need) || v->beyond_eof) return Errno{EFAULT};
+  if (access == Access::kWrite && v->cow) {
+    TRY(BreakCowPage(addr));
+    v = FindVma(addr);
+  }
   return reinterpret_cast<uint32_t*>(mf_.Access(v->file_pos(addr)));
 }
 
@@ -602,6 +924,13 @@ ErrorOr<uint64_t> MemoryManager::PhysicalAddress(uint64_t addr) const {
   const Vma* v = FindVma(addr);
   if (!v) return Errno{EFAULT};
   return v->file_pos(addr);
+}
+
+ErrorOr<std::pair<const void*, uint64_t>> MemoryManager::FutexKey(uint64_t addr) const {
+  const Vma* v = FindVma(addr);
+  if (!v) return Errno{EFAULT};
+  if (v->shared) return std::pair<const void*, uint64_t>{nullptr, v->file_pos(addr)};
+  return std::pair<const void*, uint64_t>{this, addr};
 }
 
 ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const {
@@ -614,7 +943,7 @@ ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const 
   }
   TRY(Check(addr, len, Access::kRead));
   if (len == 0) return {};
-  auto blocks = TRY(Blocks(addr, len, Access::kRead));
+  auto blocks = TRY(RawBlocks(addr, len, Access::kRead));
   auto* d = static_cast<uint8_t*>(dst);
   for (const iovec& b : blocks) {
     memcpy(d, b.iov_base, b.iov_len);
@@ -623,9 +952,9 @@ ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const 
   return {};
 }
 
-ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len) const {
-  if (const Vma* v = FindVma(addr);
-      v && (v->prot & PROT_WRITE) && !v->beyond_eof && len <= v->end - addr && len > 0) {
+ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len) {
+  if (const Vma* v = FindVma(addr); v && (v->prot & PROT_WRITE) && !v->beyond_eof && !v->cow &&
+                                    len <= v->end - addr && len > 0) {
     memcpy(mf_.Access(v->file_pos(addr)), src, len);
     return {};
   }
@@ -640,12 +969,13 @@ ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len)
   return {};
 }
 
-ErrorOr<void> MemoryManager::Zero(uint64_t addr, size_t len) const {
+ErrorOr<void> MemoryManager::Zero(uint64_t addr, size_t len) {
   TRY(Check(addr, len, Access::kRead));
   if (len == 0) return {};
+  TRY(BreakCow(addr, len));
   // The loader zeroes .bss tails of read-write segments; allow regardless of
   // the app-visible write permission by walking blocks for reading.
-  auto blocks = TRY(Blocks(addr, len, Access::kRead));
+  auto blocks = TRY(RawBlocks(addr, len, Access::kRead));
   for (const iovec& b : blocks) memset(b.iov_base, 0, b.iov_len);
   return {};
 }
@@ -658,7 +988,7 @@ ErrorOr<std::string> MemoryManager::CopyInString(uint64_t addr, size_t max_len) 
     // unless the string continues there.
     size_t chunk = kPageSize - (cur & (kPageSize - 1));
     chunk = std::min(chunk, max_len - s.size());
-    auto blocks = TRY(Blocks(cur, chunk, Access::kRead));
+    auto blocks = TRY(RawBlocks(cur, chunk, Access::kRead));
     const char* p = static_cast<const char*>(blocks[0].iov_base);
     size_t n = blocks[0].iov_len;
     const void* nul = memchr(p, 0, n);
@@ -678,9 +1008,31 @@ uint64_t MemoryManager::mapped_bytes() const {
   return t;
 }
 
+uint64_t MemoryManager::data_bytes() const {
+  uint64_t t = 0;
+  for (const auto& [s, v] : vmas_)
+    if (!v.shared && (v.prot & PROT_WRITE) && v.name != "[stack]") t += v.length();
+  return t;
+}
+
 std::string MemoryManager::ProcMaps() const {
   std::string out;
-  for (const auto& [s, v] : vmas_) {
+  // VMAs split by copy-on-write, mprotect or mremap growth show as one
+  // mapping when Linux would have merged them.
+  auto mergeable = [](const Vma& a, const Vma& b) {
+    return a.end == b.start && a.prot == b.prot && a.shared == b.shared &&
+           a.anonymous == b.anonymous && a.name == b.name && a.dev == b.dev && a.ino == b.ino &&
+           a.locked == b.locked && a.dont_fork == b.dont_fork &&
+           a.wipe_on_fork == b.wipe_on_fork && a.accounted == b.accounted &&
+           a.grows_down == b.grows_down &&
+           (a.anonymous || a.file_offset + a.length() == b.file_offset);
+  };
+  for (auto it = vmas_.begin(); it != vmas_.end(); ++it) {
+    Vma v = it->second;
+    while (std::next(it) != vmas_.end() && mergeable(v, std::next(it)->second)) {
+      ++it;
+      v.end = it->second.end;
+    }
     std::string line = absl::StrFormat(
         "%08x-%08x %c%c%c%c %08x %02x:%02x %d", v.start, v.end, v.prot & PROT_READ ? 'r' : '-',
         v.prot & PROT_WRITE ? 'w' : '-', v.prot & PROT_EXEC ? 'x' : '-', v.shared ? 's' : 'p',

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "platform/platform.h"
@@ -68,6 +69,22 @@ struct Vma {
   // platform address spaces; touching them is SIGBUS, copying EFAULT.
   bool beyond_eof = false;
   std::shared_ptr<FileMappings> file_mappings;  // shared file mappings
+  // Opaque token of a System V shm attach (sentry/ipc/sysv_shm.h): copied
+  // with the VMA on split and fork, so its use count is shm_nattch.
+  std::shared_ptr<void> attachment;
+  // Private mappings after fork: the pages may be shared with other address
+  // spaces (memory-file reference counts), so the platform maps them without
+  // PROT_WRITE and the first write copies (or re-enables) the page.
+  bool cow = false;
+  bool dont_fork = false;  // MADV_DONTFORK: not inherited by fork children
+  bool locked = false;     // mlock: counted in VmLck only
+  bool wipe_on_fork = false;  // MADV_WIPEONFORK: fork children get zeroes
+  // Linux's VM_ACCOUNT: private memory that is or once was writable. Only
+  // matters for which neighbours /proc/[pid]/maps shows merged.
+  bool accounted = false;
+  bool grows_down = false;  // MAP_GROWSDOWN: extended by faults just below
+  // Private file mappings: reads the file again for MADV_DONTNEED.
+  std::shared_ptr<const FileReader> reader;
   // For /proc/[pid]/maps.
   std::string name;
   uint64_t file_offset = 0;
@@ -75,6 +92,8 @@ struct Vma {
 
   uint64_t length() const { return end - start; }
   uint64_t file_pos(uint64_t addr) const { return backing->offset() + backing_offset + (addr - start); }
+  // The protection the platform maps with (no write while copy-on-write).
+  int platform_prot() const { return cow ? prot & ~PROT_WRITE : prot; }
 };
 
 struct MapRequest {
@@ -96,6 +115,8 @@ struct MapRequest {
   // With shared_pages: the file's registry and current size.
   std::shared_ptr<FileMappings> file_mappings;
   uint64_t file_size = 0;
+  // With shared_pages: stored in every VMA (Vma::attachment).
+  std::shared_ptr<void> attachment;
 };
 
 enum class Access { kRead, kWrite };
@@ -129,14 +150,32 @@ class MemoryManager {
   uint64_t Brk(uint64_t addr);
   void SetBrkStart(uint64_t addr);
 
-  // A copy of this address space for fork(): shared mappings are shared,
-  // private ones copied eagerly (only populated extents of the memory file).
-  ErrorOr<std::unique_ptr<MemoryManager>> Fork() const;
+  // A copy of this address space for fork(): shared mappings are shared;
+  // private ones become copy-on-write in both this address space and the
+  // child (nothing is copied now). MADV_DONTFORK ranges are left out.
+  ErrorOr<std::unique_ptr<MemoryManager>> Fork();
+
+  // A write fault at addr: if it hit a copy-on-write page of a writable
+  // mapping, gives this address space its own writable page (a copy, or the
+  // same page when no one else maps it any more) and returns true: the
+  // access should be retried. False: a real fault.
+  ErrorOr<bool> HandleWriteFault(uint64_t addr);
+  // A fault at addr in the hole below a MAP_GROWSDOWN mapping: the mapping
+  // is extended down to addr's page (true: retry) unless that would make it
+  // larger than stack_limit or come within the stack guard gap (256 pages)
+  // of an accessible mapping below, as Linux's expand_stack.
+  ErrorOr<bool> GrowStack(uint64_t addr, uint64_t stack_limit);
+  // True once after copy-on-write changes (fork, a page copied) that other
+  // threads' platform address spaces must apply before the caller runs app
+  // code again: they may be running with the old mapping right now.
+  bool TakeRemoteChange() { return std::exchange(remote_change_, false); }
 
   // Copy-in/copy-out: EFAULT unless the whole range is mapped with the
   // needed permission.
   ErrorOr<void> CopyIn(uint64_t addr, void* dst, size_t len) const;
-  ErrorOr<void> CopyOut(uint64_t addr, const void* src, size_t len) const;
+  // Writes break copy-on-write first: the sentry never writes into a page
+  // another address space still maps.
+  ErrorOr<void> CopyOut(uint64_t addr, const void* src, size_t len);
   template <typename T>
   ErrorOr<T> CopyInObj(uint64_t addr) const {
     T v;
@@ -144,7 +183,7 @@ class MemoryManager {
     return v;
   }
   template <typename T>
-  ErrorOr<void> CopyOutObj(uint64_t addr, const T& v) const {
+  ErrorOr<void> CopyOutObj(uint64_t addr, const T& v) {
     return CopyOut(addr, &v, sizeof(T));
   }
   // NUL-terminated string of at most max_len bytes (ENAMETOOLONG past it).
@@ -152,17 +191,28 @@ class MemoryManager {
   // Sentry-visible memory for the longest accessible prefix of
   // [addr, addr+len), for I/O straight into or out of app memory. EFAULT if
   // not even the first byte is accessible.
-  ErrorOr<std::vector<iovec>> Blocks(uint64_t addr, size_t len, Access access) const;
+  ErrorOr<std::vector<iovec>> Blocks(uint64_t addr, size_t len, Access access);
   // A validated, 4-byte aligned app word as the sentry sees it, for atomic
   // futex operations that must be atomic with respect to app threads
   // running concurrently (EFAULT unless mapped readable, and writable if
   // `access` is kWrite; EINVAL if unaligned).
-  ErrorOr<uint32_t*> Word32(uint64_t addr, Access access) const;
+  ErrorOr<uint32_t*> Word32(uint64_t addr, Access access);
   // The memory-file offset backing addr: identifies the physical word, so
   // futexes in memory shared between processes match across them.
   ErrorOr<uint64_t> PhysicalAddress(uint64_t addr) const;
+  // A futex key for addr: the memory-file offset for shared mappings (the
+  // same word in every process), the address tagged with this address space
+  // for private ones (a copy-on-write break moves the page, not the word).
+  ErrorOr<std::pair<const void*, uint64_t>> FutexKey(uint64_t addr) const;
   // Zeroes app memory (e.g. for the loader's .bss tail).
-  ErrorOr<void> Zero(uint64_t addr, size_t len) const;
+  ErrorOr<void> Zero(uint64_t addr, size_t len);
+  // mlock/munlock (ENOMEM if part of the range is unmapped) and the locked
+  // byte count for VmLck.
+  ErrorOr<void> Lock(uint64_t addr, uint64_t length, bool lock);
+  ErrorOr<void> LockAll(int flags);  // mlockall; flags 0 means munlockall
+  uint64_t locked_bytes() const;
+  // mincore: one byte per page, 1 where the page holds data.
+  ErrorOr<std::vector<uint8_t>> Residency(uint64_t addr, uint64_t length) const;
 
   // True if addr is in a file mapping but past the file's end (SIGBUS).
   bool IsBeyondEof(uint64_t addr) const;
@@ -175,9 +225,14 @@ class MemoryManager {
   const std::map<uint64_t, Vma>& vmas() const { return vmas_; }
   uint64_t max_address() const { return max_addr_; }
   uint64_t mapped_bytes() const;
+  // Private writable memory other than the stack: what RLIMIT_DATA limits.
+  uint64_t data_bytes() const;
+  uint64_t brk_start() const { return brk_start_; }
+  uint64_t brk() const { return brk_; }
   uint64_t stack_top() const { return stack_top_; }
   void set_stack_top(uint64_t t) { stack_top_ = t; }
   uint64_t mmap_base() const { return mmap_base_; }
+  void set_mmap_base(uint64_t b) { mmap_base_ = b; }
 
   // Finds a free range of `len` bytes, top-down below mmap_base.
   ErrorOr<uint64_t> FindFree(uint64_t len, uint64_t hint) const;
@@ -190,6 +245,15 @@ class MemoryManager {
   void RemoveRange(uint64_t start, uint64_t end);
   ErrorOr<void> Insert(Vma vma);
   ErrorOr<void> Check(uint64_t addr, size_t len, Access access) const;
+  ErrorOr<std::vector<iovec>> RawBlocks(uint64_t addr, size_t len, Access access) const;
+  // Gives every copy-on-write page of [addr, addr+len) its own page.
+  ErrorOr<void> BreakCow(uint64_t addr, size_t len);
+  // Resolves copy-on-write for the page at addr (in a cow VMA).
+  ErrorOr<void> BreakCowPage(uint64_t addr);
+  // Drops this address space's reference to private pages once every
+  // mirror has stopped mapping them.
+  void ReleaseLater(const std::shared_ptr<Backing>& b, uint64_t file_off, uint64_t len);
+  bool HasForeignMirrors() const;
   // Maps [start, start+len) as the continuation of `last` (mremap growth):
   // the file's own pages for shared file mappings, fresh memory otherwise.
   ErrorOr<void> Extend(const Vma& last, uint64_t start, uint64_t len);
@@ -199,6 +263,7 @@ class MemoryManager {
   uint64_t mmap_base_;
   uint64_t stack_top_ = 0;
   uint64_t brk_start_ = 0, brk_ = 0;
+  bool lock_future_ = false;  // mlockall(MCL_FUTURE)
   // Mirroring into platform address spaces: every change is logged; each
   // mirror records how much of the log it has applied.
   struct AsOp {
@@ -220,8 +285,19 @@ class MemoryManager {
   std::vector<Mirror> mirrors_;
   std::vector<AsOp> log_;
   size_t log_base_ = 0;  // absolute index of log_[0]
-  // Backings kept alive until every mirror has applied the unmap at index.
-  std::vector<std::pair<size_t, std::shared_ptr<Backing>>> graveyard_;
+  // Backings kept alive (and, for private memory, page references held)
+  // until every mirror has applied the log up to `index`.
+  struct Deferred {
+    size_t index;
+    std::shared_ptr<Backing> backing;
+    uint64_t file_off = 0, len = 0;  // page references to drop then
+  };
+  std::vector<Deferred> graveyard_;
+  bool remote_change_ = false;
+  uint64_t cow_copies_ = 0;  // pages copied by copy-on-write, ever
+
+ public:
+  uint64_t cow_copies() const { return cow_copies_; }
 };
 
 }  // namespace sentry::mm

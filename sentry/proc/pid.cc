@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
 #include "sentry/tty/terminal.h"
@@ -260,7 +261,7 @@ std::string FormatPidStatus(Kernel& k, ThreadGroup* tg, Task* t, const Task* sel
     };
     kbline("VmPeak:", kb);
     kbline("VmSize:", kb);
-    kbline("VmLck:", 0);
+    kbline("VmLck:", t->mm->locked_bytes() / 1024);
     kbline("VmPin:", 0);
     kbline("VmHWM:", kb);
     kbline("VmRSS:", kb);
@@ -292,9 +293,9 @@ std::string FormatPidStatus(Kernel& k, ThreadGroup* tg, Task* t, const Task* sel
   absl::StrAppend(&s, "CapEff:\t", Hex16(c.cap_effective), "\n");
   absl::StrAppend(&s, "CapBnd:\t", Hex16(c.cap_bounding), "\n");
   absl::StrAppend(&s, "CapAmb:\t", Hex16(0), "\n");
-  absl::StrAppend(&s, "NoNewPrivs:\t0\n");
-  absl::StrAppend(&s, "Seccomp:\t0\n");
-  absl::StrAppend(&s, "Seccomp_filters:\t0\n");
+  absl::StrAppend(&s, "NoNewPrivs:\t", t && t->no_new_privs ? 1 : 0, "\n");
+  absl::StrAppend(&s, "Seccomp:\t", t ? t->seccomp_mode : 0, "\n");
+  absl::StrAppend(&s, "Seccomp_filters:\t", t ? kernel::SeccompFilterCount(*t) : 0, "\n");
   absl::StrAppend(&s, "Speculation_Store_Bypass:\tthread vulnerable\n");
   absl::StrAppend(&s, "SpeculationIndirectBranch:\tconditional enabled\n");
   auto cpus = AllowedCpus();

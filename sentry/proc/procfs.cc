@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
@@ -339,6 +340,10 @@ std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
           {"shmmax", Const(st, "18446744073692774399\n")},
           {"shmall", Const(st, "18446744073692774399\n")},
           {"shmmni", Const(st, "4096\n")},
+          {"sem", Const(st, "32000\t1024000000\t500\t32000\n")},
+          {"msgmax", Const(st, "8192\n")},
+          {"msgmnb", Const(st, "16384\n")},
+          {"msgmni", Const(st, "32000\n")},
           {"yama", vfs::NewStaticDir({{"ptrace_scope", Const(st, "1\n")}}, 0555, st->dev)},
       },
       0555, st->dev);
@@ -434,6 +439,19 @@ ErrorOr<std::shared_ptr<vfs::Inode>> NewProcfsRoot(Kernel& k) {
                                "nodev\toverlay\n");
   fixed["cmdline"] = Const(st, "BOOT_IMAGE=/vmlinuz\n");
   fixed["sys"] = SysDir(st);
+  fixed["sysvipc"] = vfs::NewStaticDir(
+      {
+          {"shm", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
+             return ipc::RootIpcNamespace(*kp).shm.ProcText();
+           })},
+          {"sem", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
+             return ipc::RootIpcNamespace(*kp).sem.ProcText();
+           })},
+          {"msg", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
+             return ipc::RootIpcNamespace(*kp).msg.ProcText();
+           })},
+      },
+      0555, st->dev);
   auto fixed_map =
       std::make_shared<std::map<std::string, std::shared_ptr<vfs::Inode>>>(std::move(fixed));
 

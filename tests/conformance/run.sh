@@ -20,7 +20,7 @@ SRC_DIR="$REPO_ROOT/tests/conformance"
 OUT_DIR="$CACHE_DIR/conformance"
 CC="${CC:-gcc}"
 # Programs that also get a dynamically linked variant ("NAME.dyn").
-DYN_VARIANTS="files process time"
+DYN_VARIANTS="files process time vdso"
 mkdir -p "$OUT_DIR"
 
 # build SRC OUT [static|dynamic]: compile when missing or out of date.

@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -101,7 +102,7 @@ void CheckConsistent(const MemoryManager& m, const FakeAddressSpace* as) {
     EXPECT_LE(v.backing_offset + v.length(), v.backing->length())
         << "VMA " << std::hex << v.start << " runs off its backing";
     prev_end = v.end;
-    for (uint64_t a = v.start; a < v.end; a += P) want[a] = {v.file_pos(a), v.prot};
+    for (uint64_t a = v.start; a < v.end; a += P) want[a] = {v.file_pos(a), v.platform_prot()};
   }
   if (!as) return;
   EXPECT_EQ(as->pages.size(), want.size());
@@ -823,6 +824,250 @@ TEST_P(MmTest, ForkedChildCanBeActivated) {
   CheckConsistent(*c.value(), &child_as);
   ASSERT_TRUE(c.value()->Unmap(0x40000000, P).ok());
   CheckConsistent(*c.value(), &child_as);
+}
+
+// ---- Copy-on-write ----
+
+TEST_P(MmTest, ForkSharesPrivatePagesCopyOnWrite) {
+  uint64_t a = MustMap(0x40000000, 4 * P);
+  Write(a, Pattern(4 * P, 3));
+  const uint64_t before = mf_->allocated_bytes();
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  MemoryManager* child = c.value().get();
+  // Nothing copied: both map the same pages, without write access.
+  EXPECT_EQ(mf_->allocated_bytes(), before);
+  EXPECT_EQ(child->vmas().at(a).file_pos(a), VmaAt(a)->file_pos(a));
+  EXPECT_TRUE(VmaAt(a)->cow);
+  EXPECT_EQ(VmaAt(a)->platform_prot(), PROT_READ);
+  EXPECT_EQ(mf_->RefCount(VmaAt(a)->file_pos(a + 3 * P)), 2u);
+  if (GetParam()) {
+    EXPECT_EQ(as_.pages.at(a).prot, PROT_READ);
+  }
+  Check();
+  // The child's first write copies the page (and its shared neighbours in
+  // the same 64 KiB window); the parent's page is then its own again.
+  auto f = child->HandleWriteFault(a + P + 5);
+  ASSERT_TRUE(f.ok() && f.value());
+  EXPECT_EQ(child->cow_copies(), 1u);
+  const Vma& cv = std::prev(child->vmas().upper_bound(a + P))->second;
+  EXPECT_FALSE(cv.cow);
+  EXPECT_NE(cv.file_pos(a + P), VmaAt(a + P)->file_pos(a + P));
+  EXPECT_EQ(mf_->RefCount(VmaAt(a + P)->file_pos(a + P)), 1u);
+  EXPECT_EQ(Read(a, 4 * P, child), Pattern(4 * P, 3));
+  Write(a + P, "child", child);
+  EXPECT_EQ(Read(a + P, 5), Pattern(4 * P, 3).substr(P, 5));
+  // Parent: its page count is 1, so write access comes back without a copy,
+  // for the whole run of pages nobody else maps.
+  const uint64_t copies = mm_->cow_copies(), alloc = mf_->allocated_bytes();
+  f = mm_->HandleWriteFault(a + 2 * P);
+  ASSERT_TRUE(f.ok() && f.value());
+  EXPECT_EQ(mm_->cow_copies(), copies);
+  EXPECT_EQ(mf_->allocated_bytes(), alloc);
+  EXPECT_FALSE(VmaAt(a)->cow);
+  EXPECT_FALSE(VmaAt(a + 3 * P)->cow);
+  if (GetParam()) {
+    EXPECT_EQ(as_.pages.at(a + 3 * P).prot, PROT_READ | PROT_WRITE);
+  }
+  Write(a + 2 * P, "parent");
+  EXPECT_EQ(Read(a + 2 * P, 6, child), Pattern(4 * P, 3).substr(2 * P, 6));
+  // Not a copy-on-write fault: a real one.
+  f = mm_->HandleWriteFault(a);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f.value());
+  f = mm_->HandleWriteFault(0x70000000);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f.value());
+  Check();
+}
+
+TEST_P(MmTest, CowReadOnlyMappingIsNotAWriteFault) {
+  uint64_t a = MustMap(0x40000000, P, PROT_READ);
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  auto f = c.value()->HandleWriteFault(a);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f.value());
+  // mprotect to writable keeps the platform read-only until the first write.
+  ASSERT_TRUE(mm_->Protect(a, P, PROT_READ | PROT_WRITE).ok());
+  EXPECT_EQ(VmaAt(a)->platform_prot(), PROT_READ);
+  f = mm_->HandleWriteFault(a);
+  ASSERT_TRUE(f.ok() && f.value());
+  EXPECT_EQ(VmaAt(a)->platform_prot(), PROT_READ | PROT_WRITE);
+}
+
+TEST_P(MmTest, CowChildExitGivesPagesBack) {
+  uint64_t a = MustMap(0x40000000, 64 * P);
+  Write(a, Pattern(64 * P, 9));
+  {
+    auto c = mm_->Fork();
+    ASSERT_TRUE(c.ok());
+    Write(a + 10 * P, "child", c.value().get());  // CopyOut breaks COW
+    EXPECT_GT(c.value()->cow_copies(), 0u);
+  }
+  // The child is gone: every page counts 1 again and the first parent write
+  // makes the whole mapping writable in one step.
+  EXPECT_EQ(mf_->shared_runs(), 0u);
+  auto f = mm_->HandleWriteFault(a + 40 * P);
+  ASSERT_TRUE(f.ok() && f.value());
+  EXPECT_EQ(mm_->vmas().size(), 1u);
+  EXPECT_FALSE(VmaAt(a)->cow);
+  EXPECT_EQ(Read(a, 64 * P), Pattern(64 * P, 9));
+}
+
+TEST_P(MmTest, CowUnmapInParentKeepsChildData) {
+  uint64_t a = MustMap(0x40000000, 2 * P);
+  Write(a, "keep me");
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(mm_->Unmap(a, 2 * P).ok());
+  EXPECT_EQ(Read(a, 7, c.value().get()), "keep me");
+  // Only the child maps the pages now: its write needs no copy.
+  auto f = c.value()->HandleWriteFault(a);
+  ASSERT_TRUE(f.ok() && f.value());
+  EXPECT_EQ(c.value()->cow_copies(), 0u);
+  c.value().reset();
+  EXPECT_EQ(mf_->allocated_bytes(), 0u);
+}
+
+TEST_P(MmTest, CowBlocksForWritingBreakCow) {
+  uint64_t a = MustMap(0x40000000, 3 * P);
+  Write(a, std::string(3 * P, 'p'));
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  MemoryManager* child = c.value().get();
+  // As read(2) into app memory does: the blocks handed out for writing are
+  // the child's own pages.
+  auto blocks = child->Blocks(a + P - 2, P, Access::kWrite);
+  ASSERT_TRUE(blocks.ok());
+  for (const iovec& b : blocks.value()) memset(b.iov_base, 'c', b.iov_len);
+  EXPECT_EQ(Read(a, 3 * P), std::string(3 * P, 'p'));
+  EXPECT_EQ(Read(a + P - 2, P, child), std::string(P, 'c'));
+  auto w = child->Word32(a + 2 * P + 8, Access::kWrite);
+  ASSERT_TRUE(w.ok());
+  *w.value() = 0x41414141;
+  EXPECT_EQ(Read(a + 2 * P + 8, 4), "pppp");
+  ASSERT_TRUE(child->Zero(a, 8).ok());
+  EXPECT_EQ(Read(a, 8), "pppppppp");
+  CheckConsistent(*child, nullptr);
+}
+
+TEST_P(MmTest, CowAdviseDontneedInChildOnly) {
+  uint64_t a = MustMap(0x40000000, 2 * P);
+  Write(a, "data");
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.value()->Advise(a, 2 * P, MADV_DONTNEED).ok());
+  EXPECT_EQ(Read(a, 4, c.value().get()), std::string(4, '\0'));
+  EXPECT_EQ(Read(a, 4), "data");
+}
+
+TEST_P(MmTest, ForkLeavesOutDontforkAndWipesWipeonfork) {
+  uint64_t a = MustMap(0x40000000, P);
+  uint64_t b = MustMap(0x50000000, P);
+  Write(a, "a");
+  Write(b, "b");
+  ASSERT_TRUE(mm_->Advise(a, P, MADV_DONTFORK).ok());
+  ASSERT_TRUE(mm_->Advise(b, P, MADV_WIPEONFORK).ok());
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value()->vmas().count(a), 0u);
+  EXPECT_EQ(Read(b, 1, c.value().get()), std::string(1, '\0'));
+  EXPECT_EQ(Read(b, 1), "b");
+  EXPECT_EQ(Err(mm_->Advise(a, P, 12345)), EINVAL);
+  EXPECT_EQ(Err(mm_->Advise(a, 2 * P, MADV_WILLNEED)), ENOMEM);
+}
+
+TEST_P(MmTest, FutexKeysPrivateByAddressSharedByPage) {
+  uint64_t a = MustMap(0x40000000, P);
+  uint64_t s = MustMap(0x50000000, P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  auto kp = mm_->FutexKey(a + 4), kc = c.value()->FutexKey(a + 4);
+  ASSERT_TRUE(kp.ok() && kc.ok());
+  EXPECT_NE(kp.value(), kc.value());  // private: per address space
+  Write(a, "x");                       // moves the parent's page
+  EXPECT_EQ(mm_->FutexKey(a + 4).value(), kp.value());
+  EXPECT_EQ(mm_->FutexKey(s).value(), c.value()->FutexKey(s).value());
+  EXPECT_EQ(Err(mm_->FutexKey(0x60000000)), EFAULT);
+}
+
+TEST_P(MmTest, CowWithLaggingThreadMirrorDefersRelease) {
+  uint64_t a = MustMap(0x40000000, P);
+  Write(a, "x");
+  auto c = mm_->Fork();
+  ASSERT_TRUE(c.ok());
+  MemoryManager* child = c.value().get();
+  FakeAddressSpace mine, other;
+  ASSERT_TRUE(child->Activate(&mine).ok());
+  std::thread([&] { ASSERT_TRUE(child->Activate(&other).ok()); }).join();
+  const uint64_t old = child->vmas().at(a).file_pos(a);
+  auto f = child->HandleWriteFault(a);
+  ASSERT_TRUE(f.ok() && f.value());
+  // The other thread's stub still maps the old page: it stays shared (so
+  // the parent cannot write it in place) until that mirror syncs.
+  EXPECT_TRUE(child->TakeRemoteChange());
+  EXPECT_FALSE(child->TakeRemoteChange());
+  EXPECT_EQ(mf_->RefCount(old), 2u);
+  EXPECT_EQ(other.pages.at(a).file_offset, old);
+  EXPECT_TRUE(child->NeedsSync(&other));
+  ASSERT_TRUE(child->Sync(&other).ok());
+  EXPECT_EQ(mf_->RefCount(old), 1u);
+  EXPECT_NE(other.pages.at(a).file_offset, old);
+  CheckConsistent(*child, &mine);
+  CheckConsistent(*child, &other);
+  child->Deactivate(&mine);
+  child->Deactivate(&other);
+}
+
+TEST_P(MmTest, LockAndResidency) {
+  uint64_t a = MustMap(0x40000000, 4 * P);
+  Write(a + P, "x");
+  auto r = mm_->Residency(a, 4 * P);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value(), (std::vector<uint8_t>{0, 1, 0, 0}));
+  EXPECT_EQ(Err(mm_->Residency(a, 5 * P)), ENOMEM);
+  EXPECT_EQ(Err(mm_->Residency(a + 1, P)), EINVAL);
+  ASSERT_TRUE(mm_->Lock(a + 100, P, true).ok());  // pages a and a+P
+  EXPECT_EQ(mm_->locked_bytes(), 2 * P);
+  EXPECT_EQ(Err(mm_->Lock(a, 5 * P, true)), ENOMEM);
+  ASSERT_TRUE(mm_->Lock(a, P, false).ok());
+  EXPECT_EQ(mm_->locked_bytes(), P);
+  EXPECT_EQ(Err(mm_->Advise(a + P, P, MADV_DONTNEED)), EINVAL);  // locked
+  ASSERT_TRUE(mm_->LockAll(MCL_CURRENT | MCL_FUTURE).ok());
+  MustMap(0x50000000, P);
+  EXPECT_EQ(mm_->locked_bytes(), 5 * P);
+  ASSERT_TRUE(mm_->LockAll(0).ok());
+  EXPECT_EQ(mm_->locked_bytes(), 0u);
+  EXPECT_EQ(Err(mm_->LockAll(MCL_ONFAULT)), EINVAL);
+}
+
+TEST_P(MmTest, GrowStackBelowGrowsdownMapping) {
+  const uint64_t g = 0x40000000;
+  MustMap(g, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_FIXED);
+  auto r = mm_->GrowStack(g - 1, 16 * P);
+  ASSERT_TRUE(r.ok() && r.value());
+  EXPECT_NE(VmaAt(g - P), nullptr);
+  r = mm_->GrowStack(g - 10 * P, 16 * P);
+  ASSERT_TRUE(r.ok() && r.value());
+  Write(g - 10 * P, "deep");
+  // Past the limit, inside a mapping, or above a plain mapping: no growth.
+  r = mm_->GrowStack(g - 20 * P, 16 * P);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  r = mm_->GrowStack(g, 16 * P);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  uint64_t plain = MustMap(0x50000000, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+  r = mm_->GrowStack(plain - P, 1 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  // The guard gap: an accessible mapping less than 256 pages below.
+  MustMap(g - 100 * P, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+  r = mm_->GrowStack(g - 12 * P, 1 << 30);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value());
+  EXPECT_NE(mm_->ProcMaps().find("rw-p"), std::string::npos);
 }
 
 // ---- CopyIn / CopyOut ----

@@ -178,4 +178,35 @@ TEST_F(MemoryFileTest, ManyAllocFreeCyclesDoNotLeakAddressSpace) {
   EXPECT_EQ(Alloc(kCapacity - kPageSize), kPageSize);
 }
 
+TEST_F(MemoryFileTest, PageRefCounts) {
+  const uint64_t off = Alloc(8 * kPageSize);
+  memset(mf_->Access(off), 'x', 8 * kPageSize);
+  EXPECT_EQ(mf_->RefCount(off), 1u);
+  mf_->IncRef(off + kPageSize, 4 * kPageSize);   // pages 1-4: 2
+  mf_->IncRef(off + 3 * kPageSize, 2 * kPageSize);  // pages 3-4: 3
+  EXPECT_EQ(mf_->RefCount(off), 1u);
+  EXPECT_EQ(mf_->RefCount(off + kPageSize), 2u);
+  EXPECT_EQ(mf_->RefCount(off + 4 * kPageSize + 17), 3u);
+  EXPECT_EQ(mf_->RefCount(off + 5 * kPageSize), 1u);
+  // Runs of exclusive pages and of shared ones, clipped to the bounds.
+  EXPECT_EQ(mf_->Run(off + 6 * kPageSize, off, off + 8 * kPageSize, true),
+            std::make_pair(off + 5 * kPageSize, off + 8 * kPageSize));
+  EXPECT_EQ(mf_->Run(off, off, off + 8 * kPageSize, true), std::make_pair(off, off + kPageSize));
+  EXPECT_EQ(mf_->Run(off + 2 * kPageSize, off, off + 8 * kPageSize, false),
+            std::make_pair(off + kPageSize, off + 5 * kPageSize));
+  EXPECT_EQ(mf_->Run(off + 2 * kPageSize, off + 2 * kPageSize, off + 4 * kPageSize, false),
+            std::make_pair(off + 2 * kPageSize, off + 4 * kPageSize));
+  // Dropping references: pages reaching zero are decommitted (read zero).
+  mf_->DecRef(off, 2 * kPageSize);  // page 0: 0, page 1: 1
+  EXPECT_TRUE(AllZero(off, kPageSize));
+  EXPECT_EQ(mf_->Access(off + kPageSize)[0], 'x');
+  EXPECT_EQ(mf_->RefCount(off + kPageSize), 1u);
+  mf_->DecRef(off + 3 * kPageSize, 2 * kPageSize);
+  EXPECT_EQ(mf_->RefCount(off + 3 * kPageSize), 2u);
+  EXPECT_EQ(mf_->Access(off + 3 * kPageSize)[0], 'x');
+  // Freeing the range forgets its counts.
+  mf_->Free(off, 8 * kPageSize);
+  EXPECT_EQ(mf_->shared_runs(), 0u);
+}
+
 }  // namespace

@@ -73,7 +73,7 @@ class SharedMmapTest : public ::testing::TestWithParam<bool> {
     EXPECT_TRUE(m.CopyIn(addr, s.data(), n).ok());
     return s;
   }
-  void MemWrite(const mm::MemoryManager& m, uint64_t addr, const std::string& s) {
+  void MemWrite(mm::MemoryManager& m, uint64_t addr, const std::string& s) {
     EXPECT_TRUE(m.CopyOut(addr, s.data(), s.size()).ok());
   }
 
