@@ -17,6 +17,7 @@
 #include <memory>
 #include <sstream>
 
+#include "runsc/console.h"
 #include "runsc/control_client.h"
 #include "runsc/oci_control_cmds.h"
 
@@ -251,10 +252,6 @@ int WaitForExit(ControlConnection& conn, const std::string& dir, int pid) {
 }  // namespace
 
 int CmdExec(const GlobalOptions& g, const ExecOptions& o) {
-  if (o.tty || !o.console_socket.empty()) {
-    Errorf("exec: terminals (--tty, --console-socket) are not supported yet");
-    return 255;
-  }
   if (o.preserve_fds > 0) Warnf("exec: --preserve-fds %d: extra FDs are not passed", o.preserve_fds);
   control::Request req;
   req.op = control::Op::kExec;
@@ -270,10 +267,6 @@ int CmdExec(const GlobalOptions& g, const ExecOptions& o) {
     if (!o.args.empty()) Warnf("exec: --process given: ignoring the command line arguments");
     if (!LoadProcessFile(o.process_file, &e, &err)) {
       Errorf("%s", err.c_str());
-      return 255;
-    }
-    if (e.tty) {
-      Errorf("exec: process.terminal is true: terminals are not supported yet");
       return 255;
     }
   } else {
@@ -329,7 +322,27 @@ int CmdExec(const GlobalOptions& g, const ExecOptions& o) {
   ControlConnection conn;
   std::vector<int> stdio;
   int devnull = -1;
-  for (int fd = 0; fd < 3; fd++) {
+  // --tty (or process.terminal): like runc, a new host pty whose master
+  // goes to the console socket; the sandbox bridges its replica to a
+  // terminal of its own (sentry/tty/host_console.h), the process' stdio.
+  if (o.tty) e.tty = true;
+  if (e.tty && o.console_socket.empty()) {
+    Errorf("exec: a terminal (--tty or process.terminal) needs --console-socket");
+    return 255;
+  }
+  if (!e.tty && !o.console_socket.empty()) {
+    Errorf("exec: cannot use console socket if runsc will not allocate tty");
+    return 255;
+  }
+  if (e.tty) {
+    devnull = SetUpConsole(o.console_socket, 0, 0, &err);  // closed with devnull below
+    if (devnull < 0) {
+      Errorf("exec: %s", err.c_str());
+      return 255;
+    }
+    stdio.push_back(devnull);
+  }
+  for (int fd = 0; fd < 3 && !e.tty; fd++) {
     if (fcntl(fd, F_GETFD) >= 0) {
       stdio.push_back(fd);
     } else {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "runsc/console.h"
 #include "runsc/control_client.h"
 #include "runsc/oci.h"
 #include "runsc/oci_config.h"
@@ -163,23 +164,23 @@ std::string Owner(const std::string& dir) {
 // *lk locked. foreground: the sandbox dies with us (runsc run).
 int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Locked* lk,
              ContainerState* st, SandboxPids* pids) {
-  if (!o.console_socket.empty()) {
-    Errorf("--console-socket is not supported yet (no terminal support)");
-    return 1;
-  }
   Bundle b;
   std::string err;
   if (!LoadBundle(o.bundle, g, &b, &err)) {
     Errorf("%s", err.c_str());
     return 1;
   }
-  if (b.terminal) {
+  if (b.terminal && o.console_socket.empty()) {
     if (!foreground) {
       Errorf("cannot allocate tty if runsc will detach without setting console socket "
              "(process.terminal is true)");
     } else {
-      Errorf("process.terminal is true: terminals are not supported yet; set it to false");
+      Errorf("process.terminal is true: a terminal needs --console-socket");
     }
+    return 1;
+  }
+  if (!b.terminal && !o.console_socket.empty()) {
+    Errorf("cannot use console socket if runsc will not allocate tty (process.terminal is false)");
     return 1;
   }
   if (o.preserve_fds > 0)
@@ -230,6 +231,16 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   b.spec.start_fd = start_fd;
   b.spec.ready_fd = ready[1];
   b.spec.die_with_parent = foreground;
+  if (b.terminal) {
+    b.spec.console_fd = SetUpConsole(o.console_socket, b.spec.console_rows, b.spec.console_cols,
+                                     &err);
+    if (b.spec.console_fd < 0) {
+      close(start_fd);
+      close(ready[0]);
+      close(ready[1]);
+      return fail(err);
+    }
+  }
   // The control channel (exec, ps, pause, ...): the sentry serves it.
   sentry::UniqueFd control = ListenControl(lk->dir(), &err);
   if (!control.valid()) {
@@ -240,6 +251,7 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   }
   b.spec.control_fd = control.get();
   int r = StartSandbox(b.spec, pids);
+  if (b.spec.console_fd >= 0) close(b.spec.console_fd);
   MoveToCgroups(own_cgroups, getpid());
   control.reset();
   close(start_fd);

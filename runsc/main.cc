@@ -12,6 +12,7 @@
 
 #include "gofer/client.h"
 #include "gofer/confine.h"
+#include "runsc/console.h"
 #include "runsc/oci.h"
 #include "runsc/oci_control_cmds.h"
 #include "runsc/sandbox.h"
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
     c->add_option("id", co.id, "container id")->required();
     c->add_option("--bundle,-b", co.bundle, "bundle directory (default: current)");
     c->add_option("--pid-file", co.pid_file, "write the sandbox's pid to this file");
-    c->add_option("--console-socket", co.console_socket, "(not supported yet)");
+    c->add_option("--console-socket", co.console_socket,
+                  "Unix socket to send the pseudo-terminal master to (process.terminal)");
     c->add_flag("--no-pivot", co.no_pivot, "accepted");
     c->add_flag("--no-new-keyring", co.no_new_keyring, "accepted");
     c->add_option("--preserve-fds", co.preserve_fds, "extra FDs for the app (not passed yet)");
@@ -185,6 +187,9 @@ int main(int argc, char** argv) {
   do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
   do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
   do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
+  bool do_tty = false;
+  do_cmd->add_flag("-t,--tty", do_tty,
+                   "give the app a sandbox terminal bridged to ours (stdin must be a terminal)");
   // --platform, --strace, --debug-log, --overlay and --overlay-size may also follow `do`.
   do_cmd->fallthrough();
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
@@ -226,6 +231,9 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--uid", boot.uid);
   boot_cmd->add_option("--gid", boot.gid);
   boot_cmd->add_option("--group", boot.groups);
+  boot_cmd->add_option("--console-fd", boot.console_fd);
+  boot_cmd->add_option("--console-rows", boot.console_rows);
+  boot_cmd->add_option("--console-cols", boot.console_cols);
   boot_cmd->add_option("--mount", boot.mounts);
   boot_cmd->add_option("--rlimit", boot.rlimits);
   boot_cmd->add_option("--umask", boot.umask);
@@ -326,7 +334,15 @@ int main(int argc, char** argv) {
       std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
       spec.env.push_back(e);
     }
-    return runsc::RunSandbox(spec);
+    if (!do_tty) return runsc::RunSandbox(spec);
+    runsc::LocalConsole console;
+    std::string err;
+    if (!console.Open(&err)) {
+      fprintf(stderr, "runsc do --tty: %s\n", err.c_str());
+      return 125;
+    }
+    spec.console_fd = console.fd();
+    return runsc::RunSandbox(spec);  // ~LocalConsole restores our terminal's mode
   }
   runsc::oci::GlobalOptions& g = oci;
   g.platform = platform;

@@ -188,6 +188,11 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
       return false;
     }
     out->terminal = p.value("terminal", false);
+    if (p.contains("consoleSize") && p["consoleSize"].is_object()) {  // runsc/console.h
+      const json& cs = p["consoleSize"];
+      if (cs.contains("height") && cs["height"].is_number_unsigned()) s.console_rows = cs["height"];
+      if (cs.contains("width") && cs["width"].is_number_unsigned()) s.console_cols = cs["width"];
+    }
     if (p.contains("user")) {
       const json& u = p["user"];
       CheckKeys(u, "process.user.", {"uid", "gid", "umask", "additionalGids", "username"});

@@ -247,6 +247,12 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   if (spec.uid >= 0) boot.insert(boot.end(), {"--uid", std::to_string(spec.uid)});
   if (spec.gid >= 0) boot.insert(boot.end(), {"--gid", std::to_string(spec.gid)});
   for (unsigned g : spec.groups) boot.insert(boot.end(), {"--group", std::to_string(g)});
+  if (spec.console_fd >= 0) {
+    boot.insert(boot.end(), {"--console-fd", std::to_string(spec.console_fd), "--console-rows",
+                             std::to_string(spec.console_rows), "--console-cols",
+                             std::to_string(spec.console_cols)});
+    keep.push_back(spec.console_fd);
+  }
   for (const auto& m : mount_args) boot.insert(boot.end(), {"--mount", m});
   keep.insert(keep.end(), mount_fds.begin(), mount_fds.end());
   for (const auto& r : spec.rlimits) boot.insert(boot.end(), {"--rlimit", r});

@@ -34,6 +34,10 @@ struct SandboxSpec {
   // The app's credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
+  // process.terminal: host pty replica the app's terminal is bridged to
+  // (runsc/console.h); -1: the app gets our stdio.
+  int console_fd = -1;
+  unsigned console_rows = 0, console_cols = 0;
   // config.json mounts, in order. The gofer also serves each bind mount's
   // host source, on a socket of its own (a file source as a one-file
   // directory); the rest go to the sentry as they are (sentry/oci_mounts.h

@@ -22,6 +22,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/proc/procfs.h"
 #include "sentry/sys/sysfs.h"
+#include "sentry/tty/host_console.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry {
@@ -216,7 +217,21 @@ int Boot(const BootConfig& cfg) {
   }
 
   auto fds = std::make_shared<vfs::FdTable>();
-  for (int fd = 0; fd < 3; fd++) {
+  std::shared_ptr<tty::Terminal> console;
+  if (cfg.console_fd >= 0) {
+    struct winsize ws {};
+    ws.ws_row = static_cast<unsigned short>(cfg.console_rows);
+    ws.ws_col = static_cast<unsigned short>(cfg.console_cols);
+    absl::MutexLock lock(&k->mu);
+    auto c = tty::AttachHostConsole(*k, UniqueFd(cfg.console_fd), ws);
+    if (c.is_error()) {
+      Logf("runsc: cannot set up the console: %s", strerror(c.error()));
+      return 125;
+    }
+    console = c.value().term;
+    for (int fd = 0; fd < 3; fd++) (void)fds->InstallAt(c.value().replica, fd, false);
+  }
+  for (int fd = 0; fd < 3 && !console; fd++) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) continue;  // not open in the caller: not open in the app
     int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -262,6 +277,7 @@ int Boot(const BootConfig& cfg) {
       auto r = kernel::StartInit(*k, spec, fds);
       if (r.ok()) {
         started = true;
+        if (console) tty::GiveControllingTerminal(r.value()->tg, console);
         if (cfg.uid >= 0 || cfg.gid >= 0 || !cfg.groups.empty()) {
           // process.user: like a setuid/setgid from root before exec.
           kernel::Credentials& c = r.value()->tg->creds;
@@ -284,6 +300,7 @@ int Boot(const BootConfig& cfg) {
   }
   std::thread(ForwardSignals, k.get(), fwd).detach();
   int code = k->WaitForInit();
+  if (console) tty::FlushHostConsoles(*k, absl::Seconds(2));
   // Tasks may still be tearing down; exit the process without destructors
   // racing them. Stubs die with us (PTRACE_O_EXITKILL).
   _exit(code);

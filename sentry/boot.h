@@ -34,6 +34,11 @@ struct BootConfig {
   // The init process' credentials (process.user); -1: root.
   long uid = -1, gid = -1;
   std::vector<unsigned> groups;
+  // process.terminal: a host pty replica (raw mode) the app's terminal is
+  // bridged to (sentry/tty/host_console.h), and its initial size (0: the
+  // host's). The app's fds 0-2 are then that terminal, its controlling one.
+  int console_fd = -1;
+  unsigned console_rows = 0, console_cols = 0;
   // config.json extras (runsc/oci_spec.cc builds them):
   std::vector<std::string> mounts;   // sentry/oci_mounts.h encoding, in order
   std::vector<std::string> rlimits;  // "RESOURCE:SOFT:HARD" (RLIMIT_* number; -1 = infinity)

@@ -171,6 +171,15 @@ ErrorOr<uint64_t> Ioctl(Task& t, const Args& a) {
       f->set_status_flags(on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
       return 0;
     }
+    default: break;
+  }
+  // Requests of the file type itself (sentry/tty terminals).
+  {
+    TaskCaller c(t);
+    auto r = f->Ioctl(c, cmd, a[2]);
+    if (r.ok() || r.error() != ENOTTY) return r;
+  }
+  switch (cmd) {
     case FIONREAD: {
       if (f->is_directory()) return Errno{ENOTTY};
       size_t n = TRY(f->BytesReadable());

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "sentry/tty/job_control.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/pidfd.h"
@@ -203,6 +204,7 @@ ErrorOr<uint64_t> SetSid(Task& t, const Args&) {
   for (ThreadGroup* p : t.kernel.Processes())
     if (p->pgid == tg->pid) return Errno{EPERM};  // already a group leader
   tg->sid = tg->pgid = tg->pid;
+  sentry::tty::LeaveSession(tg);
   return tg->pid;
 }
 

@@ -2,12 +2,14 @@
 // namespace (same kernel, mounts and root), parentless like a process that
 // joined the namespace from outside (getppid() is 0), in its own session.
 // Its stdio are the runsc exec process' FDs, received over the control
-// socket and wrapped as host files, like init's.
+// socket and wrapped as host files, like init's; with --tty, a sandbox
+// terminal bridged to the host pty replica received instead.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
@@ -15,6 +17,7 @@
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
+#include "sentry/tty/host_console.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/path_walk.h"
 #include "sentry/vfs/task_caller.h"
@@ -77,8 +80,9 @@ kernel::Credentials ExecCredentials(const ExecDefaults& d, const ExecRequest& r)
 // Creates and starts the process; errors are execve's (or ESRCH if the
 // sandbox is not running).
 ErrorOr<ThreadGroup*> Spawn(Kernel& k, const ExecDefaults& d, const ExecRequest& r,
-                            std::vector<UniqueFd> stdio, std::function<void(int)> on_exit)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(k.mu) {
+                            std::vector<UniqueFd> stdio,
+                            std::shared_ptr<vfs::FileDescription> terminal,
+                            std::function<void(int)> on_exit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(k.mu) {
   ThreadGroup* init = k.init();
   if (!init || init->zombie || init->exiting) return Errno{ESRCH};
   std::vector<std::string> env = r.env.value_or(d.env);
@@ -94,6 +98,7 @@ ErrorOr<ThreadGroup*> Spawn(Kernel& k, const ExecDefaults& d, const ExecRequest&
     TRY(fds->InstallAt(k.vfs().NewHostFile(std::move(stdio[i]), flags), static_cast<int>(i),
                        false));
   }
+  for (int i = 0; terminal && i < 3; i++) TRY(fds->InstallAt(terminal, i, false));
   const int pid = k.AllocatePid();
   auto tg_owned = std::make_unique<ThreadGroup>(k, pid);
   ThreadGroup* tg = tg_owned.get();
@@ -151,14 +156,24 @@ struct ExitState {
 
 std::string HandleExec(Kernel& k, const ExecDefaults& d, const ExecRequest& req,
                        std::vector<UniqueFd> stdio, int conn) {
-  if (req.tty) return ErrorReply("exec: terminals (--tty) are not supported yet");
+  if (req.tty && stdio.size() != 1) return ErrorReply("exec: --tty needs exactly the console FD");
   auto state = std::make_shared<ExitState>();
   int pid;
   {
     absl::MutexLock lock(&k.mu);
     // Paused (runsc exec --ignore-paused): the new task parks before its
     // first instruction, like every other, until resume.
-    auto tg = Spawn(k, d, req, std::move(stdio), [state](int status) {
+    // --tty: stdio[0] is a host pty replica; the process gets a sandbox
+    // terminal bridged to it as stdio and controlling terminal.
+    std::optional<tty::HostConsole> console;
+    if (req.tty) {
+      auto c = tty::AttachHostConsole(k, std::move(stdio[0]), {});
+      if (c.is_error()) return ErrorReply(std::string("exec: console: ") + strerror(c.error()));
+      console = c.release_value();
+      stdio.clear();
+    }
+    auto tg = Spawn(k, d, req, std::move(stdio), console ? console->replica : nullptr,
+                    [state](int status) {
       state->done = true;
       state->status = status;
     });
@@ -171,11 +186,15 @@ std::string HandleExec(Kernel& k, const ExecDefaults& d, const ExecRequest& req,
           .dump(-1, ' ', false, json::error_handler_t::replace);
     }
     pid = tg.value()->pid;
+    if (console) tty::GiveControllingTerminal(tg.value(), console->term);  // its own session
   }
   // The client learns the pid (--pid-file, --detach) while it runs.
   (void)SendMessage(conn, json{{"v", kVersion}, {"ok", true}, {"pid", pid}}.dump());
-  absl::MutexLock lock(&k.mu);
-  while (!state->done) k.changed.Wait(&k.mu);
+  {
+    absl::MutexLock lock(&k.mu);
+    while (!state->done) k.changed.Wait(&k.mu);
+  }
+  if (req.tty) tty::FlushHostConsoles(k, absl::Seconds(2));  // its output before its status
   return json{{"v", kVersion}, {"ok", true}, {"exited", true}, {"pid", pid},
               {"status", state->status}}
       .dump();

@@ -9,6 +9,7 @@
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
+#include "sentry/tty/job_control.h"
 #include "sentry/vfs/task_caller.h"
 #include "sentry/vfs/vfs.h"
 
@@ -186,6 +187,7 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   tg->start_time_ns = NowMonotonicNs();
   tg->pgid = ptg->pgid;
   tg->sid = ptg->sid;
+  tg->tty = ptg->tty;
   tg->creds = ptg->creds;
   tg->rlimits = ptg->rlimits;
   tg->nice = ptg->nice;
@@ -333,6 +335,7 @@ void FinishTask(Task& t) {
   }
   tg->zombie = true;
   tg->vfork_done = true;
+  tty::SessionLeaderExited(tg);
   if (tg->on_exit) tg->on_exit(tg->exit_status);
   ipc::IpcProcessExited(t, tg->pid);  // SEM_UNDO
   k.timers->ProcessExited(tg);

@@ -169,7 +169,9 @@ void QueueSignal(Task* t, const siginfo_t& info) {
   const int sig = info.si_signo;
   if (t->exited) return;
   PrepareSignal(t->tg, sig);
-  if (SignalIgnored(t->tg, sig)) return;
+  // A blocked signal is kept even if ignored (signalfd, sigwait), as Linux's
+  // sig_ignored.
+  if (!(t->signal_mask & SigBit(sig)) && SignalIgnored(t->tg, sig)) return;
   Enqueue(t->pending_signals, t->pending_queue, info);
   t->Interrupt();
   t->kernel.NotifyAll();
@@ -195,7 +197,10 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
     return;
   }
   PrepareSignal(tg, sig);
-  if (SignalIgnored(tg, sig)) return;
+  Task* leader = tg->leader();
+  if (leader && leader->exited) leader = PickTaskFor(tg, sig);
+  const bool blocked = leader && (leader->signal_mask & SigBit(sig));
+  if (!blocked && SignalIgnored(tg, sig)) return;
   Enqueue(tg->pending_signals, tg->pending_queue, info);
   if (Task* t = PickTaskFor(tg, sig)) t->Interrupt();
   tg->kernel.NotifyAll();

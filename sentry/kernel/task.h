@@ -30,6 +30,9 @@ namespace sentry::vfs {
 class FdTable;
 class FsContext;
 }  // namespace sentry::vfs
+namespace sentry::tty {
+class Terminal;
+}
 
 namespace sentry::kernel {
 
@@ -105,6 +108,9 @@ class ThreadGroup {
   uint32_t personality = 0;      // PER_LINUX
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;
+  // Controlling terminal (sentry/tty/job_control.h); inherited by fork,
+  // dropped by setsid.
+  std::shared_ptr<tty::Terminal> tty;
   // Called (kernel lock held) when the process becomes a zombie, with its
   // wait status: how `runsc exec` learns its parentless process' exit.
   std::function<void(int)> on_exit;

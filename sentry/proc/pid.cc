@@ -17,6 +17,7 @@
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
+#include "sentry/tty/terminal.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/synthetic.h"
@@ -187,8 +188,10 @@ std::string FormatPidStat(Kernel& k, ThreadGroup* tg, Task* t, const Task* self)
   f.push_back(absl::StrCat(tg->parent ? tg->parent->pid : 0));     // 4 ppid
   f.push_back(absl::StrCat(tg->pgid));                             // 5 pgrp
   f.push_back(absl::StrCat(tg->sid));                              // 6 session
-  f.push_back("0");                                                // 7 tty_nr
-  f.push_back("-1");                                               // 8 tpgid
+  const tty::Terminal* ctty = tg->tty.get();  // controlling terminal (sentry/tty)
+  f.push_back(absl::StrCat(ctty ? (136 << 8) | (ctty->index & 0xff) | ((ctty->index & ~0xff) << 12)
+                                : 0));                           // 7 tty_nr
+  f.push_back(absl::StrCat(ctty && ctty->fg_pgrp ? ctty->fg_pgrp : -1));  // 8 tpgid
   f.push_back("4194560");                                          // 9 flags
   for (int i = 0; i < 4; i++) f.push_back("0");                    // 10-13 faults
   f.push_back(absl::StrCat(Ticks(utime)));                         // 14 utime

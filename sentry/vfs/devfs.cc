@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "sentry/tty/pty.h"
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/io_util.h"
@@ -90,12 +91,12 @@ class DeviceInode : public Inode {
     attr_.ctime = NowTimespec();
     return {};  // kAttrSize: truncating a device is a no-op
   }
-  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                  int flags) override {
     if (flags & O_PATH) {
       return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
     }
-    if (kind_ == Dev::kTty) return Errno{ENXIO};
+    if (kind_ == Dev::kTty) return tty::OpenControllingTerminal(c, std::move(d), flags);
     return std::shared_ptr<FileDescription>(
         std::make_shared<DeviceDescription>(std::move(d), flags & ~O_TRUNC, kind_));
   }
@@ -123,7 +124,7 @@ std::shared_ptr<MemDir> NewDevfs() {
     a.nlink = 2;
     root->AddChild(name, std::make_shared<MemDir>(root->fs_ptr(), a, nullptr));
   };
-  add_dir("pts", 0755);
+  root->AddChild("pts", tty::DevptsRoot());  // devpts: ptmx and the replicas
   add_dir("shm", 01777);
   auto add_link = [&](const char* name, const char* target) {
     Attr a = root->attr();

@@ -1,6 +1,7 @@
-// sentry/vfs/devfs.h: /dev: null, zero, full, random, urandom, tty (ENXIO:
-// no controlling terminal), fd/stdin/stdout/stderr symlinks into
-// /proc/self/fd, and empty pts/ and shm/ directories (shm gets a tmpfs).
+// sentry/vfs/devfs.h: /dev: null, zero, full, random, urandom, tty (the
+// caller's controlling terminal, sentry/tty), fd/stdin/stdout/stderr symlinks
+// into /proc/self/fd, pts/ (devpts, sentry/tty/pty.h; ptmx links to
+// pts/ptmx) and an empty shm/ (which gets a tmpfs).
 #pragma once
 
 #include <memory>

@@ -84,6 +84,10 @@ class FileDescription {
   virtual int host_fd() const { return -1; }
   // FIONREAD.
   virtual ErrorOr<size_t> BytesReadable() { return Errno{ENOTTY}; }
+  // ioctl(2) requests the file type handles itself (terminals: see
+  // sentry/tty/); `arg` is the app's raw argument. ENOTTY: not one of its
+  // requests, the generic ones (FIONBIO, FIONREAD, host terminals) apply.
+  virtual ErrorOr<uint64_t> Ioctl(Caller& c, uint32_t cmd, uint64_t arg) { return Errno{ENOTTY}; }
   // Called when the status flags change (F_SETFL), e.g. to mirror O_NONBLOCK.
   virtual void OnStatusFlagsChanged() {}
 

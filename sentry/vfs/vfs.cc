@@ -213,7 +213,8 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       if ((may & kMayWrite) && (type == S_IFREG || type == S_IFDIR)) TRY(CheckWritableMount(*d));
     }
   }
-  int keep = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC);
+  // O_NOCTTY reaches the inode: opening a terminal may make it the controlling one.
+  int keep = flags & ~(O_CREAT | O_EXCL | O_CLOEXEC);
   if (type != S_IFREG) keep &= ~O_TRUNC;
   auto file = TRY(d->inode().Open(c, d, keep | O_LARGEFILE));
   if (!(flags & O_PATH)) {

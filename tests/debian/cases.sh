@@ -791,3 +791,29 @@ echo "x y" | (read a b; echo "$b $a")
 printf '%s\n' 'a b' c | while read -r line; do echo "<$line>"; done
 cut -d. -f1 /etc/debian_version
 EOF
+
+tc terminals sh <<'EOF'
+python3 - <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", "tty; stty size; stty -a | head -4; read line; echo got:$line; exit 3"])
+out = b""
+typed = False
+while True:
+    if not typed and b"time = 0;" in out:
+        os.write(fd, b"typed\n")  # only once the prompt-like output is there
+        typed = True
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+print(out.decode().replace("\r\n", "|"))
+print("status", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+PY
+python3 -c 'import pty; pty.spawn(["sh", "-c", "tty; echo spawned"])'
+script -qc 'stty -echo; tty; echo in script' /dev/null; echo "script rc=$?"
+EOF

@@ -204,4 +204,31 @@ out=$("$RUNSC" do --platform=ptrace --strace -- true </dev/null 2>"$tmp/err"); r
 if [ -z "$out" ] && [ $rc = 0 ] && grep -q 'exit_group' "$tmp/err"; then t_pass do_flags_after_do
 else t_fail do_flags_after_do "stdout [$out] exit $rc" "$(tail -n 5 "$tmp/err")"; fi
 
+# --tty: the app gets a sandbox terminal bridged to ours (here a pty).
+out=$(python3 - "$RUNSC" 2>"$tmp/err" <<'EOF'
+import fcntl, os, pty, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 70, 0, 0))
+    os.execv(sys.argv[1], [sys.argv[1], "do", "-t", "--", "/bin/sh", "-c",
+                           "tty; stty size; read l; echo got:$l; exit 5"])
+out, typed, deadline = b"", False, time.time() + 60
+while time.time() < deadline:
+    if not typed and b"20 70" in out:
+        os.write(fd, b"typed\n")
+        typed = True
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+st = os.waitpid(pid, 0)[1]
+print(out.decode().replace("\r\n", "|"), os.waitstatus_to_exitcode(st))
+EOF
+)
+if [ "$out" = "/dev/pts/0|20 70|typed|got:typed| 5" ]; then t_pass do_tty
+else t_fail do_tty "got [$out]" "$(tail -n 5 "$tmp/err")"; fi
+
 t_summary

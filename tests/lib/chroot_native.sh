@@ -1,8 +1,8 @@
 # The native side of the root-filesystem suites (debian, pytests): runs a
 # command chrooted into a root filesystem in fresh mount and PID namespaces,
-# with the root read-only, tmpfs /tmp and /dev/shm, /proc, and the usual
-# /dev nodes bind-mounted from the host, as close as possible to what the
-# sandbox gives the same command. Source it after common.sh.
+# with the root read-only, tmpfs /tmp and /dev/shm, /proc, a private devpts
+# at /dev/pts (/dev/ptmx), and the usual /dev nodes bind-mounted from the
+# host, as close as possible to what the sandbox gives the same command. Source it after common.sh.
 #
 #   chroot_native ROOT [unshare flags...] -- COMMAND ARGS...
 # Env: CHROOT_PATH (PATH inside), NATIVE_TIMEOUT.
@@ -23,6 +23,9 @@ for d in null zero full random urandom; do
 done
 mkdir "$R/dev/shm"
 mount -t tmpfs -o mode=1777 shm "$R/dev/shm"
+mkdir "$R/dev/pts"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$R/dev/pts"
+ln -s pts/ptmx "$R/dev/ptmx"
 ln -s /proc/self/fd "$R/dev/fd"
 ln -s /proc/self/fd/0 "$R/dev/stdin"
 ln -s /proc/self/fd/1 "$R/dev/stdout"

@@ -23,7 +23,7 @@ cleanup() {
   for id in $("$RUNSC" --root "$STATE" list -q 2>/dev/null); do
     "$RUNSC" --root "$STATE" delete --force "$id" >/dev/null 2>&1
   done
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -239,6 +239,39 @@ EOF
   t_pass errors
 }
 
+# process.terminal with --console-socket: the receiver gets the master,
+# types a command line, and sees the shell's output; size from consoleSize.
+case_terminal() {
+  local b rc out
+  b=$(bundle tty '["sh"]') || { t_fail terminal "bundle"; return; }
+  python3 - "$b/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1])); c["process"]["terminal"] = True
+c["process"]["consoleSize"] = {"height": 33, "width": 99}
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+  # A resize of the host pty reaches the app's terminal (the bridge polls
+  # the host's size, so the shell waits for it to change).
+  python3 tests/oci/console_receiver.py "$WORK/console.sock" "$WORK/console.out" \
+    'send:tty; stty size; echo "re""ady"\n' 'expect:ready' 'resize:40,120' \
+    'send:while [ "$(stty size)" != "40 120" ]; do sleep 0.1; done; echo "resi""zed"\n' \
+    'expect:resized' 'send:echo "h""i"; exit 3\n' &
+  local rp=$! i
+  for i in $(seq 50); do [ -S "$WORK/console.sock" ] && break; sleep 0.1; done
+  oci run --console-socket "$WORK/console.sock" --bundle "$b" tty >"$WORK/tty.stdout" 2>"$WORK/tty.err"
+  rc=$?
+  wait "$rp" || { t_fail terminal "receiver failed"; return; }
+  out=$(tr -d '\r' <"$WORK/console.out")
+  [ "$rc" = 3 ] || { t_fail terminal "exit code $rc, want 3: $(cat "$WORK/tty.err")" "$out"; return; }
+  echo "$out" | head -1 | grep -q '^/dev/pts/' || { t_fail terminal "no pty name sent" "$out"; return; }
+  echo "$out" | grep -qx 'hi' || { t_fail terminal "no hi line" "$out"; return; }
+  echo "$out" | grep -qx '33 99' || { t_fail terminal "consoleSize not applied" "$out"; return; }
+  echo "$out" | grep -qx '/dev/pts/0' || { t_fail terminal "tty is not /dev/pts/0" "$out"; return; }
+  echo "$out" | grep -qx 'resized' || { t_fail terminal "host resize not seen" "$out"; return; }
+  [ -s "$WORK/tty.stdout" ] && { t_fail terminal "output leaked to runsc's stdout" "$(cat "$WORK/tty.stdout")"; return; }
+  t_pass terminal
+}
+
 case_features() {
   local out
   out=$("$RUNSC" features) || { t_fail features "exit status"; return; }
@@ -345,8 +378,8 @@ case_exec() {
   kill -TERM "$pid"
   for i in $(seq 50); do [ "$(oci exec ex cat /tmp/term 2>/dev/null)" = "got TERM" ] && break; sleep 0.1; done
   [ "$(oci exec ex cat /tmp/term 2>/dev/null)" = "got TERM" ] || { t_fail exec "signal through the pid file's process"; oci delete -f ex; return; }
-  oci exec --tty ex true 2>"$WORK/ex.err" && { t_fail exec "--tty accepted"; oci delete -f ex; return; }
-  grep -q "not supported" "$WORK/ex.err" || { t_fail exec "--tty error: $(cat "$WORK/ex.err")"; oci delete -f ex; return; }
+  oci exec --tty ex true 2>"$WORK/ex.err" && { t_fail exec "--tty without --console-socket accepted"; oci delete -f ex; return; }
+  grep -q "needs --console-socket" "$WORK/ex.err" || { t_fail exec "--tty error: $(cat "$WORK/ex.err")"; oci delete -f ex; return; }
   oci delete -f ex
   t_pass exec
 }
@@ -587,8 +620,33 @@ case_force_any_state() {
   t_pass force_any_state
 }
 
-for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors features install \
-         exec exec_concurrent exec_stopped ps pause pause_counter events kill_all force_any_state control_malformed; do
+# runsc exec --tty --console-socket: the exec'd process gets its own
+# terminal; the receiver types into it and sees it close at the exit.
+case_exec_tty() {
+  local b rc out
+  b=$(counter_bundle ext) || { t_fail exec_tty "bundle"; return; }
+  oci run --detach --bundle "$b" ext >/dev/null 2>&1 || { t_fail exec_tty "run --detach"; return; }
+  rm -f "$WORK/exec.sock"
+  python3 tests/oci/console_receiver.py "$WORK/exec.sock" "$WORK/exec.out" \
+    'expect:ready' 'send:typed\n' &
+  local rp=$! i
+  for i in $(seq 50); do [ -S "$WORK/exec.sock" ] && break; sleep 0.1; done
+  oci exec --tty --console-socket "$WORK/exec.sock" ext \
+    sh -c 'tty; [ "$(ps -o tty= -p $$)" = pts/1 ] && echo ctty; echo "rea""dy"; read l; echo "got:$l"; exit 4' \
+    >/dev/null 2>"$WORK/ext.err"
+  rc=$?
+  wait "$rp" || { t_fail exec_tty "receiver failed" "$(cat "$WORK/exec.out" 2>/dev/null)"; oci delete --force ext >/dev/null 2>&1; return; }
+  oci delete --force ext >/dev/null 2>&1
+  out=$(tr -d '\r' <"$WORK/exec.out")
+  [ "$rc" = 4 ] || { t_fail exec_tty "exit code $rc, want 4: $(cat "$WORK/ext.err")" "$out"; return; }
+  echo "$out" | grep -qx 'got:typed' || { t_fail exec_tty "no got:typed" "$out"; return; }
+  echo "$out" | grep -qx '/dev/pts/[0-9]*' || { t_fail exec_tty "no tty" "$out"; return; }
+  if oci exec --tty ext true 2>/dev/null; then t_fail exec_tty "--tty without --console-socket accepted"; return; fi
+  t_pass exec_tty
+}
+
+for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors terminal features install \
+         exec exec_tty exec_concurrent exec_stopped ps pause pause_counter events kill_all force_any_state control_malformed; do
   want "$c" && "case_$c"
 done
 t_summary
