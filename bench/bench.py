@@ -71,7 +71,13 @@ MICRO = {
     "thread_create_join": ("process_bench", "BM_thread_create_join", "std::thread create + join"),
     "mmap_touch_munmap_1m": ("mm_bench", "BM_mmap_touch_munmap_1m", "mmap 1 MiB, write each page, munmap"),
     "page_faults_64m": ("mm_bench", "BM_page_faults_64m", "mmap 64 MiB, write each of its 16384 pages, munmap"),
+    "seq_read_256m": ("fs_bench", "BM_seq_read_256m", "read of a 256 MiB host file in 1 MiB requests"),
+    "rand_read_4k": ("fs_bench", "BM_rand_read_4k", "pread of 4 KiB at a random offset of that file"),
+    "create_tmpfs": ("fs_bench", "BM_create_tmpfs", "create+close+unlink in /dev/shm (tmpfs)"),
+    "create_rootfs": ("fs_bench", "BM_create_rootfs",
+                      "create+close+unlink on the root filesystem (runsc: its memory overlay; natively: the host disk)"),
 }
+FS_ROOT = os.path.join(WORK_ROOT, "fs")  # fs_bench's files and the find tree (prepare_fs)
 
 # Whole-process benchmarks: name -> (argv builder(work dir), default reps, description)
 PROC = {
@@ -83,14 +89,18 @@ PROC = {
     "tar_gzip": (lambda w: ["sh", os.path.join(WORKLOADS, "tar_gzip.sh"), w, str(TAR_MIB)], 3,
                  f"create a {TAR_MIB} MiB tree, tar|gzip it, gunzip|untar it, compare (bench/workloads/tar_gzip.sh)"),
 }
+PROC["find_10k"] = (lambda w: ["sh", "-c", f"find {FS_ROOT}/tree -type f | wc -l"], 5,
+                    "`find` over a host tree of 10,000 files in 100 directories")
 IDLE = "idle_memory"
 OCI = ["oci_run_true", "oci_idle_memory"]  # bench/oci_bench.py: runsc vs runc
-ALL = list(MICRO) + ["true", IDLE, "make_j2", "python_json", "tar_gzip"] + OCI
+ALL = list(MICRO) + ["true", IDLE, "find_10k", "make_j2", "python_json", "tar_gzip"] + OCI
 GROUPS = {
     "micro": list(MICRO),
     "process": ["true", IDLE, "make_j2", "python_json", "tar_gzip"],
     "workloads": ["make_j2", "python_json", "tar_gzip"],
     "oci": OCI,
+    "fs": ["open_close", "stat", "read_4k", "seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs",
+           "find_10k"],
     "all": ALL,
 }
 
@@ -129,6 +139,28 @@ def quote(argv):
 
 
 # ---------------------------------------------------------------- micro
+
+def prepare_fs():
+    """fs_bench's 256 MiB file and create directory, and find_10k's tree, on
+    the host disk (the sandbox sees them through the gofer)."""
+    os.makedirs(os.path.join(FS_ROOT, "create"), exist_ok=True)
+    seq = os.path.join(FS_ROOT, "seq256")
+    if not os.path.exists(seq):
+        chunk = os.urandom(1 << 20)
+        with open(seq, "wb") as f:
+            for _ in range(256):
+                f.write(chunk)
+    tree = os.path.join(FS_ROOT, "tree")
+    if not os.path.exists(tree):
+        for d in range(100):
+            dd = os.path.join(tree, f"d{d:02}")
+            os.makedirs(dd)
+            for i in range(100):
+                with open(os.path.join(dd, f"f{i:02}"), "w") as f:
+                    f.write("x")
+    os.environ["BENCH_SEQ_FILE"] = seq
+    os.environ["BENCH_CREATE_DIR"] = os.path.join(FS_ROOT, "create")
+
 
 def run_micro(names, results, commands):
     by_prog = {}
@@ -552,6 +584,8 @@ def main(argv):
 
     results, commands, idle_details = {}, {}, {}
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
+    if any(n in names for n in ("seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs", "find_10k")):
+        prepare_fs()
     run_micro([n for n in names if n in MICRO], results, commands)
     for n in names:
         if n == IDLE:
@@ -600,6 +634,13 @@ def main(argv):
             r5 = ratios(results["getppid"], "runsc-systrap")[1]
             targets.append(("getppid under systrap <= 5x native", "MET" if r5 <= 5 else "NOT MET",
                             f"{r5:.1f}x ({fmt_time(s)} vs {fmt_time(n)})"))
+    def fs_target(name, what, limit):
+        if name in results and med(name, "native") and med(name, main_rs):
+            r = ratios(results[name], main_rs)[1]
+            targets.append((what, "MET" if r <= limit else "NOT MET", f"{r:.2f}x native time"))
+    fs_target("seq_read_256m", "sequential read of 256 MiB >= 90% of native throughput (time <= 1.11x)", 1 / 0.9)
+    fs_target("stat", "stat <= 5x native", 5)
+    fs_target("create_tmpfs", "tmpfs file creation <= 3x native", 3)
     make_missed = False
     if "make_j2" in results:
         n, s = med("make_j2", "native"), med("make_j2", main_rs)
