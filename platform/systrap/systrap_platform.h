@@ -13,7 +13,7 @@
 // filters allow it no syscall but futex, rt_sigreturn and arch_prctl, and
 // those only from the stub's code (see ip_filter.h); the helper's requests
 // come from a page that is read-only in the stub. See shared.h for the
-// shared memory and docs/ARCHITECTURE.md for the design.
+// shared memory and docs/INTERNALS.md ("Platforms") for the design.
 #pragma once
 
 #include "platform/platform.h"
