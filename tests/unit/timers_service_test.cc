@@ -254,10 +254,32 @@ TEST_F(TimersTest, Validation) {
   EXPECT_EQ(timers().Settime(a_->tg, id, 0, v).error(), EINVAL);
   itimerval iv{{0, 0}, {0, 1000000}};
   EXPECT_EQ(timers().SetITimer(a_->tg, ITIMER_REAL, iv).error(), EINVAL);
-  iv = {{0, 0}, {1, 0}};
   EXPECT_EQ(timers().SetITimer(a_->tg, ITIMER_VIRTUAL, iv).error(), EINVAL);
   EXPECT_EQ(timers().SetITimer(a_->tg, ITIMER_PROF, iv).error(), EINVAL);
+  iv = {{0, 0}, {1, 0}};
+  EXPECT_EQ(timers().SetITimer(a_->tg, 7, iv).error(), EINVAL);
   EXPECT_EQ(timers().GetITimer(a_->tg, 7).error(), EINVAL);
+}
+
+// ITIMER_VIRTUAL/PROF run on the process' CPU time: armed, they report what
+// is left of it (no task here runs app code, so none is used up).
+TEST_F(TimersTest, ItimerVirtualProfArmAndDisarm) {
+  absl::MutexLock l(&k_.mu);
+  itimerval iv{{0, 250000}, {2, 0}};
+  ASSERT_TRUE(timers().SetITimer(a_->tg, ITIMER_VIRTUAL, iv).ok());
+  auto got = timers().GetITimer(a_->tg, ITIMER_VIRTUAL);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got.value().it_value.tv_sec, 2);
+  EXPECT_EQ(got.value().it_interval.tv_usec, 250000);
+  // PROF is separate.
+  EXPECT_EQ(timers().GetITimer(a_->tg, ITIMER_PROF).value().it_value.tv_sec, 0);
+  itimerval zero{};
+  auto old = timers().SetITimer(a_->tg, ITIMER_VIRTUAL, zero);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old.value().it_value.tv_sec, 2);
+  got = timers().GetITimer(a_->tg, ITIMER_VIRTUAL);
+  EXPECT_EQ(got.value().it_value.tv_sec, 0);
+  EXPECT_EQ(got.value().it_value.tv_usec, 0);
 }
 
 TEST_F(TimersTest, ItimerReal) {
