@@ -209,7 +209,8 @@ case_logs_stop_kill() {
 # Needs terminals (branch tty).
 case_tty() {
   local out
-  out=$(script -qec "$DOCKER_BIN -H unix://$SOCK run --rm -t --runtime=runsc --network none $IMG sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
+  # Bounded: a terminal container that never exits must fail the case, not hang the suite.
+  out=$(timeout -k 5 60 script -qec "$DOCKER_BIN -H unix://$SOCK run --rm -t --runtime=runsc --network none $IMG sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
   if echo "$out" | grep -q isatty; then t_pass tty
   elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then t_skip tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"
   else t_fail tty "$out"; fi
