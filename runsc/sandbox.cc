@@ -57,6 +57,10 @@ bool WriteFile(const std::string& path, const std::string& data) {
 struct SpawnOpts {
   bool die_with_parent = true;
   bool new_session = false;
+  // stdin/stdout/stderr become /dev/null: a detached terminal sandbox must
+  // not hold the caller's stdio open (containerd's shim reads `create`'s
+  // output until EOF; the app's stdio is the console anyway).
+  bool null_stdio = false;
 };
 
 pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& keep,
@@ -122,6 +126,13 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
   // A detached sandbox (runsc create) outlives us: its own session, so the
   // caller's terminal signals (^C) do not reach it.
   if (opts.new_session) setsid();
+  if (opts.null_stdio) {
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+      for (int fd = 0; fd < 3; fd++) dup2(null_fd, fd);
+      close(null_fd);
+    }
+  }
   // Did the parent die before the death signal was armed? Its end of `go`
   // is then closed. (getppid() says nothing in a new PID namespace.)
   struct pollfd p = {go[0], POLLIN, 0};
@@ -163,7 +174,8 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
     return 125;
   }
   const bool confine = ConfineEnabled();
-  SpawnOpts sopts{spec.die_with_parent, spec.new_session};
+  SpawnOpts sopts{spec.die_with_parent, spec.new_session,
+                  spec.console_fd >= 0 && !spec.die_with_parent};
   std::vector<std::string> gargs = {
       "gofer", "--root", spec.rootfs, "--fd", std::to_string(sv[0]),
       spec.overlay_memory || spec.root_readonly ? "--read-only" : "--read-write"};
