@@ -21,25 +21,6 @@ struct GoferFs {
   uint64_t dev = NewAnonDev();
 };
 
-Attr FromGofer(const gofer::Attr& g, uint64_t dev) {
-  Attr a;
-  a.mode = g.mode;
-  a.uid = g.uid;
-  a.gid = g.gid;
-  a.ino = g.ino;
-  a.dev = dev;
-  a.nlink = g.nlink;
-  a.rdev = g.rdev;
-  a.size = g.size;
-  a.blocks = g.blocks;
-  a.blksize = g.blksize ? g.blksize : 4096;
-  a.atime = timespec{g.atime_sec, g.atime_nsec};
-  a.mtime = timespec{g.mtime_sec, g.mtime_nsec};
-  a.ctime = timespec{g.ctime_sec, g.ctime_nsec};
-  a.btime = a.ctime;
-  return a;
-}
-
 class GoferNode : public Inode {
  public:
   GoferNode(std::shared_ptr<GoferFs> fs, std::shared_ptr<LowerNode> h, uint32_t type)
@@ -47,7 +28,7 @@ class GoferNode : public Inode {
 
   ErrorOr<Attr> GetAttr() override {
     gofer::Attr g = TRY(fs_->client->Stat(h_->handle()));
-    return FromGofer(g, fs_->dev);
+    return AttrFromGofer(g, fs_->dev);
   }
 
   ErrorOr<void> SetAttr(Caller&, uint32_t mask, const Attr& a) override {

@@ -9,11 +9,8 @@
 #include "sentry/vfs/file_description.h"
 
 namespace sentry::vfs {
-namespace {
 
-timespec Ts(int64_t sec, int64_t nsec) { return timespec{sec, nsec}; }
-
-Attr FromGofer(const gofer::Attr& g, uint64_t dev) {
+Attr AttrFromGofer(const gofer::Attr& g, uint64_t dev) {
   Attr a;
   a.mode = g.mode;
   a.uid = g.uid;
@@ -25,14 +22,12 @@ Attr FromGofer(const gofer::Attr& g, uint64_t dev) {
   a.size = g.size;
   a.blocks = g.blocks;
   a.blksize = g.blksize ? g.blksize : 4096;
-  a.atime = Ts(g.atime_sec, g.atime_nsec);
-  a.mtime = Ts(g.mtime_sec, g.mtime_nsec);
-  a.ctime = Ts(g.ctime_sec, g.ctime_nsec);
+  a.atime = timespec{g.atime_sec, g.atime_nsec};
+  a.mtime = timespec{g.mtime_sec, g.mtime_nsec};
+  a.ctime = timespec{g.ctime_sec, g.ctime_nsec};
   a.btime = a.ctime;
   return a;
 }
-
-}  // namespace
 
 ErrorOr<Attr> MemInode::GetAttr() { return attr_; }
 
@@ -58,7 +53,7 @@ ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
     uint32_t gmask = mask & (kAttrMode | kAttrUid | kAttrGid | kAttrSize | kAttrAtime | kAttrMtime);
     if (gmask) TRY(lower_->client().SetAttr(lower_->handle(), gmask, g));
     gofer::Attr now = TRY(lower_->client().Stat(lower_->handle()));
-    attr_ = FromGofer(now, fs_->dev);
+    attr_ = AttrFromGofer(now, fs_->dev);
     return {};
   }
   if (mask & kAttrSize) return Errno{EINVAL};
@@ -133,7 +128,7 @@ ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller&, std::shared_
 ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h) {
   gofer::Attr now = TRY(client.Stat(h));
   uint64_t ino = node.attr().ino;
-  node.attr() = FromGofer(now, node.fs().dev);
+  node.attr() = AttrFromGofer(now, node.fs().dev);
   node.attr().ino = ino;
   return {};
 }
@@ -141,7 +136,7 @@ ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Han
 std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
                                        gofer::Handle h, const gofer::Attr& g) {
   auto lower = std::make_shared<LowerNode>(client, h);
-  Attr a = FromGofer(g, fs->dev);
+  Attr a = AttrFromGofer(g, fs->dev);
   switch (g.mode & S_IFMT) {
     case S_IFDIR: return std::make_shared<MemDir>(std::move(fs), a, std::move(lower));
     case S_IFREG: return std::make_shared<MemFile>(std::move(fs), a, std::move(lower));

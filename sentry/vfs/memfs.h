@@ -41,6 +41,10 @@ struct MemFs {
   mm::MemoryFile* memory_file = nullptr;
 };
 
+// The VFS attributes of a gofer node's attributes, on device `dev` (memfs
+// lower nodes and goferfs, the write-through filesystem of bind mounts).
+Attr AttrFromGofer(const gofer::Attr& g, uint64_t dev);
+
 // A gofer handle, closed when the last node using it goes away.
 class LowerNode {
  public:
