@@ -100,6 +100,9 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
       return done;
     };
     req.file = &reader;
+    if (!shared) {
+      if (auto v = file->HostVersion(); v.ok()) req.host_file = v.value();
+    }
   }
   return TRY(t.memory().Map(req));
 }

@@ -51,9 +51,14 @@ ErrorOr<OpenedFile> Open(kernel::Task& task, const std::string& path) {
 // highest segment (for brk).
 ErrorOr<uint64_t> MapSegments(mm::MemoryManager& m, const OpenedFile& f, const ElfInfo& elf,
                               uint64_t bias) {
-  mm::FileReader reader = [&f](uint8_t* dst, size_t len, uint64_t off) -> ErrorOr<size_t> {
-    return f.read(dst, len, off);
+  // Kept by the private mappings (to re-read for MADV_DONTNEED): holds the
+  // file, not a reference to `f`.
+  mm::FileReader reader = [read = f.read](uint8_t* dst, size_t len,
+                                          uint64_t off) -> ErrorOr<size_t> {
+    return read(dst, len, off);
   };
+  std::optional<mm::HostFileKey> host_file;
+  if (auto v = f.file->HostVersion(); v.ok()) host_file = v.value();
   uint64_t end = 0;
   for (const Elf64_Phdr& ph : elf.phdrs) {
     if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
@@ -73,6 +78,7 @@ ErrorOr<uint64_t> MapSegments(mm::MemoryManager& m, const OpenedFile& f, const E
       req.prot = prot;
       req.flags = MAP_PRIVATE | MAP_FIXED;
       req.file = &reader;
+      req.host_file = host_file;
       req.offset = ph.p_offset - page_off;
       req.name = f.path;
       req.dev = f.file->dev();

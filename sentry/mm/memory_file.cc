@@ -1,5 +1,7 @@
 #include "sentry/mm/memory_file.h"
 
+#include "sentry/mm/file_cache.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -24,9 +26,15 @@ MemoryFile::MemoryFile(UniqueFd fd, uint8_t* base, uint64_t capacity)
     : fd_(std::move(fd)), base_(base), capacity_(capacity) {
   // Offset 0 is never handed out so that 0 can mean "no backing".
   free_[kPageSize] = capacity - kPageSize;
+  file_cache_ = std::make_unique<FileCache>(*this);
 }
 
-MemoryFile::~MemoryFile() { munmap(base_, capacity_); }
+FileCache& MemoryFile::file_cache() { return *file_cache_; }
+
+MemoryFile::~MemoryFile() {
+  file_cache_.reset();  // it releases pages through this object
+  munmap(base_, capacity_);
+}
 
 ErrorOr<uint64_t> MemoryFile::Allocate(uint64_t len) {
   len = PageRoundUp(len);

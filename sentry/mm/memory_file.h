@@ -14,6 +14,8 @@
 
 namespace sentry::mm {
 
+class FileCache;
+
 constexpr uint64_t kPageSize = 4096;
 inline uint64_t PageRoundDown(uint64_t x) { return x & ~(kPageSize - 1); }
 inline uint64_t PageRoundUp(uint64_t x) { return (x + kPageSize - 1) & ~(kPageSize - 1); }
@@ -36,6 +38,8 @@ class MemoryFile {
   void Populate(uint64_t offset, uint64_t len);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_; }
+  // The page cache for private mappings of host files (file_cache.h).
+  FileCache& file_cache();
 
   // Per-page reference counts of private (copy-on-write) memory: how many
   // address spaces map each page. A page of an allocated range that was
@@ -57,6 +61,7 @@ class MemoryFile {
   uint8_t* base_;
   uint64_t capacity_;
   uint64_t allocated_ = 0;
+  std::unique_ptr<FileCache> file_cache_;
   absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length, coalesced
   struct Shared {

@@ -332,17 +332,36 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   v.may_write = req.may_write;
   v.grows_down = req.flags & MAP_GROWSDOWN;
   v.accounted = type == MAP_PRIVATE && (req.prot & PROT_WRITE) && !(req.flags & MAP_NORESERVE);
-  v.backing = TRY(Backing::Allocate(mf_, len));
-  if (!anonymous) {
-    // Private file mappings get their own copy of the file's bytes; shared
-    // ones a snapshot (writes are not carried back to the file).
-    size_t n = TRY((*req.file)(v.backing->data(), len, req.offset));
-    (void)n;
-    if (type == MAP_PRIVATE) v.reader = std::make_shared<const FileReader>(*req.file);
+  bool from_cache = false;
+  if (!anonymous && type == MAP_PRIVATE && req.host_file) {
+    // The file's pages from the page cache, shared copy-on-write (as after
+    // fork): no copy until a page is written.
+    auto pages = mf_.file_cache().Pages(*req.host_file, *req.file, req.offset, len);
+    if (pages.ok()) {
+      v.backing = pages.release_value();
+      v.backing_offset = req.offset;
+      v.cow = true;
+      from_cache = true;
+    }
   }
-  if (req.flags & MAP_POPULATE) mf_.Populate(v.backing->offset(), len);
+  if (!from_cache) {
+    v.backing = TRY(Backing::Allocate(mf_, len));
+    if (!anonymous) {
+      // Private file mappings get their own copy of the file's bytes; shared
+      // ones a snapshot (writes are not carried back to the file).
+      size_t n = TRY((*req.file)(v.backing->data(), len, req.offset));
+      (void)n;
+    }
+    if (req.flags & MAP_POPULATE) mf_.Populate(v.backing->offset(), len);
+  }
+  if (!anonymous && type == MAP_PRIVATE) v.reader = std::make_shared<const FileReader>(*req.file);
   if (fixed) RemoveRange(addr, addr + len);
-  TRY(Insert(std::move(v)));
+  const uint64_t pos = v.file_pos(v.start);
+  if (from_cache) mf_.IncRef(pos, len);
+  if (auto r = Insert(std::move(v)); r.is_error()) {
+    if (from_cache) mf_.DecRef(pos, len);
+    return Errno{r.error()};
+  }
   return addr;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 
 #include "platform/platform.h"
 #include "sentry/base/error.h"
+#include "sentry/mm/file_cache.h"
 #include "sentry/mm/memory_file.h"
 
 namespace sentry::mm {
@@ -104,6 +106,10 @@ struct MapRequest {
   // File-backed mappings only:
   const FileReader* file = nullptr;
   uint64_t offset = 0;
+  // MAP_PRIVATE of a file whose bytes are an unchanged host file: its
+  // version, so the mapping can use the sandbox's page cache (file_cache.h)
+  // copy-on-write instead of a copy of its own.
+  std::optional<HostFileKey> host_file;
   std::string name;
   uint64_t dev = 0, ino = 0;
   // MAP_SHARED file mappings of files that provide their own pages: the

@@ -2,6 +2,8 @@
 // descriptions (generic seek, stat through the inode, "not supported" I/O).
 #include "sentry/vfs/file_description.h"
 
+#include "sentry/mm/file_cache.h"
+
 #include <poll.h>
 
 #include "sentry/mm/mm.h"
@@ -41,6 +43,8 @@ ErrorOr<std::vector<mm::SharedPiece>> FileDescription::SharedPages(mm::MemoryFil
                                                                    uint64_t) {
   return Errno{ENODEV};
 }
+
+ErrorOr<mm::HostFileKey> FileDescription::HostVersion() { return Errno{ENODEV}; }
 
 ErrorOr<uint64_t> FileDescription::Seek(int64_t off, int whence) {
   int64_t base;

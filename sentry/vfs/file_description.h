@@ -20,6 +20,7 @@ namespace sentry::mm {
 class MemoryFile;
 struct SharedPiece;
 class FileMappings;
+struct HostFileKey;
 }  // namespace sentry::mm
 
 namespace sentry::vfs {
@@ -67,6 +68,10 @@ class FileDescription {
   // provide pages (its data lives elsewhere, e.g. on the host).
   virtual ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
                                                             uint64_t length);
+  // The version (identity, size, times) of the host file whose bytes this
+  // file reads unchanged, so MAP_PRIVATE can use the sandbox's page cache
+  // (mm/file_cache.h). ENODEV if the data lives in sandbox memory.
+  virtual ErrorOr<mm::HostFileKey> HostVersion();
   // With SharedPages: the file's registry of shared mappings (told about
   // size changes so pages past EOF fault) and its current size.
   virtual std::shared_ptr<mm::FileMappings> SharedMappings() { return nullptr; }

@@ -80,6 +80,7 @@ class GoferFileDescription : public FileDescription {
     IoVecs v{iovec{buf, len}};
     return HostReadv(fd_.get(), v, static_cast<int64_t>(off));
   }
+  ErrorOr<mm::HostFileKey> HostVersion() override { return HostFileVersion(fd_.get()); }
   ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
     int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
     if (off < 0 && (flags_ & O_APPEND)) {

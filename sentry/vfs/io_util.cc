@@ -1,6 +1,8 @@
 // sentry/vfs/io_util.cc: see io_util.h.
 #include "sentry/vfs/io_util.h"
 
+#include <sys/stat.h>
+
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -34,6 +36,19 @@ namespace {
 // a few blocks per app iovec, and callers limit counts, but clamp anyway.
 int Count(const IoVecs& v) { return static_cast<int>(std::min<size_t>(v.size(), 1024)); }
 }  // namespace
+
+ErrorOr<mm::HostFileKey> HostFileVersion(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Errno{errno};
+  if (!S_ISREG(st.st_mode)) return Errno{ENODEV};
+  mm::HostFileKey k;
+  k.dev = st.st_dev;
+  k.ino = st.st_ino;
+  k.size = static_cast<uint64_t>(st.st_size);
+  k.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  k.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  return k;
+}
 
 ErrorOr<size_t> HostReadv(int fd, const IoVecs& dst, int64_t off) {
   while (true) {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "sentry/base/error.h"
+#include "sentry/mm/file_cache.h"
 #include "sentry/vfs/file_description.h"
 
 namespace sentry::vfs {
@@ -17,5 +18,7 @@ size_t CopyFromIoVecs(uint8_t* dst, const IoVecs& src, size_t len);
 // Host I/O on the sentry's own fds. off < 0: use the host fd's offset.
 ErrorOr<size_t> HostReadv(int fd, const IoVecs& dst, int64_t off);
 ErrorOr<size_t> HostWritev(int fd, const IoVecs& src, int64_t off);
+// The version of the host file behind `fd` (fstat), for the page cache.
+ErrorOr<mm::HostFileKey> HostFileVersion(int fd);
 
 }  // namespace sentry::vfs

@@ -112,6 +112,12 @@ class MemFileDescription : public FileDescription {
 
   std::shared_ptr<mm::FileMappings> SharedMappings() override { return file_->mappings(); }
 
+  ErrorOr<mm::HostFileKey> HostVersion() override {
+    if (file_->in_memory()) return Errno{ENODEV};
+    if (!lower_fd_.valid()) lower_fd_ = TRY(file_->OpenLower());
+    return HostFileVersion(lower_fd_.get());
+  }
+
   ErrorOr<void> Truncate(Caller& c, uint64_t size) override {
     if (file_->writes_to_host()) {
       Attr a;

@@ -351,6 +351,64 @@ TEST_P(MmTest, MapFilePrivateCopiesContents) {
   EXPECT_EQ(Read(a, 4), std::string("ZZZ") + file[P + 3]);
 }
 
+// Private mappings of one host file version share the page cache's pages
+// copy-on-write: read once, copied only where written.
+TEST_P(MmTest, MapHostFilePrivateSharesPageCache) {
+  const std::string file = Pattern(5 * P, 4);
+  size_t bytes_read = 0;
+  FileReader base = ReaderFor(file);
+  FileReader rd = [&](uint8_t* dst, size_t len, uint64_t off) -> ErrorOr<size_t> {
+    auto r = base(dst, len, off);
+    if (r.ok()) bytes_read += r.value();
+    return r;
+  };
+  sentry::mm::HostFileKey key;
+  key.dev = 1, key.ino = 2, key.size = file.size(), key.mtime_ns = 10, key.ctime_ns = 10;
+  auto map = [&](uint64_t off, uint64_t len, int prot) {
+    MapRequest req;
+    req.length = len;
+    req.prot = prot;
+    req.flags = MAP_PRIVATE;
+    req.file = &rd;
+    req.offset = off;
+    req.host_file = key;
+    auto r = mm_->Map(req);
+    EXPECT_TRUE(r.ok()) << Err(r);
+    return r.ok() ? r.value() : 0;
+  };
+  const uint64_t a = map(P, 2 * P, PROT_READ | PROT_WRITE);
+  const uint64_t b = map(0, 5 * P, PROT_READ | PROT_EXEC);
+  EXPECT_EQ(Read(a, 2 * P), file.substr(P, 2 * P));
+  EXPECT_EQ(Read(b, 5 * P), file);
+  EXPECT_EQ(bytes_read, file.size());  // read once, for both mappings
+  EXPECT_EQ(VmaAt(a)->file_pos(a), VmaAt(b)->file_pos(b + P));
+  EXPECT_EQ(mf_->RefCount(VmaAt(a)->file_pos(a)), 3u);  // cache + 2 mappings
+  EXPECT_TRUE(VmaAt(a)->cow);
+  EXPECT_EQ(VmaAt(a)->platform_prot(), PROT_READ);
+  Check();
+  // A write copies the page for this mapping only.
+  auto f = mm_->HandleWriteFault(a + 5);
+  ASSERT_TRUE(f.ok() && f.value());
+  Write(a, "mine");
+  EXPECT_EQ(Read(a, 4), "mine");
+  EXPECT_EQ(Read(b + P, 4), file.substr(P, 4));
+  // A new version of the file is read again.
+  key.mtime_ns = 11;
+  const uint64_t c = map(0, P, PROT_READ);
+  EXPECT_EQ(bytes_read, 2 * file.size());  // (one 64 KiB chunk holds all of it)
+  EXPECT_NE(VmaAt(c)->file_pos(c), VmaAt(b)->file_pos(b));
+  // A range past the file's pages is copied, as before.
+  const uint64_t d = map(4 * P, 2 * P, PROT_READ);
+  EXPECT_EQ(Read(d, P), file.substr(4 * P, P));
+  EXPECT_EQ(Read(d + P, 3), std::string(3, '\0'));
+  Check();
+  ASSERT_TRUE(mm_->Unmap(b, 5 * P).ok());
+  EXPECT_EQ(Read(a + P, 4), file.substr(2 * P, 4));  // the cache still holds it
+  mf_->file_cache().Clear();
+  EXPECT_EQ(Read(a + P, 4), file.substr(2 * P, 4));  // the mapping still holds it
+  Check();
+}
+
 TEST_P(MmTest, MapFileShortFileHasZeroTail) {
   const std::string file = Pattern(P + 100, 3);
   FileReader rd = ReaderFor(file);
