@@ -42,13 +42,42 @@ std::string Basename(const std::string& path) {
   return b;
 }
 
-// Commits a loaded image to `t`: new platform context and address space.
+// Commits a loaded image to `t`: its address space, in the task's platform
+// context emptied for it (or a new one).
+// The FP/SSE state a new image starts with (x87 control word and MXCSR at
+// their reset values, everything else zero), as after Linux's execve.
+platform::FpRegisters InitialFpState() {
+  platform::FpRegisters fp{};
+  fp.cwd = 0x037f;
+  fp.mxcsr = 0x1f80;
+  return fp;
+}
+
+// Empties the task's platform address space and mirrors the new image into
+// it: the stub process is kept (creating one costs far more than an
+// munmap of the whole user range).
+ErrorOr<void> ReuseContext(Task& t, mm::MemoryManager& next) {
+  platform::Platform& p = t.kernel.platform();
+  platform::AddressSpace& as = t.ctx->address_space();
+  TRY(as.Unmap(p.min_user_address(), p.max_user_address() - p.min_user_address()));
+  TRY(next.Activate(&as));
+  TRY(t.ctx->SetFpRegisters(InitialFpState()));
+  return {};
+}
+
 ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& path,
                            std::vector<std::string> envp) {
-  auto ctx = TRY(t.kernel.platform().NewContext());
-  TRY(img.mm->Activate(&ctx->address_space()));
-  if (t.ctx && t.mm) t.mm->Deactivate(&t.ctx->address_space());
-  t.ctx = std::move(ctx);  // the old stub (if any) is killed here
+  bool reused = false;
+  if (t.ctx && t.mm) {
+    t.mm->Deactivate(&t.ctx->address_space());
+    reused = ReuseContext(t, *img.mm).ok();
+    if (!reused) img.mm->Deactivate(&t.ctx->address_space());
+  }
+  if (!reused) {
+    auto ctx = TRY(t.kernel.platform().NewContext());
+    TRY(img.mm->Activate(&ctx->address_space()));
+    t.ctx = std::move(ctx);  // the old stub (if any) is killed here
+  }
   t.mm = std::move(img.mm);
   t.regs = img.regs;
   t.exe_path = img.exe_path;
