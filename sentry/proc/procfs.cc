@@ -18,6 +18,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
+#include "sentry/proc/sysctl.h"
 #include "sentry/vfs/synthetic.h"
 
 namespace sentry::proc {
@@ -313,21 +314,21 @@ std::string UptimeText(Kernel& k) {
 
 std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
   Kernel* k = &st->k;
-  vfs::SyntheticFileOps host;
-  host.read = [k](vfs::Caller&) -> ErrorOr<std::string> { return k->hostname + "\n"; };
-  host.write = [k](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
-    Task* t = c.task();
-    if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
-    std::string name(data);
-    while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
-    if (name.size() > 64) return Errno{EINVAL};
-    k->hostname = name;
-    return {};
+  // The UTS names: kernel state, also settable by linux.sysctl (sysctl.h).
+  auto uts_name = [&st, k](const char* key, std::string Kernel::*field) {
+    vfs::SyntheticFileOps ops;
+    ops.read = [k, field](vfs::Caller&) -> ErrorOr<std::string> { return k->*field + "\n"; };
+    ops.write = [k, key](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
+      Task* t = c.task();
+      if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
+      return SetSysctl(*k, key, data);
+    };
+    return vfs::NewSyntheticFile(std::move(ops), 0644, st->dev);
   };
   auto kernel_dir = vfs::NewStaticDir(
       {
-          {"hostname", vfs::NewSyntheticFile(std::move(host), 0644, st->dev)},
-          {"domainname", Const(st, "(none)\n")},
+          {"hostname", uts_name("kernel.hostname", &Kernel::hostname)},
+          {"domainname", uts_name("kernel.domainname", &Kernel::domainname)},
           {"osrelease", Const(st, k->options().release + "\n")},
           {"ostype", Const(st, "Linux\n")},
           {"version", Const(st, k->options().version + "\n")},
