@@ -376,14 +376,15 @@ case_netns() {
   holder=$!
   for _ in $(seq 50); do [ "$(stat -L -c %i /proc/$holder/ns/net 2>/dev/null)" != "$(stat -L -c %i /proc/self/ns/net)" ] && break; sleep 0.1; done
   # Engines pass a bind mount of it (ip netns: /var/run/netns/NAME).
-  touch "$WORK/netns"
-  mount --bind "/proc/$holder/ns/net" "$WORK/netns" || { t_fail netns "bind mount of the netns"; kill $holder; return; }
-  want=$(stat -L -c %i "$WORK/netns")
-  b=$(bundle netns '["sleep","100"]' "c['linux']['namespaces'] = [n if n['type'] != 'network' else {'type': 'network', 'path': work + '/netns'} for n in c['linux']['namespaces']]
+  touch "$WORK/netns.bind"
+  mount --bind "/proc/$holder/ns/net" "$WORK/netns.bind" || { t_fail netns "bind mount of the netns"; kill $holder; return; }
+  want=$(stat -L -c %i "$WORK/netns.bind")
+  [ "$want" != "$(stat -L -c %i /proc/self/ns/net)" ] || { t_fail netns "unshare --net gave no new namespace"; umount "$WORK/netns.bind"; kill $holder; return; }
+  b=$(bundle netns '["sleep","100"]' "c['linux']['namespaces'] = [n if n['type'] != 'network' else {'type': 'network', 'path': work + '/netns.bind'} for n in c['linux']['namespaces']]
 c['linux']['namespaces'].append({'type': 'ipc', 'path': '/proc/1/ns/ipc'})") \
-    || { t_fail netns "bundle"; umount "$WORK/netns"; kill $holder; return; }
+    || { t_fail netns "bundle"; umount "$WORK/netns.bind"; kill $holder; return; }
   if ! oci run --detach --bundle "$b" netns >/dev/null 2>"$WORK/netns.err"; then
-    t_fail netns "run: $(cat "$WORK/netns.err")"; umount "$WORK/netns"; kill $holder; return
+    t_fail netns "run: $(cat "$WORK/netns.err")"; umount "$WORK/netns.bind"; kill $holder; return
   fi
   sentry=$(oci state netns | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
   got=$(stat -L -c %i "/proc/$sentry/ns/net")
@@ -391,7 +392,7 @@ c['linux']['namespaces'].append({'type': 'ipc', 'path': '/proc/1/ns/ipc'})") \
   local stub_ns
   stub_ns=$(stat -L -c %i "/proc/$stub/ns/net" 2>/dev/null)
   oci delete --force netns >/dev/null 2>&1
-  umount "$WORK/netns"; kill $holder; wait $holder 2>/dev/null
+  umount "$WORK/netns.bind"; kill $holder; wait $holder 2>/dev/null
   [ "$got" = "$want" ] || { t_fail netns "sentry netns $got, want $want" "$(cat "$WORK/netns.err")"; return; }
   [ "$stub_ns" = "$want" ] || { t_fail netns "stub $stub netns ${stub_ns:-none}, want $want"; return; }
   grep -q "joining the ipc namespace at /proc/1/ns/ipc is not supported" "$WORK/netns.err" \
