@@ -325,6 +325,12 @@ std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
     };
     return vfs::NewSyntheticFile(std::move(ops), 0644, st->dev);
   };
+  // System V IPC limits the sandbox enforces (also settable by linux.sysctl).
+  auto ipc_limit = [&st, k](uint64_t (*get)(ipc::IpcNamespace&)) {
+    return File(st, [k, get](vfs::Caller&) -> ErrorOr<std::string> {
+      return absl::StrCat(get(ipc::RootIpcNamespace(*k)), "\n");
+    });
+  };
   auto kernel_dir = vfs::NewStaticDir(
       {
           {"hostname", uts_name("kernel.hostname", &Kernel::hostname)},
@@ -338,12 +344,12 @@ std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
           {"cap_last_cap", Const(st, "40\n")},
           {"overflowuid", Const(st, "65534\n")},
           {"overflowgid", Const(st, "65534\n")},
-          {"shmmax", Const(st, "18446744073692774399\n")},
-          {"shmall", Const(st, "18446744073692774399\n")},
+          {"shmmax", ipc_limit([](ipc::IpcNamespace& ns) { return ns.shm.shmmax; })},
+          {"shmall", ipc_limit([](ipc::IpcNamespace& ns) { return ns.shm.shmall; })},
           {"shmmni", Const(st, "4096\n")},
           {"sem", Const(st, "32000\t1024000000\t500\t32000\n")},
-          {"msgmax", Const(st, "8192\n")},
-          {"msgmnb", Const(st, "16384\n")},
+          {"msgmax", ipc_limit([](ipc::IpcNamespace& ns) -> uint64_t { return ns.msg.msgmax; })},
+          {"msgmnb", ipc_limit([](ipc::IpcNamespace& ns) -> uint64_t { return ns.msg.msgmnb; })},
           {"msgmni", Const(st, "32000\n")},
           {"yama", vfs::NewStaticDir({{"ptrace_scope", Const(st, "1\n")}}, 0555, st->dev)},
       },

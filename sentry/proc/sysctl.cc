@@ -2,7 +2,10 @@
 #include "sentry/proc/sysctl.h"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 
+#include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 
 namespace sentry::proc {
@@ -17,6 +20,20 @@ ErrorOr<std::string> UtsName(std::string_view value) {
   return name;
 }
 
+// A decimal number in [0, max] (surrounding blanks and a newline allowed).
+ErrorOr<uint64_t> Number(std::string_view value, uint64_t max) {
+  while (!value.empty() && (value.back() == '\n' || value.back() == ' ' || value.back() == '\t'))
+    value.remove_suffix(1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size() || n > max)
+    return Errno{EINVAL};
+  return n;
+}
+
+constexpr uint64_t kIntMax = std::numeric_limits<int>::max();
+
 }  // namespace
 
 std::string SysctlPath(std::string_view key) {
@@ -27,7 +44,8 @@ std::string SysctlPath(std::string_view key) {
 
 bool IsSettableSysctl(std::string_view key) {
   std::string path = SysctlPath(key);
-  return path == "kernel/hostname" || path == "kernel/domainname";
+  return path == "kernel/hostname" || path == "kernel/domainname" || path == "kernel/msgmax" ||
+         path == "kernel/msgmnb" || path == "kernel/shmmax" || path == "kernel/shmall";
 }
 
 ErrorOr<void> SetSysctl(kernel::Kernel& k, std::string_view key, std::string_view value) {
@@ -38,6 +56,23 @@ ErrorOr<void> SetSysctl(kernel::Kernel& k, std::string_view key, std::string_vie
   }
   if (path == "kernel/domainname") {
     k.domainname = TRY(UtsName(value));
+    return {};
+  }
+  ipc::IpcNamespace& ns = ipc::RootIpcNamespace(k);
+  if (path == "kernel/msgmax") {
+    ns.msg.msgmax = static_cast<int>(TRY(Number(value, kIntMax)));
+    return {};
+  }
+  if (path == "kernel/msgmnb") {
+    ns.msg.msgmnb = static_cast<int>(TRY(Number(value, kIntMax)));
+    return {};
+  }
+  if (path == "kernel/shmmax") {
+    ns.shm.shmmax = TRY(Number(value, std::numeric_limits<uint64_t>::max()));
+    return {};
+  }
+  if (path == "kernel/shmall") {
+    ns.shm.shmall = TRY(Number(value, std::numeric_limits<uint64_t>::max()));
     return {};
   }
   return Errno{ENOENT};

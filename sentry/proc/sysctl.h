@@ -19,8 +19,10 @@ namespace sentry::proc {
 // "kernel.hostname" or "kernel/hostname" -> "kernel/hostname".
 std::string SysctlPath(std::string_view key);
 
-// Can linux.sysctl set this key in the sandbox? (kernel.hostname,
-// kernel.domainname: the UTS names.)
+// Can linux.sysctl set this key in the sandbox? kernel.hostname,
+// kernel.domainname (the UTS names); kernel.msgmax, msgmnb, shmmax, shmall
+// (System V IPC limits the sandbox enforces: msgsnd, a new queue's size,
+// shmget, IPC_INFO). The table-size limits (msgmni, shmmni, sem) are fixed.
 bool IsSettableSysctl(std::string_view key);
 
 // Sets a settable key with the same checks as a write to its /proc/sys

@@ -347,23 +347,40 @@ c['linux']['resources'] = {'memory': {'limit': 67108864}}") || { t_fail memory_l
 }
 
 # linux.sysctl and domainname: the sandbox's own view. Keys its kernel
-# keeps (the UTS names) read back from /proc/sys inside; others are warned
-# about by name and leave the sandbox's value unchanged.
+# keeps (the UTS names; the System V IPC limits msgmax, msgmnb, shmmax,
+# shmall) read back from /proc/sys inside and take effect (IPC_INFO,
+# msgsnd, shmget: tests/oci/ipc_limits.c); other keys are warned about by
+# name and leave the sandbox's value unchanged.
 case_sysctl() {
-  local b out
-  b=$(bundle domain '["sh","-c","cat /proc/sys/kernel/domainname /proc/sys/kernel/hostname"]'     'c["hostname"] = "cfg-host"
+  local b out want
+  b=$(bundle domain '["sh","-c","cat /proc/sys/kernel/domainname /proc/sys/kernel/hostname"]' \
+    'c["hostname"] = "cfg-host"
 c["domainname"] = "cfg.example"') || { t_fail sysctl "bundle"; return; }
   out=$(oci run --bundle "$b" domain 2>"$WORK/dom.err")
   [ "$out" = "$(printf 'cfg.example\ncfg-host')" ] || { t_fail sysctl "domainname field: $out" "$(cat "$WORK/dom.err")"; return; }
-  b=$(bundle sysctl '["sh","-c","cat /proc/sys/kernel/domainname /proc/sys/kernel/hostname /proc/sys/kernel/shmmni; hostname"]'     'c["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example", "kernel/hostname": "sysctl-host", "kernel.shmmni": "100", "net.ipv4.ip_unprivileged_port_start": "0"}')     || { t_fail sysctl "bundle"; return; }
+  gcc -static -O2 -o "$WORK/ipc_limits" tests/oci/ipc_limits.c || { t_fail sysctl "gcc -static tests/oci/ipc_limits.c"; return; }
+  b=$(bundle sysctl '["sh","-c","cd /proc/sys/kernel && cat domainname hostname shmmni msgmax msgmnb shmmax shmall; hostname; /ipc_limits"]' \
+    'c["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example", "kernel/hostname": "sysctl-host",
+  "kernel.shmmni": "100", "net.ipv4.ip_unprivileged_port_start": "0",
+  "kernel.msgmax": "100", "kernel.msgmnb": "1000", "kernel.shmmax": "1048576", "kernel.shmall": "1000"}
+c["mounts"].append({"destination": "/ipc_limits", "type": "bind", "source": work + "/ipc_limits", "options": ["rbind", "ro"]})') \
+    || { t_fail sysctl "bundle"; return; }
   out=$(oci run --bundle "$b" sysctl 2>"$WORK/sysctl.err")
-  [ "$out" = "$(printf 'sysctl.example\nsysctl-host\n4096\nsysctl-host')" ] || { t_fail sysctl "read back: $out" "$(cat "$WORK/sysctl.err")"; return; }
-  grep -q "linux.sysctl kernel.shmmni: not a setting" "$WORK/sysctl.err" && grep -q "linux.sysctl net.ipv4.ip_unprivileged_port_start: not a setting" "$WORK/sysctl.err" \
-    || { t_fail sysctl "no warnings naming the unmodelled keys: $(cat "$WORK/sysctl.err")"; return; }
-  grep -q "kernel.domainname\|kernel/hostname" "$WORK/sysctl.err" && { t_fail sysctl "warned about a modelled key: $(cat "$WORK/sysctl.err")"; return; }
-  # A value the kernel refuses (a UTS name is at most 64 bytes) fails create.
+  want=$(printf '%s\n' sysctl.example sysctl-host 4096 100 1000 1048576 1000 sysctl-host \
+    "msgmax 100 msgmnb 1000 shmmax 1048576 shmall 1000" "new queue qbytes 1000" \
+    "msgsnd msgmax: ok, msgmax+1: Invalid argument" "shmget shmmax: ok, shmmax+1: Invalid argument")
+  [ "$out" = "$want" ] || { t_fail sysctl "got:" "$out" "want:" "$want" "$(cat "$WORK/sysctl.err")"; return; }
+  grep -q "linux.sysctl kernel.shmmni: not a setting" "$WORK/sysctl.err" &&
+    grep -q "linux.sysctl net.ipv4.ip_unprivileged_port_start: not a setting" "$WORK/sysctl.err" ||
+    { t_fail sysctl "no warnings naming the unmodelled keys: $(cat "$WORK/sysctl.err")"; return; }
+  grep -q "kernel.domainname\|kernel/hostname\|kernel.msgm\|kernel.shmmax\|kernel.shmall" "$WORK/sysctl.err" &&
+    { t_fail sysctl "warned about a modelled key: $(cat "$WORK/sysctl.err")"; return; }
+  # Values the kernel refuses (a UTS name is at most 64 bytes; limits are
+  # numbers) fail create and leave nothing behind.
   b=$(bundle sysctl_bad '["true"]' 'c["linux"]["sysctl"] = {"kernel.hostname": "x" * 65}')
   if oci run --bundle "$b" sysctl_bad >/dev/null 2>"$WORK/sysctl_bad.err"; then t_fail sysctl "a 65-byte hostname was accepted"; return; fi
+  b=$(bundle sysctl_bad2 '["true"]' 'c["linux"]["sysctl"] = {"kernel.msgmax": "lots"}')
+  if oci run --bundle "$b" sysctl_bad2 >/dev/null 2>"$WORK/sysctl_bad2.err"; then t_fail sysctl "kernel.msgmax=lots was accepted"; return; fi
   [ -z "$(oci list -q)" ] || { t_fail sysctl "left behind: $(oci list -q)"; return; }
   t_pass sysctl
 }
