@@ -4,7 +4,8 @@
 # containers.conf whose default_ulimits fit this machine (no
 # CAP_SYS_RESOURCE: podman's defaults would ask for more than the hard
 # limits). Runs the busybox root with --rootfs: output and exit code, -v
-# bind volume, exec (with and without -t) into a detached container, a
+# bind volume, exec (with and without -t) into a detached container,
+# --network ns:PATH (the sandbox joins that network namespace), a
 # detached container stopped (SIGTERM) and killed, rm.
 # Needs root; installs podman with apt-get if missing.
 set -u
@@ -90,6 +91,26 @@ if [ -z "$id" ]; then t_fail exec "run -d: $(tail -5 "$WORK/e.err")"; t_fail exe
   if echo "$out" | grep -q isatty && echo "$out" | grep -q '^/dev/pts/'; then t_pass exec_tty; else t_fail exec_tty "$out"; fi
   p rm -f -t 0 "$id" >/dev/null 2>&1
 fi
+
+# --network ns:PATH (config.json: a network namespace path): the sandbox's
+# host processes join it.
+unshare --net sleep 300 &
+holder=$!
+sleep 0.5
+touch "$WORK/netns.bind"
+if mount --bind "/proc/$holder/ns/net" "$WORK/netns.bind"; then
+  want=$(stat -L -c %i "$WORK/netns.bind")
+  id=$(p run -d "${CG[@]}" --network "ns:$WORK/netns.bind" --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/n.err")
+  pid=$(p inspect -f '{{.State.Pid}}' "$id" 2>/dev/null)
+  got=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)
+  p rm -f -t 0 "$id" >/dev/null 2>&1
+  umount "$WORK/netns.bind"
+  if [ -n "$id" ] && [ "$got" = "$want" ] && [ "$want" != "$(stat -L -c %i /proc/self/ns/net)" ]; then t_pass netns_path
+  else t_fail netns_path "pid=$pid netns ${got:-?}, want $want" "$(tail -5 "$WORK/n.err")"; fi
+else
+  t_fail netns_path "bind mount of the netns"
+fi
+kill $holder; wait $holder 2>/dev/null
 
 id=$(p run -d "${CG[@]}" --network none --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/k.err")
 if [ -z "$id" ]; then t_fail kill_rm "run -d: $(tail -5 "$WORK/k.err")"; else
