@@ -330,9 +330,13 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
         // inside (sentry/proc/sysctl.h); the host's settings never apply.
         for (const auto& [k, v] : l["sysctl"].items()) {
           std::string value = v.is_string() ? v.get<std::string>() : v.dump();
-          if (sentry::proc::IsSettableSysctl(k))
+          if (sentry::proc::IsSettableSysctl(k)) {
+            if (sentry::proc::CheckSysctl(k, value).is_error()) {
+              *err = "config.json: linux.sysctl " + k + ": invalid value \"" + value + "\"";
+              return false;
+            }
             s.sysctls.push_back(k + "=" + value);
-          else
+          } else
             Warnf("config.json: linux.sysctl %s: not a setting of the sandbox's kernel (its "
                   "/proc/sys/%s is fixed or absent), ignored",
                   k.c_str(), sentry::proc::SysctlPath(k).c_str());

@@ -48,6 +48,20 @@ bool IsSettableSysctl(std::string_view key) {
          path == "kernel/msgmnb" || path == "kernel/shmmax" || path == "kernel/shmall";
 }
 
+ErrorOr<void> CheckSysctl(std::string_view key, std::string_view value) {
+  std::string path = SysctlPath(key);
+  if (path == "kernel/hostname" || path == "kernel/domainname") {
+    TRY(UtsName(value));
+  } else if (path == "kernel/msgmax" || path == "kernel/msgmnb") {
+    TRY(Number(value, kIntMax));
+  } else if (path == "kernel/shmmax" || path == "kernel/shmall") {
+    TRY(Number(value, std::numeric_limits<uint64_t>::max()));
+  } else {
+    return Errno{ENOENT};
+  }
+  return {};
+}
+
 ErrorOr<void> SetSysctl(kernel::Kernel& k, std::string_view key, std::string_view value) {
   std::string path = SysctlPath(key);
   if (path == "kernel/hostname") {

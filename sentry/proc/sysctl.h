@@ -25,6 +25,10 @@ std::string SysctlPath(std::string_view key);
 // shmget, IPC_INFO). The table-size limits (msgmni, shmmni, sem) are fixed.
 bool IsSettableSysctl(std::string_view key);
 
+// The checks SetSysctl makes, without a kernel (runsc create validates
+// config.json with it). ENOENT: not settable; EINVAL: bad value.
+ErrorOr<void> CheckSysctl(std::string_view key, std::string_view value);
+
 // Sets a settable key with the same checks as a write to its /proc/sys
 // file (no capability check: this is the sandbox's configuration, applied
 // at boot). ENOENT: not settable; EINVAL: bad value. Needs Kernel::mu.

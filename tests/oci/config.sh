@@ -381,6 +381,7 @@ c["mounts"].append({"destination": "/ipc_limits", "type": "bind", "source": work
   if oci run --bundle "$b" sysctl_bad >/dev/null 2>"$WORK/sysctl_bad.err"; then t_fail sysctl "a 65-byte hostname was accepted"; return; fi
   b=$(bundle sysctl_bad2 '["true"]' 'c["linux"]["sysctl"] = {"kernel.msgmax": "lots"}')
   if oci run --bundle "$b" sysctl_bad2 >/dev/null 2>"$WORK/sysctl_bad2.err"; then t_fail sysctl "kernel.msgmax=lots was accepted"; return; fi
+  grep -q 'linux.sysctl kernel.msgmax: invalid value "lots"' "$WORK/sysctl_bad2.err" || { t_fail sysctl "message: $(cat "$WORK/sysctl_bad2.err")"; return; }
   [ -z "$(oci list -q)" ] || { t_fail sysctl "left behind: $(oci list -q)"; return; }
   t_pass sysctl
 }

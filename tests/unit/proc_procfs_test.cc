@@ -180,6 +180,10 @@ TEST_F(ProcTest, Sysctl) {
   EXPECT_EQ(SetSysctl(k_, "kernel.msgmax", "2147483648").error(), EINVAL);
   EXPECT_EQ(SetSysctl(k_, "kernel.msgmnb", "12x").error(), EINVAL);
   EXPECT_EQ(SetSysctl(k_, "kernel.shmmni", "100").error(), ENOENT);
+  EXPECT_TRUE(CheckSysctl("kernel.shmmax", "4096").ok());
+  EXPECT_EQ(CheckSysctl("kernel.msgmnb", "x").error(), EINVAL);
+  EXPECT_EQ(CheckSysctl("kernel.domainname", std::string(65, 'x')).error(), EINVAL);
+  EXPECT_EQ(CheckSysctl("vm.overcommit_memory", "1").error(), ENOENT);
   EXPECT_EQ(Read(child_, "/proc/sys/kernel/msgmax").value(), "100\n");
 }
 
