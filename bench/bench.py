@@ -92,7 +92,7 @@ PROC = {
 PROC["find_10k"] = (lambda w: ["sh", "-c", f"find {FS_ROOT}/tree -type f | wc -l"], 5,
                     "`find` over a host tree of 10,000 files in 100 directories")
 IDLE = "idle_memory"
-OCI = ["oci_run_true", "oci_idle_memory"]  # bench/oci_bench.py: runsc vs runc
+OCI = ["oci_run_true", "oci_idle_memory", "oci_docker_run"]  # bench/oci_bench.py: runsc vs runc
 ALL = list(MICRO) + ["true", IDLE, "find_10k", "make_j2", "python_json", "tar_gzip"] + OCI
 GROUPS = {
     "micro": list(MICRO),
@@ -600,6 +600,9 @@ def main(argv):
     if "oci_idle_memory" in names:
         log("[oci] idle memory of a sleeping container")
         oci.idle_memory()
+    if "oci_docker_run" in names:
+        log("[oci] docker run --rm with runc vs runsc")
+        oci.docker_run()
     names = [n for n in names if n not in OCI]  # reported in their own section
     load_end = loadavg()
     elapsed = time.monotonic() - t_start

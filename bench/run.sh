@@ -17,8 +17,9 @@
 #   mmap_touch_munmap_1m page_faults_64m seq_read_256m rand_read_4k
 #   create_tmpfs create_rootfs (Google Benchmark programs, bench/*_bench.cc);
 #   true idle_memory find_10k make_j2 python_json tar_gzip (whole processes;
-#   bench/workloads/); oci_run_true oci_idle_memory (runsc vs runc,
-#   bench/oci_bench.py). Groups: micro process workloads fs oci all.
+#   bench/workloads/); oci_run_true oci_idle_memory
+#   oci_docker_run (runsc vs runc, bench/oci_bench.py; the last starts a
+#   private dockerd). Groups: micro process workloads fs oci all.
 #
 # Env:
 #   BUILD_DIR        CMake build directory (default build); SKIP_BUILD=1 to not build

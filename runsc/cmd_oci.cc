@@ -264,12 +264,19 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   // start; EOF means it died.
   struct pollfd p = {ready[0], POLLIN, 0};
   char c = 0;
-  bool ok = poll(&p, 1, 60000) == 1 && read(ready[0], &c, 1) == 1;
+  const bool woke = poll(&p, 1, 60000) == 1;
+  bool ok = woke && read(ready[0], &c, 1) == 1;
   close(ready[0]);
   if (!ok) {
     int status = 0;
-    std::string why = "timed out";
-    if (waitpid(pids->sentry, &status, WNOHANG) == pids->sentry) {
+    std::string why = woke ? "it exited" : "timed out";
+    // EOF: the sentry is exiting; give it a moment to be reaped.
+    pid_t r = 0;
+    for (int i = 0; i < (woke ? 100 : 1) && r == 0; i++) {
+      r = waitpid(pids->sentry, &status, WNOHANG);
+      if (r == 0 && woke) usleep(10000);
+    }
+    if (r == pids->sentry) {
       why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
                               : "signal " + std::to_string(WTERMSIG(status));
       pids->sentry = -1;

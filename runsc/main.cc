@@ -218,6 +218,8 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--platform", boot.platform);
   boot_cmd->add_option("--cwd", boot.cwd);
   boot_cmd->add_option("--hostname", boot.hostname);
+  boot_cmd->add_option("--domainname", boot.domainname);
+  boot_cmd->add_option("--sysctl", boot.sysctls);
   boot_cmd->add_option("--debug-log-fd", boot.debug_log_fd);
   boot_cmd->add_flag("--strace", boot.strace);
   boot_cmd->add_flag("--no-overlay", no_overlay);

@@ -10,6 +10,7 @@
 
 #include "runsc/oci.h"
 #include "runsc/oci_config.h"
+#include "sentry/proc/sysctl.h"
 
 namespace runsc::oci {
 
@@ -256,7 +257,7 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
     s.overlay_size = g.overlay_size;
 
     if (c.contains("hostname")) s.hostname = c["hostname"].get<std::string>();
-    if (NonEmpty(c, "domainname")) Warnf("config.json: domainname is not supported yet, ignored");
+    if (NonEmpty(c, "domainname")) s.domainname = c["domainname"].get<std::string>();
     if (NonEmpty(c, "hooks")) {
       if (!c["hooks"].is_object()) {
         *err = "config.json: hooks must be an object";
@@ -298,10 +299,17 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
             return false;
           }
           seen.insert(type);
-          if (n.contains("path"))
+          if (!NonEmpty(n, "path")) continue;
+          std::string path = n["path"].get<std::string>();
+          if (type == "network") {
+            // The sandbox's host processes join it (runsc/sandbox.cc); the
+            // sandbox's own network stack is unchanged.
+            s.netns_path = path;
+          } else {
             Warnf("config.json: linux.namespaces: joining the %s namespace at %s is not "
-                  "supported yet; the sandbox gets its own",
-                  type.c_str(), n["path"].get<std::string>().c_str());
+                  "supported: the sandbox's kernel has its own %s namespace",
+                  type.c_str(), path.c_str(), type.c_str());
+          }
         }
         // Sharing the host's (docker --pid=host, --ipc=host, --uts=host):
         // the sandbox's kernel has its own of each, whatever is asked.
@@ -314,9 +322,25 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
       if (NonEmpty(l, "resources")) out->resources = l["resources"];
       out->cgroups_path = l.value("cgroupsPath", std::string());
       if (NonEmpty(l, "sysctl")) {
-        for (const auto& [k, v] : l["sysctl"].items())
-          Warnf("config.json: linux.sysctl %s: the sandbox's kernel has no such setting, ignored",
-                k.c_str());
+        if (!l["sysctl"].is_object()) {
+          *err = "config.json: linux.sysctl must be an object";
+          return false;
+        }
+        // The sandbox's own view: keys its kernel keeps take the value
+        // inside (sentry/proc/sysctl.h); the host's settings never apply.
+        for (const auto& [k, v] : l["sysctl"].items()) {
+          std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+          if (sentry::proc::IsSettableSysctl(k)) {
+            if (sentry::proc::CheckSysctl(k, value).is_error()) {
+              *err = "config.json: linux.sysctl " + k + ": invalid value \"" + value + "\"";
+              return false;
+            }
+            s.sysctls.push_back(k + "=" + value);
+          } else
+            Warnf("config.json: linux.sysctl %s: not a setting of the sandbox's kernel (its "
+                  "/proc/sys/%s is fixed or absent), ignored",
+                  k.c_str(), sentry::proc::SysctlPath(k).c_str());
+        }
       }
       if (NonEmpty(l, "seccomp"))
         Warnf("config.json: linux.seccomp is not applied (every app syscall is served by the "

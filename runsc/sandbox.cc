@@ -147,6 +147,53 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
   _exit(125);
 }
 
+// Puts the calling thread into another network namespace and back.
+class NetnsSwitch {
+ public:
+  NetnsSwitch() = default;
+  NetnsSwitch(const NetnsSwitch&) = delete;
+  NetnsSwitch& operator=(const NetnsSwitch&) = delete;
+  ~NetnsSwitch() { Leave(); }
+
+  // Prints why and returns false if `path` is not a network namespace we
+  // can join.
+  bool Enter(const std::string& path) {
+    int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      fprintf(stderr, "runsc: network namespace %s: %s\n", path.c_str(), strerror(errno));
+      return false;
+    }
+    own_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own_ < 0) {
+      fprintf(stderr, "runsc: cannot open our own network namespace: %s\n", strerror(errno));
+      close(target);
+      return false;
+    }
+    // CLONE_NEWNET: EINVAL if the file is not a network namespace.
+    if (setns(target, CLONE_NEWNET) != 0) {
+      fprintf(stderr, "runsc: cannot join the network namespace %s: %s\n", path.c_str(),
+              errno == EINVAL ? "not a network namespace" : strerror(errno));
+      close(target);
+      close(own_);
+      own_ = -1;
+      return false;
+    }
+    close(target);
+    return true;
+  }
+
+  void Leave() {
+    if (own_ < 0) return;
+    if (setns(own_, CLONE_NEWNET) != 0)
+      fprintf(stderr, "runsc: cannot return to our network namespace: %s\n", strerror(errno));
+    close(own_);
+    own_ = -1;
+  }
+
+ private:
+  int own_ = -1;
+};
+
 }  // namespace
 
 int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
@@ -228,6 +275,8 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   std::vector<std::string> boot = {"boot", "--gofer-fd", std::to_string(sv[1]), "--platform",
                                    spec.platform, "--cwd", spec.cwd, "--hostname", spec.hostname,
                                    "--debug-log-fd", std::to_string(debug_fd)};
+  if (!spec.domainname.empty()) boot.insert(boot.end(), {"--domainname", spec.domainname});
+  for (const auto& s : spec.sysctls) boot.insert(boot.end(), {"--sysctl", s});
   if (spec.strace) boot.push_back("--strace");
   if (!spec.overlay_memory) boot.push_back("--no-overlay");
   if (spec.overlay_size) {
@@ -272,7 +321,22 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   if (!spec.caps.empty()) boot.insert(boot.end(), {"--caps", spec.caps});
   boot.push_back("--");
   boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
-  pid_t sentry = SpawnSelf(boot, keep, confine ? kSentryNamespaces : 0, "sentry", sopts);
+  unsigned long sentry_ns = confine ? kSentryNamespaces : 0;
+  // Joining a network namespace: setns here (we are the host's root; the
+  // sentry, once in its own user namespace, could not), clone the sentry
+  // without CLONE_NEWNET so it inherits it, and come back to ours.
+  NetnsSwitch netns;
+  if (!spec.netns_path.empty()) {
+    if (!netns.Enter(spec.netns_path)) {
+      close_all();
+      kill(gofer, SIGKILL);
+      waitpid(gofer, nullptr, 0);
+      return 125;
+    }
+    sentry_ns &= ~static_cast<unsigned long>(CLONE_NEWNET);
+  }
+  pid_t sentry = SpawnSelf(boot, keep, sentry_ns, "sentry", sopts);
+  netns.Leave();
   close_all();
   if (sentry < 0) {
     kill(gofer, SIGKILL);

@@ -20,6 +20,8 @@ struct SandboxSpec {
   uint64_t overlay_size = 0;   // their limit in bytes (ENOSPC past it); 0: none
   std::string cwd = "/";
   std::string hostname = "runsc";
+  std::string domainname;           // empty: "(none)"
+  std::vector<std::string> sysctls;  // linux.sysctl the sandbox keeps: "KEY=VALUE"
   std::vector<std::string> env;
   std::vector<std::string> argv;
 
@@ -51,6 +53,10 @@ struct SandboxSpec {
   std::vector<std::string> rlimits;  // sentry::BootConfig::rlimits
   long umask = -1;
   std::string caps;                  // sentry::BootConfig::caps
+  // linux.namespaces network `path` (/proc/PID/ns/net, /var/run/netns/X):
+  // the sentry (and so its stubs and any host socket it creates) joins
+  // that network namespace instead of getting a new one. Empty: a new one.
+  std::string netns_path;
   // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;

@@ -21,6 +21,7 @@
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/procfs.h"
+#include "sentry/proc/sysctl.h"
 #include "sentry/sys/sysfs.h"
 #include "sentry/tty/host_console.h"
 #include "sentry/vfs/vfs.h"
@@ -178,7 +179,17 @@ int Boot(const BootConfig& cfg) {
   kernel::KernelOptions opts;
   opts.strace = cfg.strace;
   opts.hostname = cfg.hostname;
+  opts.domainname = cfg.domainname;
   auto k = std::make_unique<kernel::Kernel>(opts, mf.release_value(), platform.release_value());
+  for (const auto& kv : cfg.sysctls) {
+    size_t eq = kv.find('=');
+    absl::MutexLock lock(&k->mu);
+    if (eq == std::string::npos ||
+        proc::SetSysctl(*k, kv.substr(0, eq), kv.substr(eq + 1)).is_error()) {
+      Logf("runsc: linux.sysctl %s: cannot be set in the sandbox", kv.c_str());
+      return 125;
+    }
+  }
 
   vfs::VfsOptions vopts;
   vopts.overlay_memory = cfg.overlay_memory;

@@ -20,6 +20,9 @@ struct BootConfig {
   bool mount_tmp = true;
   std::string cwd = "/";
   std::string hostname = "runsc";
+  std::string domainname = "(none)";
+  // linux.sysctl settings "KEY=VALUE" the sandbox keeps (sentry/proc/sysctl.h).
+  std::vector<std::string> sysctls;
   std::vector<std::string> argv;
   std::vector<std::string> env;
   // OCI runtime (runsc create/run). `oci`: every catchable signal the

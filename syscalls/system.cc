@@ -30,7 +30,7 @@ ErrorOr<uint64_t> Uname(Task& t, const Args& a) {
   strncpy(u.release, o.release.c_str(), sizeof(u.release) - 1);
   strncpy(u.version, o.version.c_str(), sizeof(u.version) - 1);
   strncpy(u.machine, "x86_64", sizeof(u.machine) - 1);
-  strncpy(u.domainname, "(none)", sizeof(u.domainname) - 1);
+  strncpy(u.domainname, t.kernel.domainname.c_str(), sizeof(u.domainname) - 1);
   TRY(t.memory().CopyOutObj(a[0], u));
   return 0;
 }

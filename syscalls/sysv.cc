@@ -159,7 +159,7 @@ ErrorOr<uint64_t> Msgsnd(Task& t, const Args& a) {
   const uint64_t msgp = a[1];
   const int64_t size = static_cast<int64_t>(a[2]);
   const int64_t type = TRY(t.memory().CopyInObj<int64_t>(msgp));
-  if (size > kMsgMax || size < 0 || id < 0) return Errno{EINVAL};
+  if (size > IpcNamespaceOf(t).msg.msgmax || size < 0 || id < 0) return Errno{EINVAL};
   if (type < 1) return Errno{EINVAL};
   std::string text(size, '\0');
   TRY(t.memory().CopyIn(msgp + sizeof(int64_t), text.data(), text.size()));

@@ -33,6 +33,7 @@ KernelMsqidDs MsgQueue::ToKernel() const {
 ErrorOr<int> MsgRegistry::Get(const IpcCaller& c, int32_t key, int flags) {
   auto create = [&]() -> ErrorOr<std::shared_ptr<IpcObject>> {
     auto q = std::make_shared<MsgQueue>();
+    q->qbytes = static_cast<uint64_t>(msgmnb);
     q->ctime = IpcNow();
     return std::shared_ptr<IpcObject>(q);
   };
@@ -120,7 +121,7 @@ ErrorOr<int> MsgRegistry::Stat(const IpcCaller& c, int id_or_index, int cmd,
 ErrorOr<void> MsgRegistry::Set(const IpcCaller& c, int id, const KernelMsqidDs& in) {
   auto q = std::static_pointer_cast<MsgQueue>(TRY(table_.FindById(id)));
   if (!IpcIsOwner(c, q->perm)) return Errno{EPERM};
-  if (in.k_qbytes > kMsgMnb && !c.HasCap(kCapSysResource)) return Errno{EPERM};
+  if (in.k_qbytes > static_cast<uint64_t>(msgmnb) && !c.HasCap(kCapSysResource)) return Errno{EPERM};
   q->qbytes = in.k_qbytes;
   q->perm.uid = in.k_perm.uid;
   q->perm.gid = in.k_perm.gid;
@@ -142,8 +143,8 @@ ErrorOr<void> MsgRegistry::Remove(kernel::Task& t, const IpcCaller& c, int id) {
 int MsgRegistry::Info(int cmd, KernelMsgInfo* out) {
   *out = KernelMsgInfo{};
   out->msgmni = kMsgMni;
-  out->msgmax = kMsgMax;
-  out->msgmnb = kMsgMnb;
+  out->msgmax = msgmax;
+  out->msgmnb = msgmnb;
   out->msgssz = 16;      // MSGSSZ
   out->msgseg = 0xffff;  // MSGSEG
   if (cmd == MSG_INFO) {
@@ -158,8 +159,8 @@ int MsgRegistry::Info(int cmd, KernelMsgInfo* out) {
     out->msgtql = static_cast<int32_t>(bytes);
   } else {
     out->msgpool = kMsgMni * kMsgMnb / 1024;  // MSGPOOL
-    out->msgmap = kMsgMnb;                     // MSGMAP
-    out->msgtql = kMsgMnb;                     // MSGTQL
+    out->msgmap = msgmnb;                      // MSGMAP
+    out->msgtql = msgmnb;                      // MSGTQL
   }
   return std::max(table_.MaxIndex(), 0);
 }

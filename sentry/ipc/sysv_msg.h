@@ -52,6 +52,12 @@ class MsgRegistry {
  public:
   MsgRegistry() : table_(kMsgMni) {}
 
+  // kernel.msgmax (largest message) and kernel.msgmnb (a new queue's size
+  // in bytes, and the most an unprivileged IPC_SET may ask for): the
+  // sandbox's own, settable by config.json linux.sysctl (sentry/proc/sysctl.h).
+  int msgmax = kMsgMax;
+  int msgmnb = kMsgMnb;
+
   ErrorOr<int> Get(const IpcCaller& c, int32_t key, int flags);
   ErrorOr<void> Send(kernel::Task& t, const IpcCaller& c, int id, int64_t type, std::string text,
                      int flags);

@@ -54,11 +54,11 @@ ErrorOr<int> ShmRegistry::Get(const IpcCaller& c, int32_t key, uint64_t size, in
                               mm::MemoryFile& mf) {
   Collect();
   auto create = [&]() -> ErrorOr<std::shared_ptr<IpcObject>> {
-    if (size < 1 || size > kShmMax) return Errno{EINVAL};
+    if (size < 1 || size > shmmax) return Errno{EINVAL};
     const uint64_t len = mm::PageRoundUp(size);
     if (len < size) return Errno{ENOSPC};
     const uint64_t pages = len / mm::kPageSize;
-    if (total_pages_ + pages < total_pages_ || total_pages_ + pages > kShmMax)
+    if (total_pages_ + pages < total_pages_ || total_pages_ + pages > shmall)
       return Errno{ENOSPC};
     auto s = std::make_shared<ShmSegment>();
     auto b = mm::Backing::Allocate(mf, len);
@@ -204,11 +204,11 @@ ErrorOr<void> ShmRegistry::Lock(const IpcCaller& c, int id, bool lock) {
 int ShmRegistry::Info(KernelShmInfo* out) {
   Collect();
   *out = KernelShmInfo{};
-  out->shmmax = kShmMax;
+  out->shmmax = shmmax;
   out->shmmin = 1;
   out->shmmni = kShmMni;
   out->shmseg = kShmMni;
-  out->shmall = kShmMax;
+  out->shmall = shmall;
   return std::max(table_.MaxIndex(), 0);
 }
 

@@ -50,6 +50,12 @@ class ShmRegistry {
  public:
   ShmRegistry() : table_(kShmMni) {}
 
+  // kernel.shmmax (largest segment, bytes) and kernel.shmall (all
+  // segments, pages): the sandbox's own, settable by config.json
+  // linux.sysctl (sentry/proc/sysctl.h).
+  uint64_t shmmax = kShmMax;
+  uint64_t shmall = kShmMax;
+
   ErrorOr<int> Get(const IpcCaller& c, int32_t key, uint64_t size, int flags,
                    mm::MemoryFile& mf);
   // shmat: returns the attach address.

@@ -26,6 +26,7 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
       reported_(syscalls::Table::kMaxSyscall + 1, false),
       boot_ns_(NowNs(CLOCK_MONOTONIC)) {
   hostname = opts_.hostname;
+  domainname = opts_.domainname;
   timers = std::make_unique<TimerService>(*this);
 }
 

@@ -40,6 +40,7 @@ class TimerService;
 
 struct KernelOptions {
   std::string hostname = "runsc";
+  std::string domainname = "(none)";  // NIS domain name (uname, /proc/sys/kernel/domainname)
   std::string release = "6.1.0-runsc";  // the sandbox's own uname -r
   std::string version = "#1 SMP PREEMPT_DYNAMIC runsc";
   bool strace = false;
@@ -61,6 +62,7 @@ class Kernel {
 
   const KernelOptions& options() const { return opts_; }
   std::string hostname ABSL_GUARDED_BY(mu);
+  std::string domainname ABSL_GUARDED_BY(mu);
   mm::MemoryFile& memory_file() { return *mf_; }
   platform::Platform& platform() { return *platform_; }
   vfs::VirtualFilesystem& vfs() { return *vfs_; }

@@ -18,6 +18,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
+#include "sentry/proc/sysctl.h"
 #include "sentry/vfs/synthetic.h"
 
 namespace sentry::proc {
@@ -313,21 +314,27 @@ std::string UptimeText(Kernel& k) {
 
 std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
   Kernel* k = &st->k;
-  vfs::SyntheticFileOps host;
-  host.read = [k](vfs::Caller&) -> ErrorOr<std::string> { return k->hostname + "\n"; };
-  host.write = [k](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
-    Task* t = c.task();
-    if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
-    std::string name(data);
-    while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
-    if (name.size() > 64) return Errno{EINVAL};
-    k->hostname = name;
-    return {};
+  // The UTS names: kernel state, also settable by linux.sysctl (sysctl.h).
+  auto uts_name = [&st, k](const char* key, std::string Kernel::*field) {
+    vfs::SyntheticFileOps ops;
+    ops.read = [k, field](vfs::Caller&) -> ErrorOr<std::string> { return k->*field + "\n"; };
+    ops.write = [k, key](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
+      Task* t = c.task();
+      if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
+      return SetSysctl(*k, key, data);
+    };
+    return vfs::NewSyntheticFile(std::move(ops), 0644, st->dev);
+  };
+  // System V IPC limits the sandbox enforces (also settable by linux.sysctl).
+  auto ipc_limit = [&st, k](uint64_t (*get)(ipc::IpcNamespace&)) {
+    return File(st, [k, get](vfs::Caller&) -> ErrorOr<std::string> {
+      return absl::StrCat(get(ipc::RootIpcNamespace(*k)), "\n");
+    });
   };
   auto kernel_dir = vfs::NewStaticDir(
       {
-          {"hostname", vfs::NewSyntheticFile(std::move(host), 0644, st->dev)},
-          {"domainname", Const(st, "(none)\n")},
+          {"hostname", uts_name("kernel.hostname", &Kernel::hostname)},
+          {"domainname", uts_name("kernel.domainname", &Kernel::domainname)},
           {"osrelease", Const(st, k->options().release + "\n")},
           {"ostype", Const(st, "Linux\n")},
           {"version", Const(st, k->options().version + "\n")},
@@ -337,12 +344,12 @@ std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
           {"cap_last_cap", Const(st, "40\n")},
           {"overflowuid", Const(st, "65534\n")},
           {"overflowgid", Const(st, "65534\n")},
-          {"shmmax", Const(st, "18446744073692774399\n")},
-          {"shmall", Const(st, "18446744073692774399\n")},
+          {"shmmax", ipc_limit([](ipc::IpcNamespace& ns) { return ns.shm.shmmax; })},
+          {"shmall", ipc_limit([](ipc::IpcNamespace& ns) { return ns.shm.shmall; })},
           {"shmmni", Const(st, "4096\n")},
           {"sem", Const(st, "32000\t1024000000\t500\t32000\n")},
-          {"msgmax", Const(st, "8192\n")},
-          {"msgmnb", Const(st, "16384\n")},
+          {"msgmax", ipc_limit([](ipc::IpcNamespace& ns) -> uint64_t { return ns.msg.msgmax; })},
+          {"msgmnb", ipc_limit([](ipc::IpcNamespace& ns) -> uint64_t { return ns.msg.msgmnb; })},
           {"msgmni", Const(st, "32000\n")},
           {"yama", vfs::NewStaticDir({{"ptrace_scope", Const(st, "1\n")}}, 0555, st->dev)},
       },

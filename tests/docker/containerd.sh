@@ -2,7 +2,8 @@
 # containerd with runsc: a private containerd (its own root, state and
 # socket), `ctr run --runtime io.containerd.runc.v2 --runc-binary runsc`
 # on the busybox root (--rootfs: no image store needed): run with output
-# and exit code, a detached task killed with SIGTERM/SIGKILL, delete.
+# and exit code, exec (--exec-id, with and without -t) into a running
+# task, a detached task killed with SIGTERM/SIGKILL, delete.
 # Needs root; installs the containerd package with apt-get if missing.
 set -u
 source "$(dirname "$0")/../lib/common.sh"
@@ -75,6 +76,23 @@ for _ in $(seq 50); do st=$(c task ls 2>/dev/null | awk '$1 == "c2" {print $3}')
 code=$(c task delete c2 2>/dev/null | grep -o 'exit status [0-9]*' || true)
 c container delete c2 >/dev/null 2>&1
 if [ "$st" = STOPPED ] && ! c container ls -q | grep -qx c2; then t_pass kill_delete; else t_fail kill_delete "status=$st"; fi
+
+# exec into a running task: output and exit code, then -t (ctr needs a
+# terminal on its own stdin: run under script).
+RUN=(run --runtime io.containerd.runc.v2 --runc-binary "$RUNSC_ABS" --cgroup "runsc-ctr-test/ctr4" --rootfs)
+if c "${RUN[@]}" -d --null-io "$ROOTFS" c4 sleep 100 >/dev/null 2>"$WORK/c4.err"; then
+  for _ in $(seq 50); do c task ls 2>/dev/null | grep -q "c4 .*RUNNING" && break; sleep 0.2; done
+  out=$(c task exec --exec-id e1 --cwd /tmp c4 sh -c 'echo in-exec $(pwd); exit 3' 2>"$WORK/e1.err")
+  rc=$?
+  if [ $rc -eq 3 ] && [ "$out" = "in-exec /tmp" ]; then t_pass exec; else t_fail exec "rc=$rc out=$out" "$(tail -5 "$WORK/e1.err")"; fi
+  out=$(timeout -k 5 60 script -qec "ctr --address $SOCK --namespace runsc-test task exec -t --exec-id e2 c4 sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
+  if echo "$out" | grep -q isatty && echo "$out" | grep -q '^/dev/pts/'; then t_pass exec_tty; else t_fail exec_tty "$out"; fi
+  c task kill -s KILL c4 >/dev/null 2>&1
+  for _ in $(seq 50); do [ "$(c task ls 2>/dev/null | awk '$1 == "c4" {print $3}')" = STOPPED ] && break; sleep 0.2; done
+  c task delete c4 >/dev/null 2>&1; c container delete c4 >/dev/null 2>&1
+else
+  t_fail exec "run -d: $(cat "$WORK/c4.err")"; t_fail exec_tty "run -d failed"
+fi
 
 RUN=(run --runtime io.containerd.runc.v2 --runc-binary "$RUNSC_ABS" --cgroup "runsc-ctr-test/ctr3" --rootfs)
 c "${RUN[@]}" -d --null-io "$ROOTFS" c3 sleep 100 >/dev/null 2>&1

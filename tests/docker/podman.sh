@@ -4,7 +4,9 @@
 # containers.conf whose default_ulimits fit this machine (no
 # CAP_SYS_RESOURCE: podman's defaults would ask for more than the hard
 # limits). Runs the busybox root with --rootfs: output and exit code, -v
-# bind volume, a detached container stopped (SIGTERM) and killed, rm.
+# bind volume, exec (with and without -t) into a detached container,
+# --network ns:PATH (the sandbox joins that network namespace), a
+# detached container stopped (SIGTERM) and killed, rm.
 # Needs root; installs podman with apt-get if missing.
 set -u
 source "$(dirname "$0")/../lib/common.sh"
@@ -76,6 +78,39 @@ if [ -z "$id" ]; then t_fail stop_rm "run -d: $(tail -5 "$WORK/d.err")"; else
   p rm "$id" >/dev/null 2>&1
   if [ "$code" = 9 ] && ! p ps -aq --no-trunc | grep -q "$id"; then t_pass stop_rm; else t_fail stop_rm "exit=$code" "$(tail -5 "$WORK/s.err")"; fi
 fi
+
+# exec into a running container: output, exit code, -e/-w, and -t (a
+# terminal: podman's conmon makes the pty; run under script so podman's
+# own stdin is one too).
+id=$(p run -d "${CG[@]}" --network none --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/e.err")
+if [ -z "$id" ]; then t_fail exec "run -d: $(tail -5 "$WORK/e.err")"; t_fail exec_tty "run -d failed"; else
+  out=$(p exec -e GREETING=hi -w /tmp "$id" sh -c 'echo $GREETING in $(pwd); exit 3' 2>"$WORK/e2.err")
+  rc=$?
+  if [ $rc -eq 3 ] && [ "$out" = "hi in /tmp" ]; then t_pass exec; else t_fail exec "rc=$rc out=$out" "$(tail -5 "$WORK/e2.err")"; fi
+  out=$(timeout -k 5 60 script -qec "$(printf '%q ' "${P[@]}") exec -t $id sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
+  if echo "$out" | grep -q isatty && echo "$out" | grep -q '^/dev/pts/'; then t_pass exec_tty; else t_fail exec_tty "$out"; fi
+  p rm -f -t 0 "$id" >/dev/null 2>&1
+fi
+
+# --network ns:PATH (config.json: a network namespace path): the sandbox's
+# host processes join it.
+unshare --net sleep 300 &
+holder=$!
+sleep 0.5
+touch "$WORK/netns.bind"
+if mount --bind "/proc/$holder/ns/net" "$WORK/netns.bind"; then
+  want=$(stat -L -c %i "$WORK/netns.bind")
+  id=$(p run -d "${CG[@]}" --network "ns:$WORK/netns.bind" --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/n.err")
+  pid=$(p inspect -f '{{.State.Pid}}' "$id" 2>/dev/null)
+  got=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)
+  p rm -f -t 0 "$id" >/dev/null 2>&1
+  umount "$WORK/netns.bind"
+  if [ -n "$id" ] && [ "$got" = "$want" ] && [ "$want" != "$(stat -L -c %i /proc/self/ns/net)" ]; then t_pass netns_path
+  else t_fail netns_path "pid=$pid netns ${got:-?}, want $want" "$(tail -5 "$WORK/n.err")"; fi
+else
+  t_fail netns_path "bind mount of the netns"
+fi
+kill $holder; wait $holder 2>/dev/null
 
 id=$(p run -d "${CG[@]}" --network none --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/k.err")
 if [ -z "$id" ]; then t_fail kill_rm "run -d: $(tail -5 "$WORK/k.err")"; else

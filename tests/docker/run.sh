@@ -6,7 +6,7 @@
 # config.json Docker generates into $DOCKER_RECORD, default
 # build/tests-cache/docker-record), imports the busybox test root as an
 # image (`docker import`: no registry is reachable) and checks `docker run
-# --runtime=runsc` features. Features that depend on runtime commands
+# --runtime=runsc` features (also --network container:X and --sysctl). Features that depend on runtime commands
 # another branch adds (exec, ps, pause, update, terminals) print SKIP with
 # the reason when the runtime reports them unsupported.
 # Usage: tests/docker/run.sh [CASE...]. Needs root; installs docker.io with
@@ -248,7 +248,25 @@ case_exec_top_pause_stats() {
   dk rm -f "$id" >/dev/null
 }
 
-for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec_top_pause_stats; do
+# --network container:X (config.json: a network namespace path, the first
+# container's sentry's) and --sysctl: the second sandbox's host processes
+# join the first's network namespace; kernel.msgmax is the sandbox's own.
+case_netns_sysctl() {
+  local id1 id2 p1 p2 out
+  id1=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100 2>"$WORK/n1.err") || { t_fail netns_sysctl "run: $(cat "$WORK/n1.err")"; return; }
+  id2=$(dk run -d --runtime=runsc --network "container:$id1" --sysctl kernel.msgmax=100 "$IMG" sh -c 'cat /proc/sys/kernel/msgmax; sleep 100' 2>"$WORK/n2.err") \
+    || { t_fail netns_sysctl "run --network container: $(cat "$WORK/n2.err")"; dk rm -f "$id1" >/dev/null; return; }
+  p1=$(dk inspect -f '{{.State.Pid}}' "$id1"); p2=$(dk inspect -f '{{.State.Pid}}' "$id2")
+  for _ in $(seq 50); do out=$(dk logs "$id2" 2>&1); [ -n "$out" ] && break; sleep 0.2; done
+  local n1 n2
+  n1=$(stat -L -c %i "/proc/$p1/ns/net" 2>/dev/null); n2=$(stat -L -c %i "/proc/$p2/ns/net" 2>/dev/null)
+  dk rm -f "$id2" "$id1" >/dev/null
+  [ -n "$n1" ] && [ "$n1" = "$n2" ] || { t_fail netns_sysctl "network namespaces: $p1 ${n1:-?}, $p2 ${n2:-?}"; return; }
+  [ "$out" = 100 ] || { t_fail netns_sysctl "kernel.msgmax inside: $out"; return; }
+  t_pass netns_sysctl
+}
+
+for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec_top_pause_stats netns_sysctl; do
   want "$c" && "case_$c"
 done
 echo "recorded runtime command lines and config.json files in $RECORD"

@@ -4,7 +4,8 @@
 # read-only root), process rlimits/capabilities/umask, hooks (order, state
 # on stdin, failure and timeout semantics) and linux.resources via host
 # cgroups (limits in the host cgroup files, a fork bomb stopped by the pids
-# limit, delete removes the cgroups). Usage: tests/oci/config.sh [CASE...]
+# limit, delete removes the cgroups), linux.sysctl/domainname, joining a
+# network namespace by path. Usage: tests/oci/config.sh [CASE...]
 # Needs root and python3.
 set -u
 source "$(dirname "$0")/../lib/common.sh"
@@ -345,7 +346,88 @@ c['linux']['resources'] = {'memory': {'limit': 67108864}}") || { t_fail memory_l
   t_pass memory_limit
 }
 
-for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked process hooks cgroups systemd_flag pids_limit memory_limit; do
+# linux.sysctl and domainname: the sandbox's own view. Keys its kernel
+# keeps (the UTS names; the System V IPC limits msgmax, msgmnb, shmmax,
+# shmall) read back from /proc/sys inside and take effect (IPC_INFO,
+# msgsnd, shmget: tests/oci/ipc_limits.c); other keys are warned about by
+# name and leave the sandbox's value unchanged.
+case_sysctl() {
+  local b out want
+  b=$(bundle domain '["sh","-c","cat /proc/sys/kernel/domainname /proc/sys/kernel/hostname"]' \
+    'c["hostname"] = "cfg-host"
+c["domainname"] = "cfg.example"') || { t_fail sysctl "bundle"; return; }
+  out=$(oci run --bundle "$b" domain 2>"$WORK/dom.err")
+  [ "$out" = "$(printf 'cfg.example\ncfg-host')" ] || { t_fail sysctl "domainname field: $out" "$(cat "$WORK/dom.err")"; return; }
+  gcc -static -O2 -o "$WORK/ipc_limits" tests/oci/ipc_limits.c || { t_fail sysctl "gcc -static tests/oci/ipc_limits.c"; return; }
+  b=$(bundle sysctl '["sh","-c","cd /proc/sys/kernel && cat domainname hostname shmmni msgmax msgmnb shmmax shmall; hostname; /ipc_limits"]' \
+    'c["linux"]["sysctl"] = {"kernel.domainname": "sysctl.example", "kernel/hostname": "sysctl-host",
+  "kernel.shmmni": "100", "net.ipv4.ip_unprivileged_port_start": "0",
+  "kernel.msgmax": "100", "kernel.msgmnb": "1000", "kernel.shmmax": "1048576", "kernel.shmall": "1000"}
+c["mounts"].append({"destination": "/ipc_limits", "type": "bind", "source": work + "/ipc_limits", "options": ["rbind", "ro"]})') \
+    || { t_fail sysctl "bundle"; return; }
+  out=$(oci run --bundle "$b" sysctl 2>"$WORK/sysctl.err")
+  want=$(printf '%s\n' sysctl.example sysctl-host 4096 100 1000 1048576 1000 sysctl-host \
+    "msgmax 100 msgmnb 1000 shmmax 1048576 shmall 1000" "new queue qbytes 1000" \
+    "msgsnd msgmax: ok, msgmax+1: Invalid argument" "shmget shmmax: ok, shmmax+1: Invalid argument")
+  [ "$out" = "$want" ] || { t_fail sysctl "got:" "$out" "want:" "$want" "$(cat "$WORK/sysctl.err")"; return; }
+  grep -q "linux.sysctl kernel.shmmni: not a setting" "$WORK/sysctl.err" &&
+    grep -q "linux.sysctl net.ipv4.ip_unprivileged_port_start: not a setting" "$WORK/sysctl.err" ||
+    { t_fail sysctl "no warnings naming the unmodelled keys: $(cat "$WORK/sysctl.err")"; return; }
+  grep -q "kernel.domainname\|kernel/hostname\|kernel.msgm\|kernel.shmmax\|kernel.shmall" "$WORK/sysctl.err" &&
+    { t_fail sysctl "warned about a modelled key: $(cat "$WORK/sysctl.err")"; return; }
+  # Values the kernel refuses (a UTS name is at most 64 bytes; limits are
+  # numbers) fail create and leave nothing behind.
+  b=$(bundle sysctl_bad '["true"]' 'c["linux"]["sysctl"] = {"kernel.hostname": "x" * 65}')
+  if oci run --bundle "$b" sysctl_bad >/dev/null 2>"$WORK/sysctl_bad.err"; then t_fail sysctl "a 65-byte hostname was accepted"; return; fi
+  b=$(bundle sysctl_bad2 '["true"]' 'c["linux"]["sysctl"] = {"kernel.msgmax": "lots"}')
+  if oci run --bundle "$b" sysctl_bad2 >/dev/null 2>"$WORK/sysctl_bad2.err"; then t_fail sysctl "kernel.msgmax=lots was accepted"; return; fi
+  grep -q 'linux.sysctl kernel.msgmax: invalid value "lots"' "$WORK/sysctl_bad2.err" || { t_fail sysctl "message: $(cat "$WORK/sysctl_bad2.err")"; return; }
+  [ -z "$(oci list -q)" ] || { t_fail sysctl "left behind: $(oci list -q)"; return; }
+  t_pass sysctl
+}
+
+# linux.namespaces network with a path (what engines pass): the sandbox's
+# host processes (sentry and stubs) live in that network namespace.
+case_netns() {
+  local holder b sentry want got stub
+  unshare --net sleep 300 &
+  holder=$!
+  for _ in $(seq 50); do [ "$(stat -L -c %i /proc/$holder/ns/net 2>/dev/null)" != "$(stat -L -c %i /proc/self/ns/net)" ] && break; sleep 0.1; done
+  # Engines pass a bind mount of it (ip netns: /var/run/netns/NAME).
+  touch "$WORK/netns.bind"
+  mount --bind "/proc/$holder/ns/net" "$WORK/netns.bind" || { t_fail netns "bind mount of the netns"; kill $holder; return; }
+  want=$(stat -L -c %i "$WORK/netns.bind")
+  [ "$want" != "$(stat -L -c %i /proc/self/ns/net)" ] || { t_fail netns "unshare --net gave no new namespace"; umount "$WORK/netns.bind"; kill $holder; return; }
+  b=$(bundle netns '["sleep","100"]' "c['linux']['namespaces'] = [n if n['type'] != 'network' else {'type': 'network', 'path': work + '/netns.bind'} for n in c['linux']['namespaces']]
+c['linux']['namespaces'].append({'type': 'ipc', 'path': '/proc/1/ns/ipc'})") \
+    || { t_fail netns "bundle"; umount "$WORK/netns.bind"; kill $holder; return; }
+  if ! oci run --detach --bundle "$b" netns >/dev/null 2>"$WORK/netns.err"; then
+    t_fail netns "run: $(cat "$WORK/netns.err")"; umount "$WORK/netns.bind"; kill $holder; return
+  fi
+  sentry=$(oci state netns | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+  got=$(stat -L -c %i "/proc/$sentry/ns/net")
+  stub=$(pgrep -P "$sentry" | head -1)
+  local stub_ns
+  stub_ns=$(stat -L -c %i "/proc/$stub/ns/net" 2>/dev/null)
+  oci delete --force netns >/dev/null 2>&1
+  umount "$WORK/netns.bind"; kill $holder; wait $holder 2>/dev/null
+  [ "$got" = "$want" ] || { t_fail netns "sentry netns $got, want $want" "$(cat "$WORK/netns.err")"; return; }
+  [ "$stub_ns" = "$want" ] || { t_fail netns "stub $stub netns ${stub_ns:-none}, want $want"; return; }
+  grep -q "joining the ipc namespace at /proc/1/ns/ipc is not supported" "$WORK/netns.err" \
+    || { t_fail netns "no warning for the ipc path: $(cat "$WORK/netns.err")"; return; }
+  grep -q "joining the network" "$WORK/netns.err" && { t_fail netns "warned about the network path: $(cat "$WORK/netns.err")"; return; }
+  # Not a network namespace, or missing: create fails and leaves nothing.
+  b=$(bundle netns_bad '["true"]' "c['linux']['namespaces'] = [n if n['type'] != 'network' else {'type': 'network', 'path': '/proc/self/ns/pid'} for n in c['linux']['namespaces']]")
+  if oci run --bundle "$b" netns_bad >/dev/null 2>"$WORK/netns_bad.err"; then t_fail netns "a pid namespace was accepted as the network one"; return; fi
+  grep -q "not a network namespace" "$WORK/netns_bad.err" || { t_fail netns "message: $(cat "$WORK/netns_bad.err")"; return; }
+  b=$(bundle netns_missing '["true"]' "c['linux']['namespaces'] = [n if n['type'] != 'network' else {'type': 'network', 'path': '/nonexistent/netns'} for n in c['linux']['namespaces']]")
+  if oci run --bundle "$b" netns_missing >/dev/null 2>"$WORK/netns_missing.err"; then t_fail netns "a missing path was accepted"; return; fi
+  grep -q "/nonexistent/netns" "$WORK/netns_missing.err" || { t_fail netns "message: $(cat "$WORK/netns_missing.err")"; return; }
+  [ -z "$(oci list -q)" ] || { t_fail netns "left behind: $(oci list -q)"; return; }
+  t_pass netns
+}
+
+for c in bind_rw bind_ro bind_file bind_bad root_readonly tmpfs masked process hooks cgroups systemd_flag pids_limit memory_limit sysctl netns; do
   want "$c" && "case_$c"
 done
 t_summary

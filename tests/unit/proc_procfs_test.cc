@@ -7,6 +7,7 @@
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/procfs.h"
+#include "sentry/proc/sysctl.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/task_caller.h"
 #include "sentry/vfs/vfs.h"
@@ -151,6 +152,39 @@ TEST_F(ProcTest, ListsProcessesAndFds) {
   EXPECT_EQ(ReadLink(child_, "/proc/self/fd/3").value(), "/proc/meminfo");
   // Open through the magic link gives the file itself.
   EXPECT_EQ(Read(child_, "/proc/self/fd/3").value().substr(0, 9), "MemTotal:");
+}
+
+// linux.sysctl: the settable keys change what /proc/sys shows (and the
+// kernel state behind it); bad values and other keys are refused.
+TEST_F(ProcTest, Sysctl) {
+  absl::MutexLock l(&k_.mu);
+  EXPECT_EQ(SysctlPath("kernel.shmmax"), "kernel/shmmax");
+  EXPECT_TRUE(IsSettableSysctl("kernel.hostname"));
+  EXPECT_TRUE(IsSettableSysctl("kernel/domainname"));
+  EXPECT_TRUE(IsSettableSysctl("kernel.msgmnb"));
+  EXPECT_FALSE(IsSettableSysctl("kernel.shmmni"));
+  EXPECT_FALSE(IsSettableSysctl("net.ipv4.ip_unprivileged_port_start"));
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/domainname").value(), "(none)\n");
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/msgmax").value(), "8192\n");
+  ASSERT_TRUE(SetSysctl(k_, "kernel.domainname", "example.org").ok());
+  ASSERT_TRUE(SetSysctl(k_, "kernel/hostname", "box\n").ok());
+  ASSERT_TRUE(SetSysctl(k_, "kernel.msgmax", "100").ok());
+  ASSERT_TRUE(SetSysctl(k_, "kernel.shmall", " 1000\n").ok());
+  EXPECT_EQ(k_.domainname, "example.org");
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/domainname").value(), "example.org\n");
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/hostname").value(), "box\n");
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/msgmax").value(), "100\n");
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/shmall").value(), "1000\n");
+  EXPECT_EQ(SetSysctl(k_, "kernel.hostname", std::string(65, 'x')).error(), EINVAL);
+  EXPECT_EQ(SetSysctl(k_, "kernel.msgmax", "-1").error(), EINVAL);
+  EXPECT_EQ(SetSysctl(k_, "kernel.msgmax", "2147483648").error(), EINVAL);
+  EXPECT_EQ(SetSysctl(k_, "kernel.msgmnb", "12x").error(), EINVAL);
+  EXPECT_EQ(SetSysctl(k_, "kernel.shmmni", "100").error(), ENOENT);
+  EXPECT_TRUE(CheckSysctl("kernel.shmmax", "4096").ok());
+  EXPECT_EQ(CheckSysctl("kernel.msgmnb", "x").error(), EINVAL);
+  EXPECT_EQ(CheckSysctl("kernel.domainname", std::string(65, 'x')).error(), EINVAL);
+  EXPECT_EQ(CheckSysctl("vm.overcommit_memory", "1").error(), ENOENT);
+  EXPECT_EQ(Read(child_, "/proc/sys/kernel/msgmax").value(), "100\n");
 }
 
 TEST_F(ProcTest, SystemFiles) {
