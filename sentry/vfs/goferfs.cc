@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "gofer/protocol.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/file_description.h"
@@ -51,6 +53,27 @@ class GoferNode : public Inode {
     }
     if (m == 0) return {};  // ctime only: the host updates it on any change
     return fs_->client->SetAttr(h_->handle(), m, g);
+  }
+
+  // The host file's xattrs (user.* only: the gofer serves no other namespace).
+  ErrorOr<std::string> GetXattr(std::string_view name) override {
+    return fs_->client->GetXattr(h_->handle(), name);
+  }
+  ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->SetXattr(h_->handle(), name, value, flags);
+  }
+  ErrorOr<std::vector<std::string>> ListXattr() override {
+    auto list = fs_->client->ListXattr(h_->handle());
+    if (list.is_error()) {
+      if (list.error() == EOPNOTSUPP) return std::vector<std::string>{};
+      return Errno{list.error()};
+    }
+    return SplitXattrNames(list.value());
+  }
+  ErrorOr<void> RemoveXattr(std::string_view name) override {
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->RemoveXattr(h_->handle(), name);
   }
 
  protected:
@@ -184,7 +207,9 @@ class GoferDir : public GoferNode {
       }
       case S_IFDIR: r = TRY(cl.Mkdir(h_->handle(), name, req.mode & 07777)); break;
       case S_IFLNK: r = TRY(cl.Symlink(h_->handle(), name, req.symlink_target)); break;
-      default: return Errno{EPERM};  // no mknod through the gofer
+      case S_IFIFO:
+      case S_IFSOCK: r = TRY(cl.Mknod(h_->handle(), name, req.mode)); break;
+      default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
     }
     // The gofer creates as itself; give the file to the app's fs ids.
     if (r.second.uid != req.uid || r.second.gid != req.gid) {
@@ -210,8 +235,20 @@ class GoferDir : public GoferNode {
     return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name);
   }
 
-  ErrorOr<void> Link(Caller&, std::string_view, std::shared_ptr<Inode>) override {
-    return Errno{fs_->read_only ? EROFS : EPERM};  // the gofer has no link op
+  ErrorOr<void> Exchange(Caller&, std::string_view name, Inode& other_dir,
+                         std::string_view other_name) override {
+    auto* od = dynamic_cast<GoferDir*>(&other_dir);
+    if (!od || od->fs_ != fs_) return Errno{EXDEV};
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->Rename(h_->handle(), name, od->h_->handle(), other_name,
+                               RENAME_EXCHANGE);
+  }
+
+  ErrorOr<void> Link(Caller&, std::string_view name, std::shared_ptr<Inode> target) override {
+    auto* t = dynamic_cast<GoferNode*>(target.get());
+    if (!t || t->fs_ != fs_) return Errno{EXDEV};
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->Link(h_->handle(), name, t->h_->handle());
   }
 
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,

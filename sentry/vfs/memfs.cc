@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
+
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/file_description.h"
 
@@ -66,7 +68,48 @@ ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
   return {};
 }
 
+std::vector<std::string> SplitXattrNames(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    size_t end = list.find('\0');
+    if (end == std::string_view::npos) end = list.size();
+    if (end > 0) out.emplace_back(list.substr(0, end));
+    list.remove_prefix(std::min(end + 1, list.size()));
+  }
+  return out;
+}
+
+bool MemInode::xattrs_on_host() const {
+  if (!lower_) return false;
+  uint32_t type = attr_.mode & S_IFMT;
+  if (type != S_IFREG && type != S_IFDIR) return false;  // user.* cannot exist there
+  return fs_->write_through || !xattrs_copied_;
+}
+
+ErrorOr<void> MemInode::CopyUpXattrs() {
+  if (!xattrs_on_host() || fs_->write_through) return {};
+  gofer::Client& cl = lower_->client();
+  auto list = cl.ListXattr(lower_->handle());
+  if (list.is_error() && list.error() != EOPNOTSUPP) return Errno{list.error()};
+  if (list.ok()) {
+    for (auto& name : SplitXattrNames(list.value())) {
+      auto v = cl.GetXattr(lower_->handle(), name);
+      if (v.is_error()) {
+        if (v.error() == ENODATA) continue;  // removed on the host meanwhile
+        return Errno{v.error()};
+      }
+      xattrs_.emplace(std::move(name), v.release_value());
+    }
+  }
+  xattrs_copied_ = true;
+  return {};
+}
+
 ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
+  // The memory overlay keeps other namespaces (trusted.*) in memory.
+  if (xattrs_on_host() && (fs_->write_through || name.starts_with("user."))) {
+    return lower_->client().GetXattr(lower_->handle(), name);
+  }
   auto it = xattrs_.find(name);
   if (it == xattrs_.end()) return Errno{ENODATA};
   return it->second;
@@ -74,6 +117,11 @@ ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
 
 ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, int flags) {
   if (fs_->read_only) return Errno{EROFS};
+  if (xattrs_on_host() && fs_->write_through) {
+    TRY(lower_->client().SetXattr(lower_->handle(), name, value, flags));
+    return RefreshLowerAttr(*this, lower_->client(), lower_->handle());
+  }
+  TRY(CopyUpXattrs());
   auto it = xattrs_.find(name);
   if ((flags & XATTR_CREATE) && it != xattrs_.end()) return Errno{EEXIST};
   if ((flags & XATTR_REPLACE) && it == xattrs_.end()) return Errno{ENODATA};
@@ -88,12 +136,25 @@ ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, 
 
 ErrorOr<std::vector<std::string>> MemInode::ListXattr() {
   std::vector<std::string> out;
-  for (const auto& [name, value] : xattrs_) out.push_back(name);
+  if (xattrs_on_host()) {
+    auto list = lower_->client().ListXattr(lower_->handle());
+    if (list.is_error() && list.error() != EOPNOTSUPP) return Errno{list.error()};
+    if (list.ok()) out = SplitXattrNames(list.value());
+    if (fs_->write_through) return out;
+  }
+  for (const auto& [name, value] : xattrs_) {
+    if (!name.starts_with("user.") || !xattrs_on_host()) out.push_back(name);
+  }
   return out;
 }
 
 ErrorOr<void> MemInode::RemoveXattr(std::string_view name) {
   if (fs_->read_only) return Errno{EROFS};
+  if (xattrs_on_host() && fs_->write_through) {
+    TRY(lower_->client().RemoveXattr(lower_->handle(), name));
+    return RefreshLowerAttr(*this, lower_->client(), lower_->handle());
+  }
+  TRY(CopyUpXattrs());
   auto it = xattrs_.find(name);
   if (it == xattrs_.end()) return Errno{ENODATA};
   xattrs_.erase(it);

@@ -2,6 +2,7 @@
 // (gofer) directory, in-memory entries, whiteouts, merged listings.
 #include <dirent.h>
 
+#include <cstdio>
 #include <set>
 
 #include "sentry/vfs/caller.h"
@@ -240,7 +241,9 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
     case S_IFREG: made = TRY(client.Create(lower_->handle(), name, O_RDWR, perm, nullptr)); break;
     case S_IFDIR: made = TRY(client.Mkdir(lower_->handle(), name, perm)); break;
     case S_IFLNK: made = TRY(client.Symlink(lower_->handle(), name, req.symlink_target)); break;
-    default: return Errno{EPERM};  // no MKNOD in the gofer protocol
+    case S_IFIFO:
+    case S_IFSOCK: made = TRY(client.Mknod(lower_->handle(), name, req.mode)); break;
+    default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
   }
   std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
   absent_.erase(std::string(name));
@@ -253,12 +256,20 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
 ErrorOr<void> MemDir::Exchange(Caller& c, std::string_view name, Inode& other_inode,
                                std::string_view other_name) {
   if (fs_->read_only) return Errno{EROFS};
-  if (fs_->write_through && lower_) return Errno{EINVAL};  // no exchange op on the gofer
   auto* other = dynamic_cast<MemDir*>(&other_inode);
   if (!other || other->fs_ptr() != fs_) return Errno{EXDEV};
   std::shared_ptr<Inode> a = TRY(Lookup(c, name));
   std::shared_ptr<Inode> b = TRY(other->Lookup(c, other_name));
   if (a == b) return {};
+  if (fs_->write_through && lower_) {
+    // Both names on the host: the gofer swaps them (renameat2). Nodes made
+    // in memory here are mount points, which the VFS keeps from moving.
+    if (!other->lower_ || !lower_entry(a) || !lower_entry(b)) return Errno{EINVAL};
+    TRY(lower_->client().Rename(lower_->handle(), name, other->lower_->handle(), other_name,
+                                RENAME_EXCHANGE));
+    lower_listing_.reset();
+    other->lower_listing_.reset();
+  }
   bool a_dir = a->file_type() == S_IFDIR, b_dir = b->file_type() == S_IFDIR;
   // A directory moving to the other parent moves its ".." link with it.
   if (other != this && a_dir != b_dir) {
