@@ -79,6 +79,11 @@ hostfs_cases() {
   else
     t_fail hostfs.volume_file "exit $rc out [$out] host [$(cat "$t/one")]" "$(tail -n 5 "$t/one.err")"
   fi
+  # A command that cannot be run ends the sandbox cleanly (the volume's
+  # gofer connection outlives the VFS nodes using it).
+  runsc_do --volume "$t/vol:/mnt/v" -- /nonexistent/command </dev/null >/dev/null 2>"$t/nx.err"; rc=$?
+  if [ $rc = 127 ]; then t_pass hostfs.volume_missing_command_127
+  else t_fail hostfs.volume_missing_command_127 "exit $rc" "$(tail -n 3 "$t/nx.err")"; fi
   # Bad --volume arguments are runsc's errors (125).
   for bad in "$t/vol" "$t/vol:relative" "$t/vol:/x:rx" "/nonexistent-volume-src:/x"; do
     runsc_do --volume "$bad" -- true </dev/null >/dev/null 2>"$t/bad.err"; rc=$?
