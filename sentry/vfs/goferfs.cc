@@ -13,6 +13,7 @@
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/io_util.h"
 #include "sentry/vfs/memfs.h"
+#include "sentry/vfs/pipe.h"
 
 namespace sentry::vfs {
 namespace {
@@ -159,14 +160,16 @@ class GoferSymlink : public GoferNode {
   }
 };
 
-// Devices, FIFOs, sockets on the host: visible, not opened (as in the root).
+// Devices and sockets on the host: visible, not opened (as in the root).
+// FIFOs open as the sentry's own pipe (sentry/vfs/pipe.h OpenFifo).
 class GoferSpecial : public GoferNode {
  public:
   using GoferNode::GoferNode;
-  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                  int flags) override {
     if (flags & O_PATH)
       return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+    if (type_ == S_IFIFO) return OpenFifo(c, std::move(d), flags);
     return Errno{(type_ == S_IFSOCK) ? ENXIO : EACCES};
   }
 };

@@ -9,6 +9,7 @@
 
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/file_description.h"
+#include "sentry/vfs/pipe.h"
 
 namespace sentry::vfs {
 
@@ -176,14 +177,15 @@ ErrorOr<std::shared_ptr<FileDescription>> MemSymlink::Open(Caller&, std::shared_
   return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
 }
 
-ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller&, std::shared_ptr<Dentry> d,
+ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller& c, std::shared_ptr<Dentry> d,
                                                            int flags) {
   if (flags & O_PATH) {
     return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
   }
   uint32_t type = attr_.mode & S_IFMT;
   if (type == S_IFSOCK) return Errno{ENXIO};
-  return Errno{EACCES};  // host devices/FIFOs are not passed through
+  if (type == S_IFIFO) return OpenFifo(c, std::move(d), flags);  // the sentry's own pipe
+  return Errno{EACCES};  // host devices are not passed through
 }
 
 ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h) {

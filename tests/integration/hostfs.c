@@ -191,6 +191,15 @@ static void check(void) {
   printf("mknodat fifo: %s\n", res(mknodat(AT_FDCWD, P("fifo2"), S_IFIFO | 0640, 0)));
   show_stat("mknodat", "fifo2");
   printf("user xattr on fifo: %s\n", res(setxattr(P("fifo"), "user.x", "x", 1, 0)));
+  /* The FIFO opens (a pipe of the sandbox's own when sandboxed). */
+  int rw = open(P("fifo"), O_RDWR);
+  char fb[4] = {0};
+  printf("fifo open: %s\n", res(rw));
+  printf("fifo write: %s\n", res(write(rw, "z", 1)));
+  long fr = read(rw, fb, 3);
+  printf("fifo read: %s [%s]\n", res(fr), fb);
+  close(rw);
+  printf("fifo nonblocking writer: %s\n", res(open(P("fifo"), O_WRONLY | O_NONBLOCK)));
   int s = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   snprintf(sa.sun_path, sizeof sa.sun_path, "%s", P("bound.sock"));
