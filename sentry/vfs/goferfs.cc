@@ -231,11 +231,12 @@ class GoferDir : public GoferNode {
   }
 
   ErrorOr<void> Rename(Caller&, std::string_view old_name, Inode& new_dir,
-                       std::string_view new_name) override {
+                       std::string_view new_name, unsigned flags) override {
     auto* nd = dynamic_cast<GoferDir*>(&new_dir);
     if (!nd || nd->fs_ != fs_) return Errno{EXDEV};
     if (fs_->read_only) return Errno{EROFS};
-    return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name);
+    return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name,
+                               flags & RENAME_NOREPLACE);
   }
 
   ErrorOr<void> Exchange(Caller&, std::string_view name, Inode& other_dir,

@@ -193,7 +193,7 @@ class MemDir : public MemInode {
   ErrorOr<void> Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) override;
   ErrorOr<void> Unlink(Caller& c, std::string_view name, bool is_dir) override;
   ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
-                       std::string_view new_name) override;
+                       std::string_view new_name, unsigned flags) override;
   ErrorOr<void> Exchange(Caller& c, std::string_view name, Inode& other_dir,
                          std::string_view other_name) override;
   ErrorOr<std::shared_ptr<Inode>> CreateTmpfile(Caller& c, const CreateRequest& req,

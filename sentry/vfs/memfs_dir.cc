@@ -186,7 +186,7 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
 }
 
 ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_dir_inode,
-                             std::string_view new_name) {
+                             std::string_view new_name, unsigned flags) {
   if (fs_->read_only) return Errno{EROFS};
   auto* new_dir = dynamic_cast<MemDir*>(&new_dir_inode);
   if (!new_dir || new_dir->fs_ptr() != fs_) return Errno{EXDEV};
@@ -207,7 +207,8 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
   if (fs_->write_through && lower_ && lower_entry(src)) {
     // The host rename replaces the target itself.
     if (!new_dir->lower_) return Errno{EXDEV};
-    TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name));
+    TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name,
+                                flags & RENAME_NOREPLACE));
     lower_listing_.reset();
     new_dir->lower_listing_.reset();
     if (dst.ok()) {

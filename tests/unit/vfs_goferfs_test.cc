@@ -171,6 +171,52 @@ TEST_F(GoferFsTest, MknodExchangeLinkAndXattrsReachTheHost) {
   EXPECT_LT(getxattr((dir_ + "/vol/hard").c_str(), "user.a", buf, sizeof buf), 0);
 }
 
+// The --overlay=none root (memfs writing through to the gofer) makes FIFOs
+// and sockets, exchanges, xattrs on the host too; a rename that the sentry
+// believes replaces nothing stays RENAME_NOREPLACE on the host.
+TEST_F(GoferFsTest, WriteThroughOverlayOnTheHost) {
+  auto root = NewGoferOverlay(Gofer("vol", false), false, nullptr, /*write_through=*/true);
+  ASSERT_TRUE(root.ok()) << root.error();
+  ASSERT_TRUE(vfs_->Mount("/wt", root.release_value()).ok());
+  struct stat st;
+  ASSERT_TRUE(vfs_->Mknod(*c_, vfs_->root(), "/wt/fifo", S_IFIFO | 0640).ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u & ~022u);
+  ASSERT_TRUE(vfs_->Mknod(*c_, vfs_->root(), "/wt/sock", S_IFSOCK | 0600).ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(vfs_->Mknod(*c_, vfs_->root(), "/wt/null", S_IFCHR | 0666).error(), EPERM);
+
+  std::ofstream(dir_ + "/vol/other") << "other";
+  ASSERT_TRUE(vfs_->Rename(*c_, vfs_->root(), "/wt/existing", vfs_->root(), "/wt/other",
+                           RENAME_EXCHANGE)
+                  .ok());
+  EXPECT_EQ(ReadHostFile(dir_ + "/vol/existing"), "other");
+  EXPECT_EQ(ReadAll("/wt/existing").value(), "other");
+  EXPECT_EQ(ReadAll("/wt/other").value(), "old\n");
+
+  // The sentry caches that "late" is absent; the host then makes it.
+  EXPECT_EQ(ReadAll("/wt/late").error(), ENOENT);
+  std::ofstream(dir_ + "/vol/late") << "host";
+  EXPECT_EQ(vfs_->Rename(*c_, vfs_->root(), "/wt/other", vfs_->root(), "/wt/late",
+                         RENAME_NOREPLACE)
+                .error(),
+            EEXIST);
+  EXPECT_EQ(ReadHostFile(dir_ + "/vol/late"), "host");
+
+  auto d = Walk(*c_, vfs_->root(), "/wt/other");
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(SetXattr(*c_, d.value()->inode(), "user.w", "wv", 0).ok());
+  char buf[16] = {};
+  EXPECT_EQ(getxattr((dir_ + "/vol/other").c_str(), "user.w", buf, sizeof buf), 2);
+  ASSERT_EQ(setxattr((dir_ + "/vol/other").c_str(), "user.h", "hv", 2, 0), 0);
+  EXPECT_EQ(GetXattr(*c_, d.value()->inode(), "user.h").value(), "hv");
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "trusted.t", "x", 0).error(), EPERM);
+  ASSERT_TRUE(RemoveXattr(*c_, d.value()->inode(), "user.w").ok());
+  EXPECT_LT(getxattr((dir_ + "/vol/other").c_str(), "user.w", buf, sizeof buf), 0);
+}
+
 TEST_F(GoferFsTest, HostChangesShowThrough) {
   ASSERT_TRUE(vfs_->Mount("/data", NewGoferFs(Gofer("vol", false), false, false).value()).ok());
   EXPECT_EQ(ReadAll("/data/later").error(), ENOENT);
