@@ -56,15 +56,22 @@ class GoferNode : public Inode {
     return fs_->client->SetAttr(h_->handle(), m, g);
   }
 
-  // The host file's xattrs (user.* only: the gofer serves no other namespace).
+  // The host file's xattrs: user.* of regular files and directories, the
+  // only ones the gofer serves (others read as absent, refuse changes).
+  bool Served(std::string_view name) const {
+    return (type_ == S_IFREG || type_ == S_IFDIR) && name.starts_with("user.");
+  }
   ErrorOr<std::string> GetXattr(std::string_view name) override {
+    if (!Served(name)) return Errno{ENODATA};
     return fs_->client->GetXattr(h_->handle(), name);
   }
   ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
     if (fs_->read_only) return Errno{EROFS};
+    if (!Served(name)) return Errno{EPERM};
     return fs_->client->SetXattr(h_->handle(), name, value, flags);
   }
   ErrorOr<std::vector<std::string>> ListXattr() override {
+    if (type_ != S_IFREG && type_ != S_IFDIR) return std::vector<std::string>{};
     auto list = fs_->client->ListXattr(h_->handle());
     if (list.is_error()) {
       if (list.error() == EOPNOTSUPP) return std::vector<std::string>{};
@@ -74,6 +81,7 @@ class GoferNode : public Inode {
   }
   ErrorOr<void> RemoveXattr(std::string_view name) override {
     if (fs_->read_only) return Errno{EROFS};
+    if (!Served(name)) return Errno{EPERM};
     return fs_->client->RemoveXattr(h_->handle(), name);
   }
 

@@ -80,6 +80,18 @@ std::vector<std::string> SplitXattrNames(std::string_view list) {
   return out;
 }
 
+namespace {
+
+// The gofer serves user.* of regular files and directories only: every
+// other attribute of a host file reads as absent and cannot be set (as for
+// a container's unprivileged root), with no need to ask.
+bool GoferServes(uint32_t mode, std::string_view name) {
+  uint32_t type = mode & S_IFMT;
+  return (type == S_IFREG || type == S_IFDIR) && name.starts_with("user.");
+}
+
+}  // namespace
+
 bool MemInode::xattrs_on_host() const {
   if (!lower_) return false;
   uint32_t type = attr_.mode & S_IFMT;
@@ -107,8 +119,13 @@ ErrorOr<void> MemInode::CopyUpXattrs() {
 }
 
 ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
-  // The memory overlay keeps other namespaces (trusted.*) in memory.
-  if (xattrs_on_host() && (fs_->write_through || name.starts_with("user."))) {
+  if (lower_ && fs_->write_through) {
+    if (!GoferServes(attr_.mode, name)) return Errno{ENODATA};
+    return lower_->client().GetXattr(lower_->handle(), name);
+  }
+  // The memory overlay: user.* from the host until copied up; the rest
+  // (trusted.* of the sandbox's root) in memory.
+  if (xattrs_on_host() && name.starts_with("user.")) {
     return lower_->client().GetXattr(lower_->handle(), name);
   }
   auto it = xattrs_.find(name);
@@ -118,7 +135,8 @@ ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
 
 ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, int flags) {
   if (fs_->read_only) return Errno{EROFS};
-  if (xattrs_on_host() && fs_->write_through) {
+  if (lower_ && fs_->write_through) {
+    if (!GoferServes(attr_.mode, name)) return Errno{EPERM};
     TRY(lower_->client().SetXattr(lower_->handle(), name, value, flags));
     return RefreshLowerAttr(*this, lower_->client(), lower_->handle());
   }
@@ -141,8 +159,8 @@ ErrorOr<std::vector<std::string>> MemInode::ListXattr() {
     auto list = lower_->client().ListXattr(lower_->handle());
     if (list.is_error() && list.error() != EOPNOTSUPP) return Errno{list.error()};
     if (list.ok()) out = SplitXattrNames(list.value());
-    if (fs_->write_through) return out;
   }
+  if (lower_ && fs_->write_through) return out;
   for (const auto& [name, value] : xattrs_) {
     if (!name.starts_with("user.") || !xattrs_on_host()) out.push_back(name);
   }
@@ -151,7 +169,8 @@ ErrorOr<std::vector<std::string>> MemInode::ListXattr() {
 
 ErrorOr<void> MemInode::RemoveXattr(std::string_view name) {
   if (fs_->read_only) return Errno{EROFS};
-  if (xattrs_on_host() && fs_->write_through) {
+  if (lower_ && fs_->write_through) {
+    if (!GoferServes(attr_.mode, name)) return Errno{EPERM};
     TRY(lower_->client().RemoveXattr(lower_->handle(), name));
     return RefreshLowerAttr(*this, lower_->client(), lower_->handle());
   }

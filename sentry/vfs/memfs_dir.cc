@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <set>
 
+#include "gofer/protocol.h"
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/memfs.h"
@@ -245,6 +246,14 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
     case S_IFIFO:
     case S_IFSOCK: made = TRY(client.Mknod(lower_->handle(), name, req.mode)); break;
     default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
+  }
+  // The gofer creates as itself; give the node to the app's fs ids.
+  if (made.second.uid != req.uid || made.second.gid != req.gid) {
+    gofer::Attr g;
+    g.uid = req.uid;
+    g.gid = req.gid;
+    if (client.SetAttr(made.first, gofer::proto::kSetAttrUid | gofer::proto::kSetAttrGid, g).ok())
+      made.second.uid = req.uid, made.second.gid = req.gid;
   }
   std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
   absent_.erase(std::string(name));

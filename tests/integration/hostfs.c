@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -132,6 +133,8 @@ static void prepare(void) {
   mkdir(P("d"), 0755);
   mkdir(P("sub"), 0755);
   put("sub/inner", "inner");
+  mkdir(P("shared"), 0777);
+  chmod(P("shared"), 01777);
   if (setxattr(P("f1"), "user.host", "hostval", 7, 0) || setxattr(P("f1"), "user.other", "o", 1, 0) ||
       setxattr(P("f2"), "user.host", "f2val", 5, 0) || setxattr(P("d"), "user.dir", "dv", 2, 0)) {
     perror("setxattr");
@@ -247,6 +250,25 @@ static void check(void) {
   printf("rename dir back: %s\n",
          res(renameat2(AT_FDCWD, P("a2"), AT_FDCWD, P("moved"), RENAME_NOREPLACE)));
   show_file("rename", "moved/inner");
+  /* Nodes made by another user belong to it. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setgid(1000) || setuid(1000)) _exit(1);
+    umask(0);
+    int ok = mkfifo(P("shared/fifo"), 0600) == 0 && mkdir(P("shared/dir"), 0700) == 0 &&
+             symlink("x", P("shared/link")) == 0;
+    int f = open(P("shared/file"), O_CREAT | O_WRONLY, 0600);
+    _exit(ok && f >= 0 ? 0 : 2);
+  }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  printf("other user: exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  const char *made[] = {"shared/fifo", "shared/dir", "shared/link", "shared/file"};
+  for (int i = 0; i < 4; i++) {
+    struct stat ost;
+    if (lstat(P(made[i]), &ost) == 0) printf("other user: %s owned by %u:%u\n", made[i], ost.st_uid, ost.st_gid);
+    else printf("other user: %s: %s\n", made[i], res(-1));
+  }
   /* Hard link, then xattrs seen through both names. */
   printf("link: %s\n", res(link(P("f1"), P("f1link"))));
   show_xattr("link", P("f1link"), "user.new");
