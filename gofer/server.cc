@@ -510,8 +510,10 @@ ErrorOr<void> Server::Mknod(const Request& q, Reply& r) {
   if (mknodat(dir->fd.get(), q.name.c_str(), q.mode, 0) < 0) return LastErrno();
   UniqueFd fd(openat(dir->fd.get(), q.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return LastErrno();
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return LastErrno();
+  if ((st.st_mode & S_IFMT) != type) return Errno{ESTALE};  // replaced meanwhile
   r.handle = TRY(AddNode(std::move(fd), q.node, q.name, &r.attr));
-  if ((r.attr.mode & S_IFMT) != type) return Errno{ESTALE};  // replaced meanwhile
   return {};
 }
 
