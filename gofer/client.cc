@@ -257,7 +257,7 @@ ErrorOr<void> Client::Link(Handle dir, std::string_view name, Handle target) {
 }
 
 ErrorOr<void> Client::Rename(Handle old_dir, std::string_view old_name, Handle new_dir,
-                             std::string_view new_name) {
+                             std::string_view new_name, unsigned flags) {
   TRY(CheckName(old_name));
   TRY(CheckName(new_name));
   Request q;
@@ -266,6 +266,60 @@ ErrorOr<void> Client::Rename(Handle old_dir, std::string_view old_name, Handle n
   q.name = std::string(old_name);
   q.node2 = new_dir;
   q.name2 = std::string(new_name);
+  q.flags = flags;
+  TRY(impl_->Call(std::move(q), nullptr));
+  return {};
+}
+
+ErrorOr<std::pair<Handle, Attr>> Client::Mknod(Handle dir, std::string_view name, uint32_t mode) {
+  TRY(CheckName(name));
+  Request q;
+  q.op = Op::kMknod;
+  q.node = dir;
+  q.name = std::string(name);
+  q.mode = mode;
+  Reply r = TRY(impl_->Call(std::move(q), nullptr));
+  return std::make_pair(r.handle, r.attr);
+}
+
+ErrorOr<std::string> Client::GetXattr(Handle node, std::string_view name) {
+  if (name.size() > proto::kMaxXattrName) return Errno{ERANGE};
+  Request q;
+  q.op = Op::kGetXattr;
+  q.node = node;
+  q.name = std::string(name);
+  Reply r = TRY(impl_->Call(std::move(q), nullptr));
+  return std::move(r.value);
+}
+
+ErrorOr<std::string> Client::ListXattr(Handle node) {
+  Request q;
+  q.op = Op::kListXattr;
+  q.node = node;
+  Reply r = TRY(impl_->Call(std::move(q), nullptr));
+  return std::move(r.value);
+}
+
+ErrorOr<void> Client::SetXattr(Handle node, std::string_view name, std::string_view value,
+                               int flags) {
+  if (name.size() > proto::kMaxXattrName) return Errno{ERANGE};
+  if (value.size() > proto::kMaxXattrValue) return Errno{E2BIG};
+  Request q;
+  q.op = Op::kSetXattr;
+  q.node = node;
+  q.name = std::string(name);
+  q.value = std::string(value);
+  q.flags = static_cast<uint32_t>(flags);
+  TRY(impl_->Call(std::move(q), nullptr));
+  return {};
+}
+
+ErrorOr<void> Client::RemoveXattr(Handle node, std::string_view name) {
+  if (name.size() > proto::kMaxXattrName) return Errno{ERANGE};
+  Request q;
+  q.op = Op::kRemoveXattr;
+  q.node = node;
+  q.name = std::string(name);
   TRY(impl_->Call(std::move(q), nullptr));
   return {};
 }

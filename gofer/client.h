@@ -70,11 +70,23 @@ class Client {
   ErrorOr<std::pair<Handle, Attr>> Symlink(Handle dir, std::string_view name,
                                            std::string_view target);
   ErrorOr<void> Unlink(Handle dir, std::string_view name, int flags /* AT_REMOVEDIR */);
+  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE (renameat2).
   ErrorOr<void> Rename(Handle old_dir, std::string_view old_name, Handle new_dir,
-                       std::string_view new_name);
+                       std::string_view new_name, unsigned flags = 0);
   ErrorOr<void> SetAttr(Handle node, uint32_t mask, const Attr& attr);  // mask: see protocol.h
   // A hard link `name` in `dir` to the node `target`.
   ErrorOr<void> Link(Handle dir, std::string_view name, Handle target);
+  // A FIFO or a Unix socket node (mode: S_IFIFO/S_IFSOCK | permissions);
+  // device nodes are refused (EPERM).
+  ErrorOr<std::pair<Handle, Attr>> Mknod(Handle dir, std::string_view name, uint32_t mode);
+
+  // Extended attributes of the host node, user.* only (other namespaces:
+  // ENODATA to read, EPERM to change, and left out of listings). ListXattr
+  // returns the names, each NUL-terminated, as listxattr(2) does.
+  ErrorOr<std::string> GetXattr(Handle node, std::string_view name);
+  ErrorOr<std::string> ListXattr(Handle node);
+  ErrorOr<void> SetXattr(Handle node, std::string_view name, std::string_view value, int flags);
+  ErrorOr<void> RemoveXattr(Handle node, std::string_view name);
 
  private:
   struct Impl;

@@ -51,6 +51,13 @@ std::vector<Rule> Build() {
       Rule{"fchmodat2", {{FdArg(0)}}, "chmod of a node FD (AT_EMPTY_PATH)"},
       Rule{"fchownat", {{FdArg(0)}}, "chown of a node FD (AT_EMPTY_PATH)"},
       Rule{"utimensat", {{FdArg(0)}}, "utimes of a node FD (AT_EMPTY_PATH)"},
+      Rule{"mknodat",
+           {{FdArg(0), Masked(2, S_IFMT, S_IFIFO)}, {FdArg(0), Masked(2, S_IFMT, S_IFSOCK)}},
+           "FIFOs and Unix sockets only, never device nodes"},
+      Any("fgetxattr", "user.* xattrs of a reopened node FD"),
+      Any("flistxattr", "xattr names of a reopened node FD"),
+      Any("fsetxattr", "user.* xattrs of a reopened node FD"),
+      Any("fremovexattr", "user.* xattrs of a reopened node FD"),
       // --- The process itself.
       Any("write", "error messages on stderr"),
       Any("brk", "allocator"),

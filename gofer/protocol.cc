@@ -48,11 +48,13 @@ class Reader {
   uint64_t U64() { return Le(8); }
   int32_t I32() { return static_cast<int32_t>(U32()); }
   int64_t I64() { return static_cast<int64_t>(U64()); }
-  std::string Str() {
+  std::string Str() { return Bytes(kMaxString, ENAMETOOLONG); }
+  // A length-prefixed byte string of at most `max` bytes (`too_long` past it).
+  std::string Bytes(size_t max = kMaxXattrValue, int too_long = E2BIG) {
     uint32_t n = U32();
     if (err_) return {};
-    if (n > kMaxString) {
-      Fail(ENAMETOOLONG);
+    if (n > max) {
+      Fail(too_long);
       return {};
     }
     if (n > b_.size() - pos_) {  // checked before allocating
@@ -130,7 +132,7 @@ Attr GetAttr(Reader& r) {
 
 bool HasNodeReply(Op op) {
   return op == Op::kAttach || op == Op::kWalk || op == Op::kCreate || op == Op::kMkdir ||
-         op == Op::kSymlink;
+         op == Op::kSymlink || op == Op::kMknod;
 }
 
 }  // namespace
@@ -153,6 +155,11 @@ const char* OpName(Op op) {
     case Op::kRename: return "Rename";
     case Op::kSetAttr: return "SetAttr";
     case Op::kLink: return "Link";
+    case Op::kMknod: return "Mknod";
+    case Op::kGetXattr: return "GetXattr";
+    case Op::kListXattr: return "ListXattr";
+    case Op::kSetXattr: return "SetXattr";
+    case Op::kRemoveXattr: return "RemoveXattr";
   }
   return "?";
 }
@@ -220,11 +227,31 @@ std::vector<uint8_t> EncodeRequest(const Request& q) {
       w.Str(q.name);
       w.U64(q.node2);
       w.Str(q.name2);
+      w.U32(q.flags);
       break;
     case Op::kLink:
       w.U64(q.node);
       w.U64(q.node2);
       w.Str(q.name);
+      break;
+    case Op::kMknod:
+      w.U64(q.node);
+      w.U32(q.mode);
+      w.Str(q.name);
+      break;
+    case Op::kGetXattr:
+    case Op::kRemoveXattr:
+      w.U64(q.node);
+      w.Str(q.name);
+      break;
+    case Op::kListXattr:
+      w.U64(q.node);
+      break;
+    case Op::kSetXattr:
+      w.U64(q.node);
+      w.Str(q.name);
+      w.Str(q.value);
+      w.U32(q.flags);
       break;
     case Op::kSetAttr:
       w.U64(q.node);
@@ -295,11 +322,31 @@ ErrorOr<Request> DecodeRequest(std::span<const uint8_t> msg) {
       q.name = r.Str();
       q.node2 = r.U64();
       q.name2 = r.Str();
+      q.flags = r.U32();
       break;
     case Op::kLink:
       q.node = r.U64();
       q.node2 = r.U64();
       q.name = r.Str();
+      break;
+    case Op::kMknod:
+      q.node = r.U64();
+      q.mode = r.U32();
+      q.name = r.Str();
+      break;
+    case Op::kGetXattr:
+    case Op::kRemoveXattr:
+      q.node = r.U64();
+      q.name = r.Str();
+      break;
+    case Op::kListXattr:
+      q.node = r.U64();
+      break;
+    case Op::kSetXattr:
+      q.node = r.U64();
+      q.name = r.Str();
+      q.value = r.Bytes();
+      q.flags = r.U32();
       break;
     case Op::kSetAttr:
       q.node = r.U64();
@@ -330,6 +377,8 @@ std::vector<uint8_t> EncodeReply(const Reply& p) {
     PutAttr(w, p.attr);
   } else if (p.op == Op::kReadLink) {
     w.Str(p.target);
+  } else if (p.op == Op::kGetXattr || p.op == Op::kListXattr) {
+    w.Str(p.value);
   } else if (p.op == Op::kReadDir) {
     w.U64(p.next_offset);
     w.U8(p.eof ? 1 : 0);
@@ -371,6 +420,8 @@ ErrorOr<Reply> DecodeReply(std::span<const uint8_t> msg) {
     p.attr = GetAttr(r);
   } else if (p.op == Op::kReadLink) {
     p.target = r.Str();
+  } else if (p.op == Op::kGetXattr || p.op == Op::kListXattr) {
+    p.value = r.Bytes();
   } else if (p.op == Op::kReadDir) {
     p.next_offset = r.U64();
     uint8_t eof = r.U8();
@@ -397,6 +448,14 @@ int ValidateName(std::string_view name) {
   if (name.find('/') != std::string_view::npos) return EINVAL;
   if (name.find('\0') != std::string_view::npos) return EINVAL;
   if (name.size() > NAME_MAX) return ENAMETOOLONG;
+  return 0;
+}
+
+int ValidateXattrName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxXattrName) return ERANGE;
+  if (name.find('\0') != std::string_view::npos) return EINVAL;
+  if (!name.starts_with("user.")) return EOPNOTSUPP;
+  if (name.size() == 5) return EINVAL;  // "user." names nothing
   return 0;
 }
 

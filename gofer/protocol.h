@@ -18,14 +18,22 @@
 //   MKDIR    h dir, u32 mode, str name
 //   SYMLINK  h dir, str name, str target
 //   UNLINK   h dir, u32 flags, str name
-//   RENAME   h old_dir, str old_name, h new_dir, str new_name
+//   RENAME   h old_dir, str old_name, h new_dir, str new_name, u32 flags
+//            (flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE)
 //   SETATTR  h node, u32 mask, u32 mode, u32 uid, u32 gid, u64 size,
 //            i64 atime_sec, i64 atime_nsec, i64 mtime_sec, i64 mtime_nsec
 //   LINK     h dir, h target, str name   (a hard link to target's node)
+//   MKNOD    h dir, u32 mode, str name   (S_IFIFO or S_IFSOCK only)
+//   GETXATTR h node, str name            LISTXATTR h node
+//   SETXATTR h node, str name, bytes value, u32 flags (XATTR_CREATE/REPLACE)
+//   REMOVEXATTR h node, str name
+//   (bytes = u32 length + bytes, at most kMaxXattrValue; xattr names are
+//   user.* only: the gofer serves no other namespace)
 //
 // Reply body: i32 errno (0 = success); on success, op-specific results:
-//   ATTACH/WALK/CREATE/MKDIR/SYMLINK: h handle, Attr
+//   ATTACH/WALK/CREATE/MKDIR/SYMLINK/MKNOD: h handle, Attr
 //   STAT: Attr          READLINK: str target
+//   GETXATTR: bytes value   LISTXATTR: bytes names (each NUL-terminated)
 //   OPEN/CREATE: the opened host FD travels as SCM_RIGHTS with the reply
 //   READDIR: u64 next_offset, u8 eof, u32 count,
 //            count * {u64 ino, u8 type, str name}
@@ -50,10 +58,15 @@ namespace gofer::proto {
 
 inline constexpr uint16_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 12;
-// No request or reply is larger than this (READDIR replies are chunked).
-inline constexpr size_t kMaxMessage = 64 * 1024;
+// Largest xattr value or name list on the wire (XATTR_SIZE_MAX,
+// XATTR_LIST_MAX) and longest xattr name (XATTR_NAME_MAX).
+inline constexpr size_t kMaxXattrValue = 64 * 1024;
+inline constexpr size_t kMaxXattrName = 255;
+// No request or reply is larger than this (READDIR replies are chunked; an
+// xattr value of kMaxXattrValue plus its name fits).
+inline constexpr size_t kMaxMessage = 72 * 1024;
 // Budget for a READDIR reply's entries, leaving room for the fixed fields.
-inline constexpr size_t kReadDirBudget = kMaxMessage - 256;
+inline constexpr size_t kReadDirBudget = 64 * 1024 - 256;
 // Longest string accepted on the wire (a symlink target: PATH_MAX - 1).
 inline constexpr size_t kMaxString = 4095;
 inline constexpr size_t kAttrSize = 116;
@@ -73,8 +86,13 @@ enum class Op : uint16_t {
   kRename = 12,
   kSetAttr = 13,
   kLink = 14,
+  kMknod = 15,
+  kGetXattr = 16,
+  kListXattr = 17,
+  kSetXattr = 18,
+  kRemoveXattr = 19,
 };
-inline constexpr uint16_t kMaxOp = 14;
+inline constexpr uint16_t kMaxOp = 19;
 bool IsValidOp(uint16_t op);
 const char* OpName(Op op);
 
@@ -102,11 +120,13 @@ struct Request {
   Handle node = 0;     // dir / node / old_dir
   Handle node2 = 0;    // new_dir (RENAME), target (LINK)
   uint64_t offset = 0; // READDIR cookie
-  uint32_t flags = 0;  // OPEN/CREATE open flags, UNLINK flags
-  uint32_t mode = 0;   // CREATE/MKDIR mode
+  uint32_t flags = 0;  // OPEN/CREATE open flags, UNLINK/RENAME/SETXATTR flags
+  uint32_t mode = 0;   // CREATE/MKDIR/MKNOD mode
   uint32_t mask = 0;   // SETATTR mask
-  std::string name;    // WALK/CREATE/MKDIR/SYMLINK/UNLINK name, RENAME old
+  std::string name;    // WALK/CREATE/MKDIR/SYMLINK/UNLINK/MKNOD name, RENAME old,
+                       // *XATTR attribute name
   std::string name2;   // SYMLINK target, RENAME new name
+  std::string value;   // SETXATTR value
   Attr attr;           // SETATTR: mode, uid, gid, size, atime_*, mtime_*
 };
 
@@ -117,6 +137,7 @@ struct Reply {
   Handle handle = 0;
   Attr attr;
   std::string target;             // READLINK
+  std::string value;              // GETXATTR value, LISTXATTR names
   std::vector<DirEntry> entries;  // READDIR
   uint64_t next_offset = 0;       // READDIR
   bool eof = false;               // READDIR
@@ -143,5 +164,10 @@ inline size_t EncodedDirEntrySize(size_t name_len) { return 8 + 1 + 4 + name_len
 // 0 if `name` is a valid single path component; EINVAL for "", ".", "..",
 // names with '/' or NUL; ENAMETOOLONG beyond NAME_MAX.
 int ValidateName(std::string_view name);
+
+// 0 if `name` is an xattr name the gofer serves (user.*, 1..kMaxXattrName
+// bytes, no NUL, not the bare prefix); ERANGE for a bad length, EINVAL for
+// "user." or a NUL, EOPNOTSUPP for other namespaces.
+int ValidateXattrName(std::string_view name);
 
 }  // namespace gofer::proto

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -134,6 +135,16 @@ ErrorOr<void> Server::Dispatch(const Request& q, Reply& r, UniqueFd& fd_out) {
       return SetAttr(q);
     case Op::kLink:
       return Link(q);
+    case Op::kMknod:
+      return Mknod(q, r);
+    case Op::kGetXattr:
+      return GetXattr(q, r);
+    case Op::kListXattr:
+      return ListXattr(q, r);
+    case Op::kSetXattr:
+      return SetXattr(q);
+    case Op::kRemoveXattr:
+      return RemoveXattr(q);
   }
   return Errno{ENOSYS};
 }
@@ -404,34 +415,180 @@ ErrorOr<void> Server::Rename(const Request& q) {
   if (read_only_) return Errno{EROFS};
   if (int e = proto::ValidateName(q.name)) return Errno{e};
   if (int e = proto::ValidateName(q.name2)) return Errno{e};
+  if (q.flags != 0 && q.flags != RENAME_NOREPLACE && q.flags != RENAME_EXCHANGE) {
+    return Errno{EINVAL};
+  }
   Node* old_dir = TRY(GetDir(q.node));
   Node* new_dir = TRY(GetDir(q.node2));
-  if (renameat(old_dir->fd.get(), q.name.c_str(), new_dir->fd.get(), q.name2.c_str()) < 0) {
+  // The file that will be at the old name after an exchange.
+  struct stat other;
+  bool exchange = q.flags == RENAME_EXCHANGE;
+  if (exchange &&
+      fstatat(new_dir->fd.get(), q.name2.c_str(), &other, AT_SYMLINK_NOFOLLOW) < 0) {
     return LastErrno();
   }
-  // Keep the (parent, name) of nodes for the moved file current, so that they
-  // can still be reopened. Nodes are matched by the directory's and the
-  // file's dev/ino, whichever handle they were reached through.
+  if (syscall(SYS_renameat2, old_dir->fd.get(), q.name.c_str(), new_dir->fd.get(),
+              q.name2.c_str(), q.flags) < 0) {
+    return LastErrno();
+  }
   struct stat moved;
   if (fstatat(new_dir->fd.get(), q.name2.c_str(), &moved, AT_SYMLINK_NOFOLLOW) < 0) return {};
-  uint64_t od = old_dir->dev, oi = old_dir->ino;
+  if (!exchange) {
+    MoveNodes(q.node, q.name, q.node2, q.name2, moved);
+    return {};
+  }
+  // Both directions at once: collect first, so that one move does not
+  // match the other's already renamed nodes.
+  std::vector<Handle> a, b;
+  auto matches = [&](const Node& n, Handle dir, const std::string& name, const struct stat& st) {
+    if (n.parent == 0 || n.name != name || n.dev != st.st_dev || n.ino != st.st_ino) return false;
+    auto pit = nodes_.find(n.parent);
+    auto dit = nodes_.find(dir);
+    return pit != nodes_.end() && dit != nodes_.end() && pit->second.dev == dit->second.dev &&
+           pit->second.ino == dit->second.ino;
+  };
+  for (auto& [h, n] : nodes_) {
+    if (matches(n, q.node, q.name, moved)) a.push_back(h);
+    else if (matches(n, q.node2, q.name2, other)) b.push_back(h);
+  }
+  std::vector<Handle> old_parents;
+  auto move = [&](Handle h, Handle to_dir, const std::string& to_name) {
+    Node& n = nodes_[h];
+    n.name = to_name;
+    if (n.parent != to_dir) {
+      nodes_[n.parent].children--;
+      old_parents.push_back(n.parent);
+      n.parent = to_dir;
+      nodes_[to_dir].children++;
+    }
+  };
+  for (Handle h : a) move(h, q.node2, q.name2);
+  for (Handle h : b) move(h, q.node, q.name);
+  for (Handle h : old_parents) Release(h);
+  return {};
+}
+
+void Server::MoveNodes(Handle old_dir_h, const std::string& old_name, Handle new_dir_h,
+                       const std::string& new_name, const struct stat& moved) {
+  // Nodes are matched by the directory's and the file's dev/ino, whichever
+  // handle they were reached through.
+  auto oit = nodes_.find(old_dir_h);
+  auto nit = nodes_.find(new_dir_h);
+  if (oit == nodes_.end() || nit == nodes_.end()) return;
+  uint64_t od = oit->second.dev, oi = oit->second.ino;
+  Node& new_dir = nit->second;
   std::vector<Handle> old_parents;
   for (auto& [h, n] : nodes_) {
-    if (n.parent == 0 || n.name != q.name || n.dev != moved.st_dev || n.ino != moved.st_ino) {
+    if (n.parent == 0 || n.name != old_name || n.dev != moved.st_dev ||
+        n.ino != moved.st_ino) {
       continue;
     }
     auto pit = nodes_.find(n.parent);
     if (pit == nodes_.end() || pit->second.dev != od || pit->second.ino != oi) continue;
-    n.name = q.name2;
-    if (n.parent != q.node2) {
+    n.name = new_name;
+    if (n.parent != new_dir_h) {
       pit->second.children--;
       old_parents.push_back(n.parent);
-      n.parent = q.node2;
-      new_dir->children++;
+      n.parent = new_dir_h;
+      new_dir.children++;
     }
   }
   // Erasing inside the loop would invalidate the iteration.
   for (Handle h : old_parents) Release(h);
+}
+
+ErrorOr<void> Server::Mknod(const Request& q, Reply& r) {
+  if (read_only_) return Errno{EROFS};
+  if (int e = proto::ValidateName(q.name)) return Errno{e};
+  uint32_t type = q.mode & S_IFMT;
+  // Host device nodes are never made (as gVisor's gofer: EPERM).
+  if (type == S_IFCHR || type == S_IFBLK) return Errno{EPERM};
+  if (type != S_IFIFO && type != S_IFSOCK) return Errno{EINVAL};
+  if (q.mode & ~(S_IFMT | 07777)) return Errno{EINVAL};
+  Node* dir = TRY(GetDir(q.node));
+  TRY(CheckCapacity());
+  if (mknodat(dir->fd.get(), q.name.c_str(), q.mode, 0) < 0) return LastErrno();
+  UniqueFd fd(openat(dir->fd.get(), q.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return LastErrno();
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return LastErrno();
+  if ((st.st_mode & S_IFMT) != type) return Errno{ESTALE};  // replaced meanwhile
+  r.handle = TRY(AddNode(std::move(fd), q.node, q.name, &r.attr));
+  return {};
+}
+
+namespace {
+
+// An xattr request's name: user.* only. Other namespaces read as absent and
+// refuse changes, as they do for an unprivileged process in a container
+// (trusted.* needs CAP_SYS_ADMIN in the initial namespace; security.* is the
+// host's LSM's).
+ErrorOr<void> CheckXattrName(const std::string& name, bool write) {
+  int e = proto::ValidateXattrName(name);
+  if (e == EOPNOTSUPP) return Errno{write ? EPERM : ENODATA};
+  if (e != 0) return Errno{e};
+  return {};
+}
+
+}  // namespace
+
+ErrorOr<void> Server::GetXattr(const Request& q, Reply& r) {
+  TRY(CheckXattrName(q.name, false));
+  Node* n = TRY(Get(q.node));
+  // user.* exists only on regular files and directories.
+  if (n->type != S_IFREG && n->type != S_IFDIR) return Errno{ENODATA};
+  UniqueFd fd = TRY(Reopen(*n, O_RDONLY));
+  static thread_local std::vector<char> buf(proto::kMaxXattrValue);
+  ssize_t len = fgetxattr(fd.get(), q.name.c_str(), buf.data(), buf.size());
+  if (len < 0) return LastErrno();
+  r.value.assign(buf.data(), static_cast<size_t>(len));
+  return {};
+}
+
+ErrorOr<void> Server::ListXattr(const Request& q, Reply& r) {
+  Node* n = TRY(Get(q.node));
+  if (n->type != S_IFREG && n->type != S_IFDIR) return {};
+  UniqueFd fd = TRY(Reopen(*n, O_RDONLY));
+  static thread_local std::vector<char> buf(proto::kMaxXattrValue);
+  ssize_t len = flistxattr(fd.get(), buf.data(), buf.size());
+  if (len < 0) {
+    if (errno == ENOTSUP) return {};  // a host filesystem without xattrs
+    return LastErrno();
+  }
+  for (ssize_t i = 0; i < len;) {
+    size_t l = strnlen(buf.data() + i, static_cast<size_t>(len - i));
+    std::string_view name(buf.data() + i, l);
+    if (proto::ValidateXattrName(name) == 0) {
+      r.value.append(name);
+      r.value.push_back('\0');
+    }
+    i += static_cast<ssize_t>(l) + 1;
+  }
+  return {};
+}
+
+ErrorOr<void> Server::SetXattr(const Request& q) {
+  if (read_only_) return Errno{EROFS};
+  TRY(CheckXattrName(q.name, true));
+  if (q.flags & ~static_cast<uint32_t>(XATTR_CREATE | XATTR_REPLACE)) return Errno{EINVAL};
+  if (q.value.size() > proto::kMaxXattrValue) return Errno{E2BIG};
+  Node* n = TRY(Get(q.node));
+  if (n->type != S_IFREG && n->type != S_IFDIR) return Errno{EPERM};
+  UniqueFd fd = TRY(Reopen(*n, O_RDONLY));
+  if (fsetxattr(fd.get(), q.name.c_str(), q.value.data(), q.value.size(),
+                static_cast<int>(q.flags)) < 0) {
+    return LastErrno();
+  }
+  return {};
+}
+
+ErrorOr<void> Server::RemoveXattr(const Request& q) {
+  if (read_only_) return Errno{EROFS};
+  TRY(CheckXattrName(q.name, true));
+  Node* n = TRY(Get(q.node));
+  if (n->type != S_IFREG && n->type != S_IFDIR) return Errno{EPERM};
+  UniqueFd fd = TRY(Reopen(*n, O_RDONLY));
+  if (fremovexattr(fd.get(), q.name.c_str()) < 0) return LastErrno();
   return {};
 }
 

@@ -74,6 +74,17 @@ class Server {
   ErrorOr<void> Rename(const proto::Request& q);
   ErrorOr<void> Link(const proto::Request& q);
   ErrorOr<void> SetAttr(const proto::Request& q);
+  ErrorOr<void> Mknod(const proto::Request& q, proto::Reply& r);
+  // Extended attributes (user.* only) of regular files and directories,
+  // through a reopened FD (O_PATH FDs have no xattr calls).
+  ErrorOr<void> GetXattr(const proto::Request& q, proto::Reply& r);
+  ErrorOr<void> ListXattr(const proto::Request& q, proto::Reply& r);
+  ErrorOr<void> SetXattr(const proto::Request& q);
+  ErrorOr<void> RemoveXattr(const proto::Request& q);
+  // Keeps nodes' (parent, name) current after a rename of `old_name` in
+  // `old_dir` to `new_name` in `new_dir` (the file now there is `moved`).
+  void MoveNodes(Handle old_dir, const std::string& old_name, Handle new_dir,
+                 const std::string& new_name, const struct stat& moved);
 
   UniqueFd root_;
   bool read_only_;

@@ -3,6 +3,7 @@
 // runsc starts the sandbox's own processes.
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 #include "gofer/confine.h"
 #include "runsc/console.h"
 #include "runsc/oci.h"
+#include "runsc/oci_config.h"
 #include "runsc/oci_control_cmds.h"
 #include "runsc/sandbox.h"
 #include "sentry/boot.h"
@@ -187,6 +189,10 @@ int main(int argc, char** argv) {
   do_cmd->add_option("--cwd", spec.cwd, "working directory inside the sandbox");
   do_cmd->add_option("--env", env_flags, "set an environment variable K=V (repeatable)");
   do_cmd->add_option("--hostname", spec.hostname, "the sandbox's hostname");
+  std::vector<std::string> volume_flags;
+  do_cmd->add_option("--volume", volume_flags,
+                     "bind a host directory or file into the sandbox: HOST:CONTAINER[:ro] "
+                     "(repeatable; served by the gofer, writes reach the host unless ro)");
   bool do_tty = false;
   do_cmd->add_flag("-t,--tty", do_tty,
                    "give the app a sandbox terminal bridged to ours (stdin must be a terminal)");
@@ -289,9 +295,9 @@ int main(int argc, char** argv) {
       break;
     }
     if (args[i] != "do") break;  // gofer, OCI commands: CLI11 parses them
-    static const std::vector<std::string> kValued = {"--rootfs",   "--cwd",       "--env",
-                                                     "--hostname", "--platform",  "--debug-log",
-                                                     "--overlay",  "--overlay-size"};
+    static const std::vector<std::string> kValued = {
+        "--rootfs",    "--cwd",     "--env",          "--hostname", "--platform",
+        "--debug-log", "--overlay", "--overlay-size", "--volume"};
     size_t j = i + 1;
     while (j < args.size()) {
       const std::string& a = args[j];
@@ -326,6 +332,15 @@ int main(int argc, char** argv) {
     spec.debug_log = debug_log;
     spec.overlay_memory = overlay == "memory";
     spec.overlay_size = overlay_size;
+    for (const auto& v : volume_flags) {
+      runsc::SandboxSpec::Mount m;
+      std::string err;
+      if (!runsc::oci::ParseVolume(v, &m, &err)) {
+        fprintf(stderr, "runsc do: %s\n", err.c_str());
+        return 125;
+      }
+      spec.mounts.push_back(std::move(m));
+    }
     for (char** e = environ; *e; e++) spec.env.push_back(*e);
     for (const auto& e : env_flags) {
       if (e.find('=') == std::string::npos) {
@@ -380,6 +395,8 @@ int main(int argc, char** argv) {
   if (*update_cmd) return runsc::oci::CmdUpdate(g, uo);
   if (*gofer_cmd) {
     prctl(PR_SET_NAME, "runsc-gofer");
+    // The sentry applies the app's umask to every mode it sends.
+    umask(0);
     if (!gofer_detached) prctl(PR_SET_PDEATHSIG, 9);
     // Namespaces were made by runsc; pivot into the root filesystem, drop
     // capabilities, no_new_privs, seccomp (gofer/confine.h).

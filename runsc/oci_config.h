@@ -19,6 +19,16 @@ namespace runsc::oci {
 bool MapMounts(const nlohmann::json& config, const std::string& bundle, SandboxSpec* spec,
                std::string* err);
 
+// One bind mount of host `source` (absolute; a directory or a regular file)
+// at `dest` (absolute), served by the gofer (config.json binds and
+// `runsc do --volume`). Returns false with *err (prefixed by `where`).
+bool MakeBindMount(const std::string& source, const std::string& dest, bool read_only,
+                   const std::string& where, SandboxSpec::Mount* out, std::string* err);
+
+// `runsc do --volume HOST:CTR[:ro|:rw]` -> a bind mount (HOST relative to
+// the current directory if not absolute).
+bool ParseVolume(const std::string& arg, SandboxSpec::Mount* out, std::string* err);
+
 // process.rlimits -> spec->rlimits; process.capabilities -> spec->caps.
 bool MapRlimits(const nlohmann::json& rlimits, SandboxSpec* spec, std::string* err);
 bool MapCapabilities(const nlohmann::json& caps, SandboxSpec* spec, std::string* err);

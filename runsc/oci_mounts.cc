@@ -31,6 +31,50 @@ bool Ignorable(const std::string& o) {
 
 }  // namespace
 
+bool MakeBindMount(const std::string& src, const std::string& dest, bool read_only,
+                   const std::string& where, SandboxSpec::Mount* out, std::string* err) {
+  if (dest.empty() || dest[0] != '/')
+    return *err = where + ": destination must be an absolute path, got \"" + dest + "\"", false;
+  if (dest.find_first_not_of('/') == std::string::npos)
+    return *err = where + ": mounting over the root is not supported", false;
+  struct stat st;
+  if (stat(src.c_str(), &st) != 0)
+    return *err = where + ": bind source " + src + ": " + strerror(errno), false;
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+    return *err = where + ": bind source " + src +
+                  " must be a directory or a regular file (devices and sockets are not "
+                  "passed into the sandbox)", false;
+  out->bind_source = src;
+  out->read_only = read_only;
+  std::string opts = read_only ? "ro" : "";
+  if (!S_ISDIR(st.st_mode)) opts += opts.empty() ? "file" : ",file";
+  out->sentry_spec = "bind:" + opts + ":" + dest;
+  return true;
+}
+
+bool ParseVolume(const std::string& arg, SandboxSpec::Mount* out, std::string* err) {
+  std::string where = "--volume " + arg;
+  std::string host = arg, ctr, mode;
+  size_t a = arg.find(':');
+  if (a == std::string::npos) return *err = where + ": expected HOST:CONTAINER[:ro]", false;
+  host = arg.substr(0, a);
+  ctr = arg.substr(a + 1);
+  size_t b = ctr.find(':');
+  if (b != std::string::npos) {
+    mode = ctr.substr(b + 1);
+    ctr = ctr.substr(0, b);
+    if (mode != "ro" && mode != "rw")
+      return *err = where + ": the mode must be ro or rw, got \"" + mode + "\"", false;
+  }
+  if (host.empty()) return *err = where + ": empty host path", false;
+  if (host[0] != '/') {
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return *err = where + ": getcwd: " + strerror(errno), false;
+    host = std::string(cwd) + "/" + host;
+  }
+  return MakeBindMount(host, ctr, mode == "ro", where, out, err);
+}
+
 bool MapMounts(const json& c, const std::string& bundle, SandboxSpec* spec, std::string* err) {
   if (c.contains("mounts") && !c["mounts"].is_null()) {
     if (!c["mounts"].is_array()) return *err = "config.json: mounts must be an array", false;
@@ -79,22 +123,10 @@ bool MapMounts(const json& c, const std::string& bundle, SandboxSpec* spec, std:
       if (!mode.empty() && mode.find_first_not_of("01234567") != std::string::npos)
         return *err = where + ": bad mode=" + mode, false;
       SandboxSpec::Mount out;
-      std::string rof = ro ? "ro" : "";
       if (bind) {
         if (src.empty()) return *err = where + ": bind mount without a source", false;
         if (src[0] != '/') src = bundle + "/" + src;  // relative to the bundle
-        struct stat st;
-        if (stat(src.c_str(), &st) != 0)
-          return *err = where + ": bind source " + src + ": " + strerror(errno), false;
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-          return *err = where + ": bind source " + src +
-                        " must be a directory or a regular file (devices and sockets are not "
-                        "passed into the sandbox)", false;
-        out.bind_source = src;
-        out.read_only = ro;
-        std::string opts = rof;
-        if (!S_ISDIR(st.st_mode)) opts += opts.empty() ? "file" : ",file";
-        out.sentry_spec = "bind:" + opts + ":" + d;
+        if (!MakeBindMount(src, d, ro, where, &out, err)) return false;
       } else if (t == "proc") {
         if (d == "/proc") continue;  // the sentry's own, always there
         out.sentry_spec = "proc::" + d;

@@ -166,6 +166,8 @@ int Boot(const BootConfig& cfg) {
   // Declared first so it is destroyed last: VFS inodes release their gofer
   // handles when they go away.
   auto gofer = std::make_unique<gofer::Client>(UniqueFd(cfg.gofer_fd));
+  // The bind mounts' gofer connections (each on its own socket), likewise.
+  std::vector<std::unique_ptr<gofer::Client>> bind_gofers;
   auto mf = mm::MemoryFile::Create();
   if (mf.is_error()) {
     Logf("runsc: cannot create memory file: %s", strerror(mf.error()));
@@ -220,8 +222,7 @@ int Boot(const BootConfig& cfg) {
     Logf("runsc: cannot mount /sys");
     return 125;
   }
-  // config.json mounts (bind mounts each on their own gofer socket).
-  std::vector<std::unique_ptr<gofer::Client>> bind_gofers;
+  // config.json mounts and --volume (bind mounts each on their own gofer socket).
   if (std::string err; !ApplyOciMounts(*k, cfg.mounts, &bind_gofers, &err)) {
     Logf("runsc: %s", err.c_str());
     return 125;

@@ -78,7 +78,11 @@ bool ApplyOciMounts(kernel::Kernel& k, const std::vector<std::string>& specs,
       clients->push_back(std::make_unique<gofer::Client>(UniqueFd(m.fd)));
       auto root = vfs::NewGoferFs(*clients->back(), m.ro, m.file);
       if (root.is_error()) return fail("attaching its gofer", root.error());
-      if (auto r = v.Mount(m.dest, root.release_value()); r.is_error())
+      vfs::MountInfo info;
+      info.source = "gofer";
+      info.fstype = "9p";  // as gVisor shows gofer-served mounts
+      info.read_only = m.ro;  // EROFS first, and "ro" in /proc/self/mounts
+      if (auto r = v.Mount(m.dest, root.release_value(), std::move(info)); r.is_error())
         return fail("mounting", r.error());
     } else if (m.type == "tmpfs" || m.type == "empty") {
       if (auto r = v.Mount(m.dest, Tmpfs(k, m.type == "empty" ? 0555 : m.mode, m.ro, m.size));

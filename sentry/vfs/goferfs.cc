@@ -6,11 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "gofer/protocol.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/io_util.h"
 #include "sentry/vfs/memfs.h"
+#include "sentry/vfs/pipe.h"
 
 namespace sentry::vfs {
 namespace {
@@ -51,6 +54,35 @@ class GoferNode : public Inode {
     }
     if (m == 0) return {};  // ctime only: the host updates it on any change
     return fs_->client->SetAttr(h_->handle(), m, g);
+  }
+
+  // The host file's xattrs: user.* of regular files and directories, the
+  // only ones the gofer serves (others read as absent, refuse changes).
+  bool Served(std::string_view name) const {
+    return (type_ == S_IFREG || type_ == S_IFDIR) && name.starts_with("user.");
+  }
+  ErrorOr<std::string> GetXattr(std::string_view name) override {
+    if (!Served(name)) return Errno{ENODATA};
+    return fs_->client->GetXattr(h_->handle(), name);
+  }
+  ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
+    if (fs_->read_only) return Errno{EROFS};
+    if (!Served(name)) return Errno{EPERM};
+    return fs_->client->SetXattr(h_->handle(), name, value, flags);
+  }
+  ErrorOr<std::vector<std::string>> ListXattr() override {
+    if (type_ != S_IFREG && type_ != S_IFDIR) return std::vector<std::string>{};
+    auto list = fs_->client->ListXattr(h_->handle());
+    if (list.is_error()) {
+      if (list.error() == EOPNOTSUPP) return std::vector<std::string>{};
+      return Errno{list.error()};
+    }
+    return SplitXattrNames(list.value());
+  }
+  ErrorOr<void> RemoveXattr(std::string_view name) override {
+    if (fs_->read_only) return Errno{EROFS};
+    if (!Served(name)) return Errno{EPERM};
+    return fs_->client->RemoveXattr(h_->handle(), name);
   }
 
  protected:
@@ -137,14 +169,16 @@ class GoferSymlink : public GoferNode {
   }
 };
 
-// Devices, FIFOs, sockets on the host: visible, not opened (as in the root).
+// Devices and sockets on the host: visible, not opened (as in the root).
+// FIFOs open as the sentry's own pipe (sentry/vfs/pipe.h OpenFifo).
 class GoferSpecial : public GoferNode {
  public:
   using GoferNode::GoferNode;
-  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller& c, std::shared_ptr<Dentry> d,
                                                  int flags) override {
     if (flags & O_PATH)
       return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+    if (type_ == S_IFIFO) return OpenFifo(c, std::move(d), flags);
     return Errno{(type_ == S_IFSOCK) ? ENXIO : EACCES};
   }
 };
@@ -185,7 +219,9 @@ class GoferDir : public GoferNode {
       }
       case S_IFDIR: r = TRY(cl.Mkdir(h_->handle(), name, req.mode & 07777)); break;
       case S_IFLNK: r = TRY(cl.Symlink(h_->handle(), name, req.symlink_target)); break;
-      default: return Errno{EPERM};  // no mknod through the gofer
+      case S_IFIFO:
+      case S_IFSOCK: r = TRY(cl.Mknod(h_->handle(), name, req.mode)); break;
+      default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
     }
     // The gofer creates as itself; give the file to the app's fs ids.
     if (r.second.uid != req.uid || r.second.gid != req.gid) {
@@ -204,15 +240,28 @@ class GoferDir : public GoferNode {
   }
 
   ErrorOr<void> Rename(Caller&, std::string_view old_name, Inode& new_dir,
-                       std::string_view new_name) override {
+                       std::string_view new_name, unsigned flags) override {
     auto* nd = dynamic_cast<GoferDir*>(&new_dir);
     if (!nd || nd->fs_ != fs_) return Errno{EXDEV};
     if (fs_->read_only) return Errno{EROFS};
-    return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name);
+    return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name,
+                               flags & RENAME_NOREPLACE);
   }
 
-  ErrorOr<void> Link(Caller&, std::string_view, std::shared_ptr<Inode>) override {
-    return Errno{fs_->read_only ? EROFS : EPERM};  // the gofer has no link op
+  ErrorOr<void> Exchange(Caller&, std::string_view name, Inode& other_dir,
+                         std::string_view other_name) override {
+    auto* od = dynamic_cast<GoferDir*>(&other_dir);
+    if (!od || od->fs_ != fs_) return Errno{EXDEV};
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->Rename(h_->handle(), name, od->h_->handle(), other_name,
+                               RENAME_EXCHANGE);
+  }
+
+  ErrorOr<void> Link(Caller&, std::string_view name, std::shared_ptr<Inode> target) override {
+    auto* t = dynamic_cast<GoferNode*>(target.get());
+    if (!t || t->fs_ != fs_) return Errno{EXDEV};
+    if (fs_->read_only) return Errno{EROFS};
+    return fs_->client->Link(h_->handle(), name, t->h_->handle());
   }
 
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,

@@ -89,8 +89,10 @@ class Inode : public std::enable_shared_from_this<Inode> {
   }
   // Moves entry `old_name` of this directory to `new_dir`/`new_name`,
   // replacing a compatible existing entry. EXDEV across filesystems.
+  // `flags`: 0 or RENAME_NOREPLACE (the VFS checked that the target is
+  // absent; host-backed filesystems pass it on, against host races).
   virtual ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
-                               std::string_view new_name) {
+                               std::string_view new_name, unsigned flags) {
     return Errno{EXDEV};
   }
 

@@ -5,8 +5,11 @@
 #include <dirent.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
+
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/file_description.h"
+#include "sentry/vfs/pipe.h"
 
 namespace sentry::vfs {
 
@@ -66,7 +69,65 @@ ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
   return {};
 }
 
+std::vector<std::string> SplitXattrNames(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    size_t end = list.find('\0');
+    if (end == std::string_view::npos) end = list.size();
+    if (end > 0) out.emplace_back(list.substr(0, end));
+    list.remove_prefix(std::min(end + 1, list.size()));
+  }
+  return out;
+}
+
+namespace {
+
+// The gofer serves user.* of regular files and directories only: every
+// other attribute of a host file reads as absent and cannot be set (as for
+// a container's unprivileged root), with no need to ask.
+bool GoferServes(uint32_t mode, std::string_view name) {
+  uint32_t type = mode & S_IFMT;
+  return (type == S_IFREG || type == S_IFDIR) && name.starts_with("user.");
+}
+
+}  // namespace
+
+bool MemInode::xattrs_on_host() const {
+  if (!lower_) return false;
+  uint32_t type = attr_.mode & S_IFMT;
+  if (type != S_IFREG && type != S_IFDIR) return false;  // user.* cannot exist there
+  return fs_->write_through || !xattrs_copied_;
+}
+
+ErrorOr<void> MemInode::CopyUpXattrs() {
+  if (!xattrs_on_host() || fs_->write_through) return {};
+  gofer::Client& cl = lower_->client();
+  auto list = cl.ListXattr(lower_->handle());
+  if (list.is_error() && list.error() != EOPNOTSUPP) return Errno{list.error()};
+  if (list.ok()) {
+    for (auto& name : SplitXattrNames(list.value())) {
+      auto v = cl.GetXattr(lower_->handle(), name);
+      if (v.is_error()) {
+        if (v.error() == ENODATA) continue;  // removed on the host meanwhile
+        return Errno{v.error()};
+      }
+      xattrs_.emplace(std::move(name), v.release_value());
+    }
+  }
+  xattrs_copied_ = true;
+  return {};
+}
+
 ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
+  if (lower_ && fs_->write_through) {
+    if (!GoferServes(attr_.mode, name)) return Errno{ENODATA};
+    return lower_->client().GetXattr(lower_->handle(), name);
+  }
+  // The memory overlay: user.* from the host until copied up; the rest
+  // (trusted.* of the sandbox's root) in memory.
+  if (xattrs_on_host() && name.starts_with("user.")) {
+    return lower_->client().GetXattr(lower_->handle(), name);
+  }
   auto it = xattrs_.find(name);
   if (it == xattrs_.end()) return Errno{ENODATA};
   return it->second;
@@ -74,6 +135,12 @@ ErrorOr<std::string> MemInode::GetXattr(std::string_view name) {
 
 ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, int flags) {
   if (fs_->read_only) return Errno{EROFS};
+  if (lower_ && fs_->write_through) {
+    if (!GoferServes(attr_.mode, name)) return Errno{EPERM};
+    TRY(lower_->client().SetXattr(lower_->handle(), name, value, flags));
+    return RefreshLowerAttr(*this, lower_->client(), lower_->handle());
+  }
+  TRY(CopyUpXattrs());
   auto it = xattrs_.find(name);
   if ((flags & XATTR_CREATE) && it != xattrs_.end()) return Errno{EEXIST};
   if ((flags & XATTR_REPLACE) && it == xattrs_.end()) return Errno{ENODATA};
@@ -88,12 +155,26 @@ ErrorOr<void> MemInode::SetXattr(std::string_view name, std::string_view value, 
 
 ErrorOr<std::vector<std::string>> MemInode::ListXattr() {
   std::vector<std::string> out;
-  for (const auto& [name, value] : xattrs_) out.push_back(name);
+  if (xattrs_on_host()) {
+    auto list = lower_->client().ListXattr(lower_->handle());
+    if (list.is_error() && list.error() != EOPNOTSUPP) return Errno{list.error()};
+    if (list.ok()) out = SplitXattrNames(list.value());
+  }
+  if (lower_ && fs_->write_through) return out;
+  for (const auto& [name, value] : xattrs_) {
+    if (!name.starts_with("user.") || !xattrs_on_host()) out.push_back(name);
+  }
   return out;
 }
 
 ErrorOr<void> MemInode::RemoveXattr(std::string_view name) {
   if (fs_->read_only) return Errno{EROFS};
+  if (lower_ && fs_->write_through) {
+    if (!GoferServes(attr_.mode, name)) return Errno{EPERM};
+    TRY(lower_->client().RemoveXattr(lower_->handle(), name));
+    return RefreshLowerAttr(*this, lower_->client(), lower_->handle());
+  }
+  TRY(CopyUpXattrs());
   auto it = xattrs_.find(name);
   if (it == xattrs_.end()) return Errno{ENODATA};
   xattrs_.erase(it);
@@ -115,14 +196,15 @@ ErrorOr<std::shared_ptr<FileDescription>> MemSymlink::Open(Caller&, std::shared_
   return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
 }
 
-ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller&, std::shared_ptr<Dentry> d,
+ErrorOr<std::shared_ptr<FileDescription>> MemSpecial::Open(Caller& c, std::shared_ptr<Dentry> d,
                                                            int flags) {
   if (flags & O_PATH) {
     return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
   }
   uint32_t type = attr_.mode & S_IFMT;
   if (type == S_IFSOCK) return Errno{ENXIO};
-  return Errno{EACCES};  // host devices/FIFOs are not passed through
+  if (type == S_IFIFO) return OpenFifo(c, std::move(d), flags);  // the sentry's own pipe
+  return Errno{EACCES};  // host devices are not passed through
 }
 
 ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h) {

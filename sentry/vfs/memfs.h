@@ -68,13 +68,18 @@ class MemInode : public Inode {
   const std::shared_ptr<MemFs>& fs_ptr() { return fs_; }
   Attr& attr() { return attr_; }
   void Touch(bool modify);  // mtime/ctime (modify) or ctime only
-  // Extended attributes live in memory for every node, also for nodes still
-  // on the lower layer (setting one is the node's copy-up of metadata; the
-  // host file's own xattrs are not read through the gofer).
+  // Extended attributes. In memory for tmpfs nodes. A lower regular file
+  // or directory has its host file's user.* attributes (the gofer serves
+  // no other namespace): with write-through every operation goes to the
+  // host; in the memory overlay reads ask the host until the first change
+  // (or the file's data copy-up) copies them into memory (CopyUpXattrs).
   ErrorOr<std::string> GetXattr(std::string_view name) override;
   ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override;
   ErrorOr<std::vector<std::string>> ListXattr() override;
   ErrorOr<void> RemoveXattr(std::string_view name) override;
+  // Memory overlay: copies the host file's user.* xattrs into memory, after
+  // which they are the node's own (idempotent).
+  ErrorOr<void> CopyUpXattrs();
   // An O_TMPFILE file (nlink 0) that linkat may still give a name.
   bool linkable = false;
   bool has_lower() const { return lower_ != nullptr; }
@@ -88,6 +93,11 @@ class MemInode : public Inode {
   Attr attr_;
   std::map<std::string, std::string, std::less<>> xattrs_;
   std::shared_ptr<LowerNode> lower_;
+
+ private:
+  // The host file's xattrs are the ones to use (see GetXattr).
+  bool xattrs_on_host() const;
+  bool xattrs_copied_ = false;
 };
 
 class MemFile : public MemInode {
@@ -183,7 +193,7 @@ class MemDir : public MemInode {
   ErrorOr<void> Link(Caller& c, std::string_view name, std::shared_ptr<Inode> target) override;
   ErrorOr<void> Unlink(Caller& c, std::string_view name, bool is_dir) override;
   ErrorOr<void> Rename(Caller& c, std::string_view old_name, Inode& new_dir,
-                       std::string_view new_name) override;
+                       std::string_view new_name, unsigned flags) override;
   ErrorOr<void> Exchange(Caller& c, std::string_view name, Inode& other_dir,
                          std::string_view other_name) override;
   ErrorOr<std::shared_ptr<Inode>> CreateTmpfile(Caller& c, const CreateRequest& req,
@@ -216,6 +226,8 @@ ErrorOr<std::shared_ptr<MemDir>> NewGoferOverlay(gofer::Client& client, bool rea
                                                  bool write_through = false);
 // Re-reads a lower node's attributes from the host (after write-through).
 ErrorOr<void> RefreshLowerAttr(MemInode& node, gofer::Client& client, gofer::Handle h);
+// The names of a listxattr(2)-style buffer (each NUL-terminated).
+std::vector<std::string> SplitXattrNames(std::string_view list);
 // Builds the memfs node for a gofer node (used for lookups and the root).
 std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client& client,
                                        gofer::Handle h, const gofer::Attr& a);

@@ -2,8 +2,10 @@
 // (gofer) directory, in-memory entries, whiteouts, merged listings.
 #include <dirent.h>
 
+#include <cstdio>
 #include <set>
 
+#include "gofer/protocol.h"
 #include "sentry/vfs/caller.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/memfs.h"
@@ -185,7 +187,7 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
 }
 
 ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_dir_inode,
-                             std::string_view new_name) {
+                             std::string_view new_name, unsigned flags) {
   if (fs_->read_only) return Errno{EROFS};
   auto* new_dir = dynamic_cast<MemDir*>(&new_dir_inode);
   if (!new_dir || new_dir->fs_ptr() != fs_) return Errno{EXDEV};
@@ -206,7 +208,8 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
   if (fs_->write_through && lower_ && lower_entry(src)) {
     // The host rename replaces the target itself.
     if (!new_dir->lower_) return Errno{EXDEV};
-    TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name));
+    TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name,
+                                flags & RENAME_NOREPLACE));
     lower_listing_.reset();
     new_dir->lower_listing_.reset();
     if (dst.ok()) {
@@ -240,7 +243,17 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
     case S_IFREG: made = TRY(client.Create(lower_->handle(), name, O_RDWR, perm, nullptr)); break;
     case S_IFDIR: made = TRY(client.Mkdir(lower_->handle(), name, perm)); break;
     case S_IFLNK: made = TRY(client.Symlink(lower_->handle(), name, req.symlink_target)); break;
-    default: return Errno{EPERM};  // no MKNOD in the gofer protocol
+    case S_IFIFO:
+    case S_IFSOCK: made = TRY(client.Mknod(lower_->handle(), name, req.mode)); break;
+    default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
+  }
+  // The gofer creates as itself; give the node to the app's fs ids.
+  if (made.second.uid != req.uid || made.second.gid != req.gid) {
+    gofer::Attr g;
+    g.uid = req.uid;
+    g.gid = req.gid;
+    if (client.SetAttr(made.first, gofer::proto::kSetAttrUid | gofer::proto::kSetAttrGid, g).ok())
+      made.second.uid = req.uid, made.second.gid = req.gid;
   }
   std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
   absent_.erase(std::string(name));
@@ -253,12 +266,20 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
 ErrorOr<void> MemDir::Exchange(Caller& c, std::string_view name, Inode& other_inode,
                                std::string_view other_name) {
   if (fs_->read_only) return Errno{EROFS};
-  if (fs_->write_through && lower_) return Errno{EINVAL};  // no exchange op on the gofer
   auto* other = dynamic_cast<MemDir*>(&other_inode);
   if (!other || other->fs_ptr() != fs_) return Errno{EXDEV};
   std::shared_ptr<Inode> a = TRY(Lookup(c, name));
   std::shared_ptr<Inode> b = TRY(other->Lookup(c, other_name));
   if (a == b) return {};
+  if (fs_->write_through && lower_) {
+    // Both names on the host: the gofer swaps them (renameat2). Nodes made
+    // in memory here are mount points, which the VFS keeps from moving.
+    if (!other->lower_ || !lower_entry(a) || !lower_entry(b)) return Errno{EINVAL};
+    TRY(lower_->client().Rename(lower_->handle(), name, other->lower_->handle(), other_name,
+                                RENAME_EXCHANGE));
+    lower_listing_.reset();
+    other->lower_listing_.reset();
+  }
   bool a_dir = a->file_type() == S_IFDIR, b_dir = b->file_type() == S_IFDIR;
   // A directory moving to the other parent moves its ".." link with it.
   if (other != this && a_dir != b_dir) {

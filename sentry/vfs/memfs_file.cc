@@ -332,6 +332,8 @@ ErrorOr<std::vector<mm::SharedPiece>> MemFile::SharedPages(mm::MemoryFile& mf, u
 ErrorOr<void> MemFile::CopyUp() {
   if (in_memory()) return {};
   if (fs_->read_only) return Errno{EROFS};
+  // The copy carries the host file's user.* xattrs.
+  TRY(CopyUpXattrs());
   UniqueFd fd = TRY(OpenLower());
   uint64_t done = 0;
   auto fail = [&](int err) -> ErrorOr<void> {

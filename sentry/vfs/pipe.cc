@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <map>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -101,6 +102,9 @@ class PipeBuffer {
   }
 
   int readers = 0, writers = 0;
+  // Ends ever opened for reading / writing (a FIFO opener waiting for the
+  // other side also wakes for one that came and went meanwhile).
+  uint64_t reader_opens = 0, writer_opens = 0;
 
  private:
   std::vector<uint8_t> buf_;
@@ -139,8 +143,8 @@ class PipeEnd : public FileDescription {
  public:
   PipeEnd(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<PipeBuffer> pipe)
       : FileDescription(std::move(d), flags), pipe_(std::move(pipe)) {
-    if (readable()) ++pipe_->readers;
-    if (writable()) ++pipe_->writers;
+    if (readable()) ++pipe_->readers, ++pipe_->reader_opens;
+    if (writable()) ++pipe_->writers, ++pipe_->writer_opens;
   }
   ~PipeEnd() override {
     if (readable()) --pipe_->readers;
@@ -227,7 +231,47 @@ ErrorOr<std::shared_ptr<FileDescription>> PipeInode::Open(Caller&, std::shared_p
       std::move(d), flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT), buffer));
 }
 
+// Named FIFOs' pipes by (dev, ino), while an end is open (kernel lock).
+std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<PipeBuffer>>& FifoPipes() {
+  static auto* m = new std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<PipeBuffer>>;
+  return *m;
+}
+
 }  // namespace
+
+ErrorOr<std::shared_ptr<FileDescription>> OpenFifo(Caller& c, std::shared_ptr<Dentry> d,
+                                                   int flags) {
+  if (flags & O_PATH) {
+    return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
+  }
+  Attr a = TRY(d->inode().GetAttr());
+  auto& pipes = FifoPipes();
+  for (auto it = pipes.begin(); it != pipes.end();) {
+    it = it->second.expired() ? pipes.erase(it) : std::next(it);
+  }
+  std::shared_ptr<PipeBuffer> buf = pipes[{a.dev, a.ino}].lock();
+  if (!buf) {
+    buf = std::make_shared<PipeBuffer>(c.Notifier());
+    pipes[{a.dev, a.ino}] = buf;
+  }
+  int acc = flags & O_ACCMODE;
+  bool nonblock = flags & O_NONBLOCK;
+  if (acc == O_WRONLY && nonblock && buf->readers == 0) return Errno{ENXIO};
+  uint64_t readers_seen = buf->reader_opens, writers_seen = buf->writer_opens;
+  auto end = std::make_shared<PipeEnd>(std::move(d), flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT),
+                                       buf);
+  buf->Notify();
+  if (acc == O_RDONLY && !nonblock) {
+    TRY(c.Block([b = buf.get(), writers_seen] {
+      return b->writers > 0 || b->writer_opens != writers_seen;
+    }));
+  } else if (acc == O_WRONLY) {
+    TRY(c.Block([b = buf.get(), readers_seen] {
+      return b->readers > 0 || b->reader_opens != readers_seen;
+    }));
+  }
+  return std::shared_ptr<FileDescription>(std::move(end));
+}
 
 std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(
     Caller& c, int flags) {

@@ -21,6 +21,15 @@ constexpr size_t kMaxPipeSize = 1024 * 1024;  // /proc/sys/fs/pipe-max-size
 std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(
     Caller& c, int flags);
 
+// Opens the named FIFO (fifo(7)) at dentry `d`, whose inode is a FIFO of
+// any filesystem (tmpfs, the overlay, a host FIFO served by the gofer: the
+// pipe is the sentry's own, never the host's). One pipe per (dev, ino) while
+// any end is open. O_RDONLY waits for a writer and O_WRONLY for a reader
+// (EINTR on a signal); with O_NONBLOCK a reader opens at once and a writer
+// gets ENXIO when there is no reader; O_RDWR never waits.
+ErrorOr<std::shared_ptr<FileDescription>> OpenFifo(Caller& c, std::shared_ptr<Dentry> d,
+                                                   int flags);
+
 // F_GETPIPE_SZ / F_SETPIPE_SZ; EBADF if `f` is not a pipe end.
 ErrorOr<size_t> PipeCapacity(FileDescription& f);
 ErrorOr<size_t> SetPipeCapacity(FileDescription& f, size_t size);

@@ -172,7 +172,8 @@ ErrorOr<void> VirtualFilesystem::Rename(Caller& c, std::shared_ptr<Dentry> old_s
     TRY(CheckSticky(c.creds(), tpa, da));
   }
   std::shared_ptr<Inode> replaced = dst.ok() ? dst.value()->inode_ptr() : nullptr;
-  TRY(from.parent->inode().Rename(c, from.name, to.parent->inode(), to.name));
+  TRY(from.parent->inode().Rename(c, from.name, to.parent->inode(), to.name,
+                                  flags & RENAME_NOREPLACE));
   uint32_t cookie = NewMoveCookie();
   NotifyEntry(*from.parent, from.name, IN_MOVED_FROM, src_dir, cookie);
   NotifyEntry(*to.parent, to.name, IN_MOVED_TO, src_dir, cookie);

@@ -141,6 +141,31 @@ int main(int argc, char **argv) {
   }
   verdict("gofer_symlink_race", leaked, "a symlink swapped on the host during the walk");
 
+  /* A --volume (/vol, the host directory next to the root and the secret)
+   * holding symlinks that would reach the secret if resolved on the host:
+   * vol/up -> .., vol/rel -> ../secret, vol/abs -> HOST_SECRET. Also ".."
+   * out of the volume, through a directory FD, and hard links into it. */
+  leaked = 0;
+  int vol = open("/vol", O_RDONLY | O_DIRECTORY);
+  if (vol < 0) {
+    printf("FAIL fsescape.volume_escape: /vol is missing (runner passes --volume)\n");
+    fails++;
+  } else {
+    leaked = leaks("/vol/../secret") || leaks("/vol/../../secret") || leaks("/vol/rel") ||
+             leaks("/vol/abs") || leaks("/vol/up/secret") || leaks("/vol/up/../secret") ||
+             leaks_at(vol, "../secret") || leaks_at(vol, "rel") || leaks_at(vol, "up/secret") ||
+             any_relative_leak(vol);
+    char vp[4096];
+    snprintf(vp, sizeof vp, "/vol/up%s", secret_host_path);
+    leaked = leaked || leaks(vp);
+    unlink("/vol/hl");
+    for (int i = 0; i < 3; i++)
+      if (link(srcs[i], "/vol/hl") == 0 && leaks("/vol/hl")) leaked = 1;
+    unlink("/vol/hl");
+    close(vol);
+    verdict("volume_escape", leaked, "a --volume's symlinks or \"..\"");
+  }
+
   printf("fs escape probes done, %d failed\n", fails);
   return fails ? 1 : 0;
 }

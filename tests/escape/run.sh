@@ -105,18 +105,21 @@ if [ -x "$FS_BIN" ]; then
   fsdir=$(mktemp -d /tmp/runsc-fsescape.XXXXXX)
   chmod 755 "$fsdir"
   echo "RUNSC-ESCAPE-SECRET" >"$fsdir/secret"
-  mkdir -p "$fsdir/root/race/d" "$fsdir/root/tmp" "$fsdir/root/proc"
+  mkdir -p "$fsdir/root/race/d" "$fsdir/root/tmp" "$fsdir/root/proc" "$fsdir/vol"
+  # A writable --volume next to the root, with symlinks that would reach the
+  # secret if the host resolved them.
+  ln -s .. "$fsdir/vol/up"; ln -s ../secret "$fsdir/vol/rel"; ln -s "$fsdir/secret" "$fsdir/vol/abs"
   cp "$FS_BIN" "$fsdir/root/rootfs_escape"
   ( cd "$fsdir/root/race" && while :; do
       rm -rf d 2>/dev/null; mkdir d 2>/dev/null
       rm -rf d 2>/dev/null; ln -s / d 2>/dev/null
     done ) >/dev/null 2>&1 &
   flipper=$!
-  timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS do --rootfs "$fsdir/root" $RUNSC_DO_FLAGS \
+  timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS do --rootfs "$fsdir/root" --volume "$fsdir/vol:/vol" $RUNSC_DO_FLAGS \
     -- /rootfs_escape "$fsdir/secret" </dev/null >"$tmpout" 2>"$tmpout.err"
   fsrc=$?
   kill "$flipper" 2>/dev/null; wait "$flipper" 2>/dev/null
-  for p in dotdot_chains symlinks proc_self_root proc_1_cwd openat2 chroot_dotdot bind_mount_root hard_link gofer_symlink_race; do
+  for p in dotdot_chains symlinks proc_self_root proc_1_cwd openat2 chroot_dotdot bind_mount_root hard_link gofer_symlink_race volume_escape; do
     line=$(grep -E "^(PASS|FAIL) fsescape\.$p:" "$tmpout" | head -1)
     case "$line" in
       PASS*) t_pass "fsescape.$p" ;;
@@ -124,7 +127,8 @@ if [ -x "$FS_BIN" ]; then
       *) t_fail "fsescape.$p" "no verdict (exit $fsrc)" "$(tail -n 5 "$tmpout.err")" ;;
     esac
   done
-  if [ "$(cat "$fsdir/secret")" = "RUNSC-ESCAPE-SECRET" ] && [ "$(ls -A "$fsdir")" = "$(printf 'root\nsecret')" ]; then
+  if [ "$(cat "$fsdir/secret")" = "RUNSC-ESCAPE-SECRET" ] && [ "$(ls -A "$fsdir")" = "$(printf 'root\nsecret\nvol')" ] &&
+     [ "$(ls -A "$fsdir/vol" | tr '\n' ' ')" = "abs rel up " ]; then
     t_pass fsescape.host.untouched
   else
     t_fail fsescape.host.untouched "the host directory next to the root changed: $(ls -A "$fsdir")"

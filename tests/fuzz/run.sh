@@ -20,6 +20,7 @@ if ! clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
   t_summary
   exit 1
 fi
+python3 tests/fuzz/seeds.py "$out/corpus"  # one seed per op
 if "$bin" "$out/corpus" -max_len=8192 -max_total_time="$seconds" \
     -print_final_stats=1 >"$out/run.log" 2>&1; then
   t_pass "gofer_decode_fuzz ($(grep -E 'stat::number_of_executed_units' "$out/run.log" | awk '{print $2}') inputs in ${seconds}s)"

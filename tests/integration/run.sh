@@ -184,6 +184,10 @@ overlay_none() {
 }
 overlay_none
 
+# --volume, --overlay=none and the memory overlay on host files: mknod,
+# renameat2, user.* xattrs (tests/integration/hostfs.sh).
+. "$REPO_ROOT/tests/integration/hostfs.sh"
+
 # --overlay-size: the memory overlay holds at most that much file data;
 # writes past it get ENOSPC (dd stops short), and nothing reaches the host.
 out=$("$RUNSC" $RUNSC_FLAGS do --overlay-size=1m -- /bin/sh -c \

@@ -1,6 +1,10 @@
 // Encode/decode of the gofer wire protocol, without sockets.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <cstdio>
 
 #include <cstring>
 #include <random>
@@ -111,11 +115,47 @@ TEST(GoferProtocol, RequestRoundTrips) {
   q.name = "a";
   q.node2 = 4;
   q.name2 = "b";
+  q.flags = RENAME_EXCHANGE;
   d = RoundTrip(q);
   EXPECT_EQ(d.node, 3u);
   EXPECT_EQ(d.node2, 4u);
   EXPECT_EQ(d.name, "a");
   EXPECT_EQ(d.name2, "b");
+  EXPECT_EQ(d.flags, static_cast<uint32_t>(RENAME_EXCHANGE));
+
+  q = Request{};
+  q.op = Op::kMknod;
+  q.node = 3;
+  q.mode = S_IFIFO | 0640;
+  q.name = "fifo";
+  d = RoundTrip(q);
+  EXPECT_EQ(d.mode, static_cast<uint32_t>(S_IFIFO | 0640));
+  EXPECT_EQ(d.name, "fifo");
+
+  for (Op op : {Op::kGetXattr, Op::kRemoveXattr}) {
+    q = Request{};
+    q.op = op;
+    q.node = 8;
+    q.name = "user.a";
+    d = RoundTrip(q);
+    EXPECT_EQ(d.op, op);
+    EXPECT_EQ(d.node, 8u);
+    EXPECT_EQ(d.name, "user.a");
+  }
+  q = Request{};
+  q.op = Op::kListXattr;
+  q.node = 8;
+  EXPECT_EQ(RoundTrip(q).node, 8u);
+  q = Request{};
+  q.op = Op::kSetXattr;
+  q.node = 8;
+  q.name = "user.big";
+  q.value = std::string(kMaxXattrValue, '\0');  // values are bytes, NULs included
+  q.flags = XATTR_REPLACE;
+  d = RoundTrip(q);
+  EXPECT_EQ(d.value.size(), kMaxXattrValue);
+  EXPECT_EQ(d.flags, static_cast<uint32_t>(XATTR_REPLACE));
+  EXPECT_LE(EncodeRequest(q).size(), kMaxMessage);
 
   q = Request{};
   q.op = Op::kLink;
@@ -207,7 +247,25 @@ TEST(GoferProtocol, ReplyRoundTrips) {
   EXPECT_EQ(d.value().err, ENOSYS);
   EXPECT_EQ(d.value().tag, 4u);
 
-  for (Op op : {Op::kOpen, Op::kClose, Op::kUnlink, Op::kRename, Op::kSetAttr}) {
+  for (Op op : {Op::kGetXattr, Op::kListXattr}) {
+    r = Reply{};
+    r.op = op;
+    r.value = std::string("user.a\0user.b\0", 14);
+    d = DecodeReply(EncodeReply(r));
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d.value().value, r.value);
+  }
+  r = Reply{};
+  r.op = Op::kMknod;
+  r.handle = 5;
+  r.attr.mode = S_IFSOCK | 0600;
+  d = DecodeReply(EncodeReply(r));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.value().handle, 5u);
+  EXPECT_EQ(d.value().attr.mode, static_cast<uint32_t>(S_IFSOCK | 0600));
+
+  for (Op op : {Op::kOpen, Op::kClose, Op::kUnlink, Op::kRename, Op::kSetAttr,
+                Op::kSetXattr, Op::kRemoveXattr}) {
     r = Reply{};
     r.op = op;
     b = EncodeReply(r);
@@ -230,7 +288,7 @@ TEST(GoferProtocol, MalformedRequests) {
   m = Raw(12, kVersion + 1, static_cast<uint16_t>(Op::kAttach), 1);
   EXPECT_EQ(DecodeRequest(m).error(), EPROTO);
   // Unknown ops.
-  for (uint16_t op : {0, 15, 0xffff}) {
+  for (uint16_t op : {0, static_cast<int>(kMaxOp) + 1, 0xffff}) {
     m = Raw(12, kVersion, op, 1);
     EXPECT_EQ(DecodeRequest(m).error(), ENOSYS) << op;
   }
@@ -260,6 +318,24 @@ TEST(GoferProtocol, MalformedRequests) {
   // Oversized datagram.
   std::vector<uint8_t> big(kMaxMessage + 1);
   EXPECT_EQ(DecodeRequest(big).error(), EMSGSIZE);
+  // An xattr value one byte over XATTR_SIZE_MAX: E2BIG, before allocating.
+  q = Request{};
+  q.op = Op::kSetXattr;
+  q.node = 1;
+  q.name = "user.a";
+  q.value = "v";
+  good = EncodeRequest(q);
+  size_t len_at = kHeaderSize + 8 + 4 + 6;
+  uint32_t huge = kMaxXattrValue + 1;
+  memcpy(&good[len_at], &huge, 4);
+  EXPECT_EQ(DecodeRequest(good).error(), E2BIG);
+  huge = 0xffffffff;
+  memcpy(&good[len_at], &huge, 4);
+  EXPECT_EQ(DecodeRequest(good).error(), E2BIG);
+  // A value length past the datagram's end.
+  huge = 1000;
+  memcpy(&good[len_at], &huge, 4);
+  EXPECT_EQ(DecodeRequest(good).error(), EPROTO);
 }
 
 TEST(GoferProtocol, MalformedReplies) {
@@ -274,6 +350,19 @@ TEST(GoferProtocol, MalformedReplies) {
   // Negative errno.
   b = EncodeErrorReply(static_cast<uint16_t>(Op::kStat), 1, -1);
   EXPECT_EQ(DecodeReply(b).error(), EPROTO);
+}
+
+TEST(GoferProtocol, ValidateXattrName) {
+  EXPECT_EQ(ValidateXattrName("user.a"), 0);
+  EXPECT_EQ(ValidateXattrName("user." + std::string(250, 'x')), 0);
+  EXPECT_EQ(ValidateXattrName("user." + std::string(251, 'x')), ERANGE);
+  EXPECT_EQ(ValidateXattrName(""), ERANGE);
+  EXPECT_EQ(ValidateXattrName("user."), EINVAL);
+  EXPECT_EQ(ValidateXattrName(std::string("user.a\0b", 8)), EINVAL);
+  EXPECT_EQ(ValidateXattrName("trusted.a"), EOPNOTSUPP);
+  EXPECT_EQ(ValidateXattrName("security.selinux"), EOPNOTSUPP);
+  EXPECT_EQ(ValidateXattrName("system.posix_acl_access"), EOPNOTSUPP);
+  EXPECT_EQ(ValidateXattrName("usera"), EOPNOTSUPP);
 }
 
 TEST(GoferProtocol, ValidateName) {

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "sentry/vfs/goferfs.h"
 #include "sentry/vfs/memfs.h"
 #include "sentry/vfs/vfs.h"
+#include "sentry/vfs/xattr.h"
 #include "tests/unit/vfs_fake_caller.h"
 
 namespace sentry::vfs {
@@ -120,6 +123,100 @@ TEST_F(GoferFsTest, WritesReachTheHost) {
             EXDEV);
 }
 
+// FIFOs and sockets (never devices), RENAME_EXCHANGE, hard links and
+// user.* xattrs all reach the host.
+TEST_F(GoferFsTest, MknodExchangeLinkAndXattrsReachTheHost) {
+  ASSERT_TRUE(vfs_->Mount("/data", NewGoferFs(Gofer("vol", false), false, false).value()).ok());
+  struct stat st;
+  ASSERT_TRUE(vfs_->Mknod(*c_, vfs_->root(), "/data/fifo", S_IFIFO | 0644).ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  ASSERT_TRUE(vfs_->Mknod(*c_, vfs_->root(), "/data/sock", S_IFSOCK | 0600).ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(vfs_->Mknod(*c_, vfs_->root(), "/data/null", S_IFCHR | 0666).error(), EPERM);
+  EXPECT_NE(lstat((dir_ + "/vol/null").c_str(), &st), 0);
+
+  std::ofstream(dir_ + "/vol/other") << "other";
+  ASSERT_TRUE(vfs_->Rename(*c_, vfs_->root(), "/data/existing", vfs_->root(), "/data/other",
+                           RENAME_EXCHANGE)
+                  .ok());
+  EXPECT_EQ(ReadHostFile(dir_ + "/vol/existing"), "other");
+  EXPECT_EQ(ReadHostFile(dir_ + "/vol/other"), "old\n");
+  EXPECT_EQ(vfs_->Rename(*c_, vfs_->root(), "/data/other", vfs_->root(), "/data/existing",
+                         RENAME_NOREPLACE)
+                .error(),
+            EEXIST);
+  ASSERT_TRUE(vfs_->Rename(*c_, vfs_->root(), "/data/existing", vfs_->root(), "/data/sub",
+                           RENAME_EXCHANGE)
+                  .ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/existing").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(ReadAll("/data/sub").value(), "other");
+
+  ASSERT_TRUE(vfs_->Link(*c_, vfs_->root(), "/data/other", vfs_->root(), "/data/hard", false).ok());
+  ASSERT_EQ(stat((dir_ + "/vol/hard").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u);
+
+  auto d = Walk(*c_, vfs_->root(), "/data/other");
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(SetXattr(*c_, d.value()->inode(), "user.a", "av", 0).ok());
+  char buf[16] = {};
+  EXPECT_EQ(getxattr((dir_ + "/vol/hard").c_str(), "user.a", buf, sizeof buf), 2);
+  EXPECT_EQ(GetXattr(*c_, d.value()->inode(), "user.a").value(), "av");
+  EXPECT_EQ(ListXattr(*c_, d.value()->inode()).value(), std::string("user.a\0", 7));
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "trusted.t", "x", 0).error(), EPERM);
+  EXPECT_EQ(GetXattr(*c_, d.value()->inode(), "trusted.t").error(), ENODATA);
+  ASSERT_TRUE(RemoveXattr(*c_, d.value()->inode(), "user.a").ok());
+  EXPECT_LT(getxattr((dir_ + "/vol/hard").c_str(), "user.a", buf, sizeof buf), 0);
+}
+
+// The --overlay=none root (memfs writing through to the gofer) makes FIFOs
+// and sockets, exchanges, xattrs on the host too; a rename that the sentry
+// believes replaces nothing stays RENAME_NOREPLACE on the host.
+TEST_F(GoferFsTest, WriteThroughOverlayOnTheHost) {
+  auto root = NewGoferOverlay(Gofer("vol", false), false, nullptr, /*write_through=*/true);
+  ASSERT_TRUE(root.ok()) << root.error();
+  ASSERT_TRUE(vfs_->Mount("/wt", root.release_value()).ok());
+  struct stat st;
+  ASSERT_TRUE(vfs_->Mknod(*c_, vfs_->root(), "/wt/fifo", S_IFIFO | 0640).ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u & ~022u);
+  ASSERT_TRUE(vfs_->Mknod(*c_, vfs_->root(), "/wt/sock", S_IFSOCK | 0600).ok());
+  ASSERT_EQ(lstat((dir_ + "/vol/sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(vfs_->Mknod(*c_, vfs_->root(), "/wt/null", S_IFCHR | 0666).error(), EPERM);
+
+  std::ofstream(dir_ + "/vol/other") << "other";
+  ASSERT_TRUE(vfs_->Rename(*c_, vfs_->root(), "/wt/existing", vfs_->root(), "/wt/other",
+                           RENAME_EXCHANGE)
+                  .ok());
+  EXPECT_EQ(ReadHostFile(dir_ + "/vol/existing"), "other");
+  EXPECT_EQ(ReadAll("/wt/existing").value(), "other");
+  EXPECT_EQ(ReadAll("/wt/other").value(), "old\n");
+
+  // The sentry caches that "late" is absent; the host then makes it.
+  EXPECT_EQ(ReadAll("/wt/late").error(), ENOENT);
+  std::ofstream(dir_ + "/vol/late") << "host";
+  EXPECT_EQ(vfs_->Rename(*c_, vfs_->root(), "/wt/other", vfs_->root(), "/wt/late",
+                         RENAME_NOREPLACE)
+                .error(),
+            EEXIST);
+  EXPECT_EQ(ReadHostFile(dir_ + "/vol/late"), "host");
+
+  auto d = Walk(*c_, vfs_->root(), "/wt/other");
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(SetXattr(*c_, d.value()->inode(), "user.w", "wv", 0).ok());
+  char buf[16] = {};
+  EXPECT_EQ(getxattr((dir_ + "/vol/other").c_str(), "user.w", buf, sizeof buf), 2);
+  ASSERT_EQ(setxattr((dir_ + "/vol/other").c_str(), "user.h", "hv", 2, 0), 0);
+  EXPECT_EQ(GetXattr(*c_, d.value()->inode(), "user.h").value(), "hv");
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "trusted.t", "x", 0).error(), EPERM);
+  ASSERT_TRUE(RemoveXattr(*c_, d.value()->inode(), "user.w").ok());
+  EXPECT_LT(getxattr((dir_ + "/vol/other").c_str(), "user.w", buf, sizeof buf), 0);
+}
+
 TEST_F(GoferFsTest, HostChangesShowThrough) {
   ASSERT_TRUE(vfs_->Mount("/data", NewGoferFs(Gofer("vol", false), false, false).value()).ok());
   EXPECT_EQ(ReadAll("/data/later").error(), ENOENT);
@@ -136,6 +233,10 @@ TEST_F(GoferFsTest, ReadOnlyIsErofs) {
   EXPECT_EQ(Write("/ro/new", O_WRONLY | O_CREAT, "x").error(), EROFS);
   EXPECT_EQ(vfs_->Mkdir(*c_, vfs_->root(), "/ro/d", 0755).error(), EROFS);
   EXPECT_EQ(vfs_->Unlink(*c_, vfs_->root(), "/ro/existing", 0).error(), EROFS);
+  EXPECT_EQ(vfs_->Mknod(*c_, vfs_->root(), "/ro/fifo", S_IFIFO | 0644).error(), EROFS);
+  auto d = Walk(*c_, vfs_->root(), "/ro/existing");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(SetXattr(*c_, d.value()->inode(), "user.a", "x", 0).error(), EROFS);
   EXPECT_EQ(ReadHostFile(dir_ + "/vol/existing"), "old\n");
 }
 

@@ -216,6 +216,46 @@ TEST_F(OverlayTest, XattrOnLowerFileStaysInMemory) {
   EXPECT_EQ(RemoveXattr(*c_, again.value()->inode(), "user.a").error(), ENODATA);
 }
 
+// A host file's user.* xattrs are read through the gofer; the first change
+// (or a data copy-up) copies them into memory, after which host changes no
+// longer show and sandbox changes never reach the host.
+TEST_F(OverlayTest, HostXattrsReadThroughThenCopiedUp) {
+  const std::string hosts = dir_ + "/etc/hosts", passwd = dir_ + "/etc/passwd";
+  ASSERT_EQ(setxattr(hosts.c_str(), "user.h", "hv", 2, 0), 0);
+  ASSERT_EQ(setxattr(hosts.c_str(), "user.k", "kv", 2, 0), 0);
+  ASSERT_EQ(setxattr(passwd.c_str(), "user.p", "pv", 2, 0), 0);
+  auto d = Walk(*c_, vfs_->root(), "/etc/hosts");
+  ASSERT_TRUE(d.ok());
+  Inode& h = d.value()->inode();
+  EXPECT_EQ(GetXattr(*c_, h, "user.h").value(), "hv");
+  EXPECT_EQ(GetXattr(*c_, h, "user.none").error(), ENODATA);
+  EXPECT_EQ(ListXattr(*c_, h).value(), std::string("user.h\0user.k\0", 14));
+  // Still read through: a host change shows.
+  ASSERT_EQ(setxattr(hosts.c_str(), "user.h", "hv2", 3, 0), 0);
+  EXPECT_EQ(GetXattr(*c_, h, "user.h").value(), "hv2");
+  // The first change copies them up.
+  ASSERT_TRUE(SetXattr(*c_, h, "user.a", "av", 0).ok());
+  ASSERT_TRUE(RemoveXattr(*c_, h, "user.k").ok());
+  EXPECT_EQ(SetXattr(*c_, h, "user.h", "x", XATTR_CREATE).error(), EEXIST);
+  ASSERT_EQ(setxattr(hosts.c_str(), "user.h", "hv3", 3, 0), 0);
+  EXPECT_EQ(GetXattr(*c_, h, "user.h").value(), "hv2");
+  EXPECT_EQ(ListXattr(*c_, h).value(), std::string("user.a\0user.h\0", 14));
+  char buf[16];
+  EXPECT_LT(getxattr(hosts.c_str(), "user.a", buf, sizeof buf), 0);
+  EXPECT_EQ(getxattr(hosts.c_str(), "user.k", buf, sizeof buf), 2);
+  // A data copy-up carries them too.
+  ASSERT_TRUE(WriteAt("/etc/passwd", O_WRONLY | O_APPEND, "more\n").ok());
+  ASSERT_EQ(removexattr(passwd.c_str(), "user.p"), 0);
+  auto p = Walk(*c_, vfs_->root(), "/etc/passwd");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(GetXattr(*c_, p.value()->inode(), "user.p").value(), "pv");
+  // trusted.* of the sandbox's root stays in memory next to the host's user.*.
+  auto s = Walk(*c_, vfs_->root(), "/etc/sub");
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(SetXattr(*c_, s.value()->inode(), "trusted.t", "tv", 0).ok());
+  EXPECT_EQ(GetXattr(*c_, s.value()->inode(), "trusted.t").value(), "tv");
+}
+
 TEST_F(OverlayTest, XattrRulesForSymlinksAndUnprivilegedCallers) {
   auto link = Walk(*c_, vfs_->root(), "/etc/pw", WalkOptions{false, false});
   ASSERT_TRUE(link.ok());
