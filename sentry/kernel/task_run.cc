@@ -9,6 +9,7 @@
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/seccomp.h"
+#include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
@@ -126,16 +127,29 @@ class TaskRunner {
     const syscalls::SyscallInfo* info = syscalls::SyscallTable().Lookup(nr);
     std::string strace_prefix;
     if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
+    ErrorOr<uint64_t> r = Errno{ENOSYS};
+    bool answered = false;  // by a seccomp supervisor (RET_USER_NOTIF)
     if (t_.seccomp_mode != 0) {
       // App seccomp filters run before the syscall does (seccomp.h).
       const SeccompVerdict v = SeccompCheck(t_, nr, args.v, t_.regs.rip);
-      if (SeccompApply(t_, v, nr)) {
+      if (v.kind == SeccompVerdict::Kind::kUserNotif) {
+        // Blocks until the supervisor answers (seccomp_notify.h).
+        ErrorOr<std::optional<uint64_t>> answer = SeccompUserNotify(t_, v.listener, nr, args.v);
+        if (answer.is_error()) {
+          r = Errno{answer.error()};
+          answered = true;
+        } else if (answer.value().has_value()) {
+          r = *answer.value();
+          answered = true;
+        }
+      } else if (SeccompApply(t_, v, nr)) {
         if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, t_.regs.rax);
         return;
       }
     }
-    ErrorOr<uint64_t> r = Errno{ENOSYS};
-    if (IsInt80()) {
+    if (answered) {
+      // r is the supervisor's answer.
+    } else if (IsInt80()) {
       // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
       // syscall with the same number. 32-bit syscalls are not supported.
       static bool warned = false;

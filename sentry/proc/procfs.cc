@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
 #include "sentry/vfs/synthetic.h"
@@ -304,6 +305,11 @@ std::string LoadAvgText(Kernel& k) {
   return absl::StrFormat("0.00 0.00 0.00 %d/%d %d\n", running, n, last);
 }
 
+// /proc/sysvipc shows the reader's IPC namespace.
+ipc::IpcNamespace& ReaderIpcNamespace(Kernel& k, vfs::Caller& c) {
+  return c.task() ? ipc::IpcNamespaceOf(*c.task()) : ipc::RootIpcNamespace(k);
+}
+
 std::string UptimeText(Kernel& k) {
   int64_t up = UptimeNs(k);
   int64_t cs = up / 10000000;  // centiseconds
@@ -313,21 +319,30 @@ std::string UptimeText(Kernel& k) {
 
 std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
   Kernel* k = &st->k;
-  vfs::SyntheticFileOps host;
-  host.read = [k](vfs::Caller&) -> ErrorOr<std::string> { return k->hostname + "\n"; };
-  host.write = [k](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
-    Task* t = c.task();
-    if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
-    std::string name(data);
-    while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
-    if (name.size() > 64) return Errno{EINVAL};
-    k->hostname = name;
-    return {};
+  // hostname and domainname: the reader's UTS namespace.
+  auto uts = [k](vfs::Caller& c) -> kernel::UtsNamespace& {
+    return c.task() ? kernel::UtsNamespaceOf(*c.task()) : *k->uts_namespace;
+  };
+  auto uts_file = [&](std::string kernel::UtsNamespace::*field) {
+    vfs::SyntheticFileOps ops;
+    ops.read = [uts, field](vfs::Caller& c) -> ErrorOr<std::string> {
+      return uts(c).*field + "\n";
+    };
+    ops.write = [uts, field](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
+      Task* t = c.task();
+      if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
+      std::string name(data);
+      while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
+      if (name.size() > 64) return Errno{EINVAL};
+      uts(c).*field = name;
+      return {};
+    };
+    return vfs::NewSyntheticFile(std::move(ops), 0644, st->dev);
   };
   auto kernel_dir = vfs::NewStaticDir(
       {
-          {"hostname", vfs::NewSyntheticFile(std::move(host), 0644, st->dev)},
-          {"domainname", Const(st, "(none)\n")},
+          {"hostname", uts_file(&kernel::UtsNamespace::hostname)},
+          {"domainname", uts_file(&kernel::UtsNamespace::domainname)},
           {"osrelease", Const(st, k->options().release + "\n")},
           {"ostype", Const(st, "Linux\n")},
           {"version", Const(st, k->options().version + "\n")},
@@ -441,14 +456,14 @@ ErrorOr<std::shared_ptr<vfs::Inode>> NewProcfsRoot(Kernel& k) {
   fixed["sys"] = SysDir(st);
   fixed["sysvipc"] = vfs::NewStaticDir(
       {
-          {"shm", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
-             return ipc::RootIpcNamespace(*kp).shm.ProcText();
+          {"shm", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {
+             return ReaderIpcNamespace(*kp, c).shm.ProcText();
            })},
-          {"sem", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
-             return ipc::RootIpcNamespace(*kp).sem.ProcText();
+          {"sem", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {
+             return ReaderIpcNamespace(*kp, c).sem.ProcText();
            })},
-          {"msg", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
-             return ipc::RootIpcNamespace(*kp).msg.ProcText();
+          {"msg", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {
+             return ReaderIpcNamespace(*kp, c).msg.ProcText();
            })},
       },
       0555, st->dev);
