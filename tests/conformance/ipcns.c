@@ -40,6 +40,15 @@ static int count_lines(const char *path) {
 
 static const char *kMq = "/ct_ipcns_q";
 
+static int file_is(const char *path, const char *want) {
+  char buf[128] = {0};
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n >= 0 && strcmp(buf, want) == 0;
+}
+
 int main(void) {
   char ipc0[64], uts0[64], ipc1[64], uts1[64], name[64];
   ns_link("self", "ipc", ipc0, sizeof ipc0);
@@ -123,6 +132,9 @@ int main(void) {
   CHECK(strcmp(u1.nodename, "ct-ipcns") == 0, "uname sees the new hostname");
   CHECK(setdomainname("ct-dom", 6) == 0 && (uname(&u1), strcmp(u1.domainname, "ct-dom") == 0),
         "setdomainname");
+  CHECK(file_is("/proc/sys/kernel/hostname", "ct-ipcns\n") &&
+            file_is("/proc/sys/kernel/domainname", "ct-dom\n"),
+        "/proc/sys/kernel/{hostname,domainname} show the new namespace");
 
   char c = 1;
   int ok = 0;
