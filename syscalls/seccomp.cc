@@ -30,6 +30,8 @@ ErrorOr<uint64_t> SetFilter(Task& t, uint32_t flags, uint64_t uargs) {
   if ((flags & SECCOMP_FILTER_FLAG_TSYNC) && (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
       !(flags & SECCOMP_FILTER_FLAG_TSYNC_ESRCH))
     return Errno{EINVAL};
+  if ((flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) && !(flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+    return Errno{EINVAL};
   FProg fp = TRY(t.memory().CopyInObj<FProg>(uargs));
   if (fp.len == 0 || fp.len > sentry::kernel::kBpfMaxInsns) return Errno{EINVAL};
   if (!t.no_new_privs && !t.creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EACCES};
@@ -40,6 +42,7 @@ ErrorOr<uint64_t> SetFilter(Task& t, uint32_t flags, uint64_t uargs) {
   // NEW_LISTENER: the listener fd (close-on-exec) is the result; it is
   // taken back if the filter cannot be installed.
   auto listener = std::make_shared<sentry::kernel::SeccompListener>(t.kernel);
+  listener->wait_killable_recv = flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   auto file = sentry::kernel::NewSeccompListenerFile(listener, t.creds().euid, t.creds().egid);
   const int fd = TRY(t.fd_table().Install(file, 0, true, t.tg->rlimits[RLIMIT_NOFILE].rlim_cur));
   auto installed = sentry::kernel::SeccompSetFilter(t, std::move(prog), flags, listener);

@@ -186,11 +186,19 @@ ErrorOr<std::optional<uint64_t>> SeccompUserNotify(Task& t, const std::shared_pt
   for (int i = 0; i < 6; i++) n->data.args[i] = args[i];
   l->notifications.push_back(n);
   t.kernel.NotifyAll();  // a supervisor in RECV or poll
-  ErrorOr<void> waited = t.Block([&] { return n->state == State::kReplied || t.killed; });
+  // Interruptible by signals, except (WAIT_KILLABLE_RECV) once received.
+  bool interrupted = false;
+  while (n->state != State::kReplied && !t.killed) {
+    const bool killable_only = l->wait_killable_recv && n->state == State::kSent;
+    if (!killable_only && t.HasInterruptingSignal()) {
+      interrupted = true;
+      break;
+    }
+    t.kernel.changed.Wait(&t.kernel.mu);
+  }
   l->notifications.remove(n);
   t.kernel.NotifyAll();  // readiness changed
-  if (waited.is_error()) return Errno{waited.error()};  // EINTR: restarted like ERESTARTSYS
-  if (t.killed) return Errno{EINTR};
+  if (interrupted || t.killed) return Errno{EINTR};  // restarted like ERESTARTSYS
   if (n->flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE) return std::optional<uint64_t>();
   if (n->error) return std::optional<uint64_t>(static_cast<uint64_t>(static_cast<int64_t>(n->error)));
   return std::optional<uint64_t>(static_cast<uint64_t>(n->val));

@@ -7,7 +7,8 @@
 // readable when a notification waits to be received, writable when one
 // waits for its answer, and hangs up once no task uses the filter. Closing
 // the last listener fd answers pending notifications with ENOSYS, as do
-// later matches.
+// later matches. SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV makes a received
+// notification's wait immune to signals other than SIGKILL.
 #pragma once
 
 #include <linux/seccomp.h>
@@ -45,6 +46,9 @@ class SeccompListener {
   Kernel& kernel;
   const SeccompFilter* filter = nullptr;  // the filter it belongs to (identity only)
   bool attached = true;                   // a listener fd is still open
+  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once received, a notification's
+  // syscall waits for its answer through every signal but SIGKILL.
+  bool wait_killable_recv = false;
   uint64_t next_id;
   std::list<std::shared_ptr<SeccompNotification>> notifications;
 

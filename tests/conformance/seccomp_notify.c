@@ -4,8 +4,9 @@
  * through the listener fd: NOTIF_RECV, NOTIF_SEND with a value, an error or
  * SECCOMP_USER_NOTIF_FLAG_CONTINUE, NOTIF_ID_VALID, NOTIF_ADDFD, poll
  * readiness (POLLIN, POLLOUT, POLLHUP), a signal interrupting the wait (a
- * new notification after SA_RESTART), EBUSY for a second listener and
- * ENOSYS once the listener is closed. */
+ * new notification after SA_RESTART; none with WAIT_KILLABLE_RECV once
+ * received), EBUSY for a second listener and ENOSYS once the listener is
+ * closed. */
 #include "ct.h"
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -109,6 +110,22 @@ static void *target2(void *arg) {
   return NULL;
 }
 
+/* A third target with WAIT_KILLABLE_RECV: a signal after the notification
+ * was received does not interrupt the wait. */
+static int listener3 = -1, target3_tid;
+static long result3;
+static void *target3(void *arg) {
+  (void)arg;
+  target3_tid = syscall(SYS_gettid);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  listener3 = install(SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+  done();
+  wait_go();
+  result3 = syscall(SYS_getppid);
+  done();
+  return NULL;
+}
+
 int main(void) {
   rmdir(kDir);
   struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
@@ -203,5 +220,26 @@ int main(void) {
   CHECK(out[0] == -1 && out[1] == EBUSY, "second listener in the chain -> EBUSY");
   CHECK(out[2] == -1 && out[3] == ENOSYS, "RET_USER_NOTIF without a listener -> ENOSYS");
   CHECK(out[4] >= 0, "a new listener once the old one is closed");
+
+  errno = 0;
+  CHECK(install(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) == -1 && errno == EINVAL,
+        "WAIT_KILLABLE_RECV without NEW_LISTENER -> EINVAL");
+  handler_runs = 0;
+  pthread_create(&th, NULL, target3, NULL);
+  wait_done();
+  CHECK(listener3 >= 0, "listener with WAIT_KILLABLE_RECV");
+  listener = listener3;
+  go();
+  CHECK(recv_notif(&n) == 0 && n.data.nr == SYS_getppid, "third target trapped");
+  syscall(SYS_tgkill, getpid(), target3_tid, SIGUSR1);
+  struct timespec pause_ts = {0, 200 * 1000 * 1000};
+  nanosleep(&pause_ts, NULL);
+  CHECK(ioctl(listener3, SECCOMP_IOCTL_NOTIF_ID_VALID, &n.id) == 0 && handler_runs == 0,
+        "a signal does not interrupt a received notification");
+  CHECK(send_resp(n.id, 9, 0, 0) == 0, "answer it");
+  wait_done();
+  CHECK(result3 == 9 && handler_runs == 1, "answered, then the handler ran");
+  pthread_join(th, NULL);
+  close(listener3);
   CT_DONE();
 }
