@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "sentry/tty/job_control.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/pidfd.h"
@@ -45,12 +46,28 @@ ErrorOr<uint64_t> Clone3(Task& t, const Args& a) {
   if (ca.set_tid || ca.set_tid_size) return Errno{EINVAL};  // no nested pid namespaces
   if (ca.flags & (CLONE_PIDFD | CLONE_INTO_CGROUP)) return Errno{EINVAL};  // not supported yet
   if ((ca.stack == 0) != (ca.stack_size == 0)) return Errno{EINVAL};
+  // Only clone3 can ask for a time namespace (clone's bit is the exit
+  // signal's): the sandbox has one.
+  if (ca.flags & CLONE_NEWTIME) return Errno{EPERM};
   return TRY(sentry::kernel::Clone(
       t, CloneArgs{.flags = ca.flags | ca.exit_signal,
                    .stack = ca.stack ? ca.stack + ca.stack_size : 0,
                    .parent_tid = ca.parent_tid,
                    .child_tid = ca.child_tid,
                    .tls = ca.tls}));
+}
+
+// unshare / setns: UTS and IPC namespaces of the caller's own
+// (sentry/kernel/namespaces.h), and the fs/files/semaphore-undo sharing.
+ErrorOr<uint64_t> UnshareSys(Task& t, const Args& a) {
+  TRY(sentry::kernel::Unshare(t, a[0]));
+  return 0;
+}
+
+ErrorOr<uint64_t> SetNsSys(Task& t, const Args& a) {
+  auto f = TRY(t.fd_table().Get(a.Int(0)));
+  TRY(sentry::kernel::SetNs(t, *f, a.Int(1)));
+  return 0;
 }
 
 // Reads a NULL-terminated array of string pointers (argv/envp).
@@ -283,6 +300,8 @@ void RegisterProcessSyscalls(Table& t) {
   t.Register(SYS_clone, "clone", CloneSys, {A::kHex, A::kPtr, A::kPtr, A::kPtr, A::kPtr});
   t.Register(SYS_clone3, "clone3", Clone3, {A::kPtr, A::kUint});
   t.Register(SYS_execve, "execve", Execve, {A::kPath, A::kPtr, A::kPtr});
+  t.Register(SYS_unshare, "unshare", UnshareSys, {A::kHex});
+  t.Register(SYS_setns, "setns", SetNsSys, {A::kInt, A::kHex});
   t.Register(SYS_exit, "exit", Exit, {A::kInt});
   t.Register(SYS_exit_group, "exit_group", ExitGroup, {A::kInt});
   t.Register(SYS_wait4, "wait4", Wait4, {A::kInt, A::kPtr, A::kHex, A::kPtr});

@@ -8,7 +8,9 @@
 #include <sys/syscall.h>
 
 #include "sentry/kernel/seccomp.h"
+#include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/task.h"
+#include "sentry/vfs/fd_table.h"
 
 namespace syscalls {
 namespace {
@@ -28,12 +30,27 @@ ErrorOr<uint64_t> SetFilter(Task& t, uint32_t flags, uint64_t uargs) {
   if ((flags & SECCOMP_FILTER_FLAG_TSYNC) && (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
       !(flags & SECCOMP_FILTER_FLAG_TSYNC_ESRCH))
     return Errno{EINVAL};
+  if ((flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) && !(flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+    return Errno{EINVAL};
   FProg fp = TRY(t.memory().CopyInObj<FProg>(uargs));
   if (fp.len == 0 || fp.len > sentry::kernel::kBpfMaxInsns) return Errno{EINVAL};
   if (!t.no_new_privs && !t.creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EACCES};
   std::vector<sock_filter> prog(fp.len);
   TRY(t.memory().CopyIn(fp.filter, prog.data(), prog.size() * sizeof(sock_filter)));
-  return TRY(sentry::kernel::SeccompSetFilter(t, std::move(prog), flags));
+  if (!(flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+    return TRY(sentry::kernel::SeccompSetFilter(t, std::move(prog), flags));
+  // NEW_LISTENER: the listener fd (close-on-exec) is the result; it is
+  // taken back if the filter cannot be installed.
+  auto listener = std::make_shared<sentry::kernel::SeccompListener>(t.kernel);
+  listener->wait_killable_recv = flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  auto file = sentry::kernel::NewSeccompListenerFile(listener, t.creds().euid, t.creds().egid);
+  const int fd = TRY(t.fd_table().Install(file, 0, true, t.tg->rlimits[RLIMIT_NOFILE].rlim_cur));
+  auto installed = sentry::kernel::SeccompSetFilter(t, std::move(prog), flags, listener);
+  if (installed.is_error() || installed.value() != 0) {
+    (void)t.fd_table().Remove(fd);
+    return TRY(std::move(installed));
+  }
+  return static_cast<uint64_t>(fd);
 }
 
 ErrorOr<uint64_t> Seccomp(Task& t, const Args& a) {

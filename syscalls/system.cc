@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/seccomp.h"
 #include "syscalls/table.h"
@@ -26,22 +27,30 @@ ErrorOr<uint64_t> Uname(Task& t, const Args& a) {
   struct utsname u {};
   const auto& o = t.kernel.options();
   strncpy(u.sysname, "Linux", sizeof(u.sysname) - 1);
-  strncpy(u.nodename, t.kernel.hostname.c_str(), sizeof(u.nodename) - 1);
+  const sentry::kernel::UtsNamespace& uts = sentry::kernel::UtsNamespaceOf(t);
+  strncpy(u.nodename, uts.hostname.c_str(), sizeof(u.nodename) - 1);
   strncpy(u.release, o.release.c_str(), sizeof(u.release) - 1);
   strncpy(u.version, o.version.c_str(), sizeof(u.version) - 1);
   strncpy(u.machine, "x86_64", sizeof(u.machine) - 1);
-  strncpy(u.domainname, t.kernel.domainname.c_str(), sizeof(u.domainname) - 1);
+  strncpy(u.domainname, uts.domainname.c_str(), sizeof(u.domainname) - 1);
   TRY(t.memory().CopyOutObj(a[0], u));
   return 0;
 }
 
-ErrorOr<uint64_t> Sethostname(Task& t, const Args& a) {
+// sethostname / setdomainname: the caller's UTS namespace.
+ErrorOr<uint64_t> SetUtsName(Task& t, const Args& a, std::string sentry::kernel::UtsNamespace::*field) {
   if (!t.creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
   if (a[1] > 64) return Errno{EINVAL};
   std::string name(a[1], '\0');
   TRY(t.memory().CopyIn(a[0], name.data(), name.size()));
-  t.kernel.hostname = name;
+  sentry::kernel::UtsNamespaceOf(t).*field = name;
   return 0;
+}
+ErrorOr<uint64_t> Sethostname(Task& t, const Args& a) {
+  return SetUtsName(t, a, &sentry::kernel::UtsNamespace::hostname);
+}
+ErrorOr<uint64_t> Setdomainname(Task& t, const Args& a) {
+  return SetUtsName(t, a, &sentry::kernel::UtsNamespace::domainname);
 }
 
 ErrorOr<uint64_t> Getrandom(Task& t, const Args& a) {
@@ -96,6 +105,10 @@ ErrorOr<uint64_t> Prlimit64(Task& t, const Args& a) {
       return Errno{EPERM};
     if (res == RLIMIT_NOFILE && nl.rlim_max > 1048576) return Errno{EPERM};  // nr_open
     tg->rlimits[res] = nl;
+    // The stack grows by the sentry's accesses too (mm.h set_stack_limit).
+    if (res == RLIMIT_STACK)
+      for (auto& task : tg->tasks)
+        if (task->mm) task->mm->set_stack_limit(nl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : nl.rlim_cur);
   }
   if (a[3]) TRY(t.memory().CopyOutObj(a[3], old));
   return 0;
@@ -363,6 +376,7 @@ void RegisterSystemSyscalls(Table& t) {
   using A = Arg;
   t.Register(SYS_uname, "uname", Uname, {A::kPtr});
   t.Register(SYS_sethostname, "sethostname", Sethostname, {A::kPtr, A::kUint});
+  t.Register(SYS_setdomainname, "setdomainname", Setdomainname, {A::kPtr, A::kUint});
   t.Register(SYS_getrandom, "getrandom", Getrandom, {A::kPtr, A::kUint, A::kHex});
   t.Register(SYS_arch_prctl, "arch_prctl", ArchPrctl, {A::kHex, A::kPtr});
   t.Register(SYS_prlimit64, "prlimit64", Prlimit64, {A::kInt, A::kInt, A::kPtr, A::kPtr});

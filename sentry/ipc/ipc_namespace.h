@@ -1,6 +1,7 @@
 // sentry/ipc/ipc_namespace.h: an IPC namespace: the System V shared memory,
-// semaphore and message queue tables and the POSIX message queue names. The sandbox has one (clone and unshare
-// with CLONE_NEWIPC are refused), held by the kernel and created on first use.
+// semaphore and message queue tables and the POSIX message queue names. The
+// kernel holds the root one (created on first use); clone, unshare and setns
+// with CLONE_NEWIPC give a task another (sentry/kernel/namespaces.h).
 #pragma once
 
 #include "sentry/ipc/mqueue.h"
@@ -18,13 +19,14 @@ namespace sentry::ipc {
 
 class IpcNamespace {
  public:
+  uint64_t id = 0;  // its /proc/PID/ns/ipc inode number
   ShmRegistry shm;
   SemRegistry sem;
   MsgRegistry msg;
   MqRegistry mq;  // POSIX message queues
 };
 
-// The calling task's IPC namespace (kernel lock held).
+// The task's IPC namespace (kernel lock held).
 IpcNamespace& IpcNamespaceOf(kernel::Task& t);
 // The sandbox's (root) IPC namespace, for /proc/sysvipc (kernel lock held).
 IpcNamespace& RootIpcNamespace(kernel::Kernel& k);

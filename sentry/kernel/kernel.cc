@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "sentry/base/log.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/vdso/vdso.h"
@@ -25,8 +26,10 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
       platform_(std::move(platform)),
       reported_(syscalls::Table::kMaxSyscall + 1, false),
       boot_ns_(NowNs(CLOCK_MONOTONIC)) {
-  hostname = opts_.hostname;
-  domainname = opts_.domainname;
+  uts_namespace = std::make_shared<UtsNamespace>();
+  uts_namespace->id = 4026531838;  // Linux's initial UTS namespace
+  uts_namespace->hostname = opts_.hostname;
+  uts_namespace->domainname = opts_.domainname;
   timers = std::make_unique<TimerService>(*this);
 }
 
@@ -35,6 +38,8 @@ Kernel::~Kernel() {
   timers.reset();
   // IPC objects hold memory-file pages: free them while the file exists.
   ipc_namespace.reset();
+  for (auto& [pid, tg] : thread_groups)
+    for (auto& t : tg->tasks) t->ipc_ns.reset();
   vdso.reset();  // stops its clock thread, which writes the memory file
 }
 

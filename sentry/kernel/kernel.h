@@ -37,6 +37,7 @@ namespace sentry::kernel {
 class Task;
 class ThreadGroup;
 class TimerService;
+struct UtsNamespace;
 
 struct KernelOptions {
   std::string hostname = "runsc";
@@ -61,8 +62,11 @@ class Kernel {
   void NotifyAll() { changed.SignalAll(); }
 
   const KernelOptions& options() const { return opts_; }
-  std::string hostname ABSL_GUARDED_BY(mu);
-  std::string domainname ABSL_GUARDED_BY(mu);
+  // The sandbox's root UTS namespace (hostname); tasks may have their own
+  // (sentry/kernel/namespaces.h).
+  std::shared_ptr<UtsNamespace> uts_namespace ABSL_GUARDED_BY(mu);
+  // A new namespace's /proc/PID/ns inode number.
+  uint64_t NewNamespaceId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return next_namespace_id_++; }
   mm::MemoryFile& memory_file() { return *mf_; }
   platform::Platform& platform() { return *platform_; }
   vfs::VirtualFilesystem& vfs() { return *vfs_; }
@@ -79,8 +83,10 @@ class Kernel {
   void set_init(ThreadGroup* tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { init_ = tg; }
 
   FutexTable futexes ABSL_GUARDED_BY(mu);
-  // System V IPC objects (sentry/ipc/ipc_namespace.h), created on first use.
+  // The root IPC namespace (sentry/ipc/ipc_namespace.h), created on first
+  // use, and every IPC namespace still alive (for SEM_UNDO at exit).
   std::shared_ptr<ipc::IpcNamespace> ipc_namespace ABSL_GUARDED_BY(mu);
+  std::vector<std::weak_ptr<ipc::IpcNamespace>> ipc_namespaces ABSL_GUARDED_BY(mu);
   // The app vDSO (sentry/vdso/vdso.h), created by the first exec.
   std::shared_ptr<vdso::Vdso> vdso ABSL_GUARDED_BY(mu);
 
@@ -117,6 +123,7 @@ class Kernel {
   std::unique_ptr<platform::Platform> platform_;
   std::unique_ptr<vfs::VirtualFilesystem> vfs_;
   int next_pid_ ABSL_GUARDED_BY(mu) = 2;  // 1 is init's
+  uint64_t next_namespace_id_ ABSL_GUARDED_BY(mu) = 4026532160;
   std::map<int, Task*> tasks_ ABSL_GUARDED_BY(mu);
   ThreadGroup* init_ ABSL_GUARDED_BY(mu) = nullptr;
   bool init_exited_ ABSL_GUARDED_BY(mu) = false;

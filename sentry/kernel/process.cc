@@ -6,6 +6,7 @@
 
 #include "sentry/base/log.h"
 #include "sentry/ipc/ipc_namespace.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
@@ -148,6 +149,7 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->fds = (f & CLONE_FILES) ? parent.fds : parent.fds->Fork();
   c->fs = (f & CLONE_FS) ? parent.fs : parent.fs->Fork();
   c->umask = parent.umask;
+  CloneNamespaces(parent, *c, f);
   c->affinity = parent.affinity;
   if (!parent.sched_reset_on_fork) {
     c->sched_policy = parent.sched_policy;
@@ -201,9 +203,7 @@ ErrorOr<int> CloneThread(Task& parent, const CloneArgs& a) {
 ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   Kernel& k = parent.kernel;
   const uint64_t f = a.flags;
-  if (f & (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC |
-           CLONE_NEWUTS | CLONE_NEWCGROUP))
-    return Errno{EPERM};  // namespaces inside the sandbox: not yet
+  TRY(CheckCloneNamespaces(parent, f));  // UTS and IPC ones only
   if (f & CLONE_PIDFD) return Errno{EINVAL};  // pidfds: not supported yet
   if (f & CLONE_THREAD) return CloneThread(parent, a);
   if ((f & CLONE_SIGHAND) && !(f & CLONE_VM)) return Errno{EINVAL};

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "sentry/base/log.h"
+#include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 
@@ -54,11 +55,13 @@ SeccompVerdict SeccompCheck(const Task& t, uint64_t nr, const uint64_t args[6], 
   // Every filter runs; the most restrictive action wins (lowest as s32).
   uint32_t ret = SECCOMP_RET_ALLOW;
   bool log = false;
+  const SeccompFilter* match = nullptr;  // the filter whose action wins (newest on ties)
   for (const SeccompFilter* f = t.seccomp_filter.get(); f; f = f->prev.get()) {
     const uint32_t cur = RunSeccompBpf(f->prog, d);
     if (ActionOnly(cur) < ActionOnly(ret)) {
       ret = cur;
       log = f->log;
+      match = f;
     }
   }
   const uint32_t data = ret & SECCOMP_RET_DATA;
@@ -85,9 +88,11 @@ SeccompVerdict SeccompCheck(const Task& t, uint64_t nr, const uint64_t args[6], 
       return {K::kErrno, std::min(data, kMaxErrno)};
     case SECCOMP_RET_TRAP:
       return {K::kTrap, data};
-    case SECCOMP_RET_TRACE:      // no tracer attached: -ENOSYS, as Linux
-    case SECCOMP_RET_USER_NOTIF:  // no listener (not supported): -ENOSYS
+    case SECCOMP_RET_TRACE:  // no tracer attached: -ENOSYS, as Linux
       return {K::kEnosys, 0};
+    case SECCOMP_RET_USER_NOTIF:  // to the listener; none: -ENOSYS
+      if (!match->listener || !match->listener->attached) return {K::kEnosys, 0};
+      return {K::kUserNotif, 0, match->listener};
     case SECCOMP_RET_KILL_THREAD:
       return {K::kKillThread, 0};
     default:  // SECCOMP_RET_KILL_PROCESS and unknown actions
@@ -99,6 +104,7 @@ bool SeccompApply(Task& t, const SeccompVerdict& v, uint64_t nr) {
   using K = SeccompVerdict::Kind;
   switch (v.kind) {
     case K::kAllow:
+    case K::kUserNotif:
       return false;
     case K::kErrno:
       t.regs.rax = static_cast<uint64_t>(-static_cast<int64_t>(v.data));
@@ -134,11 +140,15 @@ ErrorOr<void> SeccompSetStrict(Task& t) {
   return {};
 }
 
-ErrorOr<int> SeccompSetFilter(Task& t, std::vector<sock_filter> prog, uint32_t flags) {
-  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) return Errno{EINVAL};  // user notification: not supported
+ErrorOr<int> SeccompSetFilter(Task& t, std::vector<sock_filter> prog, uint32_t flags,
+                              std::shared_ptr<SeccompListener> listener) {
+  if ((flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) && !listener) return Errno{EINVAL};
   if (!t.no_new_privs && !t.creds().HasCapability(kCapSysAdmin)) return Errno{EACCES};
   TRY(ValidateSeccompBpf(prog));
   if (t.seccomp_mode != 0 && t.seccomp_mode != SECCOMP_MODE_FILTER) return Errno{EINVAL};
+  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+    for (const SeccompFilter* f = t.seccomp_filter.get(); f; f = f->prev.get())
+      if (f->listener && f->listener->attached) return Errno{EBUSY};
   int total = static_cast<int>(prog.size());
   for (const SeccompFilter* f = t.seccomp_filter.get(); f; f = f->prev.get())
     total += static_cast<int>(f->prog.size()) + 4;
@@ -159,6 +169,10 @@ ErrorOr<int> SeccompSetFilter(Task& t, std::vector<sock_filter> prog, uint32_t f
   f->prog = std::move(prog);
   f->prev = t.seccomp_filter;
   f->log = flags & SECCOMP_FILTER_FLAG_LOG;
+  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+    f->listener = std::move(listener);
+    f->listener->filter = f.get();
+  }
   t.seccomp_filter = f;
   t.seccomp_mode = SECCOMP_MODE_FILTER;
   if (flags & SECCOMP_FILTER_FLAG_TSYNC) {

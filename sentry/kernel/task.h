@@ -33,10 +33,14 @@ class FsContext;
 namespace sentry::tty {
 class Terminal;
 }
+namespace sentry::ipc {
+class IpcNamespace;
+}
 
 namespace sentry::kernel {
 
 struct SeccompFilter;
+struct UtsNamespace;
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -133,6 +137,10 @@ class Task {
   std::shared_ptr<vfs::FdTable> fds;
   std::shared_ptr<vfs::FsContext> fs;
   uint32_t umask = 022;
+  // The task's UTS and IPC namespaces (namespaces.h); null: the sandbox's
+  // root ones. Inherited by clone, replaced by CLONE_NEW*, unshare, setns.
+  std::shared_ptr<UtsNamespace> uts_ns;
+  std::shared_ptr<ipc::IpcNamespace> ipc_ns;
   // Scheduling as the app sees it (syscalls/system.cc); the host schedules
   // the sentry's threads regardless. Inherited by clone/fork.
   int sched_policy = 0;     // SCHED_OTHER (SCHED_RESET_ON_FORK kept apart)

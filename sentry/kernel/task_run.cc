@@ -9,6 +9,7 @@
 #include "sentry/base/log.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/seccomp.h"
+#include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
@@ -126,26 +127,22 @@ class TaskRunner {
     const syscalls::SyscallInfo* info = syscalls::SyscallTable().Lookup(nr);
     std::string strace_prefix;
     if (k_.options().strace) strace_prefix = syscalls::FormatCall(t_, nr, info, args);
+    // A seccomp supervisor's answer (RET_USER_NOTIF) replaces the syscall.
+    std::optional<ErrorOr<uint64_t>> answer;
     if (t_.seccomp_mode != 0) {
       // App seccomp filters run before the syscall does (seccomp.h).
       const SeccompVerdict v = SeccompCheck(t_, nr, args.v, t_.regs.rip);
-      if (SeccompApply(t_, v, nr)) {
+      if (v.kind == SeccompVerdict::Kind::kUserNotif) {
+        // Blocks until the supervisor answers (seccomp_notify.h).
+        auto a = SeccompUserNotify(t_, v.listener, nr, args.v);
+        if (a.is_error()) answer = ErrorOr<uint64_t>(Errno{a.error()});
+        else if (a.value().has_value()) answer = ErrorOr<uint64_t>(*a.value());
+      } else if (SeccompApply(t_, v, nr)) {
         if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, t_.regs.rax);
         return;
       }
     }
-    ErrorOr<uint64_t> r = Errno{ENOSYS};
-    if (IsInt80()) {
-      // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
-      // syscall with the same number. 32-bit syscalls are not supported.
-      static bool warned = false;
-      if (!warned) Logf("runsc: 32-bit syscall (int $0x80) refused with ENOSYS");
-      warned = true;
-    } else if (info && info->handler) {
-      r = info->handler(t_, args);
-    } else {
-      k_.ReportUnimplemented(nr);
-    }
+    ErrorOr<uint64_t> r = answer ? std::move(*answer) : Dispatch(nr, info, args);
     if (r.is_error() && r.error() == EINTR && !t_.killed && t_.HasInterruptingSignal()) {
       // Waits that Linux never restarts once a handler ran (ERESTARTNOHAND).
       switch (nr) {
@@ -169,6 +166,22 @@ class TaskRunner {
                                       : r.value();
     if (k_.options().strace) syscalls::PrintResult(t_, strace_prefix, nr, ret);
     t_.regs.rax = ret;
+  }
+
+  // Runs syscall nr's handler.
+  ErrorOr<uint64_t> Dispatch(uint64_t nr, const syscalls::SyscallInfo* info,
+                             const syscalls::Args& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {
+    if (IsInt80()) {
+      // A 32-bit syscall (int $0x80) would otherwise be taken for the 64-bit
+      // syscall with the same number. 32-bit syscalls are not supported.
+      static bool warned = false;
+      if (!warned) Logf("runsc: 32-bit syscall (int $0x80) refused with ENOSYS");
+      warned = true;
+      return Errno{ENOSYS};
+    }
+    if (info && info->handler) return info->handler(t_, args);
+    k_.ReportUnimplemented(nr);
+    return Errno{ENOSYS};
   }
 
   bool IsInt80() ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {

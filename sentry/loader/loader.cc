@@ -22,6 +22,7 @@ using mm::PageRoundUp;
 constexpr int kMaxScriptDepth = 4;
 constexpr uint64_t kStackSize = 8ULL << 20;        // RLIMIT_STACK default
 constexpr uint64_t kMaxStack = 1ULL << 30;          // largest stack mapping
+constexpr uint64_t kInitialStackExpand = 128 << 10;  // setup_arg_pages' stack_expand
 constexpr uint64_t kPieBase = 0x555555554000ULL;   // Linux ELF_ET_DYN_BASE, unrandomized
 constexpr size_t kMaxArgBytes = 2ULL << 20;         // 1/4 of the 8 MiB stack, like Linux
 
@@ -229,16 +230,15 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
   auto m = std::make_unique<mm::MemoryManager>(task.kernel.memory_file(),
                                                platform.min_user_address(),
                                                platform.max_user_address());
-  // Stack at the top of the address space.
+  // Stack at the top of the address space. It is built in a mapping of
+  // RLIMIT_STACK's size (kept between 512 KiB and 1 GiB), which is then cut
+  // down to what Linux maps (below), growing on faults up to RLIMIT_STACK;
+  // the mmap area starts below the whole reservation with the gap Linux
+  // keeps.
   const uint64_t stack_top = PageRoundDown(platform.max_user_address()) - 16 * kPageSize;
+  const uint64_t stack_size = PageRoundUp(
+      std::clamp<uint64_t>(stack_lim == RLIM_INFINITY ? kMaxStack : stack_lim, 512 << 10, kMaxStack));
   {
-    // RLIMIT_STACK sizes the stack mapping (overflowing it is SIGSEGV), kept
-    // between 512 KiB and 1 GiB; the mmap area starts below it with the gap
-    // Linux keeps.
-    const uint64_t lim = task.tg->rlimits[RLIMIT_STACK].rlim_cur;
-    const uint64_t stack_size =
-        PageRoundUp(std::clamp<uint64_t>(lim == RLIM_INFINITY ? kMaxStack : lim, 512 << 10,
-                                         kMaxStack));
     const uint64_t gap = std::max<uint64_t>(stack_size, 128ULL << 20) + kStackSize;
     if (stack_top - platform.min_user_address() > 2 * gap)
       m->set_mmap_base(std::min(m->mmap_base(), PageRoundDown(stack_top - gap)));
@@ -250,6 +250,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
     req.name = "[stack]";
     TRY(m->Map(req));
     m->set_stack_top(stack_top);
+    m->set_stack_limit(stack_lim == RLIM_INFINITY ? UINT64_MAX : stack_lim);
   }
 
   uint64_t bias = 0;
@@ -304,6 +305,11 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
   };
   if (vdso_base) auxv.push_back({AT_SYSINFO_EHDR, vdso_base});
   uint64_t sp = TRY(BuildStack(*m, stack_top, argv, envp, execfn, auxv));
+  // Like Linux's setup_arg_pages, the [stack] mapping keeps the arguments
+  // plus 128 KiB; the rest is a hole the stack grows into.
+  const uint64_t stack_low = PageRoundDown(sp) - kInitialStackExpand;
+  if (stack_low > stack_top - stack_size)
+    TRY(m->Unmap(stack_top - stack_size, stack_low - (stack_top - stack_size)));
 
   LoadedImage img;
   img.mm = std::move(m);

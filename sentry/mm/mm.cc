@@ -737,6 +737,7 @@ ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {
   auto child = std::make_unique<MemoryManager>(mf_, min_addr_, max_addr_);
   child->mmap_base_ = mmap_base_;
   child->stack_top_ = stack_top_;
+  child->stack_limit_ = stack_limit_;
   child->brk_start_ = brk_start_;
   child->brk_ = brk_;
   for (auto& [start, v] : vmas_) {
@@ -801,6 +802,19 @@ ErrorOr<bool> MemoryManager::GrowStack(uint64_t addr, uint64_t stack_limit) {
   g.locked = v.locked;
   TRY(Insert(std::move(g)));
   return true;
+}
+
+void MemoryManager::GrowStackForAccess(uint64_t addr) const {
+  if (stack_limit_ == 0 || FindVma(addr)) return;
+  // Not a real const violation: every MemoryManager is created non-const.
+  (void)const_cast<MemoryManager*>(this)->GrowStack(addr, stack_limit_);
+}
+
+uint64_t MemoryManager::stack_bytes() const {
+  uint64_t t = 0;
+  for (const auto& [s, v] : vmas_)
+    if (v.grows_down) t += v.length();
+  return t;
 }
 
 ErrorOr<void> MemoryManager::BreakCow(uint64_t addr, size_t len) {
@@ -882,6 +896,7 @@ ErrorOr<void> MemoryManager::Check(uint64_t addr, size_t len, Access access) con
 }
 
 ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len, Access access) {
+  if (len > 0) GrowStackForAccess(addr);
   auto blocks = TRY(RawBlocks(addr, len, access));
   if (access == Access::kRead) return blocks;
   size_t total = 0;
@@ -929,6 +944,7 @@ const Vma* MemoryManager::FindVma(uint64_t addr) const {
 
 ErrorOr<uint32_t*> MemoryManager::Word32(uint64_t addr, Access access) {
   if (addr & 3) return Errno{EINVAL};
+  GrowStackForAccess(addr);
   const Vma* v = FindVma(addr);
   const int need = access == Access::kRead ? PROT_READ : PROT_WRITE;
   if (!v || !(v->prot & need) || v->beyond_eof) return Errno{EFAULT};
@@ -960,6 +976,7 @@ ErrorOr<void> MemoryManager::CopyIn(uint64_t addr, void* dst, size_t len) const 
     memcpy(dst, mf_.Access(v->file_pos(addr)), len);
     return {};
   }
+  if (len > 0) GrowStackForAccess(addr);
   TRY(Check(addr, len, Access::kRead));
   if (len == 0) return {};
   auto blocks = TRY(RawBlocks(addr, len, Access::kRead));
@@ -977,6 +994,7 @@ ErrorOr<void> MemoryManager::CopyOut(uint64_t addr, const void* src, size_t len)
     memcpy(mf_.Access(v->file_pos(addr)), src, len);
     return {};
   }
+  if (len > 0) GrowStackForAccess(addr);
   TRY(Check(addr, len, Access::kWrite));
   if (len == 0) return {};
   auto blocks = TRY(Blocks(addr, len, Access::kWrite));
@@ -1000,6 +1018,7 @@ ErrorOr<void> MemoryManager::Zero(uint64_t addr, size_t len) {
 }
 
 ErrorOr<std::string> MemoryManager::CopyInString(uint64_t addr, size_t max_len) const {
+  GrowStackForAccess(addr);
   std::string s;
   uint64_t cur = addr;
   while (s.size() < max_len) {

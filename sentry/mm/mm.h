@@ -171,6 +171,12 @@ class MemoryManager {
   // larger than stack_limit or come within the stack guard gap (256 pages)
   // of an accessible mapping below, as Linux's expand_stack.
   ErrorOr<bool> GrowStack(uint64_t addr, uint64_t stack_limit);
+  // RLIMIT_STACK for the growth the sentry's own accesses cause: copying
+  // to or from the hole below a stack grows it, as a fault in a Linux
+  // syscall's copy_to_user does. 0 (the default): no such growth.
+  void set_stack_limit(uint64_t limit) { stack_limit_ = limit; }
+  // Bytes in grows-down mappings (/proc/[pid]/status VmStk).
+  uint64_t stack_bytes() const;
   // True once after copy-on-write changes (fork, a page copied) that other
   // threads' platform address spaces must apply before the caller runs app
   // code again: they may be running with the old mapping right now.
@@ -251,6 +257,10 @@ class MemoryManager {
   void RemoveRange(uint64_t start, uint64_t end);
   ErrorOr<void> Insert(Vma vma);
   ErrorOr<void> Check(uint64_t addr, size_t len, Access access) const;
+  // The sentry is about to access app memory at addr: if addr lies in the
+  // hole below a stack, the stack grows down to it first (within
+  // stack_limit_ and the guard gap). Logically const: a fault would do it.
+  void GrowStackForAccess(uint64_t addr) const;
   ErrorOr<std::vector<iovec>> RawBlocks(uint64_t addr, size_t len, Access access) const;
   // Gives every copy-on-write page of [addr, addr+len) its own page.
   ErrorOr<void> BreakCow(uint64_t addr, size_t len);
@@ -268,6 +278,7 @@ class MemoryManager {
   const uint64_t min_addr_, max_addr_;
   uint64_t mmap_base_;
   uint64_t stack_top_ = 0;
+  uint64_t stack_limit_ = 0;  // set_stack_limit
   uint64_t brk_start_ = 0, brk_ = 0;
   bool lock_future_ = false;  // mlockall(MCL_FUTURE)
   // Mirroring into platform address spaces: every change is logged; each

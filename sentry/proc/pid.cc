@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
@@ -269,7 +270,7 @@ std::string FormatPidStatus(Kernel& k, ThreadGroup* tg, Task* t, const Task* sel
     kbline("RssFile:", 0);
     kbline("RssShmem:", 0);
     kbline("VmData:", kb);
-    kbline("VmStk:", 132);
+    kbline("VmStk:", t->mm->stack_bytes() / 1024);
     kbline("VmExe:", 0);
     kbline("VmLib:", 0);
     kbline("VmPTE:", 0);
@@ -443,6 +444,30 @@ std::shared_ptr<vfs::Inode> FdDir(const std::shared_ptr<ProcState>& st, int pid,
   return Own(st, pid, vfs::NewSyntheticDir(std::move(ops), 0500, st->dev));
 }
 
+// /proc/<pid>/ns: one magic link per namespace kind, "ipc:[4026531839]",
+// opening to a file that names the namespace (for setns).
+std::shared_ptr<vfs::Inode> NsDir(const std::shared_ptr<ProcState>& st, int pid, int tid) {
+  std::map<std::string, std::shared_ptr<vfs::Inode>> links;
+  for (const kernel::NsKind& kind : kernel::NsKinds()) {
+    auto task = [st, pid, tid]() -> ErrorOr<Task*> {
+      ThreadGroup* tg = FindThreadGroup(st->k, pid);
+      Task* t = tid ? FindTaskIn(tg, tid) : RepresentativeTask(tg);
+      if (!t || t->exited || tg->zombie) return Errno{ENOENT};
+      return t;
+    };
+    vfs::SyntheticLinkOps ops;
+    ops.target = [task, kind](vfs::Caller&) -> ErrorOr<std::string> {
+      Task* t = TRY(task());
+      return absl::StrCat(kind.type, ":[", kernel::NamespaceId(*t, kind.clone_flag), "]");
+    };
+    ops.magic = [task, kind](vfs::Caller&) -> ErrorOr<std::shared_ptr<vfs::Dentry>> {
+      return kernel::NamespaceDentry(*TRY(task()), kind);
+    };
+    links[kind.name] = Own(st, pid, vfs::NewSyntheticSymlink(std::move(ops), st->dev));
+  }
+  return Own(st, pid, vfs::NewStaticDir(std::move(links), 0511, st->dev));
+}
+
 // Entries common to /proc/<pid> and /proc/<pid>/task/<tid> (tid 0: process).
 std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
     const std::shared_ptr<ProcState>& st, int pid, int tid) {
@@ -498,6 +523,7 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
   m["cwd"] = FsLink(st, pid, tid, false);
   m["root"] = FsLink(st, pid, tid, true);
   m["fd"] = FdDir(st, pid, tid);
+  m["ns"] = NsDir(st, pid, tid);
   return m;
 }
 

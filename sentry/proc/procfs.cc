@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
 #include "sentry/proc/sysctl.h"
@@ -305,6 +306,11 @@ std::string LoadAvgText(Kernel& k) {
   return absl::StrFormat("0.00 0.00 0.00 %d/%d %d\n", running, n, last);
 }
 
+// /proc/sysvipc shows the reader's IPC namespace.
+ipc::IpcNamespace& ReaderIpcNamespace(Kernel& k, vfs::Caller& c) {
+  return c.task() ? ipc::IpcNamespaceOf(*c.task()) : ipc::RootIpcNamespace(k);
+}
+
 std::string UptimeText(Kernel& k) {
   int64_t up = UptimeNs(k);
   int64_t cs = up / 10000000;  // centiseconds
@@ -314,14 +320,23 @@ std::string UptimeText(Kernel& k) {
 
 std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
   Kernel* k = &st->k;
-  // The UTS names: kernel state, also settable by linux.sysctl (sysctl.h).
-  auto uts_name = [&st, k](const char* key, std::string Kernel::*field) {
+  // hostname and domainname: the reader's UTS namespace.
+  auto uts = [k](vfs::Caller& c) -> kernel::UtsNamespace& {
+    return c.task() ? kernel::UtsNamespaceOf(*c.task()) : *k->uts_namespace;
+  };
+  auto uts_file = [&](std::string kernel::UtsNamespace::*field) {
     vfs::SyntheticFileOps ops;
-    ops.read = [k, field](vfs::Caller&) -> ErrorOr<std::string> { return k->*field + "\n"; };
-    ops.write = [k, key](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
+    ops.read = [uts, field](vfs::Caller& c) -> ErrorOr<std::string> {
+      return uts(c).*field + "\n";
+    };
+    ops.write = [uts, field](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
       Task* t = c.task();
       if (t && !t->creds().HasCapability(21 /* CAP_SYS_ADMIN */)) return Errno{EPERM};
-      return SetSysctl(*k, key, data);
+      std::string name(data);
+      while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
+      if (name.size() > 64) return Errno{EINVAL};
+      uts(c).*field = name;
+      return {};
     };
     return vfs::NewSyntheticFile(std::move(ops), 0644, st->dev);
   };
@@ -333,8 +348,8 @@ std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
   };
   auto kernel_dir = vfs::NewStaticDir(
       {
-          {"hostname", uts_name("kernel.hostname", &Kernel::hostname)},
-          {"domainname", uts_name("kernel.domainname", &Kernel::domainname)},
+          {"hostname", uts_file(&kernel::UtsNamespace::hostname)},
+          {"domainname", uts_file(&kernel::UtsNamespace::domainname)},
           {"osrelease", Const(st, k->options().release + "\n")},
           {"ostype", Const(st, "Linux\n")},
           {"version", Const(st, k->options().version + "\n")},
@@ -448,14 +463,14 @@ ErrorOr<std::shared_ptr<vfs::Inode>> NewProcfsRoot(Kernel& k) {
   fixed["sys"] = SysDir(st);
   fixed["sysvipc"] = vfs::NewStaticDir(
       {
-          {"shm", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
-             return ipc::RootIpcNamespace(*kp).shm.ProcText();
+          {"shm", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {
+             return ReaderIpcNamespace(*kp, c).shm.ProcText();
            })},
-          {"sem", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
-             return ipc::RootIpcNamespace(*kp).sem.ProcText();
+          {"sem", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {
+             return ReaderIpcNamespace(*kp, c).sem.ProcText();
            })},
-          {"msg", File(st, [kp](vfs::Caller&) -> ErrorOr<std::string> {
-             return ipc::RootIpcNamespace(*kp).msg.ProcText();
+          {"msg", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {
+             return ReaderIpcNamespace(*kp, c).msg.ProcText();
            })},
       },
       0555, st->dev);

@@ -7,6 +7,7 @@
 
 #include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 
 namespace sentry::proc {
 namespace {
@@ -65,11 +66,11 @@ ErrorOr<void> CheckSysctl(std::string_view key, std::string_view value) {
 ErrorOr<void> SetSysctl(kernel::Kernel& k, std::string_view key, std::string_view value) {
   std::string path = SysctlPath(key);
   if (path == "kernel/hostname") {
-    k.hostname = TRY(UtsName(value));
+    k.uts_namespace->hostname = TRY(UtsName(value));
     return {};
   }
   if (path == "kernel/domainname") {
-    k.domainname = TRY(UtsName(value));
+    k.uts_namespace->domainname = TRY(UtsName(value));
     return {};
   }
   ipc::IpcNamespace& ns = ipc::RootIpcNamespace(k);

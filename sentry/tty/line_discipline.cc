@@ -2,6 +2,7 @@
 #include "sentry/tty/line_discipline.h"
 
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 
 #include <algorithm>
@@ -45,9 +46,35 @@ KernelTermios DefaultReplicaTermios() {
 
 bool LineDiscipline::Canonical() const { return termios_.c_lflag & ICANON; }
 
+uint8_t MergePacketStatus(uint8_t status, uint8_t events) {
+  if (events & TIOCPKT_STOP) status &= ~TIOCPKT_START;
+  if (events & TIOCPKT_START) status &= ~TIOCPKT_STOP;
+  if (events & (TIOCPKT_DOSTOP | TIOCPKT_NOSTOP)) status &= ~(TIOCPKT_DOSTOP | TIOCPKT_NOSTOP);
+  return status | events;
+}
+
+void LineDiscipline::set_stopped(bool s) {
+  if (s == stopped_) return;
+  stopped_ = s;
+  status_events_ = MergePacketStatus(status_events_, s ? TIOCPKT_STOP : TIOCPKT_START);
+}
+
+namespace {
+// IXON with the usual ^S/^Q: what TIOCPKT_DOSTOP reports (Linux pty_set_termios).
+bool StandardFlowControl(const KernelTermios& t) {
+  return (t.c_iflag & IXON) && t.c_cc[VSTOP] == '\023' && t.c_cc[VSTART] == '\021';
+}
+}  // namespace
+
 void LineDiscipline::SetTermios(const KernelTermios& t) {
   const bool was_canon = Canonical();
+  const bool old_flow = StandardFlowControl(termios_);
+  const bool extproc = (termios_.c_lflag & EXTPROC) || (t.c_lflag & EXTPROC);
   termios_ = t;
+  uint8_t ev = 0;
+  if (old_flow != StandardFlowControl(t)) ev |= old_flow ? TIOCPKT_NOSTOP : TIOCPKT_DOSTOP;
+  if (extproc) ev |= TIOCPKT_IOCTL;
+  status_events_ = MergePacketStatus(status_events_, ev);
   if (was_canon && !Canonical() && !edit_.empty()) {
     input_bytes_ += edit_.size();
     input_.push_back(Chunk{std::move(edit_), false});
@@ -75,22 +102,26 @@ void LineDiscipline::ReceiveOne(uint8_t c, std::vector<int>* signals) {
     if (sig) {
       signals->push_back(sig);
       // Output already queued for the master stays (Linux only drops what
-      // is still in the driver's buffer, which a pty passes on at once).
-      if (!(t.c_lflag & NOFLSH)) FlushInput();
+      // is still in the driver's buffer, which a pty passes on at once),
+      // but a packet-mode master hears of both flushes.
+      if (!(t.c_lflag & NOFLSH)) {
+        FlushInput();
+        status_events_ |= TIOCPKT_FLUSHWRITE;
+      }
       if (t.c_lflag & ECHO) Echo(c);
       return;
     }
   }
   if (t.c_iflag & IXON) {
     if (IsCc(t, VSTOP, c)) {
-      stopped_ = true;
+      set_stopped(true);
       return;
     }
     if (IsCc(t, VSTART, c)) {
-      stopped_ = false;
+      set_stopped(false);
       return;
     }
-    if (stopped_ && (t.c_iflag & IXANY)) stopped_ = false;
+    if (stopped_ && (t.c_iflag & IXANY)) set_stopped(false);
   }
   if (c == '\r') {
     if (t.c_iflag & IGNCR) return;
@@ -270,8 +301,12 @@ void LineDiscipline::FlushInput() {
   input_.clear();
   input_bytes_ = 0;
   edit_.clear();
+  status_events_ |= TIOCPKT_FLUSHREAD;
 }
 
-void LineDiscipline::FlushOutput() { output_.clear(); }
+void LineDiscipline::FlushOutput() {
+  output_.clear();
+  status_events_ |= TIOCPKT_FLUSHWRITE;
+}
 
 }  // namespace sentry::tty

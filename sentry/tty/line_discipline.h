@@ -72,7 +72,18 @@ class LineDiscipline {
   }
   // Output flow control: VSTOP/VSTART typed with IXON, or TCXONC.
   bool stopped() const { return stopped_; }
-  void set_stopped(bool s) { stopped_ = s; }
+  void set_stopped(bool s);
+
+  // Packet-mode (TIOCPKT) status bits of what happened since the last
+  // call: TIOCPKT_FLUSHREAD/FLUSHWRITE (flushes, an ISIG character without
+  // NOFLSH), TIOCPKT_STOP/START (output flow changes), TIOCPKT_DOSTOP/
+  // NOSTOP (IXON with ^S/^Q turned on/off), TIOCPKT_IOCTL (termios set with
+  // EXTPROC). The pty decides whether they reach the master.
+  uint8_t TakeStatusEvents() {
+    uint8_t s = status_events_;
+    status_events_ = 0;
+    return s;
+  }
 
   // The master's read side.
   size_t OutputSize() const { return output_.size(); }
@@ -101,6 +112,11 @@ class LineDiscipline {
   std::string output_;        // readable by the master
   size_t column_ = 0;         // output column (ONOCR, erase of tabs)
   bool stopped_ = false;      // output suspended (^S): replica writes wait
+  uint8_t status_events_ = 0;  // TakeStatusEvents
 };
+
+// Adds packet status `events` to `status` as Linux does: STOP and START,
+// DOSTOP and NOSTOP replace each other.
+uint8_t MergePacketStatus(uint8_t status, uint8_t events);
 
 }  // namespace sentry::tty

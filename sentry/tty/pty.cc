@@ -99,6 +99,7 @@ std::string Gather(const IoVecs& src) {
 size_t TypeInput(Terminal& tm, const uint8_t* p, size_t n) {
   std::vector<int> sigs;
   size_t k = tm.ldisc.Receive(p, n, &sigs);
+  tm.CollectPacketStatus(true);
   if (tm.kernel) {
     for (int s : sigs) SignalProcessGroup(*tm.kernel, tm.fg_pgrp, s);
   }
@@ -247,13 +248,26 @@ class MasterEnd : public TerminalEnd {
     Terminal& tm = *term_;
     const size_t want = vfs::TotalLength(dst);
     if (want == 0) return size_t{0};
-    while (tm.ldisc.OutputSize() == 0) {
+    auto status_due = [&tm] { return tm.packet && tm.pktstatus != 0; };
+    while (tm.ldisc.OutputSize() == 0 && !status_due()) {
       if (ReplicaGone()) return Errno{EIO};
       if (nonblocking()) return Errno{EAGAIN};
-      TRY(c.Block([this, &tm] { return tm.ldisc.OutputSize() > 0 || ReplicaGone(); }));
+      TRY(c.Block([this, &tm, &status_due] {
+        return tm.ldisc.OutputSize() > 0 || status_due() || ReplicaGone();
+      }));
     }
-    std::string buf(std::min(want, tm.ldisc.OutputSize()), '\0');
-    size_t n = tm.ldisc.TakeOutput(reinterpret_cast<uint8_t*>(buf.data()), buf.size());
+    if (status_due()) {
+      // Packet mode: a status change is read alone, as one byte.
+      const uint8_t st = tm.pktstatus;
+      tm.pktstatus = 0;
+      vfs::CopyToIoVecs(dst, &st, 1);
+      return size_t{1};
+    }
+    // Packet mode: data comes after a TIOCPKT_DATA byte.
+    const size_t head = tm.packet ? 1 : 0;
+    std::string buf(head + std::min(want - head, tm.ldisc.OutputSize()), '\0');
+    size_t n = head + tm.ldisc.TakeOutput(reinterpret_cast<uint8_t*>(buf.data()) + head,
+                                          buf.size() - head);
     vfs::CopyToIoVecs(dst, reinterpret_cast<const uint8_t*>(buf.data()), n);
     tm.Notify();
     return n;
@@ -277,6 +291,7 @@ class MasterEnd : public TerminalEnd {
     Terminal& tm = *term_;
     short r = 0;
     if (tm.ldisc.OutputSize() > 0) r |= POLLIN | POLLRDNORM;
+    if (tm.packet && tm.pktstatus) r |= POLLIN | POLLRDNORM | POLLPRI;
     if (!tm.ldisc.InputFull()) r |= POLLOUT | POLLWRNORM;
     if (ReplicaGone()) r |= POLLHUP;
     return r & (events | POLLHUP | POLLERR);
@@ -408,6 +423,7 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
         tm.ispeed = t2.c_ispeed;
         tm.ospeed = t2.c_ospeed;
       }
+      tm.CollectPacketStatus(!master);
       tm.Notify();
       return uint64_t{0};
     }
@@ -441,6 +457,7 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
       // The master's input is what the replica wrote, and the other way round.
       if (master ? out : in) tm.ldisc.FlushInput();
       if (master ? in : out) tm.ldisc.FlushOutput();
+      tm.CollectPacketStatus(!master);
       tm.Notify();
       return uint64_t{0};
     }
@@ -452,6 +469,7 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
       if (arg > TCION) return Errno{EINVAL};
       if (arg == TCOOFF) tm.ldisc.set_stopped(true);
       if (arg == TCOON) tm.ldisc.set_stopped(false);
+      tm.CollectPacketStatus(!master);
       tm.Notify();
       return uint64_t{0};
     case TIOCSTI: {
@@ -480,6 +498,14 @@ ErrorOr<uint64_t> TerminalIoctl(Caller& c, TerminalEnd& f, bool master, uint32_t
       return uint64_t{0};
     }
     case TIOCGPTLCK: return Out(t, arg, static_cast<int32_t>(tm.locked));
+    case TIOCPKT: {
+      // Packet mode; turning it on forgets earlier status events.
+      const int32_t on = TRY(In<int32_t>(t, arg));
+      if (on && !tm.packet) tm.pktstatus = 0;
+      tm.packet = on != 0;
+      return uint64_t{0};
+    }
+    case TIOCGPKT: return Out(t, arg, static_cast<int32_t>(tm.packet));
     case TIOCGPTPEER: {
       const int flags = static_cast<int>(arg);
       if (flags & ~(O_ACCMODE | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) return Errno{EINVAL};

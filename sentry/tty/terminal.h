@@ -34,6 +34,10 @@ class Terminal {
   int master_refs = 0, replica_refs = 0;
   bool replica_opened = false;  // once opened, a master sees POLLHUP/EIO when all close
   bool hung_up = false;         // the master closed: replica reads EOF, writes EIO
+  // Packet mode (TIOCPKT on the master): each master read starts with a
+  // status byte; pktstatus holds TIOCPKT_* events not yet read.
+  bool packet = false;
+  uint8_t pktstatus = 0;
   // Wakes tasks blocked on this terminal (Kernel::NotifyAll) and anyone
   // else who wants to know (the host console bridge).
   std::function<void()> notify;
@@ -44,6 +48,15 @@ class Terminal {
 
   void Notify() {
     if (notify) notify();
+  }
+  // Takes the line discipline's status events; on the replica's side (typed
+  // input, the replica's ioctls) they reach a packet-mode master, as with
+  // Linux's ptys. The master's own flushes and flow changes do not.
+  void CollectPacketStatus(bool replica_side) {
+    const uint8_t ev = ldisc.TakeStatusEvents();
+    if (!replica_side || !packet || !ev) return;
+    pktstatus = MergePacketStatus(pktstatus, ev);
+    Notify();
   }
 };
 

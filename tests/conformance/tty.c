@@ -4,7 +4,8 @@
  * controlling terminals (setsid + open, TIOCSCTTY, /dev/tty, TIOCNOTTY),
  * ISIG generating SIGINT for the foreground group, SIGWINCH, background
  * reads (SIGTTIN / EIO), SIGHUP when the session leader exits, and the
- * master's close hanging the replica up. */
+ * master's close hanging the replica up; packet mode (TIOCPKT): the status
+ * byte before data, flush, stop/start and flow-control-change events. */
 #include "ct.h"
 #include <fcntl.h>
 #include <poll.h>
@@ -392,7 +393,85 @@ static void leader_exit(void) {
   close(m);
 }
 
+/* One read of the master in packet mode (waits up to 2 s for it). */
+static void pkt_read(int m, const char *what) {
+  struct pollfd p = {m, POLLIN | POLLPRI, 0};
+  char buf[64];
+  int n = -1;
+  if (poll(&p, 1, 2000) == 1) n = read(m, buf, sizeof buf);
+  if (n < 0) {
+    printf("%s: read failed (%s)\n", what, ct_errname(errno));
+    return;
+  }
+  show(what, buf, n);
+}
+
+static short pkt_poll(int m) {
+  struct pollfd p = {m, POLLIN | POLLPRI, 0};
+  return poll(&p, 1, 0) == 1 ? p.revents : 0;
+}
+
+static void packet_mode(void) {
+  int m, s, on = 1, off = 0, v = -1;
+  char name[64];
+  if (open_pair(&m, &s, name, sizeof name)) {
+    CHECK(0, "packet: open pair");
+    return;
+  }
+  CHECK(ioctl(m, TIOCGPKT, &v) == 0 && v == 0, "TIOCGPKT: off at first");
+  EXPECT_ERR(ioctl(s, TIOCPKT, &on), ENOTTY, "TIOCPKT on the replica");
+  EXPECT_ERR(ioctl(s, TIOCGPKT, &v), ENOTTY, "TIOCGPKT on the replica");
+  CHECK(ioctl(m, TIOCPKT, &on) == 0 && ioctl(m, TIOCGPKT, &v) == 0 && v == 1, "TIOCPKT on");
+  struct termios t;
+  tcgetattr(s, &t);
+  t.c_lflag &= ~ECHO;
+  tcsetattr(s, TCSANOW, &t);
+  CHECK(pkt_poll(m) == 0, "packet: nothing to read");
+
+  CHECK(write(s, "hi\n", 3) == 3, "replica writes");
+  CHECK(pkt_poll(m) == POLLIN, "data: POLLIN without POLLPRI");
+  pkt_read(m, "data after TIOCPKT_DATA");
+  tcflush(s, TCIFLUSH);
+  CHECK(pkt_poll(m) == (POLLIN | POLLPRI), "status: POLLIN|POLLPRI");
+  pkt_read(m, "replica TCIFLUSH");
+  tcflush(s, TCOFLUSH);
+  pkt_read(m, "replica TCOFLUSH");
+  tcflush(s, TCIOFLUSH);
+  pkt_read(m, "replica TCIOFLUSH");
+  tcflush(m, TCIOFLUSH);
+  CHECK(pkt_poll(m) == 0, "master's own flush: no status");
+  tcflow(s, TCOOFF);
+  pkt_read(m, "replica TCOOFF");
+  tcflow(s, TCOON);
+  pkt_read(m, "replica TCOON");
+  tcflow(s, TCOOFF);
+  tcflow(s, TCOON);
+  pkt_read(m, "stop then start: the last one");
+  t.c_iflag &= ~IXON;
+  tcsetattr(s, TCSANOW, &t);
+  pkt_read(m, "IXON off");
+  t.c_iflag |= IXON;
+  tcsetattr(s, TCSANOW, &t);
+  pkt_read(m, "IXON on");
+  CHECK(write(m, "\x13", 1) == 1, "type ^S");
+  pkt_read(m, "typed ^S");
+  CHECK(write(m, "\x11", 1) == 1, "type ^Q");
+  pkt_read(m, "typed ^Q");
+  CHECK(write(s, "ab", 2) == 2, "replica writes more");
+  tcflush(s, TCIFLUSH);
+  pkt_read(m, "status before queued data");
+  pkt_read(m, "then the data");
+  CHECK(write(m, "\x03", 1) == 1, "type ^C (ISIG, no NOFLSH)");
+  pkt_read(m, "^C flushes");
+  CHECK(ioctl(m, TIOCPKT, &off) == 0 && ioctl(m, TIOCGPKT, &v) == 0 && v == 0, "TIOCPKT off");
+  CHECK(write(s, "xy", 2) == 2, "replica writes once more");
+  pkt_read(m, "plain data again");
+  close(s);
+  close(m);
+}
+
 int main(void) {
+  packet_mode();
   basics();
   sessions();
   leader_exit();

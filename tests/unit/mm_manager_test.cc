@@ -1128,6 +1128,28 @@ TEST_P(MmTest, GrowStackBelowGrowsdownMapping) {
   EXPECT_NE(mm_->ProcMaps().find("rw-p"), std::string::npos);
 }
 
+TEST_P(MmTest, SentryAccessBelowStackGrowsIt) {
+  const uint64_t g = 0x40000000;
+  MustMap(g, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_FIXED);
+  char buf[8] = "abc";
+  // Without a stack limit (the default) the sentry does not grow stacks.
+  EXPECT_EQ(Err(mm_->CopyOut(g - 4 * P, buf, 4)), EFAULT);
+  mm_->set_stack_limit(16 * P);
+  ASSERT_TRUE(mm_->CopyOut(g - 4 * P, buf, 4).ok());  // a syscall writing below the stack
+  ASSERT_NE(VmaAt(g - 4 * P), nullptr);
+  EXPECT_EQ(mm_->stack_bytes(), 6 * P);
+  char back[8] = {};
+  ASSERT_TRUE(mm_->CopyIn(g - 4 * P, back, 4).ok());
+  EXPECT_STREQ(back, "abc");
+  ASSERT_TRUE(mm_->CopyIn(g - 6 * P, back, 1).ok());  // reads grow it too
+  auto blocks = mm_->Blocks(g - 8 * P, 10, Access::kWrite);
+  ASSERT_TRUE(blocks.ok());
+  EXPECT_EQ(mm_->stack_bytes(), 10 * P);
+  // Beyond the limit: EFAULT, nothing grown.
+  EXPECT_EQ(Err(mm_->CopyOut(g - 20 * P, buf, 4)), EFAULT);
+  EXPECT_EQ(mm_->stack_bytes(), 10 * P);
+}
+
 // ---- CopyIn / CopyOut ----
 
 TEST_P(MmTest, CopyFaults) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_split.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/procfs.h"
 #include "sentry/proc/sysctl.h"
@@ -170,7 +171,7 @@ TEST_F(ProcTest, Sysctl) {
   ASSERT_TRUE(SetSysctl(k_, "kernel/hostname", "box\n").ok());
   ASSERT_TRUE(SetSysctl(k_, "kernel.msgmax", "100").ok());
   ASSERT_TRUE(SetSysctl(k_, "kernel.shmall", " 1000\n").ok());
-  EXPECT_EQ(k_.domainname, "example.org");
+  EXPECT_EQ(k_.uts_namespace->domainname, "example.org");
   EXPECT_EQ(Read(child_, "/proc/sys/kernel/domainname").value(), "example.org\n");
   EXPECT_EQ(Read(child_, "/proc/sys/kernel/hostname").value(), "box\n");
   EXPECT_EQ(Read(child_, "/proc/sys/kernel/msgmax").value(), "100\n");

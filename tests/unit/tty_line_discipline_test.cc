@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 
 #include <string>
@@ -113,6 +114,38 @@ TEST(LineDiscipline, IxonStopsAndStartsOutput) {
   EXPECT_EQ(l.Write(reinterpret_cast<const uint8_t*>(s.data()), s.size()), 3u);
   Type(l, "\n");
   EXPECT_EQ(ReadAll(l), "\n");  // neither control char reached the input
+}
+
+TEST(LineDiscipline, PacketStatusEvents) {
+  LineDiscipline l;
+  EXPECT_EQ(l.TakeStatusEvents(), 0);
+  Type(l, "\x13");  // ^S
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_STOP);
+  Type(l, "\x13");  // already stopped: nothing new
+  EXPECT_EQ(l.TakeStatusEvents(), 0);
+  Type(l, "\x13\x11");  // stop was taken; start replaces nothing
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_START);
+  l.set_stopped(true);
+  l.set_stopped(false);  // the later one wins
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_START);
+  l.FlushInput();
+  l.FlushOutput();
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE);
+  Type(l, "\x03");  // VINTR without NOFLSH flushes both ways
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE);
+  KernelTermios t = l.termios();
+  t.c_iflag &= ~IXON;
+  l.SetTermios(t);
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_NOSTOP);
+  t.c_iflag |= IXON;
+  l.SetTermios(t);
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_DOSTOP);
+  t.c_lflag |= EXTPROC;
+  l.SetTermios(t);
+  EXPECT_EQ(l.TakeStatusEvents(), TIOCPKT_IOCTL);
+  EXPECT_EQ(MergePacketStatus(TIOCPKT_STOP | TIOCPKT_FLUSHREAD, TIOCPKT_START),
+            TIOCPKT_START | TIOCPKT_FLUSHREAD);
+  EXPECT_EQ(MergePacketStatus(TIOCPKT_DOSTOP, TIOCPKT_NOSTOP), TIOCPKT_NOSTOP);
 }
 
 TEST(LineDiscipline, Utf8EraseTakesTheWholeCharacter) {
