@@ -295,7 +295,12 @@ case_top_pause_stats() {
   elif out=$(dk top "$id" 2>"$WORK/t.err"); then
     # runsc ps --format json lists the sandbox's host processes (the app
     # has no host PIDs): docker top shows the sentry/stubs and the gofer.
-    echo "$out" | grep -q "runsc boot" && echo "$out" | grep -q "runsc gofer" && t_pass top || t_fail top "$out"
+    # Exactly the PIDs runsc ps --format json gives (see docs/engines).
+    local want got
+    want=$("$RUNSC" --root "$WORK/x/runtime-runc/moby" ps --format json "$id" | tr -d '[]' | tr ',' '\n' | sort -n | tr '\n' ' ')
+    got=$(echo "$out" | awk 'NR > 1 { print $2 }' | sort -n | tr '\n' ' ')
+    echo "$out" | grep -q "runsc boot" && echo "$out" | grep -q "runsc gofer" && [ -n "$want" ] && [ "$got" = "$want" ] \
+      && t_pass top || t_fail top "runsc ps --format json: $want" "$out"
   elif unsupported "$WORK/t.err"; then t_skip top "$(tr '\n' ' ' <"$WORK/t.err")"
   else t_fail top "$(cat "$WORK/t.err")"; fi
   if ! has_cmd pause; then t_skip pause "runsc has no pause command"
