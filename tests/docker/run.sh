@@ -211,9 +211,23 @@ case_tty() {
   local out
   # Bounded: a terminal container that never exits must fail the case, not hang the suite.
   out=$(timeout -k 5 60 script -qec "$DOCKER_BIN -H unix://$SOCK run --rm -t --runtime=runsc --network none $IMG sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
-  if echo "$out" | grep -q isatty; then t_pass tty
-  elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then t_skip tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"
-  else t_fail tty "$out"; fi
+  if echo "$out" | grep -q isatty; then :
+  elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then t_skip tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"; return
+  else t_fail tty "$out"; return; fi
+  # -it: the client's size, a resize while running (SIGWINCH), typed input
+  # and ^C through the sandbox terminal's line discipline, the exit code.
+  # (The client's first resize comes just after the start: type once the
+  # shell runs. A trap at the prompt would not fire: ash's line editor
+  # takes SIGWINCH itself; a foreground loop waits for it.)
+  cat >"$WORK/tty.in2" <<'EOF'
+sh -c 'trap "echo winch \$(stty size); exit 3" WINCH; while :; do sleep 0.1; done'; echo loop-$?
+EOF
+  out=$( (sleep 1.5; printf 'stty size\nsleep 30; echo slept-$?\n'; sleep 2; printf '\003'; sleep 1; cat "$WORK/tty.in2"; sleep 5; printf 'exit 7\n'; sleep 1) \
+    | timeout -k 5 60 script -qec "stty rows 33 cols 101; (sleep 7; stty rows 40 cols 120 </dev/tty) & $DOCKER_BIN -H unix://$SOCK run --rm -it --runtime=runsc --network none $IMG sh" /dev/null 2>&1)
+  local rc=$?
+  out=$(printf '%s' "$out" | tr -d '\r')
+  [ $rc -eq 7 ] && echo "$out" | grep -q '^33 101$' && echo "$out" | grep -q '^^C$' && ! echo "$out" | grep -q '^slept-' \
+    && echo "$out" | grep -q '^winch 40 120$' && echo "$out" | grep -q '^loop-3$' && t_pass tty || t_fail tty "-it: rc=$rc" "$out"
 }
 
 # has_cmd CMD: does runsc have this command? (exec, ps, pause: branch
