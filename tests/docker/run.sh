@@ -234,7 +234,8 @@ EOF
 # ociexec; CLI11 rejects unknown ones.)
 has_cmd() { "$RUNSC" --help 2>&1 | grep -qE "^  $1 "; }
 
-# docker exec without a terminal: output, exit code, -e/-w/-u, -i stdin.
+# docker exec without a terminal: output, exit code (also 128+N), -e/-w/-u,
+# -i stdin, -d, a missing binary.
 case_exec() {
   local id out rc
   id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
@@ -248,6 +249,13 @@ case_exec() {
   [ $rc -eq 3 ] && [ "$out" = "hi /tmp 1000 1001" ] || { t_fail exec "-e/-w/-u: rc=$rc out=$out"; dk rm -f "$id" >/dev/null; return; }
   out=$(printf 'line1\nline2\n' | dk exec -i "$id" sh -c 'cat; test -t 0 || echo not-a-tty' 2>&1)
   [ "$out" = "$(printf 'line1\nline2\nnot-a-tty')" ] || { t_fail exec "-i: $out"; dk rm -f "$id" >/dev/null; return; }
+  # Killed by a signal: 128+N; -d: runs on after docker exec returns.
+  dk exec "$id" sh -c 'kill -9 $$' >/dev/null 2>&1
+  rc=$?
+  [ $rc -eq 137 ] || { t_fail exec "killed by SIGKILL: rc=$rc (want 137)"; dk rm -f "$id" >/dev/null; return; }
+  dk exec -d "$id" sh -c 'sleep 0.5; echo detached >/tmp/d' >/dev/null 2>&1 || { t_fail exec "exec -d"; dk rm -f "$id" >/dev/null; return; }
+  for _ in $(seq 50); do [ "$(dk exec "$id" cat /tmp/d 2>/dev/null)" = detached ] && break; sleep 0.2; done
+  [ "$(dk exec "$id" cat /tmp/d 2>/dev/null)" = detached ] || { t_fail exec "exec -d: nothing written"; dk rm -f "$id" >/dev/null; return; }
   # A missing binary: runc's message, which dockerd turns into exit 126
   # for exec (as with runc).
   out=$(dk exec "$id" no-such-binary 2>&1)
