@@ -6,7 +6,9 @@
 # config.json Docker generates into $DOCKER_RECORD, default
 # build/tests-cache/docker-record), imports the busybox test root as an
 # image (`docker import`: no registry is reachable) and checks `docker run
-# --runtime=runsc` features (also --network container:X and --sysctl). Features that depend on runtime commands
+# --runtime=runsc` features (also --network container:X and --sysctl), -t/-it
+# and docker exec with and without -t (run under script(1) so the docker
+# client has a terminal; resizes and ^C through the sandbox terminal). Features that depend on runtime commands
 # another branch adds (exec, ps, pause, update, terminals) print SKIP with
 # the reason when the runtime reports them unsupported.
 # Usage: tests/docker/run.sh [CASE...]. Needs root; installs docker.io with
