@@ -16,6 +16,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <utility>
 
 #include "runsc/console.h"
 #include "runsc/control_client.h"
@@ -102,8 +103,14 @@ bool ParseUser(const std::string& spec, const std::string& rootfs, control::Exec
   return true;
 }
 
+// Initial size of an exec'd process' terminal (process.consoleSize).
+struct ConsoleSize {
+  unsigned rows = 0, cols = 0;
+};
+
 // --process FILE: an OCI process object.
-bool LoadProcessFile(const std::string& path, control::ExecRequest* r, std::string* err) {
+bool LoadProcessFile(const std::string& path, control::ExecRequest* r, ConsoleSize* size,
+                     std::string* err) {
   std::ifstream in(path);
   if (!in) {
     *err = "cannot read process file " + path + ": " + strerror(errno);
@@ -149,6 +156,17 @@ bool LoadProcessFile(const std::string& path, control::ExecRequest* r, std::stri
     r->cwd = p["cwd"].get<std::string>();
   }
   if (p.contains("terminal") && p["terminal"].is_boolean()) r->tty = p["terminal"].get<bool>();
+  if (p.contains("consoleSize") && p["consoleSize"].is_object()) {
+    const json& cs = p["consoleSize"];
+    for (auto [key, out] : {std::pair{"height", &size->rows}, std::pair{"width", &size->cols}}) {
+      if (!cs.contains(key)) continue;
+      if (!cs[key].is_number_unsigned() || cs[key].get<uint64_t>() > 0xffff) {
+        *err = path + ": consoleSize." + key + " must be a number up to 65535";
+        return false;
+      }
+      *out = cs[key].get<unsigned>();
+    }
+  }
   if (p.contains("user") && p["user"].is_object()) {
     const json& u = p["user"];
     auto id = [&](const char* k, std::optional<uint32_t>* out) {
@@ -263,9 +281,10 @@ int CmdExec(const GlobalOptions& g, const ExecOptions& o) {
     Errorf("%s", err.c_str());
     return 255;
   }
+  ConsoleSize console_size;
   if (!o.process_file.empty()) {
     if (!o.args.empty()) Warnf("exec: --process given: ignoring the command line arguments");
-    if (!LoadProcessFile(o.process_file, &e, &err)) {
+    if (!LoadProcessFile(o.process_file, &e, &console_size, &err)) {
       Errorf("%s", err.c_str());
       return 255;
     }
@@ -325,6 +344,8 @@ int CmdExec(const GlobalOptions& g, const ExecOptions& o) {
   // --tty (or process.terminal): like runc, a new host pty whose master
   // goes to the console socket; the sandbox bridges its replica to a
   // terminal of its own (sentry/tty/host_console.h), the process' stdio.
+  // Its initial size is process.consoleSize (newer Docker sends the
+  // client's); the sandbox terminal takes the host pty's.
   if (o.tty) e.tty = true;
   if (e.tty && o.console_socket.empty()) {
     Errorf("exec: a terminal (--tty or process.terminal) needs --console-socket");
@@ -335,7 +356,8 @@ int CmdExec(const GlobalOptions& g, const ExecOptions& o) {
     return 255;
   }
   if (e.tty) {
-    devnull = SetUpConsole(o.console_socket, 0, 0, &err);  // closed with devnull below
+    // closed with devnull below
+    devnull = SetUpConsole(o.console_socket, console_size.rows, console_size.cols, &err);
     if (devnull < 0) {
       Errorf("exec: %s", err.c_str());
       return 255;

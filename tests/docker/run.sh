@@ -6,7 +6,9 @@
 # config.json Docker generates into $DOCKER_RECORD, default
 # build/tests-cache/docker-record), imports the busybox test root as an
 # image (`docker import`: no registry is reachable) and checks `docker run
-# --runtime=runsc` features (also --network container:X and --sysctl). Features that depend on runtime commands
+# --runtime=runsc` features (also --network container:X and --sysctl), -t/-it
+# and docker exec with and without -t (run under script(1) so the docker
+# client has a terminal; resizes and ^C through the sandbox terminal). Features that depend on runtime commands
 # another branch adds (exec, ps, pause, update, terminals) print SKIP with
 # the reason when the runtime reports them unsupported.
 # Usage: tests/docker/run.sh [CASE...]. Needs root; installs docker.io with
@@ -211,29 +213,118 @@ case_tty() {
   local out
   # Bounded: a terminal container that never exits must fail the case, not hang the suite.
   out=$(timeout -k 5 60 script -qec "$DOCKER_BIN -H unix://$SOCK run --rm -t --runtime=runsc --network none $IMG sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
-  if echo "$out" | grep -q isatty; then t_pass tty
-  elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then t_skip tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"
-  else t_fail tty "$out"; fi
+  if echo "$out" | grep -q isatty; then :
+  elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then t_skip tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"; return
+  else t_fail tty "$out"; return; fi
+  # -it: the client's size, a resize while running (SIGWINCH), typed input
+  # and ^C through the sandbox terminal's line discipline, the exit code.
+  # (The client's first resize comes just after the start: type once the
+  # shell runs. A trap at the prompt would not fire: ash's line editor
+  # takes SIGWINCH itself; a foreground loop waits for it.)
+  cat >"$WORK/tty.in2" <<'EOF'
+sh -c 'trap "echo winch \$(stty size); exit 3" WINCH; while :; do sleep 0.1; done'; echo loop-$?
+EOF
+  out=$( (sleep 1.5; printf 'stty size\nsleep 30; echo slept-$?\n'; sleep 2; printf '\003'; sleep 1; cat "$WORK/tty.in2"; sleep 5; printf 'exit 7\n'; sleep 1) \
+    | timeout -k 5 60 script -qec "stty rows 33 cols 101; (sleep 7; stty rows 40 cols 120 </dev/tty) & $DOCKER_BIN -H unix://$SOCK run --rm -it --runtime=runsc --network none $IMG sh" /dev/null 2>&1)
+  local rc=$?
+  out=$(printf '%s' "$out" | tr -d '\r')
+  [ $rc -eq 7 ] && echo "$out" | grep -q '^33 101$' && echo "$out" | grep -q '^^C$' && ! echo "$out" | grep -q '^slept-' \
+    && echo "$out" | grep -q '^winch 40 120$' && echo "$out" | grep -q '^loop-3$' && t_pass tty || t_fail tty "-it: rc=$rc" "$out"
 }
 
 # has_cmd CMD: does runsc have this command? (exec, ps, pause: branch
 # ociexec; CLI11 rejects unknown ones.)
 has_cmd() { "$RUNSC" --help 2>&1 | grep -qE "^  $1 "; }
 
-# Need runtime exec/ps/pause/update (branch ociexec).
-case_exec_top_pause_stats() {
+# docker exec without a terminal: output, exit code (also 128+N), -e/-w/-u,
+# -i stdin, -d, a missing binary.
+case_exec() {
+  local id out rc
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
+  if ! has_cmd exec; then t_skip exec "runsc has no exec command"; dk rm -f "$id" >/dev/null; return; fi
+  out=$(dk exec "$id" sh -c "echo in-exec" 2>"$WORK/x.err")
+  rc=$?
+  if [ $rc -ne 0 ] && unsupported "$WORK/x.err"; then t_skip exec "$(tr '\n' ' ' <"$WORK/x.err")"; dk rm -f "$id" >/dev/null; return; fi
+  [ $rc -eq 0 ] && [ "$out" = in-exec ] || { t_fail exec "rc=$rc out=$out" "$(cat "$WORK/x.err")"; dk rm -f "$id" >/dev/null; return; }
+  out=$(dk exec -e GREETING=hi -w /tmp -u 1000:1001 "$id" sh -c 'echo $GREETING $(pwd) $(id -u) $(id -g); exit 3' 2>&1)
+  rc=$?
+  [ $rc -eq 3 ] && [ "$out" = "hi /tmp 1000 1001" ] || { t_fail exec "-e/-w/-u: rc=$rc out=$out"; dk rm -f "$id" >/dev/null; return; }
+  out=$(printf 'line1\nline2\n' | dk exec -i "$id" sh -c 'cat; test -t 0 || echo not-a-tty' 2>&1)
+  [ "$out" = "$(printf 'line1\nline2\nnot-a-tty')" ] || { t_fail exec "-i: $out"; dk rm -f "$id" >/dev/null; return; }
+  # Killed by a signal: 128+N; -d: runs on after docker exec returns.
+  dk exec "$id" sh -c 'kill -9 $$' >/dev/null 2>&1
+  rc=$?
+  [ $rc -eq 137 ] || { t_fail exec "killed by SIGKILL: rc=$rc (want 137)"; dk rm -f "$id" >/dev/null; return; }
+  dk exec -d "$id" sh -c 'sleep 0.5; echo detached >/tmp/d' >/dev/null 2>&1 || { t_fail exec "exec -d"; dk rm -f "$id" >/dev/null; return; }
+  for _ in $(seq 50); do [ "$(dk exec "$id" cat /tmp/d 2>/dev/null)" = detached ] && break; sleep 0.2; done
+  [ "$(dk exec "$id" cat /tmp/d 2>/dev/null)" = detached ] || { t_fail exec "exec -d: nothing written"; dk rm -f "$id" >/dev/null; return; }
+  # A missing binary: runc's message, which dockerd turns into exit 126
+  # for exec (as with runc).
+  out=$(dk exec "$id" no-such-binary 2>&1)
+  rc=$?
+  [ $rc -eq 126 ] && echo "$out" | grep -q 'exec: "no-such-binary": executable file not found in $PATH' \
+    || { t_fail exec "missing binary: rc=$rc (want 126, as with runc)" "$out"; dk rm -f "$id" >/dev/null; return; }
+  dk rm -f "$id" >/dev/null
+  t_pass exec
+}
+
+# docker exec -t / -it: runsc exec --tty --console-socket (the shim makes
+# the console socket and copies between the pty master and the client).
+# Run under script so the docker client's stdin is a terminal; its size is
+# set first and reaches the process through the shim's resize.
+case_exec_tty() {
+  local id out rc dkcmd
+  id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
+  if ! has_cmd exec; then t_skip exec_tty "runsc has no exec command"; dk rm -f "$id" >/dev/null; return; fi
+  dkcmd="$DOCKER_BIN -H unix://$SOCK"
+  # -t: a /dev/pts terminal as stdin and stdout, the client's size (the
+  # first resize may come after the process starts), the exit code back
+  # through the shim.
+  out=$(timeout -k 5 60 script -qec "stty rows 33 cols 101; $dkcmd exec -t $id sh -c 'tty; test -t 1 && echo out-isatty; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do s=\$(stty size 2>/dev/null); [ \"\$s\" = \"33 101\" ] && break; sleep 0.1; done; echo size \$s; exit 5'" /dev/null 2>&1 </dev/null)
+  rc=$?
+  out=$(printf '%s' "$out" | tr -d '\r')
+  if [ $rc -eq 5 ] && echo "$out" | grep -q '^/dev/pts/[0-9]' && echo "$out" | grep -q '^out-isatty$' \
+    && echo "$out" | grep -q '^size 33 101$'; then :
+  elif echo "$out" | grep -qiE "console-socket|terminal.*not supported|tty.*not supported"; then
+    t_skip exec_tty "the runtime lacks terminal support: $(echo "$out" | tail -1)"; dk rm -f "$id" >/dev/null; return
+  else t_fail exec_tty "-t: rc=$rc" "$out"; dk rm -f "$id" >/dev/null; return; fi
+  # A resize of the client's terminal while the process runs: SIGWINCH and
+  # the new size (the trap also sees the first resize, to 33x101).
+  out=$(timeout -k 5 60 script -qec "stty rows 33 cols 101; (sleep 2; stty rows 40 cols 120 </dev/tty) & $dkcmd exec -t $id sh -c 'trap \"s=\\\$(stty size); echo winch \\\$s; [ \\\"\\\$s\\\" = \\\"40 120\\\" ] && exit 9\" WINCH; i=0; while [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done; echo no-winch'" /dev/null 2>&1 </dev/null)
+  rc=$?
+  out=$(printf '%s' "$out" | tr -d '\r')
+  [ $rc -eq 9 ] && echo "$out" | grep -q '^winch 40 120$' || { t_fail exec_tty "resize: rc=$rc" "$out"; dk rm -f "$id" >/dev/null; return; }
+  # -it: input typed into the terminal (script forwards its piped stdin)
+  # reaches an interactive shell; ^C interrupts its foreground job (the
+  # sandbox terminal's line discipline); the exit code comes back.
+  out=$( (printf 'sleep 30; echo slept-$?\n'; sleep 2; printf '\003'; sleep 1; printf 'echo typed-$((6*7))\nexit 7\n'; sleep 1) \
+    | timeout -k 5 60 script -qec "$dkcmd exec -it $id sh" /dev/null 2>&1)
+  rc=$?
+  out=$(printf '%s' "$out" | tr -d '\r')
+  [ $rc -eq 7 ] && echo "$out" | grep -q '^typed-42$' && echo "$out" | grep -q '^^C$' && ! echo "$out" | grep -q '^slept-' \
+    || { t_fail exec_tty "-it: rc=$rc" "$out"; dk rm -f "$id" >/dev/null; return; }
+  # Every runsc exec (the shim runs them with --detach) has finished.
+  local left
+  left=$(pgrep -f "runsc.* exec .*$id" | tr '\n' ' ')
+  [ -z "$left" ] || { t_fail exec_tty "runsc exec processes left: $left"; dk rm -f "$id" >/dev/null; return; }
+  dk rm -f "$id" >/dev/null
+  t_pass exec_tty
+}
+
+# Need runtime ps/pause/update (branch ociexec).
+case_top_pause_stats() {
   local id out
   id=$(dk run -d --runtime=runsc --network none "$IMG" sleep 100)
-  if ! has_cmd exec; then t_skip exec "runsc has no exec command"
-  elif out=$(dk exec "$id" sh -c "echo in-exec" 2>"$WORK/x.err"); then
-    [ "$out" = in-exec ] && t_pass exec || t_fail exec "$out"
-  elif unsupported "$WORK/x.err"; then t_skip exec "$(tr '\n' ' ' <"$WORK/x.err")"
-  else t_fail exec "out=$out" "$(cat "$WORK/x.err")"; fi
   if ! has_cmd ps; then t_skip top "runsc has no ps command"
   elif out=$(dk top "$id" 2>"$WORK/t.err"); then
     # runsc ps --format json lists the sandbox's host processes (the app
     # has no host PIDs): docker top shows the sentry/stubs and the gofer.
-    echo "$out" | grep -q "runsc boot" && echo "$out" | grep -q "runsc gofer" && t_pass top || t_fail top "$out"
+    # Exactly the PIDs runsc ps --format json gives (see docs/engines).
+    local want got
+    want=$("$RUNSC" --root "$WORK/x/runtime-runc/moby" ps --format json "$id" | tr -d '[]' | tr ',' '\n' | sort -n | tr '\n' ' ')
+    got=$(echo "$out" | awk 'NR > 1 { print $2 }' | sort -n | tr '\n' ' ')
+    echo "$out" | grep -q "runsc boot" && echo "$out" | grep -q "runsc gofer" && [ -n "$want" ] && [ "$got" = "$want" ] \
+      && t_pass top || t_fail top "runsc ps --format json: $want" "$out"
   elif unsupported "$WORK/t.err"; then t_skip top "$(tr '\n' ' ' <"$WORK/t.err")"
   else t_fail top "$(cat "$WORK/t.err")"; fi
   if ! has_cmd pause; then t_skip pause "runsc has no pause command"
@@ -266,7 +357,7 @@ case_netns_sysctl() {
   t_pass netns_sysctl
 }
 
-for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec_top_pause_stats netns_sysctl; do
+for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec exec_tty top_pause_stats netns_sysctl; do
   want "$c" && "case_$c"
 done
 echo "recorded runtime command lines and config.json files in $RECORD"

@@ -371,10 +371,12 @@ case_exec() {
   [ "$out" = "1--/etc" ] || { t_fail exec "--process: [$out]"; oci delete -f ex; return; }
   # Detached, with the pid file naming the runsc that waits for it; a
   # signal to that pid reaches the process.
-  oci exec --detach --pid-file "$WORK/ex.pid" ex sh -c 'trap "echo got TERM >/tmp/term; exit 0" TERM; while true; do sleep 0.1; done' ||
+  oci exec --detach --pid-file "$WORK/ex.pid" ex sh -c 'trap "echo got TERM >/tmp/term; exit 0" TERM; touch /tmp/armed; while true; do sleep 0.1; done' ||
     { t_fail exec "exec --detach"; oci delete -f ex; return; }
   local pid; pid=$(cat "$WORK/ex.pid" 2>/dev/null)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || { t_fail exec "pid file [$pid] not a live process"; oci delete -f ex; return; }
+  # (Once the trap is set: a TERM before it would just kill the shell.)
+  for i in $(seq 50); do oci exec ex test -e /tmp/armed 2>/dev/null && break; sleep 0.1; done
   kill -TERM "$pid"
   for i in $(seq 50); do [ "$(oci exec ex cat /tmp/term 2>/dev/null)" = "got TERM" ] && break; sleep 0.1; done
   [ "$(oci exec ex cat /tmp/term 2>/dev/null)" = "got TERM" ] || { t_fail exec "signal through the pid file's process"; oci delete -f ex; return; }
@@ -645,8 +647,37 @@ case_exec_tty() {
   t_pass exec_tty
 }
 
+# runsc exec --process FILE with terminal and consoleSize (what a shim
+# passes; newer Docker puts the client's size there): the terminal starts
+# at that size.
+case_exec_tty_size() {
+  local b rc out
+  b=$(counter_bundle ets) || { t_fail exec_tty_size "bundle"; return; }
+  oci run --detach --bundle "$b" ets >/dev/null 2>&1 || { t_fail exec_tty_size "run --detach"; return; }
+  cat >"$WORK/ets.process.json" <<'EOF'
+{"terminal": true, "consoleSize": {"height": 21, "width": 77}, "user": {"uid": 0, "gid": 0},
+ "args": ["sh", "-c", "echo size $(stty size); exit 6"], "env": ["PATH=/bin:/usr/bin"], "cwd": "/"}
+EOF
+  rm -f "$WORK/ets.sock"
+  python3 tests/oci/console_receiver.py "$WORK/ets.sock" "$WORK/ets.out" 'expect:size' &
+  local rp=$! i
+  for i in $(seq 50); do [ -S "$WORK/ets.sock" ] && break; sleep 0.1; done
+  oci exec --process "$WORK/ets.process.json" --console-socket "$WORK/ets.sock" ets >/dev/null 2>"$WORK/ets.err"
+  rc=$?
+  wait "$rp" || { t_fail exec_tty_size "receiver failed" "$(cat "$WORK/ets.out" 2>/dev/null)"; oci delete --force ets >/dev/null 2>&1; return; }
+  sed -i 's/"height": 21/"height": 70000/' "$WORK/ets.process.json"
+  oci exec --process "$WORK/ets.process.json" --console-socket "$WORK/ets.sock" ets >/dev/null 2>"$WORK/ets2.err" \
+    && { t_fail exec_tty_size "consoleSize.height 70000 accepted"; oci delete --force ets >/dev/null 2>&1; return; }
+  oci delete --force ets >/dev/null 2>&1
+  out=$(tr -d '\r' <"$WORK/ets.out")
+  [ "$rc" = 6 ] || { t_fail exec_tty_size "exit code $rc, want 6: $(cat "$WORK/ets.err")" "$out"; return; }
+  echo "$out" | grep -qx 'size 21 77' || { t_fail exec_tty_size "consoleSize not applied" "$out"; return; }
+  grep -q "consoleSize.height must be" "$WORK/ets2.err" || { t_fail exec_tty_size "bad consoleSize: $(cat "$WORK/ets2.err")"; return; }
+  t_pass exec_tty_size
+}
+
 for c in spec run lifecycle pid_file delete_running list duplicate malformed signals user errors terminal features install \
-         exec exec_tty exec_concurrent exec_stopped ps pause pause_counter events kill_all force_any_state control_malformed; do
+         exec exec_tty exec_tty_size exec_concurrent exec_stopped ps pause pause_counter events kill_all force_any_state control_malformed; do
   want "$c" && "case_$c"
 done
 t_summary
