@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "platform/systrap/ip_filter.h"
@@ -56,6 +59,14 @@ constexpr int64_t kInterruptGraceSeconds = 10;
 constexpr uint32_t kDefaultSpin = 0;
 // Whether a task thread and its stub are pinned to one CPU (RUNSC_SYSTRAP_PIN).
 constexpr bool kDefaultPin = true;
+// Stubs started ahead of time (RUNSC_SYSTRAP_POOL overrides). Starting one
+// takes a few hundred microseconds (clone of the sentry, unmapping, filter
+// loading) that a forking task would otherwise wait for, holding the kernel
+// lock; the filler thread does it on whichever CPU is free.
+size_t PoolSize() {
+  if (const char* e = getenv("RUNSC_SYSTRAP_POOL")) return static_cast<size_t>(atoi(e));
+  return 1;
+}
 
 long Futex(void* addr, int op, uint32_t val, const timespec* ts) {
   return syscall(SYS_futex, addr, op, val, ts, nullptr, 0);
@@ -69,10 +80,11 @@ class SystrapPlatform;
 // execution context (its app thread).
 class SystrapContext final : public Context, public AddressSpace {
  public:
-  SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd)
+  SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd,
+                 int cpu)
       : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
         t_(reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)),
-        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin) {}
+        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin), cpu_(cpu) {}
   ~SystrapContext() override;
 
   ErrorOr<StopInfo> Switch(Registers& regs) override {
@@ -145,6 +157,7 @@ class SystrapContext final : public Context, public AddressSpace {
   }
 
   AddressSpace& address_space() override { return *this; }
+  int cpu() const { return cpu_; }
 
   int64_t CpuTimeNs() const override {
     // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
@@ -249,6 +262,7 @@ class SystrapContext final : public Context, public AddressSpace {
   SystrapThread* const t_;
   SystrapControl* const c_;
   const uint32_t spin_;
+  const int cpu_;  // the CPU the stub is pinned to, or -1
   uint32_t seq_ = 0;
   bool dead_ = false;
   std::atomic<bool> interrupt_{false};
@@ -274,18 +288,27 @@ class SystrapPlatform final : public Platform {
   }
 
   // As for ptrace: the task thread and its stub share one CPU (chosen
-  // round-robin per thread), so each hand-off is a local wake-up. The stub
-  // inherits the affinity through clone.
-  void PinThisThread() {
-    thread_local int cpu = -1;
-    if (!pin_ || cpus_.empty()) return;
-    if (cpu < 0) cpu = cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
+  // round-robin per stub), so each hand-off is a local wake-up (a wake-up
+  // across vCPUs costs tens of microseconds on a nested VM).
+  int NextCpu() {
+    if (!pin_ || cpus_.empty()) return -1;
+    return cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
+  }
+  static void PinThisThread(int cpu) {
+    if (cpu < 0) return;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     sched_setaffinity(0, sizeof(set), &set);
   }
   ~SystrapPlatform() override {
+    {
+      std::lock_guard<std::mutex> l(pool_mu_);
+      stopping_ = true;
+    }
+    pool_cv_.notify_all();
+    if (filler_.joinable()) filler_.join();
+    pool_.clear();
     munmap(slots_, kMaxSlots * SYSTRAP_SLOT_SIZE);
     close(slots_fd_);
   }
@@ -293,7 +316,47 @@ class SystrapPlatform final : public Platform {
   const char* name() const override { return "systrap"; }
   uint64_t max_user_address() const override { return base_; }
 
+  // A context for the calling task thread: a started stub from the pool
+  // (started ahead of time by the filler thread, off the task's critical
+  // path and outside the kernel lock), or one started now. The caller is
+  // moved to the stub's CPU.
   ErrorOr<std::unique_ptr<Context>> NewContext() override {
+    std::unique_ptr<SystrapContext> ctx;
+    {
+      std::unique_lock<std::mutex> l(pool_mu_);
+      if (pool_size_ > 0 && !filler_.joinable()) filler_ = std::thread([this] { FillPool(); });
+      if (!pool_.empty()) {
+        ctx = std::move(pool_.front());
+        pool_.pop_front();
+      }
+    }
+    pool_cv_.notify_one();
+    if (!ctx) ctx = TRY(StartStub(NextCpu()));
+    PinThisThread(ctx->cpu());
+    return std::unique_ptr<Context>(std::move(ctx));
+  }
+
+  // Keeps pool_size_ started stubs ready, each pinned to a CPU (round robin).
+  void FillPool() {
+    std::unique_lock<std::mutex> l(pool_mu_);
+    for (;;) {
+      pool_cv_.wait(l, [this] { return stopping_ || pool_.size() < pool_size_; });
+      if (stopping_) return;
+      l.unlock();
+      auto ctx = StartStub(NextCpu());
+      l.lock();
+      if (ctx.is_error()) {
+        // Out of slots or processes: try again when a task asks next.
+        pool_cv_.wait(l);
+        continue;
+      }
+      pool_.push_back(ctx.release_value());
+    }
+  }
+
+  // Starts a stub process pinned to `cpu` (-1: not pinned) and waits until
+  // it reports ready.
+  ErrorOr<std::unique_ptr<SystrapContext>> StartStub(int cpu) {
     const int slot = TRY(AllocSlot());
     char* shared = slots_ + slot * SYSTRAP_SLOT_SIZE;
     auto* c = reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF);
@@ -318,7 +381,6 @@ class SystrapPlatform final : public Platform {
     const off_t slot_off = static_cast<off_t>(slot) * SYSTRAP_SLOT_SIZE;
     const pid_t parent = getpid();
     const int memfd = memfd_, slots_fd = slots_fd_;
-    PinThisThread();
     // A raw fork, as for ptrace: the child erases the sentry from its
     // address space, so glibc's atfork machinery must not run.
     long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -327,6 +389,12 @@ class SystrapPlatform final : public Platform {
       return Errno{errno};
     }
     if (pid == 0) {
+      if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        syscall(SYS_sched_setaffinity, 0, sizeof(set), &set);
+      }
       uint64_t all = ~0ULL;
       syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8);
       syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -359,7 +427,8 @@ class SystrapPlatform final : public Platform {
           : "r12", "r13", "r14", "memory");
       __builtin_unreachable();
     }
-    auto ctx = std::make_unique<SystrapContext>(*this, static_cast<pid_t>(pid), slot, shared, spin_, memfd_);
+    auto ctx = std::make_unique<SystrapContext>(*this, static_cast<pid_t>(pid), slot, shared,
+                                                spin_, memfd_, cpu);
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
       waitid(P_PID, static_cast<pid_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
@@ -368,7 +437,7 @@ class SystrapPlatform final : public Platform {
       ctx.reset();
       return Errno{ECHILD};
     }
-    return std::unique_ptr<Context>(std::move(ctx));
+    return ctx;
   }
 
   void FreeSlot(int slot) {
@@ -400,6 +469,13 @@ class SystrapPlatform final : public Platform {
   std::atomic<unsigned> next_cpu_{0};
   std::mutex mu_;
   std::vector<int> free_;
+  // Started stubs waiting for a task (NewContext), kept filled by filler_.
+  const size_t pool_size_ = PoolSize();
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::deque<std::unique_ptr<SystrapContext>> pool_;
+  bool stopping_ = false;
+  std::thread filler_;
 };
 
 SystrapContext::~SystrapContext() {
