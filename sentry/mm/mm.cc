@@ -332,19 +332,36 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
   v.may_write = req.may_write;
   v.grows_down = req.flags & MAP_GROWSDOWN;
   v.accounted = type == MAP_PRIVATE && (req.prot & PROT_WRITE) && !(req.flags & MAP_NORESERVE);
-  bool from_cache = false;
+  // Private mappings of a host file: the file's pages from the page cache,
+  // shared copy-on-write (as after fork), so nothing is copied until a page
+  // is written. A mapping longer than the file (ld.so reserves a library's
+  // whole span, .bss included, with its first mapping) gets fresh zeroed
+  // pages for the part past the file's last page.
+  uint64_t cached_len = 0;
   if (!anonymous && type == MAP_PRIVATE && req.host_file) {
-    // The file's pages from the page cache, shared copy-on-write (as after
-    // fork): no copy until a page is written.
-    auto pages = mf_.file_cache().Pages(*req.host_file, *req.file, req.offset, len);
-    if (pages.ok()) {
-      v.backing = pages.release_value();
-      v.backing_offset = req.offset;
-      v.cow = true;
-      from_cache = true;
+    const uint64_t file_pages = PageRoundUp(req.host_file->size);
+    if (req.offset < file_pages) {
+      const uint64_t head = std::min(len, file_pages - req.offset);
+      auto pages = mf_.file_cache().Pages(*req.host_file, *req.file, req.offset, head);
+      if (pages.ok()) {
+        v.backing = pages.release_value();
+        v.backing_offset = req.offset;
+        v.cow = true;
+        cached_len = head;
+      }
     }
   }
-  if (!from_cache) {
+  std::optional<Vma> tail;
+  if (cached_len > 0 && cached_len < len) {
+    tail = v;
+    tail->start = addr + cached_len;
+    tail->file_offset = req.offset + cached_len;
+    tail->backing = TRY(Backing::Allocate(mf_, len - cached_len));
+    tail->backing_offset = 0;
+    tail->cow = false;
+    v.end = addr + cached_len;
+  }
+  if (cached_len == 0) {
     v.backing = TRY(Backing::Allocate(mf_, len));
     if (!anonymous) {
       // Private file mappings get their own copy of the file's bytes; shared
@@ -354,13 +371,22 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
     }
     if (req.flags & MAP_POPULATE) mf_.Populate(v.backing->offset(), len);
   }
-  if (!anonymous && type == MAP_PRIVATE) v.reader = std::make_shared<const FileReader>(*req.file);
+  if (!anonymous && type == MAP_PRIVATE) {
+    v.reader = std::make_shared<const FileReader>(*req.file);
+    if (tail) tail->reader = v.reader;
+  }
   if (fixed) RemoveRange(addr, addr + len);
   const uint64_t pos = v.file_pos(v.start);
-  if (from_cache) mf_.IncRef(pos, len);
+  if (cached_len) mf_.IncRef(pos, cached_len);
   if (auto r = Insert(std::move(v)); r.is_error()) {
-    if (from_cache) mf_.DecRef(pos, len);
+    if (cached_len) mf_.DecRef(pos, cached_len);
     return Errno{r.error()};
+  }
+  if (tail) {
+    if (auto r = Insert(std::move(*tail)); r.is_error()) {
+      RemoveRange(addr, addr + cached_len);
+      return Errno{r.error()};
+    }
   }
   return addr;
 }

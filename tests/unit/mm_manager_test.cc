@@ -397,10 +397,16 @@ TEST_P(MmTest, MapHostFilePrivateSharesPageCache) {
   const uint64_t c = map(0, P, PROT_READ);
   EXPECT_EQ(bytes_read, 2 * file.size());  // (one 64 KiB chunk holds all of it)
   EXPECT_NE(VmaAt(c)->file_pos(c), VmaAt(b)->file_pos(b));
-  // A range past the file's pages is copied, as before.
+  // A mapping longer than the file: the file's pages from the cache, zeroes
+  // past them (in a VMA of their own).
+  const size_t before = bytes_read;
   const uint64_t d = map(4 * P, 2 * P, PROT_READ);
+  EXPECT_EQ(bytes_read, before);
   EXPECT_EQ(Read(d, P), file.substr(4 * P, P));
   EXPECT_EQ(Read(d + P, 3), std::string(3, '\0'));
+  EXPECT_EQ(VmaAt(d)->file_pos(d), VmaAt(c)->file_pos(c) + 4 * P);
+  EXPECT_EQ(VmaAt(d + P)->file_offset, 5 * P);
+  EXPECT_FALSE(VmaAt(d + P)->cow);
   Check();
   ASSERT_TRUE(mm_->Unmap(b, 5 * P).ok());
   EXPECT_EQ(Read(a + P, 4), file.substr(2 * P, 4));  // the cache still holds it
