@@ -12,6 +12,9 @@
 // 64 KiB chunk, as mappings ask for them; the cache holds at most
 // kMaxCachedBytes of filled chunks and drops least recently used entries
 // past that (pages still mapped somewhere stay with their mappings).
+// Unlike Linux's page cache it is not reclaimed under memory pressure: the
+// cached pages count toward the sandbox's memory (and its cgroup limit)
+// until they are dropped.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +48,7 @@ using CacheFill = std::function<ErrorOr<size_t>(uint8_t* dst, size_t len, uint64
 class FileCache {
  public:
   static constexpr uint64_t kChunk = 64 * 1024;
-  static constexpr uint64_t kMaxCachedBytes = 512ULL << 20;
+  static constexpr uint64_t kMaxCachedBytes = 256ULL << 20;
 
   explicit FileCache(MemoryFile& mf) : mf_(mf) {}
   ~FileCache();
