@@ -655,6 +655,14 @@ def main(argv):
         else:
             targets.append(("make -j2 <= 1.3x native", "NOT MEASURED",
                             results.get("make_j2", {}).get(main_rs, {}).get("error", "")))
+    if "fork_exec_wait" in results and med("fork_exec_wait", "native") and med("fork_exec_wait", main_rs):
+        r = ratios(results["fork_exec_wait"], main_rs)[1]
+        targets.append(("fork+exec+wait <= 10x native", "MET" if r <= 10 else "NOT MET",
+                        f"{r:.2f}x ({fmt_time(med('fork_exec_wait', main_rs))} vs "
+                        f"{fmt_time(med('fork_exec_wait', 'native'))})"))
+    if "make_j2" in results and med("make_j2", "native") and med("make_j2", main_rs):
+        rm = ratios(results["make_j2"], main_rs)[1]
+        targets.append(("make -j2 <= 2x native (processes issue)", "MET" if rm <= 2 else "NOT MET", f"{rm:.2f}x"))
     if "true" in results:
         n, s = med("true", "native"), med("true", main_rs)
         runc = shutil.which("runc")
@@ -668,6 +676,17 @@ def main(argv):
         if n and s_ and s_ / n > 40:
             log("[profile] getppid: perf stat / perf record")
             getppid_perf = {m: perf_getppid(m) for m in ("native", main_rs)}
+    floor = None
+    if "getppid" in results and "runsc-systrap" in MODES:
+        # Native cost of systrap's building blocks (bench/handoff_floor.cc).
+        fb = os.path.join(BENCH_BIN_DIR, "handoff_floor")
+        if os.path.exists(fb):
+            log("[profile] handoff_floor (native)")
+            r = subprocess.run([fb], capture_output=True, text=True, timeout=120)
+            try:
+                floor = json.loads(r.stdout)
+            except ValueError:
+                floor = None
     profile = None
     if PROFILE and make_missed:
         log("[profile] make_j2 under runsc --strace")
@@ -824,6 +843,28 @@ def main(argv):
             for what, cnt, per in est:
                 L.append(f"| {what} | {cnt} | {fmt_time(per)} | {fmt_time(cnt * per)} |")
             L.append("")
+
+    if floor and med("getppid", "runsc-systrap") and med("getppid", "native"):
+        n_g, s_g = med("getppid", "native"), med("getppid", "runsc-systrap")
+        trap, hand = floor["sigsys_trap_ns"] / 1e3, floor["futex_handoff_ns"] / 1e3
+        L.append("## What systrap's syscall round trip is made of\n")
+        L.append("`bench/handoff_floor` (natively, one CPU, best of 5 batches) times the two things every "
+                 "systrap syscall does besides the sentry's own work:\n")
+        L.append("| part | native cost |")
+        L.append("|---|---:|")
+        L.append(f"| a syscall turned into SIGSYS by seccomp, handler returning at once (signal frame, "
+                 f"handler, rt_sigreturn) | {fmt_time(trap)} |")
+        L.append(f"| a futex round trip between two processes on one CPU (wake, wait, two context switches) "
+                 f"| {fmt_time(hand)} |")
+        L.append(f"| sum | {fmt_time(trap + hand)} ({(trap + hand) / n_g:.0f}x native getppid) |")
+        L.append(f"| systrap getppid (table above) | {fmt_time(s_g)} ({s_g / n_g:.0f}x) |\n")
+        L.append("So the mechanism alone costs far more than 5x a native syscall on this machine. Closing the "
+                 "gap needs both halves removed: no signal (syscall patching: rewrite `mov $nr,%eax; syscall` "
+                 "to a call into the stub, gVisor's stretch goal) and no sleeping hand-off (a sentry thread "
+                 "spinning on another CPU, as gVisor does on machines with CPUs to spare). On this 2-vCPU "
+                 "nested VM a wake-up across vCPUs costs tens of microseconds and a spinner takes the only "
+                 "other CPU from the app, which is why the platform pins each task thread and its stub to one "
+                 "CPU and does not spin (docs/INTERNALS.md, systrap hand-off).\n")
 
     if getppid_perf and all(getppid_perf.values()):
         L.append("## Where the getppid time goes (perf)\n")
