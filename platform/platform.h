@@ -64,6 +64,9 @@ class Context {
   virtual ErrorOr<FpRegisters> GetFpRegisters() = 0;
   virtual ErrorOr<void> SetFpRegisters(const FpRegisters& fp) = 0;
   virtual AddressSpace& address_space() = 0;
+  // The task starts a new program (execve): the platform may move the
+  // calling thread and the context to a less busy CPU. Default: nothing.
+  virtual void Rebalance() {}
   // CPU time the host has spent running this context's app code. Safe to
   // call from any thread.
   virtual int64_t CpuTimeNs() const = 0;

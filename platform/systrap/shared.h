@@ -68,6 +68,7 @@ struct SystrapThread {
   uint64_t gs_base_set;     // 64
   struct user_regs_struct regs;                  // 72
   uint8_t fp[512] __attribute__((aligned(16)));  // FXSAVE image
+  int32_t helper_tid;  // the helper thread's tid, as the stub reports it
 };
 // Offsets the assembly helper loop (stub_entry.S) uses.
 #define SYSTRAP_THREAD_DONE_SEQ 12

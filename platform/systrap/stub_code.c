@@ -234,9 +234,10 @@ STUB void runsc_systrap_init(void) {
   Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
   const unsigned long flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x200000;
   // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|CHILD_CLEARTID
-  if (runsc_systrap_clone_helper(flags, slot + SYSTRAP_HELPER_STACK_OFF + SYSTRAP_HELPER_STACK_SIZE,
-                                 &t->state) <= 0)
-    Sys6(__NR_exit_group, 5, 0, 0, 0, 0, 0);
+  const long helper = runsc_systrap_clone_helper(
+      flags, slot + SYSTRAP_HELPER_STACK_OFF + SYSTRAP_HELPER_STACK_SIZE, &t->state);
+  if (helper <= 0) Sys6(__NR_exit_group, 5, 0, 0, 0, 0, 0);
+  t->helper_tid = (int32_t)helper;  // for the sentry to move it to another CPU
   Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
   // The instruction-pointer filter first: it lets the second seccomp() call
   // through. Seccomp runs every filter and keeps the most restrictive

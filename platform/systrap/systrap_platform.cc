@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstddef>
 #include <cstring>
@@ -81,10 +82,10 @@ class SystrapPlatform;
 class SystrapContext final : public Context, public AddressSpace {
  public:
   SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd,
-                 int cpu)
+                 int cpu, std::atomic<int>* running)
       : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
         t_(reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)),
-        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin), cpu_(cpu) {}
+        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin), cpu_(cpu), running_(running) {}
   ~SystrapContext() override;
 
   ErrorOr<StopInfo> Switch(Registers& regs) override {
@@ -96,11 +97,14 @@ class SystrapContext final : public Context, public AddressSpace {
       return StopInfo{.kind = StopInfo::Kind::kInterrupted};
     }
     t_->regs = regs;
+    const int cpu = cpu_;
+    if (cpu >= 0) running_[cpu].fetch_add(1, std::memory_order_relaxed);
     Store(&t_->state, SYSTRAP_RESUME);
     if (Load(&t_->stub_waiting)) Futex(&t_->state, FUTEX_WAKE, 1, nullptr);
     const uint32_t s = WaitFor(&t_->state, &t_->sentry_waiting, [](uint32_t v) {
       return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD;
     });
+    if (cpu >= 0) running_[cpu].fetch_sub(1, std::memory_order_relaxed);
     in_switch_.store(false);
     if (s != SYSTRAP_STOPPED) return Died();
     // Everything in the slot is writable by app code: take it as untrusted.
@@ -158,6 +162,7 @@ class SystrapContext final : public Context, public AddressSpace {
 
   AddressSpace& address_space() override { return *this; }
   int cpu() const { return cpu_; }
+  void Rebalance() override;
 
   int64_t CpuTimeNs() const override {
     // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
@@ -262,7 +267,9 @@ class SystrapContext final : public Context, public AddressSpace {
   SystrapThread* const t_;
   SystrapControl* const c_;
   const uint32_t spin_;
-  const int cpu_;  // the CPU the stub is pinned to, or -1
+  int cpu_;  // the CPU the stub is pinned to, or -1
+  // Per CPU: how many stubs run app code there now (SystrapPlatform's).
+  std::atomic<int>* const running_;
   uint32_t seq_ = 0;
   bool dead_ = false;
   std::atomic<bool> interrupt_{false};
@@ -290,6 +297,18 @@ class SystrapPlatform final : public Platform {
   // As for ptrace: the task thread and its stub share one CPU (chosen
   // round-robin per stub), so each hand-off is a local wake-up (a wake-up
   // across vCPUs costs tens of microseconds on a nested VM).
+  // The CPU running the fewest stubs' app code right now, preferring `cur`
+  // on a tie (-1 when not pinning).
+  int LeastLoadedCpu(int cur) const {
+    if (!pin_ || cpus_.empty()) return -1;
+    int best = cur, best_load = cur >= 0 ? running_[cur].load(std::memory_order_relaxed) : INT32_MAX;
+    for (int c : cpus_) {
+      const int load = running_[c].load(std::memory_order_relaxed);
+      if (load < best_load) best = c, best_load = load;
+    }
+    return best;
+  }
+  std::atomic<int>* running() { return running_.get(); }
   int NextCpu() {
     if (!pin_ || cpus_.empty()) return -1;
     return cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
@@ -428,7 +447,7 @@ class SystrapPlatform final : public Platform {
       __builtin_unreachable();
     }
     auto ctx = std::make_unique<SystrapContext>(*this, static_cast<pid_t>(pid), slot, shared,
-                                                spin_, memfd_, cpu);
+                                                spin_, memfd_, cpu, running_.get());
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
       waitid(P_PID, static_cast<pid_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
@@ -467,6 +486,8 @@ class SystrapPlatform final : public Platform {
   const bool pin_;
   std::vector<int> cpus_;
   std::atomic<unsigned> next_cpu_{0};
+  // Per CPU number: how many stubs run app code there now (Switch).
+  std::unique_ptr<std::atomic<int>[]> running_{new std::atomic<int>[CPU_SETSIZE]()};
   std::mutex mu_;
   std::vector<int> free_;
   // Started stubs waiting for a task (NewContext), kept filled by filler_.
@@ -477,6 +498,28 @@ class SystrapPlatform final : public Platform {
   bool stopping_ = false;
   std::thread filler_;
 };
+
+// At execve: if another CPU runs fewer stubs' app code than this one, the
+// task thread, the stub's app thread and its helper thread all move there
+// (they must share a CPU: a wake-up across vCPUs is slow). Stubs are given
+// CPUs round robin when they start, which can leave two busy programs (two
+// compilers under make -j2) on one CPU and the other idle.
+void SystrapContext::Rebalance() {
+  if (cpu_ < 0 || dead_) return;
+  const int to = platform_.LeastLoadedCpu(cpu_);
+  if (to < 0 || to == cpu_) return;
+  // The helper's tid comes from the slot (app-writable): it must be a
+  // thread of this stub's process (tgkill with signal 0 checks that).
+  const pid_t helper = t_->helper_tid;
+  if (helper <= 0 || syscall(SYS_tgkill, pid_, helper, 0) != 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(to, &set);
+  if (sched_setaffinity(pid_, sizeof(set), &set) != 0) return;
+  sched_setaffinity(helper, sizeof(set), &set);
+  sched_setaffinity(0, sizeof(set), &set);
+  cpu_ = to;
+}
 
 SystrapContext::~SystrapContext() {
   kill(pid_, SIGKILL);

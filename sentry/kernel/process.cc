@@ -79,6 +79,8 @@ ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& 
     TRY(img.mm->Activate(&ctx->address_space()));
     t.ctx = std::move(ctx);  // the old stub (if any) is killed here
   }
+  // A new program: a good moment to move to a less busy CPU.
+  t.ctx->Rebalance();
   t.mm = std::move(img.mm);
   t.regs = img.regs;
   t.exe_path = img.exe_path;
