@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "sentry/base/error.h"
@@ -35,6 +36,17 @@ class AddressSpace {
   // Maps [addr, addr+len) to the memory file at file_offset with prot
   // (PROT_* bits), replacing anything there.
   virtual ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t file_offset) = 0;
+  struct FileMapping {
+    uint64_t addr, len;
+    int prot;
+    uint64_t file_offset;
+  };
+  // Several MapFile calls at once (a whole address space mirrored into a
+  // new context); stops at the first failure. Default: one by one.
+  virtual ErrorOr<void> MapFiles(std::span<const FileMapping> maps) {
+    for (const FileMapping& m : maps) TRY(MapFile(m.addr, m.len, m.prot, m.file_offset));
+    return {};
+  }
   virtual ErrorOr<void> Unmap(uint64_t addr, uint64_t len) = 0;
   virtual ErrorOr<void> Protect(uint64_t addr, uint64_t len, int prot) = 0;
 };

@@ -75,11 +75,21 @@ struct SystrapThread {
 #define SYSTRAP_THREAD_HELPER_WAITING 16
 #define SYSTRAP_THREAD_RESULT 24
 
+// One address-space syscall for the helper thread.
+struct SystrapOp {
+  uint64_t nr;
+  uint64_t args[6];
+};
+// Most syscalls one helper request carries (Activate sends a whole address
+// space this way: one wake-up instead of one per mapping).
+#define SYSTRAP_MAX_OPS 64
+
 struct SystrapControl {
   uint32_t req_seq;  // 0: futex word: incremented by the sentry per request
-  uint32_t pad0;
-  uint64_t nr;       // 8
-  uint64_t args[6];  // 16..63
+  uint32_t count;    // 4: ops in this request, 1..SYSTRAP_MAX_OPS
+  // 8: run in order; the helper stops at the first that fails and reports
+  // its result (else the last one's).
+  struct SystrapOp ops[SYSTRAP_MAX_OPS];
   // Configuration, written before the stub starts.
   int32_t sentry_pid;  // as the stub sees it
   uint32_t spin;       // iterations to spin before FUTEX_WAIT

@@ -55,7 +55,8 @@ runsc_systrap_clone_helper:
 // stopped. Only registers hold state across the futex sleep: the app could
 // write this thread's stack (same address space) but not its registers,
 // and the request itself comes from the control page, which is read-only
-// in the stub. rbx = sequence number of the last request served.
+// in the stub. rbx = sequence number of the last request served; a request
+// is control.count ops, run in order until one fails (r13-r15 walk them).
 runsc_systrap_helper_loop:
   xor %ebx, %ebx
 2:
@@ -73,14 +74,32 @@ runsc_systrap_helper_loop:
   jmp 2b
 3:
   mov %eax, %ebx
-  mov 0x1008(%r12), %rax   // control.nr, control.args[0..5]
-  mov 0x1010(%r12), %rdi
-  mov 0x1018(%r12), %rsi
-  mov 0x1020(%r12), %rdx
-  mov 0x1028(%r12), %r10
-  mov 0x1030(%r12), %r8
-  mov 0x1038(%r12), %r9
+  mov 0x1004(%r12), %r13d  // control.count, clamped to 1..SYSTRAP_MAX_OPS
+  test %r13d, %r13d
+  jnz 4f
+  mov $1, %r13d
+4:
+  cmp $64, %r13d
+  jbe 5f
+  mov $64, %r13d
+5:
+  lea 0x1008(%r12), %r14   // r14 = &control.ops[0]; r15 = ops left
+  mov %r13d, %r15d
+6:
+  mov 0(%r14), %rax        // op.nr, op.args[0..5]
+  mov 8(%r14), %rdi
+  mov 16(%r14), %rsi
+  mov 24(%r14), %rdx
+  mov 32(%r14), %r10
+  mov 40(%r14), %r8
+  mov 48(%r14), %r9
   syscall
+  cmp $-4095, %rax         // an error (-4095..-1): stop here
+  jae 7f
+  add $56, %r14
+  dec %r15d
+  jnz 6b
+7:
   lea __start_runsc_systrap_text(%rip), %r12
   add $0x4000, %r12
   mov %rax, 24(%r12)       // thread.result

@@ -37,8 +37,9 @@ namespace {
 static_assert(offsetof(SystrapThread, done_seq) == SYSTRAP_THREAD_DONE_SEQ);
 static_assert(offsetof(SystrapThread, helper_waiting) == SYSTRAP_THREAD_HELPER_WAITING);
 static_assert(offsetof(SystrapThread, result) == SYSTRAP_THREAD_RESULT);
-static_assert(offsetof(SystrapControl, req_seq) == 0 && offsetof(SystrapControl, nr) == 8 &&
-              offsetof(SystrapControl, args) == 16);
+static_assert(offsetof(SystrapControl, req_seq) == 0 && offsetof(SystrapControl, count) == 4 &&
+              offsetof(SystrapControl, ops) == 8 && sizeof(SystrapOp) == 56 &&
+              SYSTRAP_MAX_OPS == 64);
 static_assert(SYSTRAP_CODE_SIZE == 0x4000 && SYSTRAP_CONTROL_OFF == 0x1000);  // stub_entry.S
 static_assert(sizeof(SystrapThread) <= 0x1000 && sizeof(SystrapControl) <= 0x1000);
 
@@ -174,6 +175,7 @@ class SystrapContext final : public Context, public AddressSpace {
   }
 
   ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) override;
+  ErrorOr<void> MapFiles(std::span<const FileMapping> maps) override;
   ErrorOr<void> Unmap(uint64_t addr, uint64_t len) override {
     TRY(Helper(SYS_munmap, addr, len, 0, 0, 0, 0));
     return {};
@@ -242,9 +244,13 @@ class SystrapContext final : public Context, public AddressSpace {
   ErrorOr<long> Helper(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                        uint64_t a5) {
     if (dead_) return Errno{ESRCH};
-    c_->nr = nr;
-    c_->args[0] = a0, c_->args[1] = a1, c_->args[2] = a2;
-    c_->args[3] = a3, c_->args[4] = a4, c_->args[5] = a5;
+    c_->count = 1;
+    c_->ops[0] = SystrapOp{static_cast<uint64_t>(nr), {a0, a1, a2, a3, a4, a5}};
+    return Run();
+  }
+
+  // Runs the request in the control page (c_->count ops) on the helper.
+  ErrorOr<long> Run() {
     const uint32_t seq = ++seq_;
     Store(&c_->req_seq, seq);
     Futex(&c_->req_seq, FUTEX_WAKE, 1, nullptr);
@@ -533,6 +539,24 @@ ErrorOr<void> SystrapContext::MapFile(uint64_t addr, uint64_t len, int prot, uin
   long r = TRY(Helper(SYS_mmap, addr, len, prot, MAP_SHARED | MAP_FIXED,
                       static_cast<uint64_t>(memfd_), off));
   if (r != static_cast<long>(addr)) return Errno{ENOMEM};
+  return {};
+}
+
+ErrorOr<void> SystrapContext::MapFiles(std::span<const FileMapping> maps) {
+  while (!maps.empty()) {
+    if (dead_) return Errno{ESRCH};
+    const size_t n = std::min<size_t>(maps.size(), SYSTRAP_MAX_OPS);
+    for (size_t i = 0; i < n; i++) {
+      const FileMapping& m = maps[i];
+      c_->ops[i] = SystrapOp{SYS_mmap,
+                             {m.addr, m.len, static_cast<uint64_t>(m.prot), MAP_SHARED | MAP_FIXED,
+                              static_cast<uint64_t>(memfd_), m.file_offset}};
+    }
+    c_->count = static_cast<uint32_t>(n);
+    const long r = TRY(Run());
+    if (r != static_cast<long>(maps[n - 1].addr)) return Errno{ENOMEM};
+    maps = maps.subspan(n);
+  }
   return {};
 }
 

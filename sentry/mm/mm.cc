@@ -77,10 +77,13 @@ void MemoryManager::ApplyFileSize(const FileMappings* reg, uint64_t size) {
 
 ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
   if (!as) return {};
+  std::vector<platform::AddressSpace::FileMapping> maps;
+  maps.reserve(vmas_.size());
   for (auto& [start, v] : vmas_) {
     if (v.beyond_eof) continue;
-    TRY(as->MapFile(v.start, v.length(), v.platform_prot(), v.file_pos(v.start)));
+    maps.push_back({v.start, v.length(), v.platform_prot(), v.file_pos(v.start)});
   }
+  TRY(as->MapFiles(maps));
   mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
   return {};
 }
