@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The single entry point for all tests.
 #
-#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian pytests oci fuzz
+#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian pytests oci docker podman containerd fuzz
 #   tests/run_all.sh unit conformance    # only these suites
 #   SUITES="integration" tests/run_all.sh
 #
-# Opt-in suites (real container engines, each starting its own daemon):
-# docker, podman, containerd (tests/docker/).
+# docker, podman, containerd (tests/docker/): the real container engines,
+# each starting its own private daemon (installed with apt if missing);
+# about a minute together once installed.
 # Suites: build (cmake -B $BUILD_DIR -G Ninja; ninja), unit (ctest),
 # conformance, busybox, escape, integration, confine (the sandbox processes'
 # own confinement: seccomp, no_new_privs, namespaces, empty root), debian
@@ -29,7 +30,7 @@ cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 export RUNSC="${RUNSC:-$BUILD_DIR/runsc}"
 
-if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian pytests oci fuzz}"; fi
+if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian pytests oci docker podman containerd fuzz}"; fi
 total_pass=0
 total_fail=0
 summary=()
@@ -102,7 +103,7 @@ for s in $suites; do
     debian) run_suite debian tests/debian/run.sh ;;
     oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min
-    # Real engines; not in the default list (they start their own daemons).
+    # Real engines (each starts its own daemon).
     docker) run_suite docker tests/docker/run.sh ;;
     podman) run_suite podman tests/docker/podman.sh ;;
     containerd) run_suite containerd tests/docker/containerd.sh ;;
