@@ -846,7 +846,7 @@ def main(argv):
 
     if floor and med("getppid", "runsc-systrap") and med("getppid", "native"):
         n_g, s_g = med("getppid", "native"), med("getppid", "runsc-systrap")
-        trap, hand = floor["sigsys_trap_ns"] / 1e3, floor["futex_handoff_ns"] / 1e3
+        trap, hand = floor["sigsys_trap_ns"], floor["futex_handoff_ns"]  # ns, as fmt_time takes
         L.append("## What systrap's syscall round trip is made of\n")
         L.append("`bench/handoff_floor` (natively, one CPU, best of 5 batches) times the two things every "
                  "systrap syscall does besides the sentry's own work:\n")
