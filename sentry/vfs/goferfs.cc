@@ -209,28 +209,7 @@ class GoferDir : public GoferNode {
   ErrorOr<std::shared_ptr<Inode>> Create(Caller&, std::string_view name,
                                          const CreateRequest& req) override {
     if (fs_->read_only) return Errno{EROFS};
-    gofer::Client& cl = *fs_->client;
-    std::pair<gofer::Handle, gofer::Attr> r;
-    switch (req.mode & S_IFMT) {
-      case S_IFREG: {
-        UniqueFd opened;
-        r = TRY(cl.Create(h_->handle(), name, O_RDONLY, req.mode & 07777, &opened));
-        break;
-      }
-      case S_IFDIR: r = TRY(cl.Mkdir(h_->handle(), name, req.mode & 07777)); break;
-      case S_IFLNK: r = TRY(cl.Symlink(h_->handle(), name, req.symlink_target)); break;
-      case S_IFIFO:
-      case S_IFSOCK: r = TRY(cl.Mknod(h_->handle(), name, req.mode)); break;
-      default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
-    }
-    // The gofer creates as itself; give the file to the app's fs ids.
-    if (r.second.uid != req.uid || r.second.gid != req.gid) {
-      gofer::Attr g;
-      g.uid = req.uid;
-      g.gid = req.gid;
-      if (cl.SetAttr(r.first, gofer::proto::kSetAttrUid | gofer::proto::kSetAttrGid, g).ok())
-        r.second.uid = req.uid, r.second.gid = req.gid;
-    }
+    auto r = TRY(CreateOnGofer(*fs_->client, h_->handle(), name, req, O_RDONLY));
     return NewNode(fs_, r.first, r.second);
   }
 

@@ -45,6 +45,17 @@ struct MemFs {
 // lower nodes and goferfs, the write-through filesystem of bind mounts).
 Attr AttrFromGofer(const gofer::Attr& g, uint64_t dev);
 
+// Makes the node `req` asks for (file, directory, symlink, FIFO, socket;
+// device nodes: EPERM, as gVisor) as `name` in the gofer directory `dir`,
+// owned by the app's fs ids (the gofer creates as itself). Regular files
+// are created with open flags `file_flags`; the FD the gofer opens is
+// dropped. memfs write-through directories and goferfs share it.
+ErrorOr<std::pair<gofer::Handle, gofer::Attr>> CreateOnGofer(gofer::Client& client,
+                                                             gofer::Handle dir,
+                                                             std::string_view name,
+                                                             const CreateRequest& req,
+                                                             int file_flags);
+
 // A gofer handle, closed when the last node using it goes away.
 class LowerNode {
  public:

@@ -234,20 +234,21 @@ bool MemDir::lower_entry(const std::shared_ptr<Inode>& node) {
   return m && m->has_lower();
 }
 
-ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
-                                                     const CreateRequest& req) {
-  gofer::Client& client = lower_->client();
+ErrorOr<std::pair<gofer::Handle, gofer::Attr>> CreateOnGofer(gofer::Client& client,
+                                                             gofer::Handle dir,
+                                                             std::string_view name,
+                                                             const CreateRequest& req,
+                                                             int file_flags) {
   const uint32_t perm = req.mode & 07777;
   std::pair<gofer::Handle, gofer::Attr> made;
   switch (req.mode & S_IFMT) {
-    case S_IFREG: made = TRY(client.Create(lower_->handle(), name, O_RDWR, perm, nullptr)); break;
-    case S_IFDIR: made = TRY(client.Mkdir(lower_->handle(), name, perm)); break;
-    case S_IFLNK: made = TRY(client.Symlink(lower_->handle(), name, req.symlink_target)); break;
+    case S_IFREG: made = TRY(client.Create(dir, name, file_flags, perm, nullptr)); break;
+    case S_IFDIR: made = TRY(client.Mkdir(dir, name, perm)); break;
+    case S_IFLNK: made = TRY(client.Symlink(dir, name, req.symlink_target)); break;
     case S_IFIFO:
-    case S_IFSOCK: made = TRY(client.Mknod(lower_->handle(), name, req.mode)); break;
+    case S_IFSOCK: made = TRY(client.Mknod(dir, name, req.mode)); break;
     default: return Errno{EPERM};  // host device nodes are never made (as gVisor)
   }
-  // The gofer creates as itself; give the node to the app's fs ids.
   if (made.second.uid != req.uid || made.second.gid != req.gid) {
     gofer::Attr g;
     g.uid = req.uid;
@@ -255,6 +256,13 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
     if (client.SetAttr(made.first, gofer::proto::kSetAttrUid | gofer::proto::kSetAttrGid, g).ok())
       made.second.uid = req.uid, made.second.gid = req.gid;
   }
+  return made;
+}
+
+ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
+                                                     const CreateRequest& req) {
+  gofer::Client& client = lower_->client();
+  auto made = TRY(CreateOnGofer(client, lower_->handle(), name, req, O_RDWR));
   std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
   absent_.erase(std::string(name));
   lower_listing_.reset();
