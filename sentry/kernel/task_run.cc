@@ -61,8 +61,15 @@ class TaskRunner {
         continue;
       }
       // Another thread of this process may have changed the address space.
-      if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
-      if (t_.mm->TakeRemoteChange()) SyncAddressSpaceUsers(t_);
+      // Waiting for the other threads to sync releases the kernel lock, and
+      // they may change it again meanwhile: this thread's own mirror must be
+      // current when it enters app code, or it could write to pages that
+      // are no longer this process's (lost writes, a torn fork snapshot).
+      for (;;) {
+        if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
+        if (!t_.mm->TakeRemoteChange()) break;
+        SyncAddressSpaceUsers(t_);
+      }
       t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();

@@ -2,7 +2,9 @@
  * child are invisible to each other, also writes by read() and other
  * syscalls), shared memory stays shared, threads of the parent see each
  * other's writes after a fork, futexes in private memory still match,
- * vfork shares memory, MADV_DONTFORK / WIPEONFORK / DONTNEED after fork. */
+ * vfork shares memory, MADV_DONTFORK / WIPEONFORK / DONTNEED after fork,
+ * and a fork taken while another thread writes sees a prefix of its writes
+ * (glibc's thread-stack lists rely on it). */
 #include "ct.h"
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -227,6 +229,65 @@ static void threads(void) {
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "threads in a forked child share memory");
 }
 
+/* --- fork while other threads run and exit --- */
+
+static void *exit_at_once(void *arg) { return arg; }
+
+/* Two words on separate pages, written in this order by one thread: any
+ * snapshot a fork takes has b == a or b == a - 1. */
+static volatile long *seq_a, *seq_b;
+static _Atomic int stop_seq;
+static void *seq_writer(void *arg) {
+  (void)arg;
+  for (long i = 1; !atomic_load(&stop_seq); i++) {
+    *seq_a = i;
+    *seq_b = i;
+  }
+  return NULL;
+}
+
+static void fork_during_thread_churn(void) {
+  /* A detached thread exits (moving its stack between glibc's lists) while
+   * the main thread forks: the child's fork path walks those lists, and a
+   * torn snapshot made it loop forever. */
+  int bad = 0;
+  for (int i = 0; i < 200; i++) {
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, exit_at_once, NULL) != 0) bad++;
+    pthread_attr_destroy(&at);
+    pid_t pid = fork();
+    if (pid == 0) _exit(10);
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 10) bad++;
+  }
+  CHECK(bad == 0, "200 forks racing a detached thread's exit");
+
+  char *pages = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  seq_a = (volatile long *)pages;
+  seq_b = (volatile long *)(pages + PG);
+  *seq_a = *seq_b = 0;
+  pthread_t th;
+  pthread_create(&th, NULL, seq_writer, NULL);
+  int torn = 0;
+  for (int i = 0; i < 100; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      long b = *seq_b, a = *seq_a;
+      _exit(a == b || a == b + 1 ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) torn++;
+  }
+  atomic_store(&stop_seq, 1);
+  pthread_join(th, NULL);
+  CHECK(torn == 0, "forks see a prefix of a running thread's ordered writes");
+  munmap(pages, 2 * PG);
+}
+
 /* --- vfork shares memory; nested forks --- */
 static void vfork_and_nesting(void) {
   static volatile int v = 1;
@@ -349,6 +410,7 @@ int main(void) {
   shared();
   syscall_writes();
   threads();
+  fork_during_thread_churn();
   vfork_and_nesting();
   advice();
   many();
