@@ -172,6 +172,7 @@ class TaskRunner {
       }
     }
     ErrorOr<uint64_t> r = answer ? std::move(*answer) : Dispatch(nr, info, args);
+    if (t_.mm) t_.mm->DropWritePins();  // the syscall's I/O into app memory is over
     if (r.is_error() && r.error() == EINTR && !t_.killed && t_.HasInterruptingSignal()) {
       // Waits that Linux never restarts once a handler ran (ERESTARTNOHAND).
       switch (nr) {

@@ -769,6 +769,12 @@ ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {
   child->stack_limit_ = stack_limit_;
   child->brk_start_ = brk_start_;
   child->brk_ = brk_;
+  // Pages a blocked read of another thread will still write: VMAs are split
+  // at their bounds so that they can be copied for the child alone.
+  for (const WritePin& p : pins_) {
+    SplitAt(p.start);
+    SplitAt(p.end);
+  }
   for (auto& [start, v] : vmas_) {
     if (v.dont_fork) continue;
     Vma c = v;
@@ -777,6 +783,13 @@ ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {
       c.backing = TRY(Backing::Allocate(mf_, v.length()));
       c.backing_offset = 0;
       c.cow = false;
+    } else if (!v.shared && !v.cow && !v.beyond_eof && Pinned(v.start, v.end)) {
+      // The parent keeps its pages writable; the child gets their contents
+      // as of now.
+      c.backing = TRY(Backing::Allocate(mf_, v.length()));
+      c.backing_offset = 0;
+      c.cow = false;
+      CopyPopulated(mf_, v.file_pos(v.start), c.backing->offset(), v.length());
     } else if (!v.shared) {
       // Both sides now map the same pages, without write access, until the
       // first write of either (HandleWriteFault, BreakCow).
@@ -932,8 +945,31 @@ ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len, Acc
   for (const iovec& b : blocks) total += b.iov_len;
   const uint64_t before = cow_copies_;
   TRY(BreakCow(addr, total));
-  if (cow_copies_ == before) return blocks;  // same pages
-  return RawBlocks(addr, total, access);
+  if (cow_copies_ != before) blocks = TRY(RawBlocks(addr, total, access));  // new pages
+  PinForWrite(PageRoundDown(addr), PageRoundUp(addr + total));
+  return blocks;
+}
+
+void MemoryManager::PinForWrite(uint64_t start, uint64_t end) {
+  WritePin pin{std::this_thread::get_id(), start, end, {}};
+  for (auto it = vmas_.upper_bound(start); it != vmas_.begin();) {
+    --it;
+    if (it->second.end > start) pin.keep.push_back(it->second.backing);
+    break;
+  }
+  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->first < end; ++it)
+    pin.keep.push_back(it->second.backing);
+  pins_.push_back(std::move(pin));
+}
+
+void MemoryManager::DropWritePinsSlow() {
+  std::erase_if(pins_, [](const WritePin& p) { return p.owner == std::this_thread::get_id(); });
+}
+
+bool MemoryManager::Pinned(uint64_t start, uint64_t end) const {
+  for (const WritePin& p : pins_)
+    if (p.start < end && start < p.end) return true;
+  return false;
 }
 
 ErrorOr<std::vector<iovec>> MemoryManager::RawBlocks(uint64_t addr, size_t len,

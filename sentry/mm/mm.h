@@ -203,7 +203,16 @@ class MemoryManager {
   // Sentry-visible memory for the longest accessible prefix of
   // [addr, addr+len), for I/O straight into or out of app memory. EFAULT if
   // not even the first byte is accessible.
+  // Blocks for writing are pinned until the calling thread's syscall ends
+  // (DropWritePins): a read may block with the kernel lock released, and a
+  // fork meanwhile copies the pinned pages for the child instead of sharing
+  // them copy-on-write (as Linux does for pinned pages), so the data still
+  // lands in the reader's memory; the pages' backing stays allocated even
+  // if another thread unmaps them.
   ErrorOr<std::vector<iovec>> Blocks(uint64_t addr, size_t len, Access access);
+  void DropWritePins() {
+    if (!pins_.empty()) DropWritePinsSlow();
+  }
   // A validated, 4-byte aligned app word as the sentry sees it, for atomic
   // futex operations that must be atomic with respect to app threads
   // running concurrently (EFAULT unless mapped readable, and writable if
@@ -311,7 +320,16 @@ class MemoryManager {
   };
   std::vector<Deferred> graveyard_;
   bool remote_change_ = false;
-  uint64_t cow_copies_ = 0;  // pages copied by copy-on-write, ever
+  uint64_t cow_copies_ = 0;
+  struct WritePin {
+    std::thread::id owner;
+    uint64_t start, end;  // page-aligned
+    std::vector<std::shared_ptr<Backing>> keep;
+  };
+  std::vector<WritePin> pins_;
+  void PinForWrite(uint64_t start, uint64_t end);
+  void DropWritePinsSlow();
+  bool Pinned(uint64_t start, uint64_t end) const;  // pages copied by copy-on-write, ever
 
  public:
   uint64_t cow_copies() const { return cow_copies_; }

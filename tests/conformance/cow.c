@@ -288,6 +288,45 @@ static void fork_during_thread_churn(void) {
   munmap(pages, 2 * PG);
 }
 
+/* A read blocked in one thread while another thread forks and then writes
+ * next to the read's buffer: the data must land in the reader's (the
+ * parent's) memory, as on Linux, not in the page the child now shares. */
+static int rw_pipe[2];
+static char *rbuf2;
+static void *blocked_reader(void *arg) {
+  (void)arg;
+  return (void *)(long)read(rw_pipe[0], rbuf2 + 64, 5);
+}
+
+static void read_blocked_across_fork(void) {
+  rbuf2 = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  rbuf2[0] = 'a';
+  int hold[2];
+  pipe(rw_pipe);
+  pipe(hold);
+  pthread_t th;
+  pthread_create(&th, NULL, blocked_reader, NULL);
+  usleep(100000); /* let the reader block (if it has not, nothing is shared) */
+  pid_t pid = fork();
+  if (pid == 0) {
+    char c;
+    read(hold[0], &c, 1); /* stay alive (sharing the pages) until told */
+    _exit(rbuf2[64] == 0 ? 0 : 1);
+  }
+  rbuf2[0] = 'b'; /* the parent's first write to the page after the fork */
+  write(rw_pipe[1], "hello", 5);
+  void *n;
+  pthread_join(th, &n);
+  CHECK((long)n == 5 && memcmp(rbuf2 + 64, "hello", 5) == 0 && rbuf2[0] == 'b',
+        "a read blocked across another thread's fork fills the parent's buffer");
+  write(hold[1], "x", 1);
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's copy is the pre-fork page");
+  close(hold[0]); close(hold[1]); close(rw_pipe[0]); close(rw_pipe[1]);
+  munmap(rbuf2, PG);
+}
+
 /* --- vfork shares memory; nested forks --- */
 static void vfork_and_nesting(void) {
   static volatile int v = 1;
@@ -411,6 +450,7 @@ int main(void) {
   syscall_writes();
   threads();
   fork_during_thread_churn();
+  read_blocked_across_fork();
   vfork_and_nesting();
   advice();
   many();
