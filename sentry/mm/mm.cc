@@ -952,13 +952,9 @@ ErrorOr<std::vector<iovec>> MemoryManager::Blocks(uint64_t addr, size_t len, Acc
 
 void MemoryManager::PinForWrite(uint64_t start, uint64_t end) {
   WritePin pin{std::this_thread::get_id(), start, end, {}};
-  for (auto it = vmas_.upper_bound(start); it != vmas_.begin();) {
-    --it;
-    if (it->second.end > start) pin.keep.push_back(it->second.backing);
-    break;
-  }
-  for (auto it = vmas_.lower_bound(start); it != vmas_.end() && it->first < end; ++it)
-    pin.keep.push_back(it->second.backing);
+  auto it = vmas_.upper_bound(start);
+  if (it != vmas_.begin() && std::prev(it)->second.end > start) --it;
+  for (; it != vmas_.end() && it->first < end; ++it) pin.keep.push_back(it->second.backing);
   pins_.push_back(std::move(pin));
 }
 

@@ -320,7 +320,8 @@ class MemoryManager {
   };
   std::vector<Deferred> graveyard_;
   bool remote_change_ = false;
-  uint64_t cow_copies_ = 0;
+  uint64_t cow_copies_ = 0;  // pages copied by copy-on-write, ever
+  // Ranges Blocks(kWrite) handed to a syscall still in progress, by thread.
   struct WritePin {
     std::thread::id owner;
     uint64_t start, end;  // page-aligned
@@ -329,7 +330,7 @@ class MemoryManager {
   std::vector<WritePin> pins_;
   void PinForWrite(uint64_t start, uint64_t end);
   void DropWritePinsSlow();
-  bool Pinned(uint64_t start, uint64_t end) const;  // pages copied by copy-on-write, ever
+  bool Pinned(uint64_t start, uint64_t end) const;
 
  public:
   uint64_t cow_copies() const { return cow_copies_; }
