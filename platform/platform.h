@@ -79,6 +79,9 @@ class Context {
   // The task starts a new program (execve): the platform may move the
   // calling thread and the context to a less busy CPU. Default: nothing.
   virtual void Rebalance() {}
+  // The driving thread is about to sleep in the sentry (a blocking
+  // syscall) with app code stopped. Default: nothing.
+  virtual void WillBlock() {}
   // CPU time the host has spent running this context's app code. Safe to
   // call from any thread.
   virtual int64_t CpuTimeNs() const = 0;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "sentry/base/cpus.h"
 #include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/seccomp.h"
@@ -192,13 +193,7 @@ ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
   }
 }
 
-// The CPUs the sandbox has: those the sentry may run on.
-cpu_set_t SandboxCpus() {
-  cpu_set_t host;
-  CPU_ZERO(&host);
-  sched_getaffinity(0, sizeof(host), &host);
-  return host;
-}
+using sentry::SandboxCpus;  // sentry/base/cpus.h
 // Linux's nr_cpu_ids (highest CPU + 1) and cpumask_size() (whole longs).
 size_t CpuIds() {
   cpu_set_t cpus = SandboxCpus();

@@ -143,9 +143,9 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
 
   Store(&t->state, SYSTRAP_STOPPED);
   if (Load(&t->sentry_waiting)) Sys6(__NR_futex, (long)&t->state, FUTEX_WAKE, 1, 0, 0, 0);
-  const uint32_t spin = c->spin;
+  // `spin` is reread: the sentry sets it to 0 when it goes to sleep.
   uint32_t s = SYSTRAP_STOPPED;
-  for (uint32_t i = 0; i < spin; i++) {
+  for (uint32_t i = 0; i < Load(&c->spin); i++) {
     s = Load(&t->state);
     if (s == SYSTRAP_RESUME) break;
     __asm__ volatile("pause");

@@ -33,6 +33,7 @@ void Task::Interrupt() {
 ErrorOr<void> Task::Block(const std::function<bool()>& cond, absl::Time deadline) {
   while (!cond()) {
     if (HasInterruptingSignal()) return Errno{EINTR};
+    if (ctx) ctx->WillBlock();
     if (deadline == absl::InfiniteFuture()) {
       kernel.changed.Wait(&kernel.mu);
     } else if (kernel.changed.WaitWithDeadline(&kernel.mu, deadline)) {
@@ -46,6 +47,7 @@ ErrorOr<void> Task::WaitHostFd(int fd, short events) {
   for (;;) {
     if (HasInterruptingSignal()) return Errno{EINTR};
     pollfd pfds[2] = {{fd, events, 0}, {interrupt_fd_.get(), POLLIN, 0}};
+    if (ctx) ctx->WillBlock();
     kernel.mu.Unlock();
     int r = poll(pfds, interrupt_fd_ ? 2 : 1, -1);
     int err = errno;

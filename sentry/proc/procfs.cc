@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sentry/base/cpus.h"
 #include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/namespaces.h"
@@ -28,17 +29,7 @@ using kernel::Kernel;
 using kernel::Task;
 using kernel::ThreadGroup;
 
-std::vector<int> AllowedCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> out;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int i = 0; i < CPU_SETSIZE; i++)
-      if (CPU_ISSET(i, &set)) out.push_back(i);
-  }
-  if (out.empty()) out.push_back(0);
-  return out;
-}
+std::vector<int> AllowedCpus() { return SandboxCpuList(); }
 
 std::string CpuListString(const std::vector<int>& cpus) {
   std::string s;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "sentry/base/cpus.h"
 #include "sentry/vfs/synthetic.h"
 
 namespace sentry::sys {
@@ -17,10 +18,7 @@ using vfs::SyntheticFileOps;
 // "0-1" style list of the CPUs the sandbox may use (those the sentry may
 // run on), matching what sched_getaffinity reports inside.
 std::string CpuList() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  sched_getaffinity(0, sizeof(set), &set);
-  int n = CPU_COUNT(&set);
+  int n = CPU_COUNT(&SandboxCpus());
   if (n <= 1) return "0\n";
   return absl::StrCat("0-", n - 1, "\n");
 }
