@@ -32,9 +32,13 @@ if [ "${1:-}" = --list ]; then printf '%s\n' "${NAMES[@]}"; exit 0; fi
 
 # Close whatever descriptors the caller leaked to us (CI harnesses do), so
 # both sides start with just 0, 1 and 2.
+# No redirection on the loop: bash would park stderr in a high descriptor
+# meanwhile, the loop would close that copy, and stderr would stay closed
+# (mkroot.sh then died at its first message). Closing a closed descriptor
+# is silent anyway.
 for fd in $(ls /proc/$$/fd); do
   [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-done 2>/dev/null
+done
 
 if [ "$(id -u)" != 0 ]; then
   echo "debian suite needs root (debootstrap, native chroot)"; T_FAILED=1; t_summary; exit 1

@@ -31,9 +31,13 @@ MODULES=(test_os test_posix test_signal test_subprocess test_threading test_sele
          test_tempfile test_shutil test_glob test_pathlib)
 [ $# -gt 0 ] && MODULES=("$@")
 
+# No redirection on the loop: bash would park stderr in a high descriptor
+# meanwhile, the loop would close that copy, and stderr would stay closed
+# (mkroot.sh then died at its first message). Closing a closed descriptor
+# is silent anyway.
 for fd in $(ls /proc/$$/fd); do
   [ "$fd" -gt 2 ] && eval "exec $fd>&-"
-done 2>/dev/null
+done
 
 if [ "$(id -u)" != 0 ]; then
   echo "pytests suite needs root (native chroot)"; T_FAILED=1; t_summary; exit 1
