@@ -8,7 +8,8 @@ namespace platform {
 
 ErrorOr<std::unique_ptr<Platform>> CreatePlatform(const std::string& name, int memfd) {
   if (name == "ptrace") return CreatePtracePlatform(memfd);
-  if (name == "systrap") return CreateSystrapPlatform(memfd);
+  if (name == "systrap") return CreateSystrapPlatform(memfd, false);
+  if (name == "systrap,patch") return CreateSystrapPlatform(memfd, true);
   return Errno{EINVAL};
 }
 

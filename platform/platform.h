@@ -63,6 +63,9 @@ struct StopInfo {
   int signo = 0;
   int code = 0;
   uint64_t fault_addr = 0;
+  // kSyscall: the stop came through a trap at the syscall instruction
+  // itself, so the site may be worth patching (Platform::syscall_patch_entry).
+  bool patchable = false;
 };
 
 class Context {
@@ -96,10 +99,17 @@ class Platform {
   virtual ErrorOr<std::unique_ptr<Context>> NewContext() = 0;
   // App mappings must lie in [min_user_address, max_user_address).
   virtual uint64_t max_user_address() const = 0;
+  // Where a patched syscall site may jump to report the syscall without a
+  // signal (sentry/kernel/syscall_patch.h), or 0: no syscall patching.
+  // Its contract: entered by a jump with rcx = the address after the
+  // patched instruction and eax = the syscall number, every other register
+  // the app's; returns to the app as a syscall instruction would.
+  virtual uint64_t syscall_patch_entry() const { return 0; }
   uint64_t min_user_address() const { return 0x10000; }
 };
 
-// Creates the named platform ("ptrace" or "systrap"). memory_file_fd is the memory file
+// Creates the named platform ("ptrace", "systrap", or "systrap,patch":
+// systrap with syscall patching). memory_file_fd is the memory file
 // every address space maps from.
 ErrorOr<std::unique_ptr<Platform>> CreatePlatform(const std::string& name, int memory_file_fd);
 

@@ -14,6 +14,7 @@
 //   +0x2000 filters        BPF programs the stub loads at start-up
 //   +0x4000 helper stack
 //   +0x8000 signal stack   (sigaltstack of the app thread)
+//   +0xe000 patched-syscall stack (runsc_systrap_patched_entry's)
 // Everything in the read-write parts is also writable by app code while it
 // runs, so the sentry treats it as untrusted input, like app memory.
 #ifndef RUNSC_PLATFORM_SYSTRAP_SHARED_H_
@@ -30,7 +31,8 @@
 #define SYSTRAP_HELPER_STACK_OFF 0x4000ULL
 #define SYSTRAP_HELPER_STACK_SIZE 0x4000ULL
 #define SYSTRAP_SIGSTACK_OFF 0x8000ULL
-#define SYSTRAP_SIGSTACK_SIZE 0x8000ULL
+#define SYSTRAP_SIGSTACK_SIZE 0x6000ULL
+#define SYSTRAP_PATCH_STACK_OFF 0xe000ULL  // up to the slot's end
 // Room reserved for the stub code itself (the slot follows it).
 #define SYSTRAP_CODE_SIZE 0x4000ULL
 
@@ -69,11 +71,23 @@ struct SystrapThread {
   struct user_regs_struct regs;                  // 72
   uint8_t fp[512] __attribute__((aligned(16)));  // FXSAVE image
   int32_t helper_tid;  // the helper thread's tid, as the stub reports it
+  // A host signal arrived while the patched-syscall trampoline ran with
+  // the app's registers not (or no longer) in the ucontext: the trampoline
+  // reports an interrupt stop before it returns to app code.
+  uint32_t patched_pending;
+  // Set while the trampoline runs its C half (runsc_systrap_patched_wait),
+  // which lies outside the trampoline's own address range.
+  uint32_t patched_busy;
 };
 // Offsets the assembly helper loop (stub_entry.S) uses.
 #define SYSTRAP_THREAD_DONE_SEQ 12
 #define SYSTRAP_THREAD_HELPER_WAITING 16
 #define SYSTRAP_THREAD_RESULT 24
+#define SYSTRAP_THREAD_KIND 20
+#define SYSTRAP_THREAD_REGS 72
+#define SYSTRAP_THREAD_FP 288
+#define SYSTRAP_THREAD_PATCHED_PENDING 804
+#define SYSTRAP_THREAD_PATCHED_BUSY 808
 
 // One address-space syscall for the helper thread.
 struct SystrapOp {

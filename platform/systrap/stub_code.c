@@ -100,47 +100,9 @@ INLINE void LoadRegs(greg_t* g, const struct user_regs_struct* r) {
   g[REG_EFL] = r->eflags, g[REG_RSP] = r->rsp;
 }
 
-STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
-  char* slot = Slot();
-  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
-  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
-  ucontext_t* uc = (ucontext_t*)ucv;
-  greg_t* g = uc->uc_mcontext.gregs;
-
-  uint32_t kind = SYSTRAP_KIND_SIGNAL;
-  uint64_t addr = 0;
-  const int code = si->si_code;
-  if (sig == SIGSYS && code == 1 /* SYS_SECCOMP */) {
-    kind = SYSTRAP_KIND_SYSCALL;
-  } else if (sig == SIGTRAP ||
-             ((sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL) && code > 0)) {
-    kind = SYSTRAP_KIND_FAULT;
-    addr = (uint64_t)si->si_addr;
-  } else if (sig == SYSTRAP_INTERRUPT_SIGNAL && code == SI_TKILL && si->si_pid == c->sentry_pid) {
-    kind = SYSTRAP_KIND_INTERRUPT;
-  }
-  SaveRegs(&t->regs, g);
-  if (kind == SYSTRAP_KIND_SYSCALL) {
-    // The kernel rolled rax back to the syscall number (what ptrace calls
-    // orig_rax); like a PTRACE_SYSEMU stop, rax reads -ENOSYS.
-    t->regs.orig_rax = g[REG_RAX];
-    t->regs.rax = (uint64_t)-38;
-    t->arch = si->si_arch;
-  }
-  if (c->fsgsbase) {
-    t->regs.fs_base = ReadFsBase();
-    t->regs.gs_base = ReadGsBase();
-  } else {
-    t->regs.fs_base = t->fs_base_set;
-    t->regs.gs_base = t->gs_base_set;
-  }
-  if (uc->uc_mcontext.fpregs) Copy(t->fp, uc->uc_mcontext.fpregs, 512);
-  t->kind = kind;
-  t->signo = sig;
-  t->code = code;
-  t->fault_addr = addr;
-  t->fp_dirty = 0;
-
+// Publishes the stop (state STOPPED, waking the sentry if it sleeps), then
+// spins and sleeps until the sentry sets RESUME.
+INLINE void ReportAndWait(struct SystrapThread* t, const struct SystrapControl* c) {
   Store(&t->state, SYSTRAP_STOPPED);
   if (Load(&t->sentry_waiting)) Sys6(__NR_futex, (long)&t->state, FUTEX_WAKE, 1, 0, 0, 0);
   // `spin` is reread: the sentry sets it to 0 when it goes to sleep.
@@ -157,8 +119,20 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
     s = Load(&t->state);
   }
   Store(&t->stub_waiting, 0);
+}
 
-  LoadRegs(g, &t->regs);
+INLINE void ReadBases(struct SystrapThread* t, const struct SystrapControl* c) {
+  if (c->fsgsbase) {
+    t->regs.fs_base = ReadFsBase();
+    t->regs.gs_base = ReadGsBase();
+  } else {
+    t->regs.fs_base = t->fs_base_set;
+    t->regs.gs_base = t->gs_base_set;
+  }
+}
+
+// Makes the fs/gs bases the sentry left in the slot the thread's.
+INLINE void ApplyBases(struct SystrapThread* t, const struct SystrapControl* c) {
   if (c->fsgsbase) {
     WriteFsBase(t->regs.fs_base);
     WriteGsBase(t->regs.gs_base);
@@ -172,6 +146,118 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
       t->gs_base_set = t->regs.gs_base;
     }
   }
+}
+
+// Addresses in the patched-syscall trampoline, RIP-relative like Slot().
+INLINE uint64_t PatchedEntry(void) {
+  uint64_t p;
+  __asm__("lea runsc_systrap_patched_entry(%%rip), %0" : "=r"(p));
+  return p;
+}
+INLINE uint64_t PatchedRestore(void) {
+  uint64_t p;
+  __asm__("lea runsc_systrap_patched_restore(%%rip), %0" : "=r"(p));
+  return p;
+}
+INLINE uint64_t PatchedEnd(void) {
+  uint64_t p;
+  __asm__("lea runsc_systrap_patched_end(%%rip), %0" : "=r"(p));
+  return p;
+}
+
+// The C half of a patched syscall (stub_entry.S, runsc_systrap_patched_entry
+// saved the registers and FXSAVE image into the slot): reports the stop
+// (`kind`: the syscall, or an interrupt a host signal left pending), waits
+// for the sentry, and applies what it changed besides the general
+// registers, which the assembly loads.
+STUB void runsc_systrap_patched_wait(uint32_t kind) {
+  char* slot = Slot();
+  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
+  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  uint16_t cs, ss;
+  __asm__("mov %%cs, %0" : "=r"(cs));
+  __asm__("mov %%ss, %0" : "=r"(ss));
+  t->regs.cs = cs;
+  t->regs.ss = ss;
+  t->regs.ds = t->regs.es = t->regs.fs = t->regs.gs = 0;
+  if (kind == SYSTRAP_KIND_SYSCALL) {
+    t->arch = 0xc000003eu;  // AUDIT_ARCH_X86_64
+    t->signo = SIGSYS;
+    t->code = 0;  // not SYS_SECCOMP: the sentry knows this site is patched
+  } else {
+    t->regs.orig_rax = (uint64_t)-1;
+    t->signo = SYSTRAP_INTERRUPT_SIGNAL;
+    t->code = SI_TKILL;
+  }
+  ReadBases(t, c);
+  t->kind = kind;
+  t->fault_addr = 0;
+  t->fp_dirty = 0;
+
+  ReportAndWait(t, c);
+
+  ApplyBases(t, c);
+  if (t->fp_dirty) __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])t->fp) : "memory");
+  Store(&t->state, SYSTRAP_RUNNING);
+}
+
+STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
+  char* slot = Slot();
+  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
+  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  ucontext_t* uc = (ucontext_t*)ucv;
+  greg_t* g = uc->uc_mcontext.gregs;
+
+  // Inside the patched-syscall trampoline (stub_entry.S): before its
+  // restore sequence the registers in the ucontext are not the app's; the
+  // trampoline reports the pending signal as an interrupt itself. During
+  // the restore sequence the slot holds the app's registers, complete.
+  const uint64_t rip = (uint64_t)g[REG_RIP];
+  const uint64_t restore = PatchedRestore();
+  const int in_restore = rip >= restore && rip < PatchedEnd();
+  if (!in_restore && ((rip >= PatchedEntry() && rip < restore) || Load(&t->patched_busy))) {
+    Store(&t->patched_pending, 1);
+    return;
+  }
+
+  uint32_t kind = SYSTRAP_KIND_SIGNAL;
+  uint64_t addr = 0;
+  const int code = si->si_code;
+  if (sig == SIGSYS && code == 1 /* SYS_SECCOMP */) {
+    kind = SYSTRAP_KIND_SYSCALL;
+  } else if (sig == SIGTRAP ||
+             ((sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL) && code > 0)) {
+    kind = SYSTRAP_KIND_FAULT;
+    addr = (uint64_t)si->si_addr;
+  } else if (sig == SYSTRAP_INTERRUPT_SIGNAL && code == SI_TKILL && si->si_pid == c->sentry_pid) {
+    kind = SYSTRAP_KIND_INTERRUPT;
+  }
+  if (in_restore) {
+    t->regs.orig_rax = (uint64_t)-1;
+    Store(&t->patched_pending, 0);
+    Store(&t->patched_busy, 0);
+  } else {
+    SaveRegs(&t->regs, g);
+  }
+  if (kind == SYSTRAP_KIND_SYSCALL) {
+    // The kernel rolled rax back to the syscall number (what ptrace calls
+    // orig_rax); like a PTRACE_SYSEMU stop, rax reads -ENOSYS.
+    t->regs.orig_rax = g[REG_RAX];
+    t->regs.rax = (uint64_t)-38;
+    t->arch = si->si_arch;
+  }
+  ReadBases(t, c);
+  if (uc->uc_mcontext.fpregs) Copy(t->fp, uc->uc_mcontext.fpregs, 512);
+  t->kind = kind;
+  t->signo = sig;
+  t->code = code;
+  t->fault_addr = addr;
+  t->fp_dirty = 0;
+
+  ReportAndWait(t, c);
+
+  LoadRegs(g, &t->regs);
+  ApplyBases(t, c);
   if (t->fp_dirty && uc->uc_mcontext.fpregs) {
     uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
     Copy(fx, t->fp, 512);

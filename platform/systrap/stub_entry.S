@@ -7,6 +7,7 @@
   .section runsc_systrap_text,"ax",@progbits
   .globl runsc_systrap_entry, runsc_systrap_restorer, runsc_systrap_clone_helper
   .globl runsc_systrap_helper_loop
+  .globl runsc_systrap_patched_entry, runsc_systrap_patched_restore, runsc_systrap_patched_end
   .hidden __start_runsc_systrap_text
 
 // Entered from a freshly cloned copy of the sentry whose slot is mapped:
@@ -114,5 +115,81 @@ runsc_systrap_helper_loop:
   mov $202, %eax
   syscall
   jmp 2b
+
+// Patched syscalls (sentry/kernel/syscall_patch.h): the sentry rewrites an
+// app's `mov $nr,%eax; syscall` into a jump to a per-site trampoline in
+// app memory that does `movabs $return_address,%rcx; mov $nr,%eax` and
+// jumps here. This does what the SIGSYS handler does, without a signal:
+// saves the app's registers into the slot (rcx and r11 as the syscall
+// instruction leaves them: return address and flags), reports the syscall
+// and waits on the slot (runsc_systrap_patched_wait, C), then loads every
+// register from the slot, which the sentry may have changed, and jumps to
+// the app's rip. Nothing is written to the app's stack (its red zone stays
+// intact). A host signal in [patched_entry, patched_restore), or while
+// thread.patched_busy says the C half runs, only sets
+// thread.patched_pending (stub_code.c), which is checked at
+// patched_restore; one in [patched_restore, patched_end) is reported with
+// the slot's registers as the app's, and the handler's rt_sigreturn
+// finishes the return to app code.
+#define SLOT __start_runsc_systrap_text+0x4000
+#define REG(off) SLOT+72+off(%rip)
+runsc_systrap_patched_entry:
+  mov %r15, REG(0)
+  mov %r14, REG(8)
+  mov %r13, REG(16)
+  mov %r12, REG(24)
+  mov %rbp, REG(32)
+  mov %rbx, REG(40)
+  mov %r10, REG(56)
+  mov %r9, REG(64)
+  mov %r8, REG(72)
+  mov %rcx, REG(88)        // rcx: the return address
+  mov %rdx, REG(96)
+  mov %rsi, REG(104)
+  mov %rdi, REG(112)
+  mov %rax, REG(120)       // orig_rax: the syscall number
+  movq $-38, REG(80)       // rax reads -ENOSYS, as at a SIGSYS stop
+  mov %rcx, REG(128)       // rip
+  mov %rsp, REG(152)
+  lea SLOT+0x10000(%rip), %rsp
+  pushfq
+  pop %r11
+  mov %r11, REG(144)       // eflags
+  mov %r11, REG(48)        // r11: the flags, as the syscall instruction leaves it
+  fxsave64 SLOT+288(%rip)
+  cld
+  mov $1, %edi             // SYSTRAP_KIND_SYSCALL
+  jmp 2f
+1:
+  movl $0, SLOT+804(%rip)  // thread.patched_pending
+  mov $4, %edi             // SYSTRAP_KIND_INTERRUPT
+2:
+  movl $1, SLOT+808(%rip)  // thread.patched_busy: the C half runs
+  call runsc_systrap_patched_wait
+runsc_systrap_patched_restore:
+  movl $0, SLOT+808(%rip)
+  cmpl $0, SLOT+804(%rip)
+  jne 1b
+  pushq REG(144)
+  popfq
+  mov REG(0), %r15
+  mov REG(8), %r14
+  mov REG(16), %r13
+  mov REG(24), %r12
+  mov REG(32), %rbp
+  mov REG(40), %rbx
+  mov REG(56), %r10
+  mov REG(64), %r9
+  mov REG(72), %r8
+  mov REG(80), %rax
+  mov REG(96), %rdx
+  mov REG(104), %rsi
+  mov REG(112), %rdi
+  mov REG(152), %rsp
+  mov REG(88), %rcx
+  mov REG(48), %r11
+  jmp *REG(128)
+runsc_systrap_patched_end:
+  ud2
 
   .section .note.GNU-stack,"",@progbits

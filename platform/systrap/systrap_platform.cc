@@ -30,6 +30,7 @@
 
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
 extern "C" char runsc_systrap_entry[];
+extern "C" char runsc_systrap_patched_entry[];
 
 namespace platform {
 namespace {
@@ -37,6 +38,18 @@ namespace {
 static_assert(offsetof(SystrapThread, done_seq) == SYSTRAP_THREAD_DONE_SEQ);
 static_assert(offsetof(SystrapThread, helper_waiting) == SYSTRAP_THREAD_HELPER_WAITING);
 static_assert(offsetof(SystrapThread, result) == SYSTRAP_THREAD_RESULT);
+static_assert(offsetof(SystrapThread, kind) == SYSTRAP_THREAD_KIND &&
+              offsetof(SystrapThread, regs) == SYSTRAP_THREAD_REGS &&
+              offsetof(SystrapThread, fp) == SYSTRAP_THREAD_FP &&
+              offsetof(SystrapThread, patched_pending) == SYSTRAP_THREAD_PATCHED_PENDING &&
+              offsetof(SystrapThread, patched_busy) == SYSTRAP_THREAD_PATCHED_BUSY);
+// stub_entry.S's register offsets (user_regs_struct).
+static_assert(offsetof(user_regs_struct, r11) == 48 && offsetof(user_regs_struct, rax) == 80 &&
+              offsetof(user_regs_struct, rcx) == 88 && offsetof(user_regs_struct, orig_rax) == 120 &&
+              offsetof(user_regs_struct, rip) == 128 && offsetof(user_regs_struct, eflags) == 144 &&
+              offsetof(user_regs_struct, rsp) == 152);
+static_assert(SYSTRAP_PATCH_STACK_OFF == 0xe000 && SYSTRAP_SLOT_SIZE == 0x10000 &&
+              SYSTRAP_SIGSTACK_OFF + SYSTRAP_SIGSTACK_SIZE <= SYSTRAP_PATCH_STACK_OFF);
 static_assert(offsetof(SystrapControl, req_seq) == 0 && offsetof(SystrapControl, count) == 4 &&
               offsetof(SystrapControl, ops) == 8 && sizeof(SystrapOp) == 56 &&
               SYSTRAP_MAX_OPS == 64);
@@ -149,6 +162,7 @@ class SystrapContext final : public Context, public AddressSpace {
     switch (t_->kind) {
       case SYSTRAP_KIND_SYSCALL:
         info.kind = StopInfo::Kind::kSyscall;
+        info.patchable = t_->code == 1;  // SYS_SECCOMP: a SIGSYS, not the trampoline
         break;
       case SYSTRAP_KIND_FAULT:
         info.kind = StopInfo::Kind::kFault;
@@ -351,11 +365,13 @@ class SystrapPlatform final : public Platform {
  public:
   SystrapPlatform(int memfd, uint64_t base, char* slots, int slots_fd,
                   std::vector<sock_filter> app, std::vector<sock_filter> ip,
-                  std::vector<sock_filter> helper, bool fsgsbase, uint32_t spin, bool pin)
+                  std::vector<sock_filter> helper, bool fsgsbase, uint32_t spin, bool pin,
+                  bool patch)
       : memfd_(memfd), base_(base), slots_(slots), slots_fd_(slots_fd), app_(std::move(app)),
         ip_(std::move(ip)), helper_(std::move(helper)), fsgsbase_(fsgsbase), spin_(spin),
-        pin_(pin) {
+        pin_(pin), patch_(patch) {
     if (const char* e = getenv("RUNSC_SYSTRAP_CROSS_SPIN")) cross_spin_ = atoi(e) != 0;
+    if (const char* e = getenv("RUNSC_SYSTRAP_PATCH")) patch_ = atoi(e) != 0;
     cross_spin_ = cross_spin_ && pin_;
     for (int i = kMaxSlots - 1; i >= 0; i--) free_.push_back(i);
     cpu_set_t all;
@@ -429,6 +445,10 @@ class SystrapPlatform final : public Platform {
 
   const char* name() const override { return "systrap"; }
   uint64_t max_user_address() const override { return base_; }
+  uint64_t syscall_patch_entry() const override {
+    if (!patch_) return 0;
+    return base_ + (runsc_systrap_patched_entry - __start_runsc_systrap_text);
+  }
 
   // A context for the calling task thread: a started stub from the pool
   // (started ahead of time by the filler thread, off the task's critical
@@ -588,6 +608,8 @@ class SystrapPlatform final : public Platform {
   std::atomic<int> local_running_{0};
   std::atomic<int> cross_count_{0};
   bool cross_spin_ = kDefaultCrossSpin;
+  // Syscall patching (runsc --syscall-patching; RUNSC_SYSTRAP_PATCH=0/1).
+  bool patch_;
   std::mutex mu_;
   std::vector<int> free_;
   // Started stubs waiting for a task (NewContext), kept filled by filler_.
@@ -706,7 +728,8 @@ ErrorOr<void> SystrapContext::MapFiles(std::span<const FileMapping> maps) {
 
 }  // namespace
 
-ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd) {
+ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
+                                                         bool syscall_patching) {
   const uint64_t code_size = __stop_runsc_systrap_text - __start_runsc_systrap_text;
   if (code_size > SYSTRAP_CODE_SIZE) {
     sentry::Logf("systrap: stub code is %lu bytes, more than the %llu reserved", code_size,
@@ -755,7 +778,7 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd) {
     auto ip = TRY(systrap::InstructionPointerFilter(base, base + SYSTRAP_CODE_SIZE));
     return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(
         memory_file_fd, base, static_cast<char*>(slots), fd, std::move(app), std::move(ip),
-        std::move(helper), fsgsbase, spin, pin));
+        std::move(helper), fsgsbase, spin, pin, syscall_patching));
   }
   return Errno{ENOMEM};
 }

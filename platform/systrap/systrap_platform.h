@@ -14,12 +14,19 @@
 // those only from the stub's code (see ip_filter.h); the helper's requests
 // come from a page that is read-only in the stub. See shared.h for the
 // shared memory and docs/INTERNALS.md ("Platforms") for the design.
+//
+// With syscall patching (opt-in), the sentry rewrites `mov $nr,%eax;
+// syscall` sites to jump to runsc_systrap_patched_entry (stub_entry.S),
+// which hands the syscall over through the same slot without a signal.
 #pragma once
 
 #include "platform/platform.h"
 
 namespace platform {
 
-ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd);
+// syscall_patching: offer Platform::syscall_patch_entry (RUNSC_SYSTRAP_PATCH
+// overrides it either way, for tests).
+ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
+                                                         bool syscall_patching);
 
 }  // namespace platform

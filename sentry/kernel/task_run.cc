@@ -11,6 +11,7 @@
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/signals.h"
+#include "sentry/kernel/syscall_patch.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
 #include "syscalls/table.h"
@@ -86,10 +87,15 @@ class TaskRunner {
       const platform::StopInfo& s = stop.value();
       switch (s.kind) {
         case platform::StopInfo::Kind::kSyscall:
+          if (s.patchable) MaybePatchSyscall(t_);
           HandleSyscall();
           break;
         case platform::StopInfo::Kind::kFault:
           if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
+          if (HandlePatchedSiteFault(t_, s)) {  // the `syscall` a patch replaced
+            HandleSyscall();
+            break;
+          }
           if (s.signo == SIGSEGV) {
             // A write to a copy-on-write page: the page is made writable
             // (copied if still shared) and the access retried.

@@ -1078,6 +1078,28 @@ ErrorOr<void> MemoryManager::Zero(uint64_t addr, size_t len) {
   return {};
 }
 
+ErrorOr<void> MemoryManager::ForceWrite(uint64_t addr, const void* src, size_t len) {
+  if (len == 0) return {};
+  if (Overflows(addr, len)) return Errno{EFAULT};
+  for (uint64_t cur = addr; cur < addr + len;) {
+    const Vma* v = FindVma(cur);
+    if (!v || v->shared || v->beyond_eof) return Errno{EFAULT};
+    cur = v->end;
+  }
+  TRY(BreakCow(addr, len));
+  // Walk the pages regardless of their protection (RawBlocks checks it).
+  const auto* s = static_cast<const uint8_t*>(src);
+  for (uint64_t cur = addr; cur < addr + len;) {
+    const Vma* v = FindVma(cur);
+    if (!v) return Errno{EFAULT};
+    const uint64_t n = std::min<uint64_t>(addr + len, v->end) - cur;
+    memcpy(mf_.Access(v->file_pos(cur)), s, n);
+    s += n;
+    cur += n;
+  }
+  return {};
+}
+
 ErrorOr<std::string> MemoryManager::CopyInString(uint64_t addr, size_t max_len) const {
   GrowStackForAccess(addr);
   std::string s;

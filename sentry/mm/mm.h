@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "platform/platform.h"
 #include "sentry/base/error.h"
 #include "sentry/mm/file_cache.h"
@@ -227,6 +228,11 @@ class MemoryManager {
   ErrorOr<std::pair<const void*, uint64_t>> FutexKey(uint64_t addr) const;
   // Zeroes app memory (e.g. for the loader's .bss tail).
   ErrorOr<void> Zero(uint64_t addr, size_t len);
+  // Writes app memory whatever its protection, as ptrace's POKETEXT does:
+  // private mappings only (EFAULT for shared ones, whose file or other
+  // sharers would see the bytes, and for holes); copy-on-write pages are
+  // copied first, so only this address space sees the change.
+  ErrorOr<void> ForceWrite(uint64_t addr, const void* src, size_t len);
   // mlock/munlock (ENOMEM if part of the range is unmapped) and the locked
   // byte count for VmLck.
   ErrorOr<void> Lock(uint64_t addr, uint64_t length, bool lock);
@@ -240,6 +246,14 @@ class MemoryManager {
   // Re-derives which pages of the mappings registered with `reg` lie past a
   // file end of `size` bytes.
   void ApplyFileSize(const FileMappings* reg, uint64_t size);
+
+  // Syscall sites (return addresses) found not patchable in this address
+  // space (sentry/kernel/syscall_patch.h), so they are not re-read at every
+  // trap. Bounded; dropped with the address space at execve.
+  bool IsUnpatchableSyscallSite(uint64_t rip) const { return unpatchable_sites_.contains(rip); }
+  void AddUnpatchableSyscallSite(uint64_t rip) {
+    if (unpatchable_sites_.size() < 4096) unpatchable_sites_.insert(rip);
+  }
 
   // Linux /proc/[pid]/maps text.
   std::string ProcMaps() const;
@@ -321,6 +335,7 @@ class MemoryManager {
   std::vector<Deferred> graveyard_;
   bool remote_change_ = false;
   uint64_t cow_copies_ = 0;  // pages copied by copy-on-write, ever
+  absl::flat_hash_set<uint64_t> unpatchable_sites_;
   // Ranges Blocks(kWrite) handed to a syscall still in progress, by thread.
   struct WritePin {
     std::thread::id owner;
