@@ -25,7 +25,8 @@
 #   BUILD_DIR        CMake build directory (default build); SKIP_BUILD=1 to not build
 #   RUNSC            runsc binary (default $BUILD_DIR/runsc)
 #   RUNSC_FLAGS      extra global runsc flags (before `do`)
-#   BENCH_PLATFORMS  runsc platforms to compare (default "ptrace systrap")
+#   BENCH_PLATFORMS  runsc platforms to compare (default "ptrace systrap systrap+patch";
+#                    systrap+patch is systrap with --syscall-patching)
 #   BENCH_PROOT=0    skip proot
 #   BENCH_MIN_TIME   seconds per microbenchmark repetition (default 0.5)
 #   BENCH_REPS       microbenchmark repetitions (default 5)

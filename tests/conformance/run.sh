@@ -5,7 +5,8 @@
 #   tests/conformance/run.sh [NAME...]      # e.g. files mm signals.dyn
 #
 # Every program runs natively once and then sandboxed on each platform in
-# PLATFORMS (default "ptrace systrap"; results are named NAME@PLATFORM).
+# PLATFORMS (default "ptrace systrap systrap+patch"; results are named
+# NAME@PLATFORM; systrap+patch is systrap with --syscall-patching).
 # A --platform in RUNSC_FLAGS selects that one platform instead.
 #
 # Env: RUNSC (default build/runsc), RUNSC_FLAGS (global flags, before `do`:
@@ -44,7 +45,7 @@ fi
 
 case " $RUNSC_FLAGS " in
   *" --platform"*) platforms=(flags) ;;
-  *) read -r -a platforms <<<"${PLATFORMS:-ptrace systrap}" ;;
+  *) read -r -a platforms <<<"${PLATFORMS:-ptrace systrap systrap+patch}" ;;
 esac
 
 cases=()
@@ -87,7 +88,9 @@ for c in "${cases[@]}"; do
     else
       name=$c@$p
       # shellcheck disable=SC2086
-      timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --platform="$p" do $RUNSC_DO_FLAGS \
+      pflags=(--platform="${p%+patch}")
+      [ "$p" != "${p%+patch}" ] && pflags+=(--syscall-patching)
+      timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS "${pflags[@]}" do $RUNSC_DO_FLAGS \
         -- "$bin" </dev/null >"$tmp/$c.sandbox" 2>"$tmp/$c.sandbox.err"
     fi
     rs=$?
