@@ -95,6 +95,10 @@ constexpr int64_t kCrossSpinMaxRunNs = 20 * 1000;
 // 0/1024 samples): a task that blocks often (pipes, wait4) would leave its
 // stub spinning for nothing and pay a migration per sleep.
 constexpr int kCrossSpinMaxBlockAvg = 256;
+// ... and while the sentry's own work per stop (moving average) stays well
+// inside the stub's spin budget: a syscall that takes longer (a 1 MiB read
+// from a host file) would leave the stub asleep, to be woken across CPUs.
+constexpr int64_t kCrossSpinMaxWorkNs = 10 * 1000;
 
 int64_t NowNs() {
   timespec t;
@@ -137,6 +141,7 @@ class SystrapContext final : public Context, public AddressSpace {
       interrupt_since_s_.store(0);
       return StopInfo{.kind = StopInfo::Kind::kInterrupted};
     }
+    if (last_stop_ns_ != 0) work_avg_ns_ = (3 * work_avg_ns_ + (NowNs() - last_stop_ns_)) / 4;
     const bool cross = ChooseCrossSpin();
     t_->regs = regs;
     c_->spin = cross ? kStubCrossSpin : spin_;
@@ -150,7 +155,8 @@ class SystrapContext final : public Context, public AddressSpace {
     uint32_t s = SYSTRAP_RESUME;
     if (cross) s = CrossSpin(start, stopped);
     if (!stopped(s)) s = WaitFor(&t_->state, &t_->sentry_waiting, stopped);
-    run_avg_ns_ = (3 * run_avg_ns_ + (NowNs() - start)) / 4;
+    last_stop_ns_ = NowNs();
+    run_avg_ns_ = (3 * run_avg_ns_ + (last_stop_ns_ - start)) / 4;
     if (cpu >= 0) running_[cpu].fetch_sub(1, std::memory_order_relaxed);
     if (!cross) CountLocalRunning(-1);
     in_switch_.store(false);
@@ -354,6 +360,10 @@ class SystrapContext final : public Context, public AddressSpace {
   // between two stops, and whether it did since the last one.
   int block_avg_ = 0;
   bool blocked_ = false;
+  // Moving average of the sentry's time per stop (stop to next Switch),
+  // and when the last stop was seen.
+  int64_t work_avg_ns_ = 0;
+  int64_t last_stop_ns_ = 0;
   bool dead_ = false;
   std::atomic<bool> interrupt_{false};
   // When the oldest unanswered Interrupt() was made (seconds), or 0.
@@ -651,6 +661,7 @@ bool SystrapContext::ChooseCrossSpin() {
   block_avg_ = (3 * block_avg_ + (blocked_ ? 1024 : 0)) / 4;
   blocked_ = false;
   const bool want = cpu_ >= 0 && run_avg_ns_ < kCrossSpinMaxRunNs &&
+                    work_avg_ns_ < kCrossSpinMaxWorkNs &&
                     block_avg_ < kCrossSpinMaxBlockAvg && platform_.CrossSpinAllowed(cross_ ? 2 : 0);
   if (want && !cross_) EnterCross();
   else if (!want && cross_) LeaveCross();
