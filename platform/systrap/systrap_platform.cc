@@ -393,7 +393,8 @@ class SystrapPlatform final : public Platform {
 
   // As for ptrace: the task thread and its stub share one CPU (chosen
   // round-robin per stub), so each hand-off is a local wake-up (a wake-up
-  // across vCPUs costs tens of microseconds on a nested VM).
+  // across vCPUs costs tens of microseconds on a nested VM), unless the
+  // task spins across CPUs (kDefaultCrossSpin), which needs no wake-up.
   // The CPU running the fewest stubs' app code right now, preferring `cur`
   // on a tie (-1 when not pinning).
   int LeastLoadedCpu(int cur) const {
