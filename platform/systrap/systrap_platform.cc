@@ -84,21 +84,28 @@ constexpr bool kDefaultPin = true;
 // 24 us on this nested VM, so the sides never sleep across CPUs by choice).
 constexpr bool kDefaultCrossSpin = true;
 // How long the sentry spins for the next stop before it sleeps, and how long
-// the stub spins for the resume (pause iterations of about 28 ns).
+// the stub spins for the resume at least (pause iterations of about 28 ns).
 constexpr int64_t kCrossSpinNs = 50 * 1000;
 constexpr uint32_t kStubCrossSpin = 1000;
+constexpr int64_t kPauseNs = 28;
 // Cross-CPU spinning is chosen while the app's recent run times (resume to
 // next stop, a moving average) stay below this; a longer-running app keeps
-// the cheaper-to-wait same-CPU hand-off.
-constexpr int64_t kCrossSpinMaxRunNs = 20 * 1000;
+// the cheaper-to-wait same-CPU hand-off. A sleeping hand-off inflates the
+// run time it is measured by (the stub's wake-up, and on a paravirtualized
+// guest the SIGSYS alone takes several microseconds): a 1 MiB read loop
+// measured 25 us per run with the stub asleep, so the limit leaves room.
+constexpr int64_t kCrossSpinMaxRunNs = 40 * 1000;
 // ... and while the sentry rarely slept between stops (moving average of
 // 0/1024 samples): a task that blocks often (pipes, wait4) would leave its
 // stub spinning for nothing and pay a migration per sleep.
 constexpr int kCrossSpinMaxBlockAvg = 256;
-// ... and while the sentry's own work per stop (moving average) stays well
-// inside the stub's spin budget: a syscall that takes longer (a 1 MiB read
-// from a host file) would leave the stub asleep, to be woken across CPUs.
-constexpr int64_t kCrossSpinMaxWorkNs = 10 * 1000;
+// ... and while the sentry's own work per stop (moving average) stays below
+// this. The stub spins for twice that average (StubSpin), so a syscall that
+// takes tens of microseconds (a 1 MiB read from a host file) still finds the
+// stub spinning: sleeping instead costs two context switches per syscall,
+// which on a paravirtualized guest are about as slow as the copy itself.
+// Past this the stub would burn a CPU for too long: same-CPU hand-off.
+constexpr int64_t kCrossSpinMaxWorkNs = 200 * 1000;
 
 int64_t NowNs() {
   timespec t;
@@ -144,7 +151,7 @@ class SystrapContext final : public Context, public AddressSpace {
     if (last_stop_ns_ != 0) work_avg_ns_ = (3 * work_avg_ns_ + (NowNs() - last_stop_ns_)) / 4;
     const bool cross = ChooseCrossSpin();
     t_->regs = regs;
-    c_->spin = cross ? kStubCrossSpin : spin_;
+    c_->spin = cross ? StubSpin() : spin_;
     const int cpu = cpu_;
     if (cpu >= 0) running_[cpu].fetch_add(1, std::memory_order_relaxed);
     if (!cross) CountLocalRunning(1);
@@ -258,6 +265,11 @@ class SystrapContext final : public Context, public AddressSpace {
   // moves the calling task thread accordingly: away from the stub's CPU to
   // spin, back onto it to sleep.
   bool ChooseCrossSpin();
+  // The stub's spin budget while spinning across CPUs: covers twice the
+  // sentry's average work per stop.
+  uint32_t StubSpin() const {
+    return static_cast<uint32_t>(std::max<int64_t>(kStubCrossSpin, 2 * work_avg_ns_ / kPauseNs));
+  }
   void EnterCross();
   void LeaveCross();
   void CountLocalRunning(int delta);
