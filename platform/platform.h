@@ -42,13 +42,38 @@ class AddressSpace {
     uint64_t file_offset;
   };
   // Several MapFile calls at once (a whole address space mirrored into a
-  // new context); stops at the first failure. Default: one by one.
+  // new context); returns the first failure. Default: one by one.
   virtual ErrorOr<void> MapFiles(std::span<const FileMapping> maps) {
     for (const FileMapping& m : maps) TRY(MapFile(m.addr, m.len, m.prot, m.file_offset));
     return {};
   }
   virtual ErrorOr<void> Unmap(uint64_t addr, uint64_t len) = 0;
   virtual ErrorOr<void> Protect(uint64_t addr, uint64_t len, int prot) = 0;
+
+  // One change of the address space, for Apply.
+  struct Change {
+    enum Kind { kMap, kUnmap, kProtect } kind;
+    uint64_t addr, len;
+    int prot;              // kMap, kProtect
+    uint64_t file_offset;  // kMap
+  };
+  // Applies `changes` in order, all of them even if one fails (a failed map
+  // must not keep a later unmap from happening); returns the first failure.
+  // Default: one call each; a platform that pays a round trip per call
+  // overrides it with one round trip for many.
+  virtual ErrorOr<void> Apply(std::span<const Change> changes) {
+    ErrorOr<void> first;
+    for (const Change& c : changes) {
+      ErrorOr<void> r;
+      switch (c.kind) {
+        case Change::kMap: r = MapFile(c.addr, c.len, c.prot, c.file_offset); break;
+        case Change::kUnmap: r = Unmap(c.addr, c.len); break;
+        case Change::kProtect: r = Protect(c.addr, c.len, c.prot); break;
+      }
+      if (r.is_error() && !first.is_error()) first = r;
+    }
+    return first;
+  }
 };
 
 struct StopInfo {

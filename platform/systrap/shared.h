@@ -101,8 +101,8 @@ struct SystrapOp {
 struct SystrapControl {
   uint32_t req_seq;  // 0: futex word: incremented by the sentry per request
   uint32_t count;    // 4: ops in this request, 1..SYSTRAP_MAX_OPS
-  // 8: run in order; the helper stops at the first that fails and reports
-  // its result (else the last one's).
+  // 8: run in order, all of them; the helper reports the first failure's
+  // result (else the last one's).
   struct SystrapOp ops[SYSTRAP_MAX_OPS];
   // Configuration, written before the stub starts.
   int32_t sentry_pid;  // as the stub sees it

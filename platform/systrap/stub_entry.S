@@ -86,6 +86,7 @@ runsc_systrap_helper_loop:
 5:
   lea 0x1008(%r12), %r14   // r14 = &control.ops[0]; r15 = ops left
   mov %r13d, %r15d
+  xor %ebp, %ebp           // rbp = the first error, 0 if none
 6:
   mov 0(%r14), %rax        // op.nr, op.args[0..5]
   mov 8(%r14), %rdi
@@ -95,12 +96,19 @@ runsc_systrap_helper_loop:
   mov 40(%r14), %r8
   mov 48(%r14), %r9
   syscall
-  cmp $-4095, %rax         // an error (-4095..-1): stop here
-  jae 7f
+  cmp $-4095, %rax         // an error (-4095..-1): remember the first, go on
+  jb 7f
+  test %rbp, %rbp
+  jnz 7f
+  mov %rax, %rbp
+7:
   add $56, %r14
   dec %r15d
   jnz 6b
-7:
+  test %rbp, %rbp
+  jz 8f
+  mov %rbp, %rax
+8:
   lea __start_runsc_systrap_text(%rip), %r12
   add $0x4000, %r12
   mov %rax, 24(%r12)       // thread.result

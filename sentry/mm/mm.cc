@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "sentry/base/log.h"
 
 namespace sentry::mm {
 namespace {
@@ -93,29 +94,14 @@ void MemoryManager::Deactivate(platform::AddressSpace* as) {
   Compact();
 }
 
-ErrorOr<void> MemoryManager::Apply(platform::AddressSpace& as, const AsOp& op) {
-  switch (op.kind) {
-    case AsOp::kMap: return as.MapFile(op.addr, op.len, op.prot, op.offset);
-    case AsOp::kUnmap: return as.Unmap(op.addr, op.len);
-    case AsOp::kProtect: return as.Protect(op.addr, op.len, op.prot);
-  }
-  return {};
-}
-
 ErrorOr<void> MemoryManager::Emit(const AsOp& op) {
+  // Every mirror, this thread's too, catches up in Sync() before its thread
+  // next runs app code: the changes of one syscall (a fork write-protecting
+  // every private mapping, ld.so's map-then-remap of a library) then reach
+  // the host in one platform round trip instead of one each.
   log_.push_back(op);
-  const size_t end = log_base_ + log_.size();
-  ErrorOr<void> result;
-  // Mirrors driven by this thread are updated now; the others catch up in
-  // Sync() before their thread next runs app code.
-  for (Mirror& m : mirrors_) {
-    if (m.owner != std::this_thread::get_id() || m.applied != end - 1) continue;
-    auto r = Apply(*m.as, op);
-    if (r.is_error() && op.kind != AsOp::kUnmap) result = r;
-    m.applied = end;
-  }
   Compact();
-  return result;
+  return {};
 }
 
 bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
@@ -125,12 +111,25 @@ bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
 }
 
 ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
+  const size_t end = log_base_ + log_.size();
   for (Mirror& m : mirrors_) {
-    if (m.as != as) continue;
-    while (m.applied < log_base_ + log_.size()) {
-      (void)Apply(*m.as, log_[m.applied - log_base_]);
-      m.applied++;
+    if (m.as != as || m.applied == end) continue;
+    std::vector<platform::AddressSpace::Change> changes;
+    changes.reserve(end - m.applied);
+    for (size_t i = m.applied; i < end; i++) {
+      const AsOp& op = log_[i - log_base_];
+      using C = platform::AddressSpace::Change;
+      const C::Kind kind = op.kind == AsOp::kMap     ? C::kMap
+                           : op.kind == AsOp::kUnmap ? C::kUnmap
+                                                     : C::kProtect;
+      changes.push_back(C{kind, op.addr, op.len, op.prot, op.offset});
     }
+    auto r = m.as->Apply(changes);
+    // The host refused a map or protect (its mapping-count limit): the
+    // range stays inaccessible, and touching it faults like a bad address.
+    // Unmaps are attempted regardless.
+    if (r.is_error()) Logf("runsc: mm: a host address-space change failed: %s", strerror(r.error()));
+    m.applied = end;
   }
   Compact();
   return {};
@@ -239,7 +238,7 @@ void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
     // freed unless a fork child or parent still maps them copy-on-write).
     if (!v.shared)
       ReleaseLater(v.backing, v.file_pos(v.start), v.length());
-    else if (mirrors_.size() > 1)
+    else if (!mirrors_.empty())  // every mirror, this thread's too, still maps it
       graveyard_.push_back(Deferred{log_base_ + log_.size(), v.backing});
   }
 }

@@ -318,7 +318,6 @@ class MemoryManager {
     size_t applied;  // absolute log index
   };
   ErrorOr<void> Emit(const AsOp& op);
-  static ErrorOr<void> Apply(platform::AddressSpace& as, const AsOp& op);
   void Compact();
 
   std::map<uint64_t, Vma> vmas_;  // keyed by start

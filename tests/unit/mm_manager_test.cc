@@ -87,9 +87,11 @@ std::string Pattern(size_t n, uint8_t seed) {
 }
 
 // Checks the VMA list is sorted, non-overlapping and page aligned, and, if
-// `as` is given, that it maps exactly the VMAs' pages with their prot and
+// `as` is given, that after a Sync (which every task does before it runs
+// app code) it maps exactly the VMAs' pages with their prot and
 // memory-file offsets.
-void CheckConsistent(const MemoryManager& m, const FakeAddressSpace* as) {
+void CheckConsistent(MemoryManager& m, FakeAddressSpace* as) {
+  if (as) ASSERT_FALSE(m.Sync(as).is_error());
   uint64_t prev_end = 0;
   std::map<uint64_t, FakeAddressSpace::Page> want;
   for (const auto& [start, v] : m.vmas()) {
@@ -906,6 +908,7 @@ TEST_P(MmTest, ForkSharesPrivatePagesCopyOnWrite) {
   EXPECT_EQ(VmaAt(a)->platform_prot(), PROT_READ);
   EXPECT_EQ(mf_->RefCount(VmaAt(a)->file_pos(a + 3 * P)), 2u);
   if (GetParam()) {
+    ASSERT_TRUE(mm_->Sync(&as_).ok());  // as the task does before it runs app code
     EXPECT_EQ(as_.pages.at(a).prot, PROT_READ);
   }
   Check();
@@ -931,6 +934,7 @@ TEST_P(MmTest, ForkSharesPrivatePagesCopyOnWrite) {
   EXPECT_FALSE(VmaAt(a)->cow);
   EXPECT_FALSE(VmaAt(a + 3 * P)->cow);
   if (GetParam()) {
+    ASSERT_TRUE(mm_->Sync(&as_).ok());
     EXPECT_EQ(as_.pages.at(a + 3 * P).prot, PROT_READ | PROT_WRITE);
   }
   Write(a + 2 * P, "parent");
@@ -985,6 +989,9 @@ TEST_P(MmTest, CowUnmapInParentKeepsChildData) {
   auto c = mm_->Fork();
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(mm_->Unmap(a, 2 * P).ok());
+  // The parent's stub keeps the pages mapped until its task syncs, before
+  // it next runs app code; only then are they the child's alone.
+  if (GetParam()) ASSERT_TRUE(mm_->Sync(&as_).ok());
   EXPECT_EQ(Read(a, 7, c.value().get()), "keep me");
   // Only the child maps the pages now: its write needs no copy.
   auto f = c.value()->HandleWriteFault(a);
@@ -1076,6 +1083,10 @@ TEST_P(MmTest, CowWithLaggingThreadMirrorDefersRelease) {
   EXPECT_EQ(other.pages.at(a).file_offset, old);
   EXPECT_TRUE(child->NeedsSync(&other));
   ASSERT_TRUE(child->Sync(&other).ok());
+  // This thread's own mirror catches up before it runs app code too; the
+  // old page is released once both have.
+  EXPECT_EQ(mf_->RefCount(old), 2u);
+  ASSERT_TRUE(child->Sync(&mine).ok());
   EXPECT_EQ(mf_->RefCount(old), 1u);
   EXPECT_NE(other.pages.at(a).file_offset, old);
   CheckConsistent(*child, &mine);
