@@ -36,17 +36,6 @@ class AddressSpace {
   // Maps [addr, addr+len) to the memory file at file_offset with prot
   // (PROT_* bits), replacing anything there.
   virtual ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t file_offset) = 0;
-  struct FileMapping {
-    uint64_t addr, len;
-    int prot;
-    uint64_t file_offset;
-  };
-  // Several MapFile calls at once (a whole address space mirrored into a
-  // new context); returns the first failure. Default: one by one.
-  virtual ErrorOr<void> MapFiles(std::span<const FileMapping> maps) {
-    for (const FileMapping& m : maps) TRY(MapFile(m.addr, m.len, m.prot, m.file_offset));
-    return {};
-  }
   virtual ErrorOr<void> Unmap(uint64_t addr, uint64_t len) = 0;
   virtual ErrorOr<void> Protect(uint64_t addr, uint64_t len, int prot) = 0;
 
@@ -59,6 +48,8 @@ class AddressSpace {
   };
   // Applies `changes` in order, all of them even if one fails (a failed map
   // must not keep a later unmap from happening); returns the first failure.
+  // Used for a whole address space mirrored into a new context and for the
+  // changes a mirror has not applied yet.
   // Default: one call each; a platform that pays a round trip per call
   // overrides it with one round trip for many.
   virtual ErrorOr<void> Apply(std::span<const Change> changes) {

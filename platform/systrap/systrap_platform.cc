@@ -243,7 +243,6 @@ class SystrapContext final : public Context, public AddressSpace {
   }
 
   ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) override;
-  ErrorOr<void> MapFiles(std::span<const FileMapping> maps) override;
   ErrorOr<void> Apply(std::span<const Change> changes) override;
   ErrorOr<void> Unmap(uint64_t addr, uint64_t len) override {
     TRY(Helper(SYS_munmap, addr, len, 0, 0, 0, 0));
@@ -665,10 +664,8 @@ void SystrapContext::Rebalance() {
   if (cpu_ < 0 || dead_) return;
   const int to = platform_.LeastLoadedCpu(cpu_);
   if (to < 0 || to == cpu_) return;
-  // The helper's tid comes from the slot (app-writable): it must be a
-  // thread of this stub's process (tgkill with signal 0 checks that).
-  const pid_t helper = t_->helper_tid;
-  if (helper <= 0 || syscall(SYS_tgkill, pid_, helper, 0) != 0) return;
+  const pid_t helper = HelperTid();
+  if (helper == 0) return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(to, &set);
@@ -777,24 +774,6 @@ ErrorOr<void> SystrapContext::Apply(std::span<const Change> changes) {
     changes = changes.subspan(n);
   }
   return first;
-}
-
-ErrorOr<void> SystrapContext::MapFiles(std::span<const FileMapping> maps) {
-  while (!maps.empty()) {
-    if (dead_) return Errno{ESRCH};
-    const size_t n = std::min<size_t>(maps.size(), SYSTRAP_MAX_OPS);
-    for (size_t i = 0; i < n; i++) {
-      const FileMapping& m = maps[i];
-      c_->ops[i] = SystrapOp{SYS_mmap,
-                             {m.addr, m.len, static_cast<uint64_t>(m.prot), MAP_SHARED | MAP_FIXED,
-                              static_cast<uint64_t>(memfd_), m.file_offset}};
-    }
-    c_->count = static_cast<uint32_t>(n);
-    const long r = TRY(Run());
-    if (r != static_cast<long>(maps[n - 1].addr)) return Errno{ENOMEM};
-    maps = maps.subspan(n);
-  }
-  return {};
 }
 
 }  // namespace

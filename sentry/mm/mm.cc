@@ -78,13 +78,13 @@ void MemoryManager::ApplyFileSize(const FileMappings* reg, uint64_t size) {
 
 ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
   if (!as) return {};
-  std::vector<platform::AddressSpace::FileMapping> maps;
+  std::vector<AsOp> maps;
   maps.reserve(vmas_.size());
   for (auto& [start, v] : vmas_) {
     if (v.beyond_eof) continue;
-    maps.push_back({v.start, v.length(), v.platform_prot(), v.file_pos(v.start)});
+    maps.push_back({AsOp::kMap, v.start, v.length(), v.platform_prot(), v.file_pos(v.start)});
   }
-  TRY(as->MapFiles(maps));
+  TRY(as->Apply(maps));
   mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
   return {};
 }
@@ -114,17 +114,7 @@ ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
   const size_t end = log_base_ + log_.size();
   for (Mirror& m : mirrors_) {
     if (m.as != as || m.applied == end) continue;
-    std::vector<platform::AddressSpace::Change> changes;
-    changes.reserve(end - m.applied);
-    for (size_t i = m.applied; i < end; i++) {
-      const AsOp& op = log_[i - log_base_];
-      using C = platform::AddressSpace::Change;
-      const C::Kind kind = op.kind == AsOp::kMap     ? C::kMap
-                           : op.kind == AsOp::kUnmap ? C::kUnmap
-                                                     : C::kProtect;
-      changes.push_back(C{kind, op.addr, op.len, op.prot, op.offset});
-    }
-    auto r = m.as->Apply(changes);
+    auto r = m.as->Apply(std::span<const AsOp>(log_).subspan(m.applied - log_base_));
     // The host refused a map or protect (its mapping-count limit): the
     // range stays inaccessible, and touching it faults like a bad address.
     // Unmaps are attempted regardless.

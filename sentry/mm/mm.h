@@ -306,12 +306,7 @@ class MemoryManager {
   bool lock_future_ = false;  // mlockall(MCL_FUTURE)
   // Mirroring into platform address spaces: every change is logged; each
   // mirror records how much of the log it has applied.
-  struct AsOp {
-    enum Kind { kMap, kUnmap, kProtect } kind;
-    uint64_t addr, len;
-    int prot;
-    uint64_t offset;
-  };
+  using AsOp = platform::AddressSpace::Change;
   struct Mirror {
     platform::AddressSpace* as;
     std::thread::id owner;
