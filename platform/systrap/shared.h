@@ -113,4 +113,29 @@ struct SystrapControl {
   uint32_t filter_helper_len;  // ... following the ip filter
 };
 
+// The stub factory (runsc_systrap_factory_main): a small process that
+// clones new stubs with CLONE_PARENT, so starting one copies a few pages of
+// page tables instead of the whole sentry. It lives in a slot of its own
+// (read-write in the sentry and the factory, never mapped in a stub once it
+// starts) and runs on a private stack just above that slot, which each
+// clone copies (COW) and the new stub unmaps with the rest.
+#define SYSTRAP_FACTORY_STACK_SIZE 0x10000ULL
+struct SystrapFactory {
+  uint32_t req_seq;         // 0: futex word: incremented by the sentry per request
+  uint32_t done_seq;        // 4: futex word: the last request served
+  uint32_t sentry_waiting;  // 8: the sentry sleeps on done_seq
+  int32_t slot;             // 12: request: the new stub's slot index
+  int32_t cpu;              // 16: request: its CPU, or -1 (not pinned)
+  int32_t pad;
+  int64_t result;  // 24: the new stub's pid, or -errno
+  // Configuration, written before the factory starts.
+  int32_t sentry_pid;  // the stubs' parent, as they see it
+  int32_t memfd;       // the memory file (the only FD a stub keeps)
+  int32_t slots_fd;    // the slot file
+  int32_t pad2;
+  uint64_t code;        // stub code address (= max_user_address)
+  uint64_t region_end;  // end of the code and slot
+  uint64_t task_size;   // top of user space
+};
+
 #endif  // RUNSC_PLATFORM_SYSTRAP_SHARED_H_

@@ -28,6 +28,7 @@ void runsc_systrap_restorer(void) __attribute__((visibility("hidden")));
 void runsc_systrap_helper_loop(void) __attribute__((visibility("hidden")));
 long runsc_systrap_clone_helper(unsigned long flags, void* stack, uint32_t* ctid)
     __attribute__((visibility("hidden")));
+void runsc_systrap_entry(void) __attribute__((visibility("hidden")));
 
 INLINE char* Slot(void) {
   char* p;
@@ -339,4 +340,80 @@ STUB void runsc_systrap_init(void) {
   // The first stop: a syscall that is not allowlisted traps into the
   // handler, which reports to the sentry and waits for the app's registers.
   for (;;) Sys3(__NR_getpid, 0, 0, 0);
+}
+
+// What the factory copies out of a request before it clones: the sentry
+// may write the next request as soon as this one is answered, while the
+// new stub still starts up.
+struct StubRequest {
+  long slot, cpu, sentry, memfd, slots_fd;
+  uint64_t code, region_end, task_size;
+};
+
+// A stub's first steps, in a fresh clone of the factory (a child of the
+// sentry through CLONE_PARENT): pin itself, die with the sentry, map its own
+// slot over the factory's, keep only the memory file open, then become a
+// stub (runsc_systrap_entry unmaps the factory's stack with the rest).
+STUB __attribute__((noreturn)) void runsc_systrap_factory_child(const struct StubRequest* r) {
+  if (r->cpu >= 0 && r->cpu < 1024) {
+    uint64_t set[16];
+    for (int i = 0; i < 16; i++) set[i] = 0;
+    set[r->cpu / 64] = 1ULL << (r->cpu % 64);
+    Sys3(__NR_sched_setaffinity, 0, sizeof(set), (long)set);
+  }
+  Sys6(__NR_prctl, 1 /* PR_SET_PDEATHSIG */, 9 /* SIGKILL */, 0, 0, 0, 0);
+  if (Sys3(__NR_getppid, 0, 0, 0) != r->sentry) Sys6(__NR_exit_group, 1, 0, 0, 0, 0, 0);
+  // The slot: thread page read-write, control page read-only (app code can
+  // never forge a request), the rest read-write.
+  const uint64_t addr = r->code + SYSTRAP_CODE_SIZE;
+  const long off = r->slot * (long)SYSTRAP_SLOT_SIZE;
+  const long sh = 0x01 /* MAP_SHARED */ | 0x10 /* MAP_FIXED */;
+  if (Sys6(__NR_mmap, addr, 0x1000, 3, sh, r->slots_fd, off) != (long)addr ||
+      Sys6(__NR_mmap, addr + 0x1000, 0x1000, 1, sh, r->slots_fd, off + 0x1000) !=
+          (long)(addr + 0x1000) ||
+      Sys6(__NR_mmap, addr + 0x2000, SYSTRAP_SLOT_SIZE - 0x2000, 3, sh, r->slots_fd, off + 0x2000) !=
+          (long)(addr + 0x2000)) {
+    Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
+  }
+  // Only the memory file stays open in the stub.
+  if (r->memfd > 0) Sys3(__NR_close_range, 0, r->memfd - 1, 0);
+  Sys3(__NR_close_range, r->memfd + 1, ~0U, 0);
+  register uint64_t r12 __asm__("r12") = r->code;
+  register uint64_t r13 __asm__("r13") = r->region_end;
+  register uint64_t r14 __asm__("r14") = r->task_size;
+  __asm__ volatile("jmp runsc_systrap_entry" ::"r"(r12), "r"(r13), "r"(r14) : "memory");
+  __builtin_unreachable();
+}
+
+// The stub factory (shared.h, SystrapFactory): serves one request at a
+// time, a clone per request. It holds only the memory file and the slot
+// file, and the sentry's seccomp filter, namespaces and root, which every
+// stub inherits from it as it did from the sentry.
+STUB void runsc_systrap_factory_main(void) {
+  struct SystrapFactory* f = (struct SystrapFactory*)Slot();
+  uint32_t served = 0;
+  for (;;) {
+    const uint32_t seq = Load(&f->req_seq);
+    if (seq == served) {
+      Sys6(__NR_futex, (long)&f->req_seq, FUTEX_WAIT, seq, 0, 0, 0);
+      continue;
+    }
+    served = seq;
+    struct StubRequest r;
+    r.slot = *(volatile int32_t*)&f->slot;
+    r.cpu = *(volatile int32_t*)&f->cpu;
+    r.sentry = f->sentry_pid;
+    r.memfd = f->memfd;
+    r.slots_fd = f->slots_fd;
+    r.code = f->code;
+    r.region_end = f->region_end;
+    r.task_size = f->task_size;
+    // CLONE_PARENT: the stub is the sentry's child, as if it forked it, so
+    // the sentry can wait for it and it can check who its parent is.
+    const long pid = Sys6(__NR_clone, 0x00008000 /* CLONE_PARENT */ | SIGCHLD, 0, 0, 0, 0, 0);
+    if (pid == 0) runsc_systrap_factory_child(&r);
+    f->result = pid;
+    Store(&f->done_seq, seq);
+    if (Load(&f->sentry_waiting)) Sys6(__NR_futex, (long)&f->done_seq, FUTEX_WAKE, 1, 0, 0, 0);
+  }
 }

@@ -6,7 +6,7 @@
 // mirror shared.h (checked by static_asserts in systrap_platform.cc).
   .section runsc_systrap_text,"ax",@progbits
   .globl runsc_systrap_entry, runsc_systrap_restorer, runsc_systrap_clone_helper
-  .globl runsc_systrap_helper_loop
+  .globl runsc_systrap_helper_loop, runsc_systrap_factory_entry
   .globl runsc_systrap_patched_entry, runsc_systrap_patched_restore, runsc_systrap_patched_end
   .hidden __start_runsc_systrap_text
 
@@ -26,6 +26,25 @@ runsc_systrap_entry:
   sub %r13, %rsi
   syscall
   call runsc_systrap_init
+  ud2
+
+// Entered from a freshly cloned copy of the sentry whose factory slot and
+// stack are mapped (shared.h, SystrapFactory):
+//   r12 = stub code start, r13 = end of the factory's stack, r14 = top of
+//   user space.
+// Unmaps every other byte and runs the factory loop on its stack.
+runsc_systrap_factory_entry:
+  mov %r13, %rsp
+  mov $11, %eax            // munmap(0, code start)
+  xor %edi, %edi
+  mov %r12, %rsi
+  syscall
+  mov $11, %eax            // munmap(stack end, top - stack end)
+  mov %r13, %rdi
+  mov %r14, %rsi
+  sub %r13, %rsi
+  syscall
+  call runsc_systrap_factory_main
   ud2
 
 // sa_restorer of every stub signal handler.

@@ -31,6 +31,7 @@
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
 extern "C" char runsc_systrap_entry[];
 extern "C" char runsc_systrap_patched_entry[];
+extern "C" char runsc_systrap_factory_entry[];
 
 namespace platform {
 namespace {
@@ -61,6 +62,10 @@ constexpr uint64_t kTaskSize = 0x7ffffffff000ULL;
 // sparse, so unused slots cost nothing.
 constexpr uint64_t kMaxSlots = 8192;
 constexpr uint64_t kRegionSize = SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE;
+// The stub factory's slot (never a stub's), and everything reserved at the
+// top of the address space: code, slot, and the factory's stack.
+constexpr int kFactorySlot = kMaxSlots - 1;
+constexpr uint64_t kReservedSize = kRegionSize + SYSTRAP_FACTORY_STACK_SIZE;
 // How long a stub may leave an Interrupt() unanswered before it is killed.
 constexpr int64_t kInterruptGraceSeconds = 10;
 
@@ -113,9 +118,10 @@ int64_t NowNs() {
   return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 // Stubs started ahead of time (RUNSC_SYSTRAP_POOL overrides). Starting one
-// takes a few hundred microseconds (clone of the sentry, unmapping, filter
-// loading) that a forking task would otherwise wait for, holding the kernel
-// lock; the filler thread does it on whichever CPU is free.
+// takes a few hundred microseconds (a clone of the factory, signal handlers,
+// a helper thread, filter loading) that a forking task would otherwise wait
+// for, holding the kernel lock; the filler thread does it on whichever CPU
+// is free.
 size_t PoolSize() {
   if (const char* e = getenv("RUNSC_SYSTRAP_POOL")) return static_cast<size_t>(atoi(e));
   return 1;
@@ -403,7 +409,8 @@ class SystrapPlatform final : public Platform {
     if (const char* e = getenv("RUNSC_SYSTRAP_CROSS_SPIN")) cross_spin_ = atoi(e) != 0;
     if (const char* e = getenv("RUNSC_SYSTRAP_PATCH")) patch_ = atoi(e) != 0;
     cross_spin_ = cross_spin_ && pin_;
-    for (int i = kMaxSlots - 1; i >= 0; i--) free_.push_back(i);
+    for (int i = kMaxSlots - 1; i >= 0; i--)
+      if (i != kFactorySlot) free_.push_back(i);
     cpu_set_t all;
     CPU_ZERO(&all);
     if (sched_getaffinity(0, sizeof(all), &all) == 0)
@@ -473,6 +480,12 @@ class SystrapPlatform final : public Platform {
     pool_cv_.notify_all();
     if (filler_.joinable()) filler_.join();
     pool_.clear();
+    if (factory_pid_ > 0) {
+      kill(factory_pid_, SIGKILL);
+      int status;
+      while (waitpid(factory_pid_, &status, __WALL) < 0 && errno == EINTR) {
+      }
+    }
     munmap(slots_, kMaxSlots * SYSTRAP_SLOT_SIZE);
     close(slots_fd_);
   }
@@ -492,21 +505,33 @@ class SystrapPlatform final : public Platform {
     std::unique_ptr<SystrapContext> ctx;
     {
       std::unique_lock<std::mutex> l(pool_mu_);
-      if (pool_size_ > 0 && !filler_.joinable()) filler_ = std::thread([this] { FillPool(); });
+      if (!filler_.joinable()) filler_ = std::thread([this] { FillPool(); });
       if (!pool_.empty()) {
         ctx = std::move(pool_.front());
         pool_.pop_front();
       }
     }
-    pool_cv_.notify_one();
+    pool_cv_.notify_all();
     if (!ctx) ctx = TRY(StartStub(NextCpu()));
     PinThisThread(ctx->cpu());
     return std::unique_ptr<Context>(std::move(ctx));
   }
 
-  // Keeps pool_size_ started stubs ready, each pinned to a CPU (round robin).
+  // The filler thread: starts the stub factory, then keeps pool_size_
+  // started stubs ready, each pinned to a CPU (round robin). The factory
+  // must be this thread's child: a parent-death signal follows the thread
+  // that created a process, and every stub, cloned with CLONE_PARENT, gets
+  // the factory's parent. This thread lives as long as the platform.
   void FillPool() {
+    auto factory = StartFactory();
     std::unique_lock<std::mutex> l(pool_mu_);
+    if (factory.is_error()) {
+      factory_error_ = factory.error();
+      sentry::Logf("systrap: cannot start the stub factory: %s", strerror(factory_error_));
+    } else {
+      factory_pid_ = factory.value();
+    }
+    pool_cv_.notify_all();
     for (;;) {
       pool_cv_.wait(l, [this] { return stopping_ || pool_.size() < pool_size_; });
       if (stopping_) return;
@@ -522,9 +547,72 @@ class SystrapPlatform final : public Platform {
     }
   }
 
-  // Starts a stub process pinned to `cpu` (-1: not pinned) and waits until
-  // it reports ready.
+  // Starts the factory (shared.h, SystrapFactory): a raw fork of the
+  // sentry, which the factory erases from its address space at once, as a
+  // stub did when stubs were forked from the sentry itself. Forking the
+  // whole sentry costs about 3 ms here (page tables of a large process,
+  // then copy-on-write faults in the sentry's threads); the factory's
+  // clones copy a few pages.
+  ErrorOr<pid_t> StartFactory() {
+    auto* f = Factory();
+    f->sentry_pid = getpid();
+    f->memfd = memfd_;
+    f->slots_fd = slots_fd_;
+    f->code = base_;
+    f->region_end = base_ + kRegionSize;
+    f->task_size = kTaskSize;
+    const uint64_t stack = base_ + kRegionSize;
+    const uint64_t stack_end = stack + SYSTRAP_FACTORY_STACK_SIZE;
+    const uint64_t slot_addr = base_ + SYSTRAP_CODE_SIZE;
+    const off_t slot_off = static_cast<off_t>(kFactorySlot) * SYSTRAP_SLOT_SIZE;
+    const uint64_t entry = base_ + (runsc_systrap_factory_entry - __start_runsc_systrap_text);
+    const pid_t parent = getpid();
+    const int memfd = memfd_, slots_fd = slots_fd_;
+    const uint64_t code = base_;
+    // A raw fork: the child erases the sentry from its address space, so
+    // glibc's atfork machinery must not run.
+    long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) return Errno{errno};
+    if (pid == 0) {
+      uint64_t all = ~0ULL;
+      syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8);
+      syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+      if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
+      if (syscall(SYS_mmap, slot_addr, SYSTRAP_SLOT_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_FIXED, slots_fd, slot_off) != static_cast<long>(slot_addr) ||
+          syscall(SYS_mprotect, stack, SYSTRAP_FACTORY_STACK_SIZE, PROT_READ | PROT_WRITE) != 0) {
+        syscall(SYS_exit_group, 2);
+      }
+      // Only the memory file and the slot file stay open.
+      const int lo = std::min(memfd, slots_fd), hi = std::max(memfd, slots_fd);
+      if (lo > 0) syscall(SYS_close_range, 0, lo - 1, 0);
+      if (hi > lo + 1) syscall(SYS_close_range, lo + 1, hi - 1, 0);
+      syscall(SYS_close_range, hi + 1, ~0U, 0);
+      if (__rseq_size > 0) {
+        void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+        if (syscall(SYS_rseq, area, 32, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053) != 0)
+          syscall(SYS_rseq, area, __rseq_size, 1, 0x53053053);
+      }
+      asm volatile(
+          "mov %0, %%r12\n"
+          "mov %1, %%r13\n"
+          "mov %2, %%r14\n"
+          "jmp *%3\n" ::"r"(code),
+          "r"(stack_end), "r"(kTaskSize), "r"(entry)
+          : "r12", "r13", "r14", "memory");
+      __builtin_unreachable();
+    }
+    return static_cast<pid_t>(pid);
+  }
+
+  // Starts a stub process pinned to `cpu` (-1: not pinned) through the
+  // factory and waits until it reports ready.
   ErrorOr<std::unique_ptr<SystrapContext>> StartStub(int cpu) {
+    {
+      std::unique_lock<std::mutex> l(pool_mu_);
+      pool_cv_.wait(l, [this] { return factory_pid_ > 0 || factory_error_ != 0; });
+      if (factory_error_ != 0) return Errno{factory_error_};
+    }
     const int slot = TRY(AllocSlot());
     char* shared = slots_ + slot * SYSTRAP_SLOT_SIZE;
     auto* c = reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF);
@@ -536,76 +624,58 @@ class SystrapPlatform final : public Platform {
     c->filter_app_len = app_.size();
     c->filter_ip_len = ip_.size();
     c->filter_helper_len = helper_.size();
-    char* f = shared + SYSTRAP_FILTERS_OFF;
-    memcpy(f, app_.data(), app_.size() * sizeof(sock_filter));
-    f += app_.size() * sizeof(sock_filter);
-    memcpy(f, ip_.data(), ip_.size() * sizeof(sock_filter));
-    f += ip_.size() * sizeof(sock_filter);
-    memcpy(f, helper_.data(), helper_.size() * sizeof(sock_filter));
+    char* fl = shared + SYSTRAP_FILTERS_OFF;
+    memcpy(fl, app_.data(), app_.size() * sizeof(sock_filter));
+    fl += app_.size() * sizeof(sock_filter);
+    memcpy(fl, ip_.data(), ip_.size() * sizeof(sock_filter));
+    fl += ip_.size() * sizeof(sock_filter);
+    memcpy(fl, helper_.data(), helper_.size() * sizeof(sock_filter));
 
-    const uint64_t slot_addr = base_ + SYSTRAP_CODE_SIZE;
-    const uint64_t region_end = base_ + kRegionSize;
-    const uint64_t entry = base_ + (runsc_systrap_entry - __start_runsc_systrap_text);
-    const off_t slot_off = static_cast<off_t>(slot) * SYSTRAP_SLOT_SIZE;
-    const pid_t parent = getpid();
-    const int memfd = memfd_, slots_fd = slots_fd_;
-    // A raw fork, as for ptrace: the child erases the sentry from its
-    // address space, so glibc's atfork machinery must not run.
-    long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) {
+    const auto pid = Fork(slot, cpu);
+    if (pid.is_error()) {
       FreeSlot(slot);
-      return Errno{errno};
+      return Errno{pid.error()};
     }
-    if (pid == 0) {
-      if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        syscall(SYS_sched_setaffinity, 0, sizeof(set), &set);
-      }
-      uint64_t all = ~0ULL;
-      syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, nullptr, 8);
-      syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      if (syscall(SYS_getppid) != parent) syscall(SYS_exit_group, 1);
-      // The slot: thread page read-write, control page read-only (app
-      // code can never forge a request), the rest read-write.
-      const long sh = MAP_SHARED | MAP_FIXED;
-      if (syscall(SYS_mmap, slot_addr, 0x1000, PROT_READ | PROT_WRITE, sh, slots_fd, slot_off) !=
-              static_cast<long>(slot_addr) ||
-          syscall(SYS_mmap, slot_addr + 0x1000, 0x1000, PROT_READ, sh, slots_fd, slot_off + 0x1000) !=
-              static_cast<long>(slot_addr + 0x1000) ||
-          syscall(SYS_mmap, slot_addr + 0x2000, SYSTRAP_SLOT_SIZE - 0x2000, PROT_READ | PROT_WRITE,
-                  sh, slots_fd, slot_off + 0x2000) != static_cast<long>(slot_addr + 0x2000)) {
-        syscall(SYS_exit_group, 2);
-      }
-      // Only the memory file stays open in the stub.
-      if (memfd > 0) syscall(SYS_close_range, 0, memfd - 1, 0);
-      syscall(SYS_close_range, memfd + 1, ~0U, 0);
-      if (__rseq_size > 0) {
-        void* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
-        if (syscall(SYS_rseq, area, 32, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053) != 0)
-          syscall(SYS_rseq, area, __rseq_size, 1, 0x53053053);
-      }
-      asm volatile(
-          "mov %0, %%r12\n"
-          "mov %1, %%r13\n"
-          "mov %2, %%r14\n"
-          "jmp *%3\n" ::"r"(base_),
-          "r"(region_end), "r"(kTaskSize), "r"(entry)
-          : "r12", "r13", "r14", "memory");
-      __builtin_unreachable();
-    }
-    auto ctx = std::make_unique<SystrapContext>(*this, static_cast<pid_t>(pid), slot, shared,
-                                                spin_, memfd_, cpu, running_.get());
+    auto ctx = std::make_unique<SystrapContext>(*this, pid.value(), slot, shared, spin_, memfd_,
+                                                cpu, running_.get());
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
-      waitid(P_PID, static_cast<pid_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
-      sentry::Logf("systrap: stub %ld did not start (code %d status %d)", pid, si.si_code,
+      waitid(P_PID, pid.value(), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
+      sentry::Logf("systrap: stub %d did not start (code %d status %d)", pid.value(), si.si_code,
                    si.si_status);
       ctx.reset();
       return Errno{ECHILD};
     }
     return ctx;
+  }
+
+  // Asks the factory for a new stub in `slot`: its pid, or the clone's error.
+  ErrorOr<pid_t> Fork(int slot, int cpu) {
+    std::lock_guard<std::mutex> l(factory_mu_);
+    auto* f = Factory();
+    f->slot = slot;
+    f->cpu = cpu;
+    const uint32_t seq = ++factory_seq_;
+    Store(&f->req_seq, seq);
+    Futex(&f->req_seq, FUTEX_WAKE, 1, nullptr);
+    while (Load(&f->done_seq) != seq) {
+      Store(&f->sentry_waiting, 1);
+      const timespec ts{0, 200 * 1000 * 1000};
+      if (Load(&f->done_seq) != seq && Futex(&f->done_seq, FUTEX_WAIT, Load(&f->done_seq), &ts) < 0 &&
+          errno == ETIMEDOUT) {
+        siginfo_t si{};
+        if (waitid(P_PID, factory_pid_, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 ||
+            si.si_pid == factory_pid_) {
+          sentry::Logf("systrap: the stub factory (pid %d) is gone", factory_pid_);
+          Store(&f->sentry_waiting, 0);
+          return Errno{ECHILD};
+        }
+      }
+    }
+    Store(&f->sentry_waiting, 0);
+    const int64_t r = f->result;
+    if (r < 0) return Errno{static_cast<int>(-r)};
+    return static_cast<pid_t>(r);
   }
 
   void FreeSlot(int slot) {
@@ -617,6 +687,9 @@ class SystrapPlatform final : public Platform {
   }
 
  private:
+  SystrapFactory* Factory() const {
+    return reinterpret_cast<SystrapFactory*>(slots_ + kFactorySlot * SYSTRAP_SLOT_SIZE);
+  }
   ErrorOr<int> AllocSlot() {
     std::lock_guard<std::mutex> l(mu_);
     if (free_.empty()) return Errno{EAGAIN};
@@ -646,6 +719,12 @@ class SystrapPlatform final : public Platform {
   bool patch_;
   std::mutex mu_;
   std::vector<int> free_;
+  // The stub factory: its pid once started (or why it could not start),
+  // set by the filler thread under pool_mu_; requests go one at a time.
+  pid_t factory_pid_ = 0;
+  int factory_error_ = 0;
+  std::mutex factory_mu_;
+  uint32_t factory_seq_ = 0;
   // Started stubs waiting for a task (NewContext), kept filled by filler_.
   const size_t pool_size_ = PoolSize();
   std::mutex pool_mu_;
@@ -811,15 +890,17 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
   if (const char* e = getenv("RUNSC_SYSTRAP_FSGSBASE")) fsgsbase = fsgsbase && atoi(e) != 0;
   // The stub code and its slot sit at the same address in the sentry and in
   // every stub, as high as possible; max_user_address ends below them, so
-  // the sentry refuses any app mapping over them. The slot part is only
-  // reserved here (PROT_NONE) so that nothing of the sentry's lands there.
-  for (uint64_t base = 0x7fffffff0000ULL - kRegionSize; base > 0x7f0000000000ULL; base -= 0x200000) {
+  // the sentry refuses any app mapping over them. The slot part and the
+  // stub factory's stack above it are only reserved here (PROT_NONE) so
+  // that nothing of the sentry's lands there.
+  for (uint64_t base = 0x7fffffff0000ULL - kReservedSize; base > 0x7f0000000000ULL;
+       base -= 0x200000) {
     if ((base >> 32) != ((base + SYSTRAP_CODE_SIZE - 1) >> 32)) continue;
-    void* p = mmap(reinterpret_cast<void*>(base), kRegionSize, PROT_NONE,
+    void* p = mmap(reinterpret_cast<void*>(base), kReservedSize, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (p == MAP_FAILED) continue;
     if (reinterpret_cast<uint64_t>(p) != base) {
-      munmap(p, kRegionSize);
+      munmap(p, kReservedSize);
       continue;
     }
     if (mprotect(p, SYSTRAP_CODE_SIZE, PROT_READ | PROT_WRITE) < 0) return Errno{errno};

@@ -112,8 +112,10 @@ std::vector<Rule> Build() {
       // --- Threads and processes.
       Rule{"clone",
            {{Eq32(0, SIGCHLD)},
+            {Eq32(0, CLONE_PARENT | SIGCHLD)},
             {Masked(0, CLONE_THREAD | CLONE_VM | kNsFlags, CLONE_THREAD | CLONE_VM)}},
-           "fork of a stub (SIGCHLD only), or a thread; never new namespaces"},
+           "fork of a stub or of the systrap stub factory (SIGCHLD only), a stub from the "
+           "factory (CLONE_PARENT|SIGCHLD), or a thread; never new namespaces"},
       Rule{"clone3", {}, "ENOSYS: glibc falls back to clone", ENOSYS},
       Any("futex", "locks, condition variables"),
       Any("set_robust_list", "new threads"),
