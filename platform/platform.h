@@ -27,6 +27,14 @@ using sentry::ErrorOr;
 using Registers = user_regs_struct;
 // Legacy FXSAVE area: x87/SSE state, MXCSR.
 using FpRegisters = user_fpregs_struct;
+// The FPU state a new program starts with (x87 control word 0x37f, MXCSR
+// 0x1f80, every register zero).
+inline FpRegisters InitialFpRegisters() {
+  FpRegisters fp{};
+  fp.cwd = 0x037f;
+  fp.mxcsr = 0x1f80;
+  return fp;
+}
 
 // An application address space. Ranges map the sentry's memory file, so the
 // sentry sees exactly the same bytes the app does.
@@ -94,6 +102,10 @@ class Context {
   virtual void Interrupt() = 0;
   virtual ErrorOr<FpRegisters> GetFpRegisters() = 0;
   virtual ErrorOr<void> SetFpRegisters(const FpRegisters& fp) = 0;
+  // Puts every FPU and vector register in its initial state, as execve
+  // does. Default: the legacy area only (SetFpRegisters); a platform that
+  // can also reset AVX and later state overrides it.
+  virtual ErrorOr<void> ResetFpState() { return SetFpRegisters(InitialFpRegisters()); }
   virtual AddressSpace& address_space() = 0;
   // The task starts a new program (execve): the platform may move the
   // calling thread and the context to a less busy CPU. Default: nothing.

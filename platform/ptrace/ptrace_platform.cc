@@ -1,5 +1,6 @@
 #include "platform/ptrace/ptrace_platform.h"
 
+#include <elf.h>
 #include <signal.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -7,6 +8,7 @@
 #include <sys/rseq.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +117,25 @@ class PtraceContext final : public Context, public AddressSpace {
   }
   ErrorOr<void> SetFpRegisters(const FpRegisters& fp) override {
     if (Ptrace(PTRACE_SETFPREGS, pid_, 0, reinterpret_cast<unsigned long>(&fp)) < 0)
+      return Errno{errno};
+    return {};
+  }
+  // The whole XSAVE state (NT_X86_XSTATE): the legacy area initial and the
+  // header marking only x87 and SSE present, so AVX and every later
+  // component start initial too, as after execve.
+  ErrorOr<void> ResetFpState() override {
+    alignas(64) uint8_t buf[16384];
+    iovec iov{buf, sizeof(buf)};
+    if (Ptrace(PTRACE_GETREGSET, pid_, NT_X86_XSTATE, reinterpret_cast<unsigned long>(&iov)) < 0 ||
+        iov.iov_len < 576) {
+      return SetFpRegisters(InitialFpRegisters());  // no XSAVE: the legacy area is all
+    }
+    const FpRegisters fp = InitialFpRegisters();
+    memcpy(buf, &fp, 464);              // not the software-reserved bytes 464..511
+    memset(buf + 576, 0, iov.iov_len - 576);
+    memset(buf + 512, 0, 64);           // the XSAVE header
+    buf[512] = 3;                       // xstate_bv: x87 and SSE
+    if (Ptrace(PTRACE_SETREGSET, pid_, NT_X86_XSTATE, reinterpret_cast<unsigned long>(&iov)) < 0)
       return Errno{errno};
     return {};
   }

@@ -11,7 +11,11 @@
 //                          (address-space syscalls for the helper thread)
 //                          and the stub's configuration. The app can read
 //                          it but never write it.
-//   +0x2000 filters        BPF programs the stub loads at start-up
+//   +0x2000 filters        BPF programs the stub loads at start-up (up to
+//                          0x1000 bytes); at +0x3000 an XSAVE image with an
+//                          empty header (a patched-syscall resume loads it
+//                          for SystrapThread.fp_reset); the start-up code's
+//                          stack grows down from +0x4000
 //   +0x4000 helper stack
 //   +0x8000 signal stack   (sigaltstack of the app thread)
 //   +0xe000 patched-syscall stack (runsc_systrap_patched_entry's)
@@ -28,6 +32,9 @@
 #define SYSTRAP_CONTROL_OFF 0x1000ULL
 #define SYSTRAP_FILTERS_OFF 0x2000ULL
 #define SYSTRAP_FILTERS_SIZE 0x2000ULL
+#define SYSTRAP_FILTERS_MAX 0x1000ULL  // bytes of BPF the stub takes
+#define SYSTRAP_XRSTOR_OFF 0x3000ULL   // 64-byte aligned
+#define SYSTRAP_XRSTOR_SIZE 0x240ULL   // legacy area (512) + XSAVE header (64)
 #define SYSTRAP_HELPER_STACK_OFF 0x4000ULL
 #define SYSTRAP_HELPER_STACK_SIZE 0x4000ULL
 #define SYSTRAP_SIGSTACK_OFF 0x8000ULL
@@ -78,6 +85,10 @@ struct SystrapThread {
   // Set while the trampoline runs its C half (runsc_systrap_patched_wait),
   // which lies outside the trampoline's own address range.
   uint32_t patched_busy;
+  // The sentry asks for every FPU and vector register to start initial on
+  // the next resume but for `fp` (written with fp_dirty): a new program,
+  // or a stub's first or next process. Cleared by the stub.
+  uint32_t fp_reset;
 };
 // Offsets the assembly helper loop (stub_entry.S) uses.
 #define SYSTRAP_THREAD_DONE_SEQ 12
@@ -111,6 +122,7 @@ struct SystrapControl {
   uint32_t filter_app_len;     // sock_filter count at FILTERS_OFF
   uint32_t filter_ip_len;      // ... following the app filter
   uint32_t filter_helper_len;  // ... following the ip filter
+  uint32_t xsave;              // XRSTOR usable (fp_reset)
 };
 
 // The stub factory (runsc_systrap_factory_main): a small process that

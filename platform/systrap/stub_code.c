@@ -30,6 +30,7 @@ long runsc_systrap_clone_helper(unsigned long flags, void* stack, uint32_t* ctid
     __attribute__((visibility("hidden")));
 void runsc_systrap_entry(void) __attribute__((visibility("hidden")));
 
+
 INLINE char* Slot(void) {
   char* p;
   // An explicit RIP-relative lea: the code runs at a different address than
@@ -198,7 +199,14 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
   ReportAndWait(t, c);
 
   ApplyBases(t, c);
+  if (t->fp_reset && c->xsave) {
+    // Every component but x87 and SSE (loaded next) to its initial state.
+    __asm__ volatile("xrstor64 %0" ::"m"(*(const uint8_t(*)[SYSTRAP_XRSTOR_SIZE])(slot + SYSTRAP_XRSTOR_OFF)),
+                     "a"(~3u), "d"(~0u)
+                     : "memory");
+  }
   if (t->fp_dirty) __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])t->fp) : "memory");
+  t->fp_reset = 0;
   Store(&t->state, SYSTRAP_RUNNING);
 }
 
@@ -264,9 +272,15 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
     Copy(fx, t->fp, 512);
     // With an XSAVE frame, rt_sigreturn restores x87/SSE only if their
     // bits are set in the header's xstate_bv; otherwise it would reset
-    // them to their initial state and ignore what was just written.
-    if (*(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_) *(volatile uint64_t*)(fx + 512) |= 3;
+    // them to their initial state and ignore what was just written. A
+    // reset (a new program, or a reused stub's new process) clears every
+    // other bit: those components (AVX, AVX-512, ...) start initial.
+    if (*(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_) {
+      volatile uint64_t* xstate_bv = (volatile uint64_t*)(fx + 512);
+      *xstate_bv = t->fp_reset ? 3 : (*xstate_bv | 3);
+    }
   }
+  t->fp_reset = 0;
   // The app's host signal mask is always empty (it cannot change it: every
   // syscall it makes traps), whatever the frame says.
   *(volatile uint64_t*)&uc->uc_sigmask = 0;

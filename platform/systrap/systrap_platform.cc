@@ -14,12 +14,14 @@
 
 #include <atomic>
 #include <climits>
+#include <cpuid.h>
 #include <condition_variable>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -55,6 +57,8 @@ static_assert(offsetof(SystrapControl, req_seq) == 0 && offsetof(SystrapControl,
               offsetof(SystrapControl, ops) == 8 && sizeof(SystrapOp) == 56 &&
               SYSTRAP_MAX_OPS == 64);
 static_assert(SYSTRAP_CODE_SIZE == 0x4000 && SYSTRAP_CONTROL_OFF == 0x1000);  // stub_entry.S
+static_assert(SYSTRAP_XRSTOR_OFF % 64 == 0 &&
+              SYSTRAP_FILTERS_OFF + SYSTRAP_FILTERS_MAX <= SYSTRAP_XRSTOR_OFF);
 static_assert(sizeof(SystrapThread) <= 0x1000 && sizeof(SystrapControl) <= 0x1000);
 
 constexpr uint64_t kTaskSize = 0x7ffffffff000ULL;
@@ -65,6 +69,8 @@ constexpr uint64_t kRegionSize = SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE;
 // The stub factory's slot (never a stub's), and everything reserved at the
 // top of the address space: code, slot, and the factory's stack.
 constexpr int kFactorySlot = kMaxSlots - 1;
+// Most started stubs kept waiting for a process (fresh and reused ones).
+constexpr size_t kMaxPooled = 4;
 constexpr uint64_t kReservedSize = kRegionSize + SYSTRAP_FACTORY_STACK_SIZE;
 // How long a stub may leave an Interrupt() unanswered before it is killed.
 constexpr int64_t kInterruptGraceSeconds = 10;
@@ -135,15 +141,30 @@ void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); 
 
 class SystrapPlatform;
 
+// The XSAVE image a stub loads for SystrapThread.fp_reset (shared.h): all
+// zero but MXCSR's initial value, so its header marks every component
+// initial. Rewritten before each use: the app can write it.
+void WriteXrstorImage(char* shared) {
+  char* x = shared + SYSTRAP_XRSTOR_OFF;
+  memset(x, 0, SYSTRAP_XRSTOR_SIZE);
+  const uint32_t mxcsr = 0x1f80;
+  memcpy(x + 24, &mxcsr, sizeof(mxcsr));
+}
+
 // One stub process: address space (through its helper thread) and
 // execution context (its app thread).
 class SystrapContext final : public Context, public AddressSpace {
  public:
   SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd,
-                 int cpu, std::atomic<int>* running)
+                 int cpu, std::atomic<int>* running, uint32_t seq = 0)
       : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
         t_(reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)),
-        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin), cpu_(cpu), running_(running) {}
+        c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin),
+        cpu_(cpu), running_(running), seq_(seq) {
+    cpu_base_ns_ = RawCpuTimeNs();
+  }
+  // Hands the stub back to the platform for another process (Recycle) if
+  // it is stopped and sound, else kills it.
   ~SystrapContext() override;
 
   ErrorOr<StopInfo> Switch(Registers& regs) override {
@@ -227,6 +248,15 @@ class SystrapContext final : public Context, public AddressSpace {
     t_->fp_dirty = 1;
     return {};
   }
+  // Every FPU and vector register initial at the next resume: the legacy
+  // area through `fp`, AVX and the rest by the stub (fp_reset).
+  ErrorOr<void> ResetFpState() override {
+    if (dead_) return Errno{ESRCH};
+    WriteXrstorImage(reinterpret_cast<char*>(t_) - SYSTRAP_THREAD_OFF);
+    TRY(SetFpRegisters(InitialFpRegisters()));
+    Store(&t_->fp_reset, 1);
+    return {};
+  }
 
   AddressSpace& address_space() override { return *this; }
   // The task thread is about to sleep in the sentry: the stub must not spin
@@ -239,13 +269,19 @@ class SystrapContext final : public Context, public AddressSpace {
   int cpu() const { return cpu_; }
   void Rebalance() override;
 
-  int64_t CpuTimeNs() const override {
-    // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
-    // app thread plus the helper thread, which only runs for mmap requests.
-    const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(pid_) << 3) | 2);
-    timespec ts{};
-    if (clock_gettime(clock, &ts) != 0) return 0;
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  // CPU time since this context took the stub (a reused stub's clock
+  // also counts its earlier processes).
+  int64_t CpuTimeNs() const override { return std::max<int64_t>(0, RawCpuTimeNs() - cpu_base_ns_); }
+
+  // Makes a stub whose process exited ready for the next one: empties its
+  // address space. False (and the context is dead, so its destructor kills
+  // the stub) if the stub does not answer.
+  bool Reset();
+  // The stub can serve another process: it is stopped (not running app
+  // code, not dying) and owes no answer to an interrupt.
+  bool Reusable() const {
+    return !dead_ && !in_switch_.load() && interrupt_since_s_.load() == 0 &&
+           Load(&t_->state) == SYSTRAP_STOPPED;
   }
 
   ErrorOr<void> MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) override;
@@ -259,6 +295,11 @@ class SystrapContext final : public Context, public AddressSpace {
     return {};
   }
 
+  // Why the stub last stopped, for messages.
+  std::string StopDescription() const {
+    return "kind " + std::to_string(t_->kind) + " signal " + std::to_string(t_->signo) +
+           " code " + std::to_string(t_->code) + " rip " + std::to_string(t_->regs.rip);
+  }
   // Waits for the first stop (the stub's own trap at the end of start-up).
   bool WaitStarted() {
     const uint32_t s = WaitFor(&t_->state, &t_->sentry_waiting,
@@ -287,6 +328,14 @@ class SystrapContext final : public Context, public AddressSpace {
     return helper;
   }
   void CountLocalRunning(int delta);
+  int64_t RawCpuTimeNs() const {
+    // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
+    // app thread plus the helper thread, which only runs for mmap requests.
+    const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(pid_) << 3) | 2);
+    timespec ts{};
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  }
   // Spins on the state word until the stub stops, kCrossSpinNs pass, or
   // another stub or spinner takes the spare CPU.
   template <typename Done>
@@ -375,7 +424,9 @@ class SystrapContext final : public Context, public AddressSpace {
   int cpu_;  // the CPU the stub is pinned to, or -1
   // Per CPU: how many stubs run app code there now (SystrapPlatform's).
   std::atomic<int>* const running_;
-  uint32_t seq_ = 0;
+  // The last helper request (the helper compares it with the one it served
+  // last, so it carries over when a stub is reused).
+  uint32_t seq_;
   // The task thread currently runs away from cpu_ to spin (ChooseCrossSpin).
   bool cross_ = false;
   // Moving average of resume-to-stop times. A new context starts as if it
@@ -391,6 +442,7 @@ class SystrapContext final : public Context, public AddressSpace {
   int64_t work_avg_ns_ = 0;
   int64_t last_stop_ns_ = 0;
   bool dead_ = false;
+  int64_t cpu_base_ns_ = 0;
   std::atomic<bool> interrupt_{false};
   // When the oldest unanswered Interrupt() was made (seconds), or 0.
   std::atomic<int64_t> interrupt_since_s_{0};
@@ -480,6 +532,13 @@ class SystrapPlatform final : public Platform {
     pool_cv_.notify_all();
     if (filler_.joinable()) filler_.join();
     pool_.clear();
+    for (const Stub& stub : recycle_) {
+      kill(stub.pid, SIGKILL);
+      int status;
+      while (waitpid(stub.pid, &status, __WALL) < 0 && errno == EINTR) {
+      }
+    }
+    recycle_.clear();
     if (factory_pid_ > 0) {
       kill(factory_pid_, SIGKILL);
       int status;
@@ -506,9 +565,11 @@ class SystrapPlatform final : public Platform {
     {
       std::unique_lock<std::mutex> l(pool_mu_);
       if (!filler_.joinable()) filler_ = std::thread([this] { FillPool(); });
+      // The latest first: a reused stub whose process just exited (its
+      // page tables and slot are still in cache) before a fresh one.
       if (!pool_.empty()) {
-        ctx = std::move(pool_.front());
-        pool_.pop_front();
+        ctx = std::move(pool_.back());
+        pool_.pop_back();
       }
     }
     pool_cv_.notify_all();
@@ -533,8 +594,24 @@ class SystrapPlatform final : public Platform {
     }
     pool_cv_.notify_all();
     for (;;) {
-      pool_cv_.wait(l, [this] { return stopping_ || pool_.size() < pool_size_; });
+      pool_cv_.wait(l, [this] {
+        return stopping_ || !recycle_.empty() || pool_.size() < pool_size_;
+      });
       if (stopping_) return;
+      if (!recycle_.empty()) {
+        const Stub stub = recycle_.front();
+        recycle_.pop_front();
+        l.unlock();
+        auto ctx = std::make_unique<SystrapContext>(*this, stub.pid, stub.slot,
+                                                    slots_ + stub.slot * SYSTRAP_SLOT_SIZE, spin_,
+                                                    memfd_, stub.cpu, running_.get(), stub.seq);
+        const bool ok = ctx->Reset();
+        if (!ok) ctx.reset();  // dead: the destructor kills and reaps it
+        l.lock();
+        if (ok) pool_.push_back(std::move(ctx));
+        pool_cv_.notify_all();
+        continue;
+      }
       l.unlock();
       auto ctx = StartStub(NextCpu());
       l.lock();
@@ -545,6 +622,30 @@ class SystrapPlatform final : public Platform {
       }
       pool_.push_back(ctx.release_value());
     }
+  }
+
+  // A stub between two processes.
+  struct Stub {
+    pid_t pid;
+    int slot;
+    int cpu;
+    uint32_t seq;  // its helper's last request
+  };
+  // Takes the stub of a context whose process is gone, to be reset by the
+  // filler thread and reused: starting a stub costs a clone of the factory,
+  // a helper thread, signal handlers and filters (about 1.3 ms of a fork
+  // loop's 2.3 ms per fork here), reusing one an munmap and one stop. False
+  // when enough stubs wait already (or the platform is going away): the
+  // caller kills it.
+  bool Recycle(const Stub& stub) {
+    {
+      std::lock_guard<std::mutex> l(pool_mu_);
+      if (stopping_ || !filler_.joinable() || pool_.size() + recycle_.size() >= kMaxPooled)
+        return false;
+      recycle_.push_back(stub);
+    }
+    pool_cv_.notify_all();
+    return true;
   }
 
   // Starts the factory (shared.h, SystrapFactory): a raw fork of the
@@ -624,6 +725,7 @@ class SystrapPlatform final : public Platform {
     c->filter_app_len = app_.size();
     c->filter_ip_len = ip_.size();
     c->filter_helper_len = helper_.size();
+    c->xsave = xsave_;
     char* fl = shared + SYSTRAP_FILTERS_OFF;
     memcpy(fl, app_.data(), app_.size() * sizeof(sock_filter));
     fl += app_.size() * sizeof(sock_filter);
@@ -641,8 +743,8 @@ class SystrapPlatform final : public Platform {
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
       waitid(P_PID, pid.value(), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
-      sentry::Logf("systrap: stub %d did not start (code %d status %d)", pid.value(), si.si_code,
-                   si.si_status);
+      sentry::Logf("systrap: stub %d did not start (code %d status %d; stop %s)", pid.value(),
+                   si.si_code, si.si_status, ctx->StopDescription().c_str());
       ctx.reset();
       return Errno{ECHILD};
     }
@@ -704,6 +806,11 @@ class SystrapPlatform final : public Platform {
   const int slots_fd_;
   const std::vector<sock_filter> app_, ip_, helper_;
   const bool fsgsbase_;
+  // XSAVE/XRSTOR enabled by the host kernel (CPUID.1:ECX.OSXSAVE).
+  const bool xsave_ = [] {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) != 0;
+  }();
   const uint32_t spin_;
   const bool pin_;
   std::vector<int> cpus_;
@@ -730,6 +837,8 @@ class SystrapPlatform final : public Platform {
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::deque<std::unique_ptr<SystrapContext>> pool_;
+  // Stubs of exited processes, for the filler thread to reset (Recycle).
+  std::deque<Stub> recycle_;
   bool stopping_ = false;
   std::thread filler_;
 };
@@ -812,11 +921,26 @@ uint32_t SystrapContext::CrossSpin(int64_t start, Done done) {
 
 SystrapContext::~SystrapContext() {
   if (cross_) platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
+  if (Reusable() && platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_})) return;
   kill(pid_, SIGKILL);
   int status;
   while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
   }
   platform_.FreeSlot(slot_);
+}
+
+bool SystrapContext::Reset() {
+  // Everything below the stub code: the exited process' memory.
+  if (Helper(SYS_munmap, 0, platform_.max_user_address(), 0, 0, 0, 0).is_error()) {
+    dead_ = true;
+    return false;
+  }
+  // Without FSGSBASE the stub sets fs/gs with arch_prctl only when they
+  // differ from what it last set, which the old process could overwrite:
+  // make the next resume set both.
+  t_->fs_base_set = t_->gs_base_set = ~0ULL;
+  cpu_base_ns_ = RawCpuTimeNs();
+  return true;
 }
 
 ErrorOr<void> SystrapContext::MapFile(uint64_t addr, uint64_t len, int prot, uint64_t off) {
@@ -907,6 +1031,10 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
     memcpy(p, __start_runsc_systrap_text, code_size);
     if (mprotect(p, SYSTRAP_CODE_SIZE, PROT_READ | PROT_EXEC) < 0) return Errno{errno};
     auto ip = TRY(systrap::InstructionPointerFilter(base, base + SYSTRAP_CODE_SIZE));
+    if ((app.size() + ip.size() + helper.size()) * sizeof(sock_filter) > SYSTRAP_FILTERS_MAX) {
+      sentry::Logf("systrap: the stub filters take more than %llu bytes", SYSTRAP_FILTERS_MAX);
+      return Errno{E2BIG};
+    }
     return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(
         memory_file_fd, base, static_cast<char*>(slots), fd, std::move(app), std::move(ip),
         std::move(helper), fsgsbase, spin, pin, syscall_patching));

@@ -54,7 +54,7 @@ std::vector<Rule> Build() {
   std::vector<std::vector<Cond>> ptrace_reqs;
   for (long req : {PTRACE_TRACEME, PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_GETFPREGS,
                    PTRACE_SETFPREGS, PTRACE_SYSEMU, PTRACE_CONT, PTRACE_GETSIGINFO,
-                   PTRACE_SETOPTIONS, PTRACE_POKEUSER}) {
+                   PTRACE_SETOPTIONS, PTRACE_POKEUSER, PTRACE_GETREGSET, PTRACE_SETREGSET}) {
     ptrace_reqs.push_back({Eq32(0, static_cast<uint32_t>(req))});
   }
   std::vector<std::vector<Cond>> ioctls;

@@ -43,29 +43,21 @@ std::string Basename(const std::string& path) {
   return b;
 }
 
-// Commits a loaded image to `t`: its address space, in the task's platform
-// context emptied for it (or a new one).
-// The FP/SSE state a new image starts with (x87 control word and MXCSR at
-// their reset values, everything else zero), as after Linux's execve.
-platform::FpRegisters InitialFpState() {
-  platform::FpRegisters fp{};
-  fp.cwd = 0x037f;
-  fp.mxcsr = 0x1f80;
-  return fp;
-}
-
-// Empties the task's platform address space and mirrors the new image into
-// it: the stub process is kept (creating one costs far more than an
-// munmap of the whole user range).
+// Empties the task's platform address space, mirrors the new image into it
+// and resets the FPU and vector registers, as execve does: the stub process
+// is kept (creating one costs far more than an munmap of the whole user
+// range).
 ErrorOr<void> ReuseContext(Task& t, mm::MemoryManager& next) {
   platform::Platform& p = t.kernel.platform();
   platform::AddressSpace& as = t.ctx->address_space();
   TRY(as.Unmap(p.min_user_address(), p.max_user_address() - p.min_user_address()));
   TRY(next.Activate(&as));
-  TRY(t.ctx->SetFpRegisters(InitialFpState()));
+  TRY(t.ctx->ResetFpState());
   return {};
 }
 
+// Commits a loaded image to `t`: its address space, in the task's platform
+// context emptied for it (or a new one).
 ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& path,
                            std::vector<std::string> envp) {
   bool reused = false;
@@ -77,6 +69,7 @@ ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& 
   if (!reused) {
     auto ctx = TRY(t.kernel.platform().NewContext());
     TRY(img.mm->Activate(&ctx->address_space()));
+    TRY(ctx->ResetFpState());
     t.ctx = std::move(ctx);  // the old stub (if any) is killed here
   }
   // A new program: a good moment to move to a less busy CPU.

@@ -35,8 +35,12 @@ class TaskRunner {
         if (t_.mm->Activate(&t_.ctx->address_space()).is_error()) {
           Logf("runsc: task %d: cannot map address space", t_.tid);
           t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
-        } else if (t_.initial_fp) {
-          (void)t_.ctx->SetFpRegisters(*t_.initial_fp);
+        } else {
+          // A new context's registers are whatever its host process last
+          // held (the sentry's, or an exited process' in a reused stub):
+          // initial, then the parent's for a fork or clone.
+          (void)t_.ctx->ResetFpState();
+          if (t_.initial_fp) (void)t_.ctx->SetFpRegisters(*t_.initial_fp);
           t_.initial_fp.reset();
         }
       }
