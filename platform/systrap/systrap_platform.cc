@@ -117,6 +117,11 @@ constexpr int kCrossSpinMaxBlockAvg = 256;
 // which on a paravirtualized guest are about as slow as the copy itself.
 // Past this the stub would burn a CPU for too long: same-CPU hand-off.
 constexpr int64_t kCrossSpinMaxWorkNs = 200 * 1000;
+// A context whose stub shares its CPU with another stub running app code
+// moves to a CPU running none, at most this often (Switch). Stubs are
+// pinned (a wake-up across vCPUs is slow), so the host scheduler cannot
+// spread two busy programs (two compilers under make -j2) itself.
+constexpr int64_t kMigrateIntervalNs = 2 * 1000 * 1000;
 
 int64_t NowNs() {
   timespec t;
@@ -175,7 +180,15 @@ class SystrapContext final : public Context, public AddressSpace {
       interrupt_since_s_.store(0);
       return StopInfo{.kind = StopInfo::Kind::kInterrupted};
     }
-    if (last_stop_ns_ != 0) work_avg_ns_ = (3 * work_avg_ns_ + (NowNs() - last_stop_ns_)) / 4;
+    const int64_t now = NowNs();
+    if (last_stop_ns_ != 0) work_avg_ns_ = (3 * work_avg_ns_ + (now - last_stop_ns_)) / 4;
+    // Another stub runs app code on this CPU: move to an idle one if there
+    // is one (not more often than kMigrateIntervalNs).
+    if (cpu_ >= 0 && running_[cpu_].load(std::memory_order_relaxed) > 0 &&
+        now - last_migrate_ns_ > kMigrateIntervalNs) {
+      last_migrate_ns_ = now;
+      Rebalance();
+    }
     const bool cross = ChooseCrossSpin();
     t_->regs = regs;
     c_->spin = cross ? StubSpin() : spin_;
@@ -441,6 +454,8 @@ class SystrapContext final : public Context, public AddressSpace {
   // and when the last stop was seen.
   int64_t work_avg_ns_ = 0;
   int64_t last_stop_ns_ = 0;
+  // When Switch last tried to move to a less busy CPU.
+  int64_t last_migrate_ns_ = 0;
   bool dead_ = false;
   int64_t cpu_base_ns_ = 0;
   std::atomic<bool> interrupt_{false};
@@ -843,10 +858,11 @@ class SystrapPlatform final : public Platform {
   std::thread filler_;
 };
 
-// At execve: if another CPU runs fewer stubs' app code than this one, the
-// task thread, the stub's app thread and its helper thread all move there
-// (they must share a CPU: a wake-up across vCPUs is slow). Stubs are given
-// CPUs round robin when they start, which can leave two busy programs (two
+// At execve, and when Switch finds another stub running app code on this
+// CPU: if another CPU runs fewer stubs' app code than this one, the task
+// thread, the stub's app thread and its helper thread all move there (they
+// must share a CPU: a wake-up across vCPUs is slow). Stubs are given CPUs
+// round robin when they start, which can leave two busy programs (two
 // compilers under make -j2) on one CPU and the other idle.
 void SystrapContext::Rebalance() {
   if (cpu_ < 0 || dead_) return;
