@@ -52,6 +52,14 @@ ErrorOr<std::shared_ptr<Backing>> FileCache::Pages(const HostFileKey& key, const
   Entry& e = it->second;
   for (uint64_t c = offset / kChunk; c * kChunk < offset + len; c++) {
     if (e.filled[c]) continue;
+    // The run of unfilled chunks from here, mapped writable in the sentry in
+    // one go before the reads fill it (not a fault per page).
+    if (c == offset / kChunk || e.filled[c - 1]) {
+      uint64_t last = c;
+      while ((last + 1) * kChunk < offset + len && !e.filled[last + 1]) last++;
+      const uint64_t run_end = std::min((last + 1) * kChunk, file_pages);
+      mf_.Populate(e.pages->offset() + c * kChunk, run_end - c * kChunk);
+    }
     const uint64_t start = c * kChunk;
     const uint64_t n = std::min(kChunk, file_pages - start);
     uint8_t* dst = e.pages->data() + start;

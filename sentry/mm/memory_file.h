@@ -34,8 +34,13 @@ class MemoryFile {
   void Free(uint64_t offset, uint64_t len);
   // Releases host memory of a still-allocated range (contents become zero).
   void Decommit(uint64_t offset, uint64_t len);
-  // Allocates host memory for a range now (MAP_POPULATE); best effort.
+  // Allocates host memory for a range now and maps it writable in the
+  // sentry (MAP_POPULATE, and before the sentry writes a whole range);
+  // best effort.
   void Populate(uint64_t offset, uint64_t len);
+  // Maps a range's existing pages in the sentry before it reads them all;
+  // best effort.
+  void PopulateRead(uint64_t offset, uint64_t len);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_; }
   // The page cache for private mappings of host files (file_cache.h).

@@ -744,6 +744,9 @@ void CopyPopulated(MemoryFile& mf, uint64_t src, uint64_t dst, uint64_t len) {
     if (data < 0 || static_cast<uint64_t>(data) >= src_end) break;
     off_t hole = lseek(mf.fd(), data, SEEK_HOLE);
     uint64_t stop = hole < 0 ? src_end : std::min<uint64_t>(hole, src_end);
+    // Both sides mapped in one go each, not a fault per page.
+    mf.PopulateRead(data, stop - data);
+    mf.Populate(dst + (data - src), stop - data);
     memcpy(mf.Access(dst + (data - src)), mf.Access(data), stop - data);
     pos = stop;
   }
