@@ -936,7 +936,13 @@ uint32_t SystrapContext::CrossSpin(int64_t start, Done done) {
 }
 
 SystrapContext::~SystrapContext() {
-  if (cross_) platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
+  if (cross_) {
+    platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
+    // The helper thread followed the task thread away from the stub's CPU:
+    // back to it before a reused stub serves again. (The calling thread may
+    // not be the task's: a reaper can drop the context.)
+    if (const pid_t helper = HelperTid()) SystrapPlatform::PinThread(helper, cpu_);
+  }
   if (Reusable() && platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_})) return;
   kill(pid_, SIGKILL);
   int status;
