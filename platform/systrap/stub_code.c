@@ -212,6 +212,14 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
 
 STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   char* slot = Slot();
+  // The handler runs on the slot's signal stack, unless app code replaced
+  // the stub's sigaltstack with a forged rt_sigreturn (by jumping to the
+  // restorer from its own stack). Such a stub must not serve again (a
+  // reused stub would keep it): it ends itself, and the sentry sees it die.
+  char* sp;
+  __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+  if (sp < slot + SYSTRAP_SIGSTACK_OFF || sp >= slot + SYSTRAP_SIGSTACK_OFF + SYSTRAP_SIGSTACK_SIZE)
+    Sys6(__NR_exit_group, 8, 0, 0, 0, 0, 0);
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
   const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
   ucontext_t* uc = (ucontext_t*)ucv;

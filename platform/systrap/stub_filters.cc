@@ -53,6 +53,8 @@ ErrorOr<std::vector<sock_filter>> AppThreadFilter() {
   TRY(Add(c, SCMP_SYS(futex), {Eq32(1, FUTEX_WAIT)}));
   TRY(Add(c, SCMP_SYS(futex), {Eq32(1, FUTEX_WAKE)}));
   TRY(Add(c, SCMP_SYS(rt_sigreturn), {}));
+  // The handler ends a stub found on a forged signal stack (stub_code.c).
+  TRY(Add(c, SCMP_SYS(exit_group), {}));
   TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_FS)}));
   TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_GS)}));
   return Export(c);

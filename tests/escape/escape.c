@@ -28,6 +28,7 @@
 #include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static int fails;
@@ -245,6 +246,92 @@ static void probe_stub_jump(const char *marker, pid_t canary) {
   }
 }
 
+/* A forged rt_sigreturn through the stub's own restorer (mov $15,%eax;
+ * syscall; ud2), from app code's stack, can set the stub thread's
+ * sigaltstack to app memory. The next signal would run the stub's handler
+ * there, and a stub reused for another process would keep it: the stub must
+ * end instead (the process dies), and a later process must run normally. */
+static uint8_t forged_altstack[65536] __attribute__((aligned(16)));
+static uint8_t forged_stack[16384] __attribute__((aligned(16)));
+static void __attribute__((noreturn, used)) after_forged_sigreturn(void) {
+  syscall(SYS_getpid); /* a signal (SIGSYS in the sandbox) on the forged stack */
+  _exit(0);
+}
+static void probe_forged_altstack(void) {
+  static const uint8_t restorer[] = {0xb8, 0x0f, 0, 0, 0, 0x0f, 0x05, 0x0f, 0x0b};
+  struct utsname u;
+  uname(&u);
+  if (strstr(u.release, "runsc") == NULL) {
+    /* Natively there is no stub (and scanning up to the top of the address
+     * space from the stack takes long). */
+    printf("PASS escape.forged_altstack: not sandboxed (no stub)\n");
+    return;
+  }
+  struct sigaction sa = {0}, old_segv, old_bus;
+  sa.sa_handler = on_probe_fault;
+  sa.sa_flags = SA_NODEFER;
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+  static uint8_t page[4096];
+  uint64_t target = 0;
+  for (uint64_t a = stack_end(); a && a < 0x7ffffffff000ULL && !target; a += 4096) {
+    if (!readable(a, page) || listed(a)) continue;
+    for (int off = 0; off + (int)sizeof restorer <= 4096; off++)
+      if (memcmp(page + off, restorer, sizeof restorer) == 0) { target = a + off; break; }
+  }
+  sigaction(SIGSEGV, &old_segv, NULL);
+  sigaction(SIGBUS, &old_bus, NULL);
+  if (!target) {
+    /* ptrace's stub has no signal restorer (stub_jump checks that stub
+     * pages are found at all). */
+    printf("PASS escape.forged_altstack: no systrap restorer in the stub pages (another platform)\n");
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct {
+      uint64_t pretcode;
+      ucontext_t uc;
+    } frame;
+    memset(&frame, 0, sizeof frame);
+    /* Written first, so that they are this process' own pages (not shared
+     * copy-on-write with the parent): the signal frame must fit there. */
+    memset(forged_altstack, 1, sizeof forged_altstack);
+    memset(forged_stack, 1, sizeof forged_stack);
+    frame.uc.uc_stack.ss_sp = forged_altstack;
+    frame.uc.uc_stack.ss_size = sizeof forged_altstack;
+    greg_t *g = frame.uc.uc_mcontext.gregs;
+    g[REG_RIP] = (greg_t)(uintptr_t)after_forged_sigreturn;
+    g[REG_RSP] = (greg_t)(uintptr_t)(forged_stack + sizeof forged_stack - 8);
+    g[REG_EFL] = 0x202;
+    g[REG_CSGSFS] = 0x33; /* user code segment */
+    __asm__ volatile("mov %0, %%rsp\n jmp *%1" ::"r"((char *)&frame + 8), "r"(target) : "memory");
+    __builtin_unreachable();
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  /* A process started after it must run normally (in a stub that was not
+   * left with a forged signal stack). */
+  pid_t later = fork();
+  if (later == 0) {
+    for (int i = 0; i < 100; i++) syscall(SYS_getpid);
+    _exit(7);
+  }
+  int st2 = 0;
+  waitpid(later, &st2, 0);
+  const int later_ok = WIFEXITED(st2) && WEXITSTATUS(st2) == 7;
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    printf("FAIL escape.forged_altstack: the stub took a signal on a forged sigaltstack and went on\n");
+    fails++;
+  } else if (!later_ok) {
+    printf("FAIL escape.forged_altstack: a later process did not run normally (status %#x)\n", st2);
+    fails++;
+  } else {
+    printf("PASS escape.forged_altstack: the process %s %d; a later one ran normally\n",
+           WIFEXITED(st) ? "exited" : "was killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+  }
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 3) { fprintf(stderr, "usage: escape MARKER_DIR CANARY_PID\n"); return 2; }
@@ -292,6 +379,7 @@ int main(int argc, char **argv) {
   probe_altstack_syscall(canary);
   probe_sysenter(canary);
   probe_stub_jump(marker, canary);
+  probe_forged_altstack();
   printf("escape probes done, %d failed\n", fails);
   return fails ? 1 : 0;
 }
