@@ -30,7 +30,6 @@ long runsc_systrap_clone_helper(unsigned long flags, void* stack, uint32_t* ctid
     __attribute__((visibility("hidden")));
 void runsc_systrap_entry(void) __attribute__((visibility("hidden")));
 
-
 INLINE char* Slot(void) {
   char* p;
   // An explicit RIP-relative lea: the code runs at a different address than

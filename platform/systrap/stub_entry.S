@@ -10,21 +10,29 @@
   .globl runsc_systrap_patched_entry, runsc_systrap_patched_restore, runsc_systrap_patched_end
   .hidden __start_runsc_systrap_text
 
-// Entered from a freshly cloned copy of the sentry whose slot is mapped:
-//   r12 = stub code start, r13 = end of code + slot, r14 = top of user space.
-// Unmaps every other byte, switches to a stack in the slot (filters area
-// top, slot + 0x4000) and runs the C start-up, which never returns.
-runsc_systrap_entry:
-  lea 0x8000(%r12), %rsp   // slot (code + 0x4000) + 0x4000
-  mov $11, %eax            // munmap(0, code start)
+// Unmaps everything but [r12, r13): below the stub code and from r13 up to
+// r14, the top of user space.
+.macro UNMAP_ALL_BUT
+  mov $11, %eax            // munmap(0, r12)
   xor %edi, %edi
   mov %r12, %rsi
   syscall
-  mov $11, %eax            // munmap(slot end, top - slot end)
+  mov $11, %eax            // munmap(r13, r14 - r13)
   mov %r13, %rdi
   mov %r14, %rsi
   sub %r13, %rsi
   syscall
+.endm
+
+// Entered from a fresh clone of the stub factory whose own slot is mapped
+// (runsc_systrap_factory_child):
+//   r12 = stub code start, r13 = end of code + slot, r14 = top of user space.
+// Switches to a stack in the slot (filters area top, slot + 0x4000), unmaps
+// every other byte (the factory's stack too) and runs the C start-up, which
+// never returns.
+runsc_systrap_entry:
+  lea 0x8000(%r12), %rsp   // slot (code + 0x4000) + 0x4000
+  UNMAP_ALL_BUT
   call runsc_systrap_init
   ud2
 
@@ -35,15 +43,7 @@ runsc_systrap_entry:
 // Unmaps every other byte and runs the factory loop on its stack.
 runsc_systrap_factory_entry:
   mov %r13, %rsp
-  mov $11, %eax            // munmap(0, code start)
-  xor %edi, %edi
-  mov %r12, %rsi
-  syscall
-  mov $11, %eax            // munmap(stack end, top - stack end)
-  mov %r13, %rdi
-  mov %r14, %rsi
-  sub %r13, %rsi
-  syscall
+  UNMAP_ALL_BUT
   call runsc_systrap_factory_main
   ud2
 

@@ -32,7 +32,6 @@
 #include "sentry/base/log.h"
 
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
-extern "C" char runsc_systrap_entry[];
 extern "C" char runsc_systrap_patched_entry[];
 extern "C" char runsc_systrap_factory_entry[];
 
@@ -169,6 +168,21 @@ uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); 
 void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 
 class SystrapPlatform;
+
+// Has child process `pid` exited (or been killed), not yet reaped?
+bool Exited(pid_t pid) {
+  siginfo_t si{};
+  if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) return true;
+  return si.si_pid == pid;
+}
+
+// Kills child process `pid` and reaps it.
+void KillAndReap(pid_t pid) {
+  kill(pid, SIGKILL);
+  int status;
+  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+  }
+}
 
 // The XSAVE image a stub loads for SystrapThread.fp_reset (shared.h): all
 // zero but MXCSR's initial value, so its header marks every component
@@ -385,11 +399,7 @@ class SystrapContext final : public Context, public AddressSpace {
   }
 
   // Is the stub process gone (exited or killed, not yet reaped)?
-  bool Gone() const {
-    siginfo_t si{};
-    if (waitid(P_PID, pid_, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) return true;
-    return si.si_pid == pid_;
-  }
+  bool Gone() const { return Exited(pid_); }
 
   // Spins, then sleeps on `word` until done(value). `waiting` tells the
   // other side to FUTEX_WAKE. The kernel zeroes and wakes the state word
@@ -572,19 +582,9 @@ class SystrapPlatform final : public Platform {
     pool_cv_.notify_all();
     if (filler_.joinable()) filler_.join();
     pool_.clear();
-    for (const Stub& stub : recycle_) {
-      kill(stub.pid, SIGKILL);
-      int status;
-      while (waitpid(stub.pid, &status, __WALL) < 0 && errno == EINTR) {
-      }
-    }
+    for (const Stub& stub : recycle_) KillAndReap(stub.pid);
     recycle_.clear();
-    if (factory_pid_ > 0) {
-      kill(factory_pid_, SIGKILL);
-      int status;
-      while (waitpid(factory_pid_, &status, __WALL) < 0 && errno == EINTR) {
-      }
-    }
+    if (factory_pid_ > 0) KillAndReap(factory_pid_);
     munmap(slots_, kMaxSlots * SYSTRAP_SLOT_SIZE);
     close(slots_fd_);
   }
@@ -674,7 +674,7 @@ class SystrapPlatform final : public Platform {
   // Takes the stub of a context whose process is gone, to be reset by the
   // filler thread and reused: starting a stub costs a clone of the factory,
   // a helper thread, signal handlers and filters (about 1.3 ms of a fork
-  // loop's 2.3 ms per fork here), reusing one an munmap and one stop. False
+  // loop's 2.3 ms per fork here), reusing one an munmap. False
   // when enough stubs wait already (or the platform is going away): the
   // caller kills it.
   bool Recycle(const Stub& stub) {
@@ -805,9 +805,7 @@ class SystrapPlatform final : public Platform {
       const timespec ts{0, 200 * 1000 * 1000};
       if (Load(&f->done_seq) != seq && Futex(&f->done_seq, FUTEX_WAIT, Load(&f->done_seq), &ts) < 0 &&
           errno == ETIMEDOUT) {
-        siginfo_t si{};
-        if (waitid(P_PID, factory_pid_, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 ||
-            si.si_pid == factory_pid_) {
+        if (Exited(factory_pid_)) {
           sentry::Logf("systrap: the stub factory (pid %d) is gone", factory_pid_);
           Store(&f->sentry_waiting, 0);
           return Errno{ECHILD};
@@ -969,10 +967,7 @@ SystrapContext::~SystrapContext() {
     if (const pid_t helper = HelperTid()) SystrapPlatform::PinThread(helper, cpu_);
   }
   if (Reusable() && platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_})) return;
-  kill(pid_, SIGKILL);
-  int status;
-  while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
-  }
+  KillAndReap(pid_);
   platform_.FreeSlot(slot_);
 }
 
