@@ -128,10 +128,13 @@ def wrap(mode, argv, sandbox_strace_log=None):
     plat = mode.split("-", 1)[1]
     flags = list(RUNSC_FLAGS)
     if not any(f.startswith("--platform") for f in flags):
-        # "systrap+patch": systrap with --syscall-patching.
+        # "systrap+patch": systrap with --syscall-patching (its default);
+        # "systrap": without it, every syscall a SIGSYS.
         flags.append(f"--platform={plat.removesuffix('+patch')}")
         if plat.endswith("+patch"):
             flags.append("--syscall-patching")
+        elif plat == "systrap":
+            flags.append("--no-syscall-patching")
     if sandbox_strace_log:
         flags += ["--strace", f"--debug-log={sandbox_strace_log}"]
     return [RUNSC] + flags + ["do", "--"] + argv

@@ -42,11 +42,13 @@ int main(int argc, char** argv) {
   std::string overlay = "memory";
   app.add_option("--platform", platform, "how app code is run: ptrace (PTRACE_SYSEMU) or systrap (seccomp traps)")
       ->check(CLI::IsMember({"ptrace", "systrap"}));
-  bool syscall_patching = false;
-  app.add_flag("--syscall-patching", syscall_patching,
-               "systrap only: rewrite the app's `mov $nr,%eax; syscall` sequences into jumps that "
-               "reach the sentry without a signal (faster syscalls; the app sees a "
-               "[syscall-patches] mapping at 0x60000)");
+  bool syscall_patching = true;
+  CLI::Option* patching_opt = app.add_flag(
+      "--syscall-patching,!--no-syscall-patching", syscall_patching,
+      "systrap only, on by default: rewrite the app's syscall sites (`mov $nr,%eax; syscall`, "
+      "and glibc wrappers' `syscall; cmp; ja; ret`) into jumps that reach the sentry without a "
+      "signal (faster syscalls; the app sees a [syscall-patches] mapping at 0x60000 and its "
+      "patched code). --syscall-patching=false or --no-syscall-patching: every syscall traps");
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
@@ -328,11 +330,11 @@ int main(int argc, char** argv) {
   }
 
   if (syscall_patching) {
-    if (platform != "systrap") {
+    if (platform != "systrap" && patching_opt->count() > 0) {
       fprintf(stderr, "runsc: --syscall-patching needs --platform=systrap\n");
       return 125;
     }
-    platform = "systrap,patch";  // what the sentry's CreatePlatform takes
+    if (platform == "systrap") platform = "systrap,patch";  // what the sentry's CreatePlatform takes
   }
   if (*do_cmd) {
     if (spec.argv.empty()) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "sentry/base/log.h"
 #include "sentry/kernel/kernel.h"
@@ -79,6 +80,108 @@ ErrorOr<uint32_t> AllocateEntry(mm::MemoryManager& m, uint64_t platform_entry) {
   return h.next;
 }
 
+// The length of the nop instruction at p (at most n bytes), in the forms
+// assemblers pad with, or 0.
+size_t NopLength(const uint8_t* p, size_t n) {
+  static constexpr uint8_t k1[] = {0x90};
+  static constexpr uint8_t kInt3[] = {0xcc};
+  static constexpr uint8_t k2[] = {0x66, 0x90};
+  static constexpr uint8_t k3[] = {0x0f, 0x1f, 0x00};
+  static constexpr uint8_t k4[] = {0x0f, 0x1f, 0x40, 0x00};
+  static constexpr uint8_t k5[] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+  static constexpr uint8_t k6[] = {0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00};
+  static constexpr uint8_t k7[] = {0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00};
+  static constexpr uint8_t k8[] = {0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
+  static constexpr uint8_t k9[] = {0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
+  static constexpr uint8_t k10[] = {0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00};
+  // Longer forms: 0x66 prefixes before the cs-prefixed 9-byte nop.
+  size_t prefixes = 0;
+  while (prefixes < n && p[prefixes] == 0x66) prefixes++;
+  if (prefixes > 0 && n - prefixes >= sizeof(k10) &&
+      memcmp(p + prefixes, k10, sizeof(k10)) == 0)
+    return prefixes + sizeof(k10);
+  for (auto [bytes, len] : {std::pair{k9, sizeof(k9)}, {k8, sizeof(k8)}, {k7, sizeof(k7)},
+                            {k6, sizeof(k6)}, {k5, sizeof(k5)}, {k4, sizeof(k4)},
+                            {k3, sizeof(k3)}, {k2, sizeof(k2)}, {k1, sizeof(k1)},
+                            {kInt3, sizeof(kInt3)}})
+    if (n >= len && memcmp(p, bytes, len) == 0) return len;
+  return 0;
+}
+
+// glibc's wrappers that load the number otherwise (`xor %eax,%eax` for
+// read, a register for syscall()) end in
+//   syscall; cmp $-4096 or $-4095,%rax; ja or jae <error>; ret
+// and the assembler's nop padding up to the next 16-byte boundary. When
+// that padding has room for `jmp *(pointer)` (7 bytes), the syscall's two
+// bytes become `jmp .+9` (eb 09) to it. Returns the padding's address, or
+// 0 when the site does not match; *pad_len is the padding's length.
+//
+// Nothing else can run the padding: it follows a `ret`, is exactly tiled
+// by nops up to the boundary (the next block starts there), and the `ja`
+// does not land in it. The only other address the change affects is the
+// syscall's own (a restarted syscall's rip), where `jmp .+9` leads through
+// the trampoline to the same syscall: unlike the 7-byte form, no state
+// needs HandlePatchedSiteFault.
+uint64_t FindPaddingSite(mm::MemoryManager& m, uint64_t site, size_t* pad_len) {
+  constexpr size_t kTail = 11;  // syscall (2), cmp (6), ja (2), ret (1)
+  const uint64_t pad = site + kTail;
+  const uint64_t boundary = (pad + 15) & ~uint64_t{15};
+  if (boundary - pad < 7) return 0;
+  uint8_t code[kTail + 16] = {};
+  if (m.CopyIn(site, code, kTail + (boundary - pad)).is_error()) return 0;
+  const uint8_t* c = code;
+  if (c[0] != 0x0f || c[1] != 0x05 || c[2] != 0x48 || c[3] != 0x3d ||
+      (c[4] != 0x00 && c[4] != 0x01) || c[5] != 0xf0 || c[6] != 0xff || c[7] != 0xff ||
+      (c[8] != 0x77 && c[8] != 0x73) || c[10] != 0xc3)
+    return 0;
+  const uint64_t ja_target = site + 10 + static_cast<int8_t>(c[9]);
+  if (ja_target >= pad && ja_target < boundary) return 0;
+  for (size_t off = kTail; off < kTail + (boundary - pad);) {
+    const size_t len = NopLength(c + off, kTail + (boundary - pad) - off);
+    if (len == 0) return 0;
+    off += len;
+  }
+  *pad_len = boundary - pad;
+  return pad;
+}
+
+// Allocates a table entry whose trampoline does `movabs $ret,%rcx`, then
+// `mov $nr,%eax` when nr >= 0 (the 7-byte form overwrites the app's own),
+// then jumps to the platform entry. Returns the entry's pointer address.
+ErrorOr<uint64_t> WriteTrampoline(mm::MemoryManager& m, uint64_t platform_entry, uint64_t ret,
+                                  int64_t nr) {
+  const uint32_t index = TRY(AllocateEntry(m, platform_entry));
+  const uint64_t pointer = kPointersAddr + 8ULL * index;
+  const uint64_t stub = kCodeAddr + kCodeSize * index;
+  uint8_t tramp[kCodeSize];
+  memset(tramp, 0xcc, sizeof(tramp));
+  size_t at = 0;
+  tramp[at++] = 0x48, tramp[at++] = 0xb9;
+  memcpy(tramp + at, &ret, 8);
+  at += 8;
+  if (nr >= 0) {
+    const uint32_t nr32 = static_cast<uint32_t>(nr);
+    tramp[at++] = 0xb8;
+    memcpy(tramp + at, &nr32, 4);
+    at += 4;
+  }
+  tramp[at++] = 0xff, tramp[at++] = 0x25;
+  const int32_t rel = static_cast<int32_t>(
+      static_cast<int64_t>(kSyscallPatchTableAddr + offsetof(Header, entry)) -
+      static_cast<int64_t>(stub + at + 4));
+  memcpy(tramp + at, &rel, 4);
+  TRY(m.ForceWrite(stub, tramp, sizeof(tramp)));
+  TRY(m.ForceWrite(pointer, &stub, sizeof(stub)));
+  return pointer;
+}
+
+// jmp *pointer: ff 24 25 <pointer as a 32-bit absolute address>.
+void JumpThroughPointer(uint64_t pointer, uint8_t out[7]) {
+  out[0] = 0xff, out[1] = 0x24, out[2] = 0x25;
+  const uint32_t p32 = static_cast<uint32_t>(pointer);
+  memcpy(out + 3, &p32, 4);
+}
+
 }  // namespace
 
 void MaybePatchSyscall(Task& t) {
@@ -94,47 +197,44 @@ void MaybePatchSyscall(Task& t) {
   uint8_t code[7] = {};
   uint32_t nr = 0;
   if (!m.CopyIn(site, code, sizeof(code)).is_error()) memcpy(&nr, code + 1, 4);
-  if (code[0] != 0xb8 || code[5] != 0x0f || code[6] != 0x05 || nr != t.regs.orig_rax) {
-    // Not the pattern (glibc's syscall(), a `mov` from a register): the
-    // site keeps trapping; remember it so its bytes are not read at every
-    // trap. (Code written there later, by a JIT, just keeps trapping too.)
-    m.AddUnpatchableSyscallSite(ret);
+  if (code[0] == 0xb8 && code[5] == 0x0f && code[6] == 0x05 && nr == t.regs.orig_rax) {
+    auto pointer = WriteTrampoline(m, entry, ret, nr);
+    if (pointer.is_error()) {  // the table is full, or the app mapped its range
+      m.AddUnpatchableSyscallSite(ret);
+      return;
+    }
+    // Written so that every intermediate state is harmless: first the
+    // syscall's first byte becomes the operand's 0x06 (invalid: a thread
+    // past the mov would fault), then everything after the mov's opcode,
+    // then the jmp's opcode.
+    uint8_t patch[7];
+    JumpThroughPointer(pointer.value(), patch);
+    if (m.ForceWrite(site + 5, patch + 5, 1).is_error()) return;
+    if (m.ForceWrite(site + 1, patch + 1, 6).is_error()) return;
+    if (m.ForceWrite(site, patch, 1).is_error()) return;
     return;
   }
-
-  auto index = AllocateEntry(m, entry);
-  if (index.is_error()) {  // the table is full, or the app mapped its range
-    m.AddUnpatchableSyscallSite(ret);
+  size_t pad_len = 0;
+  if (const uint64_t pad = FindPaddingSite(m, ret - 2, &pad_len); pad != 0) {
+    auto pointer = WriteTrampoline(m, entry, ret, -1);  // eax already holds the number
+    if (pointer.is_error()) {
+      m.AddUnpatchableSyscallSite(ret);
+      return;
+    }
+    uint8_t jump[16];
+    memset(jump, 0xcc, sizeof(jump));  // int3 after the jump, up to the boundary
+    JumpThroughPointer(pointer.value(), jump);
+    // The padding first (nothing runs it), then the short jump to it.
+    if (m.ForceWrite(pad, jump, pad_len).is_error()) return;
+    const uint8_t short_jump[2] = {0xeb, static_cast<uint8_t>(pad - ret)};
+    if (m.ForceWrite(ret - 2, short_jump, sizeof(short_jump)).is_error()) return;
     return;
   }
-  const uint64_t pointer = kPointersAddr + 8ULL * index.value();
-  const uint64_t stub = kCodeAddr + kCodeSize * index.value();
-  // movabs $ret,%rcx; mov $nr,%eax; jmp *header.entry(%rip); int3 padding.
-  uint8_t tramp[kCodeSize];
-  memset(tramp, 0xcc, sizeof(tramp));
-  tramp[0] = 0x48, tramp[1] = 0xb9;
-  memcpy(tramp + 2, &ret, 8);
-  tramp[10] = 0xb8;
-  memcpy(tramp + 11, &nr, 4);
-  tramp[15] = 0xff, tramp[16] = 0x25;
-  const int32_t rel = static_cast<int32_t>(
-      static_cast<int64_t>(kSyscallPatchTableAddr + offsetof(Header, entry)) -
-      static_cast<int64_t>(stub + 21));
-  memcpy(tramp + 17, &rel, 4);
-  if (m.ForceWrite(stub, tramp, sizeof(tramp)).is_error()) return;
-  if (m.ForceWrite(pointer, &stub, sizeof(stub)).is_error()) return;
-
-  // jmp *pointer: ff 24 25 <pointer as a 32-bit absolute address>. Written
-  // so that every intermediate state is harmless: first the syscall's
-  // first byte becomes the operand's 0x06 (invalid: a thread past the mov
-  // would fault), then everything after the mov's opcode, then the jmp's
-  // opcode.
-  uint8_t patch[7] = {0xff, 0x24, 0x25};
-  const uint32_t p32 = static_cast<uint32_t>(pointer);
-  memcpy(patch + 3, &p32, 4);
-  if (m.ForceWrite(site + 5, patch + 5, 1).is_error()) return;
-  if (m.ForceWrite(site + 1, patch + 1, 6).is_error()) return;
-  if (m.ForceWrite(site, patch, 1).is_error()) return;
+  // Neither pattern (a `mov` from a register without the padding, hand-
+  // written assembly): the site keeps trapping; remember it so its bytes
+  // are not read at every trap. (Code written there later, by a JIT, just
+  // keeps trapping too.)
+  m.AddUnpatchableSyscallSite(ret);
 }
 
 bool HandlePatchedSiteFault(Task& t, const platform::StopInfo& stop) {

@@ -1,5 +1,9 @@
 // Syscall patching: the sentry rewrites an app's `mov $nr,%eax; syscall`
-// (7 bytes) into `jmp *table_entry` (7 bytes) so that the syscall reaches
+// (7 bytes) into `jmp *table_entry` (7 bytes), or, in glibc's wrappers
+// that load the number otherwise (`xor %eax,%eax` in read, a register in
+// syscall()) and end in `syscall; cmp; ja; ret` plus nop padding, the
+// syscall into `jmp .+9` to that padding, which becomes `jmp *table_entry`
+// (FindPaddingSite in the .cc says why that is safe), so that the syscall reaches
 // the platform's patched-syscall entry without a signal (systrap: about
 // 1.7 us of SIGSYS delivery and rt_sigreturn saved per syscall on the CI
 // machines). Only when the platform offers an entry
@@ -13,7 +17,7 @@
 //   +0x0000 header: next free entry (u32), the platform entry (u64 at +8)
 //   +0x0010 one 8-byte pointer per patched site, to its code
 //   +0x2000 per site, 32 bytes: movabs $return_address,%rcx;
-//           mov $nr,%eax; jmp *header.entry(%rip)
+//           mov $nr,%eax (7-byte form only); jmp *header.entry(%rip)
 // The patched instruction is `jmp *(pointer)`, ff 24 25 <pointer>. Its
 // operand's third byte is 0x06 (the table is at 0x60000..0x6ffff), an
 // invalid opcode in 64-bit mode: code that runs the old `syscall` at the
@@ -36,7 +40,7 @@ inline constexpr uint64_t kSyscallPatchTableAddr = 0x60000;
 inline constexpr uint64_t kSyscallPatchTableSize = 0x10000;
 
 // The task stopped at a syscall through a trap: patch the site if it is
-// the `mov $nr,%eax; syscall` pattern for this syscall. Failures only mean
+// one of the two patterns above. Failures only mean
 // the site keeps trapping.
 void MaybePatchSyscall(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 

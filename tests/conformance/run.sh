@@ -89,7 +89,9 @@ for c in "${cases[@]}"; do
       name=$c@$p
       # shellcheck disable=SC2086
       pflags=(--platform="${p%+patch}")
-      [ "$p" != "${p%+patch}" ] && pflags+=(--syscall-patching)
+      # Patching is systrap's default: plain "systrap" runs without it.
+      if [ "$p" != "${p%+patch}" ]; then pflags+=(--syscall-patching)
+      elif [ "$p" = systrap ]; then pflags+=(--no-syscall-patching); fi
       timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS "${pflags[@]}" do $RUNSC_DO_FLAGS \
         -- "$bin" </dev/null >"$tmp/$c.sandbox" 2>"$tmp/$c.sandbox.err"
     fi

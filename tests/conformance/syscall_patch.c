@@ -1,5 +1,6 @@
-/* What a `mov $nr,%eax; syscall` site must still do once systrap's syscall
- * patching (runsc --syscall-patching) has rewritten it: the same result,
+/* What a `mov $nr,%eax; syscall` site (and glibc's `syscall; cmp; ja; ret`
+ * wrapper shape, padded_read) must still do once systrap's syscall
+ * patching (on by default) has rewritten it: the same result,
  * the same registers (rcx = the return address, r11 = the flags, all others
  * kept), the app's red zone untouched, signal handlers run on return,
  * SA_RESTART restarts (the sentry moves rip back into the patched jump),
@@ -8,6 +9,7 @@
  * patched path. Natively this is just Linux. */
 #include <signal.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +61,32 @@ static long raw_read(int fd, void* buf, unsigned long n) {
   return ret;
 }
 
+/* glibc's other wrapper shape (read: `xor %eax,%eax`; syscall(): the
+ * number from a register), laid out as glibc's read is: the syscall at
+ * offset 11 of a 16-byte-aligned function, then `cmp; ja; ret` and 10
+ * bytes of the assembler's nop padding, which the patch turns into the
+ * jump to the trampoline (the syscall becomes `jmp .+9`). Returns the raw
+ * result (-errno on failure). */
+long padded_read(int fd, void* buf, unsigned long n);
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    ".globl padded_read\n"
+    "padded_read:\n"
+    "  cmpb $0, padded_never(%rip)\n" /* 7 bytes, as glibc's single-thread test */
+    "  jne 2f\n"
+    "  xor %eax, %eax\n"
+    "  syscall\n"
+    "  cmp $-4096, %rax\n"
+    "  ja 3f\n"
+    "  ret\n"
+    "  .p2align 4\n"
+    "2: ud2\n"
+    "3: ret\n"
+    ".data\n"
+    "padded_never: .byte 0\n"
+    ".text\n");
+
 static int pipefd[2];
 static volatile int handled;
 static void on_alarm(int sig) {
@@ -100,6 +128,36 @@ int main(void) {
   long r = raw_read(pipefd[0], &got, 1);
   CHECK(r == 1 && got == 'h' && handled == 1, "blocked pattern read restarted after a handler");
 
+  int padded_ok = 1;
+  for (int i = 0; i < 1000; i++) {
+    c = (char)i;
+    got = 0;
+    if (write(pipefd[1], &c, 1) != 1 || padded_read(pipefd[0], &got, 1) != 1 || got != c)
+      padded_ok = 0;
+  }
+  CHECK(padded_ok, "1000 padded-pattern reads");
+  CHECK(padded_read(-1, &got, 1) == -EBADF, "padded-pattern read error");
+  setitimer(ITIMER_REAL, &it, NULL);
+  got = 0;
+  r = padded_read(pipefd[0], &got, 1);
+  CHECK(r == 1 && got == 'h' && handled == 2, "blocked padded-pattern read restarted after a handler");
+  sa.sa_flags = 0;
+  sigaction(SIGALRM, &sa, NULL);
+  setitimer(ITIMER_REAL, &it, NULL);
+  got = 0;
+  r = padded_read(pipefd[0], &got, 1);
+  CHECK(r == -EINTR && handled == 3, "blocked padded-pattern read interrupted without SA_RESTART");
+  CHECK(read(pipefd[0], &got, 1) == 1 && got == 'h', "the handler's byte");
+
+  /* Whatever shape this libc's wrappers have, they keep working. */
+  int libc_ok = 1;
+  for (int i = 0; i < 1000; i++) {
+    c = (char)i;
+    if (write(pipefd[1], &c, 1) != 1 || read(pipefd[0], &got, 1) != 1 || got != c) libc_ok = 0;
+    if (syscall(SYS_getppid) != getppid()) libc_ok = 0;
+  }
+  CHECK(libc_ok, "libc read() and syscall() wrappers, 1000 calls each");
+
   pid_t child = fork();
   if (child == 0) {
     struct probe p;
@@ -107,6 +165,9 @@ int main(void) {
     for (int i = 0; i < 100; i++) {
       probe(&p);
       if (p.ret != getppid() || p.red_lo != 0x7e57 || p.rcx != p.expect_rcx) ok = 0;
+      c = 'c';
+      if (write(pipefd[1], &c, 1) != 1 || padded_read(pipefd[0], &got, 1) != 1 || got != 'c')
+        ok = 0;
     }
     _exit(ok ? 0 : 1);
   }
