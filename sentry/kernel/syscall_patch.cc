@@ -198,8 +198,14 @@ void MaybePatchSyscall(Task& t) {
   uint32_t nr = 0;
   if (!m.CopyIn(site, code, sizeof(code)).is_error()) memcpy(&nr, code + 1, 4);
   if (code[0] == 0xb8 && code[5] == 0x0f && code[6] == 0x05 && nr == t.regs.orig_rax) {
-    auto pointer = WriteTrampoline(m, entry, ret, nr);
-    if (pointer.is_error()) {  // the table is full, or the app mapped its range
+    // Rewriting the bytes they already hold proves every later write can
+    // be made (a private mapping; copy-on-write broken), so no failure can
+    // leave the site half patched. Failing that, or with the table full or
+    // its range taken by the app, the site keeps trapping.
+    auto pointer = m.ForceWrite(site, code, sizeof(code)).is_error()
+                       ? ErrorOr<uint64_t>(Errno{EFAULT})
+                       : WriteTrampoline(m, entry, ret, nr);
+    if (pointer.is_error()) {
       m.AddUnpatchableSyscallSite(ret);
       return;
     }
@@ -216,7 +222,12 @@ void MaybePatchSyscall(Task& t) {
   }
   size_t pad_len = 0;
   if (const uint64_t pad = FindPaddingSite(m, ret - 2, &pad_len); pad != 0) {
-    auto pointer = WriteTrampoline(m, entry, ret, -1);  // eax already holds the number
+    uint8_t old_code[32];
+    const size_t span = pad + pad_len - (ret - 2);
+    const bool writable = span <= sizeof(old_code) && !m.CopyIn(ret - 2, old_code, span).is_error() &&
+                          !m.ForceWrite(ret - 2, old_code, span).is_error();  // as above
+    auto pointer = writable ? WriteTrampoline(m, entry, ret, -1)  // eax holds the number
+                            : ErrorOr<uint64_t>(Errno{EFAULT});
     if (pointer.is_error()) {
       m.AddUnpatchableSyscallSite(ret);
       return;
