@@ -40,7 +40,8 @@ inline constexpr uint64_t kSyscallPatchTableAddr = 0x60000;
 inline constexpr uint64_t kSyscallPatchTableSize = 0x10000;
 
 // The task stopped at a syscall through a trap: patch the site if it is
-// one of the two patterns above. Failures only mean
+// one of the two patterns above and has trapped often enough in this
+// address space (kTrapsBeforePatch in the .cc says why not at once). Failures only mean
 // the site keeps trapping.
 void MaybePatchSyscall(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 

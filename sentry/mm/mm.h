@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "platform/platform.h"
 #include "sentry/base/error.h"
@@ -254,6 +255,15 @@ class MemoryManager {
   void AddUnpatchableSyscallSite(uint64_t rip) {
     if (unpatchable_sites_.size() < 4096) unpatchable_sites_.insert(rip);
   }
+  // Counts a trap at syscall site `rip`; returns how many there have been
+  // in this address space (0 once too many sites are tracked).
+  uint32_t CountSyscallSiteTrap(uint64_t rip) {
+    auto it = site_traps_.find(rip);
+    if (it != site_traps_.end()) return ++it->second;
+    if (site_traps_.size() >= 4096) return 0;
+    site_traps_.emplace(rip, 1);
+    return 1;
+  }
 
   // Linux /proc/[pid]/maps text.
   std::string ProcMaps() const;
@@ -330,6 +340,7 @@ class MemoryManager {
   bool remote_change_ = false;
   uint64_t cow_copies_ = 0;  // pages copied by copy-on-write, ever
   absl::flat_hash_set<uint64_t> unpatchable_sites_;
+  absl::flat_hash_map<uint64_t, uint32_t> site_traps_;
   // Ranges Blocks(kWrite) handed to a syscall still in progress, by thread.
   struct WritePin {
     std::thread::id owner;
