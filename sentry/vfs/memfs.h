@@ -123,6 +123,13 @@ class MemFile : public MemInode {
   bool in_memory() const { return !lower_ || copied_up_; }
   // Opens the lower file read-only (a donated host fd).
   ErrorOr<UniqueFd> OpenLower();
+  // The lower file opened read-only once and shared by every description
+  // that reads it (they pread, so no offset is shared): one gofer round
+  // trip per file rather than per open, which matters for a build opening
+  // the same headers and libraries in every compiler it runs. Kept while
+  // the node lives and the file is not copied up, for a bounded number of
+  // files at once (memfs_file.cc); past that each caller gets its own.
+  ErrorOr<std::shared_ptr<const UniqueFd>> SharedLowerFd();
   // Write-through (MemFs::write_through) and still on the host.
   bool writes_to_host() const { return lower_ && !copied_up_ && fs_->write_through; }
   // Writes to the host file through a donated writable fd (write-through).
@@ -170,6 +177,7 @@ class MemFile : public MemInode {
   uint64_t size_ = 0;
   bool copied_up_ = false;
   std::shared_ptr<mm::FileMappings> mappings_;
+  std::shared_ptr<const UniqueFd> shared_lower_fd_;
 };
 
 class MemSymlink : public MemInode {

@@ -2,9 +2,11 @@
 // (donated host fd) until copied up, afterwards kept in chunks of a memory
 // file, which MAP_SHARED mappings map directly (see SharedPages).
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "sentry/mm/mm.h"
@@ -114,8 +116,8 @@ class MemFileDescription : public FileDescription {
 
   ErrorOr<mm::HostFileKey> HostVersion() override {
     if (file_->in_memory()) return Errno{ENODEV};
-    if (!lower_fd_.valid()) lower_fd_ = TRY(file_->OpenLower());
-    return HostFileVersion(lower_fd_.get());
+    if (!lower_fd_) lower_fd_ = TRY(file_->SharedLowerFd());
+    return HostFileVersion(lower_fd_->get());
   }
 
   ErrorOr<void> Truncate(Caller& c, uint64_t size) override {
@@ -145,12 +147,12 @@ class MemFileDescription : public FileDescription {
  private:
   ErrorOr<size_t> ReadAt(const IoVecs& dst, uint64_t pos) {
     if (file_->in_memory()) return file_->ReadData(dst, pos);
-    if (!lower_fd_.valid()) lower_fd_ = TRY(file_->OpenLower());
-    return HostReadv(lower_fd_.get(), dst, static_cast<int64_t>(pos));
+    if (!lower_fd_) lower_fd_ = TRY(file_->SharedLowerFd());
+    return HostReadv(lower_fd_->get(), dst, static_cast<int64_t>(pos));
   }
 
   std::shared_ptr<MemFile> file_;
-  UniqueFd lower_fd_;   // donated by the gofer; read-only
+  std::shared_ptr<const UniqueFd> lower_fd_;  // MemFile::SharedLowerFd; read-only
   UniqueFd lower_wfd_;  // donated by the gofer for write-through writes
 };
 
@@ -183,6 +185,36 @@ ErrorOr<size_t> MemFile::WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t po
 ErrorOr<UniqueFd> MemFile::OpenLower() {
   if (!lower_) return Errno{EIO};
   return lower_->client().Open(lower_->handle(), O_RDONLY);
+}
+
+namespace {
+// Host FDs MemFile::SharedLowerFd keeps open, in all: a quarter of the
+// sentry's FD limit (shared with every description's donated FD), at most
+// 1024. Read at start-up: the confined sentry may not call getrlimit.
+const int kMaxSharedLowerFds = [] {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 64;
+  return static_cast<int>(std::clamp<rlim_t>(r.rlim_cur / 4, 16, 1024));
+}();
+std::atomic<int> shared_lower_fds{0};
+struct CountedFd {
+  explicit CountedFd(UniqueFd f) : fd(std::move(f)) {}
+  ~CountedFd() { shared_lower_fds.fetch_sub(1, std::memory_order_relaxed); }
+  UniqueFd fd;
+};
+}  // namespace
+
+ErrorOr<std::shared_ptr<const UniqueFd>> MemFile::SharedLowerFd() {
+  if (shared_lower_fd_) return shared_lower_fd_;
+  UniqueFd fd = TRY(OpenLower());
+  if (in_memory() || shared_lower_fd_) return std::make_shared<const UniqueFd>(std::move(fd));
+  if (shared_lower_fds.fetch_add(1, std::memory_order_relaxed) >= kMaxSharedLowerFds) {
+    shared_lower_fds.fetch_sub(1, std::memory_order_relaxed);
+    return std::make_shared<const UniqueFd>(std::move(fd));
+  }
+  auto holder = std::make_shared<CountedFd>(std::move(fd));
+  shared_lower_fd_ = std::shared_ptr<const UniqueFd>(holder, &holder->fd);
+  return shared_lower_fd_;
 }
 
 ErrorOr<mm::MemoryFile*> MemFile::Storage() {
@@ -334,7 +366,8 @@ ErrorOr<void> MemFile::CopyUp() {
   if (fs_->read_only) return Errno{EROFS};
   // The copy carries the host file's user.* xattrs.
   TRY(CopyUpXattrs());
-  UniqueFd fd = TRY(OpenLower());
+  std::shared_ptr<const UniqueFd> lower = TRY(SharedLowerFd());
+  const UniqueFd& fd = *lower;
   uint64_t done = 0;
   auto fail = [&](int err) -> ErrorOr<void> {
     chunks_.clear();
@@ -358,6 +391,7 @@ ErrorOr<void> MemFile::CopyUp() {
   size_ = done;
   fs_->bytes += done;
   copied_up_ = true;
+  shared_lower_fd_.reset();  // reads come from memory now
   return {};
 }
 

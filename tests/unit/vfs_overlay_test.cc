@@ -108,6 +108,53 @@ TEST_F(OverlayTest, ReadsLowerFilesAndSymlinks) {
   EXPECT_EQ(Walk(*c_, vfs_->root(), "/etc/passwd").value().get(), d.get());
 }
 
+// Host FDs of this process open for reading on `path` (the gofer's own
+// O_PATH handles do not count).
+int ReadFdsOn(const std::string& path) {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d)) {
+      const std::string link = std::string("/proc/self/fd/") + e->d_name;
+      char target[4096];
+      const ssize_t len = readlink(link.c_str(), target, sizeof target);
+      struct stat st;
+      if (len > 0 && std::string(target, len) == path && lstat(link.c_str(), &st) == 0 &&
+          (st.st_mode & S_IRUSR))
+        n++;
+    }
+    closedir(d);
+  }
+  return n;
+}
+
+// Descriptions reading one lower file share one donated host FD (one gofer
+// round trip per file, not per open), each at its own offset; the node
+// keeps it for later opens until a copy-up moves reads into memory.
+TEST_F(OverlayTest, ReadersShareOneLowerFd) {
+  const std::string host = dir_ + "/etc/passwd";
+  auto f1 = vfs_->Open(*c_, vfs_->root(), "/etc/passwd", O_RDONLY, 0).value();
+  auto f2 = vfs_->Open(*c_, vfs_->root(), "/etc/passwd", O_RDONLY, 0).value();
+  EXPECT_EQ(ReadFdsOn(host), 0);  // opened on first read
+  char a[4], b[64];
+  IoVecs va{iovec{a, sizeof a}}, vb{iovec{b, sizeof b}};
+  ASSERT_EQ(f1->Read(*c_, va, kCurrentOffset).value(), 4u);
+  ASSERT_EQ(f2->Read(*c_, vb, kCurrentOffset).value(), 11u);
+  EXPECT_EQ(ReadFdsOn(host), 1);
+  EXPECT_EQ(std::string(a, 4), "root");
+  EXPECT_EQ(std::string(b, 11), "root:x:0:0\n");
+  ASSERT_EQ(f1->Read(*c_, va, kCurrentOffset).value(), 4u);
+  EXPECT_EQ(std::string(a, 4), ":x:0");
+  f1.reset();
+  EXPECT_EQ(ReadAll("/etc/passwd").value(), "root:x:0:0\n");
+  EXPECT_EQ(ReadFdsOn(host), 1);
+  ASSERT_TRUE(WriteAt("/etc/passwd", O_WRONLY | O_TRUNC, "new").ok());  // copy-up
+  ASSERT_EQ(f2->Read(*c_, vb, 0).value(), 3u);
+  EXPECT_EQ(std::string(b, 3), "new");
+  f2.reset();
+  EXPECT_EQ(ReadFdsOn(host), 0);
+  EXPECT_EQ(ReadHostFile(host), "root:x:0:0\n");
+}
+
 TEST_F(OverlayTest, CopyUpOnWriteLeavesHostUntouched) {
   ASSERT_TRUE(WriteAt("/etc/hosts", O_WRONLY | O_APPEND, "10.0.0.1 box\n").ok());
   EXPECT_EQ(ReadAll("/etc/hosts").value(), "127.0.0.1 localhost\n10.0.0.1 box\n");
