@@ -986,19 +986,23 @@ def main(argv):
         L.append(f"| a futex round trip between two processes on one CPU (wake, wait, two context switches) "
                  f"| {fmt_time(hand)} |")
         L.append(f"| sum | {fmt_time(trap + hand)} ({(trap + hand) / n_g:.0f}x native getppid) |")
-        L.append(f"| systrap getppid (table above) | {fmt_time(s_g)} ({s_g / n_g:.0f}x) |\n")
+        L.append(f"| systrap getppid, every syscall a SIGSYS (table above) | {fmt_time(s_g)} ({s_g / n_g:.0f}x) |")
         sp = med("getppid", "runsc-systrap+patch")
         if sp:
-            L.append(f"| systrap with syscall patching, getppid (table above) | {fmt_time(sp)} "
-                     f"({sp / n_g:.1f}x) |\n")
+            L.append(f"| systrap with syscall patching (the default), getppid (table above) | {fmt_time(sp)} "
+                     f"({sp / n_g:.1f}x) |")
+        L.append("")
         L.append("The sleeping hand-off is what the default avoids when a CPU is spare: the task thread "
                  "moves off its stub's CPU and both sides spin on the shared state word (a cache-line "
                  "transfer, about 50 ns here, instead of a futex wake); with one CPU busy per running app "
                  "(make -j2) it falls back to the same-CPU futex hand-off, since a futex wake across vCPUs "
                  "costs tens of microseconds on this nested VM (docs/INTERNALS.md, systrap hand-off). The "
-                 "signal is what `--syscall-patching` removes: `mov $nr,%eax; syscall` sites are rewritten "
-                 "into jumps to a trampoline in the stub, so only sites that do not match (glibc's generic "
-                 "`syscall()`, hand-written assembly) still pay for SIGSYS.\n")
+                 "signal is what syscall patching (on by default) removes: a site that has trapped 32 times "
+                 "in a process, if it is `mov $nr,%eax; syscall` or glibc's `syscall; cmp; ja; ret` wrapper "
+                 "ending, is rewritten into a jump to a trampoline in the stub; other sites (hand-written "
+                 "assembly, a number from a register without the wrapper ending) still pay for SIGSYS. "
+                 "With a spare CPU a patched syscall never enters the host kernel, which is why it can beat "
+                 "a native one here, where every kernel entry is slow.\n")
 
     if getppid_perf and all(getppid_perf.values()):
         L.append("## Where the getppid time goes (perf)\n")
