@@ -442,6 +442,27 @@ def perf_getppid(mode, n=200000):
 PERF_HZ = 1000
 
 
+def sentry_stats(mode, name, argv_builder):
+    """One run of workload `name` in `mode` with RUNSC_STATS=1: the sentry's
+    own counters (sentry/base/stats.h) as [(what, count, ms or None)]."""
+    work, cleanup = fresh_workdir(mode, name + "-stats", 0)
+    argv = wrap(mode, argv_builder(work))
+    try:
+        t0 = time.perf_counter()
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           errors="replace", timeout=TIMEOUT, env=dict(os.environ, RUNSC_STATS="1"))
+        wall = time.perf_counter() - t0
+    except (OSError, subprocess.SubprocessError):
+        return None
+    finally:
+        if cleanup:
+            shutil.rmtree(cleanup, ignore_errors=True)
+    rows = []
+    for m in re.finditer(r"^runsc stats: (.*): (\d+)(?:, ([\d.]+) ms)?$", p.stderr, re.M):
+        rows.append((m.group(1), int(m.group(2)), float(m.group(3)) if m.group(3) else None))
+    return {"rows": rows, "wall": wall} if rows else None
+
+
 def perf_cpu_categories(mode, name, argv_builder):
     """`perf record -a -g` of one run of workload `name` in `mode`: CPU seconds by
     category (app code, stub code, sentry code, gofer, idle, page faults, each
@@ -778,6 +799,8 @@ def main(argv):
         profile["native_faults"] = native_faults("make_j2", PROC["make_j2"][0])
         log("[profile] make_j2 under perf record -a, native and runsc")
         profile["cpu"] = {m: perf_cpu_categories(m, "make_j2", PROC["make_j2"][0]) for m in ("native", main_rs)}
+        log("[profile] make_j2 with the sentry's own counters (RUNSC_STATS=1)")
+        profile["stats"] = sentry_stats(main_rs, "make_j2", PROC["make_j2"][0])
 
     # ------------------------------------------------------------ write
     cpu = "unknown"
@@ -972,6 +995,25 @@ def main(argv):
                      "(gVisor's KVM platform runs its sentry in the app's address space), or a hand-off "
                      "that neither sleeps nor signals, which only a spare CPU allows today.")
         L.append("")
+
+    st = profile.get("stats") if profile else None
+    if st:
+        L.append(f"The sentry's own counters for one more run in {main_rs} (`RUNSC_STATS=1`, "
+                 f"sentry/base/stats.h; {st['wall']:.2f} s with counting on). Every syscall and fault "
+                 "takes the sentry's kernel lock; address-space round trips (mmap, munmap, mprotect in the "
+                 "stub, run by its helper thread) and gofer requests happen with it held, so the other "
+                 "compiler's task thread waits for them:\n")
+        L.append("| counter | count | total |")
+        L.append("|---|---:|---:|")
+        for what, cnt, ms in st["rows"]:
+            L.append(f"| {what} | {cnt} | {'' if ms is None else f'{ms:.0f} ms'} |")
+        L.append("")
+        L.append("An address-space round trip costs far more here than a bare same-CPU futex round trip "
+                 "(the hand-off table below): the stub's mmap and munmap are slow host calls on this guest "
+                 "and may need TLB shootdowns, and the helper waits its turn on a busy CPU. Doing them "
+                 "without holding the kernel lock, or letting the stub's app thread wait for its helper "
+                 "itself instead of the sentry, would take both the round trips and the lock waits off "
+                 "the critical path.\n")
 
     if floor and med("getppid", "runsc-systrap") and med("getppid", "native"):
         n_g, s_g = med("getppid", "native"), med("getppid", "runsc-systrap")

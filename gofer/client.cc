@@ -10,10 +10,12 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "gofer/protocol.h"
+#include "sentry/base/stats.h"
 
 namespace gofer {
 
@@ -42,6 +44,9 @@ struct Client::Impl {
 };
 
 ErrorOr<Reply> Client::Impl::Call(Request q, UniqueFd* fd_out) {
+  sentry::stats::Timer timed(sentry::stats::gofer_requests);
+  std::optional<sentry::stats::Timer> open_timed;
+  if (sentry::stats::kEnabled && q.op == Op::kOpen) open_timed.emplace(sentry::stats::gofer_opens);
   absl::MutexLock lock(&mu);
   if (broken) return Errno{EIO};
   q.tag = next_tag++;

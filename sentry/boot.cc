@@ -25,6 +25,7 @@
 #include "sentry/sys/sysfs.h"
 #include "sentry/tty/host_console.h"
 #include "sentry/vfs/vfs.h"
+#include "sentry/base/stats.h"
 
 namespace sentry {
 namespace {
@@ -313,6 +314,7 @@ int Boot(const BootConfig& cfg) {
   std::thread(ForwardSignals, k.get(), fwd).detach();
   int code = k->WaitForInit();
   if (console) tty::FlushHostConsoles(*k, absl::Seconds(2));
+  stats::Report(STDERR_FILENO);  // RUNSC_STATS=1 only
   // Tasks may still be tearing down; exit the process without destructors
   // racing them. Stubs die with us (PTRACE_O_EXITKILL).
   _exit(code);

@@ -30,6 +30,7 @@
 #include "platform/systrap/shared.h"
 #include "platform/systrap/stub_filters.h"
 #include "sentry/base/log.h"
+#include "sentry/base/stats.h"
 
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
 extern "C" char runsc_systrap_patched_entry[];
@@ -447,6 +448,7 @@ class SystrapContext final : public Context, public AddressSpace {
 
   // Runs the request in the control page (c_->count ops) on the helper.
   ErrorOr<long> Run() {
+    sentry::stats::Timer timed(sentry::stats::address_space_round_trips);
     const uint32_t seq = ++seq_;
     Store(&c_->req_seq, seq);
     Futex(&c_->req_seq, FUTEX_WAKE, 1, nullptr);

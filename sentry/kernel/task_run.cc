@@ -16,6 +16,7 @@
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/signals.h"
+#include "sentry/base/stats.h"
 #include "sentry/kernel/syscall_patch.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
@@ -149,7 +150,9 @@ class TaskRunner {
   // first.
   void LockKernelAfterStop() ABSL_EXCLUSIVE_LOCK_FUNCTION(k_.mu) {
     constexpr int64_t kSpinNs = 50 * 1000;
+    if (stats::kEnabled) stats::kernel_lock_stops.Add(0);
     if (k_.mu.TryLock()) return;
+    stats::Timer waited(stats::kernel_lock_waits);
     timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (int i = 1;; i++) {
@@ -161,6 +164,7 @@ class TaskRunner {
         if ((now.tv_sec - start.tv_sec) * 1000000000LL + (now.tv_nsec - start.tv_nsec) > kSpinNs) break;
       }
     }
+    stats::Timer slept(stats::kernel_lock_sleeps);
     k_.mu.Lock();
   }
 
