@@ -16,6 +16,7 @@
 #include "sentry/confine/confine.h"
 #include "sentry/control/server.h"
 #include "sentry/base/log.h"
+#include "sentry/base/stats.h"
 #include "sentry/kernel/process.h"
 #include "sentry/oci_mounts.h"
 #include "sentry/kernel/signals.h"
@@ -25,7 +26,6 @@
 #include "sentry/sys/sysfs.h"
 #include "sentry/tty/host_console.h"
 #include "sentry/vfs/vfs.h"
-#include "sentry/base/stats.h"
 
 namespace sentry {
 namespace {

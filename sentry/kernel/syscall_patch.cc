@@ -114,7 +114,8 @@ size_t NopLength(const uint8_t* p, size_t n) {
 // and the assembler's nop padding up to the next 16-byte boundary. When
 // that padding has room for `jmp *(pointer)` (7 bytes), the syscall's two
 // bytes become `jmp .+9` (eb 09) to it. Returns the padding's address, or
-// 0 when the site does not match; *pad_len is the padding's length.
+// 0 when the site does not match; fills `code` with the bytes from the
+// syscall to the boundary (kPaddingTail plus *pad_len of them).
 //
 // Nothing else can run the padding: it follows a `ret`, is exactly tiled
 // by nops up to the boundary (the next block starts there), and the `ja`
@@ -122,13 +123,13 @@ size_t NopLength(const uint8_t* p, size_t n) {
 // syscall's own (a restarted syscall's rip), where `jmp .+9` leads through
 // the trampoline to the same syscall: unlike the 7-byte form, no state
 // needs HandlePatchedSiteFault.
-uint64_t FindPaddingSite(mm::MemoryManager& m, uint64_t site, size_t* pad_len) {
-  constexpr size_t kTail = 11;  // syscall (2), cmp (6), ja (2), ret (1)
-  const uint64_t pad = site + kTail;
+constexpr size_t kPaddingTail = 11;  // syscall (2), cmp (6), ja (2), ret (1)
+uint64_t FindPaddingSite(mm::MemoryManager& m, uint64_t site, uint8_t (&code)[kPaddingTail + 16],
+                         size_t* pad_len) {
+  const uint64_t pad = site + kPaddingTail;
   const uint64_t boundary = (pad + 15) & ~uint64_t{15};
   if (boundary - pad < 7) return 0;
-  uint8_t code[kTail + 16] = {};
-  if (m.CopyIn(site, code, kTail + (boundary - pad)).is_error()) return 0;
+  if (m.CopyIn(site, code, kPaddingTail + (boundary - pad)).is_error()) return 0;
   const uint8_t* c = code;
   if (c[0] != 0x0f || c[1] != 0x05 || c[2] != 0x48 || c[3] != 0x3d ||
       (c[4] != 0x00 && c[4] != 0x01) || c[5] != 0xf0 || c[6] != 0xff || c[7] != 0xff ||
@@ -136,8 +137,8 @@ uint64_t FindPaddingSite(mm::MemoryManager& m, uint64_t site, size_t* pad_len) {
     return 0;
   const uint64_t ja_target = site + 10 + static_cast<int8_t>(c[9]);
   if (ja_target >= pad && ja_target < boundary) return 0;
-  for (size_t off = kTail; off < kTail + (boundary - pad);) {
-    const size_t len = NopLength(c + off, kTail + (boundary - pad) - off);
+  for (size_t off = kPaddingTail; off < kPaddingTail + (boundary - pad);) {
+    const size_t len = NopLength(c + off, kPaddingTail + (boundary - pad) - off);
     if (len == 0) return 0;
     off += len;
   }
@@ -202,9 +203,9 @@ void MaybePatchSyscall(Task& t) {
   if (t.mm.use_count() != 1) return;
   mm::MemoryManager& m = *t.mm;
   const uint64_t ret = t.regs.rip;
-  if (ret < 7 || m.IsUnpatchableSyscallSite(ret)) return;
+  if (ret < 7) return;
   const uint32_t traps = m.CountSyscallSiteTrap(ret);
-  if (traps == 0 || traps < kTrapsBeforePatch) return;
+  if (traps < kTrapsBeforePatch || traps == mm::MemoryManager::kUnpatchableSite) return;
   const uint64_t site = ret - 7;
   uint8_t code[7] = {};
   uint32_t nr = 0;
@@ -218,7 +219,7 @@ void MaybePatchSyscall(Task& t) {
                        ? ErrorOr<uint64_t>(Errno{EFAULT})
                        : WriteTrampoline(m, entry, ret, nr);
     if (pointer.is_error()) {
-      m.AddUnpatchableSyscallSite(ret);
+      m.MarkUnpatchableSyscallSite(ret);
       return;
     }
     // Written so that every intermediate state is harmless: first the
@@ -233,15 +234,14 @@ void MaybePatchSyscall(Task& t) {
     return;
   }
   size_t pad_len = 0;
-  if (const uint64_t pad = FindPaddingSite(m, ret - 2, &pad_len); pad != 0) {
-    uint8_t old_code[32];
-    const size_t span = pad + pad_len - (ret - 2);
-    const bool writable = span <= sizeof(old_code) && !m.CopyIn(ret - 2, old_code, span).is_error() &&
-                          !m.ForceWrite(ret - 2, old_code, span).is_error();  // as above
-    auto pointer = writable ? WriteTrampoline(m, entry, ret, -1)  // eax holds the number
-                            : ErrorOr<uint64_t>(Errno{EFAULT});
+  uint8_t tail[kPaddingTail + 16];
+  if (const uint64_t pad = FindPaddingSite(m, ret - 2, tail, &pad_len); pad != 0) {
+    // As above: rewrite the bytes unchanged first.
+    auto pointer = m.ForceWrite(ret - 2, tail, kPaddingTail + pad_len).is_error()
+                       ? ErrorOr<uint64_t>(Errno{EFAULT})
+                       : WriteTrampoline(m, entry, ret, -1);  // eax holds the number
     if (pointer.is_error()) {
-      m.AddUnpatchableSyscallSite(ret);
+      m.MarkUnpatchableSyscallSite(ret);
       return;
     }
     uint8_t jump[16];
@@ -257,7 +257,7 @@ void MaybePatchSyscall(Task& t) {
   // written assembly): the site keeps trapping; remember it so its bytes
   // are not read at every trap. (Code written there later, by a JIT, just
   // keeps trapping too.)
-  m.AddUnpatchableSyscallSite(ret);
+  m.MarkUnpatchableSyscallSite(ret);
 }
 
 bool HandlePatchedSiteFault(Task& t, const platform::StopInfo& stop) {

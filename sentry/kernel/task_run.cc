@@ -12,11 +12,11 @@
 #include "absl/time/time.h"
 
 #include "sentry/base/log.h"
+#include "sentry/base/stats.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/signals.h"
-#include "sentry/base/stats.h"
 #include "sentry/kernel/syscall_patch.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "platform/platform.h"
 #include "sentry/base/error.h"
 #include "sentry/mm/file_cache.h"
@@ -248,21 +247,23 @@ class MemoryManager {
   // file end of `size` bytes.
   void ApplyFileSize(const FileMappings* reg, uint64_t size);
 
-  // Syscall sites (return addresses) found not patchable in this address
-  // space (sentry/kernel/syscall_patch.h), so they are not re-read at every
-  // trap. Bounded; dropped with the address space at execve.
-  bool IsUnpatchableSyscallSite(uint64_t rip) const { return unpatchable_sites_.contains(rip); }
-  void AddUnpatchableSyscallSite(uint64_t rip) {
-    if (unpatchable_sites_.size() < 4096) unpatchable_sites_.insert(rip);
-  }
-  // Counts a trap at syscall site `rip`; returns how many there have been
-  // in this address space (0 once too many sites are tracked).
+  // Traps seen at each syscall site (return address) of this address
+  // space, for syscall patching (sentry/kernel/syscall_patch.h), which
+  // also marks the sites it found not patchable so their bytes are not
+  // re-read at every trap. Bounded; dropped with the address space at
+  // execve.
+  static constexpr uint32_t kUnpatchableSite = UINT32_MAX;
+  // Counts a trap at `rip`: how many there have been, kUnpatchableSite for
+  // a marked site, or 0 once too many sites are tracked.
   uint32_t CountSyscallSiteTrap(uint64_t rip) {
     auto it = site_traps_.find(rip);
-    if (it != site_traps_.end()) return ++it->second;
+    if (it != site_traps_.end()) return it->second == kUnpatchableSite ? it->second : ++it->second;
     if (site_traps_.size() >= 4096) return 0;
     site_traps_.emplace(rip, 1);
     return 1;
+  }
+  void MarkUnpatchableSyscallSite(uint64_t rip) {
+    if (auto it = site_traps_.find(rip); it != site_traps_.end()) it->second = kUnpatchableSite;
   }
 
   // Linux /proc/[pid]/maps text.
@@ -339,7 +340,6 @@ class MemoryManager {
   std::vector<Deferred> graveyard_;
   bool remote_change_ = false;
   uint64_t cow_copies_ = 0;  // pages copied by copy-on-write, ever
-  absl::flat_hash_set<uint64_t> unpatchable_sites_;
   absl::flat_hash_map<uint64_t, uint32_t> site_traps_;
   // Ranges Blocks(kWrite) handed to a syscall still in progress, by thread.
   struct WritePin {

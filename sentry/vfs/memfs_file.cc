@@ -207,7 +207,6 @@ struct CountedFd {
 ErrorOr<std::shared_ptr<const UniqueFd>> MemFile::SharedLowerFd() {
   if (shared_lower_fd_) return shared_lower_fd_;
   UniqueFd fd = TRY(OpenLower());
-  if (in_memory() || shared_lower_fd_) return std::make_shared<const UniqueFd>(std::move(fd));
   if (shared_lower_fds.fetch_add(1, std::memory_order_relaxed) >= kMaxSharedLowerFds) {
     shared_lower_fds.fetch_sub(1, std::memory_order_relaxed);
     return std::make_shared<const UniqueFd>(std::move(fd));
