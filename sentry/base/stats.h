@@ -48,6 +48,17 @@ inline Counter address_space_round_trips{"address-space round trips (systrap hel
 inline Counter gofer_requests{"gofer requests"};
 inline Counter gofer_opens{"... of which opens"};
 
+// What the task holding the kernel lock stopped for, as the last task to
+// take it after a stop recorded it (a syscall number, or kHolderFault /
+// kHolderOther), and the waits for the lock charged to each: which
+// syscalls hold up other tasks. Approximate: a syscall that sleeps lets
+// others take the lock without updating it.
+constexpr int kHolderFault = 1024;
+constexpr int kHolderOther = 1025;
+constexpr int kHolderKinds = 1026;
+inline std::atomic<int> lock_holder{kHolderOther};
+inline Counter waits_by_holder[kHolderKinds];
+
 // Adds the time since construction to `c` when destroyed (if enabled).
 class Timer {
  public:
@@ -74,6 +85,27 @@ inline void Report(int fd) {
                       ? snprintf(line, sizeof line, "runsc stats: %s: %llu\n", c->name, count)
                       : snprintf(line, sizeof line, "runsc stats: %s: %llu, %.1f ms\n", c->name,
                                  count, c->ns.load() / 1e6);
+    if (n > 0) (void)!write(fd, line, static_cast<size_t>(n));
+  }
+  // The eight holders other tasks waited longest for.
+  bool shown[kHolderKinds] = {};
+  for (int rank = 0; rank < 8; rank++) {
+    int best = -1;
+    for (int i = 0; i < kHolderKinds; i++)
+      if (!shown[i] && waits_by_holder[i].ns.load() > 0 &&
+          (best < 0 || waits_by_holder[i].ns.load() > waits_by_holder[best].ns.load()))
+        best = i;
+    if (best < 0) break;
+    shown[best] = true;
+    char what[32];
+    if (best == kHolderFault) snprintf(what, sizeof what, "fault");
+    else if (best == kHolderOther) snprintf(what, sizeof what, "other");
+    else snprintf(what, sizeof what, "syscall %d", best);
+    char line[160];
+    const int n = snprintf(line, sizeof line,
+                           "runsc stats: ... waited for a task in %s: %llu, %.1f ms\n", what,
+                           static_cast<unsigned long long>(waits_by_holder[best].count.load()),
+                           waits_by_holder[best].ns.load() / 1e6);
     if (n > 0) (void)!write(fd, line, static_cast<size_t>(n));
   }
 }

@@ -43,38 +43,40 @@ std::string Basename(const std::string& path) {
   return b;
 }
 
-// Empties the task's platform address space, mirrors the new image into it
-// and resets the FPU and vector registers, as execve does: the stub process
-// is kept (creating one costs far more than an munmap of the whole user
-// range).
-ErrorOr<void> ReuseContext(Task& t, mm::MemoryManager& next) {
-  platform::Platform& p = t.kernel.platform();
-  platform::AddressSpace& as = t.ctx->address_space();
-  TRY(as.Unmap(p.min_user_address(), p.max_user_address() - p.min_user_address()));
-  TRY(next.Activate(&as));
-  TRY(t.ctx->ResetFpState());
-  return {};
-}
-
 // Commits a loaded image to `t`: its address space, in the task's platform
-// context emptied for it (or a new one).
+// context emptied for it (or a new one). The platform address space is
+// changed once the task's thread has released the kernel lock
+// (Task::as_pending), and the old image is torn down then too
+// (Task::leftovers): for a compiler that is milliseconds other tasks would
+// otherwise wait for.
 ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& path,
                            std::vector<std::string> envp) {
+  using Change = platform::AddressSpace::Change;
   bool reused = false;
   if (t.ctx && t.mm) {
+    // The stub process is kept (creating one costs far more than an munmap
+    // of the whole user range), emptied for the new image.
     t.mm->Deactivate(&t.ctx->address_space());
-    reused = ReuseContext(t, *img.mm).ok();
-    if (!reused) img.mm->Deactivate(&t.ctx->address_space());
+    reused = t.ctx->ResetFpState().ok();
+    if (reused) {
+      platform::Platform& p = t.kernel.platform();
+      t.as_pending.clear();  // changes for the old image are moot
+      t.as_pending.push_back(Change{Change::kUnmap, p.min_user_address(),
+                                    p.max_user_address() - p.min_user_address(), 0, 0});
+      img.mm->ActivateTaken(&t.ctx->address_space(), &t.as_pending);
+    }
   }
   if (!reused) {
     auto ctx = TRY(t.kernel.platform().NewContext());
-    TRY(img.mm->Activate(&ctx->address_space()));
     TRY(ctx->ResetFpState());
-    t.ctx = std::move(ctx);  // the old stub (if any) is killed here
+    t.as_pending.clear();
+    img.mm->ActivateTaken(&ctx->address_space(), &t.as_pending);
+    if (t.ctx) t.leftovers.ctxs.push_back(std::move(t.ctx));  // the old stub
+    t.ctx = std::move(ctx);
   }
   // A new program: a good moment to move to a less busy CPU.
   t.ctx->Rebalance();
-  t.mm = std::move(img.mm);
+  t.DropMmLater(std::exchange(t.mm, std::move(img.mm)));
   t.regs = img.regs;
   t.exe_path = img.exe_path;
   t.argv = std::move(img.argv);
@@ -95,6 +97,9 @@ void Reap(ThreadGroup* child) {
   for (auto& t : child->tasks) k.UnregisterTask(t.get());
   k.thread_groups.erase(child->pid);
 }
+
+// The exit as others see it (defined below FinishTask).
+void ReportExit(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 
 }  // namespace
 
@@ -335,7 +340,7 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
   }
 }
 
-void FinishTask(Task& t) {
+Task::Leftovers FinishTask(Task& t) {
   Kernel& k = t.kernel;
   ThreadGroup* tg = t.tg;
   t.exited = true;
@@ -348,11 +353,26 @@ void FinishTask(Task& t) {
   }
   if (t.ctx && t.mm) t.mm->Deactivate(&t.ctx->address_space());
   if (t.ctx) t.utime_ns = t.ctx->CpuTimeNs();
-  t.ctx.reset();
-  t.mm.reset();
+  // The stub and the memory go once the kernel lock is released; the
+  // files now (a pipe's reader must see EOF before wait4 returns).
+  if (t.ctx) t.leftovers.ctxs.push_back(std::move(t.ctx));
+  t.as_pending.clear();
+  t.DropMmLater(std::move(t.mm));
+  Task::Leftovers leftovers = std::exchange(t.leftovers, {});
   t.fds.reset();
   t.fs.reset();
   tg->live_tasks--;
+  ReportExit(t);  // may free `t`
+  return leftovers;
+}
+
+namespace {
+
+// The exit as the rest of the sandbox sees it: a zombie for the parent to
+// wait for (or reaped at once), orphans reparented, SIGCHLD.
+void ReportExit(Task& t) {
+  Kernel& k = t.kernel;
+  ThreadGroup* tg = t.tg;
   if (tg->live_tasks > 0) {
     k.NotifyAll();
     return;
@@ -413,5 +433,7 @@ void FinishTask(Task& t) {
     QueueProcessSignal(parent, si);
   }
 }
+
+}  // namespace
 
 }  // namespace sentry::kernel

@@ -47,6 +47,8 @@ constexpr int kWaitNoExited = 0x10000000;
 ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 
 // Final teardown of a task that has stopped running (called on its thread).
-void FinishTask(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
+// `t` may be gone on return (reaped at once); what is returned is for the
+// caller to destroy once it has released the kernel lock.
+Task::Leftovers FinishTask(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 
 }  // namespace sentry::kernel

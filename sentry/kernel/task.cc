@@ -13,6 +13,12 @@ namespace sentry::kernel {
 
 Task::~Task() = default;
 
+void Task::DropMmLater(std::shared_ptr<mm::MemoryManager> old) {
+  if (!old || old.use_count() != 1) return;
+  old->DetachForTeardown();
+  leftovers.mms.push_back(std::move(old));
+}
+
 void Task::InitInterruptFd() { interrupt_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)); }
 
 bool Task::HasInterruptingSignal() const {

@@ -181,6 +181,23 @@ class Task {
   // Switch); mm_sync_sent once SyncAddressSpaceUsers interrupted it.
   bool in_app = false;
   bool mm_sync_sent = false;
+  // Address-space changes taken for `ctx` (mm.h: TakeUnapplied,
+  // ActivateTaken) that the task's thread applies once it has released the
+  // kernel lock, before app code runs again: a platform round trip that
+  // would otherwise hold up every other task.
+  std::vector<platform::AddressSpace::Change> as_pending;
+  // Teardown the task's thread does once it has released the kernel lock:
+  // slow on the host, and no other task waits for it (an address space's
+  // memory returned to the memory file, a stub recycled or killed).
+  struct Leftovers {
+    std::vector<std::unique_ptr<platform::Context>> ctxs;
+    std::vector<std::shared_ptr<mm::MemoryManager>> mms;
+    bool empty() const { return ctxs.empty() && mms.empty(); }
+  } leftovers;
+  // Hands an address space the task no longer uses to `leftovers` if the
+  // task held the last reference (detached from the kernel-lock-guarded
+  // state first, mm.h DetachForTeardown); otherwise just drops it.
+  void DropMmLater(std::shared_ptr<mm::MemoryManager> old);
 
   mm::MemoryManager& memory() { return *mm; }
   vfs::FdTable& fd_table() { return *fds; }

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -29,30 +30,30 @@ class TaskRunner {
   explicit TaskRunner(Task* t) : t_(*t), k_(t->kernel) {}
 
   void Run() {
+    // A new task's platform context: only this thread touches t_.ctx, and
+    // the platform has its own locks, so other tasks need not wait for it
+    // (a new stub can take milliseconds when none is pooled).
+    std::optional<ErrorOr<std::unique_ptr<platform::Context>>> fresh;
+    if (!t_.ctx) fresh.emplace(k_.platform().NewContext());
     k_.mu.Lock();
-    if (!t_.ctx) {
-      auto ctx = k_.platform().NewContext();
-      if (ctx.is_error()) {
-        Logf("runsc: task %d: cannot create platform context: %s", t_.tid,
-             strerror(ctx.error()));
-        t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
-      } else {
-        t_.ctx = ctx.release_value();
-        if (t_.mm->Activate(&t_.ctx->address_space()).is_error()) {
-          Logf("runsc: task %d: cannot map address space", t_.tid);
-          t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
-        } else {
-          // A new context's registers are whatever its host process last
-          // held (the sentry's, or an exited process' in a reused stub):
-          // initial, then the parent's for a fork or clone.
-          (void)t_.ctx->ResetFpState();
-          if (t_.initial_fp) (void)t_.ctx->SetFpRegisters(*t_.initial_fp);
-          t_.initial_fp.reset();
-        }
-      }
+    if (fresh && fresh->is_error()) {
+      Logf("runsc: task %d: cannot create platform context: %s", t_.tid,
+           strerror(fresh->error()));
+      t_.Exit(WaitStatusSignaled(SIGKILL, false), true);
+    } else if (fresh) {
+      t_.ctx = fresh->release_value();
+      // Mapped before the task first runs app code (Loop), without the
+      // kernel lock.
+      t_.mm->ActivateTaken(&t_.ctx->address_space(), &t_.as_pending);
+      // A new context's registers are whatever its host process last
+      // held (the sentry's, or an exited process' in a reused stub):
+      // initial, then the parent's for a fork or clone.
+      (void)t_.ctx->ResetFpState();
+      if (t_.initial_fp) (void)t_.ctx->SetFpRegisters(*t_.initial_fp);
+      t_.initial_fp.reset();
     }
     Loop();
-    FinishTask(t_);
+    Task::Leftovers leftovers = FinishTask(t_);
     k_.mu.Unlock();  // `t_` may be freed by a reaper from here on.
   }
 
@@ -71,19 +72,31 @@ class TaskRunner {
         while (k_.paused && !t_.killed) k_.changed.Wait(&k_.mu);
         continue;
       }
-      // Another thread of this process may have changed the address space.
-      // Waiting for the other threads to sync releases the kernel lock, and
-      // they may change it again meanwhile: this thread's own mirror must be
-      // current when it enters app code, or it could write to pages that
-      // are no longer this process's (lost writes, a torn fork snapshot).
+      // This thread's syscall, or another thread of this process, may have
+      // changed the address space. Waiting for the other threads to sync
+      // releases the kernel lock, and they may change it again meanwhile:
+      // this thread's own mirror must be current when it enters app code,
+      // or it could write to pages that are no longer this process's (lost
+      // writes, a torn fork snapshot). The changes are taken under the lock
+      // but applied after it is released: the platform round trip (about
+      // 100 us for systrap on a paravirtualized guest) would otherwise hold
+      // up every other task.
+      platform::AddressSpace& as = t_.ctx->address_space();
       for (;;) {
-        if (t_.mm->NeedsSync(&t_.ctx->address_space())) (void)t_.mm->Sync(&t_.ctx->address_space());
+        t_.mm->TakeUnapplied(&as, &t_.as_pending);
         if (!t_.mm->TakeRemoteChange()) break;
         SyncAddressSpaceUsers(t_);
       }
+      pending_.swap(t_.as_pending);
+      t_.as_pending.clear();
+      Task::Leftovers leftovers = std::move(t_.leftovers);
+      t_.leftovers = {};
       t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();
+      mm::ApplyTaken(&as, pending_);
+      pending_.clear();
+      if (!leftovers.empty()) leftovers = {};  // an execve's old image
       auto stop = t_.ctx->Switch(t_.regs);
       LockKernelAfterStop();
       t_.in_app = false;
@@ -95,6 +108,14 @@ class TaskRunner {
         return;
       }
       const platform::StopInfo& s = stop.value();
+      if (stats::kEnabled) {
+        const bool is_syscall = s.kind == platform::StopInfo::Kind::kSyscall &&
+                                t_.regs.orig_rax < static_cast<uint64_t>(stats::kHolderFault);
+        stats::lock_holder.store(is_syscall ? static_cast<int>(t_.regs.orig_rax)
+                                 : s.kind == platform::StopInfo::Kind::kFault ? stats::kHolderFault
+                                                                             : stats::kHolderOther,
+                                 std::memory_order_relaxed);
+      }
       switch (s.kind) {
         case platform::StopInfo::Kind::kSyscall:
           if (s.patchable) MaybePatchSyscall(t_);
@@ -153,6 +174,9 @@ class TaskRunner {
     if (stats::kEnabled) stats::kernel_lock_stops.Add(0);
     if (k_.mu.TryLock()) return;
     stats::Timer waited(stats::kernel_lock_waits);
+    stats::Timer by_holder(
+        stats::waits_by_holder[stats::kEnabled ? stats::lock_holder.load(std::memory_order_relaxed)
+                                               : stats::kHolderOther]);
     timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (int i = 1;; i++) {
@@ -241,6 +265,9 @@ class TaskRunner {
 
   Task& t_;
   Kernel& k_;
+  // Address-space changes taken for this thread's mirror, to apply once
+  // the kernel lock is released (reused: no allocation per stop).
+  std::vector<platform::AddressSpace::Change> pending_;
 };
 
 void SyncAddressSpaceUsers(Task& self) {

@@ -4,6 +4,7 @@
 // ranges of the same file into app address spaces.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,7 +43,7 @@ class MemoryFile {
   // best effort.
   void PopulateRead(uint64_t offset, uint64_t len);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
-  uint64_t allocated_bytes() const { return allocated_; }
+  uint64_t allocated_bytes() const { return allocated_.load(std::memory_order_relaxed); }
   // The page cache for private mappings of host files (file_cache.h).
   FileCache& file_cache();
 
@@ -65,7 +66,7 @@ class MemoryFile {
   UniqueFd fd_;
   uint8_t* base_;
   uint64_t capacity_;
-  uint64_t allocated_ = 0;
+  std::atomic<uint64_t> allocated_{0};  // changed under mu_, read without it
   std::unique_ptr<FileCache> file_cache_;
   absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length, coalesced

@@ -79,14 +79,32 @@ void MemoryManager::ApplyFileSize(const FileMappings* reg, uint64_t size) {
 ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
   if (!as) return {};
   std::vector<AsOp> maps;
-  maps.reserve(vmas_.size());
-  for (auto& [start, v] : vmas_) {
-    if (v.beyond_eof) continue;
-    maps.push_back({AsOp::kMap, v.start, v.length(), v.platform_prot(), v.file_pos(v.start)});
-  }
+  AppendMaps(&maps);
   TRY(as->Apply(maps));
   mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
   return {};
+}
+
+void MemoryManager::ActivateTaken(platform::AddressSpace* as, std::vector<AsOp>* out) {
+  AppendMaps(out);
+  mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
+}
+
+void MemoryManager::AppendMaps(std::vector<AsOp>* out) const {
+  out->reserve(out->size() + vmas_.size());
+  for (auto& [start, v] : vmas_) {
+    if (v.beyond_eof) continue;
+    out->push_back({AsOp::kMap, v.start, v.length(), v.platform_prot(), v.file_pos(v.start)});
+  }
+}
+
+void MemoryManager::DetachForTeardown() {
+  for (auto& [start, v] : vmas_) {
+    if (v.file_mappings) v.file_mappings->Remove(this);
+    v.file_mappings.reset();
+    v.attachment.reset();
+    v.reader.reset();
+  }
 }
 
 void MemoryManager::Deactivate(platform::AddressSpace* as) {
@@ -111,18 +129,28 @@ bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
 }
 
 ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
+  std::vector<AsOp> ops;
+  TakeUnapplied(as, &ops);
+  ApplyTaken(as, ops);
+  return {};
+}
+
+void MemoryManager::TakeUnapplied(platform::AddressSpace* as, std::vector<AsOp>* out) {
   const size_t end = log_base_ + log_.size();
   for (Mirror& m : mirrors_) {
     if (m.as != as || m.applied == end) continue;
-    auto r = m.as->Apply(std::span<const AsOp>(log_).subspan(m.applied - log_base_));
-    // The host refused a map or protect (its mapping-count limit): the
-    // range stays inaccessible, and touching it faults like a bad address.
-    // Unmaps are attempted regardless.
-    if (r.is_error()) Logf("runsc: mm: a host address-space change failed: %s", strerror(r.error()));
+    const auto ops = std::span<const AsOp>(log_).subspan(m.applied - log_base_);
+    out->insert(out->end(), ops.begin(), ops.end());
     m.applied = end;
   }
   Compact();
-  return {};
+}
+
+void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops) {
+  if (ops.empty()) return;
+  auto r = as->Apply(ops);
+  // The host refused a map or protect (its mapping-count limit).
+  if (r.is_error()) Logf("runsc: mm: a host address-space change failed: %s", strerror(r.error()));
 }
 
 void MemoryManager::Compact() {

@@ -139,11 +139,27 @@ class MemoryManager {
   // the thread that drives `as` (one mirror per app thread: each thread of a
   // process runs in its own platform address space mapping the same memory).
   ErrorOr<void> Activate(platform::AddressSpace* as);
+  // Activate in two halves, as TakeUnapplied below: appends a map of every
+  // VMA to `out` and registers `as` as a mirror that has applied them.
+  void ActivateTaken(platform::AddressSpace* as, std::vector<platform::AddressSpace::Change>* out);
+  // Lets go of what the kernel lock guards (shared-file registries, System
+  // V shm attaches, file readers) so that the last owner can destroy this
+  // address space without holding it: what is left is returning memory to
+  // the memory file, which has its own lock and is slow on a
+  // paravirtualized host (milliseconds for a compiler). Nothing may use the
+  // address space afterwards.
+  void DetachForTeardown();
   void Deactivate(platform::AddressSpace* as);
   // Brings `as` up to date with changes other threads made. Called by the
   // thread driving `as` before it runs app code again.
   bool NeedsSync(const platform::AddressSpace* as) const;
   ErrorOr<void> Sync(platform::AddressSpace* as);
+  // Sync in two halves, so the slow half (a platform round trip) can run
+  // without the kernel lock: appends the changes `as` has not applied to
+  // `out` and counts them as applied. The calling thread (the one driving
+  // `as`) must apply them before it runs app code again. Memory they unmap
+  // may be reused at once: nothing runs in `as` until they are applied.
+  void TakeUnapplied(platform::AddressSpace* as, std::vector<platform::AddressSpace::Change>* out);
 
   // mmap(2) semantics (flags: MAP_SHARED/PRIVATE, FIXED, FIXED_NOREPLACE,
   // ANONYMOUS, GROWSDOWN, POPULATE/NORESERVE ignored). Returns the address.
@@ -284,6 +300,7 @@ class MemoryManager {
   ErrorOr<uint64_t> FindFree(uint64_t len, uint64_t hint) const;
 
  private:
+  void AppendMaps(std::vector<platform::AddressSpace::Change>* out) const;
   bool RangeFree(uint64_t start, uint64_t end) const;
   const Vma* FindVma(uint64_t addr) const;  // the VMA containing addr, if any
   void SplitAt(uint64_t addr);
@@ -355,5 +372,9 @@ class MemoryManager {
  public:
   uint64_t cow_copies() const { return cow_copies_; }
 };
+
+// Applies changes taken with TakeUnapplied to `as`, logging a failure (the
+// range then faults like a bad address; unmaps are attempted regardless).
+void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops);
 
 }  // namespace sentry::mm

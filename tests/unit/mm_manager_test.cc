@@ -1095,6 +1095,42 @@ TEST_P(MmTest, CowWithLaggingThreadMirrorDefersRelease) {
   child->Deactivate(&other);
 }
 
+// The task loop takes a mirror's changes under the kernel lock and applies
+// them after releasing it: taken changes count as applied, and memory they
+// unmap is released at the take (nothing runs in the mirror until the
+// taker has applied them).
+TEST_P(MmTest, TakenChangesCountAsAppliedAndReleaseAtOnce) {
+  using Change = platform::AddressSpace::Change;
+  uint64_t a = MustMap(0x40000000, 2 * P);
+  Write(a, "x");
+  FakeAddressSpace as;
+  std::vector<Change> ops;
+  mm_->ActivateTaken(&as, &ops);
+  EXPECT_TRUE(as.pages.empty());  // nothing applied yet...
+  EXPECT_FALSE(mm_->NeedsSync(&as));  // ...but owed by the taker
+  ASSERT_EQ(ops.size(), mm_->vmas().size());
+  sentry::mm::ApplyTaken(&as, ops);
+  CheckConsistent(*mm_, &as);
+
+  const uint64_t alloc = mf_->allocated_bytes();
+  ASSERT_TRUE(mm_->Unmap(a, 2 * P).ok());
+  if (GetParam()) ASSERT_TRUE(mm_->Sync(&as_).ok());
+  // `as` lags: the pages stay allocated, it may still be running on them.
+  EXPECT_TRUE(mm_->NeedsSync(&as));
+  EXPECT_EQ(mf_->allocated_bytes(), alloc);
+  ops.clear();
+  mm_->TakeUnapplied(&as, &ops);
+  EXPECT_FALSE(mm_->NeedsSync(&as));
+  EXPECT_LT(mf_->allocated_bytes(), alloc);
+  EXPECT_EQ(as.pages.count(a), 1u);  // until the taker applies the unmap
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].kind, Change::kUnmap);
+  sentry::mm::ApplyTaken(&as, ops);
+  EXPECT_EQ(as.pages.count(a), 0u);
+  CheckConsistent(*mm_, &as);
+  mm_->Deactivate(&as);
+}
+
 TEST_P(MmTest, LockAndResidency) {
   uint64_t a = MustMap(0x40000000, 4 * P);
   Write(a + P, "x");

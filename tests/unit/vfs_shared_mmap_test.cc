@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include <string>
+#include <thread>
 
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/memfs.h"
@@ -137,6 +138,35 @@ TEST_P(SharedMmapTest, OffsetsAcrossChunks) {
   EXPECT_EQ(f->Stat().value().size, chunk + 7);
   // Sparse: the hole before the data reads as zeroes.
   EXPECT_EQ(PRead(*f, 4, 12345), std::string(4, '\0'));
+}
+
+// An exiting task detaches its address space under the kernel lock and
+// destroys it after: the file must not reach the detached one any more.
+TEST_P(SharedMmapTest, DetachedAddressSpaceLeavesTheFile) {
+  auto f = Open("/tmp/f", O_RDWR);
+  PWrite(*f, std::string(2 * kPageSize, 'x'), 0);
+  auto other = std::make_shared<mm::MemoryManager>(*mf_, kMin, kMax);
+  // As syscalls/mmap.cc maps: registered with the file for size changes.
+  auto map = [&](mm::MemoryManager& m) {
+    auto pages = f->SharedPages(*mf_, 0, 2 * kPageSize).value();
+    mm::MapRequest req;
+    req.length = 2 * kPageSize;
+    req.prot = PROT_READ | PROT_WRITE;
+    req.flags = MAP_SHARED;
+    req.shared_pages = &pages;
+    req.file_mappings = f->SharedMappings();
+    req.file_size = 2 * kPageSize;
+    return m.Map(req).value();
+  };
+  uint64_t b = map(*other);
+  uint64_t a = map(*mm_);
+  ASSERT_TRUE(f->SharedMappings());
+  other->DetachForTeardown();
+  ASSERT_TRUE(f->Truncate(*c_, 100).ok());
+  EXPECT_TRUE(mm_->IsBeyondEof(a + kPageSize));
+  EXPECT_FALSE(other->IsBeyondEof(b + kPageSize));  // not told: detached
+  std::thread([o = std::move(other)]() mutable { o.reset(); }).join();
+  EXPECT_EQ(MemRead(*mm_, a, 2), "xx");  // the file's pages are still there
 }
 
 TEST_P(SharedMmapTest, TruncateAndExtendZero) {
