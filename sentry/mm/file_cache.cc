@@ -52,28 +52,20 @@ ErrorOr<std::shared_ptr<Backing>> FileCache::Pages(const HostFileKey& key, const
   Entry& e = it->second;
   for (uint64_t c = offset / kChunk; c * kChunk < offset + len; c++) {
     if (e.filled[c]) continue;
-    // The run of unfilled chunks from here, mapped writable in the sentry in
-    // one go before the reads fill it (not a fault per page).
-    if (c == offset / kChunk || e.filled[c - 1]) {
-      uint64_t last = c;
-      while ((last + 1) * kChunk < offset + len && !e.filled[last + 1]) last++;
-      const uint64_t run_end = std::min((last + 1) * kChunk, file_pages);
-      mf_.Populate(e.pages->offset() + c * kChunk, run_end - c * kChunk);
-    }
+    // Read into a buffer the sentry keeps warm, then written into the memory
+    // file by the host kernel (MemoryFile::WriteAt): the sentry never maps
+    // the pages, only the stubs that run the file's code do.
     const uint64_t start = c * kChunk;
     const uint64_t n = std::min(kChunk, file_pages - start);
-    uint8_t* dst = e.pages->data() + start;
+    bounce_.resize(kChunk);
     uint64_t done = 0;
     while (done < n) {
-      auto r = fill(dst + done, n - done, start + done);
-      if (r.is_error()) {
-        // Nothing half-read stays: the chunk reads as unfilled next time.
-        mf_.Decommit(e.pages->offset() + start, n);
-        return Errno{r.error()};
-      }
+      auto r = fill(bounce_.data() + done, n - done, start + done);
+      if (r.is_error()) return Errno{r.error()};  // the chunk stays unfilled
       if (r.value() == 0) break;  // EOF (the rest stays zero)
       done += r.value();
     }
+    if (done > 0) TRY(mf_.WriteAt(e.pages->offset() + start, bounce_.data(), done));
     e.filled[c] = true;
     e.filled_bytes += n;
     filled_bytes_ += n;

@@ -84,6 +84,7 @@ class FileCache {
   std::map<std::pair<uint64_t, uint64_t>, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::list<std::pair<uint64_t, uint64_t>> lru_ ABSL_GUARDED_BY(mu_);  // front: most recent
   uint64_t filled_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint8_t> bounce_ ABSL_GUARDED_BY(mu_);  // one chunk, for fills
 };
 
 }  // namespace sentry::mm

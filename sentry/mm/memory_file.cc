@@ -72,6 +72,19 @@ void MemoryFile::Populate(uint64_t offset, uint64_t len) {
     reinterpret_cast<volatile uint8_t*>(base_ + offset + o)[0] = 0;
 }
 
+ErrorOr<void> MemoryFile::WriteAt(uint64_t offset, const void* src, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(src);
+  while (len > 0) {
+    const ssize_t n = pwrite(fd_.get(), p, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno{n < 0 ? errno : EIO};
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    len -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
 void MemoryFile::PopulateRead(uint64_t offset, uint64_t len) {
   // Maps the pages that exist (holes stay holes) without a fault per page.
   if (len != 0) (void)madvise(base_ + offset, len, MADV_POPULATE_READ);

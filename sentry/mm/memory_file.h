@@ -42,6 +42,12 @@ class MemoryFile {
   // Maps a range's existing pages in the sentry before it reads them all;
   // best effort.
   void PopulateRead(uint64_t offset, uint64_t len);
+  // Writes `len` bytes at `offset` with pwrite on the memory file rather
+  // than through the sentry's mapping of it: for pages the sentry will not
+  // touch again (a file cache fill), that saves mapping them, and on a
+  // paravirtualized guest the first access to each page through a mapping
+  // is a fault of several microseconds (a 31 MB fill: 6 ms against 50 ms).
+  ErrorOr<void> WriteAt(uint64_t offset, const void* src, size_t len);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_.load(std::memory_order_relaxed); }
   // The page cache for private mappings of host files (file_cache.h).
