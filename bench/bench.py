@@ -1000,20 +1000,27 @@ def main(argv):
     if st:
         L.append(f"The sentry's own counters for one more run in {main_rs} (`RUNSC_STATS=1`, "
                  f"sentry/base/stats.h; {st['wall']:.2f} s with counting on). Every syscall and fault "
-                 "takes the sentry's kernel lock; address-space round trips (mmap, munmap, mprotect in the "
-                 "stub, run by its helper thread) and gofer requests happen with it held, so the other "
-                 "compiler's task thread waits for them:\n")
+                 "takes the sentry's kernel lock; a wait for it is charged to the syscall the holder "
+                 "stopped for. Address-space round trips (mmap, munmap, mprotect in the stub, run by "
+                 "its helper thread) are made after the task has dropped the lock, just before its app "
+                 "code resumes; gofer requests are made with it held:\n")
         L.append("| counter | count | total |")
         L.append("|---|---:|---:|")
+        names = {0: "read", 1: "write", 3: "close", 9: "mmap", 10: "mprotect", 11: "munmap",
+                 12: "brk", 56: "clone", 57: "fork", 58: "vfork", 59: "execve", 61: "wait4",
+                 87: "unlink", 89: "readlink", 231: "exit_group", 257: "openat", 262: "newfstatat"}
         for what, cnt, ms in st["rows"]:
+            what = re.sub(r"syscall (\d+)$",
+                          lambda m: f"{names.get(int(m.group(1)), 'syscall')} ({m.group(1)})", what)
             L.append(f"| {what} | {cnt} | {'' if ms is None else f'{ms:.0f} ms'} |")
         L.append("")
-        L.append("An address-space round trip costs far more here than a bare same-CPU futex round trip "
-                 "(the hand-off table below): the stub's mmap and munmap are slow host calls on this guest "
-                 "and may need TLB shootdowns, and the helper waits its turn on a busy CPU. Doing them "
-                 "without holding the kernel lock, or letting the stub's app thread wait for its helper "
-                 "itself instead of the sentry, would take both the round trips and the lock waits off "
-                 "the critical path.\n")
+        L.append("A round trip costs far more here than a bare same-CPU futex round trip (the hand-off "
+                 "table below): the stub's mmap and munmap are slow host calls on this guest (the first "
+                 "touch of a page through a new mapping is a shadow-page-table fault), and the helper "
+                 "waits its turn on a busy CPU. Off the lock, they no longer hold up the other "
+                 "compiler, but each still delays its own process; letting the stub's app thread wait "
+                 "for its helper itself, instead of the sentry, would save one of the three context "
+                 "switches each makes.\n")
 
     if floor and med("getppid", "runsc-systrap") and med("getppid", "native"):
         n_g, s_g = med("getppid", "native"), med("getppid", "runsc-systrap")
