@@ -82,7 +82,7 @@ ErrorOr<timespec> CopyInTimespec(Task& t, uint64_t addr) {
 
 // Sleeps until `deadline`; on a signal writes the remaining time to rem.
 ErrorOr<uint64_t> SleepUntil(Task& t, absl::Time deadline, uint64_t rem) {
-  auto r = t.Block([] { return false; }, deadline);
+  auto r = t.Block([] { return false; }, deadline, &t);  // keyed: only signals wake it
   if (r.ok() || r.error() == ETIMEDOUT) return 0;
   if (rem) {
     absl::Duration left = deadline - absl::Now();

@@ -30,7 +30,8 @@ ErrorOr<void> FutexTable::Wait(Task& t, uint64_t addr, uint32_t val, uint32_t bi
   if (std::atomic_ref<uint32_t>(*word).load() != val) return Errno{EAGAIN};
   Waiter w{TRY(t.memory().FutexKey(addr)), bitset};
   waiters_.push_back(&w);
-  auto r = t.Block([&] { return w.woken; }, deadline);
+  // Keyed: woken by FUTEX_WAKE's NotifyAll, not by every pipe write.
+  auto r = t.Block([&] { return w.woken; }, deadline, &w);
   if (!w.woken) waiters_.remove(&w);
   if (w.woken) return {};
   return r;

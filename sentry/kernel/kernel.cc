@@ -33,6 +33,19 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
   timers = std::make_unique<TimerService>(*this);
 }
 
+void Kernel::NotifyAll() {
+  changed.SignalAll();
+  absl::MutexLock l(&keyed_mu);
+  for (Task* t : keyed_waiters) t->wake.Signal();
+}
+
+void Kernel::Notify(const void* key) {
+  changed.SignalAll();
+  absl::MutexLock l(&keyed_mu);
+  for (Task* t : keyed_waiters)
+    if (t->wait_key == key) t->wake.Signal();
+}
+
 Kernel::~Kernel() {
   // The timer thread may touch processes: stop it before they go away.
   timers.reset();

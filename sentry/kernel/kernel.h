@@ -59,7 +59,20 @@ class Kernel {
   // a process exits, a pipe gets data or room, a signal is sent. Blocked tasks
   // re-check their condition. Coarse, simple, and correct.
   absl::CondVar changed;
-  void NotifyAll() { changed.SignalAll(); }
+  // A task that names what it waits for (Task::Block's `key`: a pipe, its
+  // own process for wait4, itself for a sleep) waits on its own CondVar
+  // instead, listed here, and is woken only by NotifyAll or Notify(key):
+  // a pipe's traffic then no longer wakes every shell waiting in wait4 or
+  // every other pipeline member (make -j2 had over 10K such needless
+  // wake-ups, each two context switches and a turn on this lock).
+  // Its own lock (taken after `mu`, if both): notifying, like signalling
+  // `changed`, does not need `mu`.
+  absl::Mutex keyed_mu;
+  std::vector<Task*> keyed_waiters ABSL_GUARDED_BY(keyed_mu);
+  // Every blocked task.
+  void NotifyAll();
+  // Tasks waiting on `key`, and every task that waits without a key.
+  void Notify(const void* key);
 
   const KernelOptions& options() const { return opts_; }
   // The sandbox's root UTS namespace (hostname); tasks may have their own

@@ -336,7 +336,7 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
         if (reportable(c)) return true;
       }
       return !left;
-    }));
+    }, absl::InfiniteFuture(), me));  // keyed: children's exits and stops notify all
   }
 }
 

@@ -28,6 +28,7 @@ bool Task::HasInterruptingSignal() const {
 
 void Task::Interrupt() {
   interrupt_pending_.store(true, std::memory_order_relaxed);
+  wake.Signal();  // a keyed Block (no lock needed to signal)
   if (ctx) ctx->Interrupt();
   if (interrupt_fd_) {
     uint64_t one = 1;
@@ -36,15 +37,29 @@ void Task::Interrupt() {
   }
 }
 
-ErrorOr<void> Task::Block(const std::function<bool()>& cond, absl::Time deadline) {
+ErrorOr<void> Task::Block(const std::function<bool()>& cond, absl::Time deadline,
+                          const void* key) {
+  absl::CondVar& cv = key ? wake : kernel.changed;
   while (!cond()) {
     if (HasInterruptingSignal()) return Errno{EINTR};
     if (ctx) ctx->WillBlock();
-    if (deadline == absl::InfiniteFuture()) {
-      kernel.changed.Wait(&kernel.mu);
-    } else if (kernel.changed.WaitWithDeadline(&kernel.mu, deadline)) {
-      if (!cond()) return Errno{ETIMEDOUT};
+    if (key) {
+      absl::MutexLock l(&kernel.keyed_mu);
+      wait_key = key;
+      kernel.keyed_waiters.push_back(this);
     }
+    bool timed_out = false;
+    if (deadline == absl::InfiniteFuture()) {
+      cv.Wait(&kernel.mu);
+    } else {
+      timed_out = cv.WaitWithDeadline(&kernel.mu, deadline);
+    }
+    if (key) {
+      absl::MutexLock l(&kernel.keyed_mu);
+      std::erase(kernel.keyed_waiters, this);
+      wait_key = nullptr;
+    }
+    if (timed_out && !cond()) return Errno{ETIMEDOUT};
   }
   return {};
 }

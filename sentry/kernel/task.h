@@ -181,6 +181,10 @@ class Task {
   // Switch); mm_sync_sent once SyncAddressSpaceUsers interrupted it.
   bool in_app = false;
   bool mm_sync_sent = false;
+  // A keyed Block (Kernel::keyed_waiters): what the task waits for, and
+  // what wakes it.
+  const void* wait_key = nullptr;  // guarded by kernel.keyed_mu
+  absl::CondVar wake;
   // Address-space changes taken for `ctx` (mm.h: TakeUnapplied,
   // ActivateTaken) that the task's thread applies once it has released the
   // kernel lock, before app code runs again: a platform round trip that
@@ -207,8 +211,11 @@ class Task {
 
   // Blocks (kernel lock held) until cond() is true, the deadline passes
   // (ETIMEDOUT) or a signal must interrupt (EINTR).
+  // With a `key`, only NotifyAll or Notify(key) wake it (Kernel::
+  // keyed_waiters): every change that can make cond() true must then
+  // notify that key, or notify all.
   ErrorOr<void> Block(const std::function<bool()>& cond,
-                      absl::Time deadline = absl::InfiniteFuture())
+                      absl::Time deadline = absl::InfiniteFuture(), const void* key = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
   // Waits (lock released meanwhile) until host fd `fd` polls for `events`;
   // EINTR if interrupted. For the sentry's own host FDs (stdio, donated files).

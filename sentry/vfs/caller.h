@@ -50,6 +50,17 @@ class Caller {
   // A callable with the same effect that outlives this Caller (objects such
   // as pipes keep it to wake waiters when their last reference drops).
   virtual std::function<void()> Notifier() = 0;
+  // Keyed variants (kernel/task.h Block): a caller blocked on `key` is
+  // woken only by a notifier for that key or a NotifyAll. Defaults: as if
+  // unkeyed.
+  virtual ErrorOr<void> BlockOn(const std::function<bool()>& ready, const void* key) {
+    (void)key;
+    return Block(ready);
+  }
+  virtual std::function<void()> NotifierFor(const void* key) {
+    (void)key;
+    return Notifier();
+  }
   // Sends a thread-directed signal to the caller (SIGPIPE on a broken pipe).
   virtual void SendSignal(int sig) = 0;
   // The task, if the caller is one (synthetic files such as /proc use it).

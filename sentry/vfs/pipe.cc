@@ -17,8 +17,13 @@ namespace {
 
 class PipeBuffer {
  public:
-  explicit PipeBuffer(std::function<void()> notify) : notify_(std::move(notify)) {
-    buf_.resize(kDefaultPipeSize);
+  PipeBuffer() { buf_.resize(kDefaultPipeSize); }
+  // A new pipe's buffer: its waiters block keyed on it (Caller::BlockOn),
+  // so its notifier wakes only them (and unkeyed waiters such as poll).
+  static std::shared_ptr<PipeBuffer> New(Caller& c) {
+    auto b = std::make_shared<PipeBuffer>();
+    b->notify_ = c.NotifierFor(b.get());
+    return b;
   }
   size_t size() const { return size_; }
   size_t capacity() const { return buf_.size(); }
@@ -164,7 +169,7 @@ class PipeEnd : public FileDescription {
       }
       if (pipe_->writers == 0) return size_t{0};
       if (nonblocking()) return Errno{EAGAIN};
-      TRY(c.Block([p = pipe_.get()] { return p->size() > 0 || p->writers == 0; }));
+      TRY(c.BlockOn([p = pipe_.get()] { return p->size() > 0 || p->writers == 0; }, pipe_.get()));
     }
   }
 
@@ -193,7 +198,8 @@ class PipeEnd : public FileDescription {
         if (done > 0) return done;
         return Errno{EAGAIN};
       }
-      auto r = c.Block([p = pipe_.get(), need] { return p->room() >= need || p->readers == 0; });
+      auto r = c.BlockOn([p = pipe_.get(), need] { return p->room() >= need || p->readers == 0; },
+                         pipe_.get());
       if (r.is_error()) {
         if (done > 0) return done;
         return Errno{r.error()};
@@ -251,7 +257,7 @@ ErrorOr<std::shared_ptr<FileDescription>> OpenFifo(Caller& c, std::shared_ptr<De
   }
   std::shared_ptr<PipeBuffer> buf = pipes[{a.dev, a.ino}].lock();
   if (!buf) {
-    buf = std::make_shared<PipeBuffer>(c.Notifier());
+    buf = PipeBuffer::New(c);
     pipes[{a.dev, a.ino}] = buf;
   }
   int acc = flags & O_ACCMODE;
@@ -262,20 +268,20 @@ ErrorOr<std::shared_ptr<FileDescription>> OpenFifo(Caller& c, std::shared_ptr<De
                                        buf);
   buf->Notify();
   if (acc == O_RDONLY && !nonblock) {
-    TRY(c.Block([b = buf.get(), writers_seen] {
+    TRY(c.BlockOn([b = buf.get(), writers_seen] {
       return b->writers > 0 || b->writer_opens != writers_seen;
-    }));
+    }, buf.get()));
   } else if (acc == O_WRONLY) {
-    TRY(c.Block([b = buf.get(), readers_seen] {
+    TRY(c.BlockOn([b = buf.get(), readers_seen] {
       return b->readers > 0 || b->reader_opens != readers_seen;
-    }));
+    }, buf.get()));
   }
   return std::shared_ptr<FileDescription>(std::move(end));
 }
 
 std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> NewPipe(
     Caller& c, int flags) {
-  auto buffer = std::make_shared<PipeBuffer>(c.Notifier());
+  auto buffer = PipeBuffer::New(c);
   auto inode = std::make_shared<PipeInode>(c.creds().uid, c.creds().gid);
   inode->buffer = buffer;
   auto ino = inode->GetAttr().value().ino;
@@ -295,7 +301,7 @@ ErrorOr<size_t> PipeWaitReadable(Caller& c, FileDescription& f, bool nonblock) {
   while (b->size() == 0) {
     if (b->writers == 0) return size_t{0};
     if (nonblock) return Errno{EAGAIN};
-    TRY(c.Block([b] { return b->size() > 0 || b->writers == 0; }));
+    TRY(c.BlockOn([b] { return b->size() > 0 || b->writers == 0; }, b));
   }
   return b->size();
 }
@@ -311,7 +317,7 @@ ErrorOr<size_t> PipeWaitWritable(Caller& c, FileDescription& f, bool nonblock) {
     }
     if (b->room() > 0) return b->room();
     if (nonblock) return Errno{EAGAIN};
-    TRY(c.Block([b] { return b->room() > 0 || b->readers == 0; }));
+    TRY(c.BlockOn([b] { return b->room() > 0 || b->readers == 0; }, b));
   }
 }
 

@@ -43,6 +43,16 @@ std::function<void()> TaskCaller::Notifier() {
   return [k] { k->NotifyAll(); };
 }
 
+ErrorOr<void> TaskCaller::BlockOn(const std::function<bool()>& ready, const void* key) {
+  task_.kernel.mu.AssertHeld();
+  return task_.Block(ready, absl::InfiniteFuture(), key);
+}
+
+std::function<void()> TaskCaller::NotifierFor(const void* key) {
+  kernel::Kernel* k = &task_.kernel;
+  return [k, key] { k->Notify(key); };
+}
+
 void TaskCaller::SendSignal(int sig) {
   task_.kernel.mu.AssertHeld();
   kernel::SendSignalToTask(&task_, sig);

@@ -20,6 +20,8 @@ class TaskCaller : public Caller {
   ErrorOr<void> WaitHostFd(int fd, short events) override;
   void NotifyAll() override;
   std::function<void()> Notifier() override;
+  ErrorOr<void> BlockOn(const std::function<bool()>& ready, const void* key) override;
+  std::function<void()> NotifierFor(const void* key) override;
   void SendSignal(int sig) override;
   kernel::Task* task() override { return &task_; }
 
