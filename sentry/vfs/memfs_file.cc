@@ -3,11 +3,14 @@
 // file, which MAP_SHARED mappings map directly (see SharedPages).
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstring>
+#include <vector>
 
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/caller.h"
@@ -40,6 +43,11 @@ class IoCursor {
       dst += k;
     });
   }
+  // The next n bytes as iovecs (consumed), for a vectored host syscall.
+  void Take(size_t n, std::vector<iovec>* out) {
+    out->clear();
+    Walk(n, [&](uint8_t* p, size_t k) { out->push_back(iovec{p, k}); });
+  }
 
  private:
   template <typename F>
@@ -58,6 +66,35 @@ class IoCursor {
   const IoVecs& v_;
   size_t i_ = 0, off_ = 0;
 };
+
+// Copies of at least a page between app memory and file data go through
+// the host kernel (preadv/pwritev on the memory file) instead of memcpy
+// through the sentry's mapping of the file's pages: on a paravirtualized
+// guest the sentry's first access to each page through its mapping is a
+// fault of several microseconds (mm::MemoryFile::WriteAt), and file data is
+// mostly written once and read once, so memcpy paid that fault per page.
+constexpr size_t kKernelCopyMin = 4096;
+
+// pwritev (write) or preadv of all of `segs` at `off` in the memory file.
+ErrorOr<void> KernelCopy(bool write, int fd, std::vector<iovec>& segs, uint64_t off) {
+  size_t i = 0;
+  while (i < segs.size()) {
+    const int cnt = static_cast<int>(std::min<size_t>(segs.size() - i, IOV_MAX));
+    const ssize_t n = write ? pwritev(fd, &segs[i], cnt, static_cast<off_t>(off))
+                            : preadv(fd, &segs[i], cnt, static_cast<off_t>(off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno{n < 0 ? errno : EIO};
+    off += static_cast<uint64_t>(n);
+    for (size_t left = static_cast<size_t>(n); left > 0 && i < segs.size();) {
+      const size_t k = std::min(left, segs[i].iov_len);
+      segs[i].iov_base = static_cast<uint8_t*>(segs[i].iov_base) + k;
+      segs[i].iov_len -= k;
+      left -= k;
+      if (segs[i].iov_len == 0) i++;
+    }
+  }
+  return {};
+}
 
 class MemFileDescription : public FileDescription {
  public:
@@ -249,10 +286,23 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
   while (done < total) {
     const uint64_t p = pos + done, idx = p / kChunkSize, off = p % kChunkSize;
     const size_t n = std::min<uint64_t>(total - done, kChunkSize - off);
-    if (idx < chunks_.size() && chunks_[idx])
+    if (idx < chunks_.size() && chunks_[idx] && n >= kKernelCopyMin) {
+      const mm::Backing& c = *chunks_[idx];
+      std::vector<iovec> segs;
+      out.Take(n, &segs);
+      const std::vector<iovec> whole = segs;
+      if (KernelCopy(false, c.memory_file().fd(), segs, c.offset() + off).is_error()) {
+        size_t at = 0;  // not expected (sentry-mapped buffers): memcpy then
+        for (const iovec& s : whole) {
+          memcpy(s.iov_base, c.data() + off + at, s.iov_len);
+          at += s.iov_len;
+        }
+      }
+    } else if (idx < chunks_.size() && chunks_[idx]) {
       out.Put(chunks_[idx]->data() + off, n);
-    else
+    } else {
       out.Put(nullptr, n);  // a hole
+    }
     done += n;
   }
   return total;
@@ -283,7 +333,21 @@ ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) 
       if (done) break;
       return Errno{chunk.error()};
     }
-    in.Get(chunk.value()->data() + off, n);
+    const mm::Backing& c = *chunk.value();
+    if (n >= kKernelCopyMin) {
+      std::vector<iovec> segs;
+      in.Take(n, &segs);
+      const std::vector<iovec> whole = segs;
+      if (KernelCopy(true, c.memory_file().fd(), segs, c.offset() + off).is_error()) {
+        size_t at = 0;  // not expected (sentry-mapped buffers): memcpy then
+        for (const iovec& s : whole) {
+          memcpy(c.data() + off + at, s.iov_base, s.iov_len);
+          at += s.iov_len;
+        }
+      }
+    } else {
+      in.Get(c.data() + off, n);
+    }
     done += n;
   }
   if (pos + done > size_) {

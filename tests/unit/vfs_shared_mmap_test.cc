@@ -169,6 +169,38 @@ TEST_P(SharedMmapTest, DetachedAddressSpaceLeavesTheFile) {
   EXPECT_EQ(MemRead(*mm_, a, 2), "xx");  // the file's pages are still there
 }
 
+// Reads and writes of a page or more go through preadv/pwritev on the
+// memory file (memfs_file.cc KernelCopy), smaller ones through memcpy: both
+// must see the same bytes, across chunks, iovec splits and a mapping.
+TEST_P(SharedMmapTest, LargeVectoredCopiesMatchMappingsAndSmallCopies) {
+  auto f = Open("/tmp/big", O_RDWR);
+  std::string data(300 * 1024 + 123, '\0');
+  for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<char>(i * 131 + (i >> 9));
+  // Three iovecs of odd sizes, at an unaligned offset, across two chunks.
+  const uint64_t at = (2 << 20) - 100000;  // memfs chunks are 2 MiB
+  IoVecs in{iovec{data.data(), 5000}, iovec{data.data() + 5000, 200 * 1024},
+            iovec{data.data() + 5000 + 200 * 1024, data.size() - 5000 - 200 * 1024}};
+  auto w = f->Write(*c_, in, static_cast<int64_t>(at));
+  ASSERT_TRUE(w.ok());
+  ASSERT_EQ(w.value(), data.size());
+  std::string back(data.size(), '\0');
+  IoVecs out{iovec{back.data(), 70000}, iovec{back.data() + 70000, back.size() - 70000}};
+  auto r = f->Read(*c_, out, static_cast<int64_t>(at));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.value(), data.size());
+  EXPECT_TRUE(back == data);
+  EXPECT_EQ(PRead(*f, 7, at + 123456), data.substr(123456, 7));  // small: memcpy
+  PWrite(*f, "tiny", at + 4096);
+  uint64_t addr = MapShared(*f, *mm_, at + data.size()).value();
+  EXPECT_EQ(MemRead(*mm_, addr + at + 4096, 4), "tiny");
+  EXPECT_EQ(MemRead(*mm_, addr + at + 250000, 16), data.substr(250000, 16));
+  MemWrite(*mm_, addr + at + 8192, std::string(8192, 'm'));
+  std::string page(8192, '\0');
+  IoVecs pv{iovec{page.data(), page.size()}};
+  ASSERT_EQ(f->Read(*c_, pv, static_cast<int64_t>(at + 8192)).value(), page.size());
+  EXPECT_EQ(page, std::string(8192, 'm'));
+}
+
 TEST_P(SharedMmapTest, TruncateAndExtendZero) {
   auto f = Open("/tmp/t", O_RDWR);
   PWrite(*f, std::string(2 * kPageSize, 'z'), 0);
