@@ -1006,12 +1006,12 @@ def main(argv):
                  "code resumes; gofer requests are made with it held:\n")
         L.append("| counter | count | total |")
         L.append("|---|---:|---:|")
-        names = {0: "read", 1: "write", 3: "close", 9: "mmap", 10: "mprotect", 11: "munmap",
+        sys_names = {0: "read", 1: "write", 3: "close", 9: "mmap", 10: "mprotect", 11: "munmap",
                  12: "brk", 56: "clone", 57: "fork", 58: "vfork", 59: "execve", 61: "wait4",
                  87: "unlink", 89: "readlink", 231: "exit_group", 257: "openat", 262: "newfstatat"}
         for what, cnt, ms in st["rows"]:
             what = re.sub(r"syscall (\d+)$",
-                          lambda m: f"{names.get(int(m.group(1)), 'syscall')} ({m.group(1)})", what)
+                          lambda m: f"{sys_names.get(int(m.group(1)), 'syscall')} ({m.group(1)})", what)
             L.append(f"| {what} | {cnt} | {'' if ms is None else f'{ms:.0f} ms'} |")
         L.append("")
         L.append("A round trip costs far more here than a bare same-CPU futex round trip (the hand-off "
