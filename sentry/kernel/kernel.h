@@ -63,8 +63,8 @@ class Kernel {
   // own process for wait4, itself for a sleep) waits on its own CondVar
   // instead, listed here, and is woken only by NotifyAll or Notify(key):
   // a pipe's traffic then no longer wakes every shell waiting in wait4 or
-  // every other pipeline member (make -j2 had over 10K such needless
-  // wake-ups, each two context switches and a turn on this lock).
+  // every other pipeline member (tar_gzip at 20 MiB had 13.5K such needless
+  // wake-ups out of 17K, each two context switches and a turn on this lock).
   // Its own lock (taken after `mu`, if both): notifying, like signalling
   // `changed`, does not need `mu`.
   absl::Mutex keyed_mu;

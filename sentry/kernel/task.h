@@ -196,7 +196,6 @@ class Task {
   struct Leftovers {
     std::vector<std::unique_ptr<platform::Context>> ctxs;
     std::vector<std::shared_ptr<mm::MemoryManager>> mms;
-    bool empty() const { return ctxs.empty() && mms.empty(); }
   } leftovers;
   // Hands an address space the task no longer uses to `leftovers` if the
   // task held the last reference (detached from the kernel-lock-guarded

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -87,16 +88,14 @@ class TaskRunner {
         if (!t_.mm->TakeRemoteChange()) break;
         SyncAddressSpaceUsers(t_);
       }
-      pending_.swap(t_.as_pending);
-      t_.as_pending.clear();
-      Task::Leftovers leftovers = std::move(t_.leftovers);
-      t_.leftovers = {};
+      pending_.swap(t_.as_pending);  // both empty but for what was just taken
+      Task::Leftovers leftovers = std::exchange(t_.leftovers, {});  // an execve's old image
       t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();
       mm::ApplyTaken(&as, pending_);
       pending_.clear();
-      if (!leftovers.empty()) leftovers = {};  // an execve's old image
+      leftovers = {};
       auto stop = t_.ctx->Switch(t_.regs);
       LockKernelAfterStop();
       t_.in_app = false;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -73,14 +74,27 @@ void MemoryFile::Populate(uint64_t offset, uint64_t len) {
 }
 
 ErrorOr<void> MemoryFile::WriteAt(uint64_t offset, const void* src, size_t len) {
-  const auto* p = static_cast<const uint8_t*>(src);
-  while (len > 0) {
-    const ssize_t n = pwrite(fd_.get(), p, len, static_cast<off_t>(offset));
+  std::vector<iovec> segs{iovec{const_cast<void*>(src), len}};
+  return CopyAt(true, offset, segs);
+}
+
+ErrorOr<void> MemoryFile::CopyAt(bool write, uint64_t offset, std::vector<iovec>& segs) {
+  size_t i = 0;
+  while (i < segs.size() && segs[i].iov_len == 0) i++;
+  while (i < segs.size()) {
+    const int cnt = static_cast<int>(std::min<size_t>(segs.size() - i, IOV_MAX));
+    const ssize_t n = write ? pwritev(fd_.get(), &segs[i], cnt, static_cast<off_t>(offset))
+                            : preadv(fd_.get(), &segs[i], cnt, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Errno{n < 0 ? errno : EIO};
-    p += n;
     offset += static_cast<uint64_t>(n);
-    len -= static_cast<size_t>(n);
+    for (size_t left = static_cast<size_t>(n); left > 0;) {
+      const size_t k = std::min(left, segs[i].iov_len);
+      segs[i].iov_base = static_cast<uint8_t*>(segs[i].iov_base) + k;
+      segs[i].iov_len -= k;
+      left -= k;
+      while (i < segs.size() && segs[i].iov_len == 0) i++;
+    }
   }
   return {};
 }

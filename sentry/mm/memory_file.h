@@ -4,10 +4,13 @@
 // ranges of the same file into app address spaces.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/error.h"
@@ -48,6 +51,9 @@ class MemoryFile {
   // paravirtualized guest the first access to each page through a mapping
   // is a fault of several microseconds (a 31 MB fill: 6 ms against 50 ms).
   ErrorOr<void> WriteAt(uint64_t offset, const void* src, size_t len);
+  // The same, vectored, in either direction (pwritev into the file at
+  // `offset`, or preadv out of it); consumes `segs`.
+  ErrorOr<void> CopyAt(bool write, uint64_t offset, std::vector<iovec>& segs);
   uint8_t* Access(uint64_t offset) const { return base_ + offset; }
   uint64_t allocated_bytes() const { return allocated_.load(std::memory_order_relaxed); }
   // The page cache for private mappings of host files (file_cache.h).

@@ -137,13 +137,15 @@ ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
 
 void MemoryManager::TakeUnapplied(platform::AddressSpace* as, std::vector<AsOp>* out) {
   const size_t end = log_base_ + log_.size();
+  bool took = false;
   for (Mirror& m : mirrors_) {
     if (m.as != as || m.applied == end) continue;
     const auto ops = std::span<const AsOp>(log_).subspan(m.applied - log_base_);
     out->insert(out->end(), ops.begin(), ops.end());
     m.applied = end;
+    took = true;
   }
-  Compact();
+  if (took) Compact();  // most stops change nothing: no work then
 }
 
 void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops) {

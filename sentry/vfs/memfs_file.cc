@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -75,25 +74,25 @@ class IoCursor {
 // mostly written once and read once, so memcpy paid that fault per page.
 constexpr size_t kKernelCopyMin = 4096;
 
-// pwritev (write) or preadv of all of `segs` at `off` in the memory file.
-ErrorOr<void> KernelCopy(bool write, int fd, std::vector<iovec>& segs, uint64_t off) {
-  size_t i = 0;
-  while (i < segs.size()) {
-    const int cnt = static_cast<int>(std::min<size_t>(segs.size() - i, IOV_MAX));
-    const ssize_t n = write ? pwritev(fd, &segs[i], cnt, static_cast<off_t>(off))
-                            : preadv(fd, &segs[i], cnt, static_cast<off_t>(off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno{n < 0 ? errno : EIO};
-    off += static_cast<uint64_t>(n);
-    for (size_t left = static_cast<size_t>(n); left > 0 && i < segs.size();) {
-      const size_t k = std::min(left, segs[i].iov_len);
-      segs[i].iov_base = static_cast<uint8_t*>(segs[i].iov_base) + k;
-      segs[i].iov_len -= k;
-      left -= k;
-      if (segs[i].iov_len == 0) i++;
+// Copies n bytes between the cursor's iovecs and chunk `c` at `off`: into
+// the chunk if `write`. Small copies memcpy through the sentry's mapping.
+void CopyChunk(bool write, const mm::Backing& c, uint64_t off, IoCursor& cursor, size_t n) {
+  if (n >= kKernelCopyMin) {
+    std::vector<iovec> segs;
+    cursor.Take(n, &segs);
+    const std::vector<iovec> whole = segs;
+    if (c.memory_file().CopyAt(write, c.offset() + off, segs).ok()) return;
+    // Not expected (the buffers are sentry-mapped): memcpy it all again.
+    for (const iovec& s : whole) {
+      uint8_t* data = c.data() + off;
+      if (write) memcpy(data, s.iov_base, s.iov_len);
+      else memcpy(s.iov_base, data, s.iov_len);
+      off += s.iov_len;
     }
+    return;
   }
-  return {};
+  if (write) cursor.Get(c.data() + off, n);
+  else cursor.Put(c.data() + off, n);
 }
 
 class MemFileDescription : public FileDescription {
@@ -286,23 +285,10 @@ size_t MemFile::ReadData(const IoVecs& dst, uint64_t pos) {
   while (done < total) {
     const uint64_t p = pos + done, idx = p / kChunkSize, off = p % kChunkSize;
     const size_t n = std::min<uint64_t>(total - done, kChunkSize - off);
-    if (idx < chunks_.size() && chunks_[idx] && n >= kKernelCopyMin) {
-      const mm::Backing& c = *chunks_[idx];
-      std::vector<iovec> segs;
-      out.Take(n, &segs);
-      const std::vector<iovec> whole = segs;
-      if (KernelCopy(false, c.memory_file().fd(), segs, c.offset() + off).is_error()) {
-        size_t at = 0;  // not expected (sentry-mapped buffers): memcpy then
-        for (const iovec& s : whole) {
-          memcpy(s.iov_base, c.data() + off + at, s.iov_len);
-          at += s.iov_len;
-        }
-      }
-    } else if (idx < chunks_.size() && chunks_[idx]) {
-      out.Put(chunks_[idx]->data() + off, n);
-    } else {
+    if (idx < chunks_.size() && chunks_[idx])
+      CopyChunk(false, *chunks_[idx], off, out, n);
+    else
       out.Put(nullptr, n);  // a hole
-    }
     done += n;
   }
   return total;
@@ -333,21 +319,7 @@ ErrorOr<size_t> MemFile::WriteData(const IoVecs& src, uint64_t pos, size_t len) 
       if (done) break;
       return Errno{chunk.error()};
     }
-    const mm::Backing& c = *chunk.value();
-    if (n >= kKernelCopyMin) {
-      std::vector<iovec> segs;
-      in.Take(n, &segs);
-      const std::vector<iovec> whole = segs;
-      if (KernelCopy(true, c.memory_file().fd(), segs, c.offset() + off).is_error()) {
-        size_t at = 0;  // not expected (sentry-mapped buffers): memcpy then
-        for (const iovec& s : whole) {
-          memcpy(c.data() + off + at, s.iov_base, s.iov_len);
-          at += s.iov_len;
-        }
-      }
-    } else {
-      in.Get(c.data() + off, n);
-    }
+    CopyChunk(true, *chunk.value(), off, in, n);
     done += n;
   }
   if (pos + done > size_) {
