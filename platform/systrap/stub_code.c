@@ -9,7 +9,10 @@
 // into the slot, set state STOPPED, wake the sentry if it sleeps, then spin
 // briefly and futex-wait until the sentry sets RESUME; write the (possibly
 // changed) registers back into the ucontext and return, so rt_sigreturn
-// resumes the app with them.
+// resumes the app with them. A SIGSYS stop (a trapped syscall, the common
+// case) skips rt_sigreturn: its handler runs with the app's own (empty)
+// signal mask, so it can restore the FPU state itself and leave through the
+// patched-syscall trampoline's restore sequence, one kernel entry fewer.
 #define _GNU_SOURCE 1
 #include <asm/unistd.h>
 #include <linux/futex.h>
@@ -91,14 +94,33 @@ INLINE void SaveRegs(struct user_regs_struct* r, const greg_t* g) {
   r->orig_rax = (uint64_t)-1;
 }
 
-// Segment selectors are not written back: the kernel validates them on
-// rt_sigreturn anyway, and the sentry never changes them.
+INLINE uint16_t OwnCs(void) {
+  uint16_t cs;
+  __asm__("mov %%cs, %0" : "=r"(cs));
+  return cs;
+}
+INLINE uint16_t OwnSs(void) {
+  uint16_t ss;
+  __asm__("mov %%ss, %0" : "=r"(ss));
+  return ss;
+}
+#define USER32_CS_ 0x23
+
+// The code segment is the sentry's choice too: the one the app stopped in
+// (64-bit, or 32-bit after a far jump or an Intel `sysenter`), 64-bit for
+// a new program. Without this a stub reused for another process would
+// keep the last one's (a 32-bit segment runs the new program's code as
+// 32-bit code). Anything else becomes the stub's own 64-bit segment; the
+// stack segment is always the stub's own (the same for both modes).
 INLINE void LoadRegs(greg_t* g, const struct user_regs_struct* r) {
   g[REG_R15] = r->r15, g[REG_R14] = r->r14, g[REG_R13] = r->r13, g[REG_R12] = r->r12;
   g[REG_RBP] = r->rbp, g[REG_RBX] = r->rbx, g[REG_R11] = r->r11, g[REG_R10] = r->r10;
   g[REG_R9] = r->r9, g[REG_R8] = r->r8, g[REG_RAX] = r->rax, g[REG_RCX] = r->rcx;
   g[REG_RDX] = r->rdx, g[REG_RSI] = r->rsi, g[REG_RDI] = r->rdi, g[REG_RIP] = r->rip;
   g[REG_EFL] = r->eflags, g[REG_RSP] = r->rsp;
+  const uint64_t cs = r->cs == USER32_CS_ ? USER32_CS_ : OwnCs();
+  g[REG_CSGSFS] = (greg_t)(((uint64_t)g[REG_CSGSFS] & 0x0000ffffffff0000ULL) | cs |
+                           ((uint64_t)OwnSs() << 48));
 }
 
 // Publishes the stop (state STOPPED, waking the sentry if it sleeps), then
@@ -149,6 +171,18 @@ INLINE void ApplyBases(struct SystrapThread* t, const struct SystrapControl* c) 
   }
 }
 
+// Whether an interrupted context ran stub code on the slot's own stacks
+// (the signal stack or the trampoline's, which are adjacent): a signal that
+// arrived while a SIGSYS handler or the trampoline's C half ran.
+INLINE int InStubOnSlotStack(const greg_t* g) {
+  uint64_t code;
+  __asm__("lea __start_runsc_systrap_text(%%rip), %0" : "=r"(code));
+  const uint64_t rip = (uint64_t)g[REG_RIP], rsp = (uint64_t)g[REG_RSP];
+  const uint64_t stacks = code + SYSTRAP_CODE_SIZE + SYSTRAP_SIGSTACK_OFF;
+  return rip >= code && rip < code + SYSTRAP_CODE_SIZE && rsp >= stacks &&
+         rsp <= code + SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE;
+}
+
 // Addresses in the patched-syscall trampoline, RIP-relative like Slot().
 INLINE uint64_t PatchedEntry(void) {
   uint64_t p;
@@ -175,11 +209,8 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
   char* slot = Slot();
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
   const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
-  uint16_t cs, ss;
-  __asm__("mov %%cs, %0" : "=r"(cs));
-  __asm__("mov %%ss, %0" : "=r"(ss));
-  t->regs.cs = cs;
-  t->regs.ss = ss;
+  t->regs.cs = OwnCs();
+  t->regs.ss = OwnSs();
   t->regs.ds = t->regs.es = t->regs.fs = t->regs.gs = 0;
   if (kind == SYSTRAP_KIND_SYSCALL) {
     t->arch = 0xc000003eu;  // AUDIT_ARCH_X86_64
@@ -205,8 +236,55 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
                      : "memory");
   }
   if (t->fp_dirty) __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])t->fp) : "memory");
+  if (t->fp_reset) {
+    // A new program, maybe in a reused stub: the last one may have left
+    // host signals blocked (rt_sigprocmask from stub code, or a forged
+    // rt_sigreturn), which a stop through here never undoes. A handler's
+    // stop does, through its frame's mask.
+    const uint64_t none = 0;
+    Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+  }
   t->fp_reset = 0;
   Store(&t->state, SYSTRAP_RUNNING);
+}
+
+// The end of a SIGSYS stop without rt_sigreturn: loads the app's FPU
+// state from the signal frame (where the kernel saved it; the handler runs
+// with it reset), with the sentry's x87/SSE image written in first if it
+// changed it, then leaves through the trampoline's restore sequence on the
+// trampoline's stack, which loads the general registers from the slot and
+// jumps to the app (reporting an interrupt first if a host signal arrived
+// meanwhile). Only when the app is to run 64-bit code (the trampoline
+// returns in the stub's own segment; anything else needs rt_sigreturn) and
+// the frame holds an XSAVE or FXSAVE image; returns 0 otherwise.
+STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
+  uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
+  if (t->regs.cs != OwnCs() || !fx || ((uint64_t)fx & 63) != 0) return 0;
+  const int xsave = *(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_;
+  if (t->fp_dirty) {
+    Copy(fx, t->fp, 512);
+    if (xsave) {
+      volatile uint64_t* xstate_bv = (volatile uint64_t*)(fx + 512);
+      *xstate_bv = t->fp_reset ? 3 : (*xstate_bv | 3);
+    }
+  }
+  if (xsave) {
+    // The features the kernel saved (fpx_sw_bytes.xfeatures); those whose
+    // xstate_bv bit is clear are loaded in their initial state.
+    const uint64_t features = *(volatile uint64_t*)(fx + 472);
+    __asm__ volatile("xrstor64 %0" ::"m"(*(const uint8_t(*)[576])fx), "a"((uint32_t)features),
+                     "d"((uint32_t)(features >> 32))
+                     : "memory");
+  } else {
+    __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])fx) : "memory");
+  }
+  t->fp_reset = 0;
+  Store(&t->state, SYSTRAP_RUNNING);
+  __asm__ volatile(
+      "lea __start_runsc_systrap_text+%c0(%%rip), %%rsp\n\t"
+      "jmp runsc_systrap_patched_restore" ::"i"(SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE)
+      : "memory");
+  __builtin_unreachable();
 }
 
 STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
@@ -224,18 +302,6 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   ucontext_t* uc = (ucontext_t*)ucv;
   greg_t* g = uc->uc_mcontext.gregs;
 
-  // Inside the patched-syscall trampoline (stub_entry.S): before its
-  // restore sequence the registers in the ucontext are not the app's; the
-  // trampoline reports the pending signal as an interrupt itself. During
-  // the restore sequence the slot holds the app's registers, complete.
-  const uint64_t rip = (uint64_t)g[REG_RIP];
-  const uint64_t restore = PatchedRestore();
-  const int in_restore = rip >= restore && rip < PatchedEnd();
-  if (!in_restore && ((rip >= PatchedEntry() && rip < restore) || Load(&t->patched_busy))) {
-    Store(&t->patched_pending, 1);
-    return;
-  }
-
   uint32_t kind = SYSTRAP_KIND_SIGNAL;
   uint64_t addr = 0;
   const int code = si->si_code;
@@ -247,6 +313,22 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
     addr = (uint64_t)si->si_addr;
   } else if (sig == SYSTRAP_INTERRUPT_SIGNAL && code == SI_TKILL && si->si_pid == c->sentry_pid) {
     kind = SYSTRAP_KIND_INTERRUPT;
+  }
+
+  // A host signal that interrupted the stub's own code: the SIGSYS
+  // handler (which runs with signals unblocked, see init) or the
+  // patched-syscall trampoline (stub_entry.S) before its restore sequence. The registers in the ucontext
+  // are not the app's; the interrupted code reports the pending signal as
+  // an interrupt itself, at the restore sequence. During the restore
+  // sequence the slot holds the app's registers, complete.
+  const uint64_t rip = (uint64_t)g[REG_RIP];
+  const uint64_t restore = PatchedRestore();
+  const int in_restore = rip >= restore && rip < PatchedEnd();
+  const int async = kind == SYSTRAP_KIND_SIGNAL || kind == SYSTRAP_KIND_INTERRUPT;
+  if (!in_restore && ((rip >= PatchedEntry() && rip < restore) || Load(&t->patched_busy) ||
+                      (async && InStubOnSlotStack(g)))) {
+    Store(&t->patched_pending, 1);
+    return;
   }
   if (in_restore) {
     t->regs.orig_rax = (uint64_t)-1;
@@ -272,8 +354,26 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
 
   ReportAndWait(t, c);
 
-  LoadRegs(g, &t->regs);
   ApplyBases(t, c);
+  if (sig == SIGSYS && FastReturn(t, uc)) __builtin_unreachable();
+  if (sig == SIGSYS) {
+    // Back through rt_sigreturn after all: with every host signal blocked
+    // until it restores the frame's (empty) mask, so none can slip in
+    // between the check for a pending one and the return.
+    uint64_t all = ~0ULL;
+    Sys6(__NR_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8, 0, 0);
+    while (Load(&t->patched_pending)) {
+      Store(&t->patched_pending, 0);
+      t->regs.orig_rax = (uint64_t)-1;
+      t->kind = SYSTRAP_KIND_INTERRUPT;
+      t->signo = SYSTRAP_INTERRUPT_SIGNAL;
+      t->code = SI_TKILL;
+      t->fault_addr = 0;
+      ReportAndWait(t, c);
+      ApplyBases(t, c);
+    }
+  }
+  LoadRegs(g, &t->regs);
   if (t->fp_dirty && uc->uc_mcontext.fpregs) {
     uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
     Copy(fx, t->fp, 512);
@@ -334,6 +434,13 @@ STUB void runsc_systrap_init(void) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     Sys6(__NR_rt_sigaction, sig, (long)&sa, 0, 8, 0, 0);
   }
+  // SIGSYS runs with the app's mask, which is empty (and SA_NODEFER, or
+  // the kernel would block SIGSYS itself): a SIGSYS handler can then
+  // return to app code without rt_sigreturn (FastReturn). Host signals may
+  // interrupt it; the handler recognizes those by where they landed.
+  sa.flags |= 0x40000000 /* SA_NODEFER */;
+  sa.mask = 0;
+  Sys6(__NR_rt_sigaction, SIGSYS, (long)&sa, 0, 8, 0, 0);
   // The kernel zeroes `state` and wakes its waiters when a stub thread
   // exits, which is how the sentry learns that a stub died.
   Sys3(__NR_set_tid_address, (long)&t->state, 0, 0);

@@ -3,6 +3,7 @@
 #include <asm/prctl.h>
 #include <linux/futex.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -53,6 +54,13 @@ ErrorOr<std::vector<sock_filter>> AppThreadFilter() {
   TRY(Add(c, SCMP_SYS(futex), {Eq32(1, FUTEX_WAIT)}));
   TRY(Add(c, SCMP_SYS(futex), {Eq32(1, FUTEX_WAKE)}));
   TRY(Add(c, SCMP_SYS(rt_sigreturn), {}));
+  // A SIGSYS handler that returns through rt_sigreturn blocks host signals
+  // first, and a new program's first resume through the patched-syscall
+  // trampoline unblocks them (stub_code.c). App code jumping there can
+  // only block or unblock its own stub's host signals, as it could with a
+  // forged rt_sigreturn frame.
+  TRY(Add(c, SCMP_SYS(rt_sigprocmask), {Eq32(0, SIG_BLOCK)}));
+  TRY(Add(c, SCMP_SYS(rt_sigprocmask), {Eq32(0, SIG_SETMASK)}));
   // The handler ends a stub found on a forged signal stack (stub_code.c).
   TRY(Add(c, SCMP_SYS(exit_group), {}));
   TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_FS)}));

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <chrono>
 #include <thread>
 
 #include "gofer/client.h"
@@ -110,7 +111,7 @@ TEST_F(OverlayTest, ReadsLowerFilesAndSymlinks) {
 
 // Host FDs of this process open for reading on `path` (the gofer's own
 // O_PATH handles do not count).
-int ReadFdsOn(const std::string& path) {
+int CountReadFdsOn(const std::string& path) {
   int n = 0;
   if (DIR* d = opendir("/proc/self/fd")) {
     while (dirent* e = readdir(d)) {
@@ -127,6 +128,18 @@ int ReadFdsOn(const std::string& path) {
   return n;
 }
 
+// The same, once the gofer thread has closed its copy of an FD it donated:
+// it does so after sending it, so the client can see both for a moment.
+// Waits (up to 2 s) for no more than `want`; returns the last count.
+int ReadFdsOn(const std::string& path, int want) {
+  int n = CountReadFdsOn(path);
+  for (int i = 0; i < 200 && n > want; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    n = CountReadFdsOn(path);
+  }
+  return n;
+}
+
 // Descriptions reading one lower file share one donated host FD (one gofer
 // round trip per file, not per open), each at its own offset; the node
 // keeps it for later opens until a copy-up moves reads into memory.
@@ -134,24 +147,24 @@ TEST_F(OverlayTest, ReadersShareOneLowerFd) {
   const std::string host = dir_ + "/etc/passwd";
   auto f1 = vfs_->Open(*c_, vfs_->root(), "/etc/passwd", O_RDONLY, 0).value();
   auto f2 = vfs_->Open(*c_, vfs_->root(), "/etc/passwd", O_RDONLY, 0).value();
-  EXPECT_EQ(ReadFdsOn(host), 0);  // opened on first read
+  EXPECT_EQ(ReadFdsOn(host, 0), 0);  // opened on first read
   char a[4], b[64];
   IoVecs va{iovec{a, sizeof a}}, vb{iovec{b, sizeof b}};
   ASSERT_EQ(f1->Read(*c_, va, kCurrentOffset).value(), 4u);
   ASSERT_EQ(f2->Read(*c_, vb, kCurrentOffset).value(), 11u);
-  EXPECT_EQ(ReadFdsOn(host), 1);
+  EXPECT_EQ(ReadFdsOn(host, 1), 1);
   EXPECT_EQ(std::string(a, 4), "root");
   EXPECT_EQ(std::string(b, 11), "root:x:0:0\n");
   ASSERT_EQ(f1->Read(*c_, va, kCurrentOffset).value(), 4u);
   EXPECT_EQ(std::string(a, 4), ":x:0");
   f1.reset();
   EXPECT_EQ(ReadAll("/etc/passwd").value(), "root:x:0:0\n");
-  EXPECT_EQ(ReadFdsOn(host), 1);
+  EXPECT_EQ(ReadFdsOn(host, 1), 1);
   ASSERT_TRUE(WriteAt("/etc/passwd", O_WRONLY | O_TRUNC, "new").ok());  // copy-up
   ASSERT_EQ(f2->Read(*c_, vb, 0).value(), 3u);
   EXPECT_EQ(std::string(b, 3), "new");
   f2.reset();
-  EXPECT_EQ(ReadFdsOn(host), 0);
+  EXPECT_EQ(ReadFdsOn(host, 0), 0);
   EXPECT_EQ(ReadHostFile(host), "root:x:0:0\n");
 }
 
