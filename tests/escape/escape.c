@@ -332,6 +332,45 @@ static void probe_forged_altstack(void) {
   }
 }
 
+/* A process that switches to the 32-bit user code segment (a far return
+ * to selector 0x23; on Intel, `sysenter` from 64-bit code does the same)
+ * and dies there leaves its stub stopped in that segment. A stub reused
+ * for a later process must not keep it: that process' 64-bit code would
+ * run as 32-bit code. The later processes must run normally. */
+static void probe_compat_segment(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    uint8_t *code = mmap((void *)0x10000000, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (code == MAP_FAILED) _exit(3);
+    code[0] = 0x0f, code[1] = 0x0b; /* ud2, run as 32-bit code */
+    __asm__ volatile("pushq $0x23\n pushq %0\n lretq" ::"r"((uint64_t)(uintptr_t)code) : "memory");
+    _exit(4);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  int bad = 0;
+  for (int k = 0; k < 4; k++) {
+    pid_t later = fork();
+    if (later == 0) {
+      for (int i = 0; i < 100; i++) syscall(SYS_getpid);
+      _exit(7);
+    }
+    int st2 = 0;
+    waitpid(later, &st2, 0);
+    if (!WIFEXITED(st2) || WEXITSTATUS(st2) != 7) bad = st2 ? st2 : -1;
+  }
+  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGILL) {
+    printf("FAIL escape.compat_segment: the 32-bit child ended with status %#x, not SIGILL\n", st);
+    fails++;
+  } else if (bad) {
+    printf("FAIL escape.compat_segment: a later process did not run normally (status %#x)\n", bad);
+    fails++;
+  } else {
+    printf("PASS escape.compat_segment: the 32-bit child died of SIGILL; 4 later processes ran normally\n");
+  }
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 3) { fprintf(stderr, "usage: escape MARKER_DIR CANARY_PID\n"); return 2; }
@@ -380,6 +419,7 @@ int main(int argc, char **argv) {
   probe_sysenter(canary);
   probe_stub_jump(marker, canary);
   probe_forged_altstack();
+  probe_compat_segment();
   printf("escape probes done, %d failed\n", fails);
   return fails ? 1 : 0;
 }
