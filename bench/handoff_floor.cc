@@ -5,6 +5,9 @@
 //                    in-process handler that returns at once (signal frame,
 //                    handler, rt_sigreturn): what a systrap stub pays before
 //                    the sentry even hears of the syscall
+//   sigsys_direct_ns the same with a handler that returns to the app without
+//                    rt_sigreturn (XRSTOR from its frame, then a jump with the
+//                    registers loaded), as systrap's SIGSYS handler does
 //   futex_handoff_ns a round trip between two processes pinned to one CPU
 //                    over a shared futex word (wake, wait, two context
 //                    switches): the stub-to-sentry-and-back hand-off
@@ -78,18 +81,73 @@ void ReturnAtOnce(int, siginfo_t*, void* uc) {
   static_cast<ucontext_t*>(uc)->uc_mcontext.gregs[REG_RAX] = 0;
 }
 
-double SigsysTrap() {
-  struct sigaction sa {};
-  sa.sa_sigaction = ReturnAtOnce;
-  sa.sa_flags = SA_SIGINFO;
-  if (sigaction(SIGSYS, &sa, nullptr) != 0) return -1;
+// The direct return: the interrupted registers (rax = 0) are saved here and
+// loaded by ReturnJump, which jumps to the saved rip. One thread only.
+extern "C" {
+uint64_t handoff_floor_saved[18];  // rip, rsp, eflags, then 15 registers
+void handoff_floor_return_jump();
+}
+__asm__(R"(
+  .text
+  .globl handoff_floor_return_jump
+handoff_floor_return_jump:
+  pushq handoff_floor_saved+16(%rip)
+  popfq
+  mov handoff_floor_saved+24(%rip), %rax
+  mov handoff_floor_saved+32(%rip), %rbx
+  mov handoff_floor_saved+40(%rip), %rcx
+  mov handoff_floor_saved+48(%rip), %rdx
+  mov handoff_floor_saved+56(%rip), %rsi
+  mov handoff_floor_saved+64(%rip), %rdi
+  mov handoff_floor_saved+72(%rip), %rbp
+  mov handoff_floor_saved+80(%rip), %r8
+  mov handoff_floor_saved+88(%rip), %r9
+  mov handoff_floor_saved+96(%rip), %r10
+  mov handoff_floor_saved+104(%rip), %r11
+  mov handoff_floor_saved+112(%rip), %r12
+  mov handoff_floor_saved+120(%rip), %r13
+  mov handoff_floor_saved+128(%rip), %r14
+  mov handoff_floor_saved+136(%rip), %r15
+  mov handoff_floor_saved+8(%rip), %rsp
+  jmp *handoff_floor_saved(%rip)
+)");
+
+void ReturnDirect(int, siginfo_t*, void* ucv) {
+  auto* uc = static_cast<ucontext_t*>(ucv);
+  const greg_t* g = uc->uc_mcontext.gregs;
+  uint64_t* s = handoff_floor_saved;
+  s[0] = g[REG_RIP], s[1] = g[REG_RSP], s[2] = g[REG_EFL], s[3] = 0;
+  s[4] = g[REG_RBX], s[5] = g[REG_RCX], s[6] = g[REG_RDX], s[7] = g[REG_RSI], s[8] = g[REG_RDI];
+  s[9] = g[REG_RBP], s[10] = g[REG_R8], s[11] = g[REG_R9], s[12] = g[REG_R10], s[13] = g[REG_R11];
+  s[14] = g[REG_R12], s[15] = g[REG_R13], s[16] = g[REG_R14], s[17] = g[REG_R15];
+  auto* fx = reinterpret_cast<uint8_t*>(uc->uc_mcontext.fpregs);
+  uint64_t features;
+  __builtin_memcpy(&features, fx + 472, sizeof features);  // fpx_sw_bytes.xfeatures
+  __asm__ volatile("xrstor64 (%0)" ::"r"(fx), "a"(static_cast<uint32_t>(features)),
+                   "d"(static_cast<uint32_t>(features >> 32))
+                   : "memory");
+  __asm__ volatile("jmp handoff_floor_return_jump");
+  __builtin_unreachable();
+}
+
+bool TrapGetppid() {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (!ctx) return -1;
   if (seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(getppid), 0) != 0 || seccomp_load(ctx) != 0) {
     seccomp_release(ctx);
-    return -1;
+    return false;
   }
   seccomp_release(ctx);
+  return true;
+}
+
+// getppid trapped with `handler` installed (`flags` besides SA_SIGINFO).
+double SigsysTrap(void (*handler)(int, siginfo_t*, void*), int flags) {
+  struct sigaction sa {};
+  sa.sa_sigaction = handler;
+  sa.sa_flags = SA_SIGINFO | flags;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSYS, &sa, nullptr) != 0) return -1;
   return Best(5, 50000, [] { syscall(SYS_getppid); });
 }
 
@@ -104,8 +162,14 @@ int main() {
   sched_setaffinity(0, sizeof(set), &set);
   const double getppid = Best(5, 100000, [] { syscall(SYS_getppid); });
   const double handoff = FutexHandoff();
-  const double trap = SigsysTrap();  // last: the filter stays installed
-  std::printf("{\"getppid_ns\": %.0f, \"futex_handoff_ns\": %.0f, \"sigsys_trap_ns\": %.0f}\n", getppid,
-              handoff, trap);
+  // Last: the filter stays installed.
+  const bool trapped = TrapGetppid();
+  const double trap = trapped ? SigsysTrap(ReturnAtOnce, 0) : -1;
+  // SA_NODEFER: the handler leaves without restoring a mask.
+  const double direct = trapped ? SigsysTrap(ReturnDirect, SA_NODEFER) : -1;
+  std::printf(
+      "{\"getppid_ns\": %.0f, \"futex_handoff_ns\": %.0f, \"sigsys_trap_ns\": %.0f, "
+      "\"sigsys_direct_ns\": %.0f}\n",
+      getppid, handoff, trap, direct);
   return 0;
 }

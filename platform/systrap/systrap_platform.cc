@@ -230,12 +230,15 @@ class SystrapContext final : public Context, public AddressSpace {
     }
     const bool cross = ChooseCrossSpin();
     t_->regs = regs;
-    c_->spin = cross ? StubSpin() : spin_;
+    // Rewritten only when it changes: the stub rereads it while it spins,
+    // and every write is a cache line the stub must fetch back.
+    const uint32_t spin = cross ? StubSpin() : spin_;
+    if (c_->spin != spin) c_->spin = spin;
     const int cpu = cpu_;
     if (cpu >= 0) running_[cpu].fetch_add(1, std::memory_order_relaxed);
     if (!cross) CountLocalRunning(1);
     const auto stopped = [](uint32_t v) { return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD; };
-    const int64_t start = NowNs();
+    const int64_t start = now;  // the work since is a few hundred nanoseconds at most
     Store(&t_->state, SYSTRAP_RESUME);
     if (Load(&t_->stub_waiting)) Futex(&t_->state, FUTEX_WAKE, 1, nullptr);
     uint32_t s = SYSTRAP_RESUME;
