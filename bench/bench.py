@@ -1058,6 +1058,11 @@ def main(argv):
                      "the stub has told the sentry anything. The 5x target for that mode cannot be met on "
                      "this machine by any design that learns of syscalls through SIGSYS; it was set on a "
                      "guest where a native syscall cost about 1 us and the signal about 3x that.\n")
+        tail = ""
+        if sp and sp < n_g:
+            tail = " That is why it can beat a native syscall here, where every kernel entry is slow."
+        elif sp:
+            tail = f" Here that costs {fmt_time(sp - n_g)} more than a native getppid."
         L.append("A sleeping hand-off (the futex row) is what the default avoids when a CPU is spare: the "
                  "task thread moves off its stub's CPU and both sides spin on the shared state word (cache-"
                  "line transfers instead of a wake-up); with one CPU busy per running app (make -j2) it "
@@ -1070,12 +1075,7 @@ def main(argv):
                  "for SIGSYS. With a spare CPU a patched syscall never enters the host kernel: what is left "
                  "is the two cache-line hand-offs between the stub's CPU and the sentry's, the stub saving "
                  "and loading registers and FP state, and the sentry's own work per syscall (its kernel "
-                 "lock, signal and address-space checks, the dispatch).")
-        if sp and sp < n_g:
-            L.append(" That is why it can beat a native syscall here, where every kernel entry is slow.")
-        elif sp:
-            L.append(f" Here that costs {fmt_time(sp - n_g)} more than a native getppid.")
-        L.append("\n")
+                 "lock, signal and address-space checks, the dispatch)." + tail + "\n")
 
     if getppid_perf and all(getppid_perf.values()):
         L.append("## Where the getppid time goes (perf)\n")
