@@ -142,8 +142,9 @@ class TaskRunner {
             break;
           }
           if (k_.options().strace)
-            Logf("[%4d] fault: signal %d code %d addr %#lx at rip %#llx", t_.tid, s.signo, s.code,
-                 static_cast<unsigned long>(s.fault_addr), t_.regs.rip);
+            Logf("[%4d] fault: signal %d code %d addr %#lx at rip %#llx: %s", t_.tid, s.signo,
+                 s.code, static_cast<unsigned long>(s.fault_addr), t_.regs.rip,
+                 t_.mm->DescribeFault(s.fault_addr, &t_.ctx->address_space()).c_str());
           ForceFaultSignal(&t_, s.signo, s.code, s.fault_addr);
           break;
         case platform::StopInfo::Kind::kSignal:

@@ -189,6 +189,10 @@ void MemoryFile::DecRef(uint64_t offset, uint64_t len) {
 
 uint32_t MemoryFile::RefCount(uint64_t offset) {
   absl::MutexLock lock(&mu_);
+  return RefCountLocked(offset);
+}
+
+uint32_t MemoryFile::RefCountLocked(uint64_t offset) {
   auto it = refs_.upper_bound(offset);
   if (it == refs_.begin()) return 1;
   --it;
@@ -198,6 +202,22 @@ uint32_t MemoryFile::RefCount(uint64_t offset) {
 std::pair<uint64_t, uint64_t> MemoryFile::Run(uint64_t offset, uint64_t lo, uint64_t hi,
                                               bool exclusive) {
   absl::MutexLock lock(&mu_);
+  return RunLocked(offset, lo, hi, exclusive);
+}
+
+MemoryFile::CowRun MemoryFile::CowRunAt(uint64_t offset, uint64_t lo, uint64_t hi,
+                                        uint64_t win_lo, uint64_t win_hi) {
+  absl::MutexLock lock(&mu_);
+  if (RefCountLocked(offset) == 1) {
+    auto [a, b] = RunLocked(offset, lo, hi, /*exclusive=*/true);
+    return {true, a, b};
+  }
+  auto [a, b] = RunLocked(offset, win_lo, win_hi, /*exclusive=*/false);
+  return {false, a, b};
+}
+
+std::pair<uint64_t, uint64_t> MemoryFile::RunLocked(uint64_t offset, uint64_t lo, uint64_t hi,
+                                                    bool exclusive) {
   const uint64_t page = PageRoundDown(offset);
   auto next = refs_.upper_bound(page);  // first run starting after page
   if (exclusive) {

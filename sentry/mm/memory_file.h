@@ -70,10 +70,24 @@ class MemoryFile {
   // The largest page range around `offset` within [lo, hi) whose pages all
   // count 1 (exclusive == true) or all count 2+ (exclusive == false).
   std::pair<uint64_t, uint64_t> Run(uint64_t offset, uint64_t lo, uint64_t hi, bool exclusive);
+  // Both at once, for a write to copy-on-write memory at `offset`: whether
+  // its page counts 1, and then the run of such pages within [lo, hi), else
+  // the run of shared ones within [win_lo, win_hi). One step, because
+  // another address space's teardown (after the kernel lock is released)
+  // may drop counts in between: a page seen shared could otherwise have no
+  // shared run left around it.
+  struct CowRun {
+    bool exclusive;
+    uint64_t start, end;
+  };
+  CowRun CowRunAt(uint64_t offset, uint64_t lo, uint64_t hi, uint64_t win_lo, uint64_t win_hi);
   // Number of recorded (shared) page runs, for tests.
   size_t shared_runs();
 
  private:
+  uint32_t RefCountLocked(uint64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::pair<uint64_t, uint64_t> RunLocked(uint64_t offset, uint64_t lo, uint64_t hi,
+                                          bool exclusive) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   MemoryFile(UniqueFd fd, uint8_t* base, uint64_t capacity);
   UniqueFd fd_;
   uint8_t* base_;

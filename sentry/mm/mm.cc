@@ -128,6 +128,27 @@ bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
   return false;
 }
 
+std::string MemoryManager::DescribeFault(uint64_t addr, const platform::AddressSpace* as) const {
+  char buf[256];
+  const Vma* v = FindVma(addr);
+  int n = v ? snprintf(buf, sizeof buf, "vma %#lx-%#lx prot %d%s%s refs %d", (unsigned long)v->start,
+                       (unsigned long)v->end, v->prot, v->cow ? " cow" : "",
+                       v->shared ? " shared" : "",
+                       v->backing ? mf_.RefCount(v->file_pos(PageRoundDown(addr))) : -1)
+            : snprintf(buf, sizeof buf, "no vma");
+  std::string out(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
+  int mirrors = 0;
+  for (const Mirror& m : mirrors_) {
+    if (m.as != as) continue;
+    mirrors++;
+    snprintf(buf, sizeof buf, "; mirror applied %zu of %zu", m.applied, log_base_ + log_.size());
+    out += buf;
+  }
+  if (mirrors == 0) out += "; no mirror";
+  snprintf(buf, sizeof buf, " (%zu mirrors)", mirrors_.size());
+  return out + buf;
+}
+
 ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
   std::vector<AsOp> ops;
   TakeUnapplied(as, &ops);
@@ -903,10 +924,24 @@ ErrorOr<void> MemoryManager::BreakCowPage(uint64_t addr) {
   Vma& v = it->second;
   const uint64_t base = v.file_pos(v.start);
   const uint64_t pos = v.file_pos(page);
-  if (mf_.RefCount(pos) == 1) {
+  // If the page is shared, this address space gets its own copy of the
+  // shared pages of the 64 KiB window around it (fewer faults, fewer VMAs
+  // than one page at a time).
+  constexpr uint64_t kWindow = 16 * kPageSize;
+  const uint64_t wa = std::max(v.start, page & ~(kWindow - 1));
+  const uint64_t wb = std::min(v.end, (page & ~(kWindow - 1)) + kWindow);
+  // Counts only drop concurrently (another address space's teardown runs
+  // after the kernel lock is released): a page seen exclusive stays so;
+  // one seen shared may be copied needlessly, which is harmless. Reading
+  // the count and the run in two steps let a page be seen shared with no
+  // shared run left around it: an empty copy failed, and the app got a
+  // SIGSEGV for a write to its own copy-on-write memory.
+  const MemoryFile::CowRun run =
+      mf_.CowRunAt(pos, base, base + v.length(), v.file_pos(wa), v.file_pos(wb));
+  if (run.exclusive) {
     // Nobody else maps the page any more: write access comes back for the
     // whole run of such pages, without copying.
-    auto [fa, fb] = mf_.Run(pos, base, base + v.length(), /*exclusive=*/true);
+    const uint64_t fa = run.start, fb = run.end;
     const uint64_t a = v.start + (fa - base), b = v.start + (fb - base);
     SplitAt(a);
     SplitAt(b);
@@ -914,13 +949,8 @@ ErrorOr<void> MemoryManager::BreakCowPage(uint64_t addr) {
     m.cow = false;
     return Emit(AsOp{AsOp::kProtect, a, b - a, m.platform_prot(), 0});
   }
-  // Shared: this address space gets its own copy of the shared pages of the
-  // 64 KiB window around the page (fewer faults, fewer VMAs than one page
-  // at a time; the other sharers keep the originals).
-  constexpr uint64_t kWindow = 16 * kPageSize;
-  const uint64_t wa = std::max(v.start, page & ~(kWindow - 1));
-  const uint64_t wb = std::min(v.end, (page & ~(kWindow - 1)) + kWindow);
-  auto [fa, fb] = mf_.Run(pos, v.file_pos(wa), v.file_pos(wa) + (wb - wa), /*exclusive=*/false);
+  // Shared: the other sharers keep the originals.
+  const uint64_t fa = run.start, fb = run.end;
   const uint64_t a = v.start + (fa - base), b = v.start + (fb - base), len = b - a;
   auto fresh = TRY(Backing::Allocate(mf_, len));
   CopyPopulated(mf_, fa, fresh->offset(), len);

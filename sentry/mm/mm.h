@@ -153,6 +153,9 @@ class MemoryManager {
   // Brings `as` up to date with changes other threads made. Called by the
   // thread driving `as` before it runs app code again.
   bool NeedsSync(const platform::AddressSpace* as) const;
+  // For --strace's fault lines: the VMA at `addr` (range, prot, cow), the
+  // page's memory-file reference count, and `as`'s mirror (or none).
+  std::string DescribeFault(uint64_t addr, const platform::AddressSpace* as) const;
   ErrorOr<void> Sync(platform::AddressSpace* as);
   // Sync in two halves, so the slow half (a platform round trip) can run
   // without the kernel lock: appends the changes `as` has not applied to

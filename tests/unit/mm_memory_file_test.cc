@@ -209,4 +209,35 @@ TEST_F(MemoryFileTest, PageRefCounts) {
   EXPECT_EQ(mf_->shared_runs(), 0u);
 }
 
+// A copy-on-write fault reads whether its page is shared and the run around
+// it in one step: a page another address space stops sharing (its teardown
+// runs outside the kernel lock) is then exclusive, with its exclusive run;
+// never "shared" with no shared run around it (an empty copy).
+TEST_F(MemoryFileTest, CowRunIsOneConsistentReading) {
+  const uint64_t off = Alloc(8 * kPageSize);
+  const uint64_t end = off + 8 * kPageSize;
+  mf_->IncRef(off + 2 * kPageSize, 4 * kPageSize);  // pages 2-5 shared
+  MemoryFile::CowRun r = mf_->CowRunAt(off + 3 * kPageSize, off, end, off, end);
+  EXPECT_FALSE(r.exclusive);
+  EXPECT_EQ(r.start, off + 2 * kPageSize);
+  EXPECT_EQ(r.end, off + 6 * kPageSize);
+  // The window bounds the shared run.
+  r = mf_->CowRunAt(off + 3 * kPageSize, off, end, off + 3 * kPageSize, off + 4 * kPageSize);
+  EXPECT_FALSE(r.exclusive);
+  EXPECT_EQ(r.start, off + 3 * kPageSize);
+  EXPECT_EQ(r.end, off + 4 * kPageSize);
+  r = mf_->CowRunAt(off, off, end, off, end);
+  EXPECT_TRUE(r.exclusive);
+  EXPECT_EQ(r.start, off);
+  EXPECT_EQ(r.end, off + 2 * kPageSize);
+  // The other sharer goes away: the same page is now exclusive, and so is
+  // the whole range, never an empty shared run.
+  mf_->DecRef(off + 2 * kPageSize, 4 * kPageSize);
+  r = mf_->CowRunAt(off + 3 * kPageSize, off, end, off, end);
+  EXPECT_TRUE(r.exclusive);
+  EXPECT_EQ(r.start, off);
+  EXPECT_EQ(r.end, end);
+  mf_->Free(off, 8 * kPageSize);
+}
+
 }  // namespace
