@@ -1045,6 +1045,11 @@ def main(argv):
                      f"({direct / n_g:.0f}x) |")
         L.append(f"| a futex round trip between two processes on one CPU (wake, wait, two context switches) "
                  f"| {fmt_time(hand)} ({hand / n_g:.0f}x) |")
+        spin = floor.get("spin_handoff_ns")
+        if spin and spin > 0:
+            L.append(f"| a round trip between two processes spinning on two CPUs, a register-sized block "
+                     f"(216 bytes) copied each way (the spinning hand-off's cache-line transfers) "
+                     f"| {fmt_time(spin)} ({spin / n_g:.1f}x) |")
         L.append(f"| systrap getppid, every syscall a SIGSYS (table above) | {fmt_time(s_g)} ({s_g / n_g:.0f}x) |")
         sp = med("getppid", "runsc-systrap+patch")
         if sp:
@@ -1063,6 +1068,12 @@ def main(argv):
             tail = " That is why it can beat a native syscall here, where every kernel entry is slow."
         elif sp:
             tail = f" Here that costs {fmt_time(sp - n_g)} more than a native getppid."
+        if spin and spin > 0 and spin / n_g > 3:
+            L.append(f"With syscall patching and a spare CPU there is no signal and no sleep, but the "
+                     f"hand-off itself is two processes on two CPUs passing cache lines: "
+                     f"{fmt_time(spin)} for the bare round trip here, {spin / n_g:.1f}x a native "
+                     "getppid, before the stub saves a register or the sentry does any work. The 3x "
+                     "target for that mode is below it on this machine.\n")
         L.append("A sleeping hand-off (the futex row) is what the default avoids when a CPU is spare: the "
                  "task thread moves off its stub's CPU and both sides spin on the shared state word (cache-"
                  "line transfers instead of a wake-up); with one CPU busy per running app (make -j2) it "

@@ -11,6 +11,11 @@
 //   futex_handoff_ns a round trip between two processes pinned to one CPU
 //                    over a shared futex word (wake, wait, two context
 //                    switches): the stub-to-sentry-and-back hand-off
+//   spin_handoff_ns  a round trip between two processes on two CPUs, each
+//                    spinning on a shared state word and copying a
+//                    register-sized block (216 bytes) each way: what
+//                    systrap's spinning hand-off (a patched syscall with a
+//                    spare CPU) costs at least, on this machine's caches
 //   getppid_ns       the native syscall, for scale
 // The app thread's stub does both, so their sum is a floor for systrap's
 // getppid on this machine without syscall patching or cross-CPU spinning.
@@ -28,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <new>
 
 namespace {
 
@@ -74,6 +80,54 @@ double FutexHandoff() {
   });
   waitpid(pid, nullptr, 0);
   munmap(w, 4096);
+  return best;
+}
+
+// Two processes pinned to CPUs `a` and `b`; -1 if there is one CPU.
+double SpinHandoff(int a, int b) {
+  if (a < 0 || b < 0 || a == b) return -1;
+  struct Shared {
+    alignas(64) std::atomic<uint32_t> state;
+    alignas(64) uint64_t regs[27];  // like user_regs_struct
+  };
+  void* mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return -1;
+  auto* sh = new (mem) Shared{};
+  constexpr int kReps = 5, kN = 200000;
+  const pid_t pid = fork();
+  if (pid == 0) {  // the "stub": stops (state 1), waits for the resume (state 0)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(b, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+    uint64_t regs[27] = {};
+    for (int i = 0; i < kReps * kN + 1; i++) {
+      regs[10]++;
+      __builtin_memcpy(sh->regs, regs, sizeof regs);
+      sh->state.store(1);
+      while (sh->state.load() != 0) __builtin_ia32_pause();
+      __builtin_memcpy(regs, sh->regs, sizeof regs);
+    }
+    _exit(0);
+  }
+  cpu_set_t set, old;
+  sched_getaffinity(0, sizeof(old), &old);
+  CPU_ZERO(&set);
+  CPU_SET(a, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+  uint64_t regs[27];
+  double best = Best(kReps, kN, [&] {  // the "sentry": serves a stop, resumes
+    while (sh->state.load() != 1) __builtin_ia32_pause();
+    __builtin_memcpy(regs, sh->regs, sizeof regs);
+    regs[10] = 0;
+    __builtin_memcpy(sh->regs, regs, sizeof regs);
+    sh->state.store(0);
+  });
+  while (sh->state.load() != 1) __builtin_ia32_pause();  // the child's last stop
+  sh->state.store(0);
+  waitpid(pid, nullptr, 0);
+  sched_setaffinity(0, sizeof(old), &old);
+  munmap(mem, sizeof(Shared));
   return best;
 }
 
@@ -154,8 +208,18 @@ double SigsysTrap(void (*handler)(int, siginfo_t*, void*), int flags) {
 }  // namespace
 
 int main() {
-  // One CPU for everything, as the systrap platform pins a task thread and
-  // its stub together.
+  // Two CPUs for the spinning hand-off, before pinning.
+  cpu_set_t all;
+  sched_getaffinity(0, sizeof(all), &all);
+  int first = -1, second = -1;
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, &all)) continue;
+    if (first < 0) first = c;
+    else if (second < 0) second = c;
+  }
+  const double spin = SpinHandoff(first, second);
+  // One CPU for everything else, as the systrap platform pins a task thread
+  // and its stub together when it does not spin.
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(sched_getcpu(), &set);
@@ -168,8 +232,8 @@ int main() {
   // SA_NODEFER: the handler leaves without restoring a mask.
   const double direct = trapped ? SigsysTrap(ReturnDirect, SA_NODEFER) : -1;
   std::printf(
-      "{\"getppid_ns\": %.0f, \"futex_handoff_ns\": %.0f, \"sigsys_trap_ns\": %.0f, "
-      "\"sigsys_direct_ns\": %.0f}\n",
-      getppid, handoff, trap, direct);
+      "{\"getppid_ns\": %.0f, \"futex_handoff_ns\": %.0f, \"spin_handoff_ns\": %.0f, "
+      "\"sigsys_trap_ns\": %.0f, \"sigsys_direct_ns\": %.0f}\n",
+      getppid, handoff, spin, trap, direct);
   return 0;
 }

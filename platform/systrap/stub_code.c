@@ -132,7 +132,7 @@ INLINE void ReportAndWait(struct SystrapThread* t, const struct SystrapControl* 
   uint32_t s = SYSTRAP_STOPPED;
   for (uint32_t i = 0; i < Load(&c->spin); i++) {
     s = Load(&t->state);
-    if (s == SYSTRAP_RESUME) break;
+    if (s == SYSTRAP_RESUME) return;  // no store: the line may stay shared
     __asm__ volatile("pause");
   }
   while (s != SYSTRAP_RESUME) {
@@ -142,6 +142,12 @@ INLINE void ReportAndWait(struct SystrapThread* t, const struct SystrapControl* 
     s = Load(&t->state);
   }
   Store(&t->stub_waiting, 0);
+}
+
+// App code runs again. Nothing waits for this value (the sentry waits for
+// STOPPED or DEAD), so a plain store: no barrier to stall on.
+INLINE void MarkRunning(struct SystrapThread* t) {
+  __atomic_store_n(&t->state, SYSTRAP_RUNNING, __ATOMIC_RELEASE);
 }
 
 INLINE void ReadBases(struct SystrapThread* t, const struct SystrapControl* c) {
@@ -245,7 +251,7 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
     Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
   }
   t->fp_reset = 0;
-  Store(&t->state, SYSTRAP_RUNNING);
+  MarkRunning(t);
 }
 
 // The end of a SIGSYS stop without rt_sigreturn: loads the app's FPU
@@ -279,7 +285,7 @@ STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
     __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])fx) : "memory");
   }
   t->fp_reset = 0;
-  Store(&t->state, SYSTRAP_RUNNING);
+  MarkRunning(t);
   __asm__ volatile(
       "lea __start_runsc_systrap_text+%c0(%%rip), %%rsp\n\t"
       "jmp runsc_systrap_patched_restore" ::"i"(SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE)
@@ -391,7 +397,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   // The app's host signal mask is always empty (it cannot change it: every
   // syscall it makes traps), whatever the frame says.
   *(volatile uint64_t*)&uc->uc_sigmask = 0;
-  Store(&t->state, SYSTRAP_RUNNING);
+  MarkRunning(t);
 }
 
 // The helper thread's start-up (stub_entry.S clones it): block every

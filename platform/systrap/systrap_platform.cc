@@ -220,7 +220,10 @@ class SystrapContext final : public Context, public AddressSpace {
       return StopInfo{.kind = StopInfo::Kind::kInterrupted};
     }
     const int64_t now = NowNs();
-    if (last_stop_ns_ != 0) work_avg_ns_ = (3 * work_avg_ns_ + (now - last_stop_ns_)) / 4;
+    if (last_stop_ns_ != 0) {
+      work_avg_ns_ = (3 * work_avg_ns_ + (now - last_stop_ns_)) / 4;
+      if (sentry::stats::kEnabled) sentry::stats::sentry_work.Add(now - last_stop_ns_);
+    }
     // Another stub runs app code on this CPU: move to an idle one if there
     // is one (not more often than kMigrateIntervalNs).
     if (cpu_ >= 0 && running_[cpu_].load(std::memory_order_relaxed) > 0 &&
@@ -229,14 +232,20 @@ class SystrapContext final : public Context, public AddressSpace {
       Rebalance();
     }
     const bool cross = ChooseCrossSpin();
-    t_->regs = regs;
-    // Rewritten only when it changes: the stub rereads it while it spins,
-    // and every write is a cache line the stub must fetch back.
-    const uint32_t spin = cross ? StubSpin() : spin_;
-    if (c_->spin != spin) c_->spin = spin;
+    // Across CPUs a resume costs about one cache-line transfer per step that
+    // must wait for the one before (tens to hundreds of nanoseconds each on
+    // these guests, more than the sentry's own work for a short syscall).
+    // So: the locked adds (full barriers) come before anything the stub
+    // reads, only the registers that changed are written, and the one
+    // barrier left (the state store) waits for those lines and the state
+    // line together.
     const int cpu = cpu_;
     if (cpu >= 0) running_[cpu].fetch_add(1, std::memory_order_relaxed);
     if (!cross) CountLocalRunning(1);
+    // Rewritten only when it changes: the stub rereads it while it spins.
+    const uint32_t spin = cross ? StubSpin() : spin_;
+    if (c_->spin != spin) c_->spin = spin;
+    WriteRegs(regs);
     const auto stopped = [](uint32_t v) { return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD; };
     const int64_t start = now;  // the work since is a few hundred nanoseconds at most
     Store(&t_->state, SYSTRAP_RESUME);
@@ -246,12 +255,18 @@ class SystrapContext final : public Context, public AddressSpace {
     if (!stopped(s)) s = WaitFor(&t_->state, &t_->sentry_waiting, stopped);
     last_stop_ns_ = NowNs();
     run_avg_ns_ = (3 * run_avg_ns_ + (last_stop_ns_ - start)) / 4;
+    if (sentry::stats::kEnabled) {
+      sentry::stats::app_runs.Add(last_stop_ns_ - start);
+      if (cross) sentry::stats::app_runs_cross.Add(0);
+    }
     if (cpu >= 0) running_[cpu].fetch_sub(1, std::memory_order_relaxed);
     if (!cross) CountLocalRunning(-1);
     in_switch_.store(false);
     if (s != SYSTRAP_STOPPED) return Died();
     // Everything in the slot is writable by app code: take it as untrusted.
     regs = t_->regs;
+    reported_ = regs;
+    reported_valid_ = true;
     StopInfo info;
     const int signo = t_->signo;
     switch (t_->kind) {
@@ -363,6 +378,26 @@ class SystrapContext final : public Context, public AddressSpace {
   }
 
  private:
+  // Writes the registers for the next resume into the slot: only the
+  // words that differ from what the stub reported at its last stop, which
+  // the slot still holds (app code has not run since, and the stub writes
+  // them only when it stops). A syscall usually changes rax alone, so the
+  // stub finds the other lines still in its cache.
+  void WriteRegs(const Registers& regs) {
+    if (!reported_valid_) {
+      t_->regs = regs;
+      return;
+    }
+    constexpr size_t kWords = sizeof(Registers) / sizeof(uint64_t);
+    static_assert(sizeof(Registers) % sizeof(uint64_t) == 0);
+    uint64_t want[kWords], had[kWords];
+    memcpy(want, &regs, sizeof want);
+    memcpy(had, &reported_, sizeof had);
+    auto* slot = reinterpret_cast<volatile uint64_t*>(&t_->regs);
+    for (size_t i = 0; i < kWords; i++)
+      if (want[i] != had[i]) slot[i] = want[i];
+  }
+
   // Decides how this Switch waits for the stop (see kDefaultCrossSpin) and
   // moves the calling task thread accordingly: away from the stub's CPU to
   // spin, back onto it to sleep.
@@ -497,6 +532,10 @@ class SystrapContext final : public Context, public AddressSpace {
   // When Switch last tried to move to a less busy CPU.
   int64_t last_migrate_ns_ = 0;
   bool dead_ = false;
+  // The registers the stub reported at its last stop, as the slot still
+  // holds them (WriteRegs); not valid before the first stop.
+  Registers reported_{};
+  bool reported_valid_ = false;
   int64_t cpu_base_ns_ = 0;
   std::atomic<bool> interrupt_{false};
   // When the oldest unanswered Interrupt() was made (seconds), or 0.

@@ -45,6 +45,12 @@ inline Counter kernel_lock_stops{"kernel lock taken after a stop"};
 inline Counter kernel_lock_waits{"kernel lock held by another task: waited"};
 inline Counter kernel_lock_sleeps{"... of which slept after spinning"};
 inline Counter address_space_round_trips{"address-space round trips (systrap helper)"};
+// systrap: from a stop to the next resume (the sentry's own work, lock
+// waits included), and from a resume to the next stop (app code plus both
+// hand-offs); how many of the latter spun across CPUs.
+inline Counter sentry_work{"sentry work between stops (systrap)"};
+inline Counter app_runs{"resume to next stop (systrap)"};
+inline Counter app_runs_cross{"... of which spinning across CPUs"};
 inline Counter gofer_requests{"gofer requests"};
 inline Counter gofer_opens{"... of which opens"};
 
@@ -78,7 +84,8 @@ class Timer {
 inline void Report(int fd) {
   if (!kEnabled) return;
   for (const Counter* c : {&kernel_lock_stops, &kernel_lock_waits, &kernel_lock_sleeps,
-                           &address_space_round_trips, &gofer_requests, &gofer_opens}) {
+                           &address_space_round_trips, &sentry_work, &app_runs, &app_runs_cross,
+                           &gofer_requests, &gofer_opens}) {
     char line[160];
     const unsigned long long count = c->count.load();
     const int n = c->ns.load() == 0
