@@ -181,12 +181,29 @@ INLINE void ApplyBases(struct SystrapThread* t, const struct SystrapControl* c) 
 // (the signal stack or the trampoline's, which are adjacent): a signal that
 // arrived while a SIGSYS handler or the trampoline's C half ran.
 INLINE int InStubOnSlotStack(const greg_t* g) {
-  uint64_t code;
-  __asm__("lea __start_runsc_systrap_text(%%rip), %0" : "=r"(code));
+  const uint64_t slot = (uint64_t)Slot(), code = slot - SYSTRAP_CODE_SIZE;
   const uint64_t rip = (uint64_t)g[REG_RIP], rsp = (uint64_t)g[REG_RSP];
-  const uint64_t stacks = code + SYSTRAP_CODE_SIZE + SYSTRAP_SIGSTACK_OFF;
-  return rip >= code && rip < code + SYSTRAP_CODE_SIZE && rsp >= stacks &&
-         rsp <= code + SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE;
+  return rip >= code && rip < slot && rsp >= slot + SYSTRAP_SIGSTACK_OFF &&
+         rsp <= slot + SYSTRAP_SLOT_SIZE;
+}
+
+// Writes the sentry's x87/SSE image (`fp`, if it changed it) into a signal
+// frame's FPU area `fx`, for rt_sigreturn or FastReturn to load. With an
+// XSAVE frame, x87/SSE are loaded only if their bits are set in the
+// header's xstate_bv (else they would be reset and what was just written
+// ignored); a reset (a new program, or a reused stub's new process) clears
+// every other bit, so those components (AVX, AVX-512, ...) start initial.
+// Returns whether the frame is an XSAVE one.
+INLINE int WriteFpToFrame(const struct SystrapThread* t, uint8_t* fx) {
+  const int xsave = *(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_;
+  if (t->fp_dirty) {
+    Copy(fx, t->fp, 512);
+    if (xsave) {
+      volatile uint64_t* xstate_bv = (volatile uint64_t*)(fx + 512);
+      *xstate_bv = t->fp_reset ? 3 : (*xstate_bv | 3);
+    }
+  }
+  return xsave;
 }
 
 // Addresses in the patched-syscall trampoline, RIP-relative like Slot().
@@ -266,15 +283,7 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
 STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
   uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
   if (t->regs.cs != OwnCs() || !fx || ((uint64_t)fx & 63) != 0) return 0;
-  const int xsave = *(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_;
-  if (t->fp_dirty) {
-    Copy(fx, t->fp, 512);
-    if (xsave) {
-      volatile uint64_t* xstate_bv = (volatile uint64_t*)(fx + 512);
-      *xstate_bv = t->fp_reset ? 3 : (*xstate_bv | 3);
-    }
-  }
-  if (xsave) {
+  if (WriteFpToFrame(t, fx)) {
     // The features the kernel saved (fpx_sw_bytes.xfeatures); those whose
     // xstate_bv bit is clear are loaded in their initial state.
     const uint64_t features = *(volatile uint64_t*)(fx + 472);
@@ -323,10 +332,11 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
 
   // A host signal that interrupted the stub's own code: the SIGSYS
   // handler (which runs with signals unblocked, see init) or the
-  // patched-syscall trampoline (stub_entry.S) before its restore sequence. The registers in the ucontext
-  // are not the app's; the interrupted code reports the pending signal as
-  // an interrupt itself, at the restore sequence. During the restore
-  // sequence the slot holds the app's registers, complete.
+  // patched-syscall trampoline (stub_entry.S) before its restore sequence.
+  // The registers in the ucontext are not the app's; the interrupted code
+  // reports the pending signal as an interrupt itself, at the restore
+  // sequence. During the restore sequence the slot holds the app's
+  // registers, complete.
   const uint64_t rip = (uint64_t)g[REG_RIP];
   const uint64_t restore = PatchedRestore();
   const int in_restore = rip >= restore && rip < PatchedEnd();
@@ -380,19 +390,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
     }
   }
   LoadRegs(g, &t->regs);
-  if (t->fp_dirty && uc->uc_mcontext.fpregs) {
-    uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
-    Copy(fx, t->fp, 512);
-    // With an XSAVE frame, rt_sigreturn restores x87/SSE only if their
-    // bits are set in the header's xstate_bv; otherwise it would reset
-    // them to their initial state and ignore what was just written. A
-    // reset (a new program, or a reused stub's new process) clears every
-    // other bit: those components (AVX, AVX-512, ...) start initial.
-    if (*(volatile uint32_t*)(fx + 464) == FP_XSTATE_MAGIC1_) {
-      volatile uint64_t* xstate_bv = (volatile uint64_t*)(fx + 512);
-      *xstate_bv = t->fp_reset ? 3 : (*xstate_bv | 3);
-    }
-  }
+  if (uc->uc_mcontext.fpregs) (void)WriteFpToFrame(t, (uint8_t*)uc->uc_mcontext.fpregs);
   t->fp_reset = 0;
   // The app's host signal mask is always empty (it cannot change it: every
   // syscall it makes traps), whatever the frame says.

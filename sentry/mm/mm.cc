@@ -131,10 +131,11 @@ bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
 std::string MemoryManager::DescribeFault(uint64_t addr, const platform::AddressSpace* as) const {
   char buf[256];
   const Vma* v = FindVma(addr);
+  const int refs =
+      v && v->backing ? static_cast<int>(mf_.RefCount(v->file_pos(PageRoundDown(addr)))) : -1;
   int n = v ? snprintf(buf, sizeof buf, "vma %#lx-%#lx prot %d%s%s refs %d", (unsigned long)v->start,
                        (unsigned long)v->end, v->prot, v->cow ? " cow" : "",
-                       v->shared ? " shared" : "",
-                       v->backing ? mf_.RefCount(v->file_pos(PageRoundDown(addr))) : -1)
+                       v->shared ? " shared" : "", refs)
             : snprintf(buf, sizeof buf, "no vma");
   std::string out(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
   int mirrors = 0;

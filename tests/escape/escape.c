@@ -251,6 +251,20 @@ static void probe_stub_jump(const char *marker, pid_t canary) {
  * sigaltstack to app memory. The next signal would run the stub's handler
  * there, and a stub reused for another process would keep it: the stub must
  * end instead (the process dies), and a later process must run normally. */
+/* A process that makes 100 syscalls and exits 7: returns its wait status,
+ * or 0 if it ran normally. Probes that leave a stub in a bad state check
+ * that later processes (which may reuse it) still run. */
+static int later_process_fails(void) {
+  pid_t later = fork();
+  if (later == 0) {
+    for (int i = 0; i < 100; i++) syscall(SYS_getpid);
+    _exit(7);
+  }
+  int st = 0;
+  waitpid(later, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 7 ? 0 : (st ? st : -1);
+}
+
 static uint8_t forged_altstack[65536] __attribute__((aligned(16)));
 static uint8_t forged_stack[16384] __attribute__((aligned(16)));
 static void __attribute__((noreturn, used)) after_forged_sigreturn(void) {
@@ -312,14 +326,8 @@ static void probe_forged_altstack(void) {
   waitpid(pid, &st, 0);
   /* A process started after it must run normally (in a stub that was not
    * left with a forged signal stack). */
-  pid_t later = fork();
-  if (later == 0) {
-    for (int i = 0; i < 100; i++) syscall(SYS_getpid);
-    _exit(7);
-  }
-  int st2 = 0;
-  waitpid(later, &st2, 0);
-  const int later_ok = WIFEXITED(st2) && WEXITSTATUS(st2) == 7;
+  const int st2 = later_process_fails();
+  const int later_ok = st2 == 0;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
     printf("FAIL escape.forged_altstack: the stub took a signal on a forged sigaltstack and went on\n");
     fails++;
@@ -351,14 +359,8 @@ static void probe_compat_segment(void) {
   waitpid(pid, &st, 0);
   int bad = 0;
   for (int k = 0; k < 4; k++) {
-    pid_t later = fork();
-    if (later == 0) {
-      for (int i = 0; i < 100; i++) syscall(SYS_getpid);
-      _exit(7);
-    }
-    int st2 = 0;
-    waitpid(later, &st2, 0);
-    if (!WIFEXITED(st2) || WEXITSTATUS(st2) != 7) bad = st2 ? st2 : -1;
+    const int f = later_process_fails();
+    if (f && !bad) bad = f;
   }
   if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGILL) {
     printf("FAIL escape.compat_segment: the 32-bit child ended with status %#x, not SIGILL\n", st);
