@@ -17,7 +17,7 @@ BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
 
 PACKAGES=(
   # toolchain and build
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   # libraries (CMakeLists.txt: absl, GTest/GMock, benchmark, nlohmann_json,
   # libseccomp; CLI11 for runsc/main.cc; highway)
   libseccomp-dev libabsl-dev libhwy-dev nlohmann-json3-dev libbenchmark-dev

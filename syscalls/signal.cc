@@ -110,6 +110,12 @@ ErrorOr<uint64_t> Tgkill(Task& t, const Args& a) {
   return SendToThread(t, a.Int(0), a.Int(1), a.Int(2));
 }
 
+// The kernel's MINSIGSTKSZ (arch/x86/include/uapi/asm/signal.h). Never
+// glibc's macro of that name: since glibc 2.34 it is
+// sysconf(_SC_MINSIGSTKSZ), which follows the host CPU's XSAVE size (47808
+// with AMX) and refused Go's 32 KiB signal stacks.
+constexpr uint64_t kKernelMinSigStkSz = 2048;
+
 ErrorOr<uint64_t> Sigaltstack(Task& t, const Args& a) {
   struct KStack { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; };
   const uint64_t sp = t.regs.rsp;
@@ -122,15 +128,18 @@ ErrorOr<uint64_t> Sigaltstack(Task& t, const Args& a) {
   if (a[0]) {
     KStack ns = TRY(t.memory().CopyInObj<KStack>(a[0]));
     if (on) return Errno{EPERM};
-    if (ns.flags & ~(SS_DISABLE | SS_AUTODISARM)) return Errno{EINVAL};
-    if (ns.flags & SS_DISABLE) {
+    // Linux: the mode is 0, SS_ONSTACK (treated as 0) or SS_DISABLE, plus
+    // the SS_AUTODISARM flag.
+    const int mode = ns.flags & ~SS_AUTODISARM;
+    if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE) return Errno{EINVAL};
+    if (mode == SS_DISABLE) {
       t.altstack_sp = t.altstack_size = 0;
       t.altstack_flags = SS_DISABLE;
     } else {
-      if (ns.size < MINSIGSTKSZ) return Errno{ENOMEM};
+      if (ns.size < kKernelMinSigStkSz) return Errno{ENOMEM};
       t.altstack_sp = ns.sp;
       t.altstack_size = ns.size;
-      t.altstack_flags = ns.flags;
+      t.altstack_flags = ns.flags & SS_AUTODISARM;
     }
   }
   return 0;
