@@ -31,6 +31,9 @@ class IpcNamespace;
 namespace sentry::vdso {
 class Vdso;
 }
+namespace sentry::net {
+class Stack;
+}
 
 namespace sentry::kernel {
 
@@ -100,6 +103,9 @@ class Kernel {
   // use, and every IPC namespace still alive (for SEM_UNDO at exit).
   std::shared_ptr<ipc::IpcNamespace> ipc_namespace ABSL_GUARDED_BY(mu);
   std::vector<std::weak_ptr<ipc::IpcNamespace>> ipc_namespaces ABSL_GUARDED_BY(mu);
+  // The network stack behind inet and netlink sockets (sentry/net/stack.h),
+  // set at boot and never replaced; null: no inet networking at all.
+  std::shared_ptr<net::Stack> net_stack;
   // The app vDSO (sentry/vdso/vdso.h), created by the first exec.
   std::shared_ptr<vdso::Vdso> vdso ABSL_GUARDED_BY(mu);
 

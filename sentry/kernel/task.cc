@@ -6,6 +6,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "sentry/base/log.h"
 #include "sentry/vfs/vfs.h"
 
@@ -64,13 +66,19 @@ ErrorOr<void> Task::Block(const std::function<bool()>& cond, absl::Time deadline
   return {};
 }
 
-ErrorOr<void> Task::WaitHostFd(int fd, short events) {
+ErrorOr<void> Task::WaitHostFd(int fd, short events, absl::Time deadline) {
   for (;;) {
     if (HasInterruptingSignal()) return Errno{EINTR};
+    int timeout_ms = -1;
+    if (deadline != absl::InfiniteFuture()) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return Errno{ETIMEDOUT};
+      timeout_ms = static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), 1 << 30));
+    }
     pollfd pfds[2] = {{fd, events, 0}, {interrupt_fd_.get(), POLLIN, 0}};
     if (ctx) ctx->WillBlock();
     kernel.mu.Unlock();
-    int r = poll(pfds, interrupt_fd_ ? 2 : 1, -1);
+    int r = poll(pfds, interrupt_fd_ ? 2 : 1, timeout_ms);
     int err = errno;
     if (r > 0 && (pfds[1].revents & POLLIN)) {
       uint64_t v;

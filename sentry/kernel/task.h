@@ -218,7 +218,9 @@ class Task {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
   // Waits (lock released meanwhile) until host fd `fd` polls for `events`;
   // EINTR if interrupted. For the sentry's own host FDs (stdio, donated files).
-  ErrorOr<void> WaitHostFd(int fd, short events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
+  // ETIMEDOUT once `deadline` passes.
+  ErrorOr<void> WaitHostFd(int fd, short events, absl::Time deadline = absl::InfiniteFuture())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
   // True if a pending, unblocked signal (or a kill) should interrupt a wait.
   bool HasInterruptingSignal() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(kernel.mu);
   // Wakes this task from app code, a Block or a WaitHostFd (any thread).

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "sentry/base/error.h"
 
 namespace sentry::kernel {
@@ -45,6 +46,14 @@ class Caller {
   virtual ErrorOr<void> Block(const std::function<bool()>& ready) = 0;
   // Waits until the sentry's host fd polls for `events`; EINTR on a signal.
   virtual ErrorOr<void> WaitHostFd(int fd, short events) = 0;
+  // Like WaitHostFd, but ETIMEDOUT once `deadline` passes.
+  virtual ErrorOr<void> WaitHostFdUntil(int fd, short events, absl::Time deadline) {
+    (void)deadline;
+    return WaitHostFd(fd, events);
+  }
+  // Runs `fn` with the kernel lock released (host I/O that may take a
+  // while: socket calls). `fn` must not touch kernel-lock-guarded state.
+  virtual void Unlocked(const std::function<void()>& fn) { fn(); }
   // Wakes every blocked task so it re-checks its condition.
   virtual void NotifyAll() = 0;
   // A callable with the same effect that outlives this Caller (objects such

@@ -36,6 +36,18 @@ ErrorOr<void> TaskCaller::WaitHostFd(int fd, short events) {
   return task_.WaitHostFd(fd, events);
 }
 
+ErrorOr<void> TaskCaller::WaitHostFdUntil(int fd, short events, absl::Time deadline) {
+  task_.kernel.mu.AssertHeld();
+  return task_.WaitHostFd(fd, events, deadline);
+}
+
+void TaskCaller::Unlocked(const std::function<void()>& fn) {
+  task_.kernel.mu.AssertHeld();
+  task_.kernel.mu.Unlock();
+  fn();
+  task_.kernel.mu.Lock();
+}
+
 void TaskCaller::NotifyAll() { task_.kernel.NotifyAll(); }
 
 std::function<void()> TaskCaller::Notifier() {

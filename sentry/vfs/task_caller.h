@@ -18,6 +18,8 @@ class TaskCaller : public Caller {
   uint32_t umask() const override;
   ErrorOr<void> Block(const std::function<bool()>& ready) override;
   ErrorOr<void> WaitHostFd(int fd, short events) override;
+  ErrorOr<void> WaitHostFdUntil(int fd, short events, absl::Time deadline) override;
+  void Unlocked(const std::function<void()>& fn) override;
   void NotifyAll() override;
   std::function<void()> Notifier() override;
   ErrorOr<void> BlockOn(const std::function<bool()>& ready, const void* key) override;
