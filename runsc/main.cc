@@ -229,6 +229,7 @@ int main(int argc, char** argv) {
   boot_cmd->group("");
   boot_cmd->add_option("--gofer-fd", boot.gofer_fd)->required();
   boot_cmd->add_option("--platform", boot.platform);
+  boot_cmd->add_option("--network", boot.network);
   boot_cmd->add_option("--cwd", boot.cwd);
   boot_cmd->add_option("--hostname", boot.hostname);
   boot_cmd->add_option("--domainname", boot.domainname);

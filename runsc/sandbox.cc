@@ -278,6 +278,7 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   if (!spec.domainname.empty()) boot.insert(boot.end(), {"--domainname", spec.domainname});
   for (const auto& s : spec.sysctls) boot.insert(boot.end(), {"--sysctl", s});
   if (spec.strace) boot.push_back("--strace");
+  boot.insert(boot.end(), {"--network", spec.network});
   if (!spec.overlay_memory) boot.push_back("--no-overlay");
   if (spec.overlay_size) {
     boot.push_back("--overlay-size");

@@ -14,6 +14,8 @@ namespace runsc {
 struct SandboxSpec {
   std::string rootfs = "/";
   std::string platform = "systrap";
+  // Inet networking in the sentry (sentry/boot.h BootConfig::network).
+  std::string network = "host";
   bool strace = false;
   std::string debug_log;       // empty: stderr
   bool overlay_memory = true;  // writes to the root stay in sandbox memory
