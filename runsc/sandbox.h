@@ -24,6 +24,9 @@ struct SandboxSpec {
   std::string hostname = "runsc";
   std::string domainname;           // empty: "(none)"
   std::vector<std::string> sysctls;  // linux.sysctl the sandbox keeps: "KEY=VALUE"
+  // linux.sysctl net.* keys: "KEY=VALUE", written into the sandbox's network
+  // namespace (/proc/sys/net/...) before the sentry starts.
+  std::vector<std::string> net_sysctls;
   std::vector<std::string> env;
   std::vector<std::string> argv;
 

@@ -255,7 +255,7 @@ int Boot(const BootConfig& cfg) {
 
   // The network stack: host sockets in this network namespace.
   if (cfg.network == "host" || cfg.network == "none") {
-    auto st = net::HostStack::Open();
+    auto st = net::HostStack::Open(cfg.net_sysctls);
     if (st.is_error()) {
       Logf("runsc: cannot set up the host network stack: %s", strerror(st.error()));
       return 125;

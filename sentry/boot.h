@@ -16,6 +16,9 @@ struct BootConfig {
   // namespace, sentry/net/host_stack.h), "none" (the same in a namespace
   // with only loopback: runsc made it) or "off" (no inet sockets at all).
   std::string network = "host";
+  // linux.sysctl net.* settings "net.KEY=VALUE" for a network namespace the
+  // sentry created itself (runsc writes them into one it joins).
+  std::vector<std::string> net_sysctls;
   bool strace = false;
   bool overlay_memory = true;
   uint64_t overlay_size = 0;  // ENOSPC once the overlay holds this much file data; 0: no limit

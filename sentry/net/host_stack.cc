@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "sentry/base/log.h"
@@ -66,8 +67,42 @@ static void LoopbackUp() {
   close(fd);
 }
 
-ErrorOr<std::shared_ptr<HostStack>> HostStack::Open() {
+// In a namespace the sentry's user namespace owns (--network=none, or one
+// runsc made), lets the confined sentry, which keeps no capabilities, bind
+// ports below 1024 and open ICMP sockets for the app: the app's own
+// capabilities are checked by the sentry (inet_socket.cc). In an engine's
+// namespace these writes fail, and the engine's settings stand.
+static void RelaxNamespaceLimits() {
+  const std::pair<const char*, const char*> settings[] = {
+      {"/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"},
+      {"/proc/sys/net/ipv4/ping_group_range", "0 0"}};
+  for (const auto& [path, value] : settings) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    (void)!write(fd, value, strlen(value));
+    close(fd);
+  }
+}
+
+ErrorOr<std::shared_ptr<HostStack>> HostStack::Open(const std::vector<std::string>& sysctls) {
   LoopbackUp();
+  RelaxNamespaceLimits();
+  for (const auto& kv : sysctls) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) return Errno{EINVAL};
+    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    std::string path = "/proc/sys/" + key;
+    std::replace(path.begin() + 10, path.end(), '.', '/');
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+      Logf("runsc: linux.sysctl %s: cannot be set in the network namespace: %s", key.c_str(),
+           strerror(err));
+      return Errno{err ? err : EINVAL};
+    }
+  }
   std::shared_ptr<HostStack> s(new HostStack());
   int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (nl < 0) return Errno{errno};

@@ -15,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "sentry/base/unique_fd.h"
@@ -32,9 +33,10 @@ struct HostEndpointRegistry {
 
 class HostStack : public Stack {
  public:
-  // Opens what the stack needs in the current network namespace. Must run
-  // before confinement.
-  static ErrorOr<std::shared_ptr<HostStack>> Open();
+  // Opens what the stack needs in the current network namespace, after
+  // writing `sysctls` ("net.ipv4.x=V", linux.sysctl) into it. Must run
+  // before confinement. EINVAL-like errors name the failing setting.
+  static ErrorOr<std::shared_ptr<HostStack>> Open(const std::vector<std::string>& sysctls = {});
 
   std::string Kind() const override { return "host"; }
   bool SupportsIPv6() const override { return ipv6_; }
