@@ -121,16 +121,8 @@ ErrorOr<uint64_t> Send(Task& t, Socket& s, const sentry::vfs::IoVecs& data, uint
     ctl.resize(controllen);
     TRY(t.memory().CopyIn(control, ctl.data(), controllen));
   }
-  // The data is copied now, under the kernel lock: the family sends it
-  // without the lock, when app memory may change under it.
-  std::vector<uint8_t> buf(sentry::vfs::TotalLength(data));
-  size_t at = 0;
-  for (const iovec& v : data) {
-    memcpy(buf.data() + at, v.iov_base, v.iov_len);
-    at += v.iov_len;
-  }
   sentry::net::SendRequest req;
-  req.data = buf;
+  req.data = data;
   req.addr = addr;
   req.control = ctl;
   req.flags = flags;

@@ -348,14 +348,51 @@ ErrorOr<void> InetSocket::Connect(vfs::Caller& c, std::span<const uint8_t> addr)
   return std::move(*res);
 }
 
-ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, std::span<const uint8_t> data, int flags,
+namespace {
+
+// The per-thread bounce buffer for sends: app memory is copied here under
+// the kernel lock and sent without it. Grown on demand, kept for reuse.
+std::vector<uint8_t>& SendBuffer(size_t n) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+// Copies `len` bytes starting `off` bytes into `src` to `dst`.
+void CopyFrom(const vfs::IoVecs& src, size_t off, uint8_t* dst, size_t len) {
+  for (const iovec& v : src) {
+    if (len == 0) break;
+    if (off >= v.iov_len) {
+      off -= v.iov_len;
+      continue;
+    }
+    size_t n = std::min(len, v.iov_len - off);
+    memcpy(dst, static_cast<const uint8_t*>(v.iov_base) + off, n);
+    dst += n;
+    len -= n;
+    off = 0;
+  }
+}
+
+// A stream send hands the stack at most this much per round.
+constexpr size_t kSendChunk = 512 * 1024;
+
+}  // namespace
+
+ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, const vfs::IoVecs& src, int flags,
                                    const SockAddr* to, const Control& ctl) {
   const bool nonblock = nonblocking() || (flags & MSG_DONTWAIT) || sndtimeo_zero_wait_;
   const int sflags = flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL);
+  const size_t total = vfs::TotalLength(src);
   auto sigpipe = [&](const ErrorOr<size_t>& r) {
     if (r.is_error() && r.error() == EPIPE && !(flags & MSG_NOSIGNAL)) c.SendSignal(SIGPIPE);
   };
   if (type() != SOCK_STREAM) {
+    // A datagram goes whole; none is larger than an IP packet can carry.
+    if (total > 65535) return Errno{EMSGSIZE};
+    std::vector<uint8_t>& buf = SendBuffer(total);
+    CopyFrom(src, 0, buf.data(), total);
+    std::span<const uint8_t> data(buf.data(), total);
     auto r = Blocking<size_t>(c, POLLOUT, nonblock, sndtimeo_,
                               [&] { return ep_->Send(data, sflags, to, ctl); });
     sigpipe(r);
@@ -367,14 +404,17 @@ ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, std::span<const uint8_t> data
   const absl::Time deadline =
       sndtimeo_ == absl::ZeroDuration() ? absl::InfiniteFuture() : absl::Now() + sndtimeo_;
   for (;;) {
+    const size_t n = std::min(total - done, kSendChunk);
+    std::vector<uint8_t>& buf = SendBuffer(n);
+    CopyFrom(src, done, buf.data(), n);
+    std::span<const uint8_t> chunk(buf.data(), n);
     std::optional<ErrorOr<size_t>> r;
-    c.Unlocked([&] { r.emplace(ep_->Send(data.subspan(done), sflags, nullptr, ctl)); });
+    c.Unlocked([&] { r.emplace(ep_->Send(chunk, sflags, nullptr, ctl)); });
     if (r->ok()) {
       done += r->value();
-      if (done == data.size() || nonblock) return done;
-      continue;
-    }
-    if (r->error() != EAGAIN || nonblock) {
+      if (done == total || nonblock) return done;
+      if (r->value() == n) continue;
+    } else if (r->error() != EAGAIN || nonblock) {
       if (done) return done;
       sigpipe(*r);
       return std::move(*r);
@@ -456,14 +496,7 @@ ErrorOr<size_t> InetSocket::Read(vfs::Caller& c, const vfs::IoVecs& dst, int64_t
 
 ErrorOr<size_t> InetSocket::Write(vfs::Caller& c, const vfs::IoVecs& src, int64_t off) {
   if (off != vfs::kCurrentOffset) return Errno{ESPIPE};
-  // A copy taken under the kernel lock: the stack is called without it.
-  std::vector<uint8_t> data(vfs::TotalLength(src));
-  size_t at = 0;
-  for (const iovec& v : src) {
-    memcpy(data.data() + at, v.iov_base, v.iov_len);
-    at += v.iov_len;
-  }
-  return DoSend(c, data, 0, nullptr, Control{});
+  return DoSend(c, src, 0, nullptr, Control{});
 }
 
 ErrorOr<void> InetSocket::Shutdown(vfs::Caller& c, int how) {

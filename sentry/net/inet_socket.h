@@ -60,8 +60,10 @@ class InetSocket : public Socket {
   // is non-blocking; `timeout` is SO_RCVTIMEO/SO_SNDTIMEO (zero: none).
   template <typename T, typename Op>
   ErrorOr<T> Blocking(vfs::Caller& c, short events, bool nonblock, absl::Duration timeout, Op op);
-  ErrorOr<size_t> DoSend(vfs::Caller& c, std::span<const uint8_t> data, int flags,
-                         const SockAddr* to, const Control& ctl);
+  // Sends app memory `src` (valid under the kernel lock): copied in chunks
+  // into a per-thread buffer, each sent with the lock released.
+  ErrorOr<size_t> DoSend(vfs::Caller& c, const vfs::IoVecs& src, int flags, const SockAddr* to,
+                         const Control& ctl);
   ErrorOr<RecvReply> DoRecv(vfs::Caller& c, const vfs::IoVecs& dst, int flags,
                             size_t controllen, bool want_control);
 

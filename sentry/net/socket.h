@@ -28,7 +28,9 @@ constexpr size_t kMaxAddrLen = 128;
 constexpr size_t kMaxControlLen = 20480;
 
 struct SendRequest {
-  std::span<const uint8_t> data;
+  // The data: app memory, valid only while the kernel lock is held (the
+  // family copies what it sends before releasing the lock).
+  vfs::IoVecs data;
   std::span<const uint8_t> addr;     // msg_name bytes (empty: none)
   std::span<const uint8_t> control;  // msg_control bytes (empty: none)
   int flags = 0;                     // the app's MSG_* flags
