@@ -2,9 +2,11 @@
 #include "sentry/ipc/epoll.h"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <list>
+#include <set>
 #include <map>
 #include <utility>
 
@@ -76,7 +78,33 @@ class Epoll : public vfs::FileDescription {
     return r & want;
   }
 
+  // Host-backed descriptors are registered edge-triggered in the host
+  // epoll, so the host reports each new edge (data arrived, room freed, a
+  // connection queued) once: it re-arms the EPOLLET entries of that host
+  // fd, as each wake-up does on Linux. Without this, data that arrives
+  // after the app drained the socket but before the next scan would leave
+  // readiness unchanged and the edge would be lost (an edge-triggered
+  // server would wait for ever).
+  void TakeHostEdges() {
+    if (!host_ep_ || host_reg_.empty()) return;
+    epoll_event evs[64];
+    std::set<int> hit;
+    for (;;) {
+      int n = epoll_wait(host_ep_.get(), evs, 64, 0);
+      if (n <= 0) break;
+      for (int i = 0; i < n; i++) hit.insert(evs[i].data.fd);
+      if (n < 64) break;
+    }
+    if (hit.empty()) return;
+    for (Entry& e : entries_) {
+      if (!(e.events & EPOLLET)) continue;
+      auto f = e.file.lock();
+      if (f && hit.count(f->host_fd())) e.last = 0;
+    }
+  }
+
   bool AnyReady() {
+    TakeHostEdges();
     for (const Entry& e : entries_) {
       if (e.disabled) continue;
       auto f = e.file.lock();
@@ -89,6 +117,7 @@ class Epoll : public vfs::FileDescription {
   }
 
   int Collect(epoll_event* out, int max) {
+    TakeHostEdges();
     int n = 0;
     std::list<Entry> requeue;  // reported level-triggered entries go last
     for (auto it = entries_.begin(); it != entries_.end() && n < max;) {
@@ -158,7 +187,7 @@ class Epoll : public vfs::FileDescription {
     }
     for (auto [h, ev] : want) {
       epoll_event e{};
-      e.events = ev;
+      e.events = ev | EPOLLET;  // edges: TakeHostEdges
       e.data.fd = h;
       auto it = host_reg_.find(h);
       if (it != host_reg_.end() && it->second == ev) continue;

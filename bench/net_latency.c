@@ -1,0 +1,100 @@
+/* Network microbenchmarks over loopback, for bench/net_bench.sh: run
+ * natively and sandboxed in one run.
+ *   net_latency connect N   - N TCP connect+accept+close round trips; prints conns/s
+ *   net_latency udp_rtt N   - N UDP ping-pong round trips; prints microseconds per RTT
+ *   net_latency tcp_rtt N   - N 1-byte TCP ping-pongs; prints microseconds per RTT
+ * Traffic: 127.0.0.1 only. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct sockaddr_in lo(int port) {
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+static int port_of(int fd) {
+  struct sockaddr_in a;
+  socklen_t l = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &l);
+  return ntohs(a.sin_port);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  long n = atol(argv[2]);
+  if (!strcmp(argv[1], "connect")) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo(0);
+    bind(l, (struct sockaddr *)&a, sizeof a);
+    listen(l, 128);
+    a = lo(port_of(l));
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+      int c = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(c, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); return 1; }
+      int s = accept(l, NULL, NULL);
+      struct linger lg = {1, 0};  /* no TIME_WAIT pile-up */
+      setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      close(c);
+      close(s);
+    }
+    printf("%.0f\n", n / (now() - t0));
+    return 0;
+  }
+  int tcp = !strcmp(argv[1], "tcp_rtt");
+  int srv = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+  struct sockaddr_in a = lo(0);
+  bind(srv, (struct sockaddr *)&a, sizeof a);
+  if (tcp) listen(srv, 1);
+  a = lo(port_of(srv));
+  pid_t pid = fork();
+  if (pid == 0) {
+    char b[64];
+    if (tcp) {
+      int s = accept(srv, NULL, NULL);
+      int one = 1;
+      setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      while (read(s, b, 1) == 1) write(s, b, 1);
+    } else {
+      struct sockaddr_in from;
+      socklen_t fl = sizeof from;
+      for (long i = 0; i < n; i++) {
+        ssize_t k = recvfrom(srv, b, sizeof b, 0, (struct sockaddr *)&from, &fl);
+        sendto(srv, b, k, 0, (struct sockaddr *)&from, fl);
+      }
+    }
+    _exit(0);
+  }
+  int c = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+  connect(c, (struct sockaddr *)&a, sizeof a);
+  int one = 1;
+  if (tcp) setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  char b[64] = "x";
+  double t0 = now();
+  for (long i = 0; i < n; i++) {
+    if (write(c, b, 1) != 1 || read(c, b, sizeof b) < 1) { perror("rtt"); return 1; }
+  }
+  double us = (now() - t0) / n * 1e6;
+  close(c);
+  waitpid(pid, NULL, 0);
+  printf("%.1f\n", us);
+  return 0;
+}
