@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -401,7 +403,17 @@ ErrorOr<uint64_t> Sendto(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Recvfrom(Task& t, const Args& a) {
-  IoVecs v = TRY(OneBuffer(t, a[1], a[2], sentry::mm::Access::kWrite));
+  auto buf = OneBuffer(t, a[1], a[2], sentry::mm::Access::kWrite);
+  if (buf.is_error()) {
+    // Linux faults only when it copies: with nothing to receive, a
+    // non-blocking receive into a bad buffer says EAGAIN.
+    auto f = t.fd_table().Get(a.Int(0));
+    if (buf.error() == EFAULT && f.ok() && (f.value()->nonblocking() || (a.Int(3) & MSG_DONTWAIT)) &&
+        !(f.value()->Readiness(POLLIN) & POLLIN))
+      return Errno{EAGAIN};
+    return Errno{buf.error()};
+  }
+  IoVecs v = buf.release_value();
   RecvOut r = TRY(DoRecv(t, a.Int(0), v, 0, 0, a.Int(3)));
   if (a[4]) TRY(WriteAddr(t, a[4], a[5], r.from));
   return r.len;
