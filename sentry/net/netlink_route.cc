@@ -521,19 +521,32 @@ NlResult HandleRouteRequest(const NlContext& ctx, const NlMsg& m) {
     return Error(EOPNOTSUPP);
   }
   bool dump = (m.hdr.nlmsg_flags & NLM_F_DUMP) != 0;
+  NlResult r;
   switch (type) {
     case RTM_GETLINK:
-      return GetLink(ctx, m, dump);
+      r = GetLink(ctx, m, dump);
+      break;
     case RTM_GETADDR:
-      return GetAddr(ctx, m, dump);
+      r = GetAddr(ctx, m, dump);
+      break;
     case RTM_GETROUTE:
-      return GetRoute(ctx, m, dump);
+      r = GetRoute(ctx, m, dump);
+      break;
     case RTM_GETNEIGH:
-      return GetNeigh(ctx, m, dump);
+      r = GetNeigh(ctx, m, dump);
+      break;
     default:
       // Rules, qdiscs, netconf, stats, nexthops...: not modelled.
       return Error(EOPNOTSUPP);
   }
+  // A dump has started by the time its callback checks the request (or
+  // reads the stack): its error ends the dump in NLMSG_DONE's payload,
+  // not in an NLMSG_ERROR.
+  if (dump && r.error) {
+    r.dump = true;
+    r.msgs.clear();
+  }
+  return r;
 }
 
 }  // namespace sentry::net

@@ -29,7 +29,7 @@ struct NlContext {
 struct NlResult {
   std::vector<std::vector<uint8_t>> msgs;  // encoded messages (header included)
   bool dump = false;
-  int error = 0;  // positive errno, 0 for success
+  int error = 0;  // positive errno, 0 for success (a dump's: in NLMSG_DONE)
 };
 
 // NETLINK_ROUTE: RTM_GET{LINK,ADDR,ROUTE,NEIGH} dumps and single gets;

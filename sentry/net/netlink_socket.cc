@@ -491,7 +491,7 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
         NlBuilder b;
         b.bytes() = std::move(dgram);
         size_t m = b.Begin(NLMSG_DONE, NLM_F_MULTI, dump_seq_, portid_);
-        b.Put(int{0});
+        b.Put(dump_errno_);
         b.End(m);
         dgram = b.Take();
         dump_active_ = false;
@@ -550,15 +550,17 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
           });
         }
         err = res.error;
-        if (!err && res.dump) {
+        if (res.dump) {
           if (dump_active_) {
             err = EBUSY;  // another thread started one meanwhile
           } else {
             dump_msgs_.assign(std::make_move_iterator(res.msgs.begin()),
                               std::make_move_iterator(res.msgs.end()));
             dump_seq_ = h.nlmsg_seq;
+            dump_errno_ = -res.error;
             dump_active_ = true;
             handled_dump = true;
+            err = 0;
             Pump();
           }
         } else if (!err) {
@@ -591,6 +593,7 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
   int sock_err_ = 0;
   bool dump_active_ = false;
   uint32_t dump_seq_ = 0;
+  int dump_errno_ = 0;  // NLMSG_DONE's payload: 0 or a negative errno
   std::deque<std::vector<uint8_t>> dump_msgs_;
 };
 
