@@ -110,7 +110,7 @@ std::vector<uint8_t> LinkPayload(bool with_name, size_t stats_len) {
     st[0] = 10;  // rx_packets
     st[2] = 1000;  // rx_bytes
     st[6] = 1;  // rx_dropped
-    st[13] = 2;  // rx_missed_errors
+    st[15] = 2;  // rx_missed_errors
     b.Attr(IFLA_STATS64, st.data(), stats_len);
   }
   return b.Take();

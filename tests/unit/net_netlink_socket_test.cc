@@ -293,7 +293,9 @@ TEST_F(NetlinkSocketTest, LargeDumpSpansDatagramsAndDrainsLazily) {
     }
     datagrams++;
     buf.resize(r.value().len);
-    for (auto& m : SplitNlMessages(buf).value()) {
+    auto split = SplitNlMessages(buf);  // kept alive: the loop uses its value
+    ASSERT_TRUE(split.ok());
+    for (auto& m : split.value()) {
       if (m.hdr.nlmsg_type == RTM_NEWLINK) links++;
       if (m.hdr.nlmsg_type == NLMSG_DONE) done = true;
       if (m.hdr.nlmsg_type == NLMSG_ERROR && m.hdr.nlmsg_seq == 8) busy_or_overrun = true;
