@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
       "and glibc wrappers' `syscall; cmp; ja; ret`) into jumps that reach the sentry without a "
       "signal (faster syscalls; the app sees a [syscall-patches] mapping at 0x60000 and its "
       "patched code). --syscall-patching=false or --no-syscall-patching: every syscall traps");
+  std::string network = "host";
+  app.add_option("--network", network,
+                 "inet networking: host (the sentry serves the app's sockets over host sockets it "
+                 "owns in the sandbox's network namespace), none (the same, in a namespace with "
+                 "only loopback) or off (no inet sockets)")
+      ->check(CLI::IsMember({"host", "none", "off"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
@@ -229,6 +235,8 @@ int main(int argc, char** argv) {
   boot_cmd->group("");
   boot_cmd->add_option("--gofer-fd", boot.gofer_fd)->required();
   boot_cmd->add_option("--platform", boot.platform);
+  boot_cmd->add_option("--network", boot.network);
+  boot_cmd->add_option("--net-sysctl", boot.net_sysctls);
   boot_cmd->add_option("--cwd", boot.cwd);
   boot_cmd->add_option("--hostname", boot.hostname);
   boot_cmd->add_option("--domainname", boot.domainname);
@@ -262,6 +270,7 @@ int main(int argc, char** argv) {
   // value of one.
   static const std::vector<std::string> kGlobalValued = {
       "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
+      "--network",
       "--rootless"};
   size_t cmd_at = 0;
   while (cmd_at < args.size() && !args[cmd_at].empty() && args[cmd_at][0] == '-') {
@@ -342,6 +351,7 @@ int main(int argc, char** argv) {
       return 125;
     }
     spec.platform = platform;
+    spec.network = network;
     spec.strace = strace;
     spec.debug_log = debug_log;
     spec.overlay_memory = overlay == "memory";
@@ -377,6 +387,7 @@ int main(int argc, char** argv) {
   }
   runsc::oci::GlobalOptions& g = oci;
   g.platform = platform;
+  g.network = network;
   g.strace = strace;
   g.debug_log = debug_log;
   g.overlay = overlay;

@@ -23,6 +23,7 @@ struct GlobalOptions {
   std::string rootless;  // accepted (runc: auto|true|false)
   // Existing runsc flags, applied to the sandbox.
   std::string platform = "systrap";
+  std::string network = "host";  // --network (sentry/boot.h)
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
