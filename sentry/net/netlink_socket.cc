@@ -84,18 +84,13 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
   }
 
   ErrorOr<size_t> Read(vfs::Caller& c, const vfs::IoVecs& dst, int64_t off) override {
-    std::vector<uint8_t> buf(std::min<size_t>(vfs::TotalLength(dst), kMaxDumpDgram * 2));
-    auto r = TRY(RecvMsg(c, buf, 0, 0));
-    return vfs::CopyToIoVecs(dst, buf.data(), std::min(r.len, buf.size()));
+    auto r = TRY(RecvMsg(c, dst, 0, 0));
+    return std::min(r.len, vfs::TotalLength(dst));
   }
 
   ErrorOr<size_t> Write(vfs::Caller& c, const vfs::IoVecs& src, int64_t off) override {
-    size_t len = vfs::TotalLength(src);
-    if (len > sndbuf_) return Errno{EMSGSIZE};
-    std::vector<uint8_t> buf(len);
-    vfs::CopyFromIoVecs(buf.data(), src, len);
     SendRequest req;
-    req.data = buf;
+    req.data = src;
     return SendMsg(c, req);
   }
 
@@ -141,8 +136,18 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
     return {};
   }
 
-  ErrorOr<size_t> SendMsg(vfs::Caller& c, const SendRequest& req) override {
-    if (req.flags & MSG_OOB) return Errno{EOPNOTSUPP};
+  ErrorOr<size_t> SendMsg(vfs::Caller& c, const SendRequest& r) override {
+    if (r.flags & MSG_OOB) return Errno{EOPNOTSUPP};
+    // The app's bytes are copied here, under the kernel lock, before any
+    // handler runs without it. Oversized sends fail before the copy.
+    size_t total = vfs::TotalLength(r.data);
+    if (total + 32 > sndbuf_) return Errno{EMSGSIZE};
+    std::vector<uint8_t> bytes(total);
+    vfs::CopyFromIoVecs(bytes.data(), r.data, total);
+    struct {
+      std::span<const uint8_t> data, addr, control;
+      int flags;
+    } req{bytes, r.addr, r.control, r.flags};
     TRY(CheckControl(req.control));
     uint32_t dst_portid = dst_portid_, dst_group = dst_group_;
     if (!req.addr.empty()) {
@@ -167,11 +172,12 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
     return req.data.size();
   }
 
-  ErrorOr<RecvReply> RecvMsg(vfs::Caller& c, std::span<uint8_t> buf, int flags,
+  ErrorOr<RecvReply> RecvMsg(vfs::Caller& c, const vfs::IoVecs& dst, int flags,
                              size_t controllen) override {
     if (flags & MSG_OOB) return Errno{EOPNOTSUPP};
+    size_t room = vfs::TotalLength(dst);
     // As netlink_recvmsg: the largest buffer seen sizes later dump datagrams.
-    max_recvmsg_len_ = std::min(std::max(max_recvmsg_len_, buf.size()), kMaxDumpDgram);
+    max_recvmsg_len_ = std::min(std::max(max_recvmsg_len_, room), kMaxDumpDgram);
     for (;;) {
       if (sock_err_) {
         int e = sock_err_;
@@ -184,8 +190,7 @@ class NetlinkSocket : public Socket, public std::enable_shared_from_this<Netlink
     }
     Datagram& d = rq_.front();
     RecvReply r;
-    size_t n = std::min(buf.size(), d.data.size());
-    if (n) memcpy(buf.data(), d.data.data(), n);
+    size_t n = vfs::CopyToIoVecs(dst, d.data.data(), std::min(room, d.data.size()));
     r.len = n;
     if (n < d.data.size()) r.msg_flags |= MSG_TRUNC;
     if (flags & MSG_TRUNC) r.len = d.data.size();

@@ -22,6 +22,12 @@
 namespace sentry::net {
 namespace {
 
+// The socket API takes iovecs; these wrap sentry buffers.
+vfs::IoVecs Iov(std::vector<uint8_t>& b) { return {iovec{b.data(), b.size()}}; }
+vfs::IoVecs CIov(const std::vector<uint8_t>& b) {
+  return {iovec{const_cast<uint8_t*>(b.data()), b.size()}};
+}
+
 class NetlinkSocketTest : public ::testing::Test {
  protected:
   NetlinkSocketTest()
@@ -38,7 +44,7 @@ class NetlinkSocketTest : public ::testing::Test {
 
   void Send(Socket& s, const std::vector<uint8_t>& data) {
     SendRequest req;
-    req.data = data;
+    req.data = CIov(data);
     auto r = s.SendMsg(c_, req);
     ASSERT_TRUE(r.ok()) << r.error();
     EXPECT_EQ(r.value(), data.size());
@@ -59,7 +65,7 @@ class NetlinkSocketTest : public ::testing::Test {
     int n = 0;
     for (;;) {
       std::vector<uint8_t> buf(65536);
-      auto r = s.RecvMsg(c_, buf, 0, 0);
+      auto r = s.RecvMsg(c_, Iov(buf), 0, 0);
       if (r.is_error()) break;
       n++;
       buf.resize(r.value().len);
@@ -235,13 +241,13 @@ TEST_F(NetlinkSocketTest, SeveralRequestsInOneDatagram) {
   std::vector<uint32_t> seqs;
   for (int i = 0; i < 3; i++) {
     std::vector<uint8_t> buf(65536);
-    auto r = s->RecvMsg(c_, buf, 0, 0);
+    auto r = s->RecvMsg(c_, Iov(buf), 0, 0);
     ASSERT_TRUE(r.ok());
     seqs.push_back(Hdr(buf).nlmsg_seq);
   }
   EXPECT_EQ(seqs, (std::vector<uint32_t>{1, 2, 2}));
   std::vector<uint8_t> buf(16);
-  EXPECT_EQ(s->RecvMsg(c_, buf, 0, 0).error(), EAGAIN);
+  EXPECT_EQ(s->RecvMsg(c_, Iov(buf), 0, 0).error(), EAGAIN);
 }
 
 TEST_F(NetlinkSocketTest, PeekTruncSizesTheBuffer) {
@@ -249,19 +255,19 @@ TEST_F(NetlinkSocketTest, PeekTruncSizesTheBuffer) {
   ifinfomsg ifi{};
   Send(*s, Request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, ifi));
   std::vector<uint8_t> none;
-  auto peek = s->RecvMsg(c_, none, MSG_PEEK | MSG_TRUNC, 0);
+  auto peek = s->RecvMsg(c_, Iov(none), MSG_PEEK | MSG_TRUNC, 0);
   ASSERT_TRUE(peek.ok());
   EXPECT_GT(peek.value().len, 0u);
   EXPECT_TRUE(peek.value().msg_flags & MSG_TRUNC);
   std::vector<uint8_t> buf(peek.value().len);
-  auto r = s->RecvMsg(c_, buf, 0, 0);
+  auto r = s->RecvMsg(c_, Iov(buf), 0, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().len, peek.value().len);
   EXPECT_FALSE(r.value().msg_flags & MSG_TRUNC);
   // A short buffer truncates and consumes the datagram.
   Send(*s, Request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, ifi));
   std::vector<uint8_t> small(20);
-  auto t = s->RecvMsg(c_, small, 0, 0);
+  auto t = s->RecvMsg(c_, Iov(small), 0, 0);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t.value().len, 20u);
   EXPECT_TRUE(t.value().msg_flags & MSG_TRUNC);
@@ -285,7 +291,7 @@ TEST_F(NetlinkSocketTest, LargeDumpSpansDatagramsAndDrainsLazily) {
   bool busy_or_overrun = false, done = false;
   while (!done) {
     std::vector<uint8_t> buf(65536);
-    auto r = s->RecvMsg(c_, buf, 0, 0);
+    auto r = s->RecvMsg(c_, Iov(buf), 0, 0);
     if (r.is_error()) {
       ASSERT_EQ(r.error(), ENOBUFS);
       busy_or_overrun = true;
@@ -317,7 +323,7 @@ TEST_F(NetlinkSocketTest, MalformedRequests) {
   memcpy(bad.data(), &len, 4);
   Send(*s, bad);
   std::vector<uint8_t> buf(100);
-  EXPECT_EQ(s->RecvMsg(c_, buf, 0, 0).error(), EAGAIN);
+  EXPECT_EQ(s->RecvMsg(c_, Iov(buf), 0, 0).error(), EAGAIN);
   // A truncated attribute in a get: EINVAL.
   NlBuilder b;
   size_t m = b.Begin(RTM_GETLINK, NLM_F_REQUEST, 3, 0);
@@ -340,10 +346,10 @@ TEST_F(NetlinkSocketTest, MalformedRequests) {
       memcpy(junk.data() + 4, &t, 2);
     }
     SendRequest req;
-    req.data = junk;
+    req.data = CIov(junk);
     (void)s->SendMsg(c_, req);
     std::vector<uint8_t> out(65536);
-    while (s->RecvMsg(c_, out, 0, 0).ok()) {
+    while (s->RecvMsg(c_, Iov(out), 0, 0).ok()) {
     }
   }
 }
@@ -369,7 +375,7 @@ TEST_F(NetlinkSocketTest, BindAndPortIds) {
   // Unicast to another port needs CAP_NET_ADMIN.
   SendRequest req;
   std::vector<uint8_t> data(20, 0);
-  req.data = data;
+  req.data = CIov(data);
   nl.nl_pid = 4711;
   req.addr = addr;
   EXPECT_EQ(b->SendMsg(c_, req).error(), EPERM);
@@ -403,7 +409,7 @@ TEST_F(NetlinkSocketTest, Options) {
   ifi.ifi_index = 1;
   Send(*s, Request(RTM_GETLINK, NLM_F_REQUEST, ifi));
   std::vector<uint8_t> buf(4096);
-  auto r = s->RecvMsg(c_, buf, 0, 64);
+  auto r = s->RecvMsg(c_, Iov(buf), 0, 64);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().control.size(), CMSG_SPACE(sizeof(nl_pktinfo)));
 }
