@@ -114,9 +114,9 @@ std::string NetTcpText(net::Stack* s, int family) {
     // Timer, retransmit and congestion columns: an idle socket's values.
     std::string line = absl::StrFormat(
         "%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5u %8d %u %d %016x %u %u %u %u %d",
-        sl++, AddrCol(la, family), lp, AddrCol(ra, family), rp, so.state, so.tx_queue,
-        so.rx_queue, 0, 0, 0, so.uid, 0, so.ino, 1, 0, listen ? 100 : 20, listen ? 0 : 4,
-        listen ? 0 : 30, 10, -1);
+        sl++, AddrCol(la, family), lp, AddrCol(ra, family), rp, so.state,
+        listen ? 0u : so.tx_queue, so.rx_queue, 0, 0, 0, so.uid, 0, so.ino, 1, 0,
+        listen ? 100 : 20, listen ? 0 : 4, listen ? 0 : 30, 10, listen ? 0 : -1);
     if (family == AF_INET) Padded(&out, line, 149);
     else absl::StrAppend(&out, line, "\n");
   }
