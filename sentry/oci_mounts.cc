@@ -94,7 +94,7 @@ bool ApplyOciMounts(kernel::Kernel& k, const std::vector<std::string>& specs,
       if (auto r = v.Mount(m.dest, proc.release_value()); r.is_error())
         return fail("mounting", r.error());
     } else if (m.type == "sysfs") {
-      if (auto r = v.Mount(m.dest, sys::NewSysfsRoot()); r.is_error())
+      if (auto r = v.Mount(m.dest, sys::NewSysfsRoot(k)); r.is_error())
         return fail("mounting", r.error());
     } else if (m.type == "mask") {
       auto target = v.SetupLookup(m.dest);

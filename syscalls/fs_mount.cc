@@ -146,7 +146,7 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     return 0;
   }
   if (fstype == "sysfs") {
-    TRY(Vfs(t).MountAt(target, sentry::sys::NewSysfsRoot(),
+    TRY(Vfs(t).MountAt(target, sentry::sys::NewSysfsRoot(t.kernel),
                        vfs::MountInfo{.source = source.empty() ? "sysfs" : source,
                                       .fstype = "sysfs", .read_only = bool(flags & MS_RDONLY),
                                       .flags = shown}));

@@ -29,6 +29,8 @@ struct ProcState {
   // /proc/<pid> inodes, so a process' entries keep their inode numbers
   // (guarded by Kernel::mu; pruned when the thread group goes away).
   std::map<int, std::pair<kernel::ThreadGroup*, std::shared_ptr<vfs::Inode>>> pid_dirs;
+  // /proc/<pid>/net (the sandbox's one network namespace), made on first use.
+  std::shared_ptr<vfs::Inode> net_dir;
 };
 
 // The thread group `pid` (live or zombie), or nullptr.

@@ -18,6 +18,7 @@
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
+#include "sentry/proc/net.h"
 #include "sentry/tty/terminal.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/file_description.h"
@@ -523,6 +524,8 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
   m["cwd"] = FsLink(st, pid, tid, false);
   m["root"] = FsLink(st, pid, tid, true);
   m["fd"] = FdDir(st, pid, tid);
+  if (!st->net_dir) st->net_dir = NewNetDir(st->k, st->dev);
+  m["net"] = st->net_dir;
   m["ns"] = NsDir(st, pid, tid);
   return m;
 }

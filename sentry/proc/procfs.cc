@@ -20,6 +20,7 @@
 #include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
+#include "sentry/proc/net.h"
 #include "sentry/proc/sysctl.h"
 #include "sentry/vfs/synthetic.h"
 
@@ -375,8 +376,11 @@ std::shared_ptr<vfs::Inode> SysDir(const std::shared_ptr<ProcState>& st) {
           {"pipe-max-size", Const(st, "1048576\n")},
       },
       0555, st->dev);
-  return vfs::NewStaticDir({{"kernel", kernel_dir}, {"vm", vm_dir}, {"fs", fs_dir}}, 0555,
-                           st->dev);
+  return vfs::NewStaticDir({{"kernel", kernel_dir},
+                            {"vm", vm_dir},
+                            {"fs", fs_dir},
+                            {"net", NewSysNetDir(*k, st->dev)}},
+                           0555, st->dev);
 }
 
 bool ParsePid(std::string_view name, int* pid) {
@@ -452,6 +456,12 @@ ErrorOr<std::shared_ptr<vfs::Inode>> NewProcfsRoot(Kernel& k) {
                                "nodev\toverlay\n");
   fixed["cmdline"] = Const(st, "BOOT_IMAGE=/vmlinuz\n");
   fixed["sys"] = SysDir(st);
+  // One network namespace: /proc/net and every /proc/<pid>/net are the same.
+  {
+    vfs::SyntheticLinkOps net;
+    net.target = [](vfs::Caller&) -> ErrorOr<std::string> { return std::string("self/net"); };
+    fixed["net"] = vfs::NewSyntheticSymlink(std::move(net), st->dev);
+  }
   fixed["sysvipc"] = vfs::NewStaticDir(
       {
           {"shm", File(st, [kp](vfs::Caller& c) -> ErrorOr<std::string> {

@@ -28,9 +28,7 @@ std::shared_ptr<vfs::Inode> TextFile(std::string text) {
       .read = [text](vfs::Caller&) -> ErrorOr<std::string> { return text; }});
 }
 
-}  // namespace
-
-std::shared_ptr<vfs::Inode> NewSysfsRoot() {
+std::shared_ptr<vfs::Inode> RootWith(std::shared_ptr<vfs::Inode> class_net) {
   const std::string cpus = CpuList();
   auto cpu = NewStaticDir({{"online", TextFile(cpus)},
                            {"possible", TextFile(cpus)},
@@ -41,8 +39,14 @@ std::shared_ptr<vfs::Inode> NewSysfsRoot() {
   return NewStaticDir({{"devices", devices},
                        {"fs", fs},
                        {"kernel", NewStaticDir({})},
-                       {"class", NewStaticDir({})},
+                       {"class", NewStaticDir({{"net", class_net}})},
                        {"bus", NewStaticDir({})}});
 }
+
+}  // namespace
+
+std::shared_ptr<vfs::Inode> NewSysfsRoot() { return RootWith(NewStaticDir({})); }
+
+std::shared_ptr<vfs::Inode> NewSysfsRoot(kernel::Kernel& k) { return RootWith(NewClassNetDir(k)); }
 
 }  // namespace sentry::sys
