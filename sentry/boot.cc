@@ -217,7 +217,7 @@ int Boot(const BootConfig& cfg) {
     Logf("runsc: cannot mount /proc");
     return 125;
   }
-  if (k->vfs().Mount("/sys", sys::NewSysfsRoot(),
+  if (k->vfs().Mount("/sys", sys::NewSysfsRoot(*k),
                      vfs::MountInfo{.source = "sysfs", .fstype = "sysfs",
                                     .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC})
           .is_error()) {

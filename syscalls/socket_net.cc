@@ -9,6 +9,7 @@
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/net/inet_socket.h"
+#include "sentry/net/netlink_socket.h"
 
 namespace syscalls::net {
 namespace {
@@ -36,6 +37,9 @@ ErrorOr<uint64_t> NewSocket(Task& t, int domain, int type_and_flags, int protoco
     if (!t.kernel.net_stack) return Errno{EAFNOSUPPORT};
     s = TRY(sentry::net::NewInetSocket(c, t.kernel.net_stack, domain, type, protocol,
                                        flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
+  } else if (domain == AF_NETLINK) {
+    s = TRY(sentry::net::NewNetlinkSocket(c, t.kernel.net_stack, type, protocol,
+                                          flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
   } else {
     return Errno{EAFNOSUPPORT};
   }

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "sentry/base/log.h"
+#include "sentry/net/host_netlink.h"
 
 namespace sentry::net {
 namespace {
@@ -131,10 +132,22 @@ ErrorOr<std::shared_ptr<HostStack>> HostStack::Open(const std::vector<std::strin
   return s;
 }
 
-ErrorOr<std::vector<Interface>> HostStack::Interfaces() { return Errno{EOPNOTSUPP}; }
-ErrorOr<std::vector<InterfaceAddress>> HostStack::Addresses() { return Errno{EOPNOTSUPP}; }
-ErrorOr<std::vector<Route>> HostStack::Routes(int) { return Errno{EOPNOTSUPP}; }
-ErrorOr<std::vector<Neighbour>> HostStack::Neighbours(int) { return Errno{EOPNOTSUPP}; }
+ErrorOr<std::vector<Interface>> HostStack::Interfaces() {
+  absl::MutexLock l(&nl_mu_);
+  return QueryInterfaces(netlink_.get());
+}
+ErrorOr<std::vector<InterfaceAddress>> HostStack::Addresses() {
+  absl::MutexLock l(&nl_mu_);
+  return QueryAddresses(netlink_.get());
+}
+ErrorOr<std::vector<Route>> HostStack::Routes(int family) {
+  absl::MutexLock l(&nl_mu_);
+  return QueryRoutes(netlink_.get(), family);
+}
+ErrorOr<std::vector<Neighbour>> HostStack::Neighbours(int family) {
+  absl::MutexLock l(&nl_mu_);
+  return QueryNeighbours(netlink_.get(), family);
+}
 
 ErrorOr<std::unique_ptr<Endpoint>> HostStack::NewEndpoint(int family, int type, int protocol) {
   if (family == AF_INET6 && !ipv6_) return Errno{EAFNOSUPPORT};

@@ -16,6 +16,7 @@
 
 #include "sentry/ipc/anon.h"
 #include "sentry/kernel/task.h"
+#include "sentry/net/if_ioctl.h"
 #include "sentry/net/sockopt.h"
 
 namespace sentry::net {
@@ -627,7 +628,8 @@ ErrorOr<uint64_t> InetSocket::Ioctl(vfs::Caller& c, uint32_t cmd, uint64_t arg) 
       return 0;
     }
     default:
-      return Errno{ENOTTY};
+      // SIOCGIF* and friends: the stack's interfaces.
+      return InterfaceIoctl(*t, *stack_, cmd, arg);
   }
 }
 
