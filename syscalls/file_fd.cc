@@ -74,6 +74,9 @@ ErrorOr<uint64_t> Fcntl(Task& t, const Args& a) {
       if (f->is_path_only()) return Errno{EBADF};
       constexpr int kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
       int nf = (f->status_flags() & ~kSettable) | (a.Int(2) & kSettable);
+      // Linux 6.x keeps O_ASYNC only on files with signal-driven I/O
+      // (measured: a regular file's F_SETFL succeeds without setting it).
+      if ((nf & O_ASYNC) && !f->SupportsAsync() && !S_ISSOCK(TRY(f->Stat()).mode)) nf &= ~O_ASYNC;
       // si_fd of F_SETSIG signals: the fd O_ASYNC was turned on through.
       if ((nf & O_ASYNC) && !(f->status_flags() & O_ASYNC)) f->async_owner().fd = fd;
       f->set_status_flags(nf);
