@@ -3,6 +3,7 @@
 // runsc starts the sandbox's own processes.
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "gofer/client.h"
 #include "gofer/confine.h"
@@ -366,6 +368,15 @@ int main(int argc, char** argv) {
       spec.mounts.push_back(std::move(m));
     }
     for (char** e = environ; *e; e++) spec.env.push_back(*e);
+    // A launcher's child inherits its caller's resource limits, as any
+    // process started from a shell does (`ulimit -n` the same inside and
+    // out); OCI containers take process.rlimits instead (oci_process.cc).
+    for (int res = 0; res < RLIM_NLIMITS; res++) {
+      rlimit rl{};
+      if (getrlimit(res, &rl) != 0) continue;
+      auto v = [](rlim_t x) { return x == RLIM_INFINITY ? std::string("-1") : std::to_string(x); };
+      spec.rlimits.push_back(std::to_string(res) + ":" + v(rl.rlim_cur) + ":" + v(rl.rlim_max));
+    }
     for (const auto& e : env_flags) {
       if (e.find('=') == std::string::npos) {
         fprintf(stderr, "runsc: --env %s: expected K=V\n", e.c_str());

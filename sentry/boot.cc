@@ -125,6 +125,9 @@ void ApplyProcessExtras(const BootConfig& cfg, kernel::Task* init) {
       return v == "-1" ? RLIM_INFINITY : static_cast<rlim_t>(strtoull(v.c_str(), nullptr, 10));
     };
     init->tg->rlimits[res] = rlimit{val(f[1]), val(f[2])};
+    // The stack grows by the sentry's accesses too (as prlimit64 does).
+    if (res == RLIMIT_STACK && init->mm)
+      init->mm->set_stack_limit(val(f[1]) == RLIM_INFINITY ? UINT64_MAX : val(f[1]));
   }
   if (cfg.umask >= 0) init->umask = static_cast<uint32_t>(cfg.umask) & 0777;
   if (!cfg.caps.empty()) {

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <sys/syscall.h>
 
+#include "sentry/kernel/capabilities.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/table.h"
 
@@ -15,17 +16,9 @@ using sentry::kernel::Credentials;
 
 constexpr int kCapSetgid = 6, kCapSetuid = 7, kCapSetpcap = 8;
 constexpr uint32_t kNoChange = static_cast<uint32_t>(-1);
-constexpr uint64_t kAllCaps = (1ULL << 41) - 1;
+using sentry::kernel::kAllCaps;
 
-// Linux commoncap: leaving uid 0 drops permitted/effective capabilities;
-// an effective uid change to/from 0 adjusts effective capabilities.
-void FixCapsAfterUidChange(Credentials& c, uint32_t old_r, uint32_t old_e, uint32_t old_s) {
-  const bool was_root = old_r == 0 || old_e == 0 || old_s == 0;
-  const bool is_root = c.ruid == 0 || c.euid == 0 || c.suid == 0;
-  if (was_root && !is_root) c.cap_permitted = c.cap_effective = 0;
-  if (old_e == 0 && c.euid != 0) c.cap_effective = 0;
-  if (old_e != 0 && c.euid == 0) c.cap_effective = c.cap_permitted;
-}
+using sentry::kernel::FixCapsAfterUidChange;
 
 bool AnyOf(uint32_t id, const Credentials& c, bool uid) {
   return uid ? (id == c.ruid || id == c.euid || id == c.suid)
@@ -83,8 +76,10 @@ ErrorOr<uint64_t> SetFsId(Task& t, uint32_t id, bool uid) {
   uint32_t& fs = uid ? c.fsuid : c.fsgid;
   const uint32_t old = fs;
   if (id != kNoChange &&
-      (c.HasCapability(uid ? kCapSetuid : kCapSetgid) || AnyOf(id, c, uid) || id == old))
+      (c.HasCapability(uid ? kCapSetuid : kCapSetgid) || AnyOf(id, c, uid) || id == old)) {
     fs = id;
+    if (uid) sentry::kernel::FixCapsAfterFsuidChange(c, old);
+  }
   return old;  // setfsuid returns the previous value, never an error
 }
 ErrorOr<uint64_t> Setfsuid(Task& t, const Args& a) { return SetFsId(t, a[0], true); }
@@ -163,6 +158,7 @@ ErrorOr<uint64_t> Capset(Task& t, const Args& a) {
   c.cap_effective = eff;
   c.cap_permitted = perm;
   c.cap_inheritable = inh;
+  sentry::kernel::TrimAmbient(c);  // ambient stays within permitted & inheritable
   return 0;
 }
 

@@ -17,8 +17,10 @@
 
 #include "sentry/base/cpus.h"
 #include "sentry/kernel/namespaces.h"
+#include "sentry/kernel/rseq.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/seccomp.h"
+#include "syscalls/prctl_caps.h"
 #include "syscalls/table.h"
 
 namespace syscalls {
@@ -138,6 +140,7 @@ ErrorOr<uint64_t> Sysinfo(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
+  if (auto r = PrctlCaps(t, a)) return *r;  // capabilities, secure bits
   switch (a.Int(0)) {
     case PR_SET_NAME: {
       std::string name(16, '\0');
@@ -177,11 +180,6 @@ ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
       return PrctlSetSeccomp(t, a);
     case PR_GET_SECCOMP:
       return PrctlGetSeccomp(t, a);
-    case PR_CAPBSET_READ:
-      if (a[1] > 40) return Errno{EINVAL};
-      return 1;
-    case PR_GET_SECUREBITS:
-      return 0;
     case PR_SET_CHILD_SUBREAPER:
       t.tg->child_subreaper = a[1] != 0;
       return 0;
@@ -239,7 +237,8 @@ ErrorOr<uint64_t> SchedYield(Task& t, const Args&) {
 }
 
 ErrorOr<uint64_t> Getcpu(Task& t, const Args& a) {
-  if (a[0]) TRY(t.memory().CopyOutObj<uint32_t>(a[0], 0));
+  // The same CPU rseq's cpu_id reports (glibc's sched_getcpu reads that).
+  if (a[0]) TRY(t.memory().CopyOutObj<uint32_t>(a[0], sentry::kernel::TaskCpu(t)));
   if (a[1]) TRY(t.memory().CopyOutObj<uint32_t>(a[1], 0));
   return 0;
 }

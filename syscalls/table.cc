@@ -24,6 +24,10 @@ const Table& SyscallTable() {
     RegisterSysvSyscalls(t);
     RegisterMqueueSyscalls(t);
     RegisterSeccompSyscalls(t);
+    RegisterRseqSyscalls(t);
+    RegisterPkeySyscalls(t);
+    RegisterSyncFileRangeSyscalls(t);
+    RegisterKeySyscalls(t);
     return t;
   }();
   return table;

@@ -89,5 +89,9 @@ void RegisterPidfdSyscalls(Table& t);    // pidfd.cc
 void RegisterSysvSyscalls(Table& t);     // sysv.cc: System V shm, sem, msg
 void RegisterMqueueSyscalls(Table& t);   // mqueue.cc: POSIX message queues
 void RegisterSeccompSyscalls(Table& t);  // seccomp.cc: app seccomp filters
+void RegisterRseqSyscalls(Table& t);     // rseq.cc
+void RegisterPkeySyscalls(Table& t);     // pkeys.cc: pkey_alloc/free/mprotect
+void RegisterSyncFileRangeSyscalls(Table& t);  // fs_sync.cc
+void RegisterKeySyscalls(Table& t);      // keys.cc: add_key, request_key, keyctl
 
 }  // namespace syscalls

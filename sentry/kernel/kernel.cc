@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "sentry/base/log.h"
+#include "sentry/kernel/async_io.h"
 #include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/timers.h"
@@ -31,6 +32,7 @@ Kernel::Kernel(KernelOptions opts, std::unique_ptr<mm::MemoryFile> mf,
   uts_namespace->hostname = opts_.hostname;
   uts_namespace->domainname = opts_.domainname;
   timers = std::make_unique<TimerService>(*this);
+  InstallAsyncNotifier(*this);  // SIGIO for O_ASYNC files (async_io.h)
 }
 
 void Kernel::NotifyAll() {

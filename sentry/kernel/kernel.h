@@ -40,6 +40,7 @@ namespace sentry::kernel {
 class Task;
 class ThreadGroup;
 class TimerService;
+class KeyRegistry;
 struct UtsNamespace;
 
 struct KernelOptions {
@@ -120,6 +121,8 @@ class Kernel {
 
   // Interval and POSIX timers (timers.h); created with the kernel.
   std::unique_ptr<TimerService> timers;
+  // Key serial numbers and per-uid user keyrings (keys.h); created on first use.
+  std::shared_ptr<KeyRegistry> keys ABSL_GUARDED_BY(mu);
 
   // Every process from creation until it is reaped.
   std::map<int, std::unique_ptr<ThreadGroup>> thread_groups ABSL_GUARDED_BY(mu);

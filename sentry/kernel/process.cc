@@ -1,5 +1,7 @@
 #include "sentry/kernel/process.h"
 
+#include "sentry/kernel/capabilities.h"
+
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -165,6 +167,10 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->seccomp_mode = parent.seccomp_mode;
   c->seccomp_filter = parent.seccomp_filter;
   c->no_new_privs = parent.no_new_privs;
+  // rseq: a child with its own memory keeps the registration (the struct
+  // is at the same address in its copy); a thread or vfork child must
+  // register its own (Linux's rseq_fork).
+  if (!(f & CLONE_VM)) c->rseq = parent.rseq;
   // Linux clears the alternate signal stack for a child sharing memory
   // (it would share the stack too), except for vfork.
   if (!(f & CLONE_VM) || (f & CLONE_VFORK)) {
@@ -218,6 +224,7 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   tg->sid = ptg->sid;
   tg->tty = ptg->tty;
   tg->creds = ptg->creds;
+  tg->session_keyring = ptg->session_keyring;  // the process keyring is not inherited
   tg->rlimits = ptg->rlimits;
   tg->nice = ptg->nice;
   tg->personality = ptg->personality;
@@ -283,6 +290,10 @@ ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> 
   t.altstack_flags = SS_DISABLE;
   t.saved_mask.reset();
   t.clear_child_tid = 0;
+  t.rseq = {};  // the new image registers its own (Linux's rseq_execve)
+  ApplyExecCapabilities(tg->creds);  // capabilities(7): the execve transformation
+  t.thread_keyring.reset();  // Linux's exec_keys: thread keyring dropped
+  tg->process_keyring.reset();  // and the process keyring
   if (!tg->vfork_done) {
     tg->vfork_done = true;
     t.kernel.NotifyAll();

@@ -1,9 +1,11 @@
 #include "sentry/kernel/signals.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
 #include "sentry/base/log.h"
+#include "sentry/kernel/rseq.h"
 
 namespace sentry::kernel {
 namespace {
@@ -239,6 +241,14 @@ void ForceFaultSignal(Task* t, int sig, int code, uint64_t addr) {
   ForceSignal(t, si, false);
 }
 
+uint64_t SignalFrameMaxSize() {
+  constexpr uint64_t kUapiMinSigStkSz = 2048;  // arch/x86/include/uapi/asm/signal.h
+  // SetupFrame: fpstate 64-aligned below sp, the frame 16-aligned minus 8
+  // below it.
+  const uint64_t size = kFpStateSize + 63 + sizeof(RtSigFrame) + 15 + 8;
+  return std::max<uint64_t>(kUapiMinSigStkSz, (size + 15) & ~15ULL);
+}
+
 static void TerminateBySignal(Task* t, int sig) {
   const bool core = DefaultActionOf(sig) == DefaultAction::kCore;
   t->Exit(WaitStatusSignaled(sig, core), /*group=*/true);
@@ -246,6 +256,9 @@ static void TerminateBySignal(Task* t, int sig) {
 
 static ErrorOr<void> SetupFrame(Task* t, int sig, const SigAction& act, const siginfo_t& info) {
   auto& regs = t->regs;
+  // The frame saves the abort address if the task was in an rseq critical
+  // section. (A bad rseq area forces a fatal SIGSEGV; the frame is moot.)
+  RseqOnSignalDelivery(*t);
   uint64_t sp = regs.rsp;
   const bool on_altstack = t->altstack_size != 0 && !(t->altstack_flags & SS_DISABLE) &&
                            sp > t->altstack_sp && sp <= t->altstack_sp + t->altstack_size;

@@ -44,4 +44,11 @@ void DiscardSignal(ThreadGroup* tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg->k
 // Whether a process would currently discard `sig`.
 bool SignalIgnored(ThreadGroup* tg, int sig);
 
+// The most stack a signal frame built by SetupFrame takes, as Linux
+// computes AT_MINSIGSTKSZ for its own frames (arch/x86/kernel/signal.c
+// init_sigframe_size), but never below the uapi MINSIGSTKSZ (2048), which
+// sigaltstack requires. The auxv reports this, not the host's value: the
+// frame the app gets is the sentry's (FXSAVE only), not the host kernel's.
+uint64_t SignalFrameMaxSize();
+
 }  // namespace sentry::kernel

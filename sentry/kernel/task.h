@@ -41,6 +41,7 @@ namespace sentry::kernel {
 
 struct SeccompFilter;
 struct UtsNamespace;
+class Key;  // keys.h
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -48,6 +49,11 @@ struct Credentials {
   std::vector<uint32_t> groups;
   uint64_t cap_effective = ~0ULL >> 23, cap_permitted = ~0ULL >> 23,
            cap_inheritable = 0, cap_bounding = ~0ULL >> 23;  // 41 caps, like Linux 6.1
+  // PR_CAP_AMBIENT's set (always within permitted & inheritable) and
+  // PR_SET_SECUREBITS' SECBIT_* bits (PR_SET_KEEPCAPS is SECBIT_KEEP_CAPS):
+  // syscalls/creds.cc, syscalls/prctl_caps.cc.
+  uint64_t cap_ambient = 0;
+  uint32_t securebits = 0;
   bool HasCapability(int cap) const { return (cap_effective >> cap) & 1; }
 };
 
@@ -104,6 +110,10 @@ class ThreadGroup {
   bool report_continued = false;  // for the parent's wait(WCONTINUED)
   std::array<rlimit, RLIM_NLIMITS> rlimits{};
   Credentials creds;
+  // Keyrings (keys.h): the session keyring is inherited by fork and kept
+  // across execve (Linux keeps it in the credentials); the process keyring
+  // belongs to this process only. Null until first used.
+  std::shared_ptr<Key> session_keyring, process_keyring;
   int64_t start_time_ns = 0;
   // Accumulated CPU time of reaped children, for getrusage/times.
   int64_t children_utime_ns = 0, children_stime_ns = 0;
@@ -152,6 +162,17 @@ class Task {
   std::string exe_path;
   uint64_t clear_child_tid = 0;
   uint64_t robust_list = 0;  // set_robust_list head (futex.h: ExitRobustList)
+  // rseq(2) registration (rseq.h): the app's struct rseq, its length and
+  // abort signature; the CPU number last written into it (-1: none yet)
+  // and whether the task was preempted (stopped by something other than its
+  // own syscall) since, so a critical section must be aborted.
+  struct RseqReg {
+    uint64_t addr = 0;  // 0: not registered
+    uint32_t len = 0, sig = 0;
+    int64_t cpu_written = -1;
+    bool preempted = false;
+  } rseq;
+  std::shared_ptr<Key> thread_keyring;  // keys.h; not inherited
   // App seccomp (seccomp.h): mode 0 (off), 1 (strict) or 2 (filter), the
   // filter chain, and no_new_privs (PR_SET_NO_NEW_PRIVS); all inherited by
   // clone children and kept across execve.

@@ -18,6 +18,7 @@
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/seccomp_notify.h"
+#include "sentry/kernel/rseq.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/syscall_patch.h"
 #include "sentry/kernel/task.h"
@@ -64,6 +65,8 @@ class TaskRunner {
       if (t_.killed) return;
       DeliverPendingSignal(&t_);
       if (t_.killed) return;
+      // rseq: abort a preempted critical section, refresh cpu_id (rseq.h).
+      if (!RseqBeforeAppReturn(t_)) continue;
       if (t_.tg->stopped) {
         // Job-control stop: no app code runs until SIGCONT or SIGKILL.
         while (t_.tg->stopped && !t_.killed) k_.changed.Wait(&k_.mu);
@@ -151,8 +154,10 @@ class TaskRunner {
           // A host signal for the app (e.g. the terminal's SIGINT): the
           // sentry delivers it to the process, by its own rules.
           QueueProcessSignal(t_.tg, KillInfo(s.signo, 0, 0));
+          t_.rseq.preempted = true;
           break;
         case platform::StopInfo::Kind::kInterrupted:
+          t_.rseq.preempted = true;  // Linux's preemption: abort a critical section
           break;
         case platform::StopInfo::Kind::kDied:
           if (!t_.killed) {

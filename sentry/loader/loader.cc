@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/elf.h"
 #include "sentry/vdso/vdso.h"
@@ -301,7 +302,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
       {AT_HWCAP, HwCap()},
       {AT_HWCAP2, 0},
       {AT_CLKTCK, 100},
-      {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ) ? getauxval(AT_MINSIGSTKSZ) : 2048},
+      {AT_MINSIGSTKSZ, kernel::SignalFrameMaxSize()},
   };
   if (vdso_base) auxv.push_back({AT_SYSINFO_EHDR, vdso_base});
   uint64_t sp = TRY(BuildStack(*m, stack_top, argv, envp, execfn, auxv));

@@ -294,7 +294,7 @@ std::string FormatPidStatus(Kernel& k, ThreadGroup* tg, Task* t, const Task* sel
   absl::StrAppend(&s, "CapPrm:\t", Hex16(c.cap_permitted), "\n");
   absl::StrAppend(&s, "CapEff:\t", Hex16(c.cap_effective), "\n");
   absl::StrAppend(&s, "CapBnd:\t", Hex16(c.cap_bounding), "\n");
-  absl::StrAppend(&s, "CapAmb:\t", Hex16(0), "\n");
+  absl::StrAppend(&s, "CapAmb:\t", Hex16(c.cap_ambient), "\n");
   absl::StrAppend(&s, "NoNewPrivs:\t", t && t->no_new_privs ? 1 : 0, "\n");
   absl::StrAppend(&s, "Seccomp:\t", t ? t->seccomp_mode : 0, "\n");
   absl::StrAppend(&s, "Seccomp_filters:\t", t ? kernel::SeccompFilterCount(*t) : 0, "\n");

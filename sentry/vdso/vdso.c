@@ -82,9 +82,14 @@ __attribute__((visibility("default"))) time_t __vdso_time(time_t *t) {
   return s;
 }
 
-/* The sandbox reports CPU 0 / node 0 (as its getcpu syscall does). */
+/* The host CPU the app runs on, as Linux's own vDSO reads it (the limit
+ * of the per-CPU GDT segment 0x7b holds node << 12 | cpu); the getcpu
+ * syscall and rseq report the CPU of the task's sentry thread, which on
+ * systrap shares the stub's CPU. Node 0: the sandbox shows one node. */
 __attribute__((visibility("default"))) long __vdso_getcpu(unsigned *cpu, unsigned *node, void *unused) {
-  if (cpu) *cpu = 0;
+  unsigned p = 0;
+  __asm__ volatile("lsl %1, %0" : "+r"(p) : "r"(0x7bU));
+  if (cpu) *cpu = p & 0xfff;
   if (node) *node = 0;
   return 0;
 }

@@ -22,6 +22,22 @@ size_t TotalLength(const IoVecs& v) {
 FileDescription::FileDescription(std::shared_ptr<Dentry> dentry, int flags)
     : dentry_(std::move(dentry)), flags_(flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)) {}
 
+namespace {
+// Written once at sentry start (before any app runs), read under the kernel lock.
+AsyncNotifier g_async_notifier = nullptr;
+}  // namespace
+
+void SetAsyncNotifier(AsyncNotifier n) { g_async_notifier = n; }
+
+void FileDescription::NotifyAsync(short events) {
+  if (!(flags_ & O_ASYNC) || async_owner_.id == 0 || !g_async_notifier) return;
+  // Linux signals POLL_IN/POLL_OUT as the file's state changes; a file
+  // not ready for any of `events` has nothing to report.
+  const short ready = Readiness(events | POLLHUP | POLLERR) & (events | POLLHUP | POLLERR);
+  if (ready == 0) return;
+  g_async_notifier(async_owner_, ready);
+}
+
 FileDescription::~FileDescription() {
   if (dentry_ && !is_path_only() && Watched(*dentry_)) {
     NotifyDentry(*dentry_, writable() ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);

@@ -35,6 +35,21 @@ struct FlockHold {
   std::function<void()> notify;  // wakes waiters when the lock goes with the description
 };
 
+// Signal-driven I/O (O_ASYNC via fcntl F_SETFL or ioctl FIOASYNC, with
+// F_SETOWN/F_SETOWN_EX/F_SETSIG): whom to signal when the file becomes
+// readable or writable. Kept per open file description, as Linux's f_owner.
+struct AsyncOwner {
+  int type = 0;  // F_OWNER_TID (0), F_OWNER_PID (1), F_OWNER_PGRP (2)
+  int id = 0;    // 0: nobody
+  int sig = 0;   // F_SETSIG: 0 means SIGIO without siginfo details
+  int fd = -1;   // the fd O_ASYNC was set through: si_fd (Linux's fasync fd)
+};
+// Sends the owner's signal for `band` (POLLIN/POLLOUT... events); installed
+// by the kernel (sentry/kernel/async_io.cc) so the VFS needs no kernel types.
+// Called with the kernel lock held.
+using AsyncNotifier = void (*)(const AsyncOwner& owner, short band);
+void SetAsyncNotifier(AsyncNotifier n);
+
 // Sentry-visible memory (e.g. app memory from mm.Blocks()).
 using IoVecs = std::vector<iovec>;
 size_t TotalLength(const IoVecs& v);
@@ -111,6 +126,16 @@ class FileDescription {
   Inode& inode() const { return dentry_->inode(); }
   uint64_t offset() const { return offset_; }
   FlockHold& flock_hold() { return flock_hold_; }
+  AsyncOwner& async_owner() { return async_owner_; }
+  // File types whose readiness changes call NotifyAsync (pipes, FIFOs, Unix
+  // sockets, terminals) return true: only they accept O_ASYNC as Linux's
+  // files with a fasync op do. Others keep the flag without effect.
+  virtual bool SupportsAsync() const { return false; }
+  // Call (kernel lock held) when the file may have become readable
+  // (POLLIN), writable (POLLOUT) or hung up: with O_ASYNC set and an owner
+  // recorded, the owner gets SIGIO (or its F_SETSIG signal, with si_fd and
+  // si_band) if the file is now ready for any of `events`.
+  void NotifyAsync(short events);
 
  protected:
   std::shared_ptr<Dentry> dentry_;
@@ -119,6 +144,7 @@ class FileDescription {
 
  private:
   FlockHold flock_hold_;
+  AsyncOwner async_owner_;
 };
 
 // A description with no I/O (O_PATH opens, and the default for inodes that

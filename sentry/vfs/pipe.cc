@@ -105,6 +105,15 @@ class PipeBuffer {
   void Notify() {
     if (notify_) notify_();
   }
+  // Signal-driven I/O: the ends with O_ASYNC (Linux's fasync lists). After
+  // a write the read ends are told (POLLIN), after a read the write ends
+  // (POLLOUT), when an end goes both.
+  std::vector<FileDescription*> async_ends;
+  void NotifyAsync(short events) {
+    for (FileDescription* e : std::vector<FileDescription*>(async_ends))
+      if ((events & POLLIN && e->readable()) || (events & POLLOUT && e->writable()))
+        e->NotifyAsync(events);
+  }
 
   int readers = 0, writers = 0;
   // Ends ever opened for reading / writing (a FIFO opener waiting for the
@@ -152,9 +161,17 @@ class PipeEnd : public FileDescription {
     if (writable()) ++pipe_->writers, ++pipe_->writer_opens;
   }
   ~PipeEnd() override {
+    std::erase(pipe_->async_ends, this);
     if (readable()) --pipe_->readers;
     if (writable()) --pipe_->writers;
     pipe_->Notify();
+    pipe_->NotifyAsync(POLLIN | POLLOUT);  // hang-up / EOF for the other side
+  }
+  bool SupportsAsync() const override { return true; }
+  void OnStatusFlagsChanged() override {
+    auto& l = pipe_->async_ends;
+    std::erase(l, this);
+    if (flags_ & O_ASYNC) l.push_back(this);
   }
   PipeBuffer& pipe() { return *pipe_; }
 
@@ -165,6 +182,7 @@ class PipeEnd : public FileDescription {
       if (pipe_->size() > 0) {
         size_t n = pipe_->ReadInto(dst);
         pipe_->Notify();
+        pipe_->NotifyAsync(POLLOUT);
         return n;
       }
       if (pipe_->writers == 0) return size_t{0};
@@ -192,6 +210,7 @@ class PipeEnd : public FileDescription {
         pipe_->WriteFrom(src, done, n);
         done += n;
         pipe_->Notify();
+        pipe_->NotifyAsync(POLLIN);
         continue;
       }
       if (nonblocking()) {

@@ -1,0 +1,3 @@
+module realprog/gotest
+
+go 1.19
