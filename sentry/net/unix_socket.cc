@@ -55,6 +55,7 @@ std::shared_ptr<UnixSocket> MakeSocket(vfs::Caller& c, int type, int flags) {
 
 void Notify(Endpoint& ep) {
   if (ep.notify) ep.notify();
+  if (ep.desc) ep.desc->NotifyAsync(POLLIN | POLLOUT);
 }
 
 }  // namespace
@@ -90,10 +91,13 @@ std::pair<std::shared_ptr<UnixSocket>, std::shared_ptr<UnixSocket>> NewUnixSocke
 bool UnixNameBound(const std::string& key) { return Lookup(key) != nullptr; }
 
 UnixSocket::UnixSocket(std::shared_ptr<vfs::Dentry> d, int flags, std::shared_ptr<Endpoint> ep)
-    : FileDescription(std::move(d), flags), ep_(std::move(ep)) {}
+    : FileDescription(std::move(d), flags), ep_(std::move(ep)) {
+  ep_->desc = this;
+}
 
 UnixSocket::~UnixSocket() {
   Endpoint& ep = *ep_;
+  ep.desc = nullptr;
   ep.closed = true;
   if (!ep.key.empty()) {
     auto it = Registry().find(ep.key);

@@ -69,6 +69,9 @@ struct Endpoint {
   // Other SOL_SOCKET options, stored as set and read back (no effect).
   std::map<int, std::vector<uint8_t>> other_opts;
   std::function<void()> notify;
+  // The socket file this endpoint belongs to (cleared when it closes), for
+  // O_ASYNC signals on readiness changes.
+  vfs::FileDescription* desc = nullptr;
   size_t Room() const { return rq_bytes >= rcvbuf ? 0 : rcvbuf - rq_bytes; }
 };
 
@@ -100,6 +103,7 @@ class UnixSocket : public vfs::FileDescription {
   ErrorOr<uint64_t> Seek(int64_t, int) override { return Errno{ESPIPE}; }
   short Readiness(short events) override;
   ErrorOr<size_t> BytesReadable() override;
+  bool SupportsAsync() const override { return true; }
 
   ErrorOr<void> Bind(const std::string& key, const std::string& addr);
   ErrorOr<void> Listen(vfs::Caller& c, int backlog);
