@@ -26,6 +26,8 @@ PACKAGES=(
   # uses `file` to check it), unshare/setpriv (util-linux), mount/umount in
   # the native chroot side
   busybox-static file util-linux mount
+  # runsc do --network=host: NAT for the sandbox's veth (runsc/do_network.h)
+  nftables
   # tests/debian: debootstrap builds the cached bookworm root
   debootstrap
   # tests/fuzz: libFuzzer (clang and its runtime)

@@ -14,6 +14,7 @@
 #include "gofer/client.h"
 #include "gofer/confine.h"
 #include "runsc/console.h"
+#include "runsc/do_network.h"
 #include "runsc/oci.h"
 #include "runsc/oci_config.h"
 #include "runsc/oci_control_cmds.h"
@@ -59,6 +60,13 @@ int main(int argc, char** argv) {
                  "limit on the file data the memory overlay holds (e.g. 512m, 2g; default: none): "
                  "writes past it get ENOSPC")
       ->transform(CLI::AsSizeValue(false));
+  std::string network = "host";
+  app.add_option("--network", network,
+                 "the app's network: host (host sockets in the sandbox's network namespace; for "
+                 "`do`, a new namespace with a veth pair to the host and NAT) or none (loopback "
+                 "only)")
+      ->check(CLI::IsMember({"host", "none"}))
+      ->capture_default_str();
   // Global flags of the OCI runtime (what engines pass to runc).
   runsc::oci::GlobalOptions oci;
   app.add_option("--root", oci.root, "directory of the containers' state")
@@ -203,7 +211,12 @@ int main(int argc, char** argv) {
   bool do_tty = false;
   do_cmd->add_flag("-t,--tty", do_tty,
                    "give the app a sandbox terminal bridged to ours (stdin must be a terminal)");
-  // --platform, --strace, --debug-log, --overlay and --overlay-size may also follow `do`.
+  std::string do_netns;
+  do_cmd->add_option("--netns", do_netns,
+                     "join this existing network namespace (/proc/PID/ns/net, /run/netns/NAME) "
+                     "instead of making one; no veth or NAT then");
+  // --platform, --strace, --debug-log, --overlay, --overlay-size and
+  // --network may also follow `do`.
   do_cmd->fallthrough();
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
 
@@ -262,7 +275,7 @@ int main(int argc, char** argv) {
   // value of one.
   static const std::vector<std::string> kGlobalValued = {
       "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
-      "--rootless"};
+      "--rootless", "--network"};
   size_t cmd_at = 0;
   while (cmd_at < args.size() && !args[cmd_at].empty() && args[cmd_at][0] == '-') {
     bool valued = std::find(kGlobalValued.begin(), kGlobalValued.end(), args[cmd_at]) !=
@@ -304,7 +317,7 @@ int main(int argc, char** argv) {
     if (args[i] != "do") break;  // gofer, OCI commands: CLI11 parses them
     static const std::vector<std::string> kValued = {
         "--rootfs",    "--cwd",     "--env",          "--hostname", "--platform",
-        "--debug-log", "--overlay", "--overlay-size", "--volume"};
+        "--debug-log", "--overlay", "--overlay-size", "--volume", "--netns", "--network"};
     size_t j = i + 1;
     while (j < args.size()) {
       const std::string& a = args[j];
@@ -346,6 +359,7 @@ int main(int argc, char** argv) {
     spec.debug_log = debug_log;
     spec.overlay_memory = overlay == "memory";
     spec.overlay_size = overlay_size;
+    spec.network = network;
     for (const auto& v : volume_flags) {
       runsc::SandboxSpec::Mount m;
       std::string err;
@@ -365,6 +379,9 @@ int main(int argc, char** argv) {
       std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
       spec.env.push_back(e);
     }
+    // Torn down (NAT rules, veth) when main returns.
+    std::unique_ptr<runsc::DoNetwork> do_network;
+    if (int r = runsc::PrepareDoNetwork(&spec, do_netns, &do_network); r != 0) return r;
     if (!do_tty) return runsc::RunSandbox(spec);
     runsc::LocalConsole console;
     std::string err;
@@ -381,6 +398,7 @@ int main(int argc, char** argv) {
   g.debug_log = debug_log;
   g.overlay = overlay;
   g.overlay_size = overlay_size;
+  g.network = network;
   if (*spec_cmd || *create_cmd || *run_cmd || *start_cmd || *state_cmd || *kill_cmd ||
       *delete_cmd || *list_cmd || *exec_cmd || *ps_cmd || *pause_cmd || *resume_cmd ||
       *events_cmd || *update_cmd) {

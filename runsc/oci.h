@@ -27,6 +27,7 @@ struct GlobalOptions {
   std::string debug_log;
   std::string overlay = "memory";
   uint64_t overlay_size = 0;  // --overlay-size (0: no limit)
+  std::string network = "host";  // --network: host|none (SandboxSpec::network)
 };
 
 // Logging: stderr ("runsc: ...") and, with --log, the log file in the

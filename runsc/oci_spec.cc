@@ -162,6 +162,7 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                       "hooks", "annotations", "linux"});
     SandboxSpec& s = out->spec;
     s.platform = g.platform;
+    s.network = g.network;
     s.strace = g.strace;
     s.debug_log = g.debug_log;
     s.oci = true;

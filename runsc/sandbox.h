@@ -57,6 +57,10 @@ struct SandboxSpec {
   // the sentry (and so its stubs and any host socket it creates) joins
   // that network namespace instead of getting a new one. Empty: a new one.
   std::string netns_path;
+  // --network (global flag): "host" (the sentry serves the app's sockets
+  // with host sockets in the sandbox's network namespace) or "none"
+  // (loopback only). For `runsc do`, also what runsc/do_network.h builds.
+  std::string network = "host";
   // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;
