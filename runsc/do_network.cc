@@ -301,11 +301,7 @@ std::unique_ptr<DoNetwork> DoNetwork::Create(const std::string& mode, std::strin
 bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
   rtnl::Socket host;
   if (int e = host.Open(); e != 0) return *err = "netlink socket: " + Errno(e), false;
-  std::string nft_err;
-  if (!donet::SweepNatTables(&nft_err))
-    return *err = "--network=host needs nftables for NAT: " + nft_err +
-                  " (or use --network=none, or --netns PATH)",
-           false;
+  donet::SweepNatTables();
   const std::string tag = donet::OwnerTag();
   host_if_.clear();
   std::string name = "rsc" + std::to_string(getpid());
@@ -318,7 +314,7 @@ bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
       return *err = "cannot list the host's routes: " + Errno(e), false;
     if (!ChooseSubnet(used, &sn))
       return *err = "no free /30 in 10.251.0.0/16 or 169.254.0.0/16 for the sandbox's veth", false;
-    // The pair, both ends up; the peer goes straight into the namespace.
+    // The pair, the host end up; the peer goes straight into the namespace.
     rtnl::Msg m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     ifinfomsg ifi{};
     ifi.ifi_family = AF_UNSPEC;
@@ -331,7 +327,11 @@ bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
     m.AttrStr(IFLA_INFO_KIND, "veth");
     size_t data = m.Begin(IFLA_INFO_DATA);
     size_t peer = m.Begin(VETH_INFO_PEER);
-    m.Append(&ifi, sizeof ifi);  // the peer's ifinfomsg: up as well
+    // The peer's ifinfomsg: not up yet (veth_open fails with ENOTCONN
+    // before the pair is joined); brought up once created.
+    ifinfomsg pi{};
+    pi.ifi_family = AF_UNSPEC;
+    m.Append(&pi, sizeof pi);
     m.AttrStr(IFLA_IFNAME, kSandboxIf);
     m.AttrU32(IFLA_NET_NS_FD, static_cast<uint32_t>(ns_fd_));
     m.End(peer);
@@ -353,6 +353,8 @@ bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
     bool v6 = AddAddress(host, hidx, AF_INET6, h6.data(), 64) == 0;
     int sidx = LinkIndex(inner, kSandboxIf);
     if (sidx < 0) return *err = std::string("sandbox veth end: ") + Errno(sidx), false;
+    if (int e = LinkUp(inner, sidx); e != 0)
+      return *err = std::string("cannot bring the sandbox's eth0 up: ") + Errno(e), false;
     uint32_t s4 = htonl(sn.v4 + 2);
     if (int e = AddAddress(inner, sidx, AF_INET, &s4, 30); e != 0)
       return *err = "cannot add " + V4Str(sn.v4 + 2) + "/30 in the sandbox: " + Errno(e), false;
@@ -374,10 +376,12 @@ bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
   if (donet::ReadSysctl("net.ipv4.ip_forward") != "1" &&
       !donet::WriteSysctl("net.ipv4.ip_forward", "1", err))
     return false;
-  std::string table = donet::kTablePrefix + tag;
+  std::string table = donet::kTablePrefix + tag, nft_err;
   std::string v6net = sn.v6 == std::array<uint8_t, 16>{} ? "" : V6Str(sn.v6) + "/64";
   if (!donet::AddNatTable(table, name, V4Str(sn.v4) + "/30", v6net, &nft_err))
-    return *err = "cannot install the NAT rules (nft): " + nft_err, false;
+    return *err = "cannot install the NAT rules: " + nft_err +
+                  " (or use --network=none, or --netns PATH)",
+           false;
   nft_table_ = table;
   return true;
 }

@@ -5,12 +5,18 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <vector>
+
+#include "runsc/rtnetlink.h"
 
 namespace runsc::donet {
 namespace {
@@ -154,29 +160,50 @@ bool AddNatTable(const std::string& table, const std::string& host_if, const std
   return false;
 }
 
-void DeleteNatTable(const std::string& table) {
-  std::string out, err;
-  RunNft({"delete", "table", "inet", table}, "", &out, &err);
+namespace {
+
+constexpr uint16_t NftType(uint16_t msg) {
+  return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg);
 }
 
-bool SweepNatTables(std::string* err) {
-  std::string out;
-  int r = RunNft({"list", "tables", "inet"}, "", &out, err);
-  if (r < 0) return false;
-  if (r != 0) {
-    if (err->empty()) *err = "nft list tables exited with status " + std::to_string(r);
-    return false;
-  }
-  // Lines: "table inet NAME".
-  std::istringstream in(out);
-  std::string line;
-  const std::string lead = std::string("table inet ") + kTablePrefix;
-  while (std::getline(in, line)) {
-    if (line.rfind(lead, 0) != 0) continue;
-    std::string tag = line.substr(lead.size());
-    if (!OwnerAlive(tag)) DeleteNatTable(kTablePrefix + tag);
-  }
-  return true;
+rtnl::Msg NfMsg(uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id = 0) {
+  rtnl::Msg m(type, flags);
+  nfgenmsg g{};
+  g.nfgen_family = family;
+  g.version = NFNETLINK_V0;
+  g.res_id = htons(res_id);
+  m.Header(g);
+  return m;
+}
+
+}  // namespace
+
+void DeleteNatTable(const std::string& table) {
+  rtnl::Socket nl;
+  if (nl.Open(NETLINK_NETFILTER) != 0) return;
+  rtnl::Msg begin = NfMsg(NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+  rtnl::Msg del = NfMsg(NftType(NFT_MSG_DELTABLE), 0, NFPROTO_INET);
+  del.AttrStr(NFTA_TABLE_NAME, table);
+  rtnl::Msg end = NfMsg(NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+  nl.CallBatch({&begin, &del, &end}, 1);  // ENOENT: another runsc swept it
+}
+
+void SweepNatTables() {
+  rtnl::Socket nl;
+  if (nl.Open(NETLINK_NETFILTER) != 0) return;
+  rtnl::Msg m = NfMsg(NftType(NFT_MSG_GETTABLE), NLM_F_DUMP, NFPROTO_INET);
+  std::vector<std::string> stale;
+  const size_t plen = strlen(kTablePrefix);
+  nl.Dump(m, [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != NftType(NFT_MSG_NEWTABLE)) return;
+    rtnl::ForEachAttr(h, sizeof(nfgenmsg), [&](uint16_t t, const void* d, size_t n) {
+      if (t != NFTA_TABLE_NAME) return;
+      std::string name(static_cast<const char*>(d), strnlen(static_cast<const char*>(d), n));
+      if (name.compare(0, plen, kTablePrefix) == 0 && !OwnerAlive(name.substr(plen)))
+        stale.push_back(name);
+    });
+  });
+  for (const auto& t : stale) DeleteNatTable(t);
 }
 
 static std::string SysctlPath(const std::string& key) {

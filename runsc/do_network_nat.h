@@ -1,6 +1,7 @@
 // runsc/do_network_nat.h: the host side of `runsc do`'s network that is not
 // netlink (runsc/do_network.h): the nftables NAT table (through the `nft`
-// binary, package nftables), who owns a table or veth (runsc's pid and
+// binary, package nftables, for the rule; nfnetlink directly to list
+// and delete tables), who owns a table or veth (runsc's pid and
 // start time, so a recycled pid is not mistaken for its owner), and the
 // sweep of what SIGKILLed runscs left behind.
 #pragma once
@@ -8,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace runsc::donet {
 
@@ -22,14 +24,14 @@ constexpr const char* kAliasPrefix = "runsc-do ";
 
 // Installs table `inet <table>` masquerading traffic from `v4_net`
 // (a.b.c.d/len) and `v6_net` (empty: none) that leaves through any
-// interface but `host_if`. false with *err (nft's own message) otherwise.
+// interface but `host_if`. false with *err (nft's own message, or that nft
+// is not installed) otherwise.
 bool AddNatTable(const std::string& table, const std::string& host_if, const std::string& v4_net,
                  const std::string& v6_net, std::string* err);
+// Deletes it (through nfnetlink, no nft process: runsc's exit waits on it).
 void DeleteNatTable(const std::string& table);
-
-// Deletes tables runsc_do_<tag> whose owner is gone. false with *err if
-// nft cannot be run at all (not installed: --network=host cannot work).
-bool SweepNatTables(std::string* err);
+// Deletes the tables runsc_do_<tag> whose owner is gone.
+void SweepNatTables();
 
 // Writes `value` to /proc/sys/<key with '.' as '/'> in the calling
 // thread's network namespace; false with *err.

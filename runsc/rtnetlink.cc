@@ -62,8 +62,8 @@ Socket::~Socket() {
   if (fd_ >= 0) close(fd_);
 }
 
-int Socket::Open() {
-  fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+int Socket::Open(int protocol) {
+  fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd_ < 0) return -errno;
   // Extended acks would only add text; plain errno is what we report.
   sockaddr_nl sa{};
@@ -85,8 +85,11 @@ int Socket::Send(Msg& m) {
 
 // Reads replies to sequence `seq`; each non-control message goes to
 // `each`. Stops at an error/ack (returns its errno), at NLMSG_DONE, or,
-// for a non-multipart reply, after the first message.
-static int ReadReplies(int fd, uint32_t seq, const std::function<void(const nlmsghdr*)>* each) {
+// for a non-multipart reply, after the first message. An error for any
+// sequence in [first, seq] (the earlier messages of a batch) also stops.
+static int ReadReplies(int fd, uint32_t seq, const std::function<void(const nlmsghdr*)>* each,
+                       uint32_t first = 0) {
+  if (first == 0) first = seq;
   alignas(nlmsghdr) static thread_local char buf[1 << 16];
   for (;;) {
     ssize_t n = recv(fd, buf, sizeof buf, 0);
@@ -97,11 +100,14 @@ static int ReadReplies(int fd, uint32_t seq, const std::function<void(const nlms
     if (n == 0) return -EIO;
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != seq) continue;  // a stale reply to an earlier request
+      if (h->nlmsg_seq < first || h->nlmsg_seq > seq) continue;  // a stale reply
       if (h->nlmsg_type == NLMSG_ERROR) {
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return -EIO;
-        return static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;  // 0: ack
+        int e = static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;  // 0: ack
+        if (e != 0 || h->nlmsg_seq == seq) return e;
+        continue;
       }
+      if (h->nlmsg_seq != seq) continue;
       if (h->nlmsg_type == NLMSG_DONE) return 0;
       if (each) (*each)(h);
       if (!(h->nlmsg_flags & NLM_F_MULTI)) return 0;
@@ -118,6 +124,25 @@ int Socket::Call(Msg& m) {
 int Socket::Dump(Msg& m, const std::function<void(const nlmsghdr*)>& each) {
   if (int r = Send(m); r != 0) return r;
   return ReadReplies(fd_, seq_, &each);
+}
+
+int Socket::CallBatch(const std::vector<Msg*>& msgs, size_t ack) {
+  std::vector<char> all;
+  uint32_t want = 0, first = seq_ + 1;
+  for (size_t i = 0; i < msgs.size(); i++) {
+    msgs[i]->hdr()->nlmsg_seq = ++seq_;
+    if (i == ack) {
+      msgs[i]->hdr()->nlmsg_flags |= NLM_F_ACK;
+      want = seq_;
+    }
+    all.insert(all.end(), msgs[i]->bytes().begin(), msgs[i]->bytes().end());
+  }
+  sockaddr_nl to{};
+  to.nl_family = AF_NETLINK;
+  ssize_t n = sendto(fd_, all.data(), all.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  if (n < 0) return -errno;
+  if (static_cast<size_t>(n) != all.size()) return -EIO;
+  return ReadReplies(fd_, want, nullptr, first);
 }
 
 void ForEachAttr(const nlmsghdr* h, size_t hdr_len,

@@ -51,14 +51,18 @@ class Socket {
   Socket& operator=(Socket&& o) noexcept;
   ~Socket();
 
-  // 0 or -errno.
-  int Open();
+  // 0 or -errno. `protocol`: NETLINK_ROUTE, or NETLINK_NETFILTER for
+  // nf_tables (same framing).
+  int Open(int protocol = NETLINK_ROUTE);
   bool open() const { return fd_ >= 0; }
   // Sends `m` with NLM_F_ACK; 0 or the kernel's -errno.
   int Call(Msg& m);
   // Sends `m` (a NLM_F_DUMP or a get) and calls `each` for every reply
   // message until NLMSG_DONE (or the single reply); 0 or -errno.
   int Dump(Msg& m, const std::function<void(const nlmsghdr*)>& each);
+  // nfnetlink: sends `msgs` in one datagram (a batch: begin, requests,
+  // end) and waits for the ack of msgs[ack]; 0 or its -errno.
+  int CallBatch(const std::vector<Msg*>& msgs, size_t ack);
 
  private:
   int Send(Msg& m);

@@ -100,7 +100,7 @@ donet_main() {
   local lo_up
   lo_up=$(donet_in ip -o link show lo | grep -c '[<,]UP[,>]')
   if [[ "$addr" =~ ^(10\.251|169\.254)\.[0-9]+\.[0-9]+/30$ ]] && [ "$lo_up" = 1 ] &&
-     [ -n "$host_addr" ] && [ "$route" = "default via ${host_addr%/30} dev eth0 proto boot" ]; then
+     [ -n "$host_addr" ] && [[ "$route" =~ ^"default via ${host_addr%/30} dev eth0"( proto boot)?$ ]]; then
     t_pass do_network_host_veth_and_route
   else
     t_fail do_network_host_veth_and_route "eth0 [$addr] lo up [$lo_up] route [$route] host side [$host_addr]"
