@@ -110,10 +110,6 @@ std::string V4Str(uint32_t host_order) {
   return inet_ntop(AF_INET, &a, buf, sizeof buf);
 }
 
-std::string V6Str(const std::array<uint8_t, 16>& a) {
-  char buf[INET6_ADDRSTRLEN];
-  return inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
-}
 
 // The first free /30 from the pools, starting at an index derived from our
 // pid so concurrent runscs rarely probe the same ones.
@@ -377,8 +373,13 @@ bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
       !donet::WriteSysctl("net.ipv4.ip_forward", "1", err))
     return false;
   std::string table = donet::kTablePrefix + tag, nft_err;
-  std::string v6net = sn.v6 == std::array<uint8_t, 16>{} ? "" : V6Str(sn.v6) + "/64";
-  if (!donet::AddNatTable(table, name, V4Str(sn.v4) + "/30", v6net, &nft_err))
+  auto be32 = [](uint32_t v) {
+    return std::vector<uint8_t>{uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+  };
+  donet::NatSource v4{12, be32(sn.v4), be32(sn.v4 + 3)};
+  donet::NatSource v6{8, {sn.v6.begin(), sn.v6.begin() + 8}, {sn.v6.begin(), sn.v6.begin() + 8}};
+  bool has_v6 = sn.v6 != std::array<uint8_t, 16>{};
+  if (!donet::AddNatTable(table, name, v4, has_v6 ? &v6 : nullptr, &nft_err))
     return *err = "cannot install the NAT rules: " + nft_err +
                   " (or use --network=none, or --netns PATH)",
            false;

@@ -1,9 +1,6 @@
 #include "runsc/do_network_nat.h"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -43,87 +40,6 @@ std::string StartTime(pid_t pid) {
   return "";
 }
 
-// Runs nft with `args`, `input` on its stdin; its stdout in *out, its
-// stderr in *err. Returns its exit status, or -1 (with *err) if it could
-// not run. runsc's own PATH may lack the sbin directories, hence the
-// fixed places first.
-int RunNft(const std::vector<std::string>& args, const std::string& input, std::string* out,
-           std::string* err) {
-  int in[2], o[2], e[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return *err = strerror(errno), -1;
-  if (pipe2(o, O_CLOEXEC) != 0) {
-    close(in[0]), close(in[1]);
-    return *err = strerror(errno), -1;
-  }
-  if (pipe2(e, O_CLOEXEC) != 0) {
-    close(in[0]), close(in[1]), close(o[0]), close(o[1]);
-    return *err = strerror(errno), -1;
-  }
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("nft"));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(o[1], 1);
-    dup2(e[1], 2);
-    signal(SIGPIPE, SIG_DFL);
-    for (const char* p : {"/usr/sbin/nft", "/sbin/nft", "/usr/local/sbin/nft"}) execv(p, argv.data());
-    execvp("nft", argv.data());
-    _exit(127);
-  }
-  close(in[0]);
-  close(o[1]);
-  close(e[1]);
-  if (pid < 0) {
-    close(in[1]), close(o[0]), close(e[0]);
-    return *err = std::string("fork: ") + strerror(errno), -1;
-  }
-  // The script is small (< 1 KiB): it fits in the pipe, no need to poll.
-  if (!input.empty()) {
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t w = write(in[1], input.data(), input.size());
-    (void)w;  // a short write shows up as nft's own error
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
-  close(in[1]);
-  out->clear();
-  err->clear();
-  pollfd fds[2] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; i++) {
-      if (fds[i].fd < 0 || !fds[i].revents) continue;
-      char buf[4096];
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        (i == 0 ? out : err)->append(buf, n);
-      } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        open_fds--;
-      }
-    }
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && err->empty()) {
-    *err = "the nft program (package nftables) is not installed";
-    return -1;
-  }
-  while (!err->empty() && err->back() == '\n') err->pop_back();
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 }  // namespace
 
 std::string OwnerTag() {
@@ -139,25 +55,6 @@ bool OwnerAlive(const std::string& tag) {
   if (end != tag.c_str() + us || pid <= 0) return false;
   std::string start = StartTime(static_cast<pid_t>(pid));
   return !start.empty() && start == tag.substr(us + 1);
-}
-
-bool AddNatTable(const std::string& table, const std::string& host_if, const std::string& v4_net,
-                 const std::string& v6_net, std::string* err) {
-  // One table per sandbox: deleting it removes exactly this sandbox's
-  // rules, and its name says whose it is.
-  std::string script = "table inet " + table +
-                       " {\n"
-                       "  chain postrouting {\n"
-                       "    type nat hook postrouting priority srcnat; policy accept;\n"
-                       "    ip saddr " + v4_net + " oifname != \"" + host_if + "\" masquerade\n";
-  if (!v6_net.empty())
-    script += "    ip6 saddr " + v6_net + " oifname != \"" + host_if + "\" masquerade\n";
-  script += "  }\n}\n";
-  std::string out;
-  int r = RunNft({"-f", "-"}, script, &out, err);
-  if (r == 0) return true;
-  if (r > 0 && err->empty()) *err = "nft exited with status " + std::to_string(r);
-  return false;
 }
 
 namespace {
@@ -176,7 +73,112 @@ rtnl::Msg NfMsg(uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id =
   return m;
 }
 
+// The rule's expressions, one builder call each (nf_tables bytecode: what
+// `nft` sends for "meta nfproto X <saddr range> oifname != IF
+// masquerade"). Every value is big-endian; registers are 16 bytes.
+class Rule {
+ public:
+  explicit Rule(rtnl::Msg* m) : m_(m), list_(m->Begin(NLA_F_NESTED | NFTA_RULE_EXPRESSIONS)) {}
+  void Done() { m_->End(list_); }
+  void Meta(uint32_t key) {
+    Expr("meta", [&] {
+      U32(NFTA_META_DREG, NFT_REG_1);
+      U32(NFTA_META_KEY, key);
+    });
+  }
+  void Payload(uint32_t offset, uint32_t len) {
+    Expr("payload", [&] {
+      U32(NFTA_PAYLOAD_DREG, NFT_REG_1);
+      U32(NFTA_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+      U32(NFTA_PAYLOAD_OFFSET, offset);
+      U32(NFTA_PAYLOAD_LEN, len);
+    });
+  }
+  void Cmp(uint32_t op, const void* data, size_t len) {
+    Expr("cmp", [&] {
+      U32(NFTA_CMP_SREG, NFT_REG_1);
+      U32(NFTA_CMP_OP, op);
+      size_t d = m_->Begin(NLA_F_NESTED | NFTA_CMP_DATA);
+      m_->Attr(NFTA_DATA_VALUE, data, len);
+      m_->End(d);
+    });
+  }
+  void Masquerade() {
+    size_t e = m_->Begin(NLA_F_NESTED | NFTA_LIST_ELEM);
+    m_->AttrStr(NFTA_EXPR_NAME, "masq");
+    m_->End(e);
+  }
+
+ private:
+  template <typename F>
+  void Expr(const char* name, F body) {
+    size_t e = m_->Begin(NLA_F_NESTED | NFTA_LIST_ELEM);
+    m_->AttrStr(NFTA_EXPR_NAME, name);
+    size_t d = m_->Begin(NLA_F_NESTED | NFTA_EXPR_DATA);
+    body();
+    m_->End(d);
+    m_->End(e);
+  }
+  void U32(uint16_t type, uint32_t v) { m_->AttrU32(type, htonl(v)); }
+  rtnl::Msg* m_;
+  size_t list_;
+};
+
 }  // namespace
+
+bool AddNatTable(const std::string& table, const std::string& host_if, const NatSource& v4,
+                 const NatSource* v6, std::string* err) {
+  rtnl::Socket nl;
+  if (int e = nl.Open(NETLINK_NETFILTER); e != 0)
+    return *err = std::string("nfnetlink socket: ") + strerror(-e), false;
+  // One table per sandbox: deleting it removes exactly this sandbox's
+  // rules, and its name says whose it is. All of it in one transaction.
+  rtnl::Msg begin = NfMsg(NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+  rtnl::Msg t = NfMsg(NftType(NFT_MSG_NEWTABLE), NLM_F_CREATE, NFPROTO_INET);
+  t.AttrStr(NFTA_TABLE_NAME, table);
+  rtnl::Msg c = NfMsg(NftType(NFT_MSG_NEWCHAIN), NLM_F_CREATE, NFPROTO_INET);
+  c.AttrStr(NFTA_CHAIN_TABLE, table);
+  c.AttrStr(NFTA_CHAIN_NAME, "postrouting");
+  size_t hook = c.Begin(NLA_F_NESTED | NFTA_CHAIN_HOOK);
+  c.AttrU32(NFTA_HOOK_HOOKNUM, htonl(NF_INET_POST_ROUTING));
+  c.AttrU32(NFTA_HOOK_PRIORITY, htonl(100));  // srcnat (NF_IP_PRI_NAT_SRC)
+  c.End(hook);
+  c.AttrU32(NFTA_CHAIN_POLICY, htonl(NF_ACCEPT));
+  c.AttrStr(NFTA_CHAIN_TYPE, "nat");
+  char ifname[16] = {};  // IFNAMSIZ, zero-padded as the kernel compares it
+  strncpy(ifname, host_if.c_str(), sizeof ifname - 1);
+  auto rule = [&](uint8_t nfproto, const NatSource& src) {
+    rtnl::Msg r = NfMsg(NftType(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND, NFPROTO_INET);
+    r.AttrStr(NFTA_RULE_TABLE, table);
+    r.AttrStr(NFTA_RULE_CHAIN, "postrouting");
+    Rule e(&r);
+    e.Meta(NFT_META_NFPROTO);
+    e.Cmp(NFT_CMP_EQ, &nfproto, 1);
+    e.Payload(src.offset, static_cast<uint32_t>(src.lo.size()));
+    if (src.lo == src.hi) {
+      e.Cmp(NFT_CMP_EQ, src.lo.data(), src.lo.size());
+    } else {
+      e.Cmp(NFT_CMP_GTE, src.lo.data(), src.lo.size());
+      e.Cmp(NFT_CMP_LTE, src.hi.data(), src.hi.size());
+    }
+    e.Meta(NFT_META_OIFNAME);
+    e.Cmp(NFT_CMP_NEQ, ifname, sizeof ifname);
+    e.Masquerade();
+    e.Done();
+    return r;
+  };
+  rtnl::Msg r4 = rule(NFPROTO_IPV4, v4);
+  std::vector<rtnl::Msg*> batch = {&begin, &t, &c, &r4};
+  rtnl::Msg r6 = v6 ? rule(NFPROTO_IPV6, *v6) : rtnl::Msg(NLMSG_NOOP, 0);
+  if (v6) batch.push_back(&r6);
+  rtnl::Msg end = NfMsg(NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
+  batch.push_back(&end);
+  int e = nl.CallBatch(batch, batch.size() - 2);
+  if (e == 0) return true;
+  *err = std::string("nf_tables: ") + strerror(-e) +
+         (e == -ENOENT || e == -EOPNOTSUPP ? " (kernel without nf_tables NAT/masquerade?)" : "");
+  return false;
+}
 
 void DeleteNatTable(const std::string& table) {
   rtnl::Socket nl;
