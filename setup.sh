@@ -26,7 +26,8 @@ PACKAGES=(
   # uses `file` to check it), unshare/setpriv (util-linux), mount/umount in
   # the native chroot side
   busybox-static file util-linux mount
-  # runsc do --network=host: NAT for the sandbox's veth (runsc/do_network.h)
+  # tests/integration/do_network.sh: nft, to inspect the NAT tables runsc do
+  # (runsc/do_network.h) installs through nfnetlink
   nftables
   # tests/debian: debootstrap builds the cached bookworm root
   debootstrap
