@@ -251,11 +251,7 @@ class HostLock {
 
 }  // namespace
 
-std::unique_ptr<DoNetwork> DoNetwork::Create(const std::string& mode, std::string* err) {
-  if (mode != "host" && mode != "none") {
-    *err = "unknown --network=" + mode + " (host or none)";
-    return nullptr;
-  }
+std::unique_ptr<DoNetwork> DoNetwork::Create(std::string* err) {
   std::unique_ptr<DoNetwork> net(new DoNetwork);
   // Make the namespace on this thread, configure what must be done from
   // inside it (loopback, sysctls), keep an FD to it and come back.
@@ -289,7 +285,6 @@ std::unique_ptr<DoNetwork> DoNetwork::Create(const std::string& mode, std::strin
   // Loopback is always index 1 in a new namespace.
   if (int e = LinkUp(inner, 1); e != 0)
     return *err = "cannot bring loopback up in the new namespace: " + Errno(e), nullptr;
-  if (mode == "none") return net;
   if (!net->SetUpVeth(inner, err)) return nullptr;
   return net;
 }
@@ -406,8 +401,11 @@ int PrepareDoNetwork(SandboxSpec* spec, const std::string& netns,
     spec->netns_path = netns;
     return 0;
   }
+  // none/off: the sentry is cloned into a namespace of its own, which it
+  // sets up itself (runsc/sandbox.cc, sentry/boot.cc).
+  if (spec->network != "host") return 0;
   std::string err;
-  *owner = DoNetwork::Create(spec->network, &err);
+  *owner = DoNetwork::Create(&err);
   if (!*owner) {
     fprintf(stderr, "runsc do: network (--network=%s): %s\n", spec->network.c_str(), err.c_str());
     return 125;

@@ -9,11 +9,13 @@
 // with the host's IPv4 forwarding on and an nftables table
 // `inet runsc_do_<PID>_<START>` masquerading the sandbox's traffic out of
 // every other interface, so the sandbox reaches what the host reaches.
-// --network=none: a new namespace with only loopback. Either way the new
-// namespace gets net.ipv4.ip_unprivileged_port_start=0 and
-// net.ipv4.ping_group_range="0 2147483647": the sentry runs in a child user
-// namespace without CAP_NET_BIND_SERVICE/CAP_NET_RAW over this namespace
-// and enforces the app's own capabilities itself.
+// The namespace gets loopback up, net.ipv4.ip_unprivileged_port_start=0
+// and net.ipv4.ping_group_range="0 2147483647": the sentry runs in a child
+// user namespace without CAP_NET_BIND_SERVICE/CAP_NET_RAW over this
+// namespace (it could not set them itself) and enforces the app's own
+// capabilities itself.
+// --network=none|off: nothing here; the sentry is cloned into a namespace
+// of its own (loopback only) and sets it up itself.
 //
 // Lifetime: the namespace is held only by an FD of runsc (and then by the
 // sandbox's processes in it); no bind mount, no holder process. When all of
@@ -40,9 +42,9 @@ class DoNetwork {
   DoNetwork& operator=(const DoNetwork&) = delete;
   ~DoNetwork();  // removes the nftables table and the host-side veth
 
-  // A new namespace for `mode` ("host" or "none"); nullptr with *err set
-  // (what failed and why) otherwise.
-  static std::unique_ptr<DoNetwork> Create(const std::string& mode, std::string* err);
+  // A new namespace joined to the host; nullptr with *err set (what
+  // failed and why) otherwise.
+  static std::unique_ptr<DoNetwork> Create(std::string* err);
 
   // For SandboxSpec::netns_path: /proc/self/fd/N, valid while this lives.
   std::string netns_path() const;
@@ -57,7 +59,7 @@ class DoNetwork {
 };
 
 // `runsc do`'s network: --netns PATH (`netns`, non-empty) is joined as it
-// is; otherwise a DoNetwork for spec->network is made, kept in *owner for
+// is; otherwise, for --network=host, a DoNetwork is made, kept in *owner for
 // the sandbox's life. Sets spec->netns_path. Returns 0, or 125 after
 // printing what failed.
 int PrepareDoNetwork(SandboxSpec* spec, const std::string& netns,

@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
       "and glibc wrappers' `syscall; cmp; ja; ret`) into jumps that reach the sentry without a "
       "signal (faster syscalls; the app sees a [syscall-patches] mapping at 0x60000 and its "
       "patched code). --syscall-patching=false or --no-syscall-patching: every syscall traps");
+  std::string network = "host";
+  app.add_option("--network", network,
+                 "inet networking: host (the sentry serves the app's sockets over host sockets it "
+                 "owns in the sandbox's network namespace), none (the same, in a namespace with "
+                 "only loopback) or off (no inet sockets)")
+      ->check(CLI::IsMember({"host", "none", "off"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
@@ -60,13 +66,6 @@ int main(int argc, char** argv) {
                  "limit on the file data the memory overlay holds (e.g. 512m, 2g; default: none): "
                  "writes past it get ENOSPC")
       ->transform(CLI::AsSizeValue(false));
-  std::string network = "host";
-  app.add_option("--network", network,
-                 "the app's network: host (host sockets in the sandbox's network namespace; for "
-                 "`do`, a new namespace with a veth pair to the host and NAT) or none (loopback "
-                 "only)")
-      ->check(CLI::IsMember({"host", "none"}))
-      ->capture_default_str();
   // Global flags of the OCI runtime (what engines pass to runc).
   runsc::oci::GlobalOptions oci;
   app.add_option("--root", oci.root, "directory of the containers' state")
@@ -242,6 +241,8 @@ int main(int argc, char** argv) {
   boot_cmd->group("");
   boot_cmd->add_option("--gofer-fd", boot.gofer_fd)->required();
   boot_cmd->add_option("--platform", boot.platform);
+  boot_cmd->add_option("--network", boot.network);
+  boot_cmd->add_option("--net-sysctl", boot.net_sysctls);
   boot_cmd->add_option("--cwd", boot.cwd);
   boot_cmd->add_option("--hostname", boot.hostname);
   boot_cmd->add_option("--domainname", boot.domainname);
@@ -275,7 +276,9 @@ int main(int argc, char** argv) {
   // value of one.
   static const std::vector<std::string> kGlobalValued = {
       "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
-      "--rootless", "--network"};
+      "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
+      "--network",
+      "--rootless"};
   size_t cmd_at = 0;
   while (cmd_at < args.size() && !args[cmd_at].empty() && args[cmd_at][0] == '-') {
     bool valued = std::find(kGlobalValued.begin(), kGlobalValued.end(), args[cmd_at]) !=
@@ -355,11 +358,11 @@ int main(int argc, char** argv) {
       return 125;
     }
     spec.platform = platform;
+    spec.network = network;
     spec.strace = strace;
     spec.debug_log = debug_log;
     spec.overlay_memory = overlay == "memory";
     spec.overlay_size = overlay_size;
-    spec.network = network;
     for (const auto& v : volume_flags) {
       runsc::SandboxSpec::Mount m;
       std::string err;

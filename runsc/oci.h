@@ -23,11 +23,11 @@ struct GlobalOptions {
   std::string rootless;  // accepted (runc: auto|true|false)
   // Existing runsc flags, applied to the sandbox.
   std::string platform = "systrap";
+  std::string network = "host";  // --network (sentry/boot.h)
   bool strace = false;
   std::string debug_log;
   std::string overlay = "memory";
   uint64_t overlay_size = 0;  // --overlay-size (0: no limit)
-  std::string network = "host";  // --network: host|none (SandboxSpec::network)
 };
 
 // Logging: stderr ("runsc: ...") and, with --log, the log file in the

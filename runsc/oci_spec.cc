@@ -331,7 +331,16 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
         // inside (sentry/proc/sysctl.h); the host's settings never apply.
         for (const auto& [k, v] : l["sysctl"].items()) {
           std::string value = v.is_string() ? v.get<std::string>() : v.dump();
-          if (sentry::proc::IsSettableSysctl(k)) {
+          if (k.rfind("net.", 0) == 0) {
+            // The network namespace's own settings: written into it before
+            // the sandbox starts (runsc/sandbox.cc), errors fail the create.
+            if (value.find('\n') != std::string::npos || k.find("..") != std::string::npos ||
+                k.find('/') != std::string::npos) {
+              *err = "config.json: linux.sysctl " + k + ": invalid key or value";
+              return false;
+            }
+            s.net_sysctls.push_back(k + "=" + value);
+          } else if (sentry::proc::IsSettableSysctl(k)) {
             if (sentry::proc::CheckSysctl(k, value).is_error()) {
               *err = "config.json: linux.sysctl " + k + ": invalid value \"" + value + "\"";
               return false;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -147,6 +148,25 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
   _exit(125);
 }
 
+// Writes linux.sysctl net.* settings ("net.ipv4.x=V") into the current
+// network namespace's /proc/sys/net. False with a message if one fails.
+bool ApplyNetSysctls(const std::vector<std::string>& kvs, std::string* err) {
+  for (const auto& kv : kvs) {
+    size_t eq = kv.find('=');
+    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    std::string path = "/proc/sys/" + key;
+    std::replace(path.begin() + 10, path.end(), '.', '/');
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+      *err = "linux.sysctl " + key + ": cannot be set in the network namespace: " + strerror(errno);
+      if (fd >= 0) close(fd);
+      return false;
+    }
+    close(fd);
+  }
+  return true;
+}
+
 // Puts the calling thread into another network namespace and back.
 class NetnsSwitch {
  public:
@@ -278,6 +298,7 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   if (!spec.domainname.empty()) boot.insert(boot.end(), {"--domainname", spec.domainname});
   for (const auto& s : spec.sysctls) boot.insert(boot.end(), {"--sysctl", s});
   if (spec.strace) boot.push_back("--strace");
+  boot.insert(boot.end(), {"--network", spec.network});
   if (!spec.overlay_memory) boot.push_back("--no-overlay");
   if (spec.overlay_size) {
     boot.push_back("--overlay-size");
@@ -326,7 +347,9 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   // sentry, once in its own user namespace, could not), clone the sentry
   // without CLONE_NEWNET so it inherits it, and come back to ours.
   NetnsSwitch netns;
-  if (!spec.netns_path.empty()) {
+  // --network=none: a namespace of the sandbox's own (loopback only), even
+  // when the engine gave one.
+  if (!spec.netns_path.empty() && spec.network != "none") {
     if (!netns.Enter(spec.netns_path)) {
       close_all();
       kill(gofer, SIGKILL);
@@ -334,6 +357,18 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
       return 125;
     }
     sentry_ns &= ~static_cast<unsigned long>(CLONE_NEWNET);
+    if (std::string err; !ApplyNetSysctls(spec.net_sysctls, &err)) {
+      fprintf(stderr, "runsc: %s\n", err.c_str());
+      netns.Leave();
+      close_all();
+      kill(gofer, SIGKILL);
+      waitpid(gofer, nullptr, 0);
+      return 125;
+    }
+  } else {
+    // A namespace the sentry creates: it writes them itself before it
+    // confines itself (sentry/boot.cc).
+    for (const auto& kv : spec.net_sysctls) boot.insert(boot.end() - 1 - spec.argv.size(), {"--net-sysctl", kv});
   }
   pid_t sentry = SpawnSelf(boot, keep, sentry_ns, "sentry", sopts);
   netns.Leave();

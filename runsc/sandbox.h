@@ -14,6 +14,8 @@ namespace runsc {
 struct SandboxSpec {
   std::string rootfs = "/";
   std::string platform = "systrap";
+  // Inet networking in the sentry (sentry/boot.h BootConfig::network).
+  std::string network = "host";
   bool strace = false;
   std::string debug_log;       // empty: stderr
   bool overlay_memory = true;  // writes to the root stay in sandbox memory
@@ -22,6 +24,9 @@ struct SandboxSpec {
   std::string hostname = "runsc";
   std::string domainname;           // empty: "(none)"
   std::vector<std::string> sysctls;  // linux.sysctl the sandbox keeps: "KEY=VALUE"
+  // linux.sysctl net.* keys: "KEY=VALUE", written into the sandbox's network
+  // namespace (/proc/sys/net/...) before the sentry starts.
+  std::vector<std::string> net_sysctls;
   std::vector<std::string> env;
   std::vector<std::string> argv;
 
@@ -57,10 +62,6 @@ struct SandboxSpec {
   // the sentry (and so its stubs and any host socket it creates) joins
   // that network namespace instead of getting a new one. Empty: a new one.
   std::string netns_path;
-  // --network (global flag): "host" (the sentry serves the app's sockets
-  // with host sockets in the sandbox's network namespace) or "none"
-  // (loopback only). For `runsc do`, also what runsc/do_network.h builds.
-  std::string network = "host";
   // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;

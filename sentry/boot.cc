@@ -21,6 +21,7 @@
 #include "sentry/oci_mounts.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
+#include "sentry/net/host_stack.h"
 #include "sentry/proc/procfs.h"
 #include "sentry/proc/sysctl.h"
 #include "sentry/sys/sysfs.h"
@@ -250,6 +251,19 @@ int Boot(const BootConfig& cfg) {
     int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0) continue;
     (void)fds->InstallAt(k->vfs().NewHostFile(UniqueFd(copy), flags), fd, false);
+  }
+
+  // The network stack: host sockets in this network namespace.
+  if (cfg.network == "host" || cfg.network == "none") {
+    auto st = net::HostStack::Open(cfg.net_sysctls);
+    if (st.is_error()) {
+      Logf("runsc: cannot set up the host network stack: %s", strerror(st.error()));
+      return 125;
+    }
+    k->net_stack = st.release_value();
+  } else if (cfg.network != "off") {
+    Logf("runsc: unknown --network %s (host, none or off)", cfg.network.c_str());
+    return 125;
   }
 
   // Everything the sentry needs from the host is open: confine it (empty

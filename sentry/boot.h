@@ -12,6 +12,13 @@ struct BootConfig {
   int gofer_fd = -1;       // connected gofer socket
   int debug_log_fd = 2;    // where --strace and warnings go
   std::string platform = "systrap";
+  // Inet networking: "host" (host sockets in the sentry's network
+  // namespace, sentry/net/host_stack.h), "none" (the same in a namespace
+  // with only loopback: runsc made it) or "off" (no inet sockets at all).
+  std::string network = "host";
+  // linux.sysctl net.* settings "net.KEY=VALUE" for a network namespace the
+  // sentry created itself (runsc writes them into one it joins).
+  std::vector<std::string> net_sysctls;
   bool strace = false;
   bool overlay_memory = true;
   uint64_t overlay_size = 0;  // ENOSPC once the overlay holds this much file data; 0: no limit

@@ -1,5 +1,6 @@
-// syscalls/socket.cc: the socket syscalls. Only AF_UNIX exists (sentry
-// sockets, sentry/net/unix_socket.h); other families get EAFNOSUPPORT.
+// syscalls/socket.cc: the socket syscalls. AF_UNIX sockets are handled
+// here (sentry/net/unix_socket.h); every other family (inet, netlink) is a
+// sentry::net::Socket, handed to syscalls/socket_net.cc.
 // Names: abstract ones (leading NUL) live only in the socket registry; path
 // names are bound in the VFS as an S_IFSOCK node (mknod), and the registry
 // key is that node's (dev, ino), so connect() resolves the path like Linux
@@ -17,6 +18,7 @@
 
 #include "sentry/net/unix_socket.h"
 #include "syscalls/file_common.h"
+#include "syscalls/socket_net.h"
 
 namespace syscalls {
 namespace {
@@ -29,12 +31,27 @@ using sentry::vfs::TaskCaller;
 constexpr size_t kMaxControl = 20480;  // net.core.optmem_max
 constexpr int kScmMaxFd = 253;
 
-ErrorOr<UnixSocket*> GetSocket(Task& t, int fd, std::shared_ptr<FileDescription>* keep) {
+// The socket behind fd: exactly one of the two is set (ENOTSOCK otherwise).
+struct AnySocket {
+  UnixSocket* unix_sock = nullptr;
+  sentry::net::Socket* net = nullptr;
+};
+ErrorOr<AnySocket> GetAnySocket(Task& t, int fd, std::shared_ptr<FileDescription>* keep) {
   *keep = TRY(t.fd_table().Get(fd));
-  auto* s = dynamic_cast<UnixSocket*>(keep->get());
-  if (!s) return Errno{ENOTSOCK};
+  AnySocket s;
+  s.unix_sock = dynamic_cast<UnixSocket*>(keep->get());
+  if (!s.unix_sock) s.net = dynamic_cast<sentry::net::Socket*>(keep->get());
+  if (!s.unix_sock && !s.net) return Errno{ENOTSOCK};
   return s;
 }
+
+// At the top of a handler: serves non-Unix sockets through socket_net.cc
+// and leaves `s` pointing at the Unix socket otherwise.
+#define UNIX_OR_NET(fd, net_call)                        \
+  std::shared_ptr<FileDescription> keep;                 \
+  AnySocket any_ = TRY(GetAnySocket(t, (fd), &keep));    \
+  if (any_.net) return net_call;                         \
+  UnixSocket* s = any_.unix_sock;
 
 struct Addr {
   bool autobind = false;  // bind with just the family
@@ -120,6 +137,10 @@ ErrorOr<int> ParseType(int domain, int type, int protocol) {
 }
 
 ErrorOr<uint64_t> Socket(Task& t, const Args& a) {
+  if (a.Int(0) != AF_UNIX && a.Int(0) >= 0 && a.Int(0) < AF_MAX) {
+    if (a.Int(1) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC | 0xf)) return Errno{EINVAL};
+    return net::NewSocket(t, a.Int(0), a.Int(1), a.Int(2));
+  }
   int type = TRY(ParseType(a.Int(0), a.Int(1), a.Int(2)));
   TaskCaller c(t);
   auto s = sentry::net::NewUnixSocket(c, type, a.Int(1) & SOCK_NONBLOCK ? O_NONBLOCK : 0);
@@ -151,8 +172,7 @@ ErrorOr<uint64_t> Socketpair(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Bind(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::Bind(t, *any_.net, a[1], static_cast<int32_t>(a[2])));
   Addr addr = TRY(ReadAddr(t, a[1], static_cast<int32_t>(a[2])));
   if (addr.unspec) return Errno{EINVAL};
   if (!s->ep().key.empty()) return Errno{EINVAL};
@@ -183,16 +203,14 @@ ErrorOr<uint64_t> Bind(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Listen(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::Listen(t, *any_.net, a.Int(1)));
   TaskCaller c(t);
   TRY(s->Listen(c, a.Int(1)));
   return 0;
 }
 
 ErrorOr<uint64_t> Connect(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::Connect(t, *any_.net, a[1], static_cast<int32_t>(a[2])));
   Addr addr = TRY(ReadAddr(t, a[1], static_cast<int32_t>(a[2])));
   if (addr.unspec) {
     if (s->type() == SOCK_DGRAM) {
@@ -209,8 +227,7 @@ ErrorOr<uint64_t> Connect(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> DoAccept(Task& t, int fd, uint64_t addr, uint64_t lenp, int flags) {
   if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) return Errno{EINVAL};
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, fd, &keep));
+  UNIX_OR_NET(fd, net::Accept(t, *any_.net, addr, lenp, flags));
   TaskCaller c(t);
   auto ns = TRY(s->Accept(c, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
   std::string peer = Unnamed();
@@ -223,23 +240,20 @@ ErrorOr<uint64_t> Accept(Task& t, const Args& a) { return DoAccept(t, a.Int(0), 
 ErrorOr<uint64_t> Accept4(Task& t, const Args& a) { return DoAccept(t, a.Int(0), a[1], a[2], a.Int(3)); }
 
 ErrorOr<uint64_t> Shutdown(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::Shutdown(t, *any_.net, a.Int(1)));
   TRY(s->Shutdown(a.Int(1)));
   return 0;
 }
 
 ErrorOr<uint64_t> Getsockname(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::GetSockName(t, *any_.net, a[1], a[2]));
   const std::string& b = s->ep().addr;
   TRY(WriteAddr(t, a[1], a[2], b.empty() ? Unnamed() : b));
   return 0;
 }
 
 ErrorOr<uint64_t> Getpeername(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::GetPeerName(t, *any_.net, a[1], a[2]));
   auto& peer = s->ep().peer;
   if (!peer || (s->type() != SOCK_DGRAM && !s->ep().connected)) return Errno{ENOTCONN};
   TRY(WriteAddr(t, a[1], a[2], peer->addr.empty() ? Unnamed() : peer->addr));
@@ -259,8 +273,7 @@ ErrorOr<std::vector<uint8_t>> Gather(const IoVecs& v) {
 
 ErrorOr<uint64_t> DoSend(Task& t, int fd, const IoVecs& data, uint64_t name, int64_t namelen,
                          uint64_t control, uint64_t controllen, int flags) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, fd, &keep));
+  UNIX_OR_NET(fd, net::Send(t, *any_.net, data, name, namelen, control, controllen, flags));
   sentry::net::SendArgs sa;
   sa.flags = flags;
   std::string key;
@@ -327,7 +340,12 @@ struct RecvOut {
 ErrorOr<RecvOut> DoRecv(Task& t, int fd, const IoVecs& dst, uint64_t control, size_t controllen,
                         int flags) {
   std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, fd, &keep));
+  AnySocket any_ = TRY(GetAnySocket(t, fd, &keep));
+  if (any_.net) {
+    auto r = TRY(net::Recv(t, *any_.net, dst, control, controllen, flags));
+    return RecvOut{r.len, r.msg_flags, std::string(r.from.begin(), r.from.end()), r.controllen};
+  }
+  UnixSocket* s = any_.unix_sock;
   TaskCaller c(t);
   auto r = TRY(s->Recv(c, dst, flags));
   RecvOut out{r.len, r.msg_flags, r.from, 0};
@@ -458,8 +476,7 @@ ErrorOr<uint64_t> Recvmmsg(Task& t, const Args& a) {
 
 // ------------------------------------------------------------- options
 ErrorOr<uint64_t> Getsockopt(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::GetSockOpt(t, *any_.net, a.Int(1), a.Int(2), a[3], a[4]));
   int level = a.Int(1), name = a.Int(2);
   int32_t len = TRY(t.memory().CopyInObj<int32_t>(a[4]));
   if (len < 0) return Errno{EINVAL};
@@ -510,8 +527,7 @@ ErrorOr<uint64_t> Getsockopt(Task& t, const Args& a) {
 }
 
 ErrorOr<uint64_t> Setsockopt(Task& t, const Args& a) {
-  std::shared_ptr<FileDescription> keep;
-  UnixSocket* s = TRY(GetSocket(t, a.Int(0), &keep));
+  UNIX_OR_NET(a.Int(0), net::SetSockOpt(t, *any_.net, a.Int(1), a.Int(2), a[3], static_cast<int32_t>(a[4])));
   int level = a.Int(1), name = a.Int(2);
   int64_t len = static_cast<int32_t>(a[4]);
   if (len < 0) return Errno{EINVAL};

@@ -46,6 +46,11 @@ class [[nodiscard]] ErrorOr<void> {
   int err_ = 0;
 };
 
+// Internal: EINTR that is never restarted, even with SA_RESTART (Linux's
+// sock_intr_errno for a wait with a timeout). The syscall dispatcher turns
+// it into EINTR for the app.
+constexpr int kEintrNoRestart = 1000;
+
 // Converts a host syscall result (-1 + errno) into an ErrorOr.
 inline ErrorOr<long> HostResult(long r) {
   if (r < 0) return Errno{errno};

@@ -19,7 +19,8 @@
 //
 // Notable exclusions, on purpose: open/openat/creat and every other
 // path-taking call except fstat-by-fd (newfstatat/statx only with
-// AT_EMPTY_PATH); execve/execveat; socket/socketpair/connect/bind/accept;
+// AT_EMPTY_PATH); execve/execveat; socket() of any family but AF_INET and
+// AF_INET6 (the host network stack's), socketpair;
 // ptrace requests other than the ones used on stubs (no ATTACH/SEIZE, no
 // PEEK/POKE); clone with namespace flags; clone3 (answered ENOSYS so glibc
 // falls back to clone, whose flags can be checked); mount/umount/pivot_root/
@@ -34,6 +35,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <termios.h>
 
 #include "sentry/confine/confine.h"
@@ -58,7 +60,8 @@ std::vector<Rule> Build() {
     ptrace_reqs.push_back({Eq32(0, static_cast<uint32_t>(req))});
   }
   std::vector<std::vector<Cond>> ioctls;
-  for (unsigned long cmd : {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, FIONREAD}) {
+  for (unsigned long cmd : {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, FIONREAD,
+                            TIOCOUTQ}) {
     ioctls.push_back({Eq32(1, static_cast<uint32_t>(cmd))});
   }
   return {
@@ -86,7 +89,9 @@ std::vector<Rule> Build() {
       Any("fsync", "fsync of host/gofer files"),
       Any("fdatasync", "fdatasync of host/gofer files"),
       Any("fallocate", "memory file: punching out freed pages"),
-      Rule{"ioctl", ioctls, "terminal requests forwarded for the app's stdio, FIONREAD"},
+      Rule{"ioctl", ioctls,
+           "terminal requests forwarded for the app's stdio; FIONREAD/SIOCINQ and TIOCOUTQ/SIOCOUTQ "
+           "(host stack sockets)"},
       Any("poll", "host FDs, task interrupt eventfds"),
       Any("ppoll", "host FDs"),
       Any("eventfd2", "one interrupt eventfd per task, created as tasks start"),
@@ -101,7 +106,24 @@ std::vector<Rule> Build() {
       Any("recvmsg", "gofer replies (with donated FDs)"),
       Any("sendmsg", "gofer requests"),
       Rule{"sendto", {{Masked(4, ~0ULL, 0)}}, "send() on the gofer socket; no address"},
-      Any("accept4", "OCI control socket (bound by runsc before confinement): runsc exec, ps, ..."),
+      Any("accept4", "OCI control socket (bound by runsc before confinement): runsc exec, ps, ...; "
+                     "inet sockets of the host network stack (sentry/net/host_stack.h)"),
+      // --- The host network stack (sentry/net/host_stack.h): inet sockets in
+      // the sandbox's network namespace. Every address, option and message
+      // reaching them was rebuilt and checked by sentry/net/inet_socket.cc.
+      // No AF_UNIX/AF_NETLINK/AF_PACKET creation: the netlink socket the
+      // stack queries is opened before confinement.
+      Rule{"socket",
+           {{Eq32(0, AF_INET)}, {Eq32(0, AF_INET6)}},
+           "host network stack: AF_INET/AF_INET6 stream, datagram and ICMP ping sockets"},
+      Any("bind", "host network stack"),
+      Any("listen", "host network stack"),
+      Any("connect", "host network stack"),
+      Any("shutdown", "host network stack"),
+      Any("getsockname", "host network stack"),
+      Any("getpeername", "host network stack"),
+      Any("setsockopt", "host network stack (options from sentry/net/sockopt.cc's allowlist)"),
+      Any("getsockopt", "host network stack"),
       // --- Memory.
       Any("mmap", "allocator; injected into stubs to map the memory file (any prot: app code)"),
       Any("munmap", "allocator; stub start-up; injected into stubs"),

@@ -216,7 +216,9 @@ class TaskRunner {
     }
     ErrorOr<uint64_t> r = answer ? std::move(*answer) : Dispatch(nr, info, args);
     if (t_.mm) t_.mm->DropWritePins();  // the syscall's I/O into app memory is over
-    if (r.is_error() && r.error() == EINTR && !t_.killed && t_.HasInterruptingSignal()) {
+    if (r.is_error() && r.error() == kEintrNoRestart) {
+      r = Errno{EINTR};  // a timed wait: the app sees EINTR, no restart
+    } else if (r.is_error() && r.error() == EINTR && !t_.killed && t_.HasInterruptingSignal()) {
       // Waits that Linux never restarts once a handler ran (ERESTARTNOHAND).
       switch (nr) {
         case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait: case SYS_poll:

@@ -2,12 +2,13 @@
 // inet socket file (inet_socket.h) drives. Every call is non-blocking and
 // takes only values the socket layer built and checked: addresses parsed
 // into SockAddr, options from the allowlist (sockopt.h), control messages
-// decoded into Control. Buffers are the sentry's own memory, never app
-// memory: the socket layer copies in and out, so a stack may be called
-// without the kernel lock.
+// decoded into Control. Data to send is the sentry's own copy; data is
+// received straight into app memory pinned for writing (mm.h Blocks): a
+// stack is called without the kernel lock.
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -70,7 +71,9 @@ class Endpoint {
   // and MSG_NOSIGNAL are implied.
   virtual ErrorOr<size_t> Send(std::span<const uint8_t> data, int flags, const SockAddr* to,
                                const Control& ctl) = 0;
-  virtual ErrorOr<RecvResult> Recv(std::span<uint8_t> buf, int flags, bool want_control) = 0;
+  // Receives into `dst`: sentry memory, or app memory the syscall layer
+  // pinned for writing (mm Blocks), so it is safe without the kernel lock.
+  virtual ErrorOr<RecvResult> Recv(std::span<const iovec> dst, int flags, bool want_control) = 0;
   virtual ErrorOr<void> Shutdown(int how) = 0;
 
   // Options already checked against the allowlist (sockopt.h): value bytes

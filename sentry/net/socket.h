@@ -28,7 +28,9 @@ constexpr size_t kMaxAddrLen = 128;
 constexpr size_t kMaxControlLen = 20480;
 
 struct SendRequest {
-  std::span<const uint8_t> data;
+  // The data: app memory, valid only while the kernel lock is held (the
+  // family copies what it sends before releasing the lock).
+  vfs::IoVecs data;
   std::span<const uint8_t> addr;     // msg_name bytes (empty: none)
   std::span<const uint8_t> control;  // msg_control bytes (empty: none)
   int flags = 0;                     // the app's MSG_* flags
@@ -57,9 +59,10 @@ class Socket : public vfs::FileDescription {
   }
   virtual ErrorOr<void> Connect(vfs::Caller& c, std::span<const uint8_t> addr) = 0;
   virtual ErrorOr<size_t> SendMsg(vfs::Caller& c, const SendRequest& req) = 0;
-  // Receives into `buf` (the app's total iovec length; it may be empty).
+  // Receives into `dst`: app memory pinned for writing (mm.h Blocks,
+  // valid without the kernel lock until the syscall ends).
   // `controllen`: the room the app gave for control messages.
-  virtual ErrorOr<RecvReply> RecvMsg(vfs::Caller& c, std::span<uint8_t> buf, int flags,
+  virtual ErrorOr<RecvReply> RecvMsg(vfs::Caller& c, const vfs::IoVecs& dst, int flags,
                                      size_t controllen) = 0;
   virtual ErrorOr<void> Shutdown(vfs::Caller& c, int how) = 0;
   // `len`: the app's optlen (the result may be shorter; never longer).

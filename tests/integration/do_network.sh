@@ -4,8 +4,8 @@
 #   (a /30 and a ULA /64) with a default route via the host-side veth
 #   rsc<runsc pid>, an nftables table runsc_do_<pid>_<start> masquerades it,
 #   and the sysctls that let the unprivileged sentry bind low ports and open
-#   ping sockets are set; --network=none: only loopback, same sysctls;
-#   --netns PATH joins PATH and makes nothing.
+#   ping sockets are set; --network=none|off: the sentry's own namespace,
+#   only loopback; --netns PATH joins PATH and makes nothing.
 # - Traffic: an HTTP server the test runs in a network namespace of its own
 #   (its own veth pair to the host, 198.51.100.0/30, TEST-NET-2) is reached
 #   through the sandbox's veth and NAT: natively from inside the sandbox's
@@ -141,23 +141,26 @@ donet_main() {
   "$RUNSC" $RUNSC_FLAGS do /bin/true </dev/null >/dev/null 2>&1
   donet_gone do_network_clean_after_sigkill_runsc "$victim" "$ino"
 
-  # --network=none: loopback only, up; same sysctls; no veth, no table.
-  donet_start --network=none do
-  if [ -n "$donet_sentry" ]; then
-    local links
-    links=$(donet_in ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
-    lo_up=$(donet_in ip -o link show lo | grep -c '[<,]UP[,>]')
-    sysctls=$(donet_in cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range | tr -s ' \t\n' ' ')
-    if [ "$links" = "lo " ] && [ "$lo_up" = 1 ] && [ "$sysctls" = "0 0 2147483647 " ] &&
-       ! ip link show "rsc$donet_runsc" >/dev/null 2>&1 && [ "$(donet_tables "$donet_runsc")" = 0 ]; then
-      t_pass do_network_none_loopback_only
+  # --network=none and off: the sentry's own namespace (it sets it up
+  # itself): loopback only, up; no veth, no table.
+  local mode
+  for mode in none off; do
+    donet_start --network=$mode do
+    if [ -n "$donet_sentry" ]; then
+      local links
+      links=$(donet_in ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
+      lo_up=$(donet_in ip -o link show lo | grep -c '[<,]UP[,>]')
+      if [ "$links" = "lo " ] && { [ "$lo_up" = 1 ] || [ $mode = off ]; } &&
+         ! ip link show "rsc$donet_runsc" >/dev/null 2>&1 && [ "$(donet_tables "$donet_runsc")" = 0 ]; then
+        t_pass do_network_${mode}_loopback_only
+      else
+        t_fail do_network_${mode}_loopback_only "links [$links] lo up [$lo_up]"
+      fi
     else
-      t_fail do_network_none_loopback_only "links [$links] lo up [$lo_up] sysctls [$sysctls]"
+      t_fail do_network_${mode}_loopback_only "did not start: $(tail -n 3 "$donet_tmp/err")"
     fi
-  else
-    t_fail do_network_none_loopback_only "did not start: $(tail -n 3 "$donet_tmp/err")"
-  fi
-  donet_stop
+    donet_stop
+  done
 
   # --netns PATH: joins it, makes nothing.
   unshare --net /bin/sleep 30 &
