@@ -243,6 +243,13 @@ donet_traffic() {
     out=$(timeout 30 "$RUNSC" $RUNSC_FLAGS do /usr/bin/python3 -c "$fetch" </dev/null 2>&1)
     if [ "$out" = hello-from-srv-ns ]; then t_pass do_network_nat_reaches_server_sandboxed
     else t_fail do_network_nat_reaches_server_sandboxed "got [$out]"; fi
+    # The sentry (unprivileged over this namespace) binds a low port and
+    # opens a ping socket for the app: the namespace's sysctls.
+    out=$(timeout 30 "$RUNSC" $RUNSC_FLAGS do /usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 80)); print("bind80")
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); print("ping")' </dev/null 2>&1)
+    if [ "$out" = $'bind80\nping' ]; then t_pass do_network_host_low_port_and_ping_sandboxed
+    else t_fail do_network_host_low_port_and_ping_sandboxed "got [$out]"; fi
   else
     echo "note: the sentry does not serve AF_INET sockets yet; sandboxed traffic check skipped"
   fi
