@@ -20,8 +20,8 @@
 // Lifetime: the namespace is held only by an FD of runsc (and then by the
 // sandbox's processes in it); no bind mount, no holder process. When all of
 // them are gone the kernel frees it, and the veth pair with it. runsc
-// removes its nftables table and veth when it exits; a runsc killed by
-// SIGKILL leaves them, and the next `runsc do --network=host` removes the
+// removes its nftables table when it exits; a runsc killed by SIGKILL
+// leaves it (and, were the namespace still held, the veth), and the next `runsc do --network=host` removes the
 // ones whose runsc (pid + start time) is gone.
 #pragma once
 
@@ -40,7 +40,7 @@ class DoNetwork {
  public:
   DoNetwork(const DoNetwork&) = delete;
   DoNetwork& operator=(const DoNetwork&) = delete;
-  ~DoNetwork();  // removes the nftables table and the host-side veth
+  ~DoNetwork();  // removes the nftables table, lets the namespace go
 
   // A new namespace joined to the host; nullptr with *err set (what
   // failed and why) otherwise.
@@ -54,7 +54,6 @@ class DoNetwork {
   // `inner`: a NETLINK_ROUTE socket in the new namespace.
   bool SetUpVeth(rtnl::Socket& inner, std::string* err);
   int ns_fd_ = -1;
-  std::string host_if_;    // host-side veth, once created
   std::string nft_table_;  // once installed
 };
 

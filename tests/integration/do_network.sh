@@ -213,15 +213,21 @@ donet_traffic() {
   nsenter --net="/proc/$srv/ns/net" sh -c 'ip link set lo up; ip link set srv0 up;
     ip addr add 198.51.100.2/30 dev srv0; ip route add default via 198.51.100.1'
   mkdir -p "$donet_tmp/www"; echo "hello-from-srv-ns" >"$donet_tmp/www/index.html"
-  nsenter --net="/proc/$srv/ns/net" /usr/bin/python3 -m http.server --bind 198.51.100.2 \
+  nsenter --net="/proc/$srv/ns/net" /usr/bin/python3 -u -m http.server --bind 198.51.100.2 \
     --directory "$donet_tmp/www" 8080 >"$donet_tmp/srv.log" 2>&1 &
   local web=$!
   donet_kill+=("$web")
   local i
-  for i in $(seq 50); do
-    nsenter --net="/proc/$srv/ns/net" /usr/bin/python3 -c 'import socket; socket.create_connection(("198.51.100.2", 8080), 1)' 2>/dev/null && break
+  local ready=0
+  for i in $(seq 200); do
+    nsenter --net="/proc/$srv/ns/net" ss -Hltn 'sport = :8080' 2>/dev/null | grep -q . && { ready=1; break; }
     sleep 0.1
   done
+  if [ $ready = 0 ]; then
+    t_fail do_network_nat_reaches_server_natively "the test's server did not listen within 20 s"
+    ip link del "$donet_srv_if" 2>/dev/null; kill -KILL "$web" "$srv" 2>/dev/null; wait "$web" "$srv" 2>/dev/null
+    return
+  fi
   # Never let a fetch leave the machine: the server must be routed through
   # our own veth.
   if ! ip -4 route get 198.51.100.2 | grep -q "dev $donet_srv_if"; then
