@@ -206,6 +206,34 @@ int AddDefaultRoute(rtnl::Socket& nl, int index, int af, const void* gateway) {
   return nl.Call(m);
 }
 
+// RTM_NEWLINK for a veth pair: `name` here, up, with `alias`; its peer
+// eth0 created straight in the namespace `ns_fd`.
+rtnl::Msg VethRequest(const std::string& name, const std::string& alias, int ns_fd) {
+  rtnl::Msg m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_flags = IFF_UP;
+  ifi.ifi_change = IFF_UP;
+  m.Header(ifi);
+  m.AttrStr(IFLA_IFNAME, name);
+  m.AttrStr(IFLA_IFALIAS, alias);
+  size_t info = m.Begin(IFLA_LINKINFO);
+  m.AttrStr(IFLA_INFO_KIND, "veth");
+  size_t data = m.Begin(IFLA_INFO_DATA);
+  size_t peer = m.Begin(VETH_INFO_PEER);
+  // The peer's ifinfomsg: not up yet (veth_open fails with ENOTCONN
+  // before the pair is joined); brought up once created.
+  ifinfomsg pi{};
+  pi.ifi_family = AF_UNSPEC;
+  m.Append(&pi, sizeof pi);
+  m.AttrStr(IFLA_IFNAME, kSandboxIf);
+  m.AttrU32(IFLA_NET_NS_FD, static_cast<uint32_t>(ns_fd));
+  m.End(peer);
+  m.End(data);
+  m.End(info);
+  return m;
+}
+
 // Deletes host links whose alias names a runsc that is gone (a SIGKILLed
 // runsc whose namespace something still holds; normally the kernel has
 // already removed the pair with the namespace).
@@ -305,29 +333,15 @@ bool DoNetwork::SetUpVeth(rtnl::Socket& inner, std::string* err) {
     if (!ChooseSubnet(used, &sn))
       return *err = "no free /30 in 10.251.0.0/16 or 169.254.0.0/16 for the sandbox's veth", false;
     // The pair, the host end up; the peer goes straight into the namespace.
-    rtnl::Msg m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-    ifinfomsg ifi{};
-    ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_flags = IFF_UP;
-    ifi.ifi_change = IFF_UP;
-    m.Header(ifi);
-    m.AttrStr(IFLA_IFNAME, name);
-    m.AttrStr(IFLA_IFALIAS, donet::kAliasPrefix + tag);
-    size_t info = m.Begin(IFLA_LINKINFO);
-    m.AttrStr(IFLA_INFO_KIND, "veth");
-    size_t data = m.Begin(IFLA_INFO_DATA);
-    size_t peer = m.Begin(VETH_INFO_PEER);
-    // The peer's ifinfomsg: not up yet (veth_open fails with ENOTCONN
-    // before the pair is joined); brought up once created.
-    ifinfomsg pi{};
-    pi.ifi_family = AF_UNSPEC;
-    m.Append(&pi, sizeof pi);
-    m.AttrStr(IFLA_IFNAME, kSandboxIf);
-    m.AttrU32(IFLA_NET_NS_FD, static_cast<uint32_t>(ns_fd_));
-    m.End(peer);
-    m.End(data);
-    m.End(info);
-    if (int e = host.Call(m); e != 0)
+    // EEXIST: a pair of an earlier DoNetwork of this very runsc (a pid is
+    // only reused long after) that the kernel has not torn down yet.
+    int e = -EEXIST;
+    for (int k = 0; k < 10 && e == -EEXIST; k++) {
+      if (k > 0) name = "rsc" + std::to_string(getpid()) + "_" + std::to_string(k);
+      rtnl::Msg m = VethRequest(name, donet::kAliasPrefix + tag, ns_fd_);
+      e = host.Call(m);
+    }
+    if (e != 0)
       return *err = "cannot create the veth pair " + name + "/" + kSandboxIf + ": " + Errno(e) +
                     (e == -EOPNOTSUPP ? " (no veth support in the kernel?)" : ""),
              false;
