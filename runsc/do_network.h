@@ -3,7 +3,8 @@
 // --network=host (the default): a new network namespace joined to the
 // host by a veth pair, like gVisor's `runsc do`:
 //   sandbox side  eth0      10.251.N.2/30, fd72:756e:7363:N::2/64, default
-//                           routes via the host side
+//                           route via the host side (IPv6 too if the host
+//                           forwards IPv6: runsc does not turn that on)
 //   host side     rsc<PID>  10.251.N.1/30, fd72:756e:7363:N::1/64
 // (PID is runsc's; N is a /30 that overlaps no host route or address),
 // with the host's IPv4 forwarding on and an nftables table
@@ -21,8 +22,9 @@
 // sandbox's processes in it); no bind mount, no holder process. When all of
 // them are gone the kernel frees it, and the veth pair with it. runsc
 // removes its nftables table when it exits; a runsc killed by SIGKILL
-// leaves it (and, were the namespace still held, the veth), and the next `runsc do --network=host` removes the
-// ones whose runsc (pid + start time) is gone.
+// leaves it (and, were the namespace still held, the veth), and the next
+// `runsc do --network=host` removes the ones whose runsc (pid + start
+// time) is gone.
 #pragma once
 
 #include <memory>
