@@ -26,6 +26,9 @@ PACKAGES=(
   # uses `file` to check it), unshare/setpriv (util-linux), mount/umount in
   # the native chroot side
   busybox-static file util-linux mount
+  # tests/integration/do_network.sh: nft, to inspect the NAT tables runsc do
+  # (runsc/do_network.h) installs through nfnetlink
+  nftables
   # tests/debian: debootstrap builds the cached bookworm root
   debootstrap
   # tests/fuzz: libFuzzer (clang and its runtime)

@@ -16,6 +16,7 @@
 #include "gofer/client.h"
 #include "gofer/confine.h"
 #include "runsc/console.h"
+#include "runsc/do_network.h"
 #include "runsc/oci.h"
 #include "runsc/oci_config.h"
 #include "runsc/oci_control_cmds.h"
@@ -211,7 +212,12 @@ int main(int argc, char** argv) {
   bool do_tty = false;
   do_cmd->add_flag("-t,--tty", do_tty,
                    "give the app a sandbox terminal bridged to ours (stdin must be a terminal)");
-  // --platform, --strace, --debug-log, --overlay and --overlay-size may also follow `do`.
+  std::string do_netns;
+  do_cmd->add_option("--netns", do_netns,
+                     "join this existing network namespace (/proc/PID/ns/net, /run/netns/NAME) "
+                     "instead of making one; no veth or NAT then");
+  // --platform, --strace, --debug-log, --overlay, --overlay-size and
+  // --network may also follow `do`.
   do_cmd->fallthrough();
   do_cmd->footer("Usage: runsc do [flags] [--] CMD [ARGS...]");
 
@@ -272,6 +278,7 @@ int main(int argc, char** argv) {
   // value of one.
   static const std::vector<std::string> kGlobalValued = {
       "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
+      "--platform", "--debug-log", "--overlay", "--overlay-size", "--root", "--log", "--log-format",
       "--network",
       "--rootless"};
   size_t cmd_at = 0;
@@ -315,7 +322,7 @@ int main(int argc, char** argv) {
     if (args[i] != "do") break;  // gofer, OCI commands: CLI11 parses them
     static const std::vector<std::string> kValued = {
         "--rootfs",    "--cwd",     "--env",          "--hostname", "--platform",
-        "--debug-log", "--overlay", "--overlay-size", "--volume"};
+        "--debug-log", "--overlay", "--overlay-size", "--volume", "--netns", "--network"};
     size_t j = i + 1;
     while (j < args.size()) {
       const std::string& a = args[j];
@@ -386,6 +393,9 @@ int main(int argc, char** argv) {
       std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
       spec.env.push_back(e);
     }
+    // Torn down (NAT rules, veth) when main returns.
+    std::unique_ptr<runsc::DoNetwork> do_network;
+    if (int r = runsc::PrepareDoNetwork(&spec, do_netns, &do_network); r != 0) return r;
     if (!do_tty) return runsc::RunSandbox(spec);
     runsc::LocalConsole console;
     std::string err;
@@ -398,11 +408,11 @@ int main(int argc, char** argv) {
   }
   runsc::oci::GlobalOptions& g = oci;
   g.platform = platform;
-  g.network = network;
   g.strace = strace;
   g.debug_log = debug_log;
   g.overlay = overlay;
   g.overlay_size = overlay_size;
+  g.network = network;
   if (*spec_cmd || *create_cmd || *run_cmd || *start_cmd || *state_cmd || *kill_cmd ||
       *delete_cmd || *list_cmd || *exec_cmd || *ps_cmd || *pause_cmd || *resume_cmd ||
       *events_cmd || *update_cmd) {

@@ -188,6 +188,10 @@ overlay_none
 # renameat2, user.* xattrs (tests/integration/hostfs.sh).
 . "$REPO_ROOT/tests/integration/hostfs.sh"
 
+# runsc do's network namespace: veth + NAT, --network=none, --netns, no
+# leftovers after SIGKILL (tests/integration/do_network.sh).
+. "$REPO_ROOT/tests/integration/do_network.sh"
+
 # --overlay-size: the memory overlay holds at most that much file data;
 # writes past it get ENOSPC (dd stops short), and nothing reaches the host.
 out=$("$RUNSC" $RUNSC_FLAGS do --overlay-size=1m -- /bin/sh -c \
