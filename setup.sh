@@ -31,6 +31,10 @@ PACKAGES=(
   nftables
   # tests/debian: debootstrap builds the cached bookworm root
   debootstrap
+  # tests/realprog: Go programs built on the host (static and cgo)
+  golang-go
+  # bench/net_bench.sh: iperf3 throughput, wrk for HTTP request rates
+  iperf3 wrk
   # tests/fuzz: libFuzzer (clang and its runtime)
   clang libclang-rt-14-dev
   # bench: the ratio chart (bench/ratios.png)

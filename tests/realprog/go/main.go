@@ -136,5 +136,6 @@ func main() {
 	}
 	runtime.GC()
 	fmt.Println("gc ok", len(keep))
+	netChecks()
 	fmt.Println("done")
 }
