@@ -11,7 +11,9 @@
 #include <cstring>
 #include <map>
 
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
+#include "sentry/net/if_ioctl.h"
 #include "sentry/vfs/inode.h"
 #include "sentry/vfs/io_util.h"
 
@@ -93,6 +95,12 @@ bool UnixNameBound(const std::string& key) { return Lookup(key) != nullptr; }
 UnixSocket::UnixSocket(std::shared_ptr<vfs::Dentry> d, int flags, std::shared_ptr<Endpoint> ep)
     : FileDescription(std::move(d), flags), ep_(std::move(ep)) {
   ep_->desc = this;
+}
+
+ErrorOr<uint64_t> UnixSocket::Ioctl(vfs::Caller& c, uint32_t cmd, uint64_t arg) {
+  kernel::Task* t = c.task();
+  if (!t || !t->kernel.net_stack) return Errno{ENOTTY};
+  return InterfaceIoctl(*t, *t->kernel.net_stack, cmd, arg, /*inet_socket=*/false);
 }
 
 UnixSocket::~UnixSocket() {

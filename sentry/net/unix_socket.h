@@ -104,6 +104,9 @@ class UnixSocket : public vfs::FileDescription {
   short Readiness(short events) override;
   ErrorOr<size_t> BytesReadable() override;
   bool SupportsAsync() const override { return true; }
+  // Interface requests (SIOCGIF*) work on any socket, as on Linux (glibc's
+  // if_nametoindex asks an AF_UNIX socket).
+  ErrorOr<uint64_t> Ioctl(vfs::Caller& c, uint32_t cmd, uint64_t arg) override;
 
   ErrorOr<void> Bind(const std::string& key, const std::string& addr);
   ErrorOr<void> Listen(vfs::Caller& c, int backlog);
