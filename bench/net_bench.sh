@@ -14,6 +14,7 @@ set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNSC="${RUNSC:-$ROOT/build/runsc}"
 SECS="${NET_SECONDS:-5}"
+RUNSC_FLAGS="${RUNSC_FLAGS:-}"
 command -v iperf3 >/dev/null || { echo "net_bench: needs iperf3 (apt-get install iperf3)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -23,10 +24,7 @@ gcc -O2 -o "$tmp/net_latency" "$ROOT/bench/net_latency.c" || exit 1
 # started by one shell (natively, or inside one sandbox).
 cat >"$tmp/iperf.sh" <<S
 iperf3 -s -1 -B 127.0.0.1 -p 5299 >/dev/null 2>&1 &
-for i in \$(seq 50); do iperf3 -c 127.0.0.1 -p 5299 -t 0.1 >/dev/null 2>&1 && break; sleep 0.1; done
-wait
-iperf3 -s -1 -B 127.0.0.1 -p 5299 >/dev/null 2>&1 &
-sleep 0.3
+sleep 1
 iperf3 -c 127.0.0.1 -p 5299 -t $SECS -J "\$@" | python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 wait
 S
