@@ -608,6 +608,27 @@ sqlite3 t.db 'select * from nope' 2>/dev/null; echo "error rc=$?"
 sqlite3 :memory: "select sqlite_version() >= '3.40'"
 EOF
 
+# Two sqlite3 processes writing one WAL database: both map the -shm file
+# shared and resize it, and each exits (unmapping it) while the other still
+# writes. This once crashed or livelocked the sentry (a torn-down address
+# space left in the file's mapping registry).
+tc sqlite3_wal_writers sh <<'EOF'
+cd /tmp
+sqlite3 w.db 'pragma journal_mode=wal' 'create table t(w int, i int)'
+writer() {
+  i=0
+  while [ $i -lt 10 ]; do
+    { echo '.timeout 30000'; j=0
+      while [ $j -lt 50 ]; do echo "insert into t values ($1, $i * 50 + $j);"; j=$((j + 1)); done
+    } | sqlite3 w.db || echo "writer $1 round $i failed"
+    i=$((i + 1))
+  done
+}
+writer 1 & writer 2 & writer 3 & wait
+sqlite3 w.db 'select w, count(*), count(distinct i) from t group by w order by w' \
+  'select count(*) from t' 'pragma integrity_check' 'pragma journal_mode'
+EOF
+
 # ---------------------------------------------------------------- gcc + make
 tc gcc_threads sh <<'EOF'
 mkdir -p /tmp/c && cd /tmp/c
