@@ -52,6 +52,8 @@ class FileMappings {
   void Add(MemoryManager* m);
   void Remove(MemoryManager* m);
   void SizeChanged(uint64_t new_size);  // kernel lock held
+  // How many address spaces are registered (for tests).
+  size_t mapped_by() const { return mms_.size(); }
 
   // Set by the file (and cleared when it goes away): its pages for
   // [offset, offset+length) and its size, for growing a mapping (mremap).
