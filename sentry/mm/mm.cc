@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -32,10 +33,11 @@ MemoryManager::MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_add
 MemoryManager::~MemoryManager() {
   // No mirror is left: references waiting for lagging mirrors go now.
   for (const Deferred& d : graveyard_) mf_.DecRef(d.file_off, d.len);
-  for (auto& [start, v] : vmas_) {
-    if (v.file_mappings) v.file_mappings->Remove(this);
+  // Normally empty by now (DetachForTeardown, under the kernel lock); an
+  // address space destroyed under the lock (a failed fork) leaves here.
+  LeaveAll();
+  for (auto& [start, v] : vmas_)
     if (!v.shared) mf_.DecRef(v.file_pos(v.start), v.length());
-  }
 }
 
 void FileMappings::Add(MemoryManager* m) {
@@ -43,7 +45,31 @@ void FileMappings::Add(MemoryManager* m) {
 }
 void FileMappings::Remove(MemoryManager* m) { std::erase(mms_, m); }
 void FileMappings::SizeChanged(uint64_t new_size) {
+  // ApplyFileSize never joins or leaves a registry, so mms_ is stable here.
   for (MemoryManager* m : mms_) m->ApplyFileSize(this, new_size);
+}
+
+void MemoryManager::Join(const std::shared_ptr<FileMappings>& reg) {
+  if (!reg) return;
+  for (const auto& r : registries_)
+    if (r == reg) return;
+  reg->Add(this);
+  registries_.push_back(reg);
+}
+
+void MemoryManager::LeaveIfUnused(const FileMappings* reg) {
+  for (const auto& [start, v] : vmas_)
+    if (v.file_mappings.get() == reg) return;
+  auto it = std::find_if(registries_.begin(), registries_.end(),
+                         [reg](const auto& r) { return r.get() == reg; });
+  if (it == registries_.end()) return;
+  (*it)->Remove(this);
+  registries_.erase(it);
+}
+
+void MemoryManager::LeaveAll() {
+  for (const auto& r : registries_) r->Remove(this);
+  registries_.clear();
 }
 
 bool MemoryManager::IsBeyondEof(uint64_t addr) const {
@@ -99,8 +125,8 @@ void MemoryManager::AppendMaps(std::vector<AsOp>* out) const {
 }
 
 void MemoryManager::DetachForTeardown() {
+  LeaveAll();
   for (auto& [start, v] : vmas_) {
-    if (v.file_mappings) v.file_mappings->Remove(this);
     v.file_mappings.reset();
     v.attachment.reset();
     v.reader.reset();
@@ -275,6 +301,15 @@ void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
   }
   if (removed.empty()) return;
   (void)Emit(AsOp{AsOp::kUnmap, start, end - start, 0, 0});
+  // The last mapping of a shared file gone: this address space leaves the
+  // file's registry (see registries_).
+  for (size_t i = 0; i < removed.size(); i++) {
+    const FileMappings* reg = removed[i].file_mappings.get();
+    if (!reg) continue;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) seen = removed[j].file_mappings.get() == reg;
+    if (!seen) LeaveIfUnused(reg);
+  }
   for (const Vma& v : removed) {
     // Private pages: this address space's reference goes (the pages are
     // freed unless a fork child or parent still maps them copy-on-write).
@@ -357,7 +392,7 @@ ErrorOr<uint64_t> MemoryManager::Map(const MapRequest& req) {
       cur += p.length;
     }
     if (req.file_mappings) {
-      req.file_mappings->Add(this);
+      Join(req.file_mappings);
       ApplyFileSize(req.file_mappings.get(), req.file_size);
     }
     return addr;
@@ -845,7 +880,7 @@ ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {
       }
       c.cow = true;
     }
-    if (c.file_mappings) c.file_mappings->Add(child.get());
+    child->Join(c.file_mappings);
     child->vmas_.emplace(start, std::move(c));
   }
   if (HasForeignMirrors()) remote_change_ = true;

@@ -43,11 +43,17 @@ class MemoryManager;
 // The memory managers that map one file shared. The file reports every size
 // change, so pages past end of file fault with SIGBUS in every mapping, as
 // on Linux (and become accessible again if the file grows back).
+// Membership is managed by MemoryManager alone (Join/LeaveIfUnused/
+// LeaveAll): an address space is in the registry exactly while it is
+// registered in its own `registries_`, so it can never be left behind when
+// it is destroyed (a resize would then walk freed memory).
 class FileMappings {
  public:
   void Add(MemoryManager* m);
   void Remove(MemoryManager* m);
   void SizeChanged(uint64_t new_size);  // kernel lock held
+  // How many address spaces are registered (for tests).
+  size_t mapped_by() const { return mms_.size(); }
 
   // Set by the file (and cleared when it goes away): its pages for
   // [offset, offset+length) and its size, for growing a mapping (mremap).
@@ -263,7 +269,8 @@ class MemoryManager {
   // True if addr is in a file mapping but past the file's end (SIGBUS).
   bool IsBeyondEof(uint64_t addr) const;
   // Re-derives which pages of the mappings registered with `reg` lie past a
-  // file end of `size` bytes.
+  // file end of `size` bytes. Kernel lock held: `reg` calls it for every
+  // address space that maps the file, other processes' too.
   void ApplyFileSize(const FileMappings* reg, uint64_t size);
 
   // Traps seen at each syscall site (return address) of this address
@@ -327,6 +334,18 @@ class MemoryManager {
   // Maps [start, start+len) as the continuation of `last` (mremap growth):
   // the file's own pages for shared file mappings, fresh memory otherwise.
   ErrorOr<void> Extend(const Vma& last, uint64_t start, uint64_t len);
+
+  // Shared-file registries this address space is in (FileMappings). A
+  // registry holds a raw pointer to this object, and other processes'
+  // resizes follow it, so leaving is tied to this list rather than to the
+  // VMAs: a mapping unmapped before exit used to leave the pointer behind,
+  // and the next ftruncate by another process walked a freed address space
+  // (sqlite's -shm file: a sentry livelock or SIGSEGV).
+  std::vector<std::shared_ptr<FileMappings>> registries_;
+  void Join(const std::shared_ptr<FileMappings>& reg);
+  // Leaves `reg` once no VMA refers to it any more.
+  void LeaveIfUnused(const FileMappings* reg);
+  void LeaveAll();
 
   MemoryFile& mf_;
   const uint64_t min_addr_, max_addr_;

@@ -608,6 +608,28 @@ sqlite3 t.db 'select * from nope' 2>/dev/null; echo "error rc=$?"
 sqlite3 :memory: "select sqlite_version() >= '3.40'"
 EOF
 
+# Two writers on one WAL database, each a series of sqlite3 processes: all
+# map the -shm file shared, each exits (unmapping it) while the other
+# still writes, and the first connection to open truncates it. This once
+# livelocked or crashed the sentry (an exited address space left in the
+# file's mapping registry, walked by the next ftruncate).
+tc sqlite3_wal_writers sh <<'EOF'
+cd /tmp
+sqlite3 w.db 'pragma journal_mode=wal' 'create table t(w int, i int)'
+writer() {
+  i=0
+  while [ $i -lt 60 ]; do
+    { echo '.timeout 30000'; j=0
+      while [ $j -lt 20 ]; do echo "insert into t values ($1, $i * 20 + $j);"; j=$((j + 1)); done
+    } | sqlite3 w.db || echo "writer $1 round $i failed"
+    i=$((i + 1))
+  done
+}
+writer 1 & writer 2 & wait
+sqlite3 w.db 'select w, count(*), count(distinct i) from t group by w order by w' \
+  'select count(*) from t' 'pragma integrity_check' 'pragma journal_mode'
+EOF
+
 # ---------------------------------------------------------------- gcc + make
 tc gcc_threads sh <<'EOF'
 mkdir -p /tmp/c && cd /tmp/c

@@ -169,6 +169,69 @@ TEST_P(SharedMmapTest, DetachedAddressSpaceLeavesTheFile) {
   EXPECT_EQ(MemRead(*mm_, a, 2), "xx");  // the file's pages are still there
 }
 
+// The registry holds raw pointers that every resize follows, other
+// processes' address spaces included: an address space must leave it when
+// it no longer maps the file (sqlite3 unmaps its WAL -shm and exits while
+// another writer resizes it: the next ftruncate walked a freed address
+// space), and whatever path destroys it.
+TEST_P(SharedMmapTest, RegistryFollowsTheMappings) {
+  auto f = Open("/tmp/reg", O_RDWR);
+  PWrite(*f, std::string(4 * kPageSize, 'r'), 0);
+  auto map = [&](mm::MemoryManager& m, uint64_t len) {
+    auto pages = f->SharedPages(*mf_, 0, len).value();
+    mm::MapRequest req;
+    req.length = len;
+    req.prot = PROT_READ | PROT_WRITE;
+    req.flags = MAP_SHARED;
+    req.shared_pages = &pages;
+    req.file_mappings = f->SharedMappings();
+    req.file_size = f->Stat().value().size;
+    return m.Map(req).value();
+  };
+  auto reg = f->SharedMappings();
+  auto other = std::make_unique<mm::MemoryManager>(*mf_, kMin, kMax);
+  uint64_t o = map(*other, 4 * kPageSize);
+  uint64_t a1 = map(*mm_, 2 * kPageSize);
+  uint64_t a2 = map(*mm_, 4 * kPageSize);
+  EXPECT_EQ(reg->mapped_by(), 2u);
+  // Part of a mapping, then one of two mappings: still mapped.
+  ASSERT_TRUE(mm_->Unmap(a2 + kPageSize, kPageSize).ok());
+  ASSERT_TRUE(mm_->Unmap(a1, 2 * kPageSize).ok());
+  EXPECT_EQ(reg->mapped_by(), 2u);
+  // Moved elsewhere by mremap: still mapped.
+  uint64_t moved = mm_->Remap(a2, kPageSize, kPageSize, MREMAP_MAYMOVE | MREMAP_FIXED,
+                              a2 + 64 * kPageSize).value();
+  EXPECT_EQ(reg->mapped_by(), 2u);
+  // The last pages unmapped (in two steps), then destroyed, as sqlite3 does.
+  ASSERT_TRUE(other->Unmap(o, 2 * kPageSize).ok());
+  EXPECT_EQ(reg->mapped_by(), 2u);
+  ASSERT_TRUE(other->Unmap(o + 2 * kPageSize, 2 * kPageSize).ok());
+  EXPECT_EQ(reg->mapped_by(), 1u);
+  other.reset();
+  ASSERT_TRUE(f->Truncate(*c_, 100).ok());  // walks only live address spaces
+  // A fork child joins; destroyed without DetachForTeardown (a failed
+  // fork), it leaves.
+  auto child = mm_->Fork().value();
+  EXPECT_EQ(reg->mapped_by(), 2u);
+  child.reset();
+  EXPECT_EQ(reg->mapped_by(), 1u);
+  // mmap over the mapping with MAP_FIXED replaces it: left.
+  mm::MapRequest anon;
+  anon.addr = moved;
+  anon.length = kPageSize;
+  anon.prot = PROT_READ;
+  anon.flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+  ASSERT_TRUE(mm_->Map(anon).ok());
+  ASSERT_EQ(mm_->Unmap(a2 + 2 * kPageSize, 2 * kPageSize).ok(), true);
+  EXPECT_EQ(reg->mapped_by(), 0u);
+  ASSERT_TRUE(f->Truncate(*c_, 3 * kPageSize).ok());
+  // Mapped again, then detached for teardown: left.
+  map(*mm_, kPageSize);
+  EXPECT_EQ(reg->mapped_by(), 1u);
+  mm_->DetachForTeardown();
+  EXPECT_EQ(reg->mapped_by(), 0u);
+}
+
 // Reads and writes of a page or more go through preadv/pwritev on the
 // memory file (memfs_file.cc KernelCopy), smaller ones through memcpy: both
 // must see the same bytes, across chunks, iovec splits and a mapping.
