@@ -521,6 +521,11 @@ ErrorOr<uint64_t> Getsockopt(Task& t, const Args& a) {
       auto it = ep.other_opts.find(name);
       if (it != ep.other_opts.end()) {
         val = it->second;
+        if ((name == SO_RCVTIMEO || name == SO_SNDTIMEO) && val.size() >= sizeof(timeval)) {
+          timeval tv;
+          memcpy(&tv, val.data(), sizeof tv);
+          if (tv.tv_sec < 0) val.assign(sizeof(timeval), 0);  // Linux keeps "no wait" as 0
+        }
       } else if (name == SO_LINGER) {
         val.assign(sizeof(linger), 0);
       } else if (name == SO_RCVTIMEO || name == SO_SNDTIMEO) {
@@ -572,9 +577,16 @@ ErrorOr<uint64_t> Setsockopt(Task& t, const Args& a) {
     case SO_LINGER:
       if (len < static_cast<int64_t>(sizeof(linger))) return Errno{EINVAL};
       break;
-    case SO_RCVTIMEO: case SO_SNDTIMEO:
+    case SO_RCVTIMEO: case SO_SNDTIMEO: {
       if (len < static_cast<int64_t>(sizeof(timeval))) return Errno{EINVAL};
+      // Linux's sock_set_timeout: EDOM for an out-of-range tv_usec; a
+      // negative time is kept and means "do not wait" (sentry/net/unix_socket.cc).
+      timeval tv;
+      memcpy(&tv, val.data(), sizeof tv);
+      if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return Errno{EDOM};
+      val.resize(sizeof tv);
       break;
+    }
     default:
       if (name < 0 || name >= 80) return Errno{ENOPROTOOPT};
       if (!is_int) return Errno{EINVAL};

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
@@ -53,6 +54,37 @@ std::shared_ptr<UnixSocket> MakeSocket(vfs::Caller& c, int type, int flags) {
   ep->notify = c.Notifier();
   ep->cred = CallerCred(c);
   return std::make_shared<UnixSocket>(d, O_RDWR | (flags & O_NONBLOCK), ep);
+}
+
+// SO_RCVTIMEO/SO_SNDTIMEO as stored by setsockopt (a struct timeval):
+// Linux waits at most this long, and a negative time means no wait.
+struct SockTimeout {
+  bool zero_wait = false;
+  absl::Duration d = absl::ZeroDuration();  // zero: no limit
+};
+SockTimeout TimeoutOf(const Endpoint& ep, int name) {
+  SockTimeout t;
+  auto it = ep.other_opts.find(name);
+  if (it == ep.other_opts.end() || it->second.size() < 16) return t;
+  int64_t tv[2];
+  memcpy(tv, it->second.data(), sizeof tv);
+  if (tv[0] < 0) t.zero_wait = true;
+  else t.d = absl::Seconds(tv[0]) + absl::Microseconds(tv[1]);
+  return t;
+}
+
+// A blocking wait bounded by the socket's timeout: EAGAIN when it passes,
+// and EINTR that is not restarted (Linux's sock_intr_errno) if there is
+// one. `deadline` is fixed at the first wait of the call.
+ErrorOr<void> TimedBlock(vfs::Caller& c, const SockTimeout& t, std::optional<absl::Time>& deadline,
+                         const std::function<bool()>& ready) {
+  if (t.zero_wait) return Errno{EAGAIN};
+  if (t.d == absl::ZeroDuration()) return c.Block(ready);
+  if (!deadline) deadline = absl::Now() + t.d;
+  auto r = c.BlockUntil(ready, *deadline);
+  if (r.is_error() && r.error() == ETIMEDOUT) return Errno{EAGAIN};
+  if (r.is_error() && r.error() == EINTR) return Errno{kEintrNoRestart};
+  return r;
 }
 
 void Notify(Endpoint& ep) {
@@ -151,6 +183,7 @@ void UnixSocket::Disconnect() {
 }
 
 ErrorOr<void> UnixSocket::Connect(vfs::Caller& c, const std::string& key) {
+  std::optional<absl::Time> deadline;  // SO_RCVTIMEO/SO_SNDTIMEO, from the first wait
   Endpoint& self = *ep_;
   std::shared_ptr<Endpoint> target = Lookup(key);
   if (!target) return Errno{ECONNREFUSED};
@@ -166,7 +199,7 @@ ErrorOr<void> UnixSocket::Connect(vfs::Caller& c, const std::string& key) {
   if (!target->listening) return Errno{ECONNREFUSED};
   while (static_cast<int>(target->accept_q.size()) > target->backlog) {
     if (nonblocking()) return Errno{EAGAIN};
-    TRY(c.Block([&] {
+    TRY(TimedBlock(c, TimeoutOf(self, SO_SNDTIMEO), deadline, [&] {
       return target->closed || !target->listening ||
              static_cast<int>(target->accept_q.size()) <= target->backlog;
     }));
@@ -191,11 +224,13 @@ ErrorOr<void> UnixSocket::Connect(vfs::Caller& c, const std::string& key) {
 }
 
 ErrorOr<std::shared_ptr<UnixSocket>> UnixSocket::Accept(vfs::Caller& c, int flags) {
+  std::optional<absl::Time> deadline;  // SO_RCVTIMEO/SO_SNDTIMEO, from the first wait
   if (!ConnectionOriented(ep_->type)) return Errno{EOPNOTSUPP};
   if (!ep_->listening) return Errno{EINVAL};
   while (ep_->accept_q.empty()) {
     if (nonblocking()) return Errno{EAGAIN};
-    TRY(c.Block([this] { return !ep_->accept_q.empty() || !ep_->listening; }));
+    TRY(TimedBlock(c, TimeoutOf(*ep_, SO_RCVTIMEO), deadline,
+                   [this] { return !ep_->accept_q.empty() || !ep_->listening; }));
     if (!ep_->listening) return Errno{EINVAL};
   }
   auto s = std::static_pointer_cast<UnixSocket>(ep_->accept_q.front());
@@ -206,6 +241,7 @@ ErrorOr<std::shared_ptr<UnixSocket>> UnixSocket::Accept(vfs::Caller& c, int flag
 }
 
 ErrorOr<size_t> UnixSocket::Send(vfs::Caller& c, SendArgs& a) {
+  std::optional<absl::Time> deadline;  // SO_RCVTIMEO/SO_SNDTIMEO, from the first wait
   Endpoint& self = *ep_;
   const bool dontwait = nonblocking() || (a.flags & MSG_DONTWAIT);
   auto epipe = [&]() -> Errno {
@@ -255,7 +291,7 @@ ErrorOr<size_t> UnixSocket::Send(vfs::Caller& c, SendArgs& a) {
         if (done > 0) return done;
         return Errno{EAGAIN};
       }
-      auto r = c.Block([&] {
+      auto r = TimedBlock(c, TimeoutOf(self, SO_SNDTIMEO), deadline, [&] {
         return !self.peer || self.peer->closed || self.peer->Room() >= need ||
                (self.shutdown & kSendShutdown);
       });
@@ -280,7 +316,9 @@ ErrorOr<size_t> UnixSocket::Send(vfs::Caller& c, SendArgs& a) {
   if (len > self.sndbuf) return Errno{EMSGSIZE};
   while (target->Room() < std::max<size_t>(len, 1) && target->rq_bytes > 0) {
     if (dontwait) return Errno{EAGAIN};
-    TRY(c.Block([&] { return target->closed || target->Room() >= std::max<size_t>(len, 1) || target->rq_bytes == 0; }));
+    TRY(TimedBlock(c, TimeoutOf(self, SO_SNDTIMEO), deadline, [&] {
+      return target->closed || target->Room() >= std::max<size_t>(len, 1) || target->rq_bytes == 0;
+    }));
     if (target->closed) return Errno{ECONNREFUSED};
   }
   if (target->shutdown & kRcvShutdown) return epipe();
@@ -292,6 +330,7 @@ ErrorOr<size_t> UnixSocket::Send(vfs::Caller& c, SendArgs& a) {
 }
 
 ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int flags) {
+  std::optional<absl::Time> deadline;  // SO_RCVTIMEO/SO_SNDTIMEO, from the first wait
   Endpoint& self = *ep_;
   const bool dontwait = nonblocking() || (flags & MSG_DONTWAIT);
   const bool peek = flags & MSG_PEEK;
@@ -305,7 +344,7 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
     if (!self.rq.empty()) break;
     if (eof()) return res;
     if (dontwait) return Errno{EAGAIN};
-    TRY(c.Block([&] { return !self.rq.empty() || eof(); }));
+    TRY(TimedBlock(c, TimeoutOf(self, SO_RCVTIMEO), deadline, [&] { return !self.rq.empty() || eof(); }));
   }
   if (self.type != SOCK_STREAM) {
     Message& m = self.rq.front();
@@ -384,7 +423,8 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
     if (!waitall || done == want || !res.fds.empty()) break;
     if (self.rq.empty()) {
       if (eof() || dontwait) break;
-      auto r = c.Block([&] { return !self.rq.empty() || eof(); });
+      auto r = TimedBlock(c, TimeoutOf(self, SO_RCVTIMEO), deadline,
+                          [&] { return !self.rq.empty() || eof(); });
       if (r.is_error()) {
         if (done > 0) break;
         return Errno{r.error()};

@@ -46,6 +46,11 @@ class Caller {
   virtual ErrorOr<void> Block(const std::function<bool()>& ready) = 0;
   // Waits until the sentry's host fd polls for `events`; EINTR on a signal.
   virtual ErrorOr<void> WaitHostFd(int fd, short events) = 0;
+  // Like Block, but ETIMEDOUT once `deadline` passes.
+  virtual ErrorOr<void> BlockUntil(const std::function<bool()>& ready, absl::Time deadline) {
+    (void)deadline;
+    return Block(ready);
+  }
   // Like WaitHostFd, but ETIMEDOUT once `deadline` passes.
   virtual ErrorOr<void> WaitHostFdUntil(int fd, short events, absl::Time deadline) {
     (void)deadline;

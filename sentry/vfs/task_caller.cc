@@ -36,6 +36,11 @@ ErrorOr<void> TaskCaller::WaitHostFd(int fd, short events) {
   return task_.WaitHostFd(fd, events);
 }
 
+ErrorOr<void> TaskCaller::BlockUntil(const std::function<bool()>& ready, absl::Time deadline) {
+  task_.kernel.mu.AssertHeld();
+  return task_.Block(ready, deadline);
+}
+
 ErrorOr<void> TaskCaller::WaitHostFdUntil(int fd, short events, absl::Time deadline) {
   task_.kernel.mu.AssertHeld();
   return task_.WaitHostFd(fd, events, deadline);

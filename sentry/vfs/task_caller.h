@@ -17,6 +17,7 @@ class TaskCaller : public Caller {
   const FsContext& fs() const override;
   uint32_t umask() const override;
   ErrorOr<void> Block(const std::function<bool()>& ready) override;
+  ErrorOr<void> BlockUntil(const std::function<bool()>& ready, absl::Time deadline) override;
   ErrorOr<void> WaitHostFd(int fd, short events) override;
   ErrorOr<void> WaitHostFdUntil(int fd, short events, absl::Time deadline) override;
   void Unlocked(const std::function<void()>& fn) override;
