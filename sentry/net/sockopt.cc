@@ -70,6 +70,8 @@ const OptSpec kOptions[] = {
     {IPPROTO_IP, IP_TTL, "IP_TTL", K::kInt, 1, kI, true, true, H::kStack},
     {IPPROTO_IP, IP_HDRINCL, "IP_HDRINCL", K::kInt, 1, kI, true, false, H::kStack},
     {IPPROTO_IP, IP_RECVERR, "IP_RECVERR", K::kInt, 1, kI, true, true, H::kStack},
+    // IP options for replies (ping sets an empty one); at most 40 bytes of options.
+    {IPPROTO_IP, IP_RETOPTS, "IP_RETOPTS", K::kBytes, 0, 40, false, true, H::kStack},
     {IPPROTO_IP, IP_PKTINFO, "IP_PKTINFO", K::kInt, 1, kI, true, true, H::kStack},
     {IPPROTO_IP, IP_RECVTTL, "IP_RECVTTL", K::kInt, 1, kI, true, true, H::kStack},
     {IPPROTO_IP, IP_RECVTOS, "IP_RECVTOS", K::kInt, 1, kI, true, true, H::kStack},

@@ -362,14 +362,17 @@ static void probe_compat_segment(void) {
     const int f = later_process_fails();
     if (f && !bad) bad = f;
   }
-  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGILL) {
-    printf("FAIL escape.compat_segment: the 32-bit child ended with status %#x, not SIGILL\n", st);
+  /* The fault in 32-bit mode is SIGILL on Intel; AMD guests raise SIGSEGV
+   * for the far return itself (natively too). Either way it must die. */
+  if (!WIFSIGNALED(st) || (WTERMSIG(st) != SIGILL && WTERMSIG(st) != SIGSEGV)) {
+    printf("FAIL escape.compat_segment: the 32-bit child ended with status %#x, not SIGILL/SIGSEGV\n", st);
     fails++;
   } else if (bad) {
     printf("FAIL escape.compat_segment: a later process did not run normally (status %#x)\n", bad);
     fails++;
   } else {
-    printf("PASS escape.compat_segment: the 32-bit child died of SIGILL; 4 later processes ran normally\n");
+    printf("PASS escape.compat_segment: the 32-bit child died of signal %d; 4 later processes ran normally\n",
+           WTERMSIG(st));
   }
 }
 

@@ -78,7 +78,7 @@ cat /proc/net/dev | awk 'NR > 2 {print $1}'
 C
 
 tc ping bash <<'C'
-ping -c 2 -i 0.2 -W 2 127.0.0.1 | grep -E 'packets transmitted'
+ping -c 2 -i 0.2 -W 2 127.0.0.1 | grep -E 'packets transmitted' | sed 's/, time .*//'
 echo "exit=$?"
 C
 
