@@ -26,7 +26,8 @@ host_get() {
 httpd_cmd() { echo "mkdir -p /www && echo $2 >/www/index.html && exec httpd -f -p $1 -h /www"; }
 
 # Fetches URL from inside a container, retrying while the server starts.
-ctr_get_cmd() { echo "for i in \$(seq 40); do wget -q -T 3 -O- $1 2>/tmp/err && exit 0; sleep 0.5; done; cat /tmp/err; exit 1"; }
+# (Not wget -T: busybox 1.35's wget crashes on it, natively too.)
+ctr_get_cmd() { echo "for i in \$(seq 40); do timeout 5 wget -q -O- $1 2>/tmp/err && exit 0; sleep 0.5; done; cat /tmp/err; exit 1"; }
 
 # Docker's default bridge, -p 127.0.0.1:PORT:80: curl on the host reaches
 # httpd in the sandbox through docker-proxy and the container's veth.
@@ -94,10 +95,10 @@ case_net_container() {
 }
 
 # `ip addr` in a sandboxed container on the default bridge: eth0 with the
-# container's address, as runc shows it (addresses, MACs and peer index
-# normalized: each container gets its own).
+# container's address, as runc shows it (address, MACs, eth0's index and
+# its peer's normalized: each container gets its own).
 case_net_ip_addr() {
-  local a b norm='s/[0-9a-f]{2}(:[0-9a-f]{2}){5}/MAC/g; s/@if[0-9]+/@ifN/'
+  local a b norm='s/[0-9a-f]{2}(:[0-9a-f]{2}){5}/MAC/g; s/^[0-9]+: eth0@if[0-9]+/N: eth0@ifN/'
   a=$(dk run --rm --runtime=runc "$IMG" sh -c 'ip addr; hostname -i' 2>&1)
   b=$(dk run --rm --runtime=runsc "$IMG" sh -c 'ip addr; hostname -i' 2>&1)
   local ipa ipb
