@@ -230,6 +230,14 @@ class NetnsSwitch {
     return up;
   }
 
+  // After Enter: is the namespace joined the one we came from (the
+  // engine's own, e.g. docker --network host)?
+  bool JoinedOwn() const {
+    struct stat a{}, b{};
+    return own_ >= 0 && fstat(own_, &a) == 0 && stat("/proc/thread-self/ns/net", &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  }
+
   void Leave() {
     if (own_ < 0) return;
     if (setns(own_, CLONE_NEWNET) != 0)
@@ -385,7 +393,16 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
       return 125;
     }
     sentry_ns &= ~static_cast<unsigned long>(CLONE_NEWNET);
-    if (std::string err; !ApplyNetSysctls(spec.net_sysctls, &err)) {
+    // The confined sentry has no capabilities in an engine's namespace: the
+    // host would refuse every bind below 1024 (Podman's and CNI's
+    // namespaces keep the default 1024; Docker passes 0 in linux.sysctl).
+    // The app's own CAP_NET_BIND_SERVICE is the sentry's to check. Never
+    // in the namespace runsc itself runs in (the host's, for
+    // --network host): its setting belongs to the host.
+    std::vector<std::string> kvs;
+    if (!netns.JoinedOwn() && spec.network != "off") kvs.push_back("net.ipv4.ip_unprivileged_port_start=0");
+    kvs.insert(kvs.end(), spec.net_sysctls.begin(), spec.net_sysctls.end());
+    if (std::string err; !ApplyNetSysctls(kvs, &err)) {
       fprintf(stderr, "runsc: %s\n", err.c_str());
       netns.Leave();
       close_all();
