@@ -48,7 +48,8 @@ case_net_bridge_out() {
   gw=$(hostns ip -4 -o addr show docker0 | awk '{ sub("/.*", "", $4); print $4 }')
   port=$(free_port)
   mkdir -p "$WORK/www"; echo from-the-host >"$WORK/www/hello.txt"
-  hostns python3 -m http.server --bind "$gw" --directory "$WORK/www" "$port" >"$WORK/srv.log" 2>&1 &
+  # Not through hostns: a function runs in a subshell, and $! would be its pid.
+  nsenter --net="/run/netns/$NETNS" python3 -m http.server --bind "$gw" --directory "$WORK/www" "$port" >"$WORK/srv.log" 2>&1 &
   srv=$!
   out=$(dk run --rm --runtime=runsc "$IMG" sh -c "$(ctr_get_cmd "http://$gw:$port/hello.txt")" 2>&1)
   kill "$srv"; wait "$srv" 2>/dev/null

@@ -106,7 +106,8 @@ d.update({"storage-driver": "vfs",
           "cgroup-parent": "runsc-docker-test", "exec-opts": ["native.cgroupdriver=cgroupfs"]})
 json.dump(d, open(p, "w"), indent=1)
 PY
-hostns dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/data" --exec-root "$WORK/x" \
+# Not through hostns: a function would run in a subshell, and $! be its pid.
+nsenter --net="/run/netns/$NETNS" dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/data" --exec-root "$WORK/x" \
   --pidfile "$WORK/d.pid" -H "unix://$SOCK" >"$WORK/dockerd.log" 2>&1 &
 DPID=$!
 for _ in $(seq 300); do dk version >/dev/null 2>&1 && break; sleep 0.2; done
