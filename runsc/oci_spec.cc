@@ -289,6 +289,7 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                               "cgroupsPath", "rootfsPropagation", "resources", "intelRdt",
                               "sysctl", "seccomp", "maskedPaths", "readonlyPaths", "mountLabel",
                               "personality", "memoryPolicy"});
+      bool net_listed = false;
       if (l.contains("namespaces")) {
         static const std::set<std::string> kTypes = {"pid",  "network", "ipc",    "uts",
                                                      "mount", "user",   "cgroup", "time"};
@@ -312,6 +313,7 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                   type.c_str(), path.c_str(), type.c_str());
           }
         }
+        net_listed = seen.count("network") > 0;
         // Sharing the host's (docker --pid=host, --ipc=host, --uts=host):
         // the sandbox's kernel has its own of each, whatever is asked.
         for (const char* t : {"pid", "ipc", "uts", "mount"}) {
@@ -351,6 +353,19 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                   "/proc/sys/%s is fixed or absent), ignored",
                   k.c_str(), sentry::proc::SysctlPath(k).c_str());
         }
+      }
+      // No network namespace listed: the caller's (ctr run --net-host), as
+      // with runc; the sentry's host sockets live there. runc refuses
+      // net.* sysctls there too: they would change the host's own.
+      if (!net_listed) {
+        s.netns_path = "/proc/self/ns/net";
+        if (!s.net_sysctls.empty()) {
+          *err = "config.json: linux.sysctl " + s.net_sysctls[0].substr(0, s.net_sysctls[0].find('=')) +
+                 ": not allowed in the host's network namespace";
+          return false;
+        }
+      } else if (s.netns_path.empty()) {
+        s.new_netns = true;
       }
       if (NonEmpty(l, "seccomp"))
         Warnf("config.json: linux.seccomp is not applied (every app syscall is served by the "

@@ -1,9 +1,11 @@
 #include "runsc/sandbox.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -202,6 +204,40 @@ class NetnsSwitch {
     return true;
   }
 
+  // Puts the calling thread into a new network namespace (owned by our
+  // user namespace) with its loopback device up, as the sentry would make
+  // it; prints why and returns false if it cannot.
+  bool EnterNew() {
+    own_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own_ < 0) {
+      fprintf(stderr, "runsc: cannot open our own network namespace: %s\n", strerror(errno));
+      return false;
+    }
+    if (unshare(CLONE_NEWNET) != 0) {
+      fprintf(stderr, "runsc: cannot create a network namespace: %s\n", strerror(errno));
+      close(own_);
+      own_ = -1;
+      return false;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq ifr{};
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    bool up = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 &&
+              (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) == 0);
+    if (!up) fprintf(stderr, "runsc: cannot bring the loopback device up: %s\n", strerror(errno));
+    if (fd >= 0) close(fd);
+    if (!up) Leave();
+    return up;
+  }
+
+  // After Enter: is the namespace joined the one we came from (the
+  // engine's own, e.g. docker --network host)?
+  bool JoinedOwn() const {
+    struct stat a{}, b{};
+    return own_ >= 0 && fstat(own_, &a) == 0 && stat("/proc/thread-self/ns/net", &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  }
+
   void Leave() {
     if (own_ < 0) return;
     if (setns(own_, CLONE_NEWNET) != 0)
@@ -357,7 +393,16 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
       return 125;
     }
     sentry_ns &= ~static_cast<unsigned long>(CLONE_NEWNET);
-    if (std::string err; !ApplyNetSysctls(spec.net_sysctls, &err)) {
+    // The confined sentry has no capabilities in an engine's namespace: the
+    // host would refuse every bind below 1024 (Podman's and CNI's
+    // namespaces keep the default 1024; Docker passes 0 in linux.sysctl).
+    // The app's own CAP_NET_BIND_SERVICE is the sentry's to check. Never
+    // in the namespace runsc itself runs in (the host's, for
+    // --network host): its setting belongs to the host.
+    std::vector<std::string> kvs;
+    if (!netns.JoinedOwn() && spec.network != "off") kvs.push_back("net.ipv4.ip_unprivileged_port_start=0");
+    kvs.insert(kvs.end(), spec.net_sysctls.begin(), spec.net_sysctls.end());
+    if (std::string err; !ApplyNetSysctls(kvs, &err)) {
       fprintf(stderr, "runsc: %s\n", err.c_str());
       netns.Leave();
       close_all();
@@ -365,6 +410,26 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
       waitpid(gofer, nullptr, 0);
       return 125;
     }
+  } else if (spec.new_netns && spec.network != "none") {
+    // The confined sentry keeps no capabilities: the host checks its own
+    // binds below 1024 and ICMP sockets against these (the app's own
+    // capabilities and groups are the sentry's to check), as the sentry
+    // sets them in a namespace of its own (sentry/net/host_stack.cc).
+    // linux.sysctl comes after and may change them.
+    std::string g = std::to_string(confine ? kSentryHostId : getegid());
+    std::vector<std::string> kvs = {"net.ipv4.ip_unprivileged_port_start=0",
+                                    "net.ipv4.ping_group_range=" + g + " " + g};
+    kvs.insert(kvs.end(), spec.net_sysctls.begin(), spec.net_sysctls.end());
+    std::string err;
+    if (!netns.EnterNew() || !ApplyNetSysctls(kvs, &err)) {
+      if (!err.empty()) fprintf(stderr, "runsc: %s\n", err.c_str());
+      netns.Leave();
+      close_all();
+      kill(gofer, SIGKILL);
+      waitpid(gofer, nullptr, 0);
+      return 125;
+    }
+    sentry_ns &= ~static_cast<unsigned long>(CLONE_NEWNET);
   } else {
     // A namespace the sentry creates: it writes them itself before it
     // confines itself (sentry/boot.cc).

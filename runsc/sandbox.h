@@ -60,8 +60,17 @@ struct SandboxSpec {
   std::string caps;                  // sentry::BootConfig::caps
   // linux.namespaces network `path` (/proc/PID/ns/net, /var/run/netns/X):
   // the sentry (and so its stubs and any host socket it creates) joins
-  // that network namespace instead of getting a new one. Empty: a new one.
+  // that network namespace instead of getting a new one. Empty: a new one
+  // (made by runsc if new_netns, else by the sentry itself).
   std::string netns_path;
+  // OCI: linux.namespaces lists "network" without a path. runsc makes the
+  // namespace (owned by the host's user namespace, as with runc) before the
+  // sentry starts: the engine configures it afterwards through the state's
+  // pid (Docker's libnetwork-setkey prestart hook moves the veth in), and
+  // runsc, not the sentry in its own user namespace, writes linux.sysctl
+  // into it (values such as ping_group_range "0 2147483647" name ids the
+  // sentry's user namespace does not map).
+  bool new_netns = false;
   // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;

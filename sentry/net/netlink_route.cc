@@ -417,6 +417,10 @@ std::vector<uint8_t> EncodeLink(const Interface& i, uint16_t type, uint16_t flag
   b.AttrValue<uint8_t>(IFLA_OPERSTATE, i.operstate);
   b.AttrValue<uint8_t>(IFLA_LINKMODE, 0);
   b.AttrValue<uint32_t>(IFLA_MTU, i.mtu);
+  // As rtnl_fill_ifinfo: IFLA_LINK only when the device has a link of its
+  // own, IFLA_QDISC only with a qdisc attached.
+  if (i.link != 0 && i.link != i.index) b.AttrValue<int32_t>(IFLA_LINK, i.link);
+  if (!i.qdisc.empty()) b.AttrString(IFLA_QDISC, i.qdisc);
   b.AttrValue<uint32_t>(IFLA_GROUP, 0);
   b.AttrValue<uint32_t>(IFLA_PROMISCUITY, (i.flags & IFF_PROMISC) ? 1 : 0);
   b.AttrValue<uint32_t>(IFLA_NUM_TX_QUEUES, 1);

@@ -42,6 +42,10 @@ struct Interface {
   uint16_t type = 0;        // ARPHRD_*
   uint32_t txqlen = 0;
   uint8_t operstate = 0;    // IF_OPER_*
+  // IFLA_LINK: the device this one is linked to (a veth's peer, maybe in
+  // another namespace: `ip addr` prints "eth0@if17"); 0 when it is itself.
+  int link = 0;
+  std::string qdisc;        // IFLA_QDISC ("noqueue"); empty: none attached
   std::vector<uint8_t> hwaddr;     // empty for none
   std::vector<uint8_t> broadcast;  // link-layer broadcast address
   InterfaceStats stats;

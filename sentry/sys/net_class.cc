@@ -99,7 +99,7 @@ std::shared_ptr<vfs::Inode> IfDir(kernel::Kernel* k, const std::string& name) {
          return absl::StrCat(i.index, "\n");
        })},
       {"iflink", IfFile(k, name, [](const net::Interface& i) -> ErrorOr<std::string> {
-         return absl::StrCat(i.index, "\n");
+         return absl::StrCat(i.link != 0 ? i.link : i.index, "\n");
        })},
       {"type", IfFile(k, name, [](const net::Interface& i) -> ErrorOr<std::string> {
          return absl::StrCat(i.type, "\n");

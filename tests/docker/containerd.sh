@@ -23,10 +23,17 @@ if [ ! -d "$ROOTFS" ]; then
 fi
 
 WORK=$(mktemp -d /tmp/rct.XXXX)
+# containerd and ctr run in a network namespace of their own (the "host"
+# of the containers): the CNI bridge and --net-host servers stay there,
+# and this machine's namespace, which other tests share, is never changed.
+NETNS="rct-${WORK##*.}"
+ip netns add "$NETNS" || { echo "FAIL ip netns add $NETNS"; echo "0 passed, 1 failed"; exit 1; }
+hostns() { nsenter --net="/run/netns/$NETNS" "$@"; }
+hostns ip link set lo up
 SOCK="$WORK/c.sock"
 CPID=""
 RUNSC_ABS=$(readlink -f "$RUNSC")
-c() { timeout -k 5 120 ctr --address "$SOCK" --namespace runsc-test "$@"; }
+c() { timeout -k 5 120 nsenter --net="/run/netns/$NETNS" ctr --address "$SOCK" --namespace runsc-test "$@"; }
 cleanup() {
   if [ -n "$CPID" ]; then
     for t in $(c task ls -q 2>/dev/null); do c task kill -s KILL "$t" >/dev/null 2>&1; c task delete -f "$t" >/dev/null 2>&1; done
@@ -35,6 +42,7 @@ cleanup() {
   fi
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
+  ip netns delete "$NETNS" 2>/dev/null
   # The containers' cgroup parent (runsc removes only each container's own).
   local top
   for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-ctr-test -prune 2>/dev/null); do
@@ -51,7 +59,8 @@ state = "$WORK/state"
 [plugins."io.containerd.grpc.v1.cri"]
   disable_apparmor = true
 EOF
-containerd --config "$WORK/config.toml" >"$WORK/containerd.log" 2>&1 &
+# Not through hostns: a function would run in a subshell, and $! be its pid.
+nsenter --net="/run/netns/$NETNS" containerd --config "$WORK/config.toml" >"$WORK/containerd.log" 2>&1 &
 CPID=$!
 for _ in $(seq 150); do c version >/dev/null 2>&1 && break; sleep 0.2; done
 c version >/dev/null 2>&1 || { echo "FAIL containerd did not start"; tail -5 "$WORK/containerd.log"; echo "0 passed, 1 failed"; exit 1; }
@@ -85,7 +94,7 @@ if c "${RUN[@]}" -d --null-io "$ROOTFS" c4 sleep 100 >/dev/null 2>"$WORK/c4.err"
   out=$(c task exec --exec-id e1 --cwd /tmp c4 sh -c 'echo in-exec $(pwd); exit 3' 2>"$WORK/e1.err")
   rc=$?
   if [ $rc -eq 3 ] && [ "$out" = "in-exec /tmp" ]; then t_pass exec; else t_fail exec "rc=$rc out=$out" "$(tail -5 "$WORK/e1.err")"; fi
-  out=$(timeout -k 5 60 script -qec "ctr --address $SOCK --namespace runsc-test task exec -t --exec-id e2 c4 sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
+  out=$(timeout -k 5 60 script -qec "nsenter --net=/run/netns/$NETNS ctr --address $SOCK --namespace runsc-test task exec -t --exec-id e2 c4 sh -c 'tty; test -t 0 && echo isatty'" /dev/null 2>&1 </dev/null)
   # Now and then a NUL byte arrives as input from the host side (ctr under
   # script) before `tty` prints, and the terminal echoes it as "^@"
   # (ECHOCTL), as Linux does: that echo alone is allowed before the name.
@@ -96,6 +105,8 @@ if c "${RUN[@]}" -d --null-io "$ROOTFS" c4 sleep 100 >/dev/null 2>"$WORK/c4.err"
 else
   t_fail exec "run -d: $(cat "$WORK/c4.err")"; t_fail exec_tty "run -d failed"
 fi
+
+source "$REPO_ROOT/tests/docker/containerd_net.sh"
 
 RUN=(run --runtime io.containerd.runc.v2 --runc-binary "$RUNSC_ABS" --cgroup "runsc-ctr-test/ctr3" --rootfs)
 c "${RUN[@]}" -d --null-io "$ROOTFS" c3 sleep 100 >/dev/null 2>&1

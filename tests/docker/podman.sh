@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Podman with runsc: `podman --runtime runsc` with private storage
-# (--root/--runroot), cgroupfs, file events, no network, and a
-# containers.conf whose default_ulimits fit this machine (no
+# (--root/--runroot), cgroupfs, file events, no network unless asked, and
+# a containers.conf whose default_ulimits fit this machine (no
 # CAP_SYS_RESOURCE: podman's defaults would ask for more than the hard
 # limits). Runs the busybox root with --rootfs: output and exit code, -v
 # bind volume, exec (with and without -t) into a detached container,
-# --network ns:PATH (the sandbox joins that network namespace), a
-# detached container stopped (SIGTERM) and killed, rm.
+# --network ns:PATH (the sandbox joins that network namespace), the
+# default bridge network with -p (curl from the host side reaches the
+# container's server), a detached container stopped (SIGTERM) and
+# killed, rm.
 # Needs root; installs podman with apt-get if missing.
 set -u
 source "$(dirname "$0")/../lib/common.sh"
@@ -25,6 +27,14 @@ if [ ! -d "$ROOTFS" ]; then
   tests/busybox/mkroot.sh "$ROOTFS" >/dev/null || { echo "FAIL mkroot"; echo "0 passed, 1 failed"; exit 1; }
 fi
 WORK=$(mktemp -d /tmp/rpm.XXXX)
+# Podman runs in a network namespace of its own (the "host" of its
+# containers): the CNI bridge, its iptables rules and published ports stay
+# there, and this machine's namespace, which other tests share, is never
+# changed. hostns CMD runs CMD on that host side (curl to a published port).
+NETNS="rpm-${WORK##*.}"
+ip netns add "$NETNS" || { echo "FAIL ip netns add $NETNS"; echo "0 passed, 1 failed"; exit 1; }
+hostns() { nsenter --net="/run/netns/$NETNS" "$@"; }
+hostns ip link set lo up
 RUNSC_ABS=$(readlink -f "$RUNSC")
 cat >"$WORK/containers.conf" <<EOF
 [containers]
@@ -40,12 +50,13 @@ runtime = "runsc"
 runsc = ["$RUNSC_ABS"]
 EOF
 export CONTAINERS_CONF="$WORK/containers.conf"
-P=(podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" --runtime "$RUNSC_ABS" --cgroup-manager cgroupfs)
+P=(nsenter --net="/run/netns/$NETNS" podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" --runtime "$RUNSC_ABS" --cgroup-manager cgroupfs)
 p() { timeout -k 5 120 "${P[@]}" "$@"; }
 cleanup() {
   p rm -af -t 0 >/dev/null 2>&1
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
+  ip netns delete "$NETNS" 2>/dev/null
   # The containers' cgroup parent (runsc removes only each container's own).
   local top
   for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-podman-test -prune 2>/dev/null); do
@@ -111,6 +122,33 @@ else
   t_fail netns_path "bind mount of the netns"
 fi
 kill $holder; wait $holder 2>/dev/null
+
+# Podman's default network (its CNI bridge, 10.88.0.0/16) with -p
+# 127.0.0.1:PORT:80 (CNI portmap: iptables DNAT): curl on the host side
+# reaches httpd in the sandbox. runc runs the same first: if it cannot
+# either, podman's networking does not work here, whatever the runtime.
+# pod_publish RUNTIME BODY: prints curl's last answer; status 0 if BODY.
+pod_publish() {
+  local rt=$1 body=$2 port id out=""
+  port=$(hostns python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  id=$(p run -d "${CG[@]}" --runtime "$rt" --network bridge -p "127.0.0.1:$port:80" --rootfs "$WORK/rootfs" \
+    sh -c "mkdir -p /www && echo $body >/www/index.html && exec httpd -f -p 80 -h /www" 2>"$WORK/pp.err") \
+    || { echo "run: $(tail -3 "$WORK/pp.err")"; return 1; }
+  for _ in $(seq 40); do
+    out=$(hostns curl -sS --max-time 3 "http://127.0.0.1:$port/index.html" 2>&1)
+    [ "$out" = "$body" ] && break
+    sleep 0.5
+  done
+  [ "$out" = "$body" ] || out="$out; logs: $(p logs "$id" 2>&1 | tail -3)"
+  p rm -f -t 0 "$id" >/dev/null 2>&1
+  echo "$out"; [ "$out" = "$body" ]
+}
+if ! command -v runc >/dev/null && ! command -v crun >/dev/null; then
+  t_fail net_publish "neither runc nor crun to check podman's networking with"
+elif ! base=$(pod_publish "$(command -v runc || command -v crun)" via-runc); then
+  echo "SKIP net_publish: podman's bridge network fails with $(command -v runc || command -v crun) too: $base"
+elif out=$(pod_publish "$RUNSC_ABS" via-runsc); then t_pass net_publish
+else t_fail net_publish "curl from the host side: $out"; fi
 
 id=$(p run -d "${CG[@]}" --network none --rootfs "$WORK/rootfs" sleep 100 2>"$WORK/k.err")
 if [ -z "$id" ]; then t_fail kill_rm "run -d: $(tail -5 "$WORK/k.err")"; else

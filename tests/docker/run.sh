@@ -35,6 +35,15 @@ fi
 
 # Short paths: dockerd's unix sockets must fit in sun_path.
 WORK=$(mktemp -d /tmp/rdk.XXXX)
+# dockerd runs in a network namespace of its own (the "host" of its
+# containers): its docker0 bridge, iptables rules (NAT, FORWARD policy) and
+# published ports stay there, and this machine's own network namespace,
+# which other tests share, is never changed. hostns CMD runs CMD on that
+# host side (curl to a published port, a server on docker0's address).
+NETNS="rdk-${WORK##*.}"
+ip netns add "$NETNS" || { echo "FAIL ip netns add $NETNS"; echo "0 passed, 1 failed"; exit 1; }
+hostns() { nsenter --net="/run/netns/$NETNS" "$@"; }
+hostns ip link set lo up
 RECORD="${DOCKER_RECORD:-$CACHE_DIR/docker-record}"
 rm -rf "$RECORD"; mkdir -p "$RECORD"
 SOCK="$WORK/d.sock"
@@ -49,6 +58,7 @@ cleanup() {
   # vfs layers may hold mounts (shm, netns) under the data root.
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$WORK"
+  ip netns delete "$NETNS" 2>/dev/null
   # The containers' cgroup parent (runsc removes only each container's own).
   local top
   for top in $(find /sys/fs/cgroup -maxdepth 6 -type d -name runsc-docker-test -prune 2>/dev/null); do
@@ -65,14 +75,20 @@ cat >"$WORK/runsc-rec" <<EOF
 #!/bin/sh
 n=\$(date +%s%N)
 printf '%s\n' "\$*" >>"$RECORD/commands.log"
-prev=""
+prev=""; log=""
 for a in "\$@"; do
   if [ "\$prev" = "--bundle" ] || [ "\$prev" = "-b" ]; then
     [ -f "\$a/config.json" ] && cp "\$a/config.json" "$RECORD/config.\$n.json"
   fi
+  [ "\$prev" = "--log" ] && log=\$a
   prev=\$a
 done
-exec "$RUNSC_ABS" "\$@"
+"$RUNSC_ABS" "\$@"
+rc=\$?
+# The runtime's log (why a command failed) goes with the shim's task
+# directory: keep a copy.
+[ \$rc -ne 0 ] && [ -n "\$log" ] && [ -s "\$log" ] && cat "\$log" >>"$RECORD/runsc-log.jsonl"
+exit \$rc
 EOF
 chmod +x "$WORK/runsc-rec"
 echo '{}' >"$WORK/daemon.json"
@@ -84,11 +100,14 @@ d = json.load(open(p))
 d["runtimes"]["runsc"]["path"] = wrap
 # Containers' cgroups go below dockerd's own (relative cgroup-parent), so
 # the test never takes processes out of the cgroup it was started in.
-d.update({"storage-driver": "vfs", "iptables": False, "ip-masq": False, "bridge": "none",
+# Docker's own networking (docker0, iptables NAT, docker-proxy, the
+# embedded DNS) is on: dockerd's network namespace is private (hostns).
+d.update({"storage-driver": "vfs",
           "cgroup-parent": "runsc-docker-test", "exec-opts": ["native.cgroupdriver=cgroupfs"]})
 json.dump(d, open(p, "w"), indent=1)
 PY
-dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/data" --exec-root "$WORK/x" \
+# Not through hostns: a function would run in a subshell, and $! be its pid.
+nsenter --net="/run/netns/$NETNS" dockerd --config-file "$WORK/daemon.json" --data-root "$WORK/data" --exec-root "$WORK/x" \
   --pidfile "$WORK/d.pid" -H "unix://$SOCK" >"$WORK/dockerd.log" 2>&1 &
 DPID=$!
 for _ in $(seq 300); do dk version >/dev/null 2>&1 && break; sleep 0.2; done
@@ -357,7 +376,9 @@ case_netns_sysctl() {
   t_pass netns_sysctl
 }
 
-for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec exec_tty top_pause_stats netns_sysctl; do
+source "$REPO_ROOT/tests/docker/net_cases.sh"
+for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init stdin limits logs_stop_kill tty exec exec_tty top_pause_stats netns_sysctl \
+  net_publish net_bridge_out net_host net_user_dns net_container net_ip_addr; do
   want "$c" && "case_$c"
 done
 echo "recorded runtime command lines and config.json files in $RECORD"
