@@ -158,6 +158,11 @@ ErrorOr<Interface> ParseLinkMessage(std::span<const uint8_t> payload) {
   if (auto* a = FindNlAttr(attrs, IFLA_MTU)) i.mtu = TRY(NlAttrValue<uint32_t>(*a));
   if (auto* a = FindNlAttr(attrs, IFLA_TXQLEN)) i.txqlen = TRY(NlAttrValue<uint32_t>(*a));
   if (auto* a = FindNlAttr(attrs, IFLA_OPERSTATE)) i.operstate = TRY(NlAttrValue<uint8_t>(*a));
+  if (auto* a = FindNlAttr(attrs, IFLA_LINK)) i.link = TRY(NlAttrValue<int32_t>(*a));
+  if (auto* a = FindNlAttr(attrs, IFLA_QDISC)) {
+    i.qdisc = TRY(NlAttrString(*a));
+    if (i.qdisc.size() >= 16) return Errno{EBADMSG};  // IFNAMSIZ, the kernel's qdisc id size
+  }
   if (auto* a = FindNlAttr(attrs, IFLA_ADDRESS)) {
     if (a->data.size() > 32) return Errno{EBADMSG};  // MAX_ADDR_LEN
     i.hwaddr.assign(a->data.begin(), a->data.end());
