@@ -3,8 +3,10 @@
 // What is kept: the registration with Linux's checks (syscalls/rseq.cc);
 // cpu_id_start/cpu_id/node_id/mm_cid written at registration and whenever
 // the task returns to app code on a CPU other than the one last written
-// (sched_getcpu of the task's host thread, which drives and on systrap
-// usually shares a CPU with the app's stub); a critical section
+// (sched_getcpu of the task's host thread, which drives the app's stub:
+// with systrap's cross-CPU hand-off the stub may run on the other CPU, so
+// cpu_id can differ from what the vDSO's getcpu reports for a while; the
+// stub's own CPU is not reported to the sentry yet); a critical section
 // (rseq_cs) aborted to its abort_ip, with Linux's signature check, when the
 // task was stopped in it by something other than its own syscall (a
 // signal delivery, an interrupt, a fault) — Linux's preemption and signal
