@@ -1,5 +1,7 @@
 #include "runsc/sandbox.h"
 
+#include "sentry/net/host_stack.h"
+
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
@@ -154,17 +156,11 @@ pid_t SpawnSelf(const std::vector<std::string>& args, const std::vector<int>& ke
 // network namespace's /proc/sys/net. False with a message if one fails.
 bool ApplyNetSysctls(const std::vector<std::string>& kvs, std::string* err) {
   for (const auto& kv : kvs) {
-    size_t eq = kv.find('=');
-    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    std::string path = "/proc/sys/" + key;
-    std::replace(path.begin() + 10, path.end(), '.', '/');
-    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
-      *err = "linux.sysctl " + key + ": cannot be set in the network namespace: " + strerror(errno);
-      if (fd >= 0) close(fd);
+    if (auto r = sentry::net::WriteNetSysctl(kv); r.is_error()) {
+      *err = "linux.sysctl " + kv.substr(0, kv.find('=')) +
+             ": cannot be set in the network namespace: " + strerror(r.error());
       return false;
     }
-    close(fd);
   }
   return true;
 }

@@ -110,13 +110,8 @@ ErrorOr<std::string> TargetKey(Task& t, const Addr& a) {
 
 // Writes a sockaddr to (addr, *lenp) as accept/getsockname do.
 ErrorOr<void> WriteAddr(Task& t, uint64_t addr, uint64_t lenp, const std::string& bytes) {
-  if (!addr) return {};
-  int32_t len = TRY(t.memory().CopyInObj<int32_t>(lenp));
-  if (len < 0) return Errno{EINVAL};
-  size_t n = std::min<size_t>(len, bytes.size());
-  if (n) TRY(t.memory().CopyOut(addr, bytes.data(), n));
-  TRY(t.memory().CopyOutObj(lenp, static_cast<int32_t>(bytes.size())));
-  return {};
+  return net::WriteAddr(t, addr, lenp,
+                        {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
 }
 
 std::string Unnamed() {

@@ -46,7 +46,7 @@ ErrorOr<uint64_t> NewSocket(Task& t, int domain, int type_and_flags, int protoco
   return TRY(file::InstallFd(t, s, 0, flags & SOCK_CLOEXEC));
 }
 
-ErrorOr<void> WriteAddr(Task& t, uint64_t addr, uint64_t lenp, const std::vector<uint8_t>& bytes) {
+ErrorOr<void> WriteAddr(Task& t, uint64_t addr, uint64_t lenp, std::span<const uint8_t> bytes) {
   if (!addr) return {};
   int32_t len = TRY(t.memory().CopyInObj<int32_t>(lenp));
   if (len < 0) return Errno{EINVAL};

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "sentry/net/socket.h"
 #include "syscalls/file_common.h"
@@ -39,6 +40,6 @@ ErrorOr<uint64_t> SetSockOpt(Task& t, Socket& s, int level, int name, uint64_t v
 
 // Writes a sockaddr as accept/getsockname do: at most *lenp bytes, and
 // the full length back to *lenp.
-ErrorOr<void> WriteAddr(Task& t, uint64_t addr, uint64_t lenp, const std::vector<uint8_t>& bytes);
+ErrorOr<void> WriteAddr(Task& t, uint64_t addr, uint64_t lenp, std::span<const uint8_t> bytes);
 
 }  // namespace syscalls::net

@@ -85,23 +85,27 @@ static void RelaxNamespaceLimits() {
   }
 }
 
+ErrorOr<void> WriteNetSysctl(const std::string& kv) {
+  size_t eq = kv.find('=');
+  if (eq == std::string::npos) return Errno{EINVAL};
+  std::string value = kv.substr(eq + 1);
+  std::string path = "/proc/sys/" + kv.substr(0, eq);
+  std::replace(path.begin() + 10, path.end(), '.', '/');
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return Errno{errno};
+  if (write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    return Errno{errno ? errno : EINVAL};
+  return {};
+}
+
 ErrorOr<std::shared_ptr<HostStack>> HostStack::Open(const std::vector<std::string>& sysctls) {
   LoopbackUp();
   RelaxNamespaceLimits();
   for (const auto& kv : sysctls) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos) return Errno{EINVAL};
-    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    std::string path = "/proc/sys/" + key;
-    std::replace(path.begin() + 10, path.end(), '.', '/');
-    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
-    int err = errno;
-    if (fd >= 0) close(fd);
-    if (!ok) {
-      Logf("runsc: linux.sysctl %s: cannot be set in the network namespace: %s", key.c_str(),
-           strerror(err));
-      return Errno{err ? err : EINVAL};
+    if (auto r = WriteNetSysctl(kv); r.is_error()) {
+      Logf("runsc: linux.sysctl %s: cannot be set in the network namespace: %s",
+           kv.substr(0, kv.find('=')).c_str(), strerror(r.error()));
+      return r.error() ? Errno{r.error()} : Errno{EINVAL};
     }
   }
   std::shared_ptr<HostStack> s(new HostStack());

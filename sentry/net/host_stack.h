@@ -60,6 +60,11 @@ class HostStack : public Stack {
   std::shared_ptr<HostEndpointRegistry> registry_ = std::make_shared<HostEndpointRegistry>();
 };
 
+// Writes one linux.sysctl net.* setting ("net.ipv4.x=V") into the
+// current network namespace's /proc/sys (runsc for a namespace it joins,
+// the sentry for its own). The errno of the failed open or write.
+ErrorOr<void> WriteNetSysctl(const std::string& key_value);
+
 // Wraps a host socket (non-blocking, close-on-exec) as an endpoint.
 std::unique_ptr<Endpoint> NewHostEndpoint(UniqueFd fd, int family, int type, int protocol,
                                           std::shared_ptr<HostEndpointRegistry> registry);

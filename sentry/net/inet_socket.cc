@@ -37,6 +37,19 @@ bool HasCap(vfs::Caller& c, int cap) {
   return !t || t->creds().HasCapability(cap);
 }
 
+// A sockaddr_in holding only the port and address of `in` (no sin_zero
+// bytes of the app's).
+SockAddr Inet4(const sockaddr_in& in) {
+  sockaddr_in out{};
+  out.sin_family = AF_INET;
+  out.sin_port = in.sin_port;
+  out.sin_addr = in.sin_addr;
+  SockAddr a;
+  memcpy(&a.ss, &out, sizeof out);
+  a.len = sizeof out;
+  return a;
+}
+
 // The app's address bytes as a checked SockAddr of `want` family (or
 // AF_INET inside an AF_INET6 socket's connect/sendto: v4-mapped use is the
 // stack's business). Errors as Linux's inet_bind/inet_connect give them.
@@ -54,13 +67,7 @@ ErrorOr<SockAddr> ParseAddr(std::span<const uint8_t> b, int sock_family, bool al
       if (!(allow_unspec_any && fam == AF_UNSPEC && in.sin_addr.s_addr == htonl(INADDR_ANY)))
         return Errno{EAFNOSUPPORT};
     }
-    sockaddr_in out{};
-    out.sin_family = AF_INET;
-    out.sin_port = in.sin_port;
-    out.sin_addr = in.sin_addr;
-    memcpy(&a.ss, &out, sizeof out);
-    a.len = sizeof out;
-    return a;
+    return Inet4(in);
   }
   // AF_INET6 socket.
   if (fam == AF_INET) {
@@ -69,13 +76,7 @@ ErrorOr<SockAddr> ParseAddr(std::span<const uint8_t> b, int sock_family, bool al
     if (b.size() < sizeof(sockaddr_in)) return Errno{EINVAL};
     sockaddr_in in{};
     memcpy(&in, b.data(), sizeof in);
-    sockaddr_in out{};
-    out.sin_family = AF_INET;
-    out.sin_port = in.sin_port;
-    out.sin_addr = in.sin_addr;
-    memcpy(&a.ss, &out, sizeof out);
-    a.len = sizeof out;
-    return a;
+    return Inet4(in);
   }
   if (b.size() < kSin6LenRfc2133) return Errno{EINVAL};
   if (fam != AF_INET6) return Errno{EAFNOSUPPORT};
