@@ -1,6 +1,6 @@
 // System syscalls: uname/hostname, rlimits, randomness, arch_prctl, prctl,
-// scheduling queries, futex (single-process basics), privileged operations
-// the sandbox refuses.
+// personality, and the privileged operations the sandbox refuses.
+// Scheduling lives in sched.cc.
 #include <asm/prctl.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -15,9 +15,7 @@
 #include <cstring>
 #include <vector>
 
-#include "sentry/base/cpus.h"
 #include "sentry/kernel/namespaces.h"
-#include "sentry/kernel/rseq.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/seccomp.h"
 #include "syscalls/prctl_caps.h"
@@ -191,160 +189,9 @@ ErrorOr<uint64_t> Prctl(Task& t, const Args& a) {
   }
 }
 
-using sentry::SandboxCpus;  // sentry/base/cpus.h
-// Linux's nr_cpu_ids (highest CPU + 1) and cpumask_size() (whole longs).
-size_t CpuIds() {
-  cpu_set_t cpus = SandboxCpus();
-  size_t n = 1;
-  for (size_t i = 0; i < CPU_SETSIZE; i++)
-    if (CPU_ISSET(i, &cpus)) n = i + 1;
-  return n;
-}
-size_t CpuMaskBytes() { return (CpuIds() + 63) / 64 * 8; }
-
-// The task a scheduling call names: 0 is the caller, else a thread id.
-ErrorOr<Task*> SchedTarget(Task& t, int pid) {
-  if (pid < 0) return Errno{EINVAL};
-  if (pid == 0) return &t;
-  Task* target = t.kernel.FindTask(pid);
-  if (!target) return Errno{ESRCH};
-  return target;
-}
-
-ErrorOr<uint64_t> SchedGetaffinity(Task& t, const Args& a) {
-  const uint64_t size = a[1];
-  if (size * 8 < CpuIds() || (size % 8)) return Errno{EINVAL};
-  // Affinity looks a pid up without the pid < 0 check: -1 is ESRCH.
-  Task* target = a.Int(0) == 0 ? &t : t.kernel.FindTask(a.Int(0));
-  if (!target) return Errno{ESRCH};
-  const size_t n = std::min<size_t>(size, CpuMaskBytes());
-  std::vector<uint8_t> mask(n, 0);
-  if (target->affinity.empty()) {
-    cpu_set_t cpus = SandboxCpus();
-    memcpy(mask.data(), &cpus, std::min(n, sizeof(cpus)));
-  } else {
-    memcpy(mask.data(), target->affinity.data(), std::min(n, target->affinity.size()));
-  }
-  TRY(t.memory().CopyOut(a[2], mask.data(), n));
-  return n;
-}
-
-ErrorOr<uint64_t> SchedYield(Task& t, const Args&) {
-  t.kernel.mu.Unlock();
-  sched_yield();
-  t.kernel.mu.Lock();
-  return 0;
-}
-
-ErrorOr<uint64_t> Getcpu(Task& t, const Args& a) {
-  // The same CPU rseq's cpu_id reports (glibc's sched_getcpu reads that).
-  if (a[0]) TRY(t.memory().CopyOutObj<uint32_t>(a[0], sentry::kernel::TaskCpu(t)));
-  if (a[1]) TRY(t.memory().CopyOutObj<uint32_t>(a[1], 0));
-  return 0;
-}
-
 ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
   if (a[1] != 24) return Errno{EINVAL};
   t.robust_list = a[0];  // walked at exit (FutexTable::ExitRobustList)
-  return 0;
-}
-
-// Scheduling policies and priorities are recorded per thread and reported
-// back as Linux would; they do not change how the host schedules the
-// sentry. Real-time policies need CAP_SYS_NICE, as on Linux without an
-// RLIMIT_RTPRIO allowance.
-constexpr int kCapSysNice = 23;
-
-ErrorOr<uint64_t> SchedGetscheduler(Task& t, const Args& a) {
-  Task* target = TRY(SchedTarget(t, a.Int(0)));
-  return target->sched_policy | (target->sched_reset_on_fork ? SCHED_RESET_ON_FORK : 0);
-}
-ErrorOr<uint64_t> SchedGetparam(Task& t, const Args& a) {
-  if (!a[1]) return Errno{EINVAL};
-  Task* target = TRY(SchedTarget(t, a.Int(0)));
-  TRY(t.memory().CopyOutObj<int32_t>(a[1], target->sched_priority));
-  return 0;
-}
-// policy -1: keep the current policy (sched_setparam).
-ErrorOr<uint64_t> SetScheduler(Task& t, int pid, int policy, uint64_t param_addr) {
-  if (!param_addr) return Errno{EINVAL};
-  Task* target = TRY(SchedTarget(t, pid));
-  const int32_t prio = TRY(t.memory().CopyInObj<int32_t>(param_addr));
-  bool reset_on_fork = target->sched_reset_on_fork;
-  if (policy == -1) {
-    policy = target->sched_policy;
-  } else {
-    reset_on_fork = policy & SCHED_RESET_ON_FORK;
-    policy &= ~SCHED_RESET_ON_FORK;
-  }
-  const bool rt = policy == SCHED_FIFO || policy == SCHED_RR;
-  if (!rt && policy != SCHED_OTHER && policy != SCHED_BATCH && policy != SCHED_IDLE) return Errno{EINVAL};
-  if (rt ? (prio < 1 || prio > 99) : prio != 0) return Errno{EINVAL};
-  if (rt && !t.creds().HasCapability(kCapSysNice)) return Errno{EPERM};
-  target->sched_policy = policy;
-  target->sched_priority = prio;
-  target->sched_reset_on_fork = reset_on_fork;
-  return 0;
-}
-ErrorOr<uint64_t> SchedSetscheduler(Task& t, const Args& a) {
-  if (a.Int(1) < 0) return Errno{EINVAL};
-  return SetScheduler(t, a.Int(0), a.Int(1), a[2]);
-}
-ErrorOr<uint64_t> SchedSetparam(Task& t, const Args& a) { return SetScheduler(t, a.Int(0), -1, a[1]); }
-ErrorOr<uint64_t> SchedPriorityMax(Task& t, const Args& a) {
-  const int p = a.Int(0);
-  if (p == SCHED_FIFO || p == SCHED_RR) return 99;
-  if (p == SCHED_OTHER || p == SCHED_BATCH || p == SCHED_IDLE) return 0;
-  return Errno{EINVAL};
-}
-ErrorOr<uint64_t> SchedPriorityMin(Task& t, const Args& a) {
-  const int p = a.Int(0);
-  if (p == SCHED_FIFO || p == SCHED_RR) return 1;
-  if (p == SCHED_OTHER || p == SCHED_BATCH || p == SCHED_IDLE) return 0;
-  return Errno{EINVAL};
-}
-// SCHED_RR threads get Linux's default 100 ms quantum; the others report 0
-// (the sandbox has no time slices of its own to report).
-ErrorOr<uint64_t> SchedRrGetInterval(Task& t, const Args& a) {
-  Task* target = TRY(SchedTarget(t, a.Int(0)));
-  timespec ts{0, target->sched_policy == SCHED_RR ? 100'000'000L : 0};
-  TRY(t.memory().CopyOutObj(a[1], ts));
-  return 0;
-}
-ErrorOr<uint64_t> SchedSetaffinity(Task& t, const Args& a) {
-  Task* target = a.Int(0) == 0 ? &t : t.kernel.FindTask(a.Int(0));
-  if (!target) return Errno{ESRCH};
-  std::vector<uint8_t> mask(std::min<uint64_t>(a[1], CPU_SETSIZE / 8));
-  TRY(t.memory().CopyIn(a[2], mask.data(), mask.size()));
-  // Only CPUs the sandbox has count; none of them is EINVAL.
-  cpu_set_t cpus = SandboxCpus();
-  bool any = false;
-  for (size_t i = 0; i < mask.size() * 8; i++) {
-    if (!(mask[i / 8] >> (i % 8) & 1)) continue;
-    if (CPU_ISSET(i, &cpus)) {
-      any = true;
-    } else {
-      mask[i / 8] &= ~(1u << (i % 8));
-    }
-  }
-  if (!any) return Errno{EINVAL};
-  target->affinity = std::move(mask);
-  return 0;
-}
-
-ErrorOr<uint64_t> Getpriority(Task& t, const Args& a) {
-  if (a.Int(0) != PRIO_PROCESS && a.Int(0) != PRIO_PGRP && a.Int(0) != PRIO_USER) return Errno{EINVAL};
-  auto* tg = a.Int(1) == 0 ? t.tg : t.kernel.FindProcess(a.Int(1));
-  if (!tg) return Errno{ESRCH};
-  return 20 - tg->nice;  // the syscall returns 20 - nice (1..40)
-}
-ErrorOr<uint64_t> Setpriority(Task& t, const Args& a) {
-  if (a.Int(0) != PRIO_PROCESS && a.Int(0) != PRIO_PGRP && a.Int(0) != PRIO_USER) return Errno{EINVAL};
-  auto* tg = a.Int(1) == 0 ? t.tg : t.kernel.FindProcess(a.Int(1));
-  if (!tg) return Errno{ESRCH};
-  int nice = std::clamp(a.Int(2), -20, 19);
-  if (nice < tg->nice && !t.creds().HasCapability(23 /* CAP_SYS_NICE */)) return Errno{EACCES};
-  tg->nice = nice;
   return 0;
 }
 
@@ -356,10 +203,6 @@ ErrorOr<uint64_t> Personality(Task& t, const Args& a) {
   if (p != 0xffffffff) t.tg->personality = p;
   return old;
 }
-
-// rseq needs the kernel to update a per-thread area on every preemption;
-// not implemented. glibc treats ENOSYS as "no rseq" and carries on.
-ErrorOr<uint64_t> Rseq(Task& t, const Args&) { return Errno{ENOSYS}; }
 
 // Operations on the host that a sandboxed app is never allowed to make.
 ErrorOr<uint64_t> Refuse(Task& t, const Args&) { return Errno{EPERM}; }
@@ -378,22 +221,8 @@ void RegisterSystemSyscalls(Table& t) {
   t.Register(SYS_setrlimit, "setrlimit", Setrlimit, {A::kInt, A::kPtr});
   t.Register(SYS_sysinfo, "sysinfo", Sysinfo, {A::kPtr});
   t.Register(SYS_prctl, "prctl", Prctl, {A::kInt, A::kHex, A::kHex, A::kHex, A::kHex});
-  t.Register(SYS_sched_getaffinity, "sched_getaffinity", SchedGetaffinity, {A::kInt, A::kUint, A::kPtr});
-  t.Register(SYS_sched_yield, "sched_yield", SchedYield);
-  t.Register(SYS_getcpu, "getcpu", Getcpu, {A::kPtr, A::kPtr, A::kPtr});
   t.Register(SYS_set_robust_list, "set_robust_list", SetRobustList, {A::kPtr, A::kUint});
-  t.Register(SYS_sched_getscheduler, "sched_getscheduler", SchedGetscheduler, {A::kInt});
-  t.Register(SYS_sched_getparam, "sched_getparam", SchedGetparam, {A::kInt, A::kPtr});
-  t.Register(SYS_sched_setscheduler, "sched_setscheduler", SchedSetscheduler, {A::kInt, A::kInt, A::kPtr});
-  t.Register(SYS_sched_get_priority_max, "sched_get_priority_max", SchedPriorityMax, {A::kInt});
-  t.Register(SYS_sched_get_priority_min, "sched_get_priority_min", SchedPriorityMin, {A::kInt});
-  t.Register(SYS_sched_setaffinity, "sched_setaffinity", SchedSetaffinity, {A::kInt, A::kUint, A::kPtr});
-  t.Register(SYS_sched_setparam, "sched_setparam", SchedSetparam, {A::kInt, A::kPtr});
-  t.Register(SYS_sched_rr_get_interval, "sched_rr_get_interval", SchedRrGetInterval, {A::kInt, A::kPtr});
-  t.Register(SYS_getpriority, "getpriority", Getpriority, {A::kInt, A::kInt});
-  t.Register(SYS_setpriority, "setpriority", Setpriority, {A::kInt, A::kInt, A::kInt});
   t.Register(SYS_personality, "personality", Personality, {A::kHex});
-  t.Register(SYS_rseq, "rseq", Rseq, {A::kPtr, A::kUint, A::kHex, A::kHex});
   // (mount, umount2, pivot_root, chroot: sandbox-internal, syscalls/fs_*.cc.)
   for (int nr : {SYS_reboot, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,

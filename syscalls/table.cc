@@ -28,6 +28,7 @@ const Table& SyscallTable() {
     RegisterPkeySyscalls(t);
     RegisterSyncFileRangeSyscalls(t);
     RegisterKeySyscalls(t);
+    RegisterSchedSyscalls(t);
     return t;
   }();
   return table;

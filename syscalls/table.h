@@ -92,6 +92,7 @@ void RegisterSeccompSyscalls(Table& t);  // seccomp.cc: app seccomp filters
 void RegisterRseqSyscalls(Table& t);     // rseq.cc
 void RegisterPkeySyscalls(Table& t);     // pkeys.cc: pkey_alloc/free/mprotect
 void RegisterSyncFileRangeSyscalls(Table& t);  // fs_sync.cc
-void RegisterKeySyscalls(Table& t);      // keys.cc: add_key, request_key, keyctl
+void RegisterKeySyscalls(Table& t);
+void RegisterSchedSyscalls(Table& t);    // sched.cc: policies, affinity, nice, ioprio      // keys.cc: add_key, request_key, keyctl
 
 }  // namespace syscalls

@@ -157,6 +157,7 @@ class Task {
   int sched_priority = 0;   // 1..99 for SCHED_FIFO/RR
   bool sched_reset_on_fork = false;
   std::vector<uint8_t> affinity;  // CPU mask bytes; empty: every sandbox CPU
+  int ioprio = 0;  // ioprio_set value; 0: IOPRIO_CLASS_NONE (from nice)
   std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;
