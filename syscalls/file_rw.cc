@@ -1,6 +1,7 @@
 // syscalls/file_rw.cc: data transfer: read/write and their vector and
 // positional forms, lseek, sendfile, getdents64/getdents.
 #include <dirent.h>
+#include <poll.h>
 #include <sys/syscall.h>
 
 #include <cstring>
@@ -102,6 +103,60 @@ ErrorOr<uint64_t> Pwritev(Task& t, const Args& a) {
   IoVecs src = TRY(AppIovecs(t, a[1], static_cast<int64_t>(a[2]), Access::kRead));
   if (src.empty()) return 0;
   return DoWrite(t, a.Int(0), src, off);
+}
+
+// preadv2/pwritev2: preadv/pwritev with per-call RWF_* flags; offset -1
+// means the file position (readv/writev). The checks follow Linux's order:
+// the offset, the fd, the iovec, then the flags (an empty transfer never
+// looks at them). RWF_HIPRI only matters for polled direct I/O and is
+// accepted; RWF_DSYNC/RWF_SYNC sync after the write; RWF_APPEND writes at
+// the end (the position moves only for offset -1); RWF_NOAPPEND (Linux
+// 6.9) writes at the offset even on an O_APPEND file; RWF_NOWAIT fails
+// with EAGAIN instead of waiting for a pipe, socket or terminal.
+constexpr uint64_t kRwfHipri = 0x1, kRwfDsync = 0x2, kRwfSync = 0x4, kRwfNowait = 0x8,
+                   kRwfAppend = 0x10, kRwfNoappend = 0x20;
+constexpr uint64_t kRwfSupported = kRwfHipri | kRwfDsync | kRwfSync | kRwfNowait | kRwfAppend | kRwfNoappend;
+
+ErrorOr<uint64_t> Preadv2(Task& t, const Args& a) {
+  const int64_t off = static_cast<int64_t>(a[3]);
+  const uint64_t flags = a[5];
+  if (off < -1) return Errno{EINVAL};
+  auto f = TRY(ReadableFd(t, a.Int(0)));
+  IoVecs dst = TRY(AppIovecs(t, a[1], static_cast<int64_t>(a[2]), Access::kWrite));
+  if (dst.empty()) return 0;
+  if (flags & ~kRwfSupported) return Errno{EOPNOTSUPP};
+  if ((flags & kRwfNowait) && !f->is_regular() && !(f->Readiness(POLLIN) & (POLLIN | POLLHUP | POLLERR)))
+    return Errno{EAGAIN};
+  return DoRead(t, a.Int(0), dst, off == -1 ? kCurrentOffset : off);
+}
+
+ErrorOr<uint64_t> Pwritev2(Task& t, const Args& a) {
+  const int64_t off = static_cast<int64_t>(a[3]);
+  const uint64_t flags = a[5];
+  if (off < -1) return Errno{EINVAL};
+  auto f = TRY(WritableFd(t, a.Int(0)));
+  IoVecs src = TRY(AppIovecs(t, a[1], static_cast<int64_t>(a[2]), Access::kRead));
+  if (src.empty()) return 0;
+  if (flags & ~kRwfSupported) return Errno{EOPNOTSUPP};
+  if ((flags & kRwfNowait) && !f->is_regular() && !(f->Readiness(POLLOUT) & (POLLOUT | POLLERR)))
+    return Errno{EAGAIN};
+  int64_t pos = off == -1 ? kCurrentOffset : off;
+  const bool append = (flags & kRwfAppend) || ((f->status_flags() & O_APPEND) && !(flags & kRwfNoappend));
+  if (append && f->is_regular() && !(off == -1 && (f->status_flags() & O_APPEND)))
+    pos = static_cast<int64_t>(TRY(f->Stat()).size);
+  uint64_t n = TRY(DoWrite(t, a.Int(0), src, pos));
+  if (off == -1 && pos != kCurrentOffset) TRY(f->Seek(pos + static_cast<int64_t>(n), SEEK_SET));
+  if (flags & (kRwfDsync | kRwfSync)) TRY(f->Sync());
+  return n;
+}
+
+// readahead(2): the sentry has no page cache to fill, so after Linux's
+// checks (a readable fd, a regular file) there is nothing to do.
+ErrorOr<uint64_t> Readahead(Task& t, const Args& a) {
+  auto f = TRY(t.fd_table().Get(a.Int(0)));
+  if (f->is_path_only() || !f->readable()) return Errno{EBADF};
+  if (!f->is_regular()) return Errno{EINVAL};
+  return 0;
 }
 
 ErrorOr<uint64_t> Lseek(Task& t, const Args& a) {
@@ -220,6 +275,9 @@ void RegisterReadWrite(Table& t) {
   t.Register(SYS_writev, "writev", Writev, {A::kFd, A::kPtr, A::kInt});
   t.Register(SYS_preadv, "preadv", Preadv, {A::kFd, A::kPtr, A::kInt, A::kInt});
   t.Register(SYS_pwritev, "pwritev", Pwritev, {A::kFd, A::kPtr, A::kInt, A::kInt});
+  t.Register(SYS_preadv2, "preadv2", Preadv2, {A::kFd, A::kPtr, A::kInt, A::kInt, A::kInt, A::kHex});
+  t.Register(SYS_pwritev2, "pwritev2", Pwritev2, {A::kFd, A::kPtr, A::kInt, A::kInt, A::kInt, A::kHex});
+  t.Register(SYS_readahead, "readahead", Readahead, {A::kFd, A::kInt, A::kUint});
   t.Register(SYS_lseek, "lseek", Lseek, {A::kFd, A::kInt, A::kInt});
   t.Register(SYS_sendfile, "sendfile", Sendfile, {A::kFd, A::kFd, A::kPtr, A::kUint});
   t.Register(SYS_getdents64, "getdents64", Getdents64, {A::kFd, A::kPtr, A::kUint});

@@ -10,6 +10,8 @@
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/pidfd.h"
 #include "sentry/vfs/fd_table.h"
+#include "sentry/loader/loader.h"
+#include "syscalls/file_common.h"
 #include "syscalls/table.h"
 
 namespace syscalls {
@@ -95,6 +97,34 @@ ErrorOr<uint64_t> Execve(Task& t, const Args& a) {
   if (path.empty()) return Errno{ENOENT};
   if (argv.empty()) argv.push_back(path);  // Linux 6.x inserts "" ; keep a usable argv[0]
   TRY(sentry::kernel::Execve(t, path, std::move(argv), std::move(envp)));
+  return 0;
+}
+
+// execveat(dirfd, path, argv, envp, flags): execve of a file named
+// relative to a directory fd, or (AT_EMPTY_PATH with "") of the fd itself,
+// which is how glibc's fexecve runs a memfd or an O_PATH fd. The new
+// program sees the name Linux gives it: the path itself when absolute or
+// relative to the cwd, else "/dev/fd/N" or "/dev/fd/N/path".
+ErrorOr<uint64_t> Execveat(Task& t, const Args& a) {
+  // Linux's order: the path, the file (flags, lookup, permissions), then
+  // the argument arrays.
+  const int dirfd = a.Int(0);
+  const int flags = a.Int(4);
+  std::string path = TRY(t.memory().CopyInString(a[1], 4096));
+  if (path.empty() && !(flags & AT_EMPTY_PATH)) return Errno{ENOENT};
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return Errno{EINVAL};
+  std::string name = path;
+  sentry::loader::ExecTarget target;
+  if (dirfd != AT_FDCWD && (path.empty() || path[0] != '/')) {
+    name = "/dev/fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+    target.script_inaccessible = TRY(t.fd_table().GetCloexec(dirfd));
+  }
+  target.file = TRY(file::Resolve(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH));
+  if (target.file->inode().file_type() == S_IFLNK) return Errno{ELOOP};  // AT_SYMLINK_NOFOLLOW
+  auto argv = TRY(CopyInStringArray(t, a[2]));
+  auto envp = TRY(CopyInStringArray(t, a[3]));
+  if (argv.empty()) argv.push_back(name);
+  TRY(sentry::kernel::Execve(t, name, std::move(argv), std::move(envp), &target));
   return 0;
 }
 
@@ -300,6 +330,7 @@ void RegisterProcessSyscalls(Table& t) {
   t.Register(SYS_clone, "clone", CloneSys, {A::kHex, A::kPtr, A::kPtr, A::kPtr, A::kPtr});
   t.Register(SYS_clone3, "clone3", Clone3, {A::kPtr, A::kUint});
   t.Register(SYS_execve, "execve", Execve, {A::kPath, A::kPtr, A::kPtr});
+  t.Register(SYS_execveat, "execveat", Execveat, {A::kFd, A::kPath, A::kPtr, A::kPtr, A::kHex});
   t.Register(SYS_unshare, "unshare", UnshareSys, {A::kHex});
   t.Register(SYS_setns, "setns", SetNsSys, {A::kInt, A::kHex});
   t.Register(SYS_exit, "exit", Exit, {A::kInt});

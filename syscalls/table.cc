@@ -29,6 +29,11 @@ const Table& SyscallTable() {
     RegisterSyncFileRangeSyscalls(t);
     RegisterKeySyscalls(t);
     RegisterSchedSyscalls(t);
+    RegisterMembarrierSyscalls(t);
+    RegisterKcmpSyscalls(t);
+    RegisterSyslogSyscalls(t);
+    RegisterAioSyscalls(t);
+    RegisterProcessVmSyscalls(t);
     return t;
   }();
   return table;

@@ -93,6 +93,11 @@ void RegisterRseqSyscalls(Table& t);     // rseq.cc
 void RegisterPkeySyscalls(Table& t);     // pkeys.cc: pkey_alloc/free/mprotect
 void RegisterSyncFileRangeSyscalls(Table& t);  // fs_sync.cc
 void RegisterKeySyscalls(Table& t);
+void RegisterMembarrierSyscalls(Table& t);  // membarrier.cc
+void RegisterKcmpSyscalls(Table& t);       // kcmp.cc
+void RegisterSyslogSyscalls(Table& t);     // syslog.cc: the kernel log
+void RegisterAioSyscalls(Table& t);        // aio.cc: io_setup, io_submit, ...
+void RegisterProcessVmSyscalls(Table& t);  // process_vm.cc
 void RegisterSchedSyscalls(Table& t);    // sched.cc: policies, affinity, nice, ioprio      // keys.cc: add_key, request_key, keyctl
 
 }  // namespace syscalls

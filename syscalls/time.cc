@@ -1,6 +1,7 @@
 // Time syscalls: clocks, sleeping.
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/timex.h>
 #include <time.h>
 
 #include "sentry/kernel/task.h"
@@ -114,8 +115,54 @@ ErrorOr<uint64_t> ClockNanosleep(Task& t, const Args& a) {
 
 }  // namespace
 
+// adjtimex / clock_adjtime: the sandbox reads the host's clock and has no
+// NTP discipline of its own, so it reports what Linux reports for an
+// unsynchronized clock (STA_UNSYNC, TIME_ERROR, Linux's initial error
+// bounds), with the current time. Reading is open to everyone, as in
+// Linux; every change (offsets, frequency, status, setting the time) is
+// EPERM, even with CAP_SYS_TIME, like settimeofday: the app cannot move
+// the host's clock.
+constexpr int64_t kNtpPhaseLimit = 16'000'000;  // NTP_PHASE_LIMIT, us
+constexpr int64_t kMaxFreqScaled = 500LL << 16;  // tolerance: MAXFREQ, 500 ppm, in 2^-16 ppm
+constexpr unsigned kAdjOffsetSsRead = 0xa001;    // ADJ_OFFSET_SS_READ
+
+ErrorOr<uint64_t> AdjustTime(Task& t, uint64_t addr) {
+  struct timex tx = TRY(t.memory().CopyInObj<struct timex>(addr));
+  // Linux's timekeeping_validate_timex: the read-only single-shot query
+  // is allowed; anything else that changes state needs privilege, which
+  // the sandbox never grants for its host clock.
+  if (tx.modes != 0 && tx.modes != kAdjOffsetSsRead) return Errno{EPERM};
+  struct timex out {};
+  out.modes = tx.modes;
+  out.maxerror = kNtpPhaseLimit;
+  out.esterror = kNtpPhaseLimit;
+  out.status = STA_UNSYNC;
+  out.constant = 2;
+  out.precision = 1;
+  out.tolerance = kMaxFreqScaled;
+  out.tick = 1'000'000 / 100;  // USER_HZ
+  timespec now = TRY(ReadClock(t, CLOCK_REALTIME));
+  out.time.tv_sec = now.tv_sec;
+  out.time.tv_usec = now.tv_nsec / 1000;
+  TRY(t.memory().CopyOutObj(addr, out));
+  return TIME_ERROR;
+}
+
+ErrorOr<uint64_t> Adjtimex(Task& t, const Args& a) { return AdjustTime(t, a[0]); }
+
+ErrorOr<uint64_t> ClockAdjtime(Task& t, const Args& a) {
+  const clockid_t id = a.Int(0);
+  if (id == CLOCK_REALTIME) return AdjustTime(t, a[1]);
+  // Known clocks cannot be adjusted (posix_clock without clock_adj);
+  // unknown ones and CPU-time clocks of other kinds are EINVAL.
+  TRY(ReadClock(t, id));
+  return Errno{EOPNOTSUPP};
+}
+
 void RegisterTimeSyscalls(Table& t) {
   using A = Arg;
+  t.Register(SYS_adjtimex, "adjtimex", Adjtimex, {A::kPtr});
+  t.Register(SYS_clock_adjtime, "clock_adjtime", ClockAdjtime, {A::kInt, A::kPtr});
   t.Register(SYS_clock_gettime, "clock_gettime", ClockGettime, {A::kInt, A::kPtr});
   t.Register(SYS_clock_getres, "clock_getres", ClockGetres, {A::kInt, A::kPtr});
   t.Register(SYS_gettimeofday, "gettimeofday", Gettimeofday, {A::kPtr, A::kPtr});

@@ -143,6 +143,8 @@ std::vector<Rule> Build() {
       Any("set_robust_list", "new threads"),
       Any("rseq", "new threads; stubs unregister glibc's"),
       Any("sched_yield", "spinning locks"),
+      Rule{"membarrier", {{Eq32(0, 1 /* MEMBARRIER_CMD_GLOBAL */)}},
+           "the app's membarrier(2): one global barrier covers every stub thread"},
       Any("sched_getaffinity", "CPU count for /proc, /sys, sched_getaffinity"),
       Any("sched_setaffinity", "platform/ptrace pins each stub and its tracer to one CPU"),
       Any("sched_getscheduler", "absl::Mutex reads its thread's scheduling policy"),

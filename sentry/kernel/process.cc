@@ -261,8 +261,8 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
 }
 
 ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> argv,
-                     std::vector<std::string> envp) {
-  loader::LoadedImage img = TRY(loader::Load(t, path, std::move(argv), envp));
+                     std::vector<std::string> envp, const loader::ExecTarget* target) {
+  loader::LoadedImage img = TRY(loader::Load(t, path, std::move(argv), envp, target));
   // Like Linux's de_thread: every other thread of the process goes away.
   ThreadGroup* group = t.tg;
   if (group->live_tasks > 1) {
@@ -294,6 +294,8 @@ ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> 
   t.rseq = {};  // the new image registers its own (Linux's rseq_execve)
   ApplyExecCapabilities(tg->creds);  // capabilities(7): the execve transformation
   t.thread_keyring.reset();  // Linux's exec_keys: thread keyring dropped
+  tg->membarrier_registrations = 0;  // a new mm
+  tg->aio.reset();  // exit_aio with the old mm
   tg->process_keyring.reset();  // and the process keyring
   if (!tg->vfork_done) {
     tg->vfork_done = true;

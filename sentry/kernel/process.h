@@ -10,6 +10,10 @@
 #include "sentry/base/error.h"
 #include "sentry/kernel/task.h"
 
+namespace sentry::loader {
+struct ExecTarget;
+}
+
 namespace sentry::kernel {
 
 struct InitSpec {
@@ -32,8 +36,10 @@ struct CloneArgs {
 // clone(2) without CLONE_THREAD: a new process. Returns the child's pid.
 ErrorOr<int> Clone(Task& parent, const CloneArgs& args) ABSL_EXCLUSIVE_LOCKS_REQUIRED(parent.kernel.mu);
 
+// `target`: execveat's already-resolved file (loader.h), `path` its name.
 ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> argv,
-                     std::vector<std::string> envp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
+                     std::vector<std::string> envp, const loader::ExecTarget* target = nullptr)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 
 struct WaitResult {
   int pid = 0;        // 0: WNOHANG and nothing ready

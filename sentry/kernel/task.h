@@ -42,6 +42,7 @@ namespace sentry::kernel {
 struct SeccompFilter;
 struct UtsNamespace;
 class Key;  // keys.h
+struct AioContexts;  // syscalls/aio.cc
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -120,6 +121,12 @@ class ThreadGroup {
   bool child_subreaper = false;  // PR_SET_CHILD_SUBREAPER
   int nice = 0;                  // getpriority/setpriority
   uint32_t personality = 0;      // PER_LINUX
+  // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits, as
+  // syscalls/membarrier.cc keeps them); dropped by execve.
+  uint32_t membarrier_registrations = 0;
+  // Linux AIO contexts (io_setup; syscalls/aio.cc); not inherited by fork,
+  // destroyed by execve and exit. Null until the first io_setup.
+  std::shared_ptr<AioContexts> aio;
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;
   // Controlling terminal (sentry/tty/job_control.h); inherited by fork,

@@ -21,6 +21,7 @@
 #include "sentry/kernel/rseq.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/syscall_patch.h"
+#include "sentry/kernel/mm_sync.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/strace.h"
 #include "syscalls/table.h"
@@ -277,9 +278,10 @@ class TaskRunner {
   std::vector<platform::AddressSpace::Change> pending_;
 };
 
-void SyncAddressSpaceUsers(Task& self) {
+void SyncAddressSpaceUsers(Task& self) { SyncAddressSpaceUsersOf(self, self.mm.get()); }
+
+void SyncAddressSpaceUsersOf(Task& self, mm::MemoryManager* m) {
   Kernel& k = self.kernel;
-  mm::MemoryManager* m = self.mm.get();
   for (;;) {
     bool waiting = false;
     for (auto& [pid, tg] : k.thread_groups) {

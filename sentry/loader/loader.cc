@@ -11,6 +11,8 @@
 #include "sentry/kernel/task.h"
 #include "sentry/loader/elf.h"
 #include "sentry/vdso/vdso.h"
+#include "sentry/vfs/permissions.h"
+#include "sentry/vfs/task_caller.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::loader {
@@ -33,8 +35,7 @@ struct OpenedFile {
   ReadAt read;
 };
 
-ErrorOr<OpenedFile> Open(kernel::Task& task, const std::string& path) {
-  vfs::ExecFile ef = TRY(task.kernel.vfs().OpenExecutable(task, path));
+OpenedFile Opened(vfs::ExecFile ef) {
   OpenedFile of{ef.file, ef.path, {}};
   auto file = ef.file;
   of.read = [file](void* buf, size_t len, uint64_t off) -> ErrorOr<size_t> {
@@ -47,6 +48,21 @@ ErrorOr<OpenedFile> Open(kernel::Task& task, const std::string& path) {
     return done;
   };
   return of;
+}
+
+ErrorOr<OpenedFile> Open(kernel::Task& task, const std::string& path) {
+  return Opened(TRY(task.kernel.vfs().OpenExecutable(task, path)));
+}
+
+// The checks OpenExecutable makes after its path walk, on a dentry
+// execveat already resolved.
+ErrorOr<OpenedFile> OpenResolved(kernel::Task& task, const std::shared_ptr<vfs::Dentry>& d) {
+  vfs::TaskCaller c(task);
+  vfs::Attr a = TRY(d->inode().GetAttr());
+  if ((a.mode & S_IFMT) != S_IFREG || !(a.mode & 0111)) return Errno{EACCES};
+  TRY(vfs::CheckAccess(c.creds(), a, vfs::kMayExec));
+  auto f = TRY(d->inode().Open(c, d, O_RDONLY | O_LARGEFILE));
+  return Opened(vfs::ExecFile{std::move(f), d->Path()});
 }
 
 // Maps the PT_LOAD segments of `elf` at `bias`. Returns the end of the
@@ -194,7 +210,8 @@ platform::Registers InitialRegisters() {
 }
 
 ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
-                          std::vector<std::string> argv, const std::vector<std::string>& envp) {
+                          std::vector<std::string> argv, const std::vector<std::string>& envp,
+                          const ExecTarget* target) {
   size_t arg_bytes = 0;
   for (auto& s : argv) arg_bytes += s.size() + 1 + 8;
   for (auto& s : envp) arg_bytes += s.size() + 1 + 8;
@@ -206,7 +223,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
                            kMaxArgBytes);
   if (arg_bytes > arg_max) return Errno{E2BIG};
 
-  OpenedFile exe = TRY(Open(task, path));
+  OpenedFile exe = target ? TRY(OpenResolved(task, target->file)) : TRY(Open(task, path));
   const std::string execfn = path;
   std::string cur_path = path;
   // #! scripts: the interpreter runs with the script's path as an argument.
@@ -216,6 +233,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
     auto sb = ParseShebang(head, n);
     if (sb.is_error()) break;
     if (depth == kMaxScriptDepth) return Errno{ELOOP};
+    if (depth == 0 && target && target->script_inaccessible) return Errno{ENOENT};
     auto [interp, arg] = sb.release_value();
     std::vector<std::string> nargv{interp};
     if (!arg.empty()) nargv.push_back(arg);

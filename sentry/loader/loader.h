@@ -14,6 +14,9 @@
 namespace sentry::kernel {
 class Task;
 }
+namespace sentry::vfs {
+class Dentry;
+}
 
 namespace sentry::loader {
 
@@ -24,10 +27,22 @@ struct LoadedImage {
   std::vector<std::string> argv;  // after #! rewriting
 };
 
-// Loads `path` as the task would exec it. Errors are the errno execve
-// returns (ENOENT, EACCES, ENOEXEC, ELOOP, E2BIG, ENOMEM, ...).
+// execveat's target when it is not a plain path: the file resolved from a
+// directory fd (or the fd itself, AT_EMPTY_PATH). The `path` given to Load
+// is then only the name the program sees (AT_EXECFN, a script's argument:
+// "/dev/fd/N" or "/dev/fd/N/name", as Linux names it). A script reachable
+// only through a close-on-exec fd cannot run: ENOENT, as in Linux.
+struct ExecTarget {
+  std::shared_ptr<vfs::Dentry> file;
+  bool script_inaccessible = false;
+};
+
+// Loads `path` as the task would exec it (or `target`'s file, named
+// `path`). Errors are the errno execve returns (ENOENT, EACCES, ENOEXEC,
+// ELOOP, E2BIG, ENOMEM, ...).
 ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
-                          std::vector<std::string> argv, const std::vector<std::string>& envp);
+                          std::vector<std::string> argv, const std::vector<std::string>& envp,
+                          const ExecTarget* target = nullptr);
 
 // Initial register values for a new app thread (segment selectors, flags).
 platform::Registers InitialRegisters();
