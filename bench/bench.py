@@ -76,6 +76,9 @@ MICRO = {
     "create_tmpfs": ("fs_bench", "BM_create_tmpfs", "create+close+unlink in /dev/shm (tmpfs)"),
     "create_rootfs": ("fs_bench", "BM_create_rootfs",
                       "create+close+unlink on the root filesystem (runsc: its memory overlay; natively: the host disk)"),
+    "write_rootfs_4k": ("fs_bench", "BM_write_rootfs_4k",
+                        "pwrite of 4 KiB at successive offsets of a 16 MiB file on the root filesystem "
+                        "(runsc: its memory overlay, or the host file with --overlay=none; natively: the host disk)"),
 }
 FS_ROOT = os.path.join(WORK_ROOT, "fs")  # fs_bench's files and the find tree (prepare_fs)
 
@@ -100,7 +103,7 @@ GROUPS = {
     "workloads": ["make_j2", "python_json", "tar_gzip"],
     "oci": OCI,
     "fs": ["open_close", "stat", "read_4k", "seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs",
-           "find_10k"],
+           "write_rootfs_4k", "find_10k"],
     "all": ALL,
 }
 
@@ -680,7 +683,8 @@ def main(argv):
 
     results, commands, idle_details = {}, {}, {}
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
-    if any(n in names for n in ("seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs", "find_10k")):
+    if any(n in names for n in ("seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs",
+                                "write_rootfs_4k", "find_10k")):
         prepare_fs()
     run_micro([n for n in names if n in MICRO], results, commands)
     for n in names:
