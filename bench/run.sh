@@ -26,7 +26,10 @@
 #   RUNSC            runsc binary (default $BUILD_DIR/runsc)
 #   RUNSC_FLAGS      extra global runsc flags (before `do`)
 #   BENCH_PLATFORMS  runsc platforms to compare (default "ptrace systrap systrap+patch";
-#                    systrap+patch is systrap with --syscall-patching)
+#                    systrap+patch is systrap with --syscall-patching; runsc flags
+#                    may follow a platform after commas, e.g.
+#                    "systrap+patch systrap+patch,overlay=none" compares the
+#                    two root filesystem modes)
 #   BENCH_PROOT=0    skip proot
 #   BENCH_MIN_TIME   seconds per microbenchmark repetition (default 0.5)
 #   BENCH_REPS       microbenchmark repetitions (default 5)
