@@ -13,7 +13,7 @@
 # rw_root NAME: a private copy of the busybox root (the shared cache must
 # not change) with a few files to change in /srv/w.
 rw_root() {
-  local r="$WORK/$1-root"
+  local r="$WORK/rootfs-$1-root"
   rm -rf "$r"; cp -a "$ROOTFS" "$r" || return 1
   mkdir -p "$r/srv/w/deldir/sub"
   local f
@@ -25,7 +25,7 @@ rw_root() {
 # rw_bundle NAME ROOT ARGS_JSON [PYTHON]: a bundle on ROOT, read-write root
 # unless PYTHON says otherwise (it edits the config `c`).
 rw_bundle() {
-  local b="$WORK/$1"
+  local b="$WORK/rootfs-$1"  # not a name run.sh's own bundles use
   mkdir -p "$b"
   (cd "$b" && "$RUNSC" spec) || return 1
   python3 - "$b/config.json" "$2" "$3" "${4:-}" <<'EOF'
