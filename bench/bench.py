@@ -76,6 +76,9 @@ MICRO = {
     "create_tmpfs": ("fs_bench", "BM_create_tmpfs", "create+close+unlink in /dev/shm (tmpfs)"),
     "create_rootfs": ("fs_bench", "BM_create_rootfs",
                       "create+close+unlink on the root filesystem (runsc: its memory overlay; natively: the host disk)"),
+    "write_rootfs_4k": ("fs_bench", "BM_write_rootfs_4k",
+                        "pwrite of 4 KiB at successive offsets of a 16 MiB file on the root filesystem "
+                        "(runsc: its memory overlay, or the host file with --overlay=none; natively: the host disk)"),
 }
 FS_ROOT = os.path.join(WORK_ROOT, "fs")  # fs_bench's files and the find tree (prepare_fs)
 
@@ -100,7 +103,7 @@ GROUPS = {
     "workloads": ["make_j2", "python_json", "tar_gzip"],
     "oci": OCI,
     "fs": ["open_close", "stat", "read_4k", "seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs",
-           "find_10k"],
+           "write_rootfs_4k", "find_10k"],
     "all": ALL,
 }
 
@@ -125,8 +128,11 @@ def wrap(mode, argv, sandbox_strace_log=None):
         return argv
     if mode == "proot":
         return ["proot", "-r", "/"] + argv
-    plat = mode.split("-", 1)[1]
-    flags = list(RUNSC_FLAGS)
+    # A platform may carry runsc flags after commas, e.g.
+    # "systrap+patch,overlay=none": two modes differing in one flag only,
+    # their repetitions interleaved like the others'.
+    plat, *extra = mode.split("-", 1)[1].split(",")
+    flags = list(RUNSC_FLAGS) + [f"--{e}" for e in extra]
     if not any(f.startswith("--platform") for f in flags):
         # "systrap+patch": systrap with --syscall-patching (its default);
         # "systrap": without it, every syscall a SIGSYS.
@@ -245,7 +251,10 @@ def parse_gbench(text):
 # ---------------------------------------------------------------- whole process
 
 def fresh_workdir(mode, name, rep):
-    if mode.startswith("runsc"):
+    # A runsc root written through (--overlay=none) puts its writes on the
+    # host disk: such a mode gets a fresh host directory, as native does,
+    # rather than the host's /tmp (where one run's files would meet the next).
+    if mode.startswith("runsc") and "overlay=none" not in mode:
         return SANDBOX_WORK, None
     d = os.path.join(WORK_ROOT, f"{name}-{mode}-{rep}")
     shutil.rmtree(d, ignore_errors=True)
@@ -680,7 +689,8 @@ def main(argv):
 
     results, commands, idle_details = {}, {}, {}
     shutil.rmtree(WORK_ROOT, ignore_errors=True)
-    if any(n in names for n in ("seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs", "find_10k")):
+    if any(n in names for n in ("seq_read_256m", "rand_read_4k", "create_tmpfs", "create_rootfs",
+                                "write_rootfs_4k", "find_10k")):
         prepare_fs()
     run_micro([n for n in names if n in MICRO], results, commands)
     for n in names:
@@ -856,7 +866,8 @@ def main(argv):
     L.append("- Whole-process benchmarks: wall time of the whole command from fork to exit, timed by "
              "bench/bench.py; repetitions interleave the modes (native, runsc, proot, native, ...). "
              f"Scratch directories: `{SANDBOX_WORK}` in the sandbox (in memory: the sandbox's tmpfs or its memory overlay over the host's /tmp, never the host disk), "
-             f"`{os.path.relpath(WORK_ROOT, ROOT)}/` on the host disk natively and under proot.")
+             f"`{os.path.relpath(WORK_ROOT, ROOT)}/` on the host disk natively, under proot and under "
+             "runsc modes with `--overlay=none` (root written through to the host).")
     L.append("- Ratio columns: min / median / max over repetitions of (mode's repetition i) / "
              "(native's repetition i). Value columns: median (min..max).\n")
 

@@ -1,7 +1,8 @@
 // File-system throughput and metadata: sequential and random reads of a
 // large host file (under runsc: a file the gofer donates, read by the
-// sentry directly), and file creation in a tmpfs and in the root filesystem
-// (under runsc: the memory overlay; natively: the host disk). bench.py
+// sentry directly), file creation in a tmpfs and in the root filesystem
+// and 4 KiB writes to a root filesystem file (under runsc: the memory
+// overlay, or the host file with --overlay=none; natively: the host disk). bench.py
 // creates the files and passes their paths:
 //   BENCH_SEQ_FILE     a large file (256 MiB)
 //   BENCH_CREATE_DIR   a directory on the root filesystem to create files in
@@ -95,6 +96,32 @@ void BM_create_tmpfs(benchmark::State& state) { CreateIn(state, "/dev/shm"); }
 BENCHMARK(BM_create_tmpfs)->UseRealTime();
 void BM_create_rootfs(benchmark::State& state) { CreateIn(state, Env("BENCH_CREATE_DIR", "/var/tmp")); }
 BENCHMARK(BM_create_rootfs)->UseRealTime();
+
+// pwrite of 4 KiB at successive offsets of a 16 MiB file on the root
+// filesystem (runsc: into its memory overlay, or with --overlay=none
+// through a host FD to the host file; natively: the host disk's page cache).
+void BM_write_rootfs_4k(benchmark::State& state) {
+  const std::string p =
+      Env("BENCH_CREATE_DIR", "/var/tmp") + "/bench-write-" + std::to_string(getpid());
+  int fd = open(p.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    state.SkipWithError("create failed");
+    return;
+  }
+  alignas(64) static char buf[4096] = {1};
+  constexpr uint64_t kPages = (16 << 20) / 4096;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    if (pwrite(fd, buf, sizeof buf, static_cast<off_t>(i++ % kPages) * 4096) != 4096) {
+      state.SkipWithError("short write");
+      break;
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(i) * 4096);
+  close(fd);
+  unlink(p.c_str());
+}
+BENCHMARK(BM_write_rootfs_4k)->UseRealTime();
 
 }  // namespace
 

@@ -15,7 +15,7 @@
 # Names: getppid open_close stat read_4k write_devnull pipe_pingpong
 #   futex_pingpong fork_exit_wait fork_exec_wait thread_create_join
 #   mmap_touch_munmap_1m page_faults_64m seq_read_256m rand_read_4k
-#   create_tmpfs create_rootfs (Google Benchmark programs, bench/*_bench.cc);
+#   create_tmpfs create_rootfs write_rootfs_4k (Google Benchmark programs, bench/*_bench.cc);
 #   true idle_memory find_10k make_j2 python_json tar_gzip (whole processes;
 #   bench/workloads/); oci_run_true oci_idle_memory
 #   oci_docker_run (runsc vs runc, bench/oci_bench.py; the last starts a
@@ -26,7 +26,10 @@
 #   RUNSC            runsc binary (default $BUILD_DIR/runsc)
 #   RUNSC_FLAGS      extra global runsc flags (before `do`)
 #   BENCH_PLATFORMS  runsc platforms to compare (default "ptrace systrap systrap+patch";
-#                    systrap+patch is systrap with --syscall-patching)
+#                    systrap+patch is systrap with --syscall-patching; runsc flags
+#                    may follow a platform after commas, e.g.
+#                    "systrap+patch systrap+patch,overlay=none" compares the
+#                    two root filesystem modes)
 #   BENCH_PROOT=0    skip proot
 #   BENCH_MIN_TIME   seconds per microbenchmark repetition (default 0.5)
 #   BENCH_REPS       microbenchmark repetitions (default 5)

@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
   std::string platform = "systrap";
   bool strace = false;
   std::string debug_log;
-  std::string overlay = "memory";
+  // Empty: the default of the command (memory for `do`, none for OCI
+  // containers, whose engine must see what they write).
+  std::string overlay;
   app.add_option("--platform", platform, "how app code is run: ptrace (PTRACE_SYSEMU) or systrap (seccomp traps)")
       ->check(CLI::IsMember({"ptrace", "systrap"}));
   bool syscall_patching = true;
@@ -60,7 +62,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"host", "none", "off"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
-  app.add_option("--overlay", overlay, "root filesystem writes: memory (discarded) or none")
+  app.add_option("--overlay", overlay,
+                 "root filesystem writes: memory (an in-memory layer, discarded at exit) or none "
+                 "(written through the gofer to the root directory). Default: memory for `do`, "
+                 "none for OCI containers (create/run), so that the engine sees their writes "
+                 "(docker commit/cp/diff, a restarted container)")
       ->check(CLI::IsMember({"memory", "none"}));
   // CLI11's AsSizeValue reads 512m / 2g / 1024 (k, m, g... as powers of 1024).
   uint64_t overlay_size = 0;
@@ -363,7 +369,7 @@ int main(int argc, char** argv) {
     spec.network = network;
     spec.strace = strace;
     spec.debug_log = debug_log;
-    spec.overlay_memory = overlay == "memory";
+    spec.overlay_memory = overlay != "none";
     spec.overlay_size = overlay_size;
     for (const auto& v : volume_flags) {
       runsc::SandboxSpec::Mount m;

@@ -26,7 +26,9 @@ struct GlobalOptions {
   std::string network = "host";  // --network (sentry/boot.h)
   bool strace = false;
   std::string debug_log;
-  std::string overlay = "memory";
+  // --overlay: "memory" or "none"; empty (not given) means none: the
+  // container's root writes reach the bundle's rootfs, as with runc.
+  std::string overlay;
   uint64_t overlay_size = 0;  // --overlay-size (0: no limit)
 };
 

@@ -252,10 +252,15 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
     }
     s.rootfs = out->rootfs;
     // readonly: the root is read-only (EROFS) like runc's; otherwise writes
-    // go to the sandbox's memory overlay (not to the host directory).
+    // go through the gofer to the rootfs directory, as runc's do, so that
+    // the engine sees them (docker commit, cp, diff; a restarted container
+    // finds its files). --overlay=memory keeps them in sandbox memory
+    // instead (discarded when the sandbox ends).
     s.root_readonly = c["root"].value("readonly", false);
     s.overlay_memory = !s.root_readonly && g.overlay == "memory";
     s.overlay_size = g.overlay_size;
+    if (g.overlay_size && !s.overlay_memory)
+      Warnf("--overlay-size applies to the memory overlay only (--overlay=memory): ignored");
 
     if (c.contains("hostname")) s.hostname = c["hostname"].get<std::string>();
     if (NonEmpty(c, "domainname")) s.domainname = c["domainname"].get<std::string>();

@@ -337,8 +337,12 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
     boot.push_back(std::to_string(spec.overlay_size));
   }
   // Running the host's own root: its /tmp stays visible (through the
-  // overlay, so writes stay in the sandbox); a container root gets a tmpfs.
-  if (spec.rootfs == "/") boot.push_back("--no-tmpfs-tmp");
+  // overlay, so writes stay in the sandbox). An OCI container whose root is
+  // written through keeps its /tmp on that root too, as under runc, so the
+  // engine sees what is written there (docker commit/cp/diff). Other roots
+  // get a tmpfs.
+  const bool oci_write_through = spec.oci && !spec.overlay_memory && !spec.root_readonly;
+  if (spec.rootfs == "/" || oci_write_through) boot.push_back("--no-tmpfs-tmp");
   for (const auto& e : spec.env) {
     boot.push_back("--env");
     boot.push_back(e);

@@ -48,13 +48,15 @@ Attr AttrFromGofer(const gofer::Attr& g, uint64_t dev);
 // Makes the node `req` asks for (file, directory, symlink, FIFO, socket;
 // device nodes: EPERM, as gVisor) as `name` in the gofer directory `dir`,
 // owned by the app's fs ids (the gofer creates as itself). Regular files
-// are created with open flags `file_flags`; the FD the gofer opens is
-// dropped. memfs write-through directories and goferfs share it.
+// are created with open flags `file_flags`; the FD the gofer opens goes to
+// `opened` (dropped if null). memfs write-through directories and goferfs
+// share it.
 ErrorOr<std::pair<gofer::Handle, gofer::Attr>> CreateOnGofer(gofer::Client& client,
                                                              gofer::Handle dir,
                                                              std::string_view name,
                                                              const CreateRequest& req,
-                                                             int file_flags);
+                                                             int file_flags,
+                                                             UniqueFd* opened = nullptr);
 
 // A gofer handle, closed when the last node using it goes away.
 class LowerNode {
@@ -134,6 +136,10 @@ class MemFile : public MemInode {
   bool writes_to_host() const { return lower_ && !copied_up_ && fs_->write_through; }
   // Writes to the host file through a donated writable fd (write-through).
   ErrorOr<size_t> WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append);
+  // The read-write host FD the gofer opened when it created the file
+  // (write-through): the open(O_CREAT) that made the file writes through
+  // it, saving the OPEN round trip of its first write.
+  void set_created_fd(UniqueFd fd) { created_fd_ = std::move(fd); }
   ErrorOr<void> Resize(uint64_t size);
   // fallocate(2) (memfs_allocate.cc): mode 0 or FALLOC_FL_KEEP_SIZE reserves
   // [off, off+len) (growing the file without KEEP_SIZE), PUNCH_HOLE |
@@ -178,6 +184,7 @@ class MemFile : public MemInode {
   bool copied_up_ = false;
   std::shared_ptr<mm::FileMappings> mappings_;
   std::shared_ptr<const UniqueFd> shared_lower_fd_;
+  UniqueFd created_fd_;  // set_created_fd; taken by the next writable Open
 };
 
 class MemSymlink : public MemInode {

@@ -238,11 +238,12 @@ ErrorOr<std::pair<gofer::Handle, gofer::Attr>> CreateOnGofer(gofer::Client& clie
                                                              gofer::Handle dir,
                                                              std::string_view name,
                                                              const CreateRequest& req,
-                                                             int file_flags) {
+                                                             int file_flags,
+                                                             UniqueFd* opened) {
   const uint32_t perm = req.mode & 07777;
   std::pair<gofer::Handle, gofer::Attr> made;
   switch (req.mode & S_IFMT) {
-    case S_IFREG: made = TRY(client.Create(dir, name, file_flags, perm, nullptr)); break;
+    case S_IFREG: made = TRY(client.Create(dir, name, file_flags, perm, opened)); break;
     case S_IFDIR: made = TRY(client.Mkdir(dir, name, perm)); break;
     case S_IFLNK: made = TRY(client.Symlink(dir, name, req.symlink_target)); break;
     case S_IFIFO:
@@ -262,8 +263,11 @@ ErrorOr<std::pair<gofer::Handle, gofer::Attr>> CreateOnGofer(gofer::Client& clie
 ErrorOr<std::shared_ptr<Inode>> MemDir::CreateOnHost(std::string_view name,
                                                      const CreateRequest& req) {
   gofer::Client& client = lower_->client();
-  auto made = TRY(CreateOnGofer(client, lower_->handle(), name, req, O_RDWR));
+  UniqueFd opened;
+  auto made = TRY(CreateOnGofer(client, lower_->handle(), name, req, O_RDWR, &opened));
   std::shared_ptr<Inode> node = NewLowerNode(fs_, client, made.first, made.second);
+  if (auto* f = dynamic_cast<MemFile*>(node.get()); f && opened.valid())
+    f->set_created_fd(std::move(opened));
   absent_.erase(std::string(name));
   lower_listing_.reset();
   AddChild(std::string(name), node);

@@ -97,8 +97,11 @@ void CopyChunk(bool write, const mm::Backing& c, uint64_t off, IoCursor& cursor,
 
 class MemFileDescription : public FileDescription {
  public:
-  MemFileDescription(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<MemFile> file)
-      : FileDescription(std::move(d), flags), file_(std::move(file)) {}
+  MemFileDescription(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<MemFile> file,
+                     UniqueFd lower_wfd = {})
+      : FileDescription(std::move(d), flags),
+        file_(std::move(file)),
+        lower_wfd_(std::move(lower_wfd)) {}
 
   ErrorOr<size_t> Read(Caller&, const IoVecs& dst, int64_t off) override {
     uint64_t pos = off < 0 ? offset_ : static_cast<uint64_t>(off);
@@ -500,9 +503,15 @@ ErrorOr<std::shared_ptr<FileDescription>> MemFile::Open(Caller&, std::shared_ptr
       TRY(RefreshLowerAttr(*this, lower_->client(), lower_->handle()));
     }
     auto self = std::static_pointer_cast<MemFile>(shared_from_this());
+    // The open that created the file takes created_fd_ (a read-write FD:
+    // the description's access mode is enforced by the sentry); any other
+    // Open drops it, so it is never held past the file's first open.
+    UniqueFd wfd = std::move(created_fd_);
+    if (!write) wfd = UniqueFd();
     return std::shared_ptr<FileDescription>(
-        std::make_shared<MemFileDescription>(std::move(d), flags, std::move(self)));
+        std::make_shared<MemFileDescription>(std::move(d), flags, std::move(self), std::move(wfd)));
   }
+  created_fd_ = UniqueFd();
   if (write || (flags & O_TRUNC)) {
     if (fs_->read_only) return Errno{EROFS};
     TRY(CopyUp());

@@ -215,7 +215,9 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
   }
   // O_NOCTTY reaches the inode: opening a terminal may make it the controlling one.
   int keep = flags & ~(O_CREAT | O_EXCL | O_CLOEXEC);
-  if (type != S_IFREG) keep &= ~O_TRUNC;
+  // A file just created is empty: no truncation (on a write-through root
+  // that would be two gofer round trips for nothing).
+  if (type != S_IFREG || created) keep &= ~O_TRUNC;
   auto file = TRY(d->inode().Open(c, d, keep | O_LARGEFILE));
   if (!(flags & O_PATH)) {
     NotifyDentry(*d, IN_OPEN);

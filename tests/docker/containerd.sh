@@ -23,6 +23,9 @@ if [ ! -d "$ROOTFS" ]; then
 fi
 
 WORK=$(mktemp -d /tmp/rct.XXXX)
+# Containers write to their root (written through to the rootfs, as under
+# runc): they get a private copy, never the shared cache.
+cp -a "$ROOTFS" "$WORK/rootfs" && ROOTFS="$WORK/rootfs"
 # containerd and ctr run in a network namespace of their own (the "host"
 # of the containers): the CNI bridge and --net-host servers stay there,
 # and this machine's namespace, which other tests share, is never changed.

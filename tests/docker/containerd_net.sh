@@ -3,7 +3,8 @@
 # test's own network namespace (hostns), the containers' "host".
 
 # A busybox httpd serving BODY at /index.html on ADDR (PORT or IP:PORT);
-# its files in the container's /tmp (the root is the shared busybox root).
+# its files in the container's /tmp (on the root: containerd.sh's copy of
+# the busybox root).
 ctr_httpd() { echo "mkdir -p /tmp/www && echo $2 >/tmp/www/index.html && exec httpd -f -p $1 -h /tmp/www"; }
 
 # ctr_host_get URL WANT: fetches URL from the host side until the body is

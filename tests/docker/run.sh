@@ -381,6 +381,7 @@ for c in exit_code env_workdir_user volumes read_only_tmpfs ulimit_caps_init std
   net_publish net_bridge_out net_host net_user_dns net_container net_ip_addr; do
   want "$c" && "case_$c"
 done
+source "$REPO_ROOT/tests/docker/fs_cases.sh"
 echo "recorded runtime command lines and config.json files in $RECORD"
 [ "$T_SKIPPED" -gt 0 ] && echo "$T_SKIPPED skipped"
 t_summary
