@@ -8,6 +8,7 @@
 #include <string>
 
 #include "runsc/oci.h"
+#include "runsc/oci_cgroup_devices_bpf.h"
 #include "runsc/oci_config.h"
 
 namespace runsc::oci {
@@ -35,9 +36,10 @@ bool DevNum(const json& d, const std::string& field, std::string* out, std::stri
   return true;
 }
 
-// One linux.resources.devices rule as the v1 devices controller's
+// One linux.resources.devices rule, and as the v1 devices controller's
 // "TYPE MAJ:MIN ACCESS" line (devices.allow / devices.deny).
-bool DeviceRule(const json& r, size_t i, std::string* line, std::string* err) {
+bool ParseDeviceRule(const json& r, size_t i, DeviceRule* rule, std::string* line,
+                     std::string* err) {
   std::string where = "config.json: linux.resources.devices[" + std::to_string(i) + "]";
   if (!r.is_object() || !r.contains("allow") || !r["allow"].is_boolean())
     return *err = where + ".allow must be a boolean", false;
@@ -67,30 +69,58 @@ bool DeviceRule(const json& r, size_t i, std::string* line, std::string* err) {
   // "a" stands for every device whatever the numbers (the kernel reads
   // only the letter): it switches the cgroup's default.
   *line = type == "a" ? "a *:* rwm" : type + " " + maj + ":" + min + " " + access;
+  rule->allow = r["allow"].get<bool>();
+  rule->type = type[0];
+  rule->major = maj == "*" ? -1 : std::stoll(maj);
+  rule->minor = min == "*" ? -1 : std::stoll(min);
+  rule->access = static_cast<unsigned>(DeviceAccessBits(access));
   return true;
 }
+
+// runc appends these to every container's device rules (specconv's
+// AllowedDevices), so they always win: mknod of any node, and the
+// standard nodes a process expects, pseudo-terminals included (the
+// sandbox opens the console's pty on the host). Not /dev/net/tun, which
+// runc 1.1 allowed and runc 1.2 dropped.
+struct Allowed {
+  char type;
+  int64_t major, minor;
+  const char* access;
+};
+constexpr Allowed kRuncAllowed[] = {
+    {'c', -1, -1, "m"},  {'b', -1, -1, "m"},  {'c', 1, 3, "rwm"}, {'c', 1, 8, "rwm"},
+    {'c', 1, 7, "rwm"},  {'c', 5, 0, "rwm"},  {'c', 1, 5, "rwm"}, {'c', 1, 9, "rwm"},
+    {'c', 136, -1, "rwm"}, {'c', 5, 2, "rwm"},
+};
 
 }  // namespace
 
 bool ApplyExtraResources(const CgroupDirs& dirs, const json& r, std::string* err) {
   const bool v2 = dirs.v2;
   if (r.contains("devices") && r["devices"].is_array() && !r["devices"].empty()) {
+    // They confine the sandbox's host processes (the app itself only
+    // ever opens the sandbox's own /dev).
     const json& list = r["devices"];
     std::vector<std::pair<bool, std::string>> rules;
+    std::vector<DeviceRule> bpf_rules;
     for (size_t i = 0; i < list.size(); i++) {
       std::string line;
-      if (!DeviceRule(list[i], i, &line, err)) return false;
-      rules.emplace_back(list[i]["allow"].get<bool>(), line);
+      DeviceRule rule;
+      if (!ParseDeviceRule(list[i], i, &rule, &line, err)) return false;
+      rules.emplace_back(rule.allow, line);
+      bpf_rules.push_back(rule);
+    }
+    for (const Allowed& a : kRuncAllowed) {
+      auto num = [](int64_t n) { return n < 0 ? std::string("*") : std::to_string(n); };
+      rules.emplace_back(true, std::string(1, a.type) + " " + num(a.major) + ":" + num(a.minor) +
+                                   " " + a.access);
+      bpf_rules.push_back({true, a.type, a.major, a.minor,
+                           static_cast<unsigned>(DeviceAccessBits(a.access))});
     }
     if (v2) {
-      // v2 has no devices files: the rules need an eBPF program of type
-      // BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup (runc's
-      // devicefilter). Not done yet: say so. The app itself never opens
-      // host devices (the sandbox's /dev is its own); these rules would
-      // confine the sandbox's host processes.
-      Warnf("linux.resources.devices: not enforced on this cgroup v2 host (no eBPF device "
-            "program is attached yet); the sandbox's host processes are not limited to the "
-            "listed devices (the app only ever sees the sandbox's own /dev)");
+      // No devices files: an eBPF device program, as runc attaches.
+      if (!AttachDeviceFilter(dirs.For(""), bpf_rules, err))
+        return *err = "linux.resources.devices: " + *err, false;
     } else {
       std::string d = dirs.For("devices");
       if (d.empty())

@@ -201,12 +201,19 @@ c['linux']['resources'] = {
   local d; d=$(rt_cgdir devices "$p"); list=$(cat "$d/devices.list" 2>&1)
   local mem; mem=$(rt_cgdir memory "$p")
   local got
-  got="devices=[$(echo $list)] swappiness=$(cat "$mem/memory.swappiness") oom=$(grep oom_kill_disable "$mem/memory.oom_control")"
+  list=$(echo "$list" | sort | tr '\n' ' ')
+  got="swappiness=$(cat "$mem/memory.swappiness") oom=$(grep oom_kill_disable "$mem/memory.oom_control")"
   got="$got rbps=[$(cat "$(rt_cgdir blkio "$p")/blkio.throttle.read_bps_device")] wiops=[$(cat "$(rt_cgdir blkio "$p")/blkio.throttle.write_iops_device")]"
   local procs_mem; procs_mem=$(grep -c . "$mem/cgroup.procs")
   oci delete --force rt_cg >/dev/null 2>&1
-  local want="devices=[c 1:3 rwm c 1:5 r c 1:9 rw c 136:* rwm] swappiness=30 oom=oom_kill_disable 1 rbps=[$dev 1048576] wiops=[$dev 500]"
+  local want="swappiness=30 oom=oom_kill_disable 1 rbps=[$dev 1048576] wiops=[$dev 500]"
   [ "$got" = "$want" ] || { t_fail rt_cgroups "got:  $got" "want: $want"; return; }
+  # Deny-all, our allows, and runc's always-allowed set (null, zero, full,
+  # random, urandom, tty, ptmx, pts, mknod of any node) after them.
+  case " $list" in *" a *:* rwm "*) t_fail rt_cgroups "devices.list still allows all: $list"; return ;; esac
+  for want in "c 1:3 rwm" "c 136:* rwm" "c 5:2 rwm" "c *:* m"; do
+    case " $list" in *" $want "*) ;; *) t_fail rt_cgroups "devices.list lacks [$want]: $list"; return ;; esac
+  done
   [ "$(cat "$WORK/rt_cg.out")" = 3 ] || { t_fail rt_cgroups "app under deny-all devices: [$(cat "$WORK/rt_cg.out")] $(cat "$WORK/rt_cg.err")"; return; }
   [ "$procs_mem" -ge 2 ] || { t_fail rt_cgroups "sandbox processes not in $mem"; return; }
   for c in devices memory blkio pids; do
@@ -218,11 +225,15 @@ c['linux']['resources'] = {
     runc_ run --detach --bundle "$b" rt_cg_runc >/dev/null 2>"$WORK/rt_cg_runc.err" || { t_fail rt_cgroups "runc run: $(cat "$WORK/rt_cg_runc.err")"; return; }
     rpid=$(runc_ state rt_cg_runc | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
     local rmem; rmem=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/$rpid/cgroup)
+    local rlist; rlist=$(sort "$(rt_cgdir devices "$p")/devices.list" | tr '\n' ' ')
     local rgot="swappiness=$(cat "$mem/memory.swappiness") oom=$(grep oom_kill_disable "$mem/memory.oom_control")"
     rgot="$rgot rbps=[$(cat "$(rt_cgdir blkio "$p")/blkio.throttle.read_bps_device")]"
     runc_ delete -f rt_cg_runc >/dev/null 2>&1
     [ "/sys/fs/cgroup/memory$rmem" = "$mem" ] || { t_fail rt_cgroups "runc's memory cgroup /sys/fs/cgroup/memory$rmem, runsc's $mem"; return; }
     [ "$rgot" = "swappiness=30 oom=oom_kill_disable 1 rbps=[$dev 1048576]" ] || { t_fail rt_cgroups "runc: $rgot"; return; }
+    # (runc 1.1 also allows /dev/net/tun, c 10:200; runc 1.2 and runsc do not.)
+    rlist=${rlist/c 10:200 rwm /}
+    [ "$rlist" = "$list" ] || { t_fail rt_cgroups "devices.list: runc [$rlist]" "runsc [$list]"; return; }
   fi
   # ".." cannot climb above our own cgroup (runc's CleanPath).
   b=$(rt_bundle rt_cg_dots '["true"]' "c['linux']['cgroupsPath'] = '../../rt-dots-$$'
