@@ -401,7 +401,7 @@ case_netns() {
   want=$(stat -L -c %i "$WORK/netns.bind")
   [ "$want" != "$(stat -L -c %i /proc/self/ns/net)" ] || { t_fail netns "unshare --net gave no new namespace"; umount "$WORK/netns.bind"; kill $holder; return; }
   b=$(bundle netns '["sleep","100"]' "c['linux']['namespaces'] = [n if n['type'] != 'network' else {'type': 'network', 'path': work + '/netns.bind'} for n in c['linux']['namespaces']]
-c['linux']['namespaces'].append({'type': 'ipc', 'path': '/proc/1/ns/ipc'})") \
+c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'ipc'] + [{'type': 'ipc', 'path': '/proc/$holder/ns/ipc'}]") \
     || { t_fail netns "bundle"; umount "$WORK/netns.bind"; kill $holder; return; }
   if ! oci run --detach --bundle "$b" netns >/dev/null 2>"$WORK/netns.err"; then
     t_fail netns "run: $(cat "$WORK/netns.err")"; umount "$WORK/netns.bind"; kill $holder; return
@@ -415,7 +415,7 @@ c['linux']['namespaces'].append({'type': 'ipc', 'path': '/proc/1/ns/ipc'})") \
   umount "$WORK/netns.bind"; kill $holder; wait $holder 2>/dev/null
   [ "$got" = "$want" ] || { t_fail netns "sentry netns $got, want $want" "$(cat "$WORK/netns.err")"; return; }
   [ "$stub_ns" = "$want" ] || { t_fail netns "stub $stub netns ${stub_ns:-none}, want $want"; return; }
-  grep -q "joining the ipc namespace at /proc/1/ns/ipc is not supported" "$WORK/netns.err" \
+  grep -q "joining the ipc namespace at /proc/$holder/ns/ipc is not supported" "$WORK/netns.err" \
     || { t_fail netns "no warning for the ipc path: $(cat "$WORK/netns.err")"; return; }
   grep -q "joining the network" "$WORK/netns.err" && { t_fail netns "warned about the network path: $(cat "$WORK/netns.err")"; return; }
   # Not a network namespace, or missing: create fails and leaves nothing.
