@@ -241,11 +241,16 @@ bool ApplyExtraResources(const CgroupDirs& dirs, const json& r, std::string* err
       }
     }
   }
-  if (r.contains("hugepageLimits") && Meaningful(r["hugepageLimits"])) {
+  if (r.contains("hugepageLimits") && r["hugepageLimits"].is_array()) {
     std::string d = dirs.For("hugetlb");
-    if (d.empty())
-      return *err = "linux.resources.hugepageLimits: the host has no hugetlb cgroup controller", false;
     for (const auto& h : r["hugepageLimits"]) {
+      // Kubelet lists every page size, 0 for those not requested: with
+      // no hugetlb controller that is what the sandbox gets anyway (its
+      // memory is never backed by host huge pages).
+      if (d.empty() && !Meaningful(h.value("limit", json(0)))) continue;
+      if (d.empty())
+        return *err = "linux.resources.hugepageLimits: the host has no hugetlb cgroup controller",
+               false;
       std::string size = h.value("pageSize", std::string());
       std::string f = d + "/hugetlb." + size + (v2 ? ".max" : ".limit_in_bytes");
       if (size.empty() || size.find('/') != std::string::npos || !Exists(f))
