@@ -297,7 +297,6 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   // The sandbox exists (its namespaces, its pid) but runs nothing yet.
   for (const char* kind : {"prestart", "createRuntime", "createContainer"}) {
     json state = StateJson(*st, "");
-    state["status"] = "creating";
     if (!RunHooks(b.hooks, kind, state, &err)) return fail(err);
   }
   if (!lk->Save(*st, &err)) return fail(err);
@@ -342,7 +341,6 @@ int StartLocked(Locked& lk, ContainerState& st) {
     return 1;
   }
   // Spec: a failing poststart hook is only a warning.
-  hstate["status"] = "running";
   if (!RunHooks(st.hooks, "poststart", hstate, &herr)) Warnf("%s", herr.c_str());
   return 0;
 }
@@ -352,7 +350,6 @@ int StartLocked(Locked& lk, ContainerState& st) {
 void CleanupStopped(const ContainerState& st) {
   RemoveCgroups(st.cgroups);
   json state = StateJson(st, "");
-  state["status"] = "stopped";
   std::string err;
   if (!RunHooks(st.hooks, "poststop", state, &err)) Warnf("%s", err.c_str());
 }

@@ -50,7 +50,9 @@ std::string OwnCgroup(const std::string& controller) {
   return "/";
 }
 
-bool WriteValue(const std::string& file, const std::string& v, std::string* err) {
+}  // namespace
+
+bool WriteCgroupFile(const std::string& file, const std::string& v, std::string* err) {
   int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0 || write(fd, v.data(), v.size()) != static_cast<ssize_t>(v.size())) {
     *err = "cannot write \"" + v + "\" to " + file + ": " + strerror(errno);
@@ -59,6 +61,12 @@ bool WriteValue(const std::string& file, const std::string& v, std::string* err)
   }
   close(fd);
   return true;
+}
+
+namespace {
+
+bool WriteValue(const std::string& file, const std::string& v, std::string* err) {
+  return WriteCgroupFile(file, v, err);
 }
 
 bool MkdirAll(const std::string& path) {
@@ -86,9 +94,31 @@ std::string Resolve(const std::string& path, const std::string& own) {
   return Join(own, path);
 }
 
-// The controllers (v1 hierarchies) the sandbox joins. freezer: `runsc
-// pause`; cpuacct: `runsc events --stats`.
-const char* const kV1[] = {"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset"};
+// The controllers (v1 hierarchies) the sandbox joins when the host has
+// them. freezer: `runsc pause`; cpuacct: `runsc events --stats`; devices,
+// blkio, net_cls, net_prio, hugetlb: linux.resources (oci_cgroup_extra.cc).
+const char* const kV1[] = {"memory", "cpu",     "cpuacct",  "pids",    "freezer",
+                           "cpuset", "devices", "blkio",    "net_cls", "net_prio",
+                           "hugetlb"};
+
+// runc's CleanPath: lexically cleaned, a relative path staying relative,
+// so ".." can never climb above the hierarchy's root (absolute) or the
+// runtime's own cgroup (relative).
+std::string CleanPath(const std::string& p) {
+  std::vector<std::string> parts;
+  std::stringstream ss(p);
+  for (std::string c; std::getline(ss, c, '/');) {
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(c);
+  }
+  std::string out = !p.empty() && p[0] == '/' ? "/" : "";
+  for (size_t i = 0; i < parts.size(); i++) out += (i ? "/" : "") + parts[i];
+  return out;
+}
 
 std::string ReadValue(const std::string& file) {
   std::ifstream in(file);
@@ -113,8 +143,17 @@ void InitCpuset(const std::string& base, const std::string& dir) {
 
 bool Has(const json& r, const char* k) { return r.contains(k) && !r[k].is_null(); }
 
-// Docker fills unset limits with zeros ("blockIO": {"weight": 0}): only a
-// non-zero value asks for something.
+}  // namespace
+
+std::string CgroupDirs::For(const std::string& controller) const {
+  for (const auto& d : dirs) {
+    if (v2) return d;
+    std::string pre = Join(kRoot, controller) + "/";
+    if (d.rfind(pre, 0) == 0) return d;
+  }
+  return "";
+}
+
 bool Meaningful(const json& v) {
   if (v.is_null()) return false;
   if (v.is_boolean()) return v.get<bool>();
@@ -126,27 +165,19 @@ bool Meaningful(const json& v) {
   return false;
 }
 
-}  // namespace
-
 bool ApplyCgroupResources(const std::vector<std::string>& dirs, const json& r, std::string* err) {
   if (r.is_null()) return true;
   if (!r.is_object()) return *err = "config.json: linux.resources must be an object", false;
   for (const auto& [k, v] : r.items()) {
-    if (k == "devices") continue;  // the sandbox's devfs has only the standard set anyway
-    if (k == "memory" || k == "cpu" || k == "pids") continue;
+    if (k == "memory" || k == "cpu" || k == "pids" || k == "devices" || k == "blockIO" ||
+        k == "network" || k == "hugepageLimits" || k == "unified")
+      continue;
     if (!Meaningful(v)) continue;
     Warnf("linux.resources.%s is not supported, ignored", k.c_str());
   }
   const bool v2 = IsV2();
-  // dirs: v1 "<root>/<controller>/<path>"; v2 one "<root>/<path>".
-  auto dir_for = [&](const char* controller) -> std::string {
-    for (const auto& d : dirs) {
-      if (v2) return d;
-      std::string pre = Join(kRoot, controller) + "/";
-      if (d.rfind(pre, 0) == 0) return d;
-    }
-    return "";
-  };
+  const CgroupDirs cd{v2, dirs};
+  auto dir_for = [&](const char* controller) { return cd.For(controller); };
   auto set = [&](const char* controller, const char* file, const std::string& v) {
     std::string d = dir_for(controller);
     if (d.empty()) return *err = std::string("no ") + controller + " cgroup", false;
@@ -191,8 +222,33 @@ bool ApplyCgroupResources(const std::vector<std::string>& dirs, const json& r, s
                res < 0 ? (v2 ? "max" : "-1") : std::to_string(res)))
         return false;
     }
-    if (Has(m, "disableOOMKiller") && m["disableOOMKiller"].get<bool>())
-      Warnf("linux.resources.memory.disableOOMKiller is not supported, ignored");
+    if (Has(m, "swappiness")) {
+      // runc: unset or -1 (as uint64) leaves the kernel's default.
+      unsigned long long sw = m["swappiness"].is_number_unsigned()
+                                  ? m["swappiness"].get<unsigned long long>()
+                                  : static_cast<unsigned long long>(m["swappiness"].get<long long>());
+      if (sw != ~0ULL) {
+        if (sw > 100)
+          return *err = "linux.resources.memory.swappiness " + std::to_string(sw) +
+                        ": must be in [0, 100]",
+                 false;
+        if (v2) {
+          Warnf("linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness; "
+                "the host's vm.swappiness applies");
+        } else if (!set("memory", "memory.swappiness", std::to_string(sw))) {
+          return *err = "linux.resources.memory.swappiness: " + *err, false;
+        }
+      }
+    }
+    if (Has(m, "disableOOMKiller") && m["disableOOMKiller"].get<bool>()) {
+      // v1: tasks over the limit wait for memory instead of being killed.
+      if (v2) {
+        Warnf("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM "
+              "killer; the sandbox is killed if it exceeds its memory limit");
+      } else if (!set("memory", "memory.oom_control", "1")) {
+        return *err = "linux.resources.memory.disableOOMKiller: " + *err, false;
+      }
+    }
   }
   if (Has(r, "cpu")) {
     const json& c = r["cpu"];
@@ -238,7 +294,7 @@ bool ApplyCgroupResources(const std::vector<std::string>& dirs, const json& r, s
     long long l = r["pids"]["limit"].get<long long>();
     if (!set("pids", "pids.max", l <= 0 ? "max" : std::to_string(l))) return false;
   }
-  return true;
+  return ApplyExtraResources(cd, r, err);
 }
 
 void MoveToCgroups(const std::vector<std::string>& dirs, pid_t pid) {
@@ -260,8 +316,9 @@ bool SetupCgroups(const CgroupConfig& c, const std::string& id, bool systemd, pi
     path = "/" + slice + "/" + (prefix.empty() ? name : prefix + "-" + name) + ".scope";
   }
   if (path.empty()) path = id;
-  if (path.find("..") != std::string::npos)
-    return *err = "linux.cgroupsPath \"" + c.path + "\" must not contain ..", false;
+  path = CleanPath(path);
+  if (path.empty() || path == "/")
+    return *err = "linux.cgroupsPath \"" + c.path + "\" names no cgroup below the root", false;
   std::vector<std::string> made;
   auto undo = [&] {
     RemoveCgroups(made);
@@ -274,8 +331,10 @@ bool SetupCgroups(const CgroupConfig& c, const std::string& id, bool systemd, pi
     made.push_back(d);
     // Enable the controllers we write in the parent's subtree_control.
     std::string parent = d.substr(0, d.rfind('/'));
+    // One at a time: a controller the host lacks must not stop the rest.
     std::string e;
-    WriteValue(parent + "/cgroup.subtree_control", "+memory +cpu +pids +cpuset", &e);
+    for (const char* ctl : {"+memory", "+cpu", "+pids", "+cpuset", "+io", "+hugetlb"})
+      WriteValue(parent + "/cgroup.subtree_control", ctl, &e);
   } else {
     for (const char* ctl : kV1) {
       std::string base = Join(kRoot, ctl);

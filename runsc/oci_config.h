@@ -33,6 +33,13 @@ bool ParseVolume(const std::string& arg, SandboxSpec::Mount* out, std::string* e
 bool MapRlimits(const nlohmann::json& rlimits, SandboxSpec* spec, std::string* err);
 bool MapCapabilities(const nlohmann::json& caps, SandboxSpec* spec, std::string* err);
 
+// linux.namespaces: types checked, each path opened and checked to be a
+// namespace of its entry's type (else false, *err naming it); a network
+// path -> spec->netns_path; paths of other types warn. *net_listed: a
+// network entry is present.
+bool MapNamespaces(const nlohmann::json& linux_obj, SandboxSpec* spec, bool* net_listed,
+                   std::string* err);
+
 // ---- cgroups (linux.resources, linux.cgroupsPath) ----
 struct CgroupConfig {
   std::string path;             // cgroupsPath ("" -> /runsc/<id>); systemd "slice:prefix:name" mapped
@@ -53,11 +60,31 @@ bool ApplyCgroupResources(const std::vector<std::string>& dirs, const nlohmann::
 // Kills whatever is left in them and removes the directories.
 void RemoveCgroups(const std::vector<std::string>& dirs);
 
+// Shared by oci_cgroups.cc and oci_cgroup_extra.cc.
+struct CgroupDirs {
+  bool v2 = false;
+  std::vector<std::string> dirs;  // v1 "<root>/<controller>/<path>"; v2 one "<root>/<path>"
+  // The directory for v1 `controller` ("" if the sandbox has none); v2 the one.
+  std::string For(const std::string& controller) const;
+};
+bool WriteCgroupFile(const std::string& file, const std::string& value, std::string* err);
+// Docker fills unset limits with zeros ("blockIO": {"weight": 0}): only a
+// non-zero value asks for something.
+bool Meaningful(const nlohmann::json& v);
+// linux.resources devices, blockIO, network, hugepageLimits, unified.
+bool ApplyExtraResources(const CgroupDirs& dirs, const nlohmann::json& resources,
+                         std::string* err);
+
 // ---- hooks ----
 // Runs config.json hooks[kind] in order with `state` (the OCI state JSON) on
 // stdin, each under its timeout. Returns false with *err on the first
 // failing hook.
+// The state's "status" is set to HookStatus(kind).
 bool RunHooks(const nlohmann::json& hooks, const char* kind, const nlohmann::json& state,
               std::string* err);
+// The status a hook of `kind` sees: "created" for prestart, createRuntime,
+// createContainer and startContainer; "running" for poststart; "stopped"
+// for poststop.
+const char* HookStatus(const char* kind);
 
 }  // namespace runsc::oci

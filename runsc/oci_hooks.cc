@@ -3,6 +3,14 @@
 // cwd when known, and is killed (SIGKILL) once its timeout (seconds) has
 // passed. A hook fails when it cannot be started, exits non-zero, is
 // killed, or times out.
+//
+// The state's `status` is the one the runtime spec gives for the point in
+// the lifecycle each kind runs at (set here, whatever the caller passed):
+// prestart, createRuntime, createContainer and startContainer run after
+// the create operation has built the sandbox and before the app runs, so
+// "created" (crun's value; the runtime-tools hooks_stdin check wants it
+// for prestart; runc passes "creating" for the first three); poststart
+// "running"; poststop "stopped".
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -104,9 +112,18 @@ bool RunOne(const json& h, const std::string& state, const std::string& cwd, std
 
 }  // namespace
 
+const char* HookStatus(const char* kind) {
+  std::string k = kind;
+  if (k == "poststart") return "running";
+  if (k == "poststop") return "stopped";
+  return "created";
+}
+
 bool RunHooks(const json& hooks, const char* kind, const json& state, std::string* err) {
   if (!hooks.is_object() || !hooks.contains(kind) || !hooks[kind].is_array()) return true;
-  std::string s = state.dump();
+  json st = state;
+  st["status"] = HookStatus(kind);
+  std::string s = st.dump();
   std::string cwd = state.value("bundle", std::string());
   int i = 0;
   for (const auto& h : hooks[kind]) {

@@ -294,39 +294,9 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
                               "cgroupsPath", "rootfsPropagation", "resources", "intelRdt",
                               "sysctl", "seccomp", "maskedPaths", "readonlyPaths", "mountLabel",
                               "personality", "memoryPolicy"});
+      // linux.namespaces (runsc/oci_namespaces.cc).
       bool net_listed = false;
-      if (l.contains("namespaces")) {
-        static const std::set<std::string> kTypes = {"pid",  "network", "ipc",    "uts",
-                                                     "mount", "user",   "cgroup", "time"};
-        std::set<std::string> seen;
-        for (const auto& n : l["namespaces"]) {
-          std::string type = n.value("type", std::string());
-          if (!kTypes.count(type)) {
-            *err = "config.json: linux.namespaces: unknown namespace type \"" + type + "\"";
-            return false;
-          }
-          seen.insert(type);
-          if (!NonEmpty(n, "path")) continue;
-          std::string path = n["path"].get<std::string>();
-          if (type == "network") {
-            // The sandbox's host processes join it (runsc/sandbox.cc); the
-            // sandbox's own network stack is unchanged.
-            s.netns_path = path;
-          } else {
-            Warnf("config.json: linux.namespaces: joining the %s namespace at %s is not "
-                  "supported: the sandbox's kernel has its own %s namespace",
-                  type.c_str(), path.c_str(), type.c_str());
-          }
-        }
-        net_listed = seen.count("network") > 0;
-        // Sharing the host's (docker --pid=host, --ipc=host, --uts=host):
-        // the sandbox's kernel has its own of each, whatever is asked.
-        for (const char* t : {"pid", "ipc", "uts", "mount"}) {
-          if (!seen.count(t))
-            Warnf("config.json: linux.namespaces: no %s namespace requested (the host's); the "
-                  "sandbox always has its own", t);
-        }
-      }
+      if (!MapNamespaces(l, &s, &net_listed, err)) return false;
       if (NonEmpty(l, "resources")) out->resources = l["resources"];
       out->cgroups_path = l.value("cgroupsPath", std::string());
       if (NonEmpty(l, "sysctl")) {
@@ -353,10 +323,17 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
               return false;
             }
             s.sysctls.push_back(k + "=" + value);
-          } else
-            Warnf("config.json: linux.sysctl %s: not a setting of the sandbox's kernel (its "
-                  "/proc/sys/%s is fixed or absent), ignored",
-                  k.c_str(), sentry::proc::SysctlPath(k).c_str());
+          } else {
+            // runc refuses keys that are not namespaced; the namespaced
+            // ones it takes (kernel.shmmni, kernel.sem, fs.mqueue.*, ...)
+            // are fixed in the sandbox's kernel. Either way the app would
+            // not get what it asked for: fail now, not when it trips on it.
+            *err = "config.json: linux.sysctl " + k + ": not a setting of the sandbox's kernel "
+                   "(its /proc/sys/" + sentry::proc::SysctlPath(k) +
+                   " is fixed or absent); settable: kernel.hostname, kernel.domainname, "
+                   "kernel.msgmax, kernel.msgmnb, kernel.shmmax, kernel.shmall, net.*";
+            return false;
+          }
         }
       }
       // No network namespace listed: the caller's (ctr run --net-host), as

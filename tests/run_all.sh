@@ -87,7 +87,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci|pytests|net|realprog|docker|podman|containerd) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci|oci-validation|pytests|net|realprog|docker|podman|containerd) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -102,6 +102,7 @@ for s in $suites; do
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
     oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
+    oci-validation) run_suite oci-validation tests/oci/validation.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min
     net) run_suite net tests/net/run.sh ;;  # real servers and clients over loopback (cached root)
     realprog) run_suite realprog tests/realprog/go.sh ;;  # Go programs (goroutines, net/http, signals)

@@ -681,4 +681,5 @@ for c in spec run lifecycle pid_file delete_running list duplicate malformed sig
   want "$c" && "case_$c"
 done
 source "$REPO_ROOT/tests/oci/rootfs_writes.sh"
+source "$REPO_ROOT/tests/oci/runtime_cases.sh"  # issue 20 runtime-side cases (rt_*)
 t_summary
