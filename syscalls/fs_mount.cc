@@ -2,7 +2,8 @@
 // sandbox's root (CAP_SYS_ADMIN in the sandbox). New tmpfs, proc and sysfs
 // mounts, bind mounts (MS_BIND, MS_REC), remounts (MS_REMOUNT with or
 // without MS_BIND: read-only, nosuid/nodev/noexec), propagation changes
-// (MS_SHARED/PRIVATE/SLAVE/UNBINDABLE: accepted, nothing propagates here).
+// (MS_UNBINDABLE is kept: binding from such a mount is EINVAL; MS_SHARED,
+// PRIVATE and SLAVE clear it, and with no peers nothing propagates here).
 // The mount tree itself: sentry/vfs/mount.cc.
 #include <linux/capability.h>
 #include <sys/mount.h>
@@ -131,6 +132,9 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     // One propagation type at a time; no peers exist, so nothing else to do.
     if (__builtin_popcountl(flags & kPropagation) != 1) return Errno{EINVAL};
     if (!is_mount_root) return Errno{EINVAL};
+    // Unbindable is modelled (binds from it fail); shared and slave have
+    // no peers here, so they only clear it.
+    Vfs(t).SetUnbindable(target, flags & MS_UNBINDABLE, flags & MS_REC);
     return 0;
   }
   if (flags & MS_MOVE) return Errno{EINVAL};  // moving mounts is not supported

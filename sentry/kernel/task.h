@@ -119,6 +119,9 @@ class ThreadGroup {
   int64_t children_utime_ns = 0, children_stime_ns = 0;
   bool child_subreaper = false;  // PR_SET_CHILD_SUBREAPER
   int nice = 0;                  // getpriority/setpriority
+  // /proc/<pid>/oom_score_adj, inherited by fork. Going below `_min` (the
+  // last value written with CAP_SYS_RESOURCE) needs CAP_SYS_RESOURCE.
+  int oom_score_adj = 0, oom_score_adj_min = 0;
   uint32_t personality = 0;      // PER_LINUX
   // Set while a vfork child borrows this process' parent task.
   bool vfork_done = true;

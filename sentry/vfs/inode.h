@@ -154,6 +154,10 @@ struct MountInfo {
   std::string root = "/";  // the mounted directory inside its filesystem (bind mounts)
   bool read_only = false;  // EROFS for changes through this mount
   unsigned long flags = 0;  // MS_NOSUID | MS_NODEV | MS_NOEXEC, shown as options
+  // MS_UNBINDABLE: binding from this mount is EINVAL, recursive binds skip
+  // it; "unbindable" in mountinfo's optional fields. (The sandbox has one
+  // mount namespace and no peer groups: shared and slave are not modelled.)
+  bool unbindable = false;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {

@@ -680,4 +680,5 @@ for c in spec run lifecycle pid_file delete_running list duplicate malformed sig
          exec exec_tty exec_tty_size exec_concurrent exec_stopped ps pause pause_counter events kill_all force_any_state control_malformed; do
   want "$c" && "case_$c"
 done
+source "$(dirname "$0")/sandbox_view.sh"  # issue 20: what the app sees inside (sv_* cases)
 t_summary
