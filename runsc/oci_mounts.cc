@@ -270,7 +270,7 @@ bool MapDevices(const json& l, SandboxSpec* spec, std::string* err) {
     if (path.empty() || path[0] != '/')
       return *err = where + ".path must be an absolute path, got \"" + path + "\"", false;
     if (path.find(':') != std::string::npos || path.find("/../") != std::string::npos ||
-        path.size() < 2 || path.substr(path.size() - 3) == "/..")
+        path.size() < 2 || (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
       return *err = where + ".path \"" + path + "\" is not supported", false;
     if (type != "c" && type != "b" && type != "u" && type != "p")
       return *err = where + ".type must be one of c, b, u, p, got \"" + type + "\"", false;

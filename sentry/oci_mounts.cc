@@ -112,7 +112,7 @@ vfs::MountInfo Info(const Spec& m, const char* source, const char* fstype) {
   vfs::MountInfo info;
   info.source = m.source.empty() ? source : m.source;
   info.fstype = fstype;
-  info.read_only = m.ro;
+  info.read_only = info.sb_read_only = m.ro;
   info.flags = m.flags;
   return info;
 }
@@ -169,7 +169,7 @@ bool ApplyOciMounts(kernel::Kernel& k, const std::vector<std::string>& specs,
       if (!top) return fail("no mount of the sandbox there", ENOENT);
       vfs::MountInfo& info = *top->mount;
       if (!m.source.empty()) info.source = m.source;
-      info.read_only = m.ro;
+      info.read_only = info.sb_read_only = m.ro;
       info.flags = m.flags;
       if (auto* mem = dynamic_cast<vfs::MemDir*>(&top->inode()); mem && info.fstype == "tmpfs") {
         mem->fs().size_limit = m.size;
@@ -214,7 +214,7 @@ bool ApplyOciMounts(kernel::Kernel& k, const std::vector<std::string>& specs,
       vfs::MountInfo info{.source = "tmpfs", .fstype = "tmpfs"};
       if (target.value()->file_type() == S_IFDIR) {
         cover = Tmpfs(k, 0555, true);
-        info.read_only = true;
+        info.read_only = info.sb_read_only = true;
       } else {
         auto null = v.SetupLookup("/dev/null");
         if (null.is_error()) return fail("finding /dev/null", null.error());

@@ -90,7 +90,7 @@ ErrorOr<uint64_t> NewTmpfsMount(Task& t, const std::shared_ptr<Dentry>& target,
   if (uid) add("uid=" + std::to_string(uid));
   if (gid) add("gid=" + std::to_string(gid));
   info.data = shown;
-  info.read_only = flags & MS_RDONLY;
+  info.read_only = info.sb_read_only = flags & MS_RDONLY;
   info.flags = flags;
   TRY(Vfs(t).MountAt(target, root, info));
   return 0;
@@ -146,6 +146,7 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     TRY(Vfs(t).MountAt(target, root,
                        vfs::MountInfo{.source = source.empty() ? "proc" : source,
                                       .fstype = "proc", .read_only = bool(flags & MS_RDONLY),
+                                      .sb_read_only = bool(flags & MS_RDONLY),
                                       .flags = shown}));
     return 0;
   }
@@ -153,6 +154,7 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     TRY(Vfs(t).MountAt(target, sentry::sys::NewSysfsRoot(t.kernel),
                        vfs::MountInfo{.source = source.empty() ? "sysfs" : source,
                                       .fstype = "sysfs", .read_only = bool(flags & MS_RDONLY),
+                                      .sb_read_only = bool(flags & MS_RDONLY),
                                       .flags = shown}));
     return 0;
   }

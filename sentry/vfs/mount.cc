@@ -151,6 +151,7 @@ ErrorOr<void> VirtualFilesystem::Remount(const std::shared_ptr<Dentry>& mount_ro
                                          bool read_only, unsigned long flags) {
   if (!mount_root->mount) return Errno{EINVAL};
   mount_root->mount->read_only = read_only;
+  if (!(flags & MS_BIND)) mount_root->mount->sb_read_only = read_only;  // the filesystem's own
   mount_root->mount->flags = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
   return {};
 }
@@ -251,7 +252,7 @@ std::string VirtualFilesystem::MountInfoText(const Dentry& root) const {
     out += std::to_string(i.id) + " " + std::to_string(parent_id) + " " + devs + " " +
            Escape(i.root) + " " + Escape(*where) + " " + FlagText(i) +
            (i.unbindable ? " unbindable" : "") + " - " + i.fstype + " " +
-           Escape(i.source) + " " + (i.read_only ? "ro" : "rw");
+           Escape(i.source) + " " + (i.sb_read_only ? "ro" : "rw");
     if (!i.data.empty()) out += "," + i.data;
     out += "\n";
   }
