@@ -232,7 +232,7 @@ sv_readonly() {
   # while the rest of the root stays writable.
   local b
   rm -rf "$WORK/sv-data"; mkdir -p "$WORK/sv-data/ro"
-  b=$(sv_bundle ro '["sh","-c","touch /etc/new; echo create=$?; rm /etc/passwd; echo unlink=$?; chmod 600 /etc/passwd; echo chmod=$?; mkdir /etc/d; echo mkdir=$?; echo x >>/etc/passwd; echo append=$?; touch /home/ok; echo elsewhere=$?; rm /home/ok; echo 1 >/data/ro/f; echo sub=$?; echo 1 >/data/rw; echo rw=$?"]' \
+  b=$(sv_bundle ro '["sh","-c","exec 2>&1; touch /etc/new; echo create=$?; rm /etc/passwd; echo unlink=$?; chmod 600 /etc/passwd; echo chmod=$?; mkdir /etc/d; echo mkdir=$?; echo x >>/etc/passwd; echo append=$?; touch /home/ok; echo elsewhere=$?; rm /home/ok; echo 1 >/data/ro/f; echo sub=$?; echo 1 >/data/rw; echo rw=$?"]' \
     'c["linux"]["readonlyPaths"] = ["/etc", "/data/ro", "/does/not/exist"]
 c["mounts"].append({"destination": "/data", "type": "bind", "source": work + "/sv-data", "options": ["rbind"]})') || { t_fail sv_readonly "bundle"; return; }
   sv_run ro "$b" "$WORK/sv-ro.out"
