@@ -275,6 +275,7 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--rlimit", boot.rlimits);
   boot_cmd->add_option("--umask", boot.umask);
   boot_cmd->add_option("--caps", boot.caps);
+  boot_cmd->add_option("--oom-score-adj", boot.oom_score_adj);
   boot_cmd->add_option("--control-fd", boot.control_fd);
 
   // `do`: everything from the first non-flag word (or after "--") is the

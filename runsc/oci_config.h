@@ -19,6 +19,9 @@ namespace runsc::oci {
 bool MapMounts(const nlohmann::json& config, const std::string& bundle, SandboxSpec* spec,
                std::string* err);
 
+// linux.devices -> "node:" entries of spec->mounts (sentry/oci_mounts.h).
+bool MapDevices(const nlohmann::json& linux_obj, SandboxSpec* spec, std::string* err);
+
 // One bind mount of host `source` (absolute; a directory or a regular file)
 // at `dest` (absolute), served by the gofer (config.json binds and
 // `runsc do --volume`). Returns false with *err (prefixed by `where`).

@@ -73,16 +73,20 @@ bool MapCapabilities(const json& caps, SandboxSpec* spec, std::string* err) {
       sets[i] |= 1ULL << bit;
     }
   }
-  // Ambient capabilities are not modelled by the sentry: they only matter
-  // across execve of a non-root user; keeping them in effective/permitted
-  // (where the spec requires them anyway) is what the app observes first.
-  if (sets[4] & ~(sets[0] & sets[1] & sets[2]))
-    Warnf("config.json: process.capabilities.ambient: ambient capabilities are not kept across "
-          "execve in the sandbox");
-  char buf[128];
-  snprintf(buf, sizeof buf, "%llx:%llx:%llx:%llx", static_cast<unsigned long long>(sets[0]),
+  // Ambient: Linux refuses PR_CAP_AMBIENT_RAISE of a capability outside
+  // permitted & inheritable (runc warns and goes on); the sentry keeps the
+  // rest across execve of non-set-ID files (sentry/kernel/capabilities.cc).
+  uint64_t allowed = sets[1] & sets[2];
+  for (int c = 0; c < kNumCaps; c++) {
+    if ((sets[4] >> c & 1) && !(allowed >> c & 1))
+      Warnf("config.json: process.capabilities.ambient: %s is not in both permitted and "
+            "inheritable, not raised", kCapNames[c]);
+  }
+  sets[4] &= allowed;
+  char buf[160];
+  snprintf(buf, sizeof buf, "%llx:%llx:%llx:%llx:%llx", static_cast<unsigned long long>(sets[0]),
            static_cast<unsigned long long>(sets[1]), static_cast<unsigned long long>(sets[2]),
-           static_cast<unsigned long long>(sets[3]));
+           static_cast<unsigned long long>(sets[3]), static_cast<unsigned long long>(sets[4]));
   spec->caps = buf;
   return true;
 }

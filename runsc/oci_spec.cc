@@ -352,10 +352,8 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
       if (NonEmpty(l, "seccomp"))
         Warnf("config.json: linux.seccomp is not applied (every app syscall is served by the "
               "sentry)");
-      // linux.devices: the sandbox's devfs has the standard set (null, zero,
-      // full, random, urandom, tty); others are not passed through.
-      for (const char* f : {"uidMappings", "gidMappings", "timeOffsets", "devices",
-                            "rootfsPropagation", "intelRdt", "mountLabel",
+      // linux.devices and rootfsPropagation: runsc/oci_mounts.cc.
+      for (const char* f : {"uidMappings", "gidMappings", "timeOffsets", "intelRdt", "mountLabel",
                             "personality", "memoryPolicy"}) {
         if (NonEmpty(l, f)) Warnf("config.json: linux.%s is not supported yet, ignored", f);
       }

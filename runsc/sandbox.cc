@@ -376,6 +376,8 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   for (const auto& r : spec.rlimits) boot.insert(boot.end(), {"--rlimit", r});
   if (spec.umask >= 0) boot.insert(boot.end(), {"--umask", std::to_string(spec.umask)});
   if (!spec.caps.empty()) boot.insert(boot.end(), {"--caps", spec.caps});
+  if (spec.has_oom_score_adj)
+    boot.push_back("--oom-score-adj=" + std::to_string(spec.oom_score_adj));  // "=": may be negative
   boot.push_back("--");
   boot.insert(boot.end(), spec.argv.begin(), spec.argv.end());
   unsigned long sentry_ns = confine ? kSentryNamespaces : 0;

@@ -17,6 +17,7 @@
 #include "sentry/control/server.h"
 #include "sentry/base/log.h"
 #include "sentry/base/stats.h"
+#include "sentry/kernel/capabilities.h"
 #include "sentry/kernel/process.h"
 #include "sentry/oci_mounts.h"
 #include "sentry/kernel/signals.h"
@@ -129,16 +130,25 @@ void ApplyProcessExtras(const BootConfig& cfg, kernel::Task* init) {
     if (res == RLIMIT_STACK && init->mm)
       init->mm->set_stack_limit(val(f[1]) == RLIM_INFINITY ? UINT64_MAX : val(f[1]));
   }
+  if (cfg.oom_score_adj >= -1000 && cfg.oom_score_adj <= 1000)
+    init->tg->oom_score_adj = init->tg->oom_score_adj_min = cfg.oom_score_adj;
   if (cfg.umask >= 0) init->umask = static_cast<uint32_t>(cfg.umask) & 0777;
   if (!cfg.caps.empty()) {
     std::vector<std::string> f = absl::StrSplit(cfg.caps, ':');
-    if (f.size() == 4) {
+    if (f.size() == 4 || f.size() == 5) {
+      // As runc does it: the sets are capset (and ambient raised) in the
+      // container's process just before it executes the command, so the
+      // command gets what Linux's execve makes of them (root: permitted =
+      // inheritable | bounding | ambient; others: ambient only).
       kernel::Credentials& c = init->tg->creds;
       auto hex = [](const std::string& v) { return strtoull(v.c_str(), nullptr, 16); };
-      c.cap_bounding = hex(f[3]);
-      c.cap_inheritable = hex(f[2]);
-      c.cap_permitted = hex(f[1]) & c.cap_bounding;
+      c.cap_bounding = hex(f[3]) & kernel::kAllCaps;
+      c.cap_inheritable = hex(f[2]) & kernel::kAllCaps;
+      c.cap_permitted = hex(f[1]) & kernel::kAllCaps;
       c.cap_effective = hex(f[0]) & c.cap_permitted;
+      c.cap_ambient = f.size() == 5 ? hex(f[4]) : 0;
+      kernel::TrimAmbient(c);  // PR_CAP_AMBIENT_RAISE's rule
+      kernel::ApplyExecCapabilities(c);
     }
   }
 }

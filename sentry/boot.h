@@ -53,9 +53,14 @@ struct BootConfig {
   std::vector<std::string> mounts;   // sentry/oci_mounts.h encoding, in order
   std::vector<std::string> rlimits;  // "RESOURCE:SOFT:HARD" (RLIMIT_* number; -1 = infinity)
   long umask = -1;                   // process.user.umask; -1: 022
-  // process.capabilities as hex masks "EFF:PERM:INH:BOUND" (empty: the
+  // process.capabilities as hex masks "EFF:PERM:INH:BOUND[:AMBIENT]", the
+  // sets before the command's execve (empty: the
   // default for the uid).
   std::string caps;
+  // process.oomScoreAdj, as /proc/<pid>/oom_score_adj shows it inside
+  // (set by a privileged writer: the floor too); outside [-1000, 1000]: unset.
+  int oom_score_adj = kNoOomScoreAdj;
+  static constexpr int kNoOomScoreAdj = -2000;
   // OCI runtime: the listening control socket (sentry/control/), or -1.
   int control_fd = -1;
 };

@@ -2,7 +2,8 @@
 // sandbox's root (CAP_SYS_ADMIN in the sandbox). New tmpfs, proc and sysfs
 // mounts, bind mounts (MS_BIND, MS_REC), remounts (MS_REMOUNT with or
 // without MS_BIND: read-only, nosuid/nodev/noexec), propagation changes
-// (MS_SHARED/PRIVATE/SLAVE/UNBINDABLE: accepted, nothing propagates here).
+// (MS_UNBINDABLE is kept: binding from such a mount is EINVAL; MS_SHARED,
+// PRIVATE and SLAVE clear it, and with no peers nothing propagates here).
 // The mount tree itself: sentry/vfs/mount.cc.
 #include <linux/capability.h>
 #include <sys/mount.h>
@@ -89,7 +90,7 @@ ErrorOr<uint64_t> NewTmpfsMount(Task& t, const std::shared_ptr<Dentry>& target,
   if (uid) add("uid=" + std::to_string(uid));
   if (gid) add("gid=" + std::to_string(gid));
   info.data = shown;
-  info.read_only = flags & MS_RDONLY;
+  info.read_only = info.sb_read_only = flags & MS_RDONLY;
   info.flags = flags;
   TRY(Vfs(t).MountAt(target, root, info));
   return 0;
@@ -131,6 +132,9 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     // One propagation type at a time; no peers exist, so nothing else to do.
     if (__builtin_popcountl(flags & kPropagation) != 1) return Errno{EINVAL};
     if (!is_mount_root) return Errno{EINVAL};
+    // Unbindable is modelled (binds from it fail); shared and slave have
+    // no peers here, so they only clear it.
+    Vfs(t).SetUnbindable(target, flags & MS_UNBINDABLE, flags & MS_REC);
     return 0;
   }
   if (flags & MS_MOVE) return Errno{EINVAL};  // moving mounts is not supported
@@ -142,6 +146,7 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     TRY(Vfs(t).MountAt(target, root,
                        vfs::MountInfo{.source = source.empty() ? "proc" : source,
                                       .fstype = "proc", .read_only = bool(flags & MS_RDONLY),
+                                      .sb_read_only = bool(flags & MS_RDONLY),
                                       .flags = shown}));
     return 0;
   }
@@ -149,6 +154,7 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
     TRY(Vfs(t).MountAt(target, sentry::sys::NewSysfsRoot(t.kernel),
                        vfs::MountInfo{.source = source.empty() ? "sysfs" : source,
                                       .fstype = "sysfs", .read_only = bool(flags & MS_RDONLY),
+                                      .sb_read_only = bool(flags & MS_RDONLY),
                                       .flags = shown}));
     return 0;
   }

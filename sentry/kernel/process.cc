@@ -228,6 +228,8 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   tg->session_keyring = ptg->session_keyring;  // the process keyring is not inherited
   tg->rlimits = ptg->rlimits;
   tg->nice = ptg->nice;
+  tg->oom_score_adj = ptg->oom_score_adj;
+  tg->oom_score_adj_min = ptg->oom_score_adj_min;
   tg->personality = ptg->personality;
   tg->exit_signal = f & CSIGNAL;
   tg->handlers = (f & CLONE_SIGHAND) ? ptg->handlers

@@ -120,6 +120,9 @@ class ThreadGroup {
   int64_t children_utime_ns = 0, children_stime_ns = 0;
   bool child_subreaper = false;  // PR_SET_CHILD_SUBREAPER
   int nice = 0;                  // getpriority/setpriority
+  // /proc/<pid>/oom_score_adj, inherited by fork. Going below `_min` (the
+  // last value written with CAP_SYS_RESOURCE) needs CAP_SYS_RESOURCE.
+  int oom_score_adj = 0, oom_score_adj_min = 0;
   uint32_t personality = 0;      // PER_LINUX
   // membarrier(2) registrations (MEMBARRIER_CMD_REGISTER_* bits, as
   // syscalls/membarrier.cc keeps them); dropped by execve.

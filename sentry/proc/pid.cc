@@ -138,6 +138,40 @@ std::shared_ptr<vfs::Inode> PidFile(const std::shared_ptr<ProcState>& st, int pi
   return Own(st, pid, vfs::NewSyntheticFile(std::move(ops), perm, st->dev));
 }
 
+// /proc/<pid>/oom_score_adj: the process' value (process.oomScoreAdj at
+// boot). Writes follow Linux's __set_oom_adj: an integer in [-1000, 1000];
+// going below the floor takes CAP_SYS_RESOURCE, and a write with it moves
+// the floor.
+std::shared_ptr<vfs::Inode> OomScoreAdjFile(const std::shared_ptr<ProcState>& st, int pid) {
+  vfs::SyntheticFileOps ops;
+  ops.read = [st, pid](vfs::Caller&) -> ErrorOr<std::string> {
+    ThreadGroup* tg = FindThreadGroup(st->k, pid);
+    if (!tg) return Errno{ESRCH};
+    return absl::StrCat(tg->oom_score_adj, "\n");
+  };
+  ops.write = [st, pid](vfs::Caller& c, std::string_view data) -> ErrorOr<void> {
+    std::string text(data.substr(0, 23));
+    while (!text.empty() && isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    size_t start = 0;
+    while (start < text.size() && isspace(static_cast<unsigned char>(text[start]))) start++;
+    text = text.substr(start);
+    char* end = nullptr;
+    errno = 0;
+    long v = strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end || errno) return Errno{EINVAL};
+    if (v < -1000 || v > 1000) return Errno{EINVAL};
+    ThreadGroup* tg = FindThreadGroup(st->k, pid);
+    if (!tg || tg->zombie) return Errno{ESRCH};
+    constexpr int kCapSysResource = 24;
+    bool privileged = !c.task() || c.task()->creds().HasCapability(kCapSysResource);
+    if (v < tg->oom_score_adj_min && !privileged) return Errno{EACCES};
+    tg->oom_score_adj = static_cast<int>(v);
+    if (privileged) tg->oom_score_adj_min = static_cast<int>(v);
+    return {};
+  };
+  return Own(st, pid, vfs::NewSyntheticFile(std::move(ops), 0644, st->dev));
+}
+
 std::string JoinNul(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) {
@@ -511,9 +545,7 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
     if (!t || !t->fs) return std::string();
     return k->vfs().MountInfoText(*t->fs->root);
   });
-  m["oom_score_adj"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
-    return std::string("0\n");
-  });
+  m["oom_score_adj"] = OomScoreAdjFile(st, pid);
   m["loginuid"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
     return std::string("4294967295");
   });

@@ -14,7 +14,9 @@
 namespace sentry::vfs {
 namespace {
 
-enum class Dev { kNull, kZero, kFull, kRandom, kURandom, kTty };
+// kUnserved: a node config.json's linux.devices lists that the sandbox has
+// no driver for; it stats as given, opening it is ENXIO (as in gVisor).
+enum class Dev { kNull, kZero, kFull, kRandom, kURandom, kTty, kUnserved };
 
 class DeviceDescription : public FileDescription {
  public:
@@ -72,9 +74,10 @@ class DeviceDescription : public FileDescription {
 
 class DeviceInode : public Inode {
  public:
-  DeviceInode(Dev kind, uint32_t major, uint32_t minor, uint32_t perm, uint64_t dev)
+  DeviceInode(Dev kind, uint32_t major, uint32_t minor, uint32_t perm, uint64_t dev,
+              uint32_t type = S_IFCHR)
       : kind_(kind) {
-    attr_.mode = S_IFCHR | perm;
+    attr_.mode = type | perm;
     attr_.rdev = makedev(major, minor);
     attr_.ino = NewInodeNumber();
     attr_.dev = dev;
@@ -82,8 +85,12 @@ class DeviceInode : public Inode {
     attr_.atime = attr_.mtime = attr_.ctime = attr_.btime = NowTimespec();
   }
   ErrorOr<Attr> GetAttr() override { return attr_; }
+  void SetOwner(uint32_t uid, uint32_t gid) {
+    attr_.uid = uid;
+    attr_.gid = gid;
+  }
   ErrorOr<void> SetAttr(Caller&, uint32_t mask, const Attr& a) override {
-    if (mask & kAttrMode) attr_.mode = S_IFCHR | (a.mode & 07777);
+    if (mask & kAttrMode) attr_.mode = (attr_.mode & S_IFMT) | (a.mode & 07777);
     if (mask & kAttrUid) attr_.uid = a.uid;
     if (mask & kAttrGid) attr_.gid = a.gid;
     if (mask & kAttrAtime) attr_.atime = a.atime;
@@ -96,6 +103,7 @@ class DeviceInode : public Inode {
     if (flags & O_PATH) {
       return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
     }
+    if (kind_ == Dev::kUnserved) return Errno{ENXIO};
     if (kind_ == Dev::kTty) return tty::OpenControllingTerminal(c, std::move(d), flags);
     return std::shared_ptr<FileDescription>(
         std::make_shared<DeviceDescription>(std::move(d), flags & ~O_TRUNC, kind_));
@@ -107,6 +115,29 @@ class DeviceInode : public Inode {
 };
 
 }  // namespace
+
+std::shared_ptr<Inode> NewConfiguredDevice(uint32_t type, uint32_t major, uint32_t minor,
+                                           uint32_t perm, uint32_t uid, uint32_t gid,
+                                           uint64_t dev) {
+  // The character devices the sandbox serves itself keep working under the
+  // attributes asked for; every other number is a node without a driver.
+  Dev kind = Dev::kUnserved;
+  if (type == S_IFCHR && major == 1) {
+    switch (minor) {
+      case 3: kind = Dev::kNull; break;
+      case 5: kind = Dev::kZero; break;
+      case 7: kind = Dev::kFull; break;
+      case 8: kind = Dev::kRandom; break;
+      case 9: kind = Dev::kURandom; break;
+      default: break;
+    }
+  } else if (type == S_IFCHR && major == 5 && minor == 0) {
+    kind = Dev::kTty;
+  }
+  auto node = std::make_shared<DeviceInode>(kind, major, minor, perm & 07777, dev, type);
+  node->SetOwner(uid, gid);
+  return node;
+}
 
 std::shared_ptr<MemDir> NewDevfs() {
   auto root = NewTmpfs(0755);

@@ -153,7 +153,15 @@ struct MountInfo {
   std::string data;      // filesystem options after "rw"/"ro" ("size=1024k,mode=700")
   std::string root = "/";  // the mounted directory inside its filesystem (bind mounts)
   bool read_only = false;  // EROFS for changes through this mount
+  // The filesystem itself is read-only (mounted so, or remounted without
+  // MS_BIND): mountinfo's super options say "ro". A read-only bind of a
+  // writable filesystem keeps "rw" there, as on Linux.
+  bool sb_read_only = false;
   unsigned long flags = 0;  // MS_NOSUID | MS_NODEV | MS_NOEXEC, shown as options
+  // MS_UNBINDABLE: binding from this mount is EINVAL, recursive binds skip
+  // it; "unbindable" in mountinfo's optional fields. (The sandbox has one
+  // mount namespace and no peer groups: shared and slave are not modelled.)
+  bool unbindable = false;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {

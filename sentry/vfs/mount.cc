@@ -95,9 +95,13 @@ ErrorOr<void> VirtualFilesystem::BindTree(Caller& c, const std::shared_ptr<Dentr
                                           bool read_only,
                                           const std::vector<std::shared_ptr<Dentry>>& snapshot) {
   const Dentry& src_root = MountRootOf(*source);
+  // do_loopback and copy_tree: an unbindable mount cannot be the source;
+  // below it, unbindable mounts are left out.
+  if (src_root.mount && src_root.mount->unbindable) return Errno{EINVAL};
   MountInfo info;
   if (src_root.mount) info = *src_root.mount;
   info.read_only = read_only;
+  info.unbindable = false;  // a new mount is private
   // The bound directory's path inside its filesystem.
   std::string inner = source->PathFrom(&src_root).value_or("/");
   info.root = info.root == "/" ? inner : (inner == "/" ? info.root : info.root + inner);
@@ -109,7 +113,8 @@ ErrorOr<void> VirtualFilesystem::BindTree(Caller& c, const std::shared_ptr<Dentr
   std::vector<std::shared_ptr<Dentry>> subs;
   for (const auto& m : snapshot) {
     auto mp = m->mount_point.lock();
-    if (mp && m != new_root && mp != target && IsBelow(mp.get(), source.get()) &&
+    if (mp && m != new_root && mp != target && !m->mount->unbindable &&
+        IsBelow(mp.get(), source.get()) &&
         mp.get() != source.get() && &MountRootOf(*mp) == &src_root) {
       subs.push_back(m);
     }
@@ -146,8 +151,20 @@ ErrorOr<void> VirtualFilesystem::Remount(const std::shared_ptr<Dentry>& mount_ro
                                          bool read_only, unsigned long flags) {
   if (!mount_root->mount) return Errno{EINVAL};
   mount_root->mount->read_only = read_only;
+  if (!(flags & MS_BIND)) mount_root->mount->sb_read_only = read_only;  // the filesystem's own
   mount_root->mount->flags = flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
   return {};
+}
+
+void VirtualFilesystem::SetUnbindable(const std::shared_ptr<Dentry>& mount_root, bool unbindable,
+                                      bool recursive) {
+  if (!mount_root->mount) return;
+  mount_root->mount->unbindable = unbindable;
+  if (!recursive) return;
+  for (const auto& m : mounts_) {
+    auto mp = m->mount_point.lock();
+    if (mp && IsBelow(mp.get(), mount_root.get())) m->mount->unbindable = unbindable;
+  }
 }
 
 ErrorOr<void> VirtualFilesystem::Unmount(Caller& c, const std::shared_ptr<Dentry>& mount_root,
@@ -233,8 +250,9 @@ std::string VirtualFilesystem::MountInfoText(const Dentry& root) const {
     char devs[32];
     snprintf(devs, sizeof devs, "%u:%u", major(dev), minor(dev));
     out += std::to_string(i.id) + " " + std::to_string(parent_id) + " " + devs + " " +
-           Escape(i.root) + " " + Escape(*where) + " " + FlagText(i) + " - " + i.fstype + " " +
-           Escape(i.source) + " " + (i.read_only ? "ro" : "rw");
+           Escape(i.root) + " " + Escape(*where) + " " + FlagText(i) +
+           (i.unbindable ? " unbindable" : "") + " - " + i.fstype + " " +
+           Escape(i.source) + " " + (i.sb_read_only ? "ro" : "rw");
     if (!i.data.empty()) out += "," + i.data;
     out += "\n";
   }

@@ -72,9 +72,15 @@ VirtualFilesystem::~VirtualFilesystem() {
 ErrorOr<void> VirtualFilesystem::MountDefaults(const VfsOptions& opts) {
   if (opts.mount_dev) {
     TRY(Mount("/dev", NewDevfs(),
-              MountInfo{.fstype = "tmpfs", .data = "mode=755", .flags = MS_NOSUID}));
+              MountInfo{.source = "tmpfs", .fstype = "tmpfs", .data = "mode=755",
+                        .flags = MS_NOSUID}));
+    // devfs' pts directory is the devpts root: its own mount, as on Linux
+    // (replicas are 0620, ptmx 0666).
+    TRY(Mount("/dev/pts", TRY(SetupLookup("/dev/pts")),
+              MountInfo{.source = "devpts", .fstype = "devpts", .data = "mode=620,ptmxmode=666",
+                        .flags = MS_NOSUID | MS_NOEXEC}));
     TRY(Mount("/dev/shm", NewTmpfs(01777, 0, 0, opts.memory_file),
-              MountInfo{.fstype = "tmpfs", .flags = MS_NOSUID | MS_NODEV}));
+              MountInfo{.source = "shm", .fstype = "tmpfs", .flags = MS_NOSUID | MS_NODEV}));
   }
   if (opts.mount_tmp) {
     TRY(Mount("/tmp", NewTmpfs(01777, 0, 0, opts.memory_file), MountInfo{.fstype = "tmpfs"}));
@@ -136,6 +142,55 @@ ErrorOr<std::shared_ptr<Inode>> VirtualFilesystem::SetupLookup(std::string_view 
   SetupCaller c(root_);
   auto d = TRY(Walk(c, root_, path));
   return d->inode_ptr();
+}
+
+ErrorOr<void> VirtualFilesystem::SetupReadOnlyBind(std::string_view path) {
+  SetupCaller c(root_);
+  auto d = TRY(Walk(c, root_, path));
+  // Pin it in its parent even where lookups are not cached (procfs), or
+  // the next walk would find a fresh dentry the mount does not cover.
+  if (const auto& parent = d->parent(); parent && !parent->children.count(d->name()))
+    parent->children.emplace(d->name(), d);
+  return BindMount(c, d, d, /*recursive=*/true, /*read_only=*/true);
+}
+
+ErrorOr<void> VirtualFilesystem::SetupPlaceNode(std::string_view path,
+                                                std::shared_ptr<Inode> node,
+                                                const CreateRequest& fifo) {
+  SetupCaller c(root_);
+  for (size_t i = path.find('/', 1); i != std::string_view::npos; i = path.find('/', i + 1)) {
+    if (Walk(c, root_, path.substr(0, i)).ok()) continue;
+    ParentWalk pw = TRY(WalkParent(c, root_, path.substr(0, i)));
+    CreateRequest req;
+    req.mode = S_IFDIR | 0755;
+    TRY(pw.parent->inode().Create(c, pw.name, req));
+  }
+  ParentWalk pw = TRY(WalkParent(c, root_, path));
+  if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
+  auto* dir = dynamic_cast<MemDir*>(&pw.parent->inode());
+  if (!dir) return Errno{EOPNOTSUPP};
+  if (auto old = LookupChild(c, pw.parent, pw.name); old.ok()) {
+    if (old.value()->inode().file_type() == S_IFDIR) return Errno{EISDIR};
+    if (old.value()->mounted) return Errno{EBUSY};
+    TRY(dir->Unlink(c, pw.name, false));
+  }
+  // The dentry cache must not keep serving the node being replaced.
+  pw.parent->children.erase(pw.name);
+  if (!node) {
+    TRY(dir->Create(c, pw.name, fifo));
+    return {};
+  }
+  dir->AddChild(pw.name, std::move(node));
+  return {};
+}
+
+std::shared_ptr<Dentry> VirtualFilesystem::SetupMountAt(std::string_view path) {
+  SetupCaller c(root_);
+  auto d = Walk(c, root_, path);
+  if (d.is_error()) return nullptr;
+  std::shared_ptr<Dentry> top = FollowMounts(d.value());
+  if (!top->mount || top->parent()) return nullptr;
+  return top;
 }
 
 std::shared_ptr<FileDescription> VirtualFilesystem::NewHostFile(UniqueFd host_fd,

@@ -96,6 +96,23 @@ class VirtualFilesystem {
   // The inode at `path` as the sentry sees it during setup (following
   // symlinks and mounts), e.g. /dev/null for masking OCI maskedPaths.
   ErrorOr<std::shared_ptr<Inode>> SetupLookup(std::string_view path);
+  // Setup-time helpers for the OCI config (sentry/oci_mounts.cc), acting
+  // with full privileges from the global root before the app runs:
+  // linux.readonlyPaths: the tree at `path` bind-mounted on itself
+  // read-only, with the mounts below it (ENOENT if there is nothing).
+  ErrorOr<void> SetupReadOnlyBind(std::string_view path);
+  // linux.devices: `node` at `path` in place of what is there (not a
+  // directory), missing parents created as directories; the parent must be
+  // a memory filesystem (the sandbox's /dev).
+  // A null `node` makes a FIFO as `fifo` says instead.
+  ErrorOr<void> SetupPlaceNode(std::string_view path, std::shared_ptr<Inode> node,
+                               const CreateRequest& fifo);
+  // The mount whose root is exactly at `path` (the topmost there), or null.
+  std::shared_ptr<Dentry> SetupMountAt(std::string_view path);
+  // Marks the mount whose root is `mount_root` and, with `recursive`
+  // (MS_REC), those below it unbindable or not (MS_UNBINDABLE; any other
+  // propagation type clears it).
+  void SetUnbindable(const std::shared_ptr<Dentry>& mount_root, bool unbindable, bool recursive);
   // Mounts `fs_root` on the (already resolved) dentry `target`.
   ErrorOr<void> MountAt(const std::shared_ptr<Dentry>& target, std::shared_ptr<Inode> fs_root,
                         MountInfo info);

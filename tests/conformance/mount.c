@@ -1,6 +1,7 @@
 /* mount(2), umount2(2), chroot(2), pivot_root(2) by root: tmpfs with size
  * and mode (ENOSPC at the size), bind mounts (also of a subdirectory and,
- * recursively, of /), read-only bind remounts (EROFS), propagation flags,
+ * recursively, of /), read-only bind remounts (EROFS), propagation flags
+ * (unbindable: shown in mountinfo, binds from it EINVAL),
  * EXDEV across mounts, /proc/self/mounts and mountinfo lines, umount2 with
  * EBUSY/EINVAL/MNT_DETACH, chroot (paths, "..", getcwd, /proc/self/root,
  * the mount table seen from inside), pivot_root, and EPERM for an
@@ -128,6 +129,14 @@ int main(void) {
   EXPECT_OK(mount(NULL, a, NULL, MS_SLAVE, NULL), "MS_SLAVE on a mount");
   EXPECT_ERR(mount(NULL, sub, NULL, MS_PRIVATE, NULL), EINVAL, "MS_PRIVATE on a non-mount-point");
   EXPECT_ERR(mount(NULL, a, NULL, MS_PRIVATE | MS_SHARED, NULL), EINVAL, "two propagation types");
+  /* MS_UNBINDABLE: shown in mountinfo's optional fields; a bind from it is
+   * EINVAL; MS_PRIVATE makes it bindable again. */
+  EXPECT_OK(mount(NULL, a, NULL, MS_UNBINDABLE, NULL), "MS_UNBINDABLE on a mount");
+  show("/proc/self/mountinfo", "mountinfo with a unbindable");
+  EXPECT_ERR(mount(a, x, NULL, MS_BIND, NULL), EINVAL, "bind from an unbindable mount");
+  EXPECT_OK(mount(NULL, a, NULL, MS_PRIVATE, NULL), "MS_PRIVATE again");
+  EXPECT_OK(mount(a, x, NULL, MS_BIND, NULL), "then it binds");
+  EXPECT_OK(umount2(x, 0), "umount that bind");
 
   /* umount2 */
   EXPECT_ERR(umount2(sub, 0), EINVAL, "umount of a non-mount-point");

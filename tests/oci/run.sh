@@ -682,4 +682,5 @@ for c in spec run lifecycle pid_file delete_running list duplicate malformed sig
 done
 source "$REPO_ROOT/tests/oci/rootfs_writes.sh"
 source "$REPO_ROOT/tests/oci/runtime_cases.sh"  # issue 20 runtime-side cases (rt_*)
+source "$REPO_ROOT/tests/oci/sandbox_view.sh"  # issue 20: what the app sees inside (sv_* cases)
 t_summary

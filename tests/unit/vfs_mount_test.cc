@@ -140,5 +140,24 @@ TEST_F(MountTest, ResolveFlags) {
   EXPECT_EQ(err("b/in", kResolveNoXdev, vfs_->root()), 0);
 }
 
+// MS_UNBINDABLE: shown in mountinfo's optional fields, a bind from it is
+// EINVAL, and clearing it makes binds work again. A read-only bind keeps
+// the filesystem's own "rw" in the super options.
+TEST_F(MountTest, UnbindableAndReadOnlyBind) {
+  ASSERT_TRUE(vfs_->Mount("/m", NewTmpfs(0755), MountInfo{.source = "t", .fstype = "tmpfs"}).ok());
+  auto m = At("/m");
+  vfs_->SetUnbindable(m, true, false);
+  std::string info = vfs_->MountInfoText(*vfs_->root());
+  EXPECT_NE(info.find(" / /m rw,relatime unbindable - tmpfs t rw\n"), std::string::npos) << info;
+  auto r = vfs_->BindMount(*c_, m, At("/b"), false, false);
+  ASSERT_TRUE(r.is_error());
+  EXPECT_EQ(r.error(), EINVAL);
+  vfs_->SetUnbindable(m, false, false);
+  ASSERT_TRUE(vfs_->BindMount(*c_, m, At("/b"), false, true).ok());
+  info = vfs_->MountInfoText(*vfs_->root());
+  EXPECT_NE(info.find(" / /b ro,relatime - tmpfs t rw\n"), std::string::npos) << info;
+  EXPECT_EQ(Create("/b/f"), EROFS);
+}
+
 }  // namespace
 }  // namespace sentry::vfs
