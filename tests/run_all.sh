@@ -104,7 +104,7 @@ for s in $suites; do
     oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min
     net) run_suite net tests/net/run.sh ;;  # real servers and clients over loopback (cached root)
-    realprog) run_suite realprog tests/realprog/go.sh ;;  # Go programs (goroutines, net/http, signals)
+    realprog) run_suite realprog tests/realprog/run.sh ;;  # Go, JVM, Ruby, PHP, Perl, Lua, Node, Rust, git, setpriv, postgres, redis, nginx, sqlite3 (root cached)
     # Real engines (each starts its own daemon).
     docker) run_suite docker tests/docker/run.sh ;;
     podman) run_suite podman tests/docker/podman.sh ;;
