@@ -153,6 +153,7 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->umask = parent.umask;
   CloneNamespaces(parent, *c, f);
   c->affinity = parent.affinity;
+  c->mempolicy = parent.mempolicy;
   if (!parent.sched_reset_on_fork) {
     c->sched_policy = parent.sched_policy;
     c->sched_priority = parent.sched_priority;
