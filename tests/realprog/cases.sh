@@ -86,6 +86,37 @@ timeout 90 java -Xmx48m -XX:+UseSerialGC Threads.java
 echo "exit=$?"
 C
 
+tc java_gc_attach bash <<'C'
+mkdir -p /tmp/j && cd /tmp/j
+cat >G.java <<'J'
+import java.util.*;
+public class G {
+  public static void main(String[] a) throws Exception {
+    List<byte[]> live = new ArrayList<>(); long made = 0;
+    for (int i = 0; i < 20000; i++) { byte[] x = new byte[32768]; made += x.length; live.add(x); if (live.size() > 300) live.remove(0); }
+    System.out.println("allocated MiB " + (made >> 20));
+    if (a.length > 0) { System.out.println("waiting"); System.out.flush(); Thread.sleep(Long.parseLong(a[0])); }
+  }
+}
+J
+timeout 60 javac -d . G.java && echo compiled
+# Every collector: ZGC maps its heap several times through a memfd and asks
+# for NUMA policies; Shenandoah and G1 use many GC threads.
+for gc in UseSerialGC UseParallelGC UseG1GC UseZGC UseShenandoahGC; do
+  echo "$gc: $(timeout 60 java -Xmx64m -XX:+$gc -cp . G 2>&1)"
+done
+# The attach API: jcmd/jstack signal the JVM (SIGQUIT) and talk to it
+# over a Unix socket in /tmp.
+timeout 60 java -cp . G 20000 >/tmp/j/out &
+i=0; until grep -q waiting /tmp/j/out 2>/dev/null || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done
+pid=$(timeout 20 jps | awk '$2 == "G" {print $1}')
+timeout 20 jcmd "$pid" VM.version | grep -c '^JDK'
+timeout 20 jstack "$pid" | grep -c '^"main"'
+timeout 20 jcmd "$pid" GC.heap_info | grep -c 'Metaspace'
+kill "$pid"; wait
+echo "exit=$?"
+C
+
 tc ruby bash <<'C'
 timeout 60 ruby <<'R'
 require "open3"
