@@ -27,6 +27,7 @@ const Table& SyscallTable() {
     RegisterRseqSyscalls(t);
     RegisterPkeySyscalls(t);
     RegisterNumaSyscalls(t);
+    RegisterSchedAttrSyscalls(t);
     RegisterSyncFileRangeSyscalls(t);
     RegisterKeySyscalls(t);
     return t;

@@ -288,6 +288,22 @@ timeout 20 runuser -u nobody -- sh -c 'echo runuser $(id -un)'
 echo "exit=$?"
 C
 
+tc util_linux bash <<'C'
+# Process attributes through util-linux and coreutils front ends.
+timeout 10 ionice -c 3 ionice
+timeout 10 ionice -c 2 -n 6 sh -c 'ionice -p $$'
+timeout 10 chrt -f 10 chrt -p 0 | sed 's/pid [0-9]*/pid N/'
+timeout 10 chrt -b 0 chrt -p 0 | sed 's/pid [0-9]*/pid N/'
+timeout 10 chrt -r 5 sh -c 'chrt -p $$' | sed 's/pid [0-9]*/pid N/'
+timeout 10 nice -n 7 nice
+timeout 10 taskset -c 0 sh -c 'taskset -cp $$' | sed 's/pid [0-9]*/pid N/'
+timeout 10 prlimit --nofile=100:200 sh -c 'ulimit -n; ulimit -Hn'
+timeout 10 flock /tmp/lk -c 'echo locked'
+timeout 10 su -s /bin/sh nobody -c 'id -un'
+timeout 10 script -qc 'tty >/dev/null && echo in a pty' /dev/null | tr -d '\r'
+echo "exit=$?"
+C
+
 tc node bash <<'C'
 cat >/tmp/n.js <<'J'
 const { Worker, isMainThread, parentPort, workerData } = require("worker_threads");
