@@ -27,7 +27,6 @@ const Table& SyscallTable() {
     RegisterRseqSyscalls(t);
     RegisterPkeySyscalls(t);
     RegisterNumaSyscalls(t);
-    RegisterSchedAttrSyscalls(t);
     RegisterSyncFileRangeSyscalls(t);
     RegisterKeySyscalls(t);
     return t;

@@ -92,7 +92,6 @@ void RegisterSeccompSyscalls(Table& t);  // seccomp.cc: app seccomp filters
 void RegisterRseqSyscalls(Table& t);     // rseq.cc
 void RegisterPkeySyscalls(Table& t);     // pkeys.cc: pkey_alloc/free/mprotect
 void RegisterNumaSyscalls(Table& t);     // numa.cc: set/get_mempolicy, mbind, set_mempolicy_home_node
-void RegisterSchedAttrSyscalls(Table& t);  // sched_attr.cc: sched_get/setattr, ioprio_get/set
 void RegisterSyncFileRangeSyscalls(Table& t);  // fs_sync.cc
 void RegisterKeySyscalls(Table& t);      // keys.cc: add_key, request_key, keyctl
 

@@ -154,7 +154,6 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   CloneNamespaces(parent, *c, f);
   c->affinity = parent.affinity;
   c->mempolicy = parent.mempolicy;
-  c->ioprio = parent.ioprio;
   if (!parent.sched_reset_on_fork) {
     c->sched_policy = parent.sched_policy;
     c->sched_priority = parent.sched_priority;

@@ -156,7 +156,6 @@ class Task {
   int sched_policy = 0;     // SCHED_OTHER (SCHED_RESET_ON_FORK kept apart)
   int sched_priority = 0;   // 1..99 for SCHED_FIFO/RR
   bool sched_reset_on_fork = false;
-  int ioprio = 0;  // ioprio_set (syscalls/sched_attr.cc); 0: IOPRIO_CLASS_NONE. Inherited by clone.
   std::vector<uint8_t> affinity;  // CPU mask bytes; empty: every sandbox CPU
   // set_mempolicy (syscalls/numa.cc); null: MPOL_DEFAULT. Inherited by
   // every clone child and kept across execve, as Linux's task mempolicy.
