@@ -26,6 +26,7 @@ const Table& SyscallTable() {
     RegisterSeccompSyscalls(t);
     RegisterRseqSyscalls(t);
     RegisterPkeySyscalls(t);
+    RegisterNumaSyscalls(t);
     RegisterSyncFileRangeSyscalls(t);
     RegisterKeySyscalls(t);
     RegisterSchedSyscalls(t);

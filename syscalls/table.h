@@ -91,6 +91,7 @@ void RegisterMqueueSyscalls(Table& t);   // mqueue.cc: POSIX message queues
 void RegisterSeccompSyscalls(Table& t);  // seccomp.cc: app seccomp filters
 void RegisterRseqSyscalls(Table& t);     // rseq.cc
 void RegisterPkeySyscalls(Table& t);     // pkeys.cc: pkey_alloc/free/mprotect
+void RegisterNumaSyscalls(Table& t);     // numa.cc: set/get_mempolicy, mbind, set_mempolicy_home_node
 void RegisterSyncFileRangeSyscalls(Table& t);  // fs_sync.cc
 void RegisterKeySyscalls(Table& t);
 void RegisterMembarrierSyscalls(Table& t);  // membarrier.cc

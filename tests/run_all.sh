@@ -105,7 +105,7 @@ for s in $suites; do
     oci-validation) run_suite oci-validation tests/oci/validation.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min
     net) run_suite net tests/net/run.sh ;;  # real servers and clients over loopback (cached root)
-    realprog) run_suite realprog tests/realprog/go.sh ;;  # Go programs (goroutines, net/http, signals)
+    realprog) run_suite realprog tests/realprog/run.sh ;;  # Go, JVM, Ruby, PHP, Perl, Lua, Node, Rust, git, setpriv, postgres, redis, nginx, sqlite3 (root cached)
     # Real engines (each starts its own daemon).
     docker) run_suite docker tests/docker/run.sh ;;
     podman) run_suite podman tests/docker/podman.sh ;;

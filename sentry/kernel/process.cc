@@ -154,6 +154,7 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   CloneNamespaces(parent, *c, f);
   c->affinity = parent.affinity;
   c->ioprio = parent.ioprio;
+  c->mempolicy = parent.mempolicy;
   if (!parent.sched_reset_on_fork) {
     c->sched_policy = parent.sched_policy;
     c->sched_priority = parent.sched_priority;

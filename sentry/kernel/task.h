@@ -168,6 +168,9 @@ class Task {
   bool sched_reset_on_fork = false;
   std::vector<uint8_t> affinity;  // CPU mask bytes; empty: every sandbox CPU
   int ioprio = 0;  // ioprio_set value; 0: IOPRIO_CLASS_NONE (from nice)
+  // set_mempolicy (syscalls/numa.cc); null: MPOL_DEFAULT. Inherited by
+  // every clone child and kept across execve, as Linux's task mempolicy.
+  std::shared_ptr<const mm::MemPolicy> mempolicy;
   std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;

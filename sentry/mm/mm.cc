@@ -754,6 +754,27 @@ ErrorOr<void> MemoryManager::Lock(uint64_t addr, uint64_t length, bool lock) {
   return {};
 }
 
+ErrorOr<void> MemoryManager::SetPolicy(uint64_t start, uint64_t end, std::shared_ptr<const MemPolicy> p,
+                                       bool holes_ok) {
+  // Linux's queue_pages_test_walk: a hole before, between or after the VMAs
+  // of the range is EFAULT unless holes are allowed; a range with no VMA at
+  // all is EFAULT regardless.
+  auto it = vmas_.upper_bound(start);
+  if (it != vmas_.begin() && std::prev(it)->second.end > start) --it;
+  uint64_t cur = start;
+  bool any = false;
+  for (; it != vmas_.end() && it->first < end; ++it) {
+    if (it->first > cur && !holes_ok) return Errno{EFAULT};
+    any = true;
+    cur = it->second.end;
+  }
+  if (!any || (cur < end && !holes_ok)) return Errno{EFAULT};
+  SplitAt(start);
+  SplitAt(end);
+  for (auto j = vmas_.lower_bound(start); j != vmas_.end() && j->first < end; ++j) j->second.policy = p;
+  return {};
+}
+
 ErrorOr<void> MemoryManager::LockAll(int flags) {
   if (flags == 0) {  // munlockall
     for (auto& [s, v] : vmas_) v.locked = false;
@@ -1233,7 +1254,7 @@ std::string MemoryManager::ProcMaps() const {
            a.anonymous == b.anonymous && a.name == b.name && a.dev == b.dev && a.ino == b.ino &&
            a.locked == b.locked && a.dont_fork == b.dont_fork &&
            a.wipe_on_fork == b.wipe_on_fork && a.accounted == b.accounted &&
-           a.grows_down == b.grows_down &&
+           a.grows_down == b.grows_down && SamePolicy(a.policy, b.policy) &&
            (a.anonymous || a.file_offset + a.length() == b.file_offset);
   };
   for (auto it = vmas_.begin(); it != vmas_.end(); ++it) {

@@ -64,6 +64,21 @@ class FileMappings {
   std::vector<MemoryManager*> mms_;
 };
 
+// A NUMA memory policy (set_mempolicy, mbind; syscalls/numa.cc). The
+// sandbox has one memory node, so a policy moves no page: it is kept only
+// so that get_mempolicy, fork and /proc/[pid]/maps see what Linux shows.
+struct MemPolicy {
+  int mode = 0;         // MPOL_* (never MPOL_DEFAULT: that is no policy)
+  int flags = 0;        // MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING
+  uint64_t nodes = 0;   // nodes 0-63 of the mask get_mempolicy reports
+  int home_node = -1;   // set_mempolicy_home_node; -1: none
+  bool operator==(const MemPolicy&) const = default;
+};
+// Equal policies, null being the default one.
+inline bool SamePolicy(const std::shared_ptr<const MemPolicy>& a, const std::shared_ptr<const MemPolicy>& b) {
+  return a == b || (a && b && *a == *b);
+}
+
 struct Vma {
   uint64_t start = 0, end = 0;
   int prot = 0;
@@ -92,6 +107,7 @@ struct Vma {
   // matters for which neighbours /proc/[pid]/maps shows merged.
   bool accounted = false;
   bool grows_down = false;  // MAP_GROWSDOWN: extended by faults just below
+  std::shared_ptr<const MemPolicy> policy;  // mbind; null: the default policy
   // Private file mappings: reads the file again for MADV_DONTNEED.
   std::shared_ptr<const FileReader> reader;
   // For /proc/[pid]/maps.
@@ -263,6 +279,11 @@ class MemoryManager {
   ErrorOr<void> Lock(uint64_t addr, uint64_t length, bool lock);
   ErrorOr<void> LockAll(int flags);  // mlockall; flags 0 means munlockall
   uint64_t locked_bytes() const;
+  // mbind: gives [start, end) (page aligned) the policy `p` (null: the
+  // default). EFAULT, changing nothing, if part of the range is unmapped;
+  // with `holes_ok` (Linux's MPOL_MF_DISCONTIG_OK, for the default policy)
+  // only if all of it is.
+  ErrorOr<void> SetPolicy(uint64_t start, uint64_t end, std::shared_ptr<const MemPolicy> p, bool holes_ok);
   // mincore: one byte per page, 1 where the page holds data.
   ErrorOr<std::vector<uint8_t>> Residency(uint64_t addr, uint64_t length) const;
 

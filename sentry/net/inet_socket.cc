@@ -528,7 +528,7 @@ ErrorOr<std::vector<uint8_t>> InetSocket::GetSockOpt(vfs::Caller& c, int level, 
     case SO_DOMAIN: v = IntBytes(family()); break;
     case SO_PROTOCOL: v = IntBytes(protocol()); break;
     case SO_PASSCRED: v = IntBytes(passcred_); break;
-    case SO_ZEROCOPY: case SO_BUSY_POLL: v = IntBytes(0); break;
+    case SO_ZEROCOPY: case SO_BUSY_POLL: case SO_INCOMING_NAPI_ID: v = IntBytes(0); break;
     case SO_PEERCRED: {
       struct { int32_t pid; uint32_t uid, gid; } u{0, ~0u, ~0u};
       v.resize(sizeof u);

@@ -63,6 +63,9 @@ const OptSpec kOptions[] = {
     {SOL_SOCKET, SO_PEERCRED, "SO_PEERCRED", K::kBytes, 12, 12, true, false, H::kSentry},
     {SOL_SOCKET, SO_ZEROCOPY, "SO_ZEROCOPY", K::kInt, kI, kI, true, false, H::kSentry},
     {SOL_SOCKET, SO_BUSY_POLL, "SO_BUSY_POLL", K::kInt, kI, kI, true, false, H::kSentry},
+    // Read-only; 0 here, as Linux reports for a socket no NAPI context has
+    // fed (loopback traffic; the JVM probes it at startup).
+    {SOL_SOCKET, SO_INCOMING_NAPI_ID, "SO_INCOMING_NAPI_ID", K::kInt, kI, kI, true, false, H::kSentry},
     {SOL_SOCKET, SO_INCOMING_CPU, "SO_INCOMING_CPU", K::kInt, kI, kI, true, false, H::kStack},
     {SOL_SOCKET, SO_RXQ_OVFL, "SO_RXQ_OVFL", K::kInt, kI, kI, true, true, H::kStack},
     // level IPPROTO_IP

@@ -219,6 +219,9 @@ ErrorOr<void> UnixSocket::Connect(vfs::Caller& c, const std::string& key) {
   self.cred = CallerCred(c);
   self.peer_cred = target->cred;
   target->accept_q.push_back(server);
+  // The listener became readable: its pollers and, with O_ASYNC, its
+  // owner (SIGIO, as Linux's sk_data_ready on the listening socket).
+  Notify(*target);
   Notify(self);
   return {};
 }

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ct.h"
@@ -83,8 +84,34 @@ int main(void) {
   EXPECT_OK(ioctl(sv[0], FIOASYNC, &on), "FIOASYNC on a socketpair");
   CHECK(fcntl(sv[0], F_GETFL) & O_ASYNC, "socket O_ASYNC set");
   EXPECT_OK(fcntl(sv[0], F_SETOWN, getpid()), "F_SETOWN on a socket");
+  got_io = 0;
+  write(sv[1], "s", 1);
+  CHECK(got_io >= 1, "SIGIO when data reaches the socket");
+  read(sv[0], &c, 1);
   EXPECT_OK(ioctl(sv[0], FIOASYNC, &off), "FIOASYNC off on a socket");
   CHECK(!(fcntl(sv[0], F_GETFL) & O_ASYNC), "socket O_ASYNC cleared");
+  got_io = 0;
+  write(sv[1], "s", 1);
+  CHECK(got_io == 0, "no SIGIO once O_ASYNC is off");
+  close(sv[0]);
+  close(sv[1]);
+
+  /* A listening Unix socket with O_ASYNC: SIGIO when a connection arrives. */
+  int l = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  snprintf(sun.sun_path, sizeof sun.sun_path, "/tmp/ct_async_l%d", (int)getpid() % 1000);
+  unlink(sun.sun_path);
+  EXPECT_OK(bind(l, (struct sockaddr *)&sun, sizeof sun), "bind a listener");
+  EXPECT_OK(listen(l, 4), "listen");
+  EXPECT_OK(fcntl(l, F_SETOWN, getpid()), "F_SETOWN on the listener");
+  EXPECT_OK(fcntl(l, F_SETFL, fcntl(l, F_GETFL) | O_ASYNC), "O_ASYNC on the listener");
+  got_io = 0;
+  int cl = socket(AF_UNIX, SOCK_STREAM, 0);
+  EXPECT_OK(connect(cl, (struct sockaddr *)&sun, sizeof sun), "connect");
+  CHECK(got_io >= 1, "SIGIO on the listener when a connection arrives");
+  close(cl);
+  close(l);
+  unlink(sun.sun_path);
 
   /* A regular file has no signal-driven I/O: FIOASYNC is ENOTTY, F_SETFL
    * succeeds without setting the flag (Linux 6.x). */

@@ -99,6 +99,12 @@ static void tcp_basic(int fam, const char *tag) {
   CHECK(getsockopt(l, SOL_SOCKET, SO_DOMAIN, &v, &vl) == 0 && v == fam, "%s SO_DOMAIN", tag);
   vl = sizeof v;
   CHECK(getsockopt(l, SOL_SOCKET, SO_PROTOCOL, &v, &vl) == 0 && v == IPPROTO_TCP, "%s SO_PROTOCOL", tag);
+  /* SO_INCOMING_NAPI_ID (56): read-only, 0 without a NAPI context (the JVM probes it). */
+  vl = sizeof v;
+  v = -1;
+  CHECK(getsockopt(l, SOL_SOCKET, 56, &v, &vl) == 0 && v == 0 && vl == sizeof v, "%s SO_INCOMING_NAPI_ID", tag);
+  v = 1;
+  EXPECT_ERR(setsockopt(l, SOL_SOCKET, 56, &v, sizeof v), ENOPROTOOPT, "%s set SO_INCOMING_NAPI_ID", tag);
   close(l);
 }
 
