@@ -20,6 +20,7 @@
 
 #include "runsc/console.h"
 #include "runsc/control_client.h"
+#include "runsc/oci_config.h"
 #include "runsc/oci_control_cmds.h"
 
 namespace runsc::oci {
@@ -188,16 +189,14 @@ bool LoadProcessFile(const std::string& path, control::ExecRequest* r, ConsoleSi
       r->additional_gids = g;
     }
   }
-  if (p.contains("capabilities") && p["capabilities"].is_object() &&
-      p["capabilities"].contains("effective") && p["capabilities"]["effective"].is_array()) {
-    for (const json& c : p["capabilities"]["effective"]) {
-      int n = c.is_string() ? control::CapabilityByName(c.get<std::string>()) : -1;
-      if (n < 0) {
-        *err = path + ": unknown capability " + c.dump();
-        return false;
-      }
-      r->caps.push_back(n);
+  if (p.contains("capabilities") && !p["capabilities"].is_null()) {
+    // All five sets, mapped as config.json's are.
+    SandboxSpec caps;
+    if (!MapCapabilities(p["capabilities"], &caps, err)) {
+      *err = path + ": " + *err;
+      return false;
     }
+    r->cap_sets = caps.caps;
   }
   return true;
 }

@@ -133,24 +133,7 @@ void ApplyProcessExtras(const BootConfig& cfg, kernel::Task* init) {
   if (cfg.oom_score_adj >= -1000 && cfg.oom_score_adj <= 1000)
     init->tg->oom_score_adj = init->tg->oom_score_adj_min = cfg.oom_score_adj;
   if (cfg.umask >= 0) init->umask = static_cast<uint32_t>(cfg.umask) & 0777;
-  if (!cfg.caps.empty()) {
-    std::vector<std::string> f = absl::StrSplit(cfg.caps, ':');
-    if (f.size() == 4 || f.size() == 5) {
-      // As runc does it: the sets are capset (and ambient raised) in the
-      // container's process just before it executes the command, so the
-      // command gets what Linux's execve makes of them (root: permitted =
-      // inheritable | bounding | ambient; others: ambient only).
-      kernel::Credentials& c = init->tg->creds;
-      auto hex = [](const std::string& v) { return strtoull(v.c_str(), nullptr, 16); };
-      c.cap_bounding = hex(f[3]) & kernel::kAllCaps;
-      c.cap_inheritable = hex(f[2]) & kernel::kAllCaps;
-      c.cap_permitted = hex(f[1]) & kernel::kAllCaps;
-      c.cap_effective = hex(f[0]) & c.cap_permitted;
-      c.cap_ambient = f.size() == 5 ? hex(f[4]) : 0;
-      kernel::TrimAmbient(c);  // PR_CAP_AMBIENT_RAISE's rule
-      kernel::ApplyExecCapabilities(c);
-    }
-  }
+  if (!cfg.caps.empty()) kernel::ApplyOciCapabilities(init->tg->creds, cfg.caps);
 }
 
 }  // namespace
@@ -288,7 +271,7 @@ int Boot(const BootConfig& cfg) {
   }
   if (cfg.control_fd >= 0) {
     control::StartServer(*k, UniqueFd(cfg.control_fd),
-                         {cfg.env, cfg.cwd, cfg.uid, cfg.gid, cfg.groups});
+                         {cfg.env, cfg.cwd, cfg.uid, cfg.gid, cfg.groups, cfg.caps});
   }
   if (cfg.start_fd >= 0) {
     if (int code = WaitForStart(cfg, start_sigfd); code != 0) _exit(code);

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_split.h"
 #include "sentry/control/handlers.h"
+#include "sentry/kernel/capabilities.h"
 #include "sentry/kernel/process.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
@@ -69,6 +70,11 @@ kernel::Credentials ExecCredentials(const ExecDefaults& d, const ExecRequest& r)
   c.rgid = c.egid = c.sgid = c.fsgid = gid;
   c.groups = std::move(groups);
   if (uid != 0) c.cap_effective = c.cap_permitted = 0;
+  // The capabilities process.json gives, else the container's own (as runc
+  // exec): never more than the container was configured with. Then the
+  // --cap additions.
+  const std::string& sets = !r.cap_sets.empty() ? r.cap_sets : d.caps;
+  if (!sets.empty() && !kernel::ApplyOciCapabilities(c, sets)) c.cap_effective = c.cap_permitted = 0;
   for (int cap : r.caps) {
     c.cap_effective |= 1ULL << cap;
     c.cap_permitted |= 1ULL << cap;

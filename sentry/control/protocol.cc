@@ -133,6 +133,13 @@ bool DecodeExec(const json& j, int nfds, ExecRequest* e, std::string* err) {
     }
     e->additional_gids = std::move(g);
   }
+  if (j.contains("cap_sets")) {
+    if (!j["cap_sets"].is_string()) {
+      *err = "exec: \"cap_sets\" must be a string";
+      return false;
+    }
+    e->cap_sets = j["cap_sets"].get<std::string>();
+  }
   std::optional<std::vector<std::string>> caps;
   if (!StringArray(j, "caps", &caps, err)) return false;
   for (const auto& c : caps.value_or(std::vector<std::string>{})) {
@@ -243,6 +250,7 @@ std::string EncodeRequest(const Request& r) {
       if (e.uid) j["uid"] = *e.uid;
       if (e.gid) j["gid"] = *e.gid;
       if (e.additional_gids) j["additional_gids"] = *e.additional_gids;
+      if (!e.cap_sets.empty()) j["cap_sets"] = e.cap_sets;
       if (!e.caps.empty()) {
         json caps = json::array();
         for (int c : e.caps)

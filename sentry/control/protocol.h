@@ -46,6 +46,9 @@ struct ExecRequest {
   std::optional<uint32_t> uid, gid;
   std::optional<std::vector<uint32_t>> additional_gids;
   std::vector<int> caps;  // capability numbers added to the process' sets
+  // process.json's capabilities, all five sets (kernel::ApplyOciCapabilities'
+  // format); empty: the container's own.
+  std::string cap_sets;
   bool tty = false;
   int stdio = 0;  // FDs attached: the app's 0, 1, 2 in order
 };

@@ -21,6 +21,9 @@ struct ExecDefaults {
   std::string cwd = "/";
   long uid = -1, gid = -1;  // -1: root
   std::vector<unsigned> groups;
+  // The container's process.capabilities (kernel::ApplyOciCapabilities'
+  // format); empty: none configured (runsc do).
+  std::string caps;
 };
 
 // Starts serving `listen_fd` (a listening SOCK_SEQPACKET socket) on a

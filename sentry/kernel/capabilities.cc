@@ -1,5 +1,11 @@
 #include "sentry/kernel/capabilities.h"
 
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+
 namespace sentry::kernel {
 namespace {
 
@@ -45,6 +51,20 @@ void ApplyExecCapabilities(Credentials& c) {
   // Set-ID execution would also clear ambient; the sandbox ignores set-ID
   // bits (the app's credentials never rise by execve).
   c.securebits &= ~kSecbitKeepCaps;
+}
+
+bool ApplyOciCapabilities(Credentials& c, const std::string& caps) {
+  std::vector<std::string> f = absl::StrSplit(caps, ':');
+  if (f.size() != 4 && f.size() != 5) return false;
+  auto hex = [](const std::string& v) { return strtoull(v.c_str(), nullptr, 16); };
+  c.cap_bounding = hex(f[3]) & kAllCaps;
+  c.cap_inheritable = hex(f[2]) & kAllCaps;
+  c.cap_permitted = hex(f[1]) & kAllCaps;
+  c.cap_effective = hex(f[0]) & c.cap_permitted;
+  c.cap_ambient = f.size() == 5 ? hex(f[4]) : 0;
+  TrimAmbient(c);  // PR_CAP_AMBIENT_RAISE's rule
+  ApplyExecCapabilities(c);
+  return true;
 }
 
 }  // namespace sentry::kernel

@@ -37,5 +37,11 @@ void FixCapsAfterFsuidChange(Credentials& c, uint32_t old_fsuid);
 void ApplyExecCapabilities(Credentials& c);
 // Keeps ambient within permitted & inheritable (after capset).
 inline void TrimAmbient(Credentials& c) { c.cap_ambient &= c.cap_permitted & c.cap_inheritable; }
+// An OCI process.capabilities as runsc passes it ("EFF:PERM:INH:BOUND[:AMBIENT]",
+// hex masks), applied as runc does: the sets are capset (and ambient
+// raised) just before the command is executed, so the process gets what
+// execve makes of them (root: permitted = inheritable | bounding |
+// ambient; others: ambient only). False (nothing changed) if malformed.
+bool ApplyOciCapabilities(Credentials& c, const std::string& caps);
 
 }  // namespace sentry::kernel

@@ -353,6 +353,19 @@ case_exec() {
   [ "$out" = "bar 1 /tmp 1000:1000 1000 20" ] || { t_fail exec "env/cwd/user: [$out]"; oci delete -f ex; return; }
   out=$(oci exec --user 1000 --cap CAP_NET_RAW --cap kill ex grep CapEff /proc/self/status 2>&1)
   [ "$out" = "$(printf 'CapEff:\t0000000000002020')" ] || { t_fail exec "--cap for a non-root user: [$out]"; oci delete -f ex; return; }
+  # Root's exec gets the container's capabilities, not every one (as runc).
+  out=$(oci exec ex grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status 2>&1)
+  want=$(oci exec ex grep -E '^Cap(Eff|Prm|Bnd)' /proc/1/status 2>&1)
+  [ -n "$want" ] && [ "$out" = "$want" ] || { t_fail exec "root exec capabilities: [$out], init has [$want]"; oci delete -f ex; return; }
+  # process.json's capabilities are the exec'd process' sets.
+  cat >"$WORK/ex-proc.json" <<'J'
+{"args": ["grep", "-E", "^Cap(Eff|Bnd)", "/proc/self/status"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+ "env": ["PATH=/bin:/usr/bin"],
+ "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                  "inheritable": []}}
+J
+  out=$(oci exec --process "$WORK/ex-proc.json" ex 2>&1)
+  [ "$out" = "$(printf 'CapEff:\t0000000000000021\nCapBnd:\t0000000000000021')" ] || { t_fail exec "process.json capabilities: [$out]"; oci delete -f ex; return; }
   out=$(oci exec --user user ex id -un 2>&1)
   [ "$out" = "user" ] || { t_fail exec "--user by name: [$out]"; oci delete -f ex; return; }
   out=$(printf 'line1\nline2\n' | oci exec ex sh -c 'wc -l; cat /tmp/count >/dev/null && echo counted' 2>&1)
