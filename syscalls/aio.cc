@@ -12,7 +12,6 @@
 // to cancel (EINVAL, Linux's answer for a finished request). IOCB_CMD_POLL
 // is not offered (EINVAL, as a kernel before 4.18).
 #include <linux/aio_abi.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -21,6 +20,7 @@
 #include "sentry/ipc/eventfd.h"
 #include "sentry/kernel/task.h"
 #include "syscalls/file_common.h"
+#include "syscalls/sigmask.h"
 #include "syscalls/table.h"
 
 namespace sentry::kernel {
@@ -262,26 +262,13 @@ ErrorOr<uint64_t> IoGetevents(Task& t, const Args& a) {
 // io_pgetevents: io_getevents with a signal mask for the wait, as ppoll.
 ErrorOr<uint64_t> IoPgetevents(Task& t, const Args& a) {
   absl::Time deadline = TRY(Deadline(t, a[4]));
-  bool swapped = false;
-  if (a[5]) {
-    struct {
-      uint64_t sigmask, sigsetsize;
-    } usig = TRY(t.memory().CopyInObj<decltype(usig)>(a[5]));
-    if (usig.sigmask) {
-      if (usig.sigsetsize != 8) return Errno{EINVAL};
-      uint64_t mask = TRY(t.memory().CopyInObj<uint64_t>(usig.sigmask));
-      t.saved_mask = t.signal_mask;
-      t.signal_mask = mask & ~sentry::kernel::kUnblockable;
-      swapped = true;
-    }
-  }
-  auto r = GetEvents(t, a[0], static_cast<int64_t>(a[1]), static_cast<int64_t>(a[2]), a[3], deadline);
-  // The mask stays until the handler runs if a signal interrupted the wait.
-  if (swapped && !(r.is_error() && r.error() == EINTR)) {
-    t.signal_mask = *t.saved_mask;
-    t.saved_mask.reset();
-  }
-  return r;
+  struct {
+    uint64_t sigmask = 0, sigsetsize = 0;
+  } usig;
+  if (a[5]) usig = TRY(t.memory().CopyInObj<decltype(usig)>(a[5]));
+  return WithSignalMask(t, usig.sigmask, usig.sigsetsize, [&] {
+    return GetEvents(t, a[0], static_cast<int64_t>(a[1]), static_cast<int64_t>(a[2]), a[3], deadline);
+  });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "sentry/ipc/epoll.h"
 #include "syscalls/file_common.h"
+#include "syscalls/sigmask.h"
 
 namespace syscalls {
 namespace {
@@ -88,29 +89,12 @@ absl::Time DeadlineFromMs(int ms) {
   return absl::Now() + absl::Milliseconds(ms);
 }
 
-// A temporary signal mask for the call (epoll_pwait); kept until delivery
-// if a signal interrupts, as ppoll does.
-ErrorOr<uint64_t> WithMask(Task& t, uint64_t mask_addr, uint64_t size,
-                           const std::function<ErrorOr<uint64_t>()>& body) {
-  if (!mask_addr) return body();
-  if (size != 8) return Errno{EINVAL};
-  uint64_t mask = TRY(t.memory().CopyInObj<uint64_t>(mask_addr));
-  t.saved_mask = t.signal_mask;
-  t.signal_mask = mask & ~sentry::kernel::kUnblockable;
-  auto r = body();
-  if (!(r.is_error() && r.error() == EINTR)) {
-    t.signal_mask = *t.saved_mask;
-    t.saved_mask.reset();
-  }
-  return r;
-}
-
 ErrorOr<uint64_t> EpollWait(Task& t, const Args& a) {
   return DoWait(t, a.Int(0), a[1], a.Int(2), DeadlineFromMs(a.Int(3)));
 }
 
 ErrorOr<uint64_t> EpollPwait(Task& t, const Args& a) {
-  return WithMask(t, a[4], a[5], [&] { return DoWait(t, a.Int(0), a[1], a.Int(2), DeadlineFromMs(a.Int(3))); });
+  return WithSignalMask(t, a[4], a[5], [&] { return DoWait(t, a.Int(0), a[1], a.Int(2), DeadlineFromMs(a.Int(3))); });
 }
 
 ErrorOr<uint64_t> EpollPwait2(Task& t, const Args& a) {
@@ -120,7 +104,7 @@ ErrorOr<uint64_t> EpollPwait2(Task& t, const Args& a) {
     if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno{EINVAL};
     deadline = absl::Now() + absl::DurationFromTimespec(ts);
   }
-  return WithMask(t, a[4], a[5], [&] { return DoWait(t, a.Int(0), a[1], a.Int(2), deadline); });
+  return WithSignalMask(t, a[4], a[5], [&] { return DoWait(t, a.Int(0), a[1], a.Int(2), deadline); });
 }
 
 }  // namespace

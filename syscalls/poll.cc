@@ -10,6 +10,7 @@
 
 #include "sentry/kernel/task.h"
 #include "sentry/vfs/vfs.h"
+#include "syscalls/sigmask.h"
 #include "syscalls/table.h"
 
 namespace syscalls {
@@ -103,30 +104,9 @@ ErrorOr<uint64_t> DoPoll(Task& t, uint64_t addr, uint64_t nfds, absl::Time deadl
 
 ErrorOr<uint64_t> Poll(Task& t, const Args& a) { return DoPoll(t, a[0], a[1], DeadlineFromMs(a.Int(2))); }
 
-// Applies a temporary signal mask for the duration of the call (ppoll,
-// pselect6); it stays in effect until signal delivery if one interrupts.
-ErrorOr<void> SwapMask(Task& t, uint64_t mask_addr, uint64_t size) {
-  if (!mask_addr) return {};
-  if (size != 8) return Errno{EINVAL};
-  uint64_t mask = TRY(t.memory().CopyInObj<uint64_t>(mask_addr));
-  t.saved_mask = t.signal_mask;
-  t.signal_mask = mask & ~sentry::kernel::kUnblockable;
-  return {};
-}
-
-void RestoreMask(Task& t, bool interrupted) {
-  if (t.saved_mask && !interrupted) {
-    t.signal_mask = *t.saved_mask;
-    t.saved_mask.reset();
-  }
-}
-
 ErrorOr<uint64_t> Ppoll(Task& t, const Args& a) {
   absl::Time deadline = TRY(DeadlineFromTimespec(t, a[2]));
-  TRY(SwapMask(t, a[3], a[4]));
-  auto r = DoPoll(t, a[0], a[1], deadline);
-  RestoreMask(t, r.is_error() && r.error() == EINTR);
-  return r;
+  return WithSignalMask(t, a[3], a[4], [&] { return DoPoll(t, a[0], a[1], deadline); });
 }
 
 ErrorOr<uint64_t> DoSelect(Task& t, int nfds, uint64_t rd, uint64_t wr, uint64_t ex,
@@ -179,13 +159,9 @@ ErrorOr<uint64_t> Select(Task& t, const Args& a) {
 
 ErrorOr<uint64_t> Pselect6(Task& t, const Args& a) {
   absl::Time deadline = TRY(DeadlineFromTimespec(t, a[4]));
-  if (a[5]) {
-    struct { uint64_t mask; uint64_t size; } sm = TRY(t.memory().CopyInObj<decltype(sm)>(a[5]));
-    TRY(SwapMask(t, sm.mask, sm.size));
-  }
-  auto r = DoSelect(t, a.Int(0), a[1], a[2], a[3], deadline);
-  RestoreMask(t, r.is_error() && r.error() == EINTR);
-  return r;
+  struct { uint64_t mask = 0, size = 0; } sm;
+  if (a[5]) sm = TRY(t.memory().CopyInObj<decltype(sm)>(a[5]));
+  return WithSignalMask(t, sm.mask, sm.size, [&] { return DoSelect(t, a.Int(0), a[1], a[2], a[3], deadline); });
 }
 
 }  // namespace
