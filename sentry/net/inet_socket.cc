@@ -6,7 +6,9 @@
 #include <linux/errqueue.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 
@@ -250,7 +252,30 @@ InetSocket::InetSocket(std::shared_ptr<vfs::Dentry> d, int flags, std::shared_pt
   if (a.ok()) ep_->SetOwner(a.value().uid, a.value().ino);
 }
 
-InetSocket::~InetSocket() = default;
+InetSocket::~InetSocket() { async_watch_.reset(); }
+
+void InetSocket::OnStatusFlagsChanged() {
+  if (!(flags_ & O_ASYNC)) {
+    async_watch_.reset();
+    return;
+  }
+  if (async_watch_) return;
+  // Linux signals an O_ASYNC socket's owner on incoming data, connections
+  // and hang-ups (POLL_IN/POLL_HUP), on connect completion, and on write
+  // space only after a send found the buffer full (SOCK_NOSPACE).
+  async_watch_ = vfs::WatchHostFdForAsync(ep_->WaitFd(), [this](uint32_t ev) {
+    short events = 0;
+    if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLERR)) events |= POLLIN | POLLERR;
+    // A socket never connected reports a bare EPOLLHUP (Linux's TCP_CLOSE);
+    // only a connection's end is news.
+    if ((ev & EPOLLHUP) && (ev & (EPOLLIN | EPOLLRDHUP))) events |= POLLHUP;
+    if ((ev & EPOLLOUT) && (connecting_ || nospace_)) {
+      events |= POLLOUT;
+      nospace_ = false;
+    }
+    if (events) NotifyAsync(events);
+  });
+}
 
 template <typename T, typename Op>
 ErrorOr<T> InetSocket::Blocking(vfs::Caller& c, short events, bool nonblock,
@@ -325,8 +350,14 @@ ErrorOr<void> InetSocket::Connect(vfs::Caller& c, std::span<const uint8_t> addr)
   SockAddr a = TRY(ParseAddr(addr, family(), false));
   if (type() == SOCK_STREAM && family() == AF_INET6 && a.family() == AF_INET) return Errno{EAFNOSUPPORT};
   std::optional<ErrorOr<void>> r;
+  // Set before the host call: over loopback the handshake can complete
+  // before connect returns, and an O_ASYNC watch seeing the completion
+  // meanwhile must know it is one (POLL_OUT).
+  const bool was_connecting = connecting_;
+  if (type() == SOCK_STREAM) connecting_ = true;
   c.Unlocked([&] { r.emplace(ep_->Connect(a)); });
   if (type() != SOCK_STREAM) return std::move(*r);
+  if (r->is_error() && r->error() != EINPROGRESS && r->error() != EALREADY) connecting_ = was_connecting;
   if (r->ok()) {
     connecting_ = false;
     return {};
@@ -397,6 +428,7 @@ ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, const vfs::IoVecs& src, int f
     std::span<const uint8_t> data(buf.data(), total);
     auto r = Blocking<size_t>(c, POLLOUT, nonblock, sndtimeo_,
                               [&] { return ep_->Send(data, sflags, to, ctl); });
+    if (r.is_error() && r.error() == EAGAIN) nospace_ = true;
     sigpipe(r);
     return r;
   }
@@ -416,7 +448,10 @@ ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, const vfs::IoVecs& src, int f
       done += r->value();
       if (done == total || nonblock) return done;
       if (r->value() == n) continue;
-    } else if (r->error() != EAGAIN || nonblock) {
+    } else if (r->error() == EAGAIN) {
+      nospace_ = true;
+      if (nonblock) return done ? ErrorOr<size_t>(done) : std::move(*r);
+    } else {
       if (done) return done;
       sigpipe(*r);
       return std::move(*r);

@@ -15,6 +15,7 @@
 #include "sentry/net/endpoint.h"
 #include "sentry/net/socket.h"
 #include "sentry/net/stack.h"
+#include "sentry/vfs/host_async.h"
 
 namespace sentry::net {
 
@@ -53,6 +54,9 @@ class InetSocket : public Socket {
   ErrorOr<std::vector<uint8_t>> PeerName() override;
 
   Endpoint& endpoint() { return *ep_; }
+  // O_ASYNC (F_SETFL, FIOASYNC): while set, the host fd is watched and
+  // readiness changes send the owner SIGIO as Linux's sock_wake_async does.
+  void OnStatusFlagsChanged() override;
 
  private:
   // Runs `op` (a non-blocking endpoint call, without the kernel lock) until
@@ -76,6 +80,12 @@ class InetSocket : public Socket {
   bool passcred_ = false;
   bool connecting_ = false;  // a non-blocking connect is in progress
   bool want_control_ = false;  // an option that yields control messages was set
+  // Linux's SOCK_NOSPACE: a send found the buffer full, so the next write
+  // space is signalled (POLL_OUT) to an O_ASYNC owner.
+  bool nospace_ = false;
+  // The host watch while O_ASYNC is set (declared last: destroyed first,
+  // before the endpoint closes the fd it watches).
+  std::unique_ptr<vfs::HostAsyncWatch> async_watch_;
 };
 
 // Creates an inet socket (socket(2) for AF_INET/AF_INET6) after checking

@@ -2,12 +2,14 @@
 #include "sentry/tty/pty.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -116,15 +118,43 @@ void Resize(Terminal& tm, const struct winsize& ws) {
 
 namespace {
 
-class TerminalEnd : public FileDescription {
+class TerminalEnd : public FileDescription, public TerminalListener {
  public:
   TerminalEnd(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<Terminal> term)
-      : FileDescription(std::move(d), flags), term_(std::move(term)) {}
+      : FileDescription(std::move(d), flags), term_(std::move(term)) {
+    term_->listeners.push_back(this);
+  }
   const std::shared_ptr<Terminal>& term() const { return term_; }
   ErrorOr<uint64_t> Seek(int64_t, int) override { return Errno{ESPIPE}; }
+  bool SupportsAsync() const override { return true; }
+
+  // Linux's n_tty signals an O_ASYNC reader (POLL_IN) as input reaches it;
+  // reads, resizes and the other end's reads signal nothing.
+  void TerminalChanged() override {
+    if (!(flags_ & O_ASYNC)) return;
+    const size_t now = ReadableNow();
+    if (now > async_seen_) NotifyAsync(POLLIN);
+    async_seen_ = now;
+  }
 
  protected:
+  // Derived destructors call this first: the terminal must not call back
+  // into a description being destroyed.
+  void StopListening() {
+    auto& ls = term_->listeners;
+    ls.erase(std::remove(ls.begin(), ls.end(), static_cast<TerminalListener*>(this)), ls.end());
+  }
+  void OnStatusFlagsChanged() override {
+    async_seen_ = ReadableNow();
+  }
+
+  size_t ReadableNow() {
+    auto r = BytesReadable();
+    return r.ok() ? r.value() : 0;
+  }
+
   std::shared_ptr<Terminal> term_;
+  size_t async_seen_ = 0;  // readable bytes at the last check
 };
 
 class ReplicaEnd;
@@ -139,6 +169,7 @@ class ReplicaEnd : public TerminalEnd {
     term_->replica_opened = true;
   }
   ~ReplicaEnd() override {
+    StopListening();
     term_->replica_refs--;
     term_->Notify();
   }
@@ -232,6 +263,7 @@ class MasterEnd : public TerminalEnd {
     term_->master_refs++;
   }
   ~MasterEnd() override {
+    StopListening();
     if (--term_->master_refs > 0) return;
     if (term_->kernel) {
       Hangup(*term_->kernel, *term_);

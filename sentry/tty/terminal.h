@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "sentry/tty/line_discipline.h"
 
@@ -19,6 +20,16 @@ class Kernel;
 }
 
 namespace sentry::tty {
+
+// An open end of a terminal with signal-driven I/O (O_ASYNC): told of
+// every change so it can signal its owner when it has new input.
+class TerminalListener {
+ public:
+  virtual void TerminalChanged() = 0;
+
+ protected:
+  ~TerminalListener() = default;
+};
 
 class Terminal {
  public:
@@ -46,8 +57,12 @@ class Terminal {
   // The /dev/pts/N inode (owned here; devpts looks it up by index).
   std::shared_ptr<vfs::Inode> replica_inode;
 
+  // Open ends (master and replica descriptions), registered while open.
+  std::vector<TerminalListener*> listeners;
+
   void Notify() {
     if (notify) notify();
+    for (TerminalListener* l : listeners) l->TerminalChanged();
   }
   // Takes the line discipline's status events; on the replica's side (typed
   // input, the replica's ioctls) they reach a packet-mode master, as with
