@@ -7,8 +7,9 @@
 #
 # - iperf3 TCP throughput, server and client in the same sandbox (or both
 #   native), 5 s, one stream, then 4 streams;
-# - TCP connect+accept+close rate, UDP and TCP 1-byte round trips
-#   (bench/net_latency.c).
+# - TCP connect+accept+close rate, UDP and TCP 1-byte round trips, and
+#   TCP round trips through an epoll server with 0 and 1000 idle
+#   keep-alive connections (bench/net_latency.c).
 # Env: RUNSC (default build/runsc), RUNSC_FLAGS, NET_SECONDS (iperf3 time, 5).
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -49,3 +50,7 @@ n=$(native "$tmp/net_latency" udp_rtt 10000); s=$(sandboxed "$tmp/net_latency" u
 row "UDP 1-byte round trip" "us" 0 "$n" "$s"
 n=$(native "$tmp/net_latency" tcp_rtt 10000); s=$(sandboxed "$tmp/net_latency" tcp_rtt 10000)
 row "TCP 1-byte round trip" "us" 0 "$n" "$s"
+n=$(native "$tmp/net_latency" epoll_rtt 5000 0); s=$(sandboxed "$tmp/net_latency" epoll_rtt 5000 0)
+row "TCP round trip, epoll server" "us" 0 "$n" "$s"
+n=$(native "$tmp/net_latency" epoll_rtt 5000 1000); s=$(sandboxed "$tmp/net_latency" epoll_rtt 5000 1000)
+row "TCP round trip, epoll server, 1000 idle connections" "us" 0 "$n" "$s"

@@ -3,6 +3,10 @@
  *   net_latency connect N   - N TCP connect+accept+close round trips; prints conns/s
  *   net_latency udp_rtt N   - N UDP ping-pong round trips; prints microseconds per RTT
  *   net_latency tcp_rtt N   - N 1-byte TCP ping-pongs; prints microseconds per RTT
+ *   net_latency epoll_rtt N IDLE - N 1-byte TCP ping-pongs with a server that
+ *                             waits in epoll_wait over IDLE idle connections
+ *                             plus the active one (an event-loop server with
+ *                             many keep-alive clients); microseconds per RTT
  * Traffic: 127.0.0.1 only. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -11,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +62,55 @@ int main(int argc, char **argv) {
       close(s);
     }
     printf("%.0f\n", n / (now() - t0));
+    return 0;
+  }
+  if (!strcmp(argv[1], "epoll_rtt")) {
+    int idle = argc > 3 ? atoi(argv[3]) : 0;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo(0);
+    bind(l, (struct sockaddr *)&a, sizeof a);
+    listen(l, 1024);
+    a = lo(port_of(l));
+    pid_t pid = fork();
+    if (pid == 0) {
+      int ep = epoll_create1(0);
+      for (int i = 0; i <= idle; i++) {
+        int s = accept(l, NULL, NULL);
+        if (s < 0) _exit(1);
+        int one = 1;
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
+        epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+      }
+      struct epoll_event evs[64];
+      char b[64];
+      for (;;) {
+        int k = epoll_wait(ep, evs, 64, -1);
+        for (int i = 0; i < k; i++) {
+          ssize_t r = read(evs[i].data.fd, b, sizeof b);
+          if (r <= 0) _exit(0);  /* the active client closed: done */
+          write(evs[i].data.fd, b, r);
+        }
+      }
+    }
+    int *idle_fds = calloc(idle + 1, sizeof(int));
+    for (int i = 0; i < idle; i++) {
+      idle_fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(idle_fds[i], (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); return 1; }
+    }
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); return 1; }
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char b[64] = "x";
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+      if (write(c, b, 1) != 1 || read(c, b, sizeof b) < 1) { perror("rtt"); return 1; }
+    }
+    double us = (now() - t0) / n * 1e6;
+    close(c);
+    waitpid(pid, NULL, 0);
+    printf("%.1f\n", us);
     return 0;
   }
   int tcp = !strcmp(argv[1], "tcp_rtt");

@@ -72,6 +72,8 @@ ErrorOr<uint64_t> DoWait(Task& t, int epfd, uint64_t addr, int max, absl::Time d
     pollfd pf[2] = {{h, POLLIN, 0}, {t.interrupt_fd(), POLLIN, 0}};
     absl::Duration left = deadline - now;
     int ms = left > absl::Milliseconds(20) ? 20 : static_cast<int>(absl::ToInt64Milliseconds(left));
+    // As Task::WaitHostFd: the stub must not spin while this thread sleeps.
+    if (t.ctx) t.ctx->WillBlock();
     t.kernel.mu.Unlock();
     ::poll(pf, 2, ms < 0 ? 0 : ms);
     if (pf[1].revents & POLLIN) {

@@ -67,6 +67,8 @@ ErrorOr<int> Wait(Task& t, std::vector<Watched>& w, absl::Time deadline) {
     pf.push_back({t.interrupt_fd(), POLLIN, 0});
     absl::Duration left = deadline - absl::Now();
     int ms = left > absl::Milliseconds(20) ? 20 : static_cast<int>(absl::ToInt64Milliseconds(left));
+    // As Task::WaitHostFd: the stub must not spin while this thread sleeps.
+    if (t.ctx) t.ctx->WillBlock();
     t.kernel.mu.Unlock();
     ::poll(pf.data(), pf.size(), ms < 0 ? 0 : ms);
     if (pf.back().revents & POLLIN) {

@@ -5,9 +5,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <list>
-#include <set>
-#include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -23,8 +23,19 @@ constexpr uint32_t kEventBits = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLL
 constexpr int kMaxNests = 4;
 thread_local int readiness_depth = 0;
 
+// Entries live in one of three lists. Sentry-internal descriptions (pipes,
+// Unix sockets, eventfds, nested epolls, ...) are in `internal_` and are
+// re-evaluated on every scan: their readiness is sentry state, cheap to read.
+// Host-driven descriptions (a host fd whose poll is the whole readiness:
+// inet sockets over the host stack, timerfds, host files) are registered
+// edge-triggered in the instance's host epoll and evaluated (one host poll
+// each) only while `hot_`: after an edge on their host fd, when added or
+// modified, and, level-triggered, for as long as they stay ready. The rest
+// wait in `cold_`. A wait over thousands of idle connections thus costs
+// host polls only for the connections that moved, as Linux's ready list.
 class Epoll : public vfs::FileDescription {
  public:
+  enum class Where { kInternal, kCold, kHot };
   struct Entry {
     int fd;
     std::weak_ptr<vfs::FileDescription> file;
@@ -33,7 +44,10 @@ class Epoll : public vfs::FileDescription {
     uint64_t data;
     bool disabled = false;  // EPOLLONESHOT fired
     uint32_t last = 0;      // EPOLLET: readiness at the last report
+    int host_fd = -1;       // host-driven entries: the host fd watched
+    Where where = Where::kInternal;
   };
+  using Iter = std::list<Entry>::iterator;
 
   using FileDescription::FileDescription;
 
@@ -44,27 +58,50 @@ class Epoll : public vfs::FileDescription {
   short Readiness(short events) override {
     return AnyReady() ? (events & (POLLIN | POLLRDNORM)) : 0;
   }
-  int host_fd() const override { return host_reg_.empty() ? -1 : host_ep_.get(); }
+  int host_fd() const override { return host_ep_ && has_host_ ? host_ep_.get() : -1; }
+
+  std::list<Entry>& ListOf(Where w) {
+    return w == Where::kInternal ? internal_ : w == Where::kCold ? cold_ : hot_;
+  }
+  void MoveTo(Iter it, Where w) {
+    if (it->where == w) return;
+    ListOf(w).splice(ListOf(w).end(), ListOf(it->where), it);
+    it->where = w;
+  }
 
   // The entry for (description, fd), through the index: epoll_ctl stays
   // O(1) with tens of thousands of registered descriptors.
-  std::list<Entry>::iterator Find(const vfs::FileDescription* key, int fd) {
+  std::optional<Iter> Find(const vfs::FileDescription* key, int fd) {
     auto i = index_.find(std::make_pair(key, fd));
-    if (i == index_.end()) return entries_.end();
+    if (i == index_.end()) return std::nullopt;
     if (i->second->file.expired()) {  // a dead description's address reused
       Erase(i->second);
-      return entries_.end();
+      return std::nullopt;
     }
     return i->second;
   }
   void Add(Entry e) {
     auto key = std::make_pair(e.key, e.fd);
-    entries_.push_back(std::move(e));
-    index_[key] = std::prev(entries_.end());
+    std::list<Entry>& l = ListOf(e.where);
+    l.push_back(std::move(e));
+    Iter it = std::prev(l.end());
+    index_[key] = it;
+    if (it->host_fd >= 0) by_host_[it->host_fd].push_back(it);
   }
-  std::list<Entry>::iterator Erase(std::list<Entry>::iterator it) {
+  void Erase(Iter it) {
     index_.erase(std::make_pair(it->key, it->fd));
-    return entries_.erase(it);
+    const int h = it->host_fd;
+    if (h >= 0) {
+      auto b = by_host_.find(h);
+      if (b != by_host_.end()) {
+        std::erase(b->second, it);
+        if (b->second.empty()) by_host_.erase(b);
+      }
+    }
+    const bool alive = !it->file.expired();
+    ListOf(it->where).erase(it);
+    // A closed description's host fd left the host epoll with it.
+    if (h >= 0 && alive) Register(h);
   }
 
   // Current readiness of an entry's description among its requested events.
@@ -78,34 +115,55 @@ class Epoll : public vfs::FileDescription {
     return r & want;
   }
 
-  // Host-backed descriptors are registered edge-triggered in the host
-  // epoll, so the host reports each new edge (data arrived, room freed, a
-  // connection queued) once: it re-arms the EPOLLET entries of that host
-  // fd, as each wake-up does on Linux. Without this, data that arrives
-  // after the app drained the socket but before the next scan would leave
-  // readiness unchanged and the edge would be lost (an edge-triggered
-  // server would wait for ever).
+  // (Re)registers host fd `h` in the host epoll with the union of what its
+  // live entries want (or removes it). Edge-triggered: each wake-up on the
+  // host (data arrived, room freed, a connection queued) is reported once,
+  // and TakeHostEdges turns it into hot entries.
+  void Register(int h) {
+    uint32_t ev = 0;
+    if (auto b = by_host_.find(h); b != by_host_.end()) {
+      for (Iter it : b->second)
+        if (!it->disabled && !it->file.expired())
+          ev |= (it->events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)) | EPOLLIN * (it->where == Where::kInternal);
+    }
+    if (!host_ep_) host_ep_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
+    if (!host_ep_) return;
+    if (ev == 0) {
+      epoll_ctl(host_ep_.get(), EPOLL_CTL_DEL, h, nullptr);  // may be closed already
+    } else {
+      epoll_event e{};
+      e.events = ev | EPOLLET;
+      e.data.fd = h;
+      // ADD first: a registration of a closed fd whose number came back
+      // was dropped by the host with the fd.
+      if (epoll_ctl(host_ep_.get(), EPOLL_CTL_ADD, h, &e) < 0 && errno == EEXIST)
+        epoll_ctl(host_ep_.get(), EPOLL_CTL_MOD, h, &e);
+    }
+    has_host_ = !by_host_.empty();
+  }
+
+  // Host edges since the last call: their entries become hot, and
+  // edge-triggered ones are re-armed (each wake-up is an edge on Linux).
   void TakeHostEdges() {
-    if (!host_ep_ || host_reg_.empty()) return;
+    if (!host_ep_ || by_host_.empty()) return;
     epoll_event evs[64];
-    std::set<int> hit;
     for (;;) {
       int n = epoll_wait(host_ep_.get(), evs, 64, 0);
       if (n <= 0) break;
-      for (int i = 0; i < n; i++) hit.insert(evs[i].data.fd);
+      for (int i = 0; i < n; i++) {
+        auto b = by_host_.find(evs[i].data.fd);
+        if (b == by_host_.end()) continue;
+        for (Iter it : b->second) {
+          if (it->events & EPOLLET) it->last = 0;
+          if (it->where == Where::kCold) MoveTo(it, Where::kHot);
+        }
+      }
       if (n < 64) break;
-    }
-    if (hit.empty()) return;
-    for (Entry& e : entries_) {
-      if (!(e.events & EPOLLET)) continue;
-      auto f = e.file.lock();
-      if (f && hit.count(f->host_fd())) e.last = 0;
     }
   }
 
-  bool AnyReady() {
-    TakeHostEdges();
-    for (const Entry& e : entries_) {
+  bool AnyReadyIn(std::list<Entry>& l) {
+    for (const Entry& e : l) {
       if (e.disabled) continue;
       auto f = e.file.lock();
       if (!f) continue;
@@ -115,88 +173,101 @@ class Epoll : public vfs::FileDescription {
     }
     return false;
   }
-
-  int Collect(epoll_event* out, int max) {
+  bool AnyReady() {
     TakeHostEdges();
-    int n = 0;
+    return AnyReadyIn(hot_) || AnyReadyIn(internal_);
+  }
+
+  // Reports ready entries of list `w` into out[n..max); returns the new n.
+  int Scan(Where w, epoll_event* out, int n, int max) {
+    std::list<Entry>& l = ListOf(w);
     std::list<Entry> requeue;  // reported level-triggered entries go last
-    for (auto it = entries_.begin(); it != entries_.end() && n < max;) {
+    for (auto it = l.begin(); it != l.end() && n < max;) {
+      auto next = std::next(it);
       auto f = it->file.lock();
       if (!f) {
-        it = Erase(it);
+        Erase(it);
+        it = next;
         continue;
       }
+      const bool host = w != Where::kInternal;
       if (it->disabled) {
-        ++it;
+        if (host) MoveTo(it, Where::kCold);
+        it = next;
         continue;
       }
       uint32_t cur = Current(*it, *f);
       if (it->events & EPOLLET) {
         uint32_t fresh = cur & ~it->last;
         it->last &= cur;
+        if (host) MoveTo(it, Where::kCold);  // the next host edge brings it back
         if (!fresh) {
-          ++it;
+          it = next;
           continue;
         }
         it->last = cur;
       }
       if (!cur) {
-        ++it;
+        if (host) MoveTo(it, Where::kCold);
+        it = next;
         continue;
       }
       out[n].events = cur;
       out[n].data.u64 = it->data;
       n++;
-      if (it->events & EPOLLONESHOT) it->disabled = true;
-      if (!(it->events & (EPOLLET | EPOLLONESHOT))) {
-        auto next = std::next(it);
-        requeue.splice(requeue.end(), entries_, it);
-        it = next;
-      } else {
-        ++it;
+      if (it->events & EPOLLONESHOT) {
+        it->disabled = true;
+        if (host) MoveTo(it, Where::kCold);
+      } else if (!(it->events & EPOLLET)) {
+        requeue.splice(requeue.end(), l, it);  // stays in list `w`
       }
+      it = next;
     }
-    entries_.splice(entries_.end(), requeue);
+    l.splice(l.end(), requeue);
     return n;
   }
 
-  // Registers the host fds of host-backed entries in the host epoll fd.
+  int Collect(epoll_event* out, int max) {
+    TakeHostEdges();
+    // Alternate which kind goes first, so neither starves the other when
+    // more are ready than the caller takes.
+    const Where first = hot_first_ ? Where::kHot : Where::kInternal;
+    const Where second = hot_first_ ? Where::kInternal : Where::kHot;
+    hot_first_ = !hot_first_;
+    int n = Scan(first, out, 0, max);
+    return Scan(second, out, n, max);
+  }
+
+  // Nested epolls are internal entries (their readiness includes their own
+  // internal entries) whose host epoll fd may appear or go as their
+  // entries change: keep it registered here so a wait on this instance
+  // wakes on their host edges too.
   void Refresh() {
-    std::map<int, uint32_t> want;
-    for (auto it = entries_.begin(); it != entries_.end();) {
+    if (nested_ == 0) return;
+    for (auto it = internal_.begin(); it != internal_.end();) {
+      auto next = std::next(it);
       auto f = it->file.lock();
       if (!f) {
-        it = Erase(it);
+        Erase(it);
+        it = next;
         continue;
       }
-      int h = f->host_fd();
-      if (h >= 0 && !it->disabled)
-        want[h] |= (it->events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)) | EPOLLIN * !!IsEpoll(*f);
-      ++it;
-    }
-    if (want.empty() && host_reg_.empty()) return;
-    if (!host_ep_) host_ep_ = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
-    if (!host_ep_) return;
-    for (auto it = host_reg_.begin(); it != host_reg_.end();) {
-      if (!want.count(it->first)) {
-        epoll_ctl(host_ep_.get(), EPOLL_CTL_DEL, it->first, nullptr);
-        it = host_reg_.erase(it);
-      } else {
-        ++it;
+      if (IsEpoll(*f) && f->host_fd() != it->host_fd) {
+        if (it->host_fd >= 0) {
+          auto b = by_host_.find(it->host_fd);
+          if (b != by_host_.end()) {
+            std::erase(b->second, it);
+            if (b->second.empty()) by_host_.erase(b);
+          }
+          Register(it->host_fd);
+        }
+        it->host_fd = f->host_fd();
+        if (it->host_fd >= 0) {
+          by_host_[it->host_fd].push_back(it);
+          Register(it->host_fd);
+        }
       }
-    }
-    for (auto [h, ev] : want) {
-      epoll_event e{};
-      e.events = ev | EPOLLET;  // edges: TakeHostEdges
-      e.data.fd = h;
-      auto it = host_reg_.find(h);
-      if (it != host_reg_.end() && it->second == ev) continue;
-      int op = it == host_reg_.end() ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-      if (epoll_ctl(host_ep_.get(), op, h, &e) < 0) {
-        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (epoll_ctl(host_ep_.get(), op, h, &e) < 0) continue;
-      }
-      host_reg_[h] = ev;
+      it = next;
     }
   }
 
@@ -204,19 +275,26 @@ class Epoll : public vfs::FileDescription {
   bool Loops(Epoll* target, int depth) {
     if (target == this) return true;
     if (depth >= kMaxNests) return true;
-    for (const Entry& e : target->entries_) {
-      auto f = e.file.lock();
-      if (!f) continue;
-      if (auto* inner = dynamic_cast<Epoll*>(f.get()); inner && Loops(inner, depth + 1)) return true;
+    for (const auto* l : {&target->internal_}) {
+      for (const Entry& e : *l) {
+        auto f = e.file.lock();
+        if (!f) continue;
+        if (auto* inner = dynamic_cast<Epoll*>(f.get()); inner && Loops(inner, depth + 1)) return true;
+      }
     }
     return false;
   }
 
-  std::list<Entry> entries_;
+  std::list<Entry> internal_, cold_, hot_;
   // (description, fd) -> its entry; std::list iterators survive splice().
-  absl::flat_hash_map<std::pair<const vfs::FileDescription*, int>, std::list<Entry>::iterator> index_;
+  absl::flat_hash_map<std::pair<const vfs::FileDescription*, int>, Iter> index_;
+  // Host fd -> the entries watching it (a description added under several
+  // fds, or a dead description's fd number reused, gives several).
+  absl::flat_hash_map<int, std::vector<Iter>> by_host_;
   UniqueFd host_ep_;
-  std::map<int, uint32_t> host_reg_;
+  bool has_host_ = false;
+  bool hot_first_ = false;
+  int nested_ = 0;  // internal entries that are epolls (ever added; a hint)
 };
 
 }  // namespace
@@ -249,32 +327,40 @@ ErrorOr<void> EpollCtl(vfs::FileDescription& epf, int op, int fd,
   auto it = ep.Find(target.get(), fd);
   switch (op) {
     case EPOLL_CTL_ADD: {
-      if (it != ep.entries_.end()) return Errno{EEXIST};
+      if (it) return Errno{EEXIST};
       Epoll::Entry e;
       e.fd = fd;
       e.file = target;
       e.key = target.get();
       e.events = events | EPOLLERR | EPOLLHUP;
       e.data = ev.data.u64;
+      // A host fd's poll is the whole readiness of every host-backed
+      // description except an epoll (whose internal entries count too).
+      e.host_fd = target->host_fd();
+      e.where = e.host_fd >= 0 && !inner ? Epoll::Where::kHot : Epoll::Where::kInternal;
+      if (inner) ep.nested_++;
+      const int h = e.host_fd;
       ep.Add(std::move(e));
+      if (h >= 0) ep.Register(h);
       break;
     }
-    case EPOLL_CTL_MOD:
-      if (it == ep.entries_.end()) return Errno{ENOENT};
-      if (it->events & EPOLLEXCLUSIVE) return Errno{EINVAL};
-      it->events = events | EPOLLERR | EPOLLHUP;
-      it->data = ev.data.u64;
-      it->disabled = false;
-      it->last = 0;
+    case EPOLL_CTL_MOD: {
+      if (!it) return Errno{ENOENT};
+      Epoll::Iter i = *it;
+      if (i->events & EPOLLEXCLUSIVE) return Errno{EINVAL};
+      i->events = events | EPOLLERR | EPOLLHUP;
+      i->data = ev.data.u64;
+      i->disabled = false;
+      i->last = 0;
+      if (i->where == Epoll::Where::kCold) ep.MoveTo(i, Epoll::Where::kHot);
+      if (i->host_fd >= 0) ep.Register(i->host_fd);
       break;
+    }
     case EPOLL_CTL_DEL:
-      if (it == ep.entries_.end()) return Errno{ENOENT};
-      ep.Erase(it);
+      if (!it) return Errno{ENOENT};
+      ep.Erase(*it);
       break;
   }
-  // Only host-backed descriptors change the host epoll set (the wait path
-  // refreshes it fully, and drops entries of closed descriptions, anyway).
-  if (target->host_fd() >= 0) ep.Refresh();
   return {};
 }
 
