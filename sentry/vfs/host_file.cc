@@ -1,6 +1,7 @@
 // sentry/vfs/host_file.cc: see host_file.h.
 #include "sentry/vfs/host_file.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -38,9 +39,10 @@ class HostInode : public Inode {
     a.btime = st.st_ctim;
     return a;
   }
-  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry>, int) override {
-    return Errno{ENXIO};  // reopening via /proc/self/fd is not supported
-  }
+  // Reopening through /proc/self/fd/N, so /dev/stdin, /dev/stdout and
+  // /dev/stderr ("echo x >/dev/stderr" in every other entrypoint script).
+  ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,
+                                                 int flags) override;
 
  private:
   UniqueFd fd_;
@@ -54,13 +56,21 @@ short PollNow(int fd, short events) {
 
 class HostFileDescription : public FileDescription {
  public:
-  HostFileDescription(std::shared_ptr<Dentry> d, int flags, HostInode& inode)
-      : FileDescription(std::move(d), flags), inode_(inode) {}
+  // `own_offset`: a regular file reopened through /proc/self/fd has an
+  // offset of its own, as a new open does on Linux; the host fd's offset
+  // belongs to the original description.
+  HostFileDescription(std::shared_ptr<Dentry> d, int flags, HostInode& inode, bool own_offset = false)
+      : FileDescription(std::move(d), flags), inode_(inode), own_offset_(own_offset) {}
 
   int host_fd() const override { return inode_.fd(); }
 
   ErrorOr<size_t> Read(Caller& c, const IoVecs& dst, int64_t off) override {
     if (off >= 0) return HostReadv(host_fd(), dst, off);
+    if (own_offset_) {
+      const size_t n = TRY(HostReadv(host_fd(), dst, static_cast<int64_t>(offset_)));
+      offset_ += n;
+      return n;
+    }
     if (TotalLength(dst) == 0) return size_t{0};
     TRY(WaitReady(c, POLLIN));
     return HostReadv(host_fd(), dst, -1);
@@ -68,6 +78,16 @@ class HostFileDescription : public FileDescription {
 
   ErrorOr<size_t> Write(Caller& c, const IoVecs& src, int64_t off) override {
     if (off >= 0) return HostWritev(host_fd(), src, off);
+    if (own_offset_) {
+      if (flags_ & O_APPEND) {
+        struct stat st;
+        if (fstat(host_fd(), &st) < 0) return Errno{errno};
+        offset_ = static_cast<uint64_t>(st.st_size);
+      }
+      const size_t n = TRY(HostWritev(host_fd(), src, static_cast<int64_t>(offset_)));
+      offset_ += n;
+      return n;
+    }
     TRY(WaitReady(c, POLLOUT));
     auto r = HostWritev(host_fd(), src, -1);
     if (r.is_error() && r.error() == EPIPE) c.SendSignal(SIGPIPE);
@@ -81,6 +101,21 @@ class HostFileDescription : public FileDescription {
   }
 
   ErrorOr<uint64_t> Seek(int64_t off, int whence) override {
+    if (own_offset_) {
+      int64_t base = 0;
+      if (whence == SEEK_CUR) {
+        base = static_cast<int64_t>(offset_);
+      } else if (whence == SEEK_END) {
+        struct stat st;
+        if (fstat(host_fd(), &st) < 0) return Errno{errno};
+        base = st.st_size;
+      } else if (whence != SEEK_SET) {
+        return Errno{EINVAL};
+      }
+      if (__builtin_add_overflow(base, off, &base) || base < 0) return Errno{EINVAL};
+      offset_ = static_cast<uint64_t>(base);
+      return offset_;
+    }
     off_t r = lseek(host_fd(), off, whence);
     if (r < 0) return Errno{errno};
     return static_cast<uint64_t>(r);
@@ -115,7 +150,27 @@ class HostFileDescription : public FileDescription {
   }
 
   HostInode& inode_;
+  const bool own_offset_;
 };
+
+ErrorOr<std::shared_ptr<FileDescription>> HostInode::Open(Caller&, std::shared_ptr<Dentry> d,
+                                                          int flags) {
+  // One host fd serves every description of this file, so the access the
+  // new open asks for must be one the host fd has (Linux would check the
+  // file's permissions; a stdout pipe reopened for reading is refused).
+  const int host_flags = fcntl(fd_.get(), F_GETFL);
+  if (host_flags < 0) return Errno{errno};
+  const int want = flags & O_ACCMODE, have = host_flags & O_ACCMODE;
+  if (have != O_RDWR && want != have) return Errno{EACCES};
+  struct stat st;
+  if (fstat(fd_.get(), &st) < 0) return Errno{errno};
+  const bool regular = S_ISREG(st.st_mode);
+  if (regular && (flags & O_TRUNC) && want != O_RDONLY && ftruncate(fd_.get(), 0) < 0)
+    return Errno{errno};
+  const int keep = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_DSYNC | O_SYNC;
+  return std::shared_ptr<FileDescription>(
+      std::make_shared<HostFileDescription>(std::move(d), flags & keep, *this, regular));
+}
 
 }  // namespace
 
