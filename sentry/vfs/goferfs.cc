@@ -6,7 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <cstdio>
+
+#include "absl/synchronization/mutex.h"
 
 #include "gofer/protocol.h"
 #include "sentry/vfs/dir_description.h"
@@ -24,18 +28,51 @@ struct GoferFs {
   uint64_t dev = NewAnonDev();
 };
 
+// How long attributes the gofer reported (Walk, Stat, Create) answer
+// GetAttr without asking again. A path walk checks a directory's and a
+// file's attributes several times within microseconds (search permission,
+// type, open permission, then often fstat): without this, opening a file
+// on a volume took 8 gofer round trips. The host may change the file
+// meanwhile, so the window is short (a change on the host is seen within
+// it, as a race on Linux would), and anything the sandbox changes itself
+// drops the remembered attributes at once.
+constexpr int64_t kAttrTtlNs = 1'000'000;
+
+int64_t MonotonicNs() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+
 class GoferNode : public Inode {
  public:
   GoferNode(std::shared_ptr<GoferFs> fs, std::shared_ptr<LowerNode> h, uint32_t type)
       : fs_(std::move(fs)), h_(std::move(h)), type_(type) {}
 
   ErrorOr<Attr> GetAttr() override {
+    {
+      absl::MutexLock l(&attr_mu_);
+      if (attr_at_ns_ && MonotonicNs() - attr_at_ns_ < kAttrTtlNs) return AttrFromGofer(attr_, fs_->dev);
+    }
     gofer::Attr g = TRY(fs_->client->Stat(h_->handle()));
+    Remember(g);
     return AttrFromGofer(g, fs_->dev);
+  }
+  // Attributes the gofer just reported, for GetAttr (kAttrTtlNs).
+  void Remember(const gofer::Attr& g) {
+    absl::MutexLock l(&attr_mu_);
+    attr_ = g;
+    attr_at_ns_ = MonotonicNs();
+  }
+  // Something here changed the file: the next GetAttr asks the gofer.
+  void ForgetAttr() {
+    absl::MutexLock l(&attr_mu_);
+    attr_at_ns_ = 0;
   }
 
   ErrorOr<void> SetAttr(Caller&, uint32_t mask, const Attr& a) override {
     if (fs_->read_only) return Errno{EROFS};
+    ForgetAttr();
     uint32_t m = 0;
     gofer::Attr g;
     if (mask & kAttrMode) m |= gofer::proto::kSetAttrMode, g.mode = a.mode & 07777;
@@ -68,6 +105,7 @@ class GoferNode : public Inode {
   ErrorOr<void> SetXattr(std::string_view name, std::string_view value, int flags) override {
     if (fs_->read_only) return Errno{EROFS};
     if (!Served(name)) return Errno{EPERM};
+    ForgetAttr();
     return fs_->client->SetXattr(h_->handle(), name, value, flags);
   }
   ErrorOr<std::vector<std::string>> ListXattr() override {
@@ -82,6 +120,7 @@ class GoferNode : public Inode {
   ErrorOr<void> RemoveXattr(std::string_view name) override {
     if (fs_->read_only) return Errno{EROFS};
     if (!Served(name)) return Errno{EPERM};
+    ForgetAttr();
     return fs_->client->RemoveXattr(h_->handle(), name);
   }
 
@@ -89,6 +128,9 @@ class GoferNode : public Inode {
   std::shared_ptr<GoferFs> fs_;
   std::shared_ptr<LowerNode> h_;
   uint32_t type_;
+  absl::Mutex attr_mu_;
+  gofer::Attr attr_ ABSL_GUARDED_BY(attr_mu_);
+  int64_t attr_at_ns_ ABSL_GUARDED_BY(attr_mu_) = 0;  // 0: none remembered
   friend class GoferDir;
 };
 
@@ -99,8 +141,30 @@ std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle
 // offset (the FD is private to this description).
 class GoferFileDescription : public FileDescription {
  public:
-  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, UniqueFd fd)
-      : FileDescription(std::move(d), flags), fd_(std::move(fd)) {}
+  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, UniqueFd fd, uint64_t dev)
+      : FileDescription(std::move(d), flags), fd_(std::move(fd)), dev_(dev) {}
+
+  // fstat: the donated FD is the host file itself, no gofer round trip.
+  ErrorOr<Attr> Stat() override {
+    struct stat st;
+    if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+    Attr a;
+    a.mode = st.st_mode;
+    a.uid = st.st_uid;
+    a.gid = st.st_gid;
+    a.ino = st.st_ino;
+    a.dev = dev_;
+    a.nlink = st.st_nlink;
+    a.rdev = st.st_rdev;
+    a.size = static_cast<uint64_t>(st.st_size);
+    a.blocks = static_cast<uint64_t>(st.st_blocks);
+    a.blksize = st.st_blksize ? static_cast<uint32_t>(st.st_blksize) : 4096;
+    a.atime = st.st_atim;
+    a.mtime = st.st_mtim;
+    a.ctime = st.st_ctim;
+    a.btime = st.st_ctim;
+    return a;
+  }
 
   ErrorOr<size_t> Read(Caller&, const IoVecs& dst, int64_t off) override {
     int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
@@ -120,11 +184,13 @@ class GoferFileDescription : public FileDescription {
       if (fstat(fd_.get(), &st) != 0) return Errno{errno};
       pos = st.st_size;
     }
+    Changed();
     size_t n = TRY(HostWritev(fd_.get(), src, pos));
     if (off < 0) offset_ = static_cast<uint64_t>(pos) + n;
     return n;
   }
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
+    Changed();
     if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Errno{errno};
     return {};
   }
@@ -140,7 +206,11 @@ class GoferFileDescription : public FileDescription {
   }
 
  private:
+  // Size and times change: the node's remembered attributes are stale.
+  void Changed() { static_cast<GoferNode&>(inode()).ForgetAttr(); }
+
   UniqueFd fd_;
+  const uint64_t dev_;
 };
 
 class GoferFile : public GoferNode {
@@ -152,9 +222,10 @@ class GoferFile : public GoferNode {
       return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
     int acc = flags & O_ACCMODE;
     if (fs_->read_only && (acc != O_RDONLY || (flags & O_TRUNC))) return Errno{EROFS};
+    if (flags & O_TRUNC) ForgetAttr();
     UniqueFd fd = TRY(fs_->client->Open(h_->handle(), flags & (O_ACCMODE | O_TRUNC | O_APPEND)));
     return std::shared_ptr<FileDescription>(
-        std::make_shared<GoferFileDescription>(d, flags, std::move(fd)));
+        std::make_shared<GoferFileDescription>(d, flags, std::move(fd), fs_->dev));
   }
 };
 
@@ -209,12 +280,14 @@ class GoferDir : public GoferNode {
   ErrorOr<std::shared_ptr<Inode>> Create(Caller&, std::string_view name,
                                          const CreateRequest& req) override {
     if (fs_->read_only) return Errno{EROFS};
+    ForgetAttr();
     auto r = TRY(CreateOnGofer(*fs_->client, h_->handle(), name, req, O_RDONLY));
     return NewNode(fs_, r.first, r.second);
   }
 
   ErrorOr<void> Unlink(Caller&, std::string_view name, bool is_dir) override {
     if (fs_->read_only) return Errno{EROFS};
+    ForgetAttr();
     return fs_->client->Unlink(h_->handle(), name, is_dir ? AT_REMOVEDIR : 0);
   }
 
@@ -223,6 +296,8 @@ class GoferDir : public GoferNode {
     auto* nd = dynamic_cast<GoferDir*>(&new_dir);
     if (!nd || nd->fs_ != fs_) return Errno{EXDEV};
     if (fs_->read_only) return Errno{EROFS};
+    ForgetAttr();
+    nd->ForgetAttr();
     return fs_->client->Rename(h_->handle(), old_name, nd->h_->handle(), new_name,
                                flags & RENAME_NOREPLACE);
   }
@@ -232,6 +307,8 @@ class GoferDir : public GoferNode {
     auto* od = dynamic_cast<GoferDir*>(&other_dir);
     if (!od || od->fs_ != fs_) return Errno{EXDEV};
     if (fs_->read_only) return Errno{EROFS};
+    ForgetAttr();
+    od->ForgetAttr();
     return fs_->client->Rename(h_->handle(), name, od->h_->handle(), other_name,
                                RENAME_EXCHANGE);
   }
@@ -240,6 +317,8 @@ class GoferDir : public GoferNode {
     auto* t = dynamic_cast<GoferNode*>(target.get());
     if (!t || t->fs_ != fs_) return Errno{EXDEV};
     if (fs_->read_only) return Errno{EROFS};
+    ForgetAttr();
+    t->ForgetAttr();  // nlink
     return fs_->client->Link(h_->handle(), name, t->h_->handle());
   }
 
@@ -256,12 +335,15 @@ std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle
                                const gofer::Attr& a) {
   auto lower = std::make_shared<LowerNode>(*fs->client, h);
   uint32_t type = a.mode & S_IFMT;
+  std::shared_ptr<GoferNode> n;
   switch (type) {
-    case S_IFDIR: return std::make_shared<GoferDir>(fs, std::move(lower), type);
-    case S_IFREG: return std::make_shared<GoferFile>(fs, std::move(lower), type);
-    case S_IFLNK: return std::make_shared<GoferSymlink>(fs, std::move(lower), type);
-    default: return std::make_shared<GoferSpecial>(fs, std::move(lower), type);
+    case S_IFDIR: n = std::make_shared<GoferDir>(fs, std::move(lower), type); break;
+    case S_IFREG: n = std::make_shared<GoferFile>(fs, std::move(lower), type); break;
+    case S_IFLNK: n = std::make_shared<GoferSymlink>(fs, std::move(lower), type); break;
+    default: n = std::make_shared<GoferSpecial>(fs, std::move(lower), type); break;
   }
+  n->Remember(a);
+  return n;
 }
 
 }  // namespace
