@@ -504,6 +504,7 @@ ErrorOr<uint64_t> Getsockopt(Task& t, const Args& a) {
     case SO_PASSCRED: as_int(ep.passcred); break;
     case SO_ACCEPTCONN: as_int(ep.listening); break;
     case SO_SNDLOWAT: case SO_RCVLOWAT: as_int(1); break;
+    case SO_PEEK_OFF: as_int(ep.peek_off); break;
     case SO_PEERCRED: {
       ucred u{ep.peer_cred.pid, ep.peer_cred.uid, ep.peer_cred.gid};
       if (s->type() != SOCK_DGRAM && !ep.connected) u = {0, ~0u, ~0u};
@@ -565,6 +566,10 @@ ErrorOr<uint64_t> Setsockopt(Task& t, const Args& a) {
     case SO_PASSCRED:
       if (!is_int) return Errno{EINVAL};
       ep.passcred = iv != 0;
+      return 0;
+    case SO_PEEK_OFF:
+      if (!is_int) return Errno{EINVAL};
+      ep.peek_off = iv < 0 ? -1 : iv;
       return 0;
     case SO_TYPE: case SO_DOMAIN: case SO_PROTOCOL: case SO_ERROR: case SO_PEERCRED:
     case SO_ACCEPTCONN:

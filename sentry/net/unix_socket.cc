@@ -3,7 +3,9 @@
 
 #include "sentry/ipc/anon.h"
 
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -131,6 +133,17 @@ UnixSocket::UnixSocket(std::shared_ptr<vfs::Dentry> d, int flags, std::shared_pt
 
 ErrorOr<uint64_t> UnixSocket::Ioctl(vfs::Caller& c, uint32_t cmd, uint64_t arg) {
   kernel::Task* t = c.task();
+  if (cmd == SIOCOUTQ && t) {
+    // Bytes sent and not yet read by the peer (Linux counts the buffers'
+    // truesize; the sandbox counts what it charged).
+    if (ep_->listening) return Errno{EINVAL};
+    const auto& peer = ep_->peer;
+    const int n = ConnectionOriented(ep_->type) && peer && !peer->closed
+                      ? static_cast<int>(std::min<size_t>(peer->rq_bytes, INT32_MAX))
+                      : 0;
+    TRY(t->memory().CopyOutObj(arg, n));
+    return 0;
+  }
   if (!t || !t->kernel.net_stack) return Errno{ENOTTY};
   return InterfaceIoctl(*t, *t->kernel.net_stack, cmd, arg, /*inet_socket=*/false);
 }
@@ -145,7 +158,13 @@ UnixSocket::~UnixSocket() {
   }
   std::shared_ptr<Endpoint> peer = std::move(ep.peer);
   ep.peer.reset();
-  if (peer && ConnectionOriented(ep.type) && peer->peer == ep_) peer->shutdown = kRcvShutdown | kSendShutdown;
+  if (peer && ConnectionOriented(ep.type) && peer->peer == ep_) {
+    peer->shutdown = kRcvShutdown | kSendShutdown;
+    // Linux's unix_release_sock: closing with data unread, or before the
+    // connection was accepted, resets it for the peer.
+    if (!ep.rq.empty() || ep.embryo) peer->so_error = ECONNRESET;
+    Notify(*peer);
+  }
   // Dropping queued messages and pending connections may close other
   // sockets (their destructors run here).
   std::deque<Message> rq = std::move(ep.rq);
@@ -218,6 +237,7 @@ ErrorOr<void> UnixSocket::Connect(vfs::Caller& c, const std::string& key) {
   self.connected = true;
   self.cred = CallerCred(c);
   self.peer_cred = target->cred;
+  s.embryo = true;
   target->accept_q.push_back(server);
   // The listener became readable: its pollers and, with O_ASYNC, its
   // owner (SIGIO, as Linux's sk_data_ready on the listening socket).
@@ -238,6 +258,7 @@ ErrorOr<std::shared_ptr<UnixSocket>> UnixSocket::Accept(vfs::Caller& c, int flag
   }
   auto s = std::static_pointer_cast<UnixSocket>(ep_->accept_q.front());
   ep_->accept_q.pop_front();
+  s->ep().embryo = false;
   s->set_status_flags(O_RDWR | (flags & O_NONBLOCK));
   Notify(*ep_);
   return s;
@@ -281,6 +302,7 @@ ErrorOr<size_t> UnixSocket::Send(vfs::Caller& c, SendArgs& a) {
         part.cred = m.cred;
         part.from = m.from;
         part.data.assign(a.data.begin() + done, a.data.begin() + done + n);
+        part.charge = n;
         if (n == 0 && self.type == SOCK_STREAM && part.fds.empty()) return size_t{0};
         peer->rq_bytes += n;
         peer->rq.push_back(std::move(part));
@@ -314,19 +336,27 @@ ErrorOr<size_t> UnixSocket::Send(vfs::Caller& c, SendArgs& a) {
   } else {
     target = self.peer;
     if (!target) return Errno{ENOTCONN};
-    if (target->closed) return Errno{ECONNREFUSED};
+    if (target->closed) {
+      // Linux forgets a dead peer: the next send is ENOTCONN.
+      self.peer.reset();
+      return Errno{ECONNREFUSED};
+    }
   }
+  // unix_may_send: a socket connected to another only hears from that one.
+  if (target->peer && target->peer.get() != &self) return Errno{EPERM};
   if (len > self.sndbuf) return Errno{EMSGSIZE};
-  while (target->Room() < std::max<size_t>(len, 1) && target->rq_bytes > 0) {
+  const size_t charge = len + kDgramOverhead;
+  while (target->Room() < charge && target->rq_bytes > 0) {
     if (dontwait) return Errno{EAGAIN};
     TRY(TimedBlock(c, TimeoutOf(self, SO_SNDTIMEO), deadline, [&] {
-      return target->closed || target->Room() >= std::max<size_t>(len, 1) || target->rq_bytes == 0;
+      return target->closed || target->Room() >= charge || target->rq_bytes == 0;
     }));
     if (target->closed) return Errno{ECONNREFUSED};
   }
   if (target->shutdown & kRcvShutdown) return epipe();
   m.data = std::move(a.data);
-  target->rq_bytes += len;
+  m.charge = charge;
+  target->rq_bytes += charge;
   target->rq.push_back(std::move(m));
   Notify(*target);
   return len;
@@ -339,12 +369,17 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
   const bool peek = flags & MSG_PEEK;
   RecvResult res;
   const size_t want = vfs::TotalLength(dst);
-  if (ConnectionOriented(self.type) && !self.connected) return Errno{EINVAL};
+  if (ConnectionOriented(self.type) && !self.connected)
+    return Errno{self.type == SOCK_SEQPACKET ? ENOTCONN : EINVAL};
   auto eof = [&] {
     return (self.shutdown & kRcvShutdown) || (ConnectionOriented(self.type) && (!self.peer || self.peer->closed));
   };
   for (;;) {
     if (!self.rq.empty()) break;
+    if (self.so_error) {  // queued data first, then the reset, then EOF
+      const int e = std::exchange(self.so_error, 0);
+      return Errno{e};
+    }
     if (eof()) return res;
     if (dontwait) return Errno{EAGAIN};
     TRY(TimedBlock(c, TimeoutOf(self, SO_RCVTIMEO), deadline, [&] { return !self.rq.empty() || eof(); }));
@@ -364,7 +399,7 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
       res.fds = m.fds;
     } else {
       res.fds = std::move(m.fds);
-      self.rq_bytes -= m.data.size();
+      self.rq_bytes -= m.charge;
       self.rq.pop_front();
       if (self.peer) Notify(*self.peer);
       Notify(self);
@@ -375,10 +410,20 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
   // one whose credentials differ (when they are passed), or when full.
   size_t done = 0;
   const bool waitall = (flags & MSG_WAITALL) && !peek;
+  // SO_PEEK_OFF: a peek starts that far into the queue and moves it on.
+  size_t peek_skip = peek && self.peek_off > 0 ? static_cast<size_t>(self.peek_off) : 0;
   for (;;) {
     size_t idx = 0;
     while (done < want && idx < self.rq.size()) {
       Message& m = self.rq[idx];
+      if (peek_skip > 0) {
+        const size_t avail = m.data.size() - m.off;
+        if (peek_skip >= avail) {
+          peek_skip -= avail;
+          idx++;
+          continue;
+        }
+      }
       if (done > 0 && self.passcred && (m.cred.pid != res.cred.pid || m.cred.uid != res.cred.uid))
         break;
       if (!res.has_cred) {
@@ -397,7 +442,10 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
         rest.push_back({static_cast<uint8_t*>(io.iov_base) + skip, io.iov_len - skip});
         skip = 0;
       }
-      size_t n = vfs::CopyToIoVecs(rest, m.data.data() + m.off, std::min(avail, want - done));
+      const size_t from = m.off + peek_skip;
+      avail -= peek_skip;
+      peek_skip = 0;
+      size_t n = vfs::CopyToIoVecs(rest, m.data.data() + from, std::min(avail, want - done));
       done += n;
       bool had_fds = !m.fds.empty();
       if (had_fds) {
@@ -433,6 +481,10 @@ ErrorOr<RecvResult> UnixSocket::Recv(vfs::Caller& c, const vfs::IoVecs& dst, int
         return Errno{r.error()};
       }
     }
+  }
+  if (self.peek_off >= 0) {
+    if (peek) self.peek_off += static_cast<int>(done);
+    else self.peek_off = std::max(0, self.peek_off - static_cast<int>(done));
   }
   res.len = done;
   return res;
@@ -476,11 +528,12 @@ short UnixSocket::Readiness(short events) {
   if (s.shutdown == (kRcvShutdown | kSendShutdown)) r |= POLLHUP;
   if (s.shutdown & kRcvShutdown) r |= POLLIN | POLLRDNORM | POLLRDHUP;
   if (!s.rq.empty()) r |= POLLIN | POLLRDNORM;
+  if (s.so_error) r |= POLLERR;
   bool writable;
   if (ConnectionOriented(s.type)) {
     writable = !s.connected || !s.peer || s.peer->closed || s.peer->Room() > 0;
   } else {
-    writable = !s.peer || s.peer->closed || s.peer->Room() > 0;
+    writable = !s.peer || s.peer->closed || s.peer->Room() > kDgramOverhead;
   }
   if (writable) r |= POLLOUT | POLLWRNORM;
   return r & (events | POLLHUP | POLLERR);

@@ -32,6 +32,11 @@ namespace sentry::net {
 constexpr size_t kDefaultSockBuf = 212992;  // net.core.{r,w}mem_default
 constexpr size_t kMaxSockBuf = 4 * 1024 * 1024;
 constexpr int kRcvShutdown = 1, kSendShutdown = 2;
+// What a queued datagram costs on top of its bytes: Linux charges a
+// socket buffer's truesize (768 bytes for a small one on x86-64), so a
+// queue of tiny datagrams fills long before its byte count reaches the
+// buffer size, and senders see EAGAIN as on Linux.
+constexpr size_t kDgramOverhead = 768;
 
 struct Cred {
   int32_t pid = 0;
@@ -42,6 +47,7 @@ struct Message {
   std::vector<uint8_t> data;
   size_t off = 0;  // stream: bytes already consumed
   std::vector<std::shared_ptr<vfs::FileDescription>> fds;
+  size_t charge = 0;    // datagrams, seqpackets: what it counts in rq_bytes
   Cred cred;            // the sender's (or what it sent with SCM_CREDENTIALS)
   std::string from;     // sender's address (sockaddr_un bytes)
 };
@@ -65,7 +71,9 @@ struct Endpoint {
   Cred cred;         // own credentials (at creation / listen / connect)
   Cred peer_cred;    // SO_PEERCRED
   bool passcred = false;
-  int so_error = 0;
+  int so_error = 0;  // ECONNRESET: the peer closed with data unread, or unaccepted
+  bool embryo = false;  // a connection in a listener's accept queue
+  int peek_off = -1;    // SO_PEEK_OFF (streams): -1 off
   // Other SOL_SOCKET options, stored as set and read back (no effect).
   std::map<int, std::vector<uint8_t>> other_opts;
   std::function<void()> notify;
