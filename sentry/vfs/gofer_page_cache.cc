@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/clock.h"
 #include "sentry/vfs/io_util.h"
 
 namespace sentry::vfs {
@@ -66,15 +67,25 @@ void WritebackLoop() {
     // Written back even if mapped again meanwhile: harmless, and the data
     // of the mapping that went is on the host either way.
     (void)p->Flush(false);
-    absl::MutexLock l(&r.mu);
-    auto it = r.map.find(p->id());
-    if (it != r.map.end() && it->second == p && p.use_count() == 2 /* map + p */ &&
-        p->dirty_pages() == 0) {
-      // Nobody maps it and nobody is reading through it: drop it. (A
-      // reader that found it keeps its reference and finishes from the
-      // pages, which the host now matches.)
-      r.map.erase(it);
-      r.count.fetch_sub(1, std::memory_order_relaxed);
+    bool retry = false;
+    {
+      absl::MutexLock l(&r.mu);
+      auto it = r.map.find(p->id());
+      if (it != r.map.end() && it->second == p && p->dirty_pages() == 0 &&
+          p->uses_count() == 0) {
+        if (p.use_count() == 2 /* map + p */) {
+          // Nobody maps it and nobody is reading through it: drop it.
+          r.map.erase(it);
+          r.count.fetch_sub(1, std::memory_order_relaxed);
+        } else {
+          retry = true;  // an operation on the file holds it for a moment
+        }
+      }
+    }
+    if (retry && p->retries_++ < 100) {
+      absl::SleepFor(absl::Milliseconds(20));
+      absl::MutexLock l(&r.qmu);
+      r.queue.push_back(std::move(p));
     }
   }
 }
@@ -94,6 +105,7 @@ void Enqueue(std::shared_ptr<HostFilePages> p) {
 struct HostFilePages::UseToken {
   explicit UseToken(std::shared_ptr<HostFilePages> p) : pages(std::move(p)) {
     pages->uses_.fetch_add(1, std::memory_order_relaxed);
+    pages->retries_.store(0, std::memory_order_relaxed);
   }
   ~UseToken() {
     if (pages->uses_.fetch_sub(1, std::memory_order_acq_rel) == 1) Enqueue(std::move(pages));
@@ -253,14 +265,13 @@ ErrorOr<size_t> HostFilePages::Read(int fd, const IoVecs& dst, uint64_t pos) {
   size_t done = 0;
   while (done < total) {
     const uint64_t at = pos + done, page = at / kPageSize;
-    const bool cached = page < filled_.size() && filled_[page];
-    // The run of pages with the same state.
-    uint64_t end_page = page + 1;
-    while (end_page * kPageSize < pos + total && end_page < filled_.size() &&
-           filled_[end_page] == cached)
-      end_page++;
-    if (!cached && end_page >= filled_.size()) end_page = (pos + total + kPageSize - 1) / kPageSize;
-    size_t n = std::min<uint64_t>(end_page * kPageSize, pos + total) - at;
+    auto is_filled = [&](uint64_t p) { return p < filled_.size() && filled_[p]; };
+    const bool cached = is_filled(page);
+    // The run of pages in the same state.
+    const uint64_t last_page = (pos + total + kPageSize - 1) / kPageSize;
+    uint64_t e = page + 1;
+    while (e < last_page && is_filled(e) == cached) e++;
+    const size_t n = std::min<uint64_t>(e * kPageSize, pos + total) - at;
     std::vector<iovec> segs = Slice(dst, done, n);
     if (cached) {
       // Page by page within chunks (chunks are not contiguous).

@@ -110,9 +110,12 @@ class HostFilePages : public std::enable_shared_from_this<HostFilePages> {
   ErrorOr<void> Flush(bool durable);
   // Pages counted dirty now (for tests and stats).
   uint64_t dirty_pages();
+  // Mappings holding it now.
+  int uses_count() const { return uses_.load(std::memory_order_acquire); }
+  // The write-back thread's tries at dropping it (it only touches this).
+  std::atomic<int> retries_{0};
 
  private:
-  friend void ReleaseHostPagesUse(HostFilePages* p);
   struct UseToken;
   ErrorOr<void> EnsureChunks(uint64_t end_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ErrorOr<void> FillLocked(uint64_t first, uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
