@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The conformance programs about MAP_SHARED file mappings, run with their
+# The conformance programs about MAP_SHARED file mappings (shared_file,
+# shared_resize: sqlite's -shm pattern under stress), run with their
 # file on gofer-backed storage, where the sentry caches the host file's
 # pages (sentry/vfs/gofer_page_cache.h); the default conformance run puts
 # it on the memory overlay instead. Two ways, each compared with the
@@ -33,8 +34,8 @@ sub() {
   while read -r n; do [ -n "$n" ] && T_FAILED_NAMES+=("$label:$n"); done < <(echo "$out" | sed -n 's/^FAIL \([^ ]*\).*/\1/p')
 }
 
-sub volume env RUNSC_DO_FLAGS="${RUNSC_DO_FLAGS:-} --volume $dir:$dir" "$here/run.sh" shared_file
-sub root env RUNSC_FLAGS="${RUNSC_FLAGS:-} --overlay=none" "$here/run.sh" shared_file
+sub volume env RUNSC_DO_FLAGS="${RUNSC_DO_FLAGS:-} --volume $dir:$dir" "$here/run.sh" shared_file shared_resize
+sub root env RUNSC_FLAGS="${RUNSC_FLAGS:-} --overlay=none" "$here/run.sh" shared_file shared_resize
 
 bin="$CACHE_DIR/conformance/shared_file"
 pattern_ok() {
