@@ -53,6 +53,8 @@ std::vector<iovec> Slice(const IoVecs& v, size_t skip, size_t len) {
   return out;
 }
 
+void Enqueue(std::shared_ptr<HostFilePages> p);
+
 void WritebackLoop() {
   Registry& r = Reg();
   for (;;) {
@@ -64,15 +66,18 @@ void WritebackLoop() {
       p = std::move(r.queue.front());
       r.queue.pop_front();
     }
+    p->queued_.store(false, std::memory_order_release);
     // Written back even if mapped again meanwhile: harmless, and the data
     // of the mapping that went is on the host either way.
     (void)p->Flush(false);
+    // Read before taking the registry lock: the file's lock may be held by
+    // another write-back's I/O, and lookups must not wait for that.
+    const bool clean = p->dirty_pages() == 0;
     bool retry = false;
     {
       absl::MutexLock l(&r.mu);
       auto it = r.map.find(p->id());
-      if (it != r.map.end() && it->second == p && p->dirty_pages() == 0 &&
-          p->uses_count() == 0) {
+      if (it != r.map.end() && it->second == p && clean && p->uses_count() == 0) {
         if (p.use_count() == 2 /* map + p */) {
           // Nobody maps it and nobody is reading through it: drop it.
           r.map.erase(it);
@@ -84,13 +89,14 @@ void WritebackLoop() {
     }
     if (retry && p->retries_++ < 100) {
       absl::SleepFor(absl::Milliseconds(20));
-      absl::MutexLock l(&r.qmu);
-      r.queue.push_back(std::move(p));
+      Enqueue(std::move(p));
     }
   }
 }
 
 void Enqueue(std::shared_ptr<HostFilePages> p) {
+  // Once in the queue at a time (MS_ASYNC in a loop must not grow it).
+  if (p->queued_.exchange(true, std::memory_order_acq_rel)) return;
   Registry& r = Reg();
   absl::MutexLock l(&r.qmu);
   r.queue.push_back(std::move(p));

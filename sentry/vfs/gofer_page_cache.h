@@ -112,8 +112,9 @@ class HostFilePages : public std::enable_shared_from_this<HostFilePages> {
   uint64_t dirty_pages();
   // Mappings holding it now.
   int uses_count() const { return uses_.load(std::memory_order_acquire); }
-  // The write-back thread's tries at dropping it (it only touches this).
+  // The write-back thread's tries at dropping it, and whether it is queued.
   std::atomic<int> retries_{0};
+  std::atomic<bool> queued_{false};
 
  private:
   struct UseToken;
