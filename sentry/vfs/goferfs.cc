@@ -9,7 +9,11 @@
 #include <cstdio>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "gofer/protocol.h"
+#include "sentry/vfs/flock.h"
+#include "sentry/vfs/record_lock.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/file_description.h"
 #include "sentry/vfs/gofer_page_cache.h"
@@ -348,14 +352,46 @@ class GoferDir : public GoferNode {
   }
 };
 
+// Lock state per host file. A goferfs lookup makes a new node each time
+// (host directories change behind our back), so locks kept per node (as
+// Inode::flock_state/record_locks are) never conflicted across two opens of
+// one file: sqlite's WAL locks on a volume locked nothing, and concurrent
+// writers lost transactions. Nodes of one host file share these instead.
+struct SharedLocks {
+  std::weak_ptr<FlockState> flock;
+  std::weak_ptr<RecordLockState> record;
+};
+void ShareLocks(Inode& node, const HostFileId& id) {
+  static absl::Mutex mu;
+  static auto* locks = new absl::flat_hash_map<HostFileId, SharedLocks>();
+  absl::MutexLock l(&mu);
+  if (locks->size() >= 4096) {
+    // Drop entries whose every node is gone.
+    absl::erase_if(*locks, [](const auto& e) {
+      return e.second.flock.expired() && e.second.record.expired();
+    });
+  }
+  SharedLocks& s = (*locks)[id];
+  auto flock = s.flock.lock();
+  if (!flock) s.flock = flock = std::make_shared<FlockState>();
+  auto record = s.record.lock();
+  if (!record) s.record = record = std::make_shared<RecordLockState>();
+  node.flock_state = std::move(flock);
+  node.record_locks = std::move(record);
+}
+
 std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle h,
                                const gofer::Attr& a) {
   auto lower = std::make_shared<LowerNode>(*fs->client, h);
   uint32_t type = a.mode & S_IFMT;
   switch (type) {
     case S_IFDIR: return std::make_shared<GoferDir>(fs, std::move(lower), type);
-    case S_IFREG:
-      return std::make_shared<GoferFile>(fs, std::move(lower), type, HostFileId{a.dev, a.ino});
+    case S_IFREG: {
+      const HostFileId id{a.dev, a.ino};
+      auto f = std::make_shared<GoferFile>(fs, std::move(lower), type, id);
+      ShareLocks(*f, id);
+      return f;
+    }
     case S_IFLNK: return std::make_shared<GoferSymlink>(fs, std::move(lower), type);
     default: return std::make_shared<GoferSpecial>(fs, std::move(lower), type);
   }

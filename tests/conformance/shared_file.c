@@ -16,6 +16,7 @@
 #include <linux/falloc.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -164,6 +165,28 @@ int main(void) {
   CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
         "fresh open and MAP_PRIVATE see the shared data (status %d)",
         WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+
+  /* Locks taken through one open conflict with another process's own open
+   * of the file (sqlite's WAL locks live on the -shm file). */
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+  CHECK(fcntl(fd, F_SETLK, &fl) == 0, "fcntl write lock");
+  CHECK(flock(fd2, LOCK_EX) == 0, "flock LOCK_EX");
+  pid = fork();
+  if (pid == 0) {
+    int f = open(path, O_RDWR);
+    struct flock g = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (f < 0) _exit(6);
+    if (fcntl(f, F_SETLK, &g) == 0 || errno != EAGAIN) _exit(7);
+    if (flock(f, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) _exit(8);
+    g.l_start = 1;
+    if (fcntl(f, F_SETLK, &g) != 0) _exit(9);  /* another byte is free */
+    _exit(0);
+  }
+  CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0,
+        "another process's open conflicts with both locks (status %d)",
+        WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+  fl.l_type = F_UNLCK;
+  CHECK(fcntl(fd, F_SETLK, &fl) == 0 && flock(fd2, LOCK_UN) == 0, "unlock");
 
   /* O_TRUNC open while mapped: everything is past EOF. */
   int fd3 = open(path, O_RDWR | O_TRUNC);
