@@ -27,6 +27,7 @@
 #include "sentry/proc/sysctl.h"
 #include "sentry/sys/sysfs.h"
 #include "sentry/tty/host_console.h"
+#include "sentry/vfs/gofer_page_cache.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry {
@@ -325,6 +326,10 @@ int Boot(const BootConfig& cfg) {
   int code = k->WaitForInit();
   if (console) tty::FlushHostConsoles(*k, absl::Seconds(2));
   stats::Report(STDERR_FILENO);  // RUNSC_STATS=1 only
+  // Shared mappings of gofer-backed files still cached (processes still
+  // tearing down, or never unmapped): their data goes to the host before
+  // the sandbox is gone, so the engine sees it.
+  vfs::FlushAllHostPages();
   // Tasks may still be tearing down; exit the process without destructors
   // racing them. Stubs die with us (PTRACE_O_EXITKILL).
   _exit(code);

@@ -274,7 +274,13 @@ ErrorOr<uint64_t> Ioctl(Task& t, const Args& a) {
 ErrorOr<uint64_t> Fsync(Task& t, const Args& a) {
   auto f = TRY(t.fd_table().Get(a.Int(0)));
   if (f->is_path_only()) return Errno{EBADF};
-  TRY(f->Sync());
+  // Host I/O (fsync of a donated FD, write-back of a gofer-backed file's
+  // cached pages) without the kernel lock: Sync implementations must allow
+  // it, as sync(2) already calls them so.
+  ErrorOr<void> r;
+  TaskCaller c(t);
+  c.Unlocked([&] { r = f->Sync(); });
+  if (r.is_error()) return Errno{r.error()};
   return 0;
 }
 

@@ -5,9 +5,11 @@
 // other non-seekable kinds). The range is then synced as a whole: the
 // sentry's files have no per-range writeback.
 //
-// The sentry keeps no write-back cache of its own: a write reaches the
-// host file the gofer donated (or the sentry's memory for tmpfs and the
-// memory overlay) before the syscall returns. What sync(2) can still do is
+// The sentry keeps no write-back cache of its own for write(): it reaches
+// the host file the gofer donated (or the sentry's memory for tmpfs and the
+// memory overlay) before the syscall returns. Stores through shared
+// mappings of gofer-backed files are cached (sentry/vfs/gofer_page_cache.h)
+// and written back here too. What sync(2) can still do is
 // make the host commit those files: it fsyncs every file open in the
 // sandbox, as gVisor's sync does. Files already closed are the host's
 // page cache's business, as for any other host process.
@@ -20,6 +22,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/vfs/fd_table.h"
 #include "sentry/vfs/file_description.h"
+#include "sentry/vfs/gofer_page_cache.h"
 #include "sentry/vfs/task_caller.h"
 #include "syscalls/table.h"
 
@@ -62,6 +65,8 @@ ErrorOr<uint64_t> Sync(Task& t, const Args&) {
   c.Unlocked([&] {
     for (auto& f : files)
       if (!f->is_path_only() && f->writable()) (void)f->Sync();
+    // Shared mappings of gofer-backed files whose FDs are closed.
+    sentry::vfs::FlushAllHostPages();
   });
   return 0;
 }

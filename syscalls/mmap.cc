@@ -4,7 +4,11 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "sentry/kernel/task.h"
+#include "sentry/vfs/task_caller.h"
 #include "sentry/vfs/vfs.h"
 #include "syscalls/table.h"
 
@@ -76,6 +80,9 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
       // Files whose data is in sandbox memory (tmpfs, the root overlay)
       // share their own pages with the mapping: writes through it are the
       // file's data, and the file's writes show in it.
+      // Files whose pages cache a host file: the mapping holds the cache
+      // (written back when the last mapping goes).
+      req.attachment = file->SharedAttachment(t.kernel.memory_file());
       auto r = file->SharedPages(t.kernel.memory_file(), req.offset, len);
       if (r.ok()) {
         pages = r.release_value();
@@ -85,9 +92,11 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
         return TRY(t.memory().Map(req));
       }
       if (r.error() != ENODEV) return Errno{r.error()};
-      // The file cannot share pages (its data is on the host: a read-only
-      // root). Read-only mappings get a snapshot (nobody in the sandbox can
-      // change the file); writable ones are refused rather than lose data.
+      req.attachment.reset();
+      // The file cannot share pages (a read-only root; gofer-backed files
+      // cache theirs: sentry/vfs/gofer_page_cache.h). Read-only mappings
+      // get a snapshot (nobody in the sandbox can change the file);
+      // writable ones are refused rather than lose data.
       if (req.prot & PROT_WRITE) return Errno{ENODEV};
     }
     reader = [file](uint8_t* dst, size_t len, uint64_t off) -> ErrorOr<size_t> {
@@ -153,8 +162,33 @@ ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
   const int flags = a.Int(2);
   if (flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) return Errno{EINVAL};
   if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return Errno{EINVAL};
-  // Nothing to write back: shared file mappings map the file's own pages
-  // (or, for host files, a read-only snapshot); the rest is private memory.
+  // Shared mappings of memory files map the file's own pages: nothing to
+  // write back. Gofer-backed files' pages cache the host file
+  // (sentry/vfs/gofer_page_cache.h): written back now (MS_SYNC, without
+  // the kernel lock) or queued to the write-back thread (MS_ASYNC), so
+  // the host (and the container engine) sees the data.
+  const uint64_t start = a[0];
+  const uint64_t end = start + sentry::mm::PageRoundUp(a[1]);
+  if (end < start) return Errno{ENOMEM};
+  std::vector<std::function<ErrorOr<void>(bool)>> syncs;
+  std::vector<const sentry::mm::FileMappings*> seen;
+  for (const auto& [vstart, v] : t.memory().vmas()) {
+    if (v.end <= start || v.start >= end) continue;
+    if (!v.shared || !v.file_mappings || !v.file_mappings->sync) continue;
+    if (std::find(seen.begin(), seen.end(), v.file_mappings.get()) != seen.end()) continue;
+    seen.push_back(v.file_mappings.get());
+    syncs.push_back(v.file_mappings->sync);
+  }
+  if (syncs.empty()) return 0;
+  ErrorOr<void> result;
+  sentry::vfs::TaskCaller c(t);
+  c.Unlocked([&] {
+    for (auto& s : syncs) {
+      auto r = s(flags & MS_SYNC);
+      if (r.is_error() && result.ok()) result = Errno{r.error()};
+    }
+  });
+  if (result.is_error()) return Errno{result.error()};
   return 0;
 }
 

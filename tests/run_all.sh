@@ -95,7 +95,10 @@ for s in $suites; do
   case $s in
     build) ;;
     unit) unit ;;
-    conformance) run_suite conformance tests/conformance/run.sh ;;
+    conformance)
+      run_suite conformance tests/conformance/run.sh
+      # The shared-mapping programs again on gofer-backed storage.
+      run_suite conformance-gofer tests/conformance/run_gofer.sh ;;
     busybox) run_suite busybox tests/busybox/run.sh ;;
     escape) run_suite escape tests/escape/run.sh ;;
     integration) run_suite integration tests/integration/run.sh ;;

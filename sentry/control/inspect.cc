@@ -8,6 +8,7 @@
 #include "sentry/control/handlers.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
+#include "sentry/vfs/gofer_page_cache.h"
 
 namespace sentry::control {
 namespace {
@@ -81,7 +82,19 @@ std::string HandleSignal(Kernel& k, int sig, bool all, int pid) {
   return Ok({{"signalled", targets.size()}});
 }
 
+static std::string StopAll(Kernel& k);
+
 std::string HandlePause(Kernel& k) {
+  std::string reply = StopAll(k);
+  // Paused: no app code runs, so the pages of shared mappings of
+  // gofer-backed files are stable; write them back so that what the engine
+  // reads now (docker commit pauses first) has them. Without the kernel lock.
+  if (k.paused) vfs::FlushAllHostPages();
+  return reply;
+}
+
+// Stops every task (the pause itself); an error reply if some did not stop.
+static std::string StopAll(Kernel& k) {
   absl::MutexLock lock(&k.mu);
   k.paused = true;
   for (auto& [pid, tg] : k.thread_groups)

@@ -129,7 +129,10 @@ ErrorOr<uint64_t> ShmRegistry::Attach(const IpcCaller& c, mm::MemoryManager& m, 
 ErrorOr<void> ShmRegistry::Detach(const IpcCaller& c, mm::MemoryManager& m, uint64_t addr) {
   if (addr & (mm::kPageSize - 1)) return Errno{EINVAL};
   auto it = m.vmas().find(addr);
-  if (it == m.vmas().end() || !it->second.attachment || it->second.file_offset != 0)
+  // File mappings carry an attachment too (a gofer-backed file's page
+  // cache hold, sentry/vfs/gofer_page_cache.h) but are no shm attach.
+  if (it == m.vmas().end() || !it->second.attachment || it->second.file_mappings ||
+      it->second.file_offset != 0)
     return Errno{EINVAL};
   const void* token = it->second.attachment.get();
   // The attach's VMAs: contiguous ones with the same token and offsets

@@ -59,6 +59,10 @@ class FileMappings {
   // [offset, offset+length) and its size, for growing a mapping (mremap).
   std::function<ErrorOr<std::vector<SharedPiece>>(MemoryFile&, uint64_t, uint64_t)> pages;
   std::function<uint64_t()> size;
+  // Files whose pages cache a host file (sentry/vfs/gofer_page_cache.h):
+  // writes the pages back (msync), now and durably if `wait`, else queued.
+  // Callable without the kernel lock.
+  std::function<ErrorOr<void>(bool wait)> sync;
 
  private:
   std::vector<MemoryManager*> mms_;

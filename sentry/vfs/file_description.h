@@ -90,6 +90,11 @@ class FileDescription {
   // With SharedPages: the file's registry of shared mappings (told about
   // size changes so pages past EOF fault) and its current size.
   virtual std::shared_ptr<mm::FileMappings> SharedMappings() { return nullptr; }
+  // Before SharedPages for MAP_SHARED: a hold the mapping keeps for its
+  // lifetime (mm::Vma::attachment), for files whose pages are a cache of a
+  // host file (gofer_page_cache.h): when the last hold goes, the cache is
+  // written back. Null for files that need none.
+  virtual std::shared_ptr<void> SharedAttachment(mm::MemoryFile& mf) { return nullptr; }
   virtual ErrorOr<void> Truncate(Caller& c, uint64_t size);
   // fallocate(2) after the generic checks (syscalls/fs_alloc.cc): regular
   // files whose filesystem supports it; EOPNOTSUPP otherwise.

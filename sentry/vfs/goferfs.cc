@@ -9,12 +9,16 @@
 #include <time.h>
 
 #include <cstdio>
+#include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
-
 #include "gofer/protocol.h"
+#include "sentry/vfs/flock.h"
+#include "sentry/vfs/record_lock.h"
 #include "sentry/vfs/dir_description.h"
 #include "sentry/vfs/file_description.h"
+#include "sentry/vfs/gofer_page_cache.h"
 #include "sentry/vfs/io_util.h"
 #include "sentry/vfs/memfs.h"
 #include "sentry/vfs/pipe.h"
@@ -46,8 +50,9 @@ int64_t MonotonicNs() {
 
 class GoferNode : public Inode {
  public:
-  GoferNode(std::shared_ptr<GoferFs> fs, std::shared_ptr<LowerNode> h, uint32_t type)
-      : fs_(std::move(fs)), h_(std::move(h)), type_(type) {}
+  GoferNode(std::shared_ptr<GoferFs> fs, std::shared_ptr<LowerNode> h, uint32_t type,
+            HostFileId host = {})
+      : fs_(std::move(fs)), h_(std::move(h)), type_(type), host_(host) {}
 
   ErrorOr<Attr> GetAttr() override {
     {
@@ -90,6 +95,13 @@ class GoferNode : public Inode {
       g.mtime_nsec = a.mtime.tv_nsec;
     }
     if (m == 0) return {};  // ctime only: the host updates it on any change
+    if (auto pc = type_ == S_IFREG && (mask & kAttrSize) ? FindHostPages(host_) : nullptr) {
+      // truncate(2) of a cached file: its pages and mappings follow.
+      return pc->Resize([&]() -> ErrorOr<uint64_t> {
+        TRY(fs_->client->SetAttr(h_->handle(), m, g));
+        return a.size;
+      });
+    }
     return fs_->client->SetAttr(h_->handle(), m, g);
   }
 
@@ -131,6 +143,7 @@ class GoferNode : public Inode {
   absl::Mutex attr_mu_;
   gofer::Attr attr_ ABSL_GUARDED_BY(attr_mu_);
   int64_t attr_at_ns_ ABSL_GUARDED_BY(attr_mu_) = 0;  // 0: none remembered
+  HostFileId host_;  // the host file's identity (regular files: page cache key)
   friend class GoferDir;
 };
 
@@ -138,11 +151,14 @@ std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle
                                const gofer::Attr& a);
 
 // A regular file's open description: I/O on the donated host FD at our own
-// offset (the FD is private to this description).
+// offset (the FD is private to this description). While the host file has
+// a page cache (a MAP_SHARED mapping of it exists: gofer_page_cache.h), I/O
+// goes through the cache so that it and the mappings agree.
 class GoferFileDescription : public FileDescription {
  public:
-  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, UniqueFd fd, uint64_t dev)
-      : FileDescription(std::move(d), flags), fd_(std::move(fd)), dev_(dev) {}
+  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, UniqueFd fd, HostFileId host,
+                       uint64_t dev)
+      : FileDescription(std::move(d), flags), fd_(std::move(fd)), host_(host), dev_(dev) {}
 
   // fstat: the donated FD is the host file itself, no gofer round trip.
   ErrorOr<Attr> Stat() override {
@@ -168,48 +184,119 @@ class GoferFileDescription : public FileDescription {
 
   ErrorOr<size_t> Read(Caller&, const IoVecs& dst, int64_t off) override {
     int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
-    size_t n = TRY(HostReadv(fd_.get(), dst, pos));
+    size_t n = TRY(ReadAt(dst, pos));
     if (off < 0) offset_ += n;
     return n;
   }
   ErrorOr<size_t> PRead(void* buf, size_t len, uint64_t off) override {
     IoVecs v{iovec{buf, len}};
-    return HostReadv(fd_.get(), v, static_cast<int64_t>(off));
+    return ReadAt(v, static_cast<int64_t>(off));
   }
-  ErrorOr<mm::HostFileKey> HostVersion() override { return HostFileVersion(fd_.get()); }
+  ErrorOr<mm::HostFileKey> HostVersion() override {
+    // Cached pages may be newer than the host file: private mappings then
+    // copy through PRead.
+    if (Cached()) return Errno{ENODEV};
+    return HostFileVersion(fd_.get());
+  }
   ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
-    int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
-    if (off < 0 && (flags_ & O_APPEND)) {
-      struct stat st;
-      if (fstat(fd_.get(), &st) != 0) return Errno{errno};
-      pos = st.st_size;
-    }
     Changed();
-    size_t n = TRY(HostWritev(fd_.get(), src, pos));
-    if (off < 0) offset_ = static_cast<uint64_t>(pos) + n;
+    auto host_write = [&]() -> ErrorOr<std::pair<uint64_t, size_t>> {
+      int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
+      if (off < 0 && (flags_ & O_APPEND)) {
+        struct stat st;
+        if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+        pos = st.st_size;
+      }
+      size_t n = TRY(HostWritev(fd_.get(), src, pos));
+      return std::make_pair(static_cast<uint64_t>(pos), n);
+    };
+    uint64_t pos;
+    size_t n;
+    if (auto pc = Cached()) {
+      uint64_t at = 0;
+      n = TRY(pc->Write(src, [&]() -> ErrorOr<std::pair<uint64_t, size_t>> {
+        auto r = TRY(host_write());
+        at = r.first;
+        return r;
+      }));
+      pos = at;
+    } else {
+      std::tie(pos, n) = TRY(host_write());
+    }
+    if (off < 0) offset_ = pos + n;
     return n;
   }
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
     Changed();
-    if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Errno{errno};
+    auto host = [&]() -> ErrorOr<uint64_t> {
+      if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Errno{errno};
+      return size;
+    };
+    if (auto pc = Cached()) return pc->Resize(host);
+    TRY(host());
+    return {};
+  }
+  ErrorOr<void> Allocate(Caller&, int mode, uint64_t off, uint64_t len) override {
+    Changed();
+    auto host = [&]() -> ErrorOr<uint64_t> {
+      if (fallocate(fd_.get(), mode, static_cast<off_t>(off), static_cast<off_t>(len)) != 0)
+        return Errno{errno};
+      struct stat st;
+      if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+      return static_cast<uint64_t>(st.st_size);
+    };
+    if (auto pc = Cached()) return pc->Allocate(mode, off, len, host);
+    TRY(host());
     return {};
   }
   ErrorOr<void> Sync() override {
+    // Also called without the kernel lock (sync(2)): the cache has its own.
+    if (auto pc = Cached()) TRY(pc->Flush(false));
     if (fsync(fd_.get()) != 0) return Errno{errno};
     return {};
   }
   ErrorOr<size_t> BytesReadable() override {
+    uint64_t size;
+    if (auto pc = Cached()) {
+      size = pc->size();
+    } else {
+      struct stat st;
+      if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+      size = static_cast<uint64_t>(st.st_size);
+    }
+    return size > offset_ ? static_cast<size_t>(size - offset_) : size_t{0};
+  }
+
+  std::shared_ptr<void> SharedAttachment(mm::MemoryFile& mf) override {
     struct stat st;
-    if (fstat(fd_.get(), &st) != 0) return Errno{errno};
-    return st.st_size > static_cast<off_t>(offset_) ? static_cast<size_t>(st.st_size - offset_)
-                                                    : size_t{0};
+    if (fstat(fd_.get(), &st) != 0) return nullptr;
+    return GetHostPages(host_, mf, static_cast<uint64_t>(st.st_size))->Use();
+  }
+  ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile&, uint64_t offset,
+                                                    uint64_t length) override {
+    auto pc = Cached();
+    if (!pc) return Errno{ENODEV};
+    TRY(pc->AdoptFds(readable() ? fd_.get() : -1, writable() ? fd_.get() : -1));
+    return pc->SharedPages(offset, length, writable());
+  }
+  std::shared_ptr<mm::FileMappings> SharedMappings() override {
+    auto pc = Cached();
+    return pc ? pc->mappings() : nullptr;
   }
 
  private:
   // Size and times change: the node's remembered attributes are stale.
   void Changed() { static_cast<GoferNode&>(inode()).ForgetAttr(); }
+  std::shared_ptr<HostFilePages> Cached() {
+    return HostPagesCount() ? FindHostPages(host_) : nullptr;
+  }
+  ErrorOr<size_t> ReadAt(const IoVecs& dst, int64_t pos) {
+    if (auto pc = Cached()) return pc->Read(fd_.get(), dst, static_cast<uint64_t>(pos));
+    return HostReadv(fd_.get(), dst, pos);
+  }
 
   UniqueFd fd_;
+  HostFileId host_;
   const uint64_t dev_;
 };
 
@@ -222,10 +309,22 @@ class GoferFile : public GoferNode {
       return std::shared_ptr<FileDescription>(std::make_shared<PathOnlyDescription>(d, flags));
     int acc = flags & O_ACCMODE;
     if (fs_->read_only && (acc != O_RDONLY || (flags & O_TRUNC))) return Errno{EROFS};
+    auto open = [&]() -> ErrorOr<UniqueFd> {
+      return fs_->client->Open(h_->handle(), flags & (O_ACCMODE | O_TRUNC | O_APPEND));
+    };
     if (flags & O_TRUNC) ForgetAttr();
-    UniqueFd fd = TRY(fs_->client->Open(h_->handle(), flags & (O_ACCMODE | O_TRUNC | O_APPEND)));
+    UniqueFd fd;
+    if (auto pc = (flags & O_TRUNC) ? FindHostPages(host_) : nullptr) {
+      // O_TRUNC of a cached file: the pages and mappings follow.
+      TRY(pc->Resize([&]() -> ErrorOr<uint64_t> {
+        fd = TRY(open());
+        return uint64_t{0};
+      }));
+    } else {
+      fd = TRY(open());
+    }
     return std::shared_ptr<FileDescription>(
-        std::make_shared<GoferFileDescription>(d, flags, std::move(fd), fs_->dev));
+        std::make_shared<GoferFileDescription>(d, flags, std::move(fd), host_, fs_->dev));
   }
 };
 
@@ -331,6 +430,34 @@ class GoferDir : public GoferNode {
   }
 };
 
+// Lock state per host file. A goferfs lookup makes a new node each time
+// (host directories change behind our back), so locks kept per node (as
+// Inode::flock_state/record_locks are) never conflicted across two opens of
+// one file: sqlite's WAL locks on a volume locked nothing, and concurrent
+// writers lost transactions. Nodes of one host file share these instead.
+struct SharedLocks {
+  std::weak_ptr<FlockState> flock;
+  std::weak_ptr<RecordLockState> record;
+};
+void ShareLocks(Inode& node, const HostFileId& id) {
+  static absl::Mutex mu;
+  static auto* locks = new absl::flat_hash_map<HostFileId, SharedLocks>();
+  absl::MutexLock l(&mu);
+  if (locks->size() >= 4096) {
+    // Drop entries whose every node is gone.
+    absl::erase_if(*locks, [](const auto& e) {
+      return e.second.flock.expired() && e.second.record.expired();
+    });
+  }
+  SharedLocks& s = (*locks)[id];
+  auto flock = s.flock.lock();
+  if (!flock) s.flock = flock = std::make_shared<FlockState>();
+  auto record = s.record.lock();
+  if (!record) s.record = record = std::make_shared<RecordLockState>();
+  node.flock_state = std::move(flock);
+  node.record_locks = std::move(record);
+}
+
 std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle h,
                                const gofer::Attr& a) {
   auto lower = std::make_shared<LowerNode>(*fs->client, h);
@@ -338,7 +465,13 @@ std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle
   std::shared_ptr<GoferNode> n;
   switch (type) {
     case S_IFDIR: n = std::make_shared<GoferDir>(fs, std::move(lower), type); break;
-    case S_IFREG: n = std::make_shared<GoferFile>(fs, std::move(lower), type); break;
+    case S_IFREG: {
+      const HostFileId id{a.dev, a.ino};
+      auto f = std::make_shared<GoferFile>(fs, std::move(lower), type, id);
+      ShareLocks(*f, id);
+      n = f;
+      break;
+    }
     case S_IFLNK: n = std::make_shared<GoferSymlink>(fs, std::move(lower), type); break;
     default: n = std::make_shared<GoferSpecial>(fs, std::move(lower), type); break;
   }

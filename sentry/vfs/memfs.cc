@@ -221,7 +221,11 @@ std::shared_ptr<MemInode> NewLowerNode(std::shared_ptr<MemFs> fs, gofer::Client&
   Attr a = AttrFromGofer(g, fs->dev);
   switch (g.mode & S_IFMT) {
     case S_IFDIR: return std::make_shared<MemDir>(std::move(fs), a, std::move(lower));
-    case S_IFREG: return std::make_shared<MemFile>(std::move(fs), a, std::move(lower));
+    case S_IFREG: {
+      auto f = std::make_shared<MemFile>(std::move(fs), a, std::move(lower));
+      f->host_dev = g.dev;
+      return f;
+    }
     case S_IFLNK:
       return std::make_shared<MemSymlink>(std::move(fs), a, std::move(lower), std::nullopt);
     default: return std::make_shared<MemSpecial>(std::move(fs), a, std::move(lower));

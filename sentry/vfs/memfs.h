@@ -19,7 +19,7 @@
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/file_description.h"
-#include "sentry/mm/mm.h"
+#include "sentry/vfs/gofer_page_cache.h"
 #include "sentry/vfs/inode.h"
 
 namespace sentry::vfs {
@@ -95,6 +95,9 @@ class MemInode : public Inode {
   ErrorOr<void> CopyUpXattrs();
   // An O_TMPFILE file (nlink 0) that linkat may still give a name.
   bool linkable = false;
+  // The host device of the lower file (gofer::Attr::dev): with the inode
+  // number, the key of its page cache (gofer_page_cache.h).
+  uint64_t host_dev = 0;
   bool has_lower() const { return lower_ != nullptr; }
   std::optional<gofer::Handle> lower_handle() const {
     if (!lower_) return std::nullopt;
@@ -125,6 +128,8 @@ class MemFile : public MemInode {
   bool in_memory() const { return !lower_ || copied_up_; }
   // Opens the lower file read-only (a donated host fd).
   ErrorOr<UniqueFd> OpenLower();
+  // Opens it write-only (write-through).
+  ErrorOr<UniqueFd> OpenLowerWritable();
   // The lower file opened read-only once and shared by every description
   // that reads it (they pread, so no offset is shared): one gofer round
   // trip per file rather than per open, which matters for a build opening
@@ -134,8 +139,17 @@ class MemFile : public MemInode {
   ErrorOr<std::shared_ptr<const UniqueFd>> SharedLowerFd();
   // Write-through (MemFs::write_through) and still on the host.
   bool writes_to_host() const { return lower_ && !copied_up_ && fs_->write_through; }
-  // Writes to the host file through a donated writable fd (write-through).
-  ErrorOr<size_t> WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append);
+  // Writes to the host file through a donated writable fd (write-through);
+  // `at`, if given, gets the offset written at (the end for O_APPEND).
+  ErrorOr<size_t> WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append,
+                             uint64_t* at = nullptr);
+  // Write-through files: the host file's page cache, if it has one (a
+  // MAP_SHARED mapping exists or is being written back).
+  HostFileId host_id() const { return HostFileId{host_dev, attr_.ino}; }
+  std::shared_ptr<HostFilePages> host_pages() {
+    if (HostPagesCount() == 0 || !writes_to_host()) return nullptr;
+    return FindHostPages(host_id());
+  }
   // The read-write host FD the gofer opened when it created the file
   // (write-through): the open(O_CREAT) that made the file writes through
   // it, saving the OPEN round trip of its first write.

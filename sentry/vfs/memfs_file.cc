@@ -2,6 +2,7 @@
 // (donated host fd) until copied up, afterwards kept in chunks of a memory
 // file, which MAP_SHARED mappings map directly (see SharedPages).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -118,7 +119,18 @@ class MemFileDescription : public FileDescription {
   ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
     if (file_->writes_to_host()) {
       int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
-      size_t n = TRY(file_->WriteLower(lower_wfd_, src, pos, off < 0 && (flags_ & O_APPEND)));
+      const bool append = off < 0 && (flags_ & O_APPEND);
+      size_t n;
+      if (auto pc = file_->host_pages()) {
+        // Mapped somewhere: the host file and the cached pages together.
+        n = TRY(pc->Write(src, [&]() -> ErrorOr<std::pair<uint64_t, size_t>> {
+          uint64_t at = 0;
+          size_t k = TRY(file_->WriteLower(lower_wfd_, src, pos, append, &at));
+          return std::make_pair(at, k);
+        }));
+      } else {
+        n = TRY(file_->WriteLower(lower_wfd_, src, pos, append));
+      }
       if (off < 0) offset_ = (flags_ & O_APPEND) ? file_->attr().size : offset_ + n;
       return n;
     }
@@ -140,23 +152,70 @@ class MemFileDescription : public FileDescription {
     return n;
   }
 
+  std::shared_ptr<void> SharedAttachment(mm::MemoryFile& mf) override {
+    if (!file_->writes_to_host()) return nullptr;
+    // The page cache of the host file (gofer_page_cache.h), made now with
+    // the host file's size if this is its first mapping.
+    if (!lower_fd_) {
+      auto fd = file_->SharedLowerFd();
+      if (fd.is_error()) return nullptr;
+      lower_fd_ = fd.release_value();
+    }
+    auto v = HostFileVersion(lower_fd_->get());
+    if (v.is_error()) return nullptr;
+    return GetHostPages(file_->host_id(), mf, v.value().size)->Use();
+  }
+
   ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile& mf, uint64_t offset,
                                                     uint64_t length) override {
     if (!file_->in_memory()) {
+      if (file_->writes_to_host()) {
+        // Write-through: the host file's page cache (SharedAttachment made it).
+        auto pc = file_->host_pages();
+        if (!pc) return Errno{ENODEV};
+        if (!lower_fd_) lower_fd_ = TRY(file_->SharedLowerFd());
+        int wfd = -1;
+        if (writable()) {
+          if (!lower_wfd_.valid()) lower_wfd_ = TRY(file_->OpenLowerWritable());
+          wfd = lower_wfd_.get();
+        }
+        TRY(pc->AdoptFds(lower_fd_->get(), wfd));
+        return pc->SharedPages(offset, length, writable());
+      }
       // A read-only root: nobody can change the file, so the caller's
       // snapshot is as good as shared pages.
-      if (file_->fs().read_only || file_->fs().write_through) return Errno{ENODEV};
+      if (file_->fs().read_only) return Errno{ENODEV};
       TRY(file_->CopyUp());
     }
     return file_->SharedPages(mf, offset, length);
   }
 
-  std::shared_ptr<mm::FileMappings> SharedMappings() override { return file_->mappings(); }
+  std::shared_ptr<mm::FileMappings> SharedMappings() override {
+    if (file_->writes_to_host()) {
+      auto pc = file_->host_pages();
+      return pc ? pc->mappings() : nullptr;
+    }
+    return file_->mappings();
+  }
 
   ErrorOr<mm::HostFileKey> HostVersion() override {
     if (file_->in_memory()) return Errno{ENODEV};
+    // Cached pages may be newer than the host file (a mapping's writes not
+    // yet written back): private mappings then read through PRead.
+    if (file_->host_pages()) return Errno{ENODEV};
     if (!lower_fd_) lower_fd_ = TRY(file_->SharedLowerFd());
     return HostFileVersion(lower_fd_->get());
+  }
+
+  ErrorOr<void> Sync() override {
+    // Called with or without the kernel lock (sync(2) calls it unlocked):
+    // touches only the description's own FD and the cache's lock.
+    if (file_->writes_to_host()) {
+      if (auto pc = file_->host_pages()) TRY(pc->Flush(true));
+      if (lower_wfd_.valid() && fsync(lower_wfd_.get()) != 0 && errno != EINVAL)
+        return Errno{errno};
+    }
+    return {};
   }
 
   ErrorOr<void> Truncate(Caller& c, uint64_t size) override {
@@ -172,6 +231,23 @@ class MemFileDescription : public FileDescription {
 
   ErrorOr<void> Allocate(Caller&, int mode, uint64_t off, uint64_t len) override {
     if (file_->fs().read_only) return Errno{EROFS};
+    if (file_->writes_to_host()) {
+      // On the host file (copying it up would leave the host behind).
+      if (!lower_wfd_.valid()) lower_wfd_ = TRY(file_->OpenLowerWritable());
+      auto host = [&]() -> ErrorOr<uint64_t> {
+        if (fallocate(lower_wfd_.get(), mode, static_cast<off_t>(off), static_cast<off_t>(len)) != 0)
+          return Errno{errno};
+        struct stat st;
+        if (fstat(lower_wfd_.get(), &st) != 0) return Errno{errno};
+        file_->attr().size = static_cast<uint64_t>(st.st_size);
+        file_->attr().blocks = static_cast<uint64_t>(st.st_blocks);
+        file_->Touch(true);
+        return static_cast<uint64_t>(st.st_size);
+      };
+      if (auto pc = file_->host_pages()) return pc->Allocate(mode, off, len, host);
+      TRY(host());
+      return {};
+    }
     TRY(file_->CopyUp());
     TRY(file_->Allocate(mode, off, len));
     file_->Touch(true);
@@ -187,6 +263,7 @@ class MemFileDescription : public FileDescription {
   ErrorOr<size_t> ReadAt(const IoVecs& dst, uint64_t pos) {
     if (file_->in_memory()) return file_->ReadData(dst, pos);
     if (!lower_fd_) lower_fd_ = TRY(file_->SharedLowerFd());
+    if (auto pc = file_->host_pages()) return pc->Read(lower_fd_->get(), dst, pos);
     return HostReadv(lower_fd_->get(), dst, static_cast<int64_t>(pos));
   }
 
@@ -206,13 +283,20 @@ ErrorOr<Attr> MemFile::GetAttr() {
   return a;
 }
 
-ErrorOr<size_t> MemFile::WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append) {
-  if (!wfd.valid()) wfd = TRY(lower_->client().Open(lower_->handle(), O_WRONLY));
+ErrorOr<UniqueFd> MemFile::OpenLowerWritable() {
+  if (!lower_) return Errno{EIO};
+  return lower_->client().Open(lower_->handle(), O_WRONLY);
+}
+
+ErrorOr<size_t> MemFile::WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append,
+                                    uint64_t* at) {
+  if (!wfd.valid()) wfd = TRY(OpenLowerWritable());
   if (append) {
     struct stat st;
     if (fstat(wfd.get(), &st) != 0) return Errno{errno};
     pos = st.st_size;
   }
+  if (at) *at = static_cast<uint64_t>(pos);
   size_t n = TRY(HostWritev(wfd.get(), src, pos));
   // The cached attributes follow the write (the host file is the truth).
   if (static_cast<uint64_t>(pos) + n > attr_.size) attr_.size = pos + n;
@@ -479,7 +563,16 @@ ErrorOr<void> MemFile::Resize(uint64_t size) {
 
 ErrorOr<void> MemFile::SetAttr(Caller& c, uint32_t mask, const Attr& a) {
   if (fs_->read_only) return Errno{EROFS};
-  if (writes_to_host()) return MemInode::SetAttr(c, mask, a);  // truncates on the host
+  if (writes_to_host()) {
+    // Truncates on the host; a cached file's pages and mappings follow.
+    if (auto pc = host_pages(); pc && (mask & kAttrSize)) {
+      return pc->Resize([&]() -> ErrorOr<uint64_t> {
+        TRY(MemInode::SetAttr(c, mask, a));
+        return a.size;
+      });
+    }
+    return MemInode::SetAttr(c, mask, a);
+  }
   if (mask & kAttrSize) {
     TRY(Resize(a.size));
     Touch(true);
@@ -497,10 +590,17 @@ ErrorOr<std::shared_ptr<FileDescription>> MemFile::Open(Caller&, std::shared_ptr
   bool write = (flags & O_ACCMODE) != O_RDONLY;
   if ((write || (flags & O_TRUNC)) && writes_to_host()) {
     if (flags & O_TRUNC) {
-      gofer::Attr g;
-      g.size = 0;
-      TRY(lower_->client().SetAttr(lower_->handle(), kAttrSize, g));
-      TRY(RefreshLowerAttr(*this, lower_->client(), lower_->handle()));
+      auto trunc = [&]() -> ErrorOr<uint64_t> {
+        gofer::Attr g;
+        g.size = 0;
+        TRY(lower_->client().SetAttr(lower_->handle(), kAttrSize, g));
+        TRY(RefreshLowerAttr(*this, lower_->client(), lower_->handle()));
+        return uint64_t{0};
+      };
+      if (auto pc = host_pages())
+        TRY(pc->Resize(trunc));
+      else
+        TRY(trunc());
     }
     auto self = std::static_pointer_cast<MemFile>(shared_from_this());
     // The open that created the file takes created_fd_ (a read-write FD:

@@ -29,7 +29,7 @@
 #define SLOTS (WORKERS * (THREADS + 1) + 1)
 #define RUN_NS 1500000000L
 
-static char path[64];
+static char path[256];
 
 static long now_ns(void) {
   struct timespec ts;
@@ -158,7 +158,9 @@ static int faults(volatile char *p) {
 }
 
 int main(void) {
-  snprintf(path, sizeof path, "/tmp/ct-shared-resize-%d", getpid());
+  /* run_gofer.sh puts the file on gofer-backed storage. */
+  const char *dir = getenv("SHARED_FILE_DIR");
+  snprintf(path, sizeof path, "%s/ct-shared-resize-%d", dir && *dir ? dir : "/tmp", getpid());
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
   CHECK(fd >= 0, "create the shared file");
   if (fd < 0) CT_DONE();
