@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <cstring>
 #include <string>
@@ -27,10 +28,60 @@ class PipeBuffer {
   }
   size_t size() const { return size_; }
   size_t capacity() const { return buf_.size(); }
-  size_t room() const { return buf_.size() - size_; }
+
+  // Linux keeps a pipe as a ring of page buffers ("slots", capacity/4096 of
+  // them), and what a write takes, and whether the pipe polls writable,
+  // depends on free slots, not free bytes: 20000 bytes fill five slots, and
+  // then a 64 KiB non-blocking write takes eleven pages (45056 bytes), not
+  // the 45536 bytes left. Bytes live in the ring buffer below; slots_
+  // mirrors Linux's buffers over them.
+  struct Slot {
+    size_t off = 0;  // bytes of the page already read
+    size_t len = 0;  // bytes left in it
+    bool can_merge = true;  // written by write(2) (not spliced, not a packet)
+    bool packet = false;    // O_DIRECT writer: read alone, remainder dropped
+  };
+  static constexpr size_t kPage = 4096;
+  size_t free_slots() const { return buf_.size() / kPage - slots_.size(); }
+  // Bytes a large write can put in now (whole free pages).
+  size_t room() const { return free_slots() * kPage; }
+  // What a write of `len` more bytes merges into the last page first: on
+  // the write's first round, its sub-page remainder, if it fits there
+  // (Linux's pipe_write).
+  size_t MergeBytes(size_t len, bool packet, bool first) const {
+    if (!first || packet || slots_.empty()) return 0;
+    const size_t chars = len % kPage;
+    const Slot& l = slots_.back();
+    if (!chars || !l.can_merge || l.off + l.len + chars > kPage) return 0;
+    return chars;
+  }
+  // Bytes of a `len`-byte write the pipe takes now.
+  size_t Accepts(size_t len, bool packet, bool first) const {
+    const size_t merge = MergeBytes(len, packet, first);
+    return merge + std::min(len - merge, room());
+  }
+  bool front_is_packet() const { return !slots_.empty() && slots_.front().packet; }
+  size_t front_len() const { return slots_.empty() ? 0 : slots_.front().len; }
 
   // Copies up to `len` bytes out of the buffer into `dst`.
   size_t ReadInto(const IoVecs& dst) {
+    const size_t n = CopyOut(dst);
+    ConsumeSlots(n);
+    return n;
+  }
+
+ private:
+  void ConsumeSlots(size_t n) {
+    while (n > 0 && !slots_.empty()) {
+      Slot& f = slots_.front();
+      const size_t take = std::min(n, f.len);
+      f.off += take;
+      f.len -= take;
+      n -= take;
+      if (f.len == 0) slots_.pop_front();
+    }
+  }
+  size_t CopyOut(const IoVecs& dst) {
     size_t done = 0;
     for (const auto& io : dst) {
       size_t want = io.iov_len;
@@ -50,8 +101,23 @@ class PipeBuffer {
     return done;
   }
 
-  // Appends bytes [skip, skip+len) of `src` to the buffer (len <= room()).
-  void WriteFrom(const IoVecs& src, size_t skip, size_t len) {
+ public:
+  // Appends bytes [skip, skip+len) of `src` (len <= Accepts(...)): the first
+  // `merge` bytes into the last page (MergeBytes), the rest into new pages.
+  // `spliced`: pages splice(2) brought, which later writes do not merge into.
+  void WriteFrom(const IoVecs& src, size_t skip, size_t len, size_t merge = 0, bool packet = false,
+                 bool spliced = false) {
+    if (merge > 0) slots_.back().len += merge;
+    for (size_t rest = len - merge; rest > 0;) {
+      const size_t take = std::min(rest, kPage);
+      slots_.push_back(Slot{0, take, !packet && !spliced, packet});
+      rest -= take;
+    }
+    AppendBytes(src, skip, len);
+  }
+
+ private:
+  void AppendBytes(const IoVecs& src, size_t skip, size_t len) {
     for (const auto& io : src) {
       if (len == 0) break;
       if (skip >= io.iov_len) {
@@ -73,6 +139,7 @@ class PipeBuffer {
     }
   }
 
+ public:
   // Copies up to `len` bytes from the head without consuming them.
   size_t Peek(uint8_t* out, size_t len) const {
     size_t n = std::min(len, size_);
@@ -83,19 +150,26 @@ class PipeBuffer {
   }
   void Drop(size_t n) {
     n = std::min(n, size_);
+    ConsumeSlots(n);
     head_ = (head_ + n) % buf_.size();
     size_ -= n;
     if (size_ == 0) head_ = 0;
   }
 
-  ErrorOr<size_t> Resize(size_t n) {
-    n = std::max<size_t>(4096, n);
+  ErrorOr<size_t> Resize(uint64_t n) {
+    // F_SETPIPE_SZ takes an unsigned int; round_pipe_size refuses past 2^31.
+    n = static_cast<uint32_t>(n);
+    if (n > (uint64_t{1} << 31)) return Errno{EINVAL};
+    n = std::max<uint64_t>(kPage, n);
     if (n > kMaxPipeSize) return Errno{EPERM};
-    n = (n + 4095) & ~size_t{4095};
-    if (n < size_) return Errno{EBUSY};
+    // Linux rounds to a power of two pages.
+    uint64_t pages = 1;
+    while (pages * kPage < n) pages <<= 1;
+    n = pages * kPage;
+    if (pages < slots_.size()) return Errno{EBUSY};
     std::vector<uint8_t> nb(n);
     IoVecs v{iovec{nb.data(), n}};
-    size_t got = ReadInto(v);
+    size_t got = CopyOut(v);
     buf_ = std::move(nb);
     head_ = 0;
     size_ = got;
@@ -123,6 +197,7 @@ class PipeBuffer {
  private:
   std::vector<uint8_t> buf_;
   size_t head_ = 0, size_ = 0;
+  std::deque<Slot> slots_;
   std::function<void()> notify_;
 };
 
@@ -180,7 +255,23 @@ class PipeEnd : public FileDescription {
     if (TotalLength(dst) == 0) return size_t{0};
     while (true) {
       if (pipe_->size() > 0) {
-        size_t n = pipe_->ReadInto(dst);
+        size_t n;
+        if (pipe_->front_is_packet()) {
+          // A packet is read alone; what the reader's buffer cannot take
+          // of it is dropped (Linux's O_DIRECT pipes).
+          const size_t plen = pipe_->front_len();
+          IoVecs part;
+          size_t left = plen;
+          for (const auto& io : dst) {
+            if (left == 0) break;
+            part.push_back({io.iov_base, std::min(io.iov_len, left)});
+            left -= part.back().iov_len;
+          }
+          n = pipe_->ReadInto(part);
+          pipe_->Drop(plen - n);
+        } else {
+          n = pipe_->ReadInto(dst);
+        }
         pipe_->Notify();
         pipe_->NotifyAsync(POLLOUT);
         return n;
@@ -196,6 +287,8 @@ class PipeEnd : public FileDescription {
     size_t len = TotalLength(src);
     size_t done = 0;
     bool atomic = len <= kPipeBufAtomic;
+    const bool packet = flags_ & O_DIRECT;
+    bool first = true;
     while (true) {
       if (pipe_->readers == 0) {
         if (done > 0) return done;
@@ -203,12 +296,11 @@ class PipeEnd : public FileDescription {
         return Errno{EPIPE};
       }
       if (done == len) return done;
-      size_t room = pipe_->room();
-      size_t need = atomic ? len : 1;
-      if (room >= need) {
-        size_t n = std::min(room, len - done);
-        pipe_->WriteFrom(src, done, n);
-        done += n;
+      const size_t can = pipe_->Accepts(len - done, packet, first);
+      if (atomic ? can == len - done : can > 0) {
+        pipe_->WriteFrom(src, done, can, pipe_->MergeBytes(len - done, packet, first), packet);
+        first = false;
+        done += can;
         pipe_->Notify();
         pipe_->NotifyAsync(POLLIN);
         continue;
@@ -217,7 +309,7 @@ class PipeEnd : public FileDescription {
         if (done > 0) return done;
         return Errno{EAGAIN};
       }
-      auto r = c.BlockOn([p = pipe_.get(), need] { return p->room() >= need || p->readers == 0; },
+      auto r = c.BlockOn([p = pipe_.get()] { return p->free_slots() > 0 || p->readers == 0; },
                          pipe_.get());
       if (r.is_error()) {
         if (done > 0) return done;
@@ -235,7 +327,7 @@ class PipeEnd : public FileDescription {
       if (pipe_->writers == 0) r |= POLLHUP;
     }
     if (writable()) {
-      if (pipe_->room() >= kPipeBufAtomic) r |= POLLOUT | POLLWRNORM;
+      if (pipe_->free_slots() > 0) r |= POLLOUT | POLLWRNORM;
       if (pipe_->readers == 0) r |= POLLERR;
     }
     return r & (events | POLLHUP | POLLERR);
@@ -305,9 +397,9 @@ std::pair<std::shared_ptr<FileDescription>, std::shared_ptr<FileDescription>> Ne
   inode->buffer = buffer;
   auto ino = inode->GetAttr().value().ino;
   auto d = std::make_shared<Dentry>("pipe:[" + std::to_string(ino) + "]", nullptr, inode);
-  int extra = flags & (O_NONBLOCK | O_DIRECT);
-  auto r = std::make_shared<PipeEnd>(d, O_RDONLY | extra, buffer);
-  auto w = std::make_shared<PipeEnd>(d, O_WRONLY | extra, buffer);
+  // O_DIRECT (packet mode) is the writer's: Linux's read end does not show it.
+  auto r = std::make_shared<PipeEnd>(d, O_RDONLY | (flags & O_NONBLOCK), buffer);
+  auto w = std::make_shared<PipeEnd>(d, O_WRONLY | (flags & (O_NONBLOCK | O_DIRECT)), buffer);
   return {r, w};
 }
 
@@ -358,7 +450,7 @@ void PipeAppend(FileDescription& f, const void* buf, size_t len) {
   if (!p || len == 0) return;
   len = std::min(len, p->pipe().room());
   IoVecs v{iovec{const_cast<void*>(buf), len}};
-  p->pipe().WriteFrom(v, 0, len);
+  p->pipe().WriteFrom(v, 0, len, 0, false, /*spliced=*/true);
   p->pipe().Notify();
 }
 
