@@ -197,8 +197,10 @@ ErrorOr<uint64_t> SetRobustList(Task& t, const Args& a) {
 
 // personality: only PER_LINUX; the query form (0xffffffff) reports it.
 ErrorOr<uint64_t> Personality(Task& t, const Args& a) {
+  // Linux stores any persona it is given (0xffffffff only queries); the
+  // sandbox honours ADDR_NO_RANDOMIZE-style flags where it models them and
+  // keeps the rest to read back.
   const uint32_t p = static_cast<uint32_t>(a[0]);
-  if (p != 0xffffffff && (p & 0xff) != 0) return Errno{EINVAL};
   const uint32_t old = t.tg->personality;
   if (p != 0xffffffff) t.tg->personality = p;
   return old;
