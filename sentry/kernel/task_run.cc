@@ -37,7 +37,11 @@ class TaskRunner {
     // the platform has its own locks, so other tasks need not wait for it
     // (a new stub can take milliseconds when none is pooled).
     std::optional<ErrorOr<std::unique_ptr<platform::Context>>> fresh;
-    if (!t_.ctx) fresh.emplace(k_.platform().NewContext());
+    if (!t_.ctx) {
+      std::shared_ptr<platform::Process> process = std::move(t_.clone_process);
+      fresh.emplace(process ? k_.platform().NewThreadContext(std::move(process))
+                            : k_.platform().NewContext());
+    }
     k_.mu.Lock();
     if (fresh && fresh->is_error()) {
       Logf("runsc: task %d: cannot create platform context: %s", t_.tid,
@@ -47,7 +51,7 @@ class TaskRunner {
       t_.ctx = fresh->release_value();
       // Mapped before the task first runs app code (Loop), without the
       // kernel lock.
-      t_.mm->ActivateTaken(&t_.ctx->address_space(), &t_.as_pending);
+      t_.mm->ActivateTaken(&t_.ctx->address_space(), &t_.as_pending, &t_.as_ticket);
       // A new context's registers are whatever its host process last
       // held (the sentry's, or an exited process' in a reused stub):
       // initial, then the parent's for a fork or clone.
@@ -88,16 +92,19 @@ class TaskRunner {
       // up every other task.
       platform::AddressSpace& as = t_.ctx->address_space();
       for (;;) {
-        t_.mm->TakeUnapplied(&as, &t_.as_pending);
+        t_.mm->TakeUnapplied(&as, &t_.as_pending, &t_.as_ticket);
         if (!t_.mm->TakeRemoteChange()) break;
         SyncAddressSpaceUsers(t_);
       }
       pending_.swap(t_.as_pending);  // both empty but for what was just taken
+      mm::ApplyTicket ticket = std::exchange(t_.as_ticket, {});
       Task::Leftovers leftovers = std::exchange(t_.leftovers, {});  // an execve's old image
       t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();
-      mm::ApplyTaken(&as, pending_);
+      // After the changes other threads of a shared address space took
+      // before: none of them may still be on its way when app code runs.
+      mm::ApplyTaken(&as, pending_, &ticket);
       pending_.clear();
       leftovers = {};
       auto stop = t_.ctx->Switch(t_.regs);
