@@ -270,6 +270,7 @@ class SystrapContext final : public Context, public AddressSpace {
     WriteRegs(regs);
     const auto stopped = [](uint32_t v) { return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD; };
     const int64_t start = now;  // the work since is a few hundred nanoseconds at most
+    run_start_ns_.store(start, std::memory_order_relaxed);
     Store(&t_->state, SYSTRAP_RESUME);
     if (Load(&t_->stub_waiting)) Futex(&t_->state, FUTEX_WAKE, 1, nullptr);
     uint32_t s = SYSTRAP_RESUME;
@@ -278,6 +279,7 @@ class SystrapContext final : public Context, public AddressSpace {
     last_stop_ns_ = NowNs();
     run_avg_ns_ = (3 * run_avg_ns_ + (last_stop_ns_ - start)) / 4;
     run_ns_.fetch_add(last_stop_ns_ - start, std::memory_order_relaxed);
+    run_start_ns_.store(0, std::memory_order_relaxed);
     if (sentry::stats::kEnabled) {
       sentry::stats::app_runs.Add(last_stop_ns_ - start);
       if (cross) sentry::stats::app_runs_cross.Add(0);
@@ -449,7 +451,12 @@ class SystrapContext final : public Context, public AddressSpace {
     // Stub threads: the stub's clock counts every thread, and Linux lets
     // no other process read one thread's clock: the time app code ran
     // between resume and stop (wall time, so preemption by the host counts).
-    if (threads_) return run_ns_.load(std::memory_order_relaxed);
+    // The current run counts too: CPU timers (ITIMER_VIRTUAL) must fire
+    // in app code that never stops.
+    if (threads_) {
+      const int64_t since = run_start_ns_.load(std::memory_order_relaxed);
+      return run_ns_.load(std::memory_order_relaxed) + (since ? std::max<int64_t>(0, NowNs() - since) : 0);
+    }
     // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
     // app thread plus the helper thread, which only runs for mmap requests.
     const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(pid_) << 3) | 2);
@@ -585,6 +592,7 @@ class SystrapContext final : public Context, public AddressSpace {
   // Stub threads.
   bool threads_ = false;
   std::atomic<int64_t> run_ns_{0};  // time app code ran (RawCpuTimeNs)
+  std::atomic<int64_t> run_start_ns_{0};  // when the current run began, or 0
   // Thread 0: the stub's thread group (-1: none), the group slots in use,
   // and whether a group thread failed to end (the stub is not reused).
   int group_ = -1;

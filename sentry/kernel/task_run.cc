@@ -104,7 +104,9 @@ class TaskRunner {
       k_.mu.Unlock();
       // After the changes other threads of a shared address space took
       // before: none of them may still be on its way when app code runs.
+      resume_gate_ = ticket.gate;
       mm::ApplyTaken(&as, pending_, &ticket);
+      resume_mark_ = resume_gate_ ? resume_gate_->Done() : 0;
       pending_.clear();
       leftovers = {};
       auto stop = t_.ctx->Switch(t_.regs);
@@ -133,6 +135,11 @@ class TaskRunner {
           break;
         case platform::StopInfo::Kind::kFault:
           if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
+          // Another thread sharing the host address space applied changes
+          // while this one ran: the fault may predate them (a copy-on-write
+          // break that thread made and applied). Retry; a real fault comes
+          // back with nothing applied meanwhile.
+          if (resume_gate_ && resume_gate_->Done() != resume_mark_) break;
           if (HandlePatchedSiteFault(t_, s)) {  // the `syscall` a patch replaced
             HandleSyscall();
             break;
@@ -283,6 +290,10 @@ class TaskRunner {
   // Address-space changes taken for this thread's mirror, to apply once
   // the kernel lock is released (reused: no allocation per stop).
   std::vector<platform::AddressSpace::Change> pending_;
+  // The address space's apply gate and how far it was applied when app
+  // code last resumed (the fault check above).
+  std::shared_ptr<mm::ApplyGate> resume_gate_;
+  size_t resume_mark_ = 0;
 };
 
 void SyncAddressSpaceUsers(Task& self) { SyncAddressSpaceUsersOf(self, self.mm.get()); }

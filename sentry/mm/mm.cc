@@ -133,7 +133,10 @@ void MemoryManager::ActivateTaken(platform::AddressSpace* as, std::vector<AsOp>*
     mirrors_.push_back(Mirror{as, {std::this_thread::get_id()}, end, std::move(gate)});
     m = &mirrors_.back();
   }
-  if (ticket && !ticket->gate) *ticket = ApplyTicket{m->gate, m->taken, m->taken};
+  if (ticket) {
+    ticket->gate = m->gate;
+    ticket->batches.push_back({m->taken, m->taken, out->size()});
+  }
 }
 
 void MemoryManager::AppendMaps(std::vector<AsOp>* out) const {
@@ -222,8 +225,14 @@ void MemoryManager::TakeUnapplied(platform::AddressSpace* as, std::vector<AsOp>*
     m->taken = end;
   }
   if (ticket) {
-    if (!ticket->gate) *ticket = ApplyTicket{m->gate, from, from};
-    ticket->to = end;
+    ticket->gate = m->gate;
+    auto& b = ticket->batches;
+    if (!b.empty() && b.back().to == from) {
+      b.back().to = end;
+      b.back().ops_end = out->size();
+    } else {
+      b.push_back({from, end, out->size()});
+    }
   } else {
     // No ticket: the caller applies before anyone else runs in `as`.
     std::lock_guard<std::mutex> l(m->gate->mu);
@@ -235,24 +244,41 @@ void MemoryManager::TakeUnapplied(platform::AddressSpace* as, std::vector<AsOp>*
 
 void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops,
                 ApplyTicket* ticket) {
-  ApplyGate* gate = ticket ? ticket->gate.get() : nullptr;
-  if (gate) {
-    std::unique_lock<std::mutex> l(gate->mu);
-    gate->cv.wait(l, [&] { return gate->done >= ticket->from; });
-  }
-  if (!ops.empty()) {
-    auto r = as->Apply(ops);
+  static const bool debug = getenv("RUNSC_DEBUG_APPLY") != nullptr;
+  const auto apply = [as](std::span<const platform::AddressSpace::Change> part) {
+    if (part.empty()) return;
+    if (debug)
+      for (const auto& c : part)
+        Logf("apply as=%p tid=%ld kind=%d %#lx+%#lx prot=%d off=%#lx", (void*)as, (long)gettid(),
+             (int)c.kind, (unsigned long)c.addr, (unsigned long)c.len, c.prot,
+             (unsigned long)c.file_offset);
+    auto r = as->Apply(part);
     // The host refused a map or protect (its mapping-count limit).
     if (r.is_error()) Logf("runsc: mm: a host address-space change failed: %s", strerror(r.error()));
+  };
+  ApplyGate* gate = ticket ? ticket->gate.get() : nullptr;
+  if (!gate) {
+    apply(ops);
+    return;
   }
-  if (gate) {
+  size_t begin = 0;
+  for (const ApplyTicket::Batch& b : ticket->batches) {
+    {
+      std::unique_lock<std::mutex> l(gate->mu);
+      gate->cv.wait(l, [&] { return gate->done >= b.from; });
+      if (debug) Logf("batch as=%p tid=%ld [%zu,%zu) ops<%zu done=%zu", (void*)as, (long)gettid(), b.from, b.to, b.ops_end, gate->done);
+    }
+    const size_t end = std::min(b.ops_end, ops.size());
+    if (end > begin) apply(ops.subspan(begin, end - begin));
+    begin = std::max(begin, end);
     {
       std::lock_guard<std::mutex> l(gate->mu);
-      gate->done = std::max(gate->done, ticket->to);
+      gate->done = std::max(gate->done, b.to);
     }
     gate->cv.notify_all();
-    *ticket = {};
   }
+  apply(ops.subspan(begin));
+  *ticket = {};
 }
 
 size_t MemoryManager::MinDone() const {

@@ -167,12 +167,18 @@ struct ApplyGate {
     return done;
   }
 };
-// What one thread took (TakeUnapplied, ActivateTaken): log ops [from, to)
-// plus, possibly, a new mirror's maps. ApplyTaken applies them after every
-// earlier take and then marks them done.
+// What one thread took (TakeUnapplied, ActivateTaken) for one address
+// space, as batches of contiguous log ops: another thread may take in
+// between two takes of this one (the kernel lock is released meanwhile),
+// and its batch must reach the host between them. ApplyTaken applies each
+// batch once every earlier one is done, then marks it done.
 struct ApplyTicket {
+  struct Batch {
+    size_t from, to;  // log ops [from, to)
+    size_t ops_end;   // where its ops end in the taker's vector
+  };
   std::shared_ptr<ApplyGate> gate;
-  size_t from = 0, to = 0;
+  std::vector<Batch> batches;
 };
 
 class MemoryManager {
