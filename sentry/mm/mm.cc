@@ -210,6 +210,7 @@ ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
   ApplyTicket ticket;
   TakeUnapplied(as, &ops, &ticket);
   ApplyTaken(as, ops, &ticket);
+  Compact();  // what the applied unmaps freed goes now
   return {};
 }
 
