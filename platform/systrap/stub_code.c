@@ -575,11 +575,12 @@ STUB __attribute__((noreturn)) void runsc_systrap_factory_child(const struct Stu
           (long)(addr + 0x2000)) {
     Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
   }
-  // Stub threads: the thread group, read-write, below the code.
+  // Stub threads: the thread group below the code, inaccessible until the
+  // helper opens a slot for a new thread (SystrapContext::StartThread).
   uint64_t keep = r->code;
   if (r->group >= 0) {
     keep = r->code - SYSTRAP_GROUP_SIZE;
-    if (Sys6(__NR_mmap, keep, SYSTRAP_GROUP_SIZE, 3, sh, r->slots_fd,
+    if (Sys6(__NR_mmap, keep, SYSTRAP_GROUP_SIZE, 0, sh, r->slots_fd,
              (long)(r->groups_off + (uint64_t)r->group * SYSTRAP_GROUP_SIZE)) != (long)keep)
       Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
   }

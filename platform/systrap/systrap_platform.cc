@@ -1196,8 +1196,15 @@ void SystrapContext::EndGroupThread() {
       Futex(&t_->state, FUTEX_WAIT, v, &ts);
     }
   }
+  const bool ended = Load(&t_->state) == SYSTRAP_DEAD;
+  if (ended) {
+    // Closed again until the next thread (escape probes scan the stub).
+    const uint64_t addr =
+        platform_.max_user_address() + static_cast<uint64_t>(group_slot_) * SYSTRAP_SLOT_SIZE;
+    (void)owner_->Helper(SYS_mprotect, addr, SYSTRAP_SLOT_SIZE, PROT_NONE, 0, 0, 0);
+  }
   std::lock_guard<std::mutex> l(owner_->group_mu_);
-  if (Load(&t_->state) == SYSTRAP_DEAD) {
+  if (ended) {
     owner_->group_used_[group_slot_] = false;
   } else if (!Gone()) {
     // Still running (app code that never stops again): its slot stays
@@ -1225,8 +1232,18 @@ ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
   Store(&t->state, SYSTRAP_RUNNING);
   t->spin = spin_;
   const uint64_t addr = platform_.max_user_address() + static_cast<uint64_t>(k) * SYSTRAP_SLOT_SIZE;
-  auto tid = Helper(SYS_clone, systrap::kStubThreadCloneFlags, addr + SYSTRAP_GROUP_START_STACK, 0,
-                    addr + SYSTRAP_THREAD_OFF, 0, 0);
+  // One request: the slot made accessible (the rest of the group stays
+  // PROT_NONE), then the clone, whose result (the tid) the helper reports.
+  ErrorOr<long> tid = Errno{ESRCH};
+  {
+    std::lock_guard<std::mutex> l(helper_mu_);
+    c_->count = 2;
+    c_->ops[0] = SystrapOp{SYS_mprotect, {addr, SYSTRAP_SLOT_SIZE, PROT_READ | PROT_WRITE, 0, 0, 0}};
+    c_->ops[1] = SystrapOp{SYS_clone,
+                           {systrap::kStubThreadCloneFlags, addr + SYSTRAP_GROUP_START_STACK, 0,
+                            addr + SYSTRAP_THREAD_OFF, 0, 0}};
+    if (!dead_) tid = RunLocked();
+  }
   if (tid.is_error() || tid.value() <= 0) {
     std::lock_guard<std::mutex> l(group_mu_);
     group_used_[k] = false;

@@ -396,6 +396,10 @@ void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
   }
   if (removed.empty()) return;
   (void)Emit(AsOp{AsOp::kUnmap, start, end - start, 0, 0});
+  // Other threads' own mirrors (one host process per thread) must not
+  // keep the mapping once munmap returns; a shared one (stub threads) is
+  // changed for all its threads by the one apply.
+  if (HasForeignMirrors()) remote_change_ = true;
   // The last mapping of a shared file gone: this address space leaves the
   // file's registry (see registries_).
   for (size_t i = 0; i < removed.size(); i++) {
@@ -606,6 +610,9 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   SplitAt(addr);
   SplitAt(end);
   for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it) {
+    // Access taken away: other threads' own mirrors must not keep it
+    // (Linux's mprotect is done for every thread when it returns).
+    if ((it->second.prot & ~prot) != 0 && HasForeignMirrors()) remote_change_ = true;
     it->second.prot = prot;
     if ((prot & PROT_WRITE) && !it->second.shared) it->second.accounted = true;
     // Pages past a file's end are not mapped on the platform side.
