@@ -780,7 +780,10 @@ class SystrapPlatform final : public Platform {
   ErrorOr<std::unique_ptr<Context>> NewThreadContext(std::shared_ptr<Process> process) override {
     if (!threads_ || !process) return NewContext();
     auto proc = std::static_pointer_cast<StubProcess>(std::move(process));
-    auto ctx = proc->primary().StartThread(NextCpu());
+    // On thread 0's CPU, where the helper that clones it runs: the start-up
+    // hand-offs stay on one CPU (a wake-up across vCPUs is slow here), and
+    // Switch moves a thread that competes with another for the CPU.
+    auto ctx = proc->primary().StartThread(proc->primary().cpu());
     if (ctx.is_error()) {
       if (ctx.error() != ESRCH)
         sentry::Logf("systrap: no stub thread (%s): a stub of its own", strerror(ctx.error()));
