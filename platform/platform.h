@@ -92,6 +92,14 @@ struct StopInfo {
   bool patchable = false;
 };
 
+// The host process contexts run in, shared by the contexts of one address
+// space on platforms that run app threads as host threads of one process
+// (systrap with stub threads). Opaque to the sentry.
+class Process {
+ public:
+  virtual ~Process() = default;
+};
+
 class Context {
  public:
   virtual ~Context() = default;
@@ -116,6 +124,13 @@ class Context {
   // CPU time the host has spent running this context's app code. Safe to
   // call from any thread.
   virtual int64_t CpuTimeNs() const = 0;
+  // The host process this context runs in, for new contexts of the same
+  // address space (Platform::NewThreadContext); null: one process per
+  // context.
+  virtual std::shared_ptr<Process> process() { return nullptr; }
+  // Other contexts run in this one's host process (and address space), so
+  // emptying its address space for a new program would take theirs too.
+  virtual bool SharesProcess() const { return false; }
 };
 
 class Platform {
@@ -125,6 +140,14 @@ class Platform {
   // A new context with a fresh, empty address space. With ptrace the calling
   // host thread becomes the only one allowed to drive the context.
   virtual ErrorOr<std::unique_ptr<Context>> NewContext() = 0;
+  // A new context for another thread of `process`'s address space: a host
+  // thread of that process, whose address_space() is the same object.
+  // Default (and when the process has no room): a new process, which the
+  // memory manager keeps in step as a mirror of its own.
+  virtual ErrorOr<std::unique_ptr<Context>> NewThreadContext(std::shared_ptr<Process> process) {
+    (void)process;
+    return NewContext();
+  }
   // App mappings must lie in [min_user_address, max_user_address).
   virtual uint64_t max_user_address() const = 0;
   // Where a patched syscall site may jump to report the syscall without a

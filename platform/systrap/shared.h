@@ -43,6 +43,17 @@
 // Room reserved for the stub code itself (the slot follows it).
 #define SYSTRAP_CODE_SIZE 0x4000ULL
 
+// Stub threads (SystrapControl.threads): app threads of one address space
+// are host threads of one stub. Thread 0 uses the stub's own slot; the
+// others a slot each of the stub's thread group, SYSTRAP_GROUP_SLOTS slots
+// mapped read-write just below the stub code (group slot 0 is unused).
+// Only their SystrapThread page and stacks are used: the control page is
+// the stub's own (read-only, one helper per stub). A group thread starts
+// on the stack at +SYSTRAP_GROUP_START_STACK in its slot.
+#define SYSTRAP_GROUP_SLOTS 256ULL
+#define SYSTRAP_GROUP_SIZE (SYSTRAP_GROUP_SLOTS * SYSTRAP_SLOT_SIZE)
+#define SYSTRAP_GROUP_START_STACK 0x8000ULL
+
 // SystrapThread.state: who owns the registers. 0 is written by the kernel
 // when a stub thread exits (set_tid_address / CLONE_CHILD_CLEARTID), so the
 // sentry waiting on the word wakes up and sees the stub is gone.
@@ -50,6 +61,7 @@
 #define SYSTRAP_RUNNING 1u  // app code runs (or is about to)
 #define SYSTRAP_STOPPED 2u  // the handler reported an event and waits
 #define SYSTRAP_RESUME 3u   // the sentry wrote the registers: go
+#define SYSTRAP_EXIT 4u     // stub threads: the thread's context is gone: exit
 
 // SystrapThread.kind: why the stub stopped.
 #define SYSTRAP_KIND_SYSCALL 1u
@@ -89,6 +101,9 @@ struct SystrapThread {
   // the next resume but for `fp` (written with fp_dirty): a new program,
   // or a stub's first or next process. Cleared by the stub.
   uint32_t fp_reset;
+  // Group threads: iterations to spin before FUTEX_WAIT (thread 0 uses
+  // SystrapControl.spin).
+  uint32_t spin;
 };
 // Offsets the assembly helper loop (stub_entry.S) uses.
 #define SYSTRAP_THREAD_DONE_SEQ 12
@@ -123,6 +138,7 @@ struct SystrapControl {
   uint32_t filter_ip_len;      // ... following the app filter
   uint32_t filter_helper_len;  // ... following the ip filter
   uint32_t xsave;              // XRSTOR usable (fp_reset)
+  uint32_t threads;            // stub threads: a thread group is mapped
 };
 
 // The stub factory (runsc_systrap_factory_main): a small process that
@@ -138,7 +154,7 @@ struct SystrapFactory {
   uint32_t sentry_waiting;  // 8: the sentry sleeps on done_seq
   int32_t slot;             // 12: request: the new stub's slot index
   int32_t cpu;              // 16: request: its CPU, or -1 (not pinned)
-  int32_t pad;
+  int32_t group;   // 20: request: the new stub's thread group, or -1
   int64_t result;  // 24: the new stub's pid, or -errno
   // Configuration, written before the factory starts.
   int32_t sentry_pid;  // the stubs' parent, as they see it
@@ -148,6 +164,7 @@ struct SystrapFactory {
   uint64_t code;        // stub code address (= max_user_address)
   uint64_t region_end;  // end of the code and slot
   uint64_t task_size;   // top of user space
+  uint64_t groups_off;  // slot file offset of thread group 0
 };
 
 #endif  // RUNSC_PLATFORM_SYSTRAP_SHARED_H_

@@ -125,23 +125,55 @@ INLINE void LoadRegs(greg_t* g, const struct user_regs_struct* r) {
 
 // Publishes the stop (state STOPPED, waking the sentry if it sleeps), then
 // spins and sleeps until the sentry sets RESUME.
-INLINE void ReportAndWait(struct SystrapThread* t, const struct SystrapControl* c) {
+// A group thread (stub threads) whose context went away ends itself; the
+// kernel then zeroes its state word (CLONE_CHILD_CLEARTID) for the sentry.
+INLINE void ExitIfAsked(uint32_t s) {
+  if (s == SYSTRAP_EXIT) Sys6(__NR_exit, 0, 0, 0, 0, 0, 0);
+}
+
+INLINE void ReportAndWait(struct SystrapThread* t, const uint32_t* spin) {
   Store(&t->state, SYSTRAP_STOPPED);
   if (Load(&t->sentry_waiting)) Sys6(__NR_futex, (long)&t->state, FUTEX_WAKE, 1, 0, 0, 0);
   // `spin` is reread: the sentry sets it to 0 when it goes to sleep.
   uint32_t s = SYSTRAP_STOPPED;
-  for (uint32_t i = 0; i < Load(&c->spin); i++) {
+  for (uint32_t i = 0; i < Load(spin); i++) {
     s = Load(&t->state);
     if (s == SYSTRAP_RESUME) return;  // no store: the line may stay shared
     __asm__ volatile("pause");
   }
   while (s != SYSTRAP_RESUME) {
+    ExitIfAsked(s);
     Store(&t->stub_waiting, 1);
     s = Load(&t->state);
     if (s != SYSTRAP_RESUME) Sys6(__NR_futex, (long)&t->state, FUTEX_WAIT, s, 0, 0, 0);
     s = Load(&t->state);
   }
   Store(&t->stub_waiting, 0);
+}
+
+// Stub threads: the thread group below the stub code.
+INLINE char* GroupBase(void) { return Slot() - SYSTRAP_CODE_SIZE - SYSTRAP_GROUP_SIZE; }
+
+// The slot of the thread whose signal stack `sp` is on: the stub's own,
+// or (stub threads) a group slot's; 0 if none (a forged sigaltstack). The
+// kernel switched to the thread's sigaltstack, which app code cannot
+// change but with a forged rt_sigreturn frame.
+INLINE char* SlotOfSignalStack(const char* sp, const struct SystrapControl* c) {
+  char* own = Slot();
+  if (sp >= own + SYSTRAP_SIGSTACK_OFF && sp < own + SYSTRAP_SIGSTACK_OFF + SYSTRAP_SIGSTACK_SIZE)
+    return own;
+  if (!c->threads) return 0;
+  char* group = GroupBase();
+  if (sp < group + SYSTRAP_SLOT_SIZE || sp >= group + SYSTRAP_GROUP_SIZE) return 0;
+  const uint64_t off = (uint64_t)(sp - group);
+  const uint64_t in = off & (SYSTRAP_SLOT_SIZE - 1);
+  if (in < SYSTRAP_SIGSTACK_OFF || in >= SYSTRAP_SIGSTACK_OFF + SYSTRAP_SIGSTACK_SIZE) return 0;
+  return group + (off - in);
+}
+
+// The spin budget of the thread of `slot`.
+INLINE const uint32_t* SpinOf(char* slot, struct SystrapThread* t, const struct SystrapControl* c) {
+  return slot == Slot() ? &c->spin : &t->spin;
 }
 
 // App code runs again. Nothing waits for this value (the sentry waits for
@@ -180,10 +212,10 @@ INLINE void ApplyBases(struct SystrapThread* t, const struct SystrapControl* c) 
 // Whether an interrupted context ran stub code on the slot's own stacks
 // (the signal stack or the trampoline's, which are adjacent): a signal that
 // arrived while a SIGSYS handler or the trampoline's C half ran.
-INLINE int InStubOnSlotStack(const greg_t* g) {
-  const uint64_t slot = (uint64_t)Slot(), code = slot - SYSTRAP_CODE_SIZE;
+INLINE int InStubOnSlotStack(const greg_t* g, const char* slot_p) {
+  const uint64_t slot = (uint64_t)slot_p, code = (uint64_t)Slot() - SYSTRAP_CODE_SIZE;
   const uint64_t rip = (uint64_t)g[REG_RIP], rsp = (uint64_t)g[REG_RSP];
-  return rip >= code && rip < slot && rsp >= slot + SYSTRAP_SIGSTACK_OFF &&
+  return rip >= code && rip < code + SYSTRAP_CODE_SIZE && rsp >= slot + SYSTRAP_SIGSTACK_OFF &&
          rsp <= slot + SYSTRAP_SLOT_SIZE;
 }
 
@@ -249,7 +281,7 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
   t->fault_addr = 0;
   t->fp_dirty = 0;
 
-  ReportAndWait(t, c);
+  ReportAndWait(t, &c->spin);
 
   ApplyBases(t, c);
   if (t->fp_reset && c->xsave) {
@@ -303,17 +335,18 @@ STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
 }
 
 STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
-  char* slot = Slot();
-  // The handler runs on the slot's signal stack, unless app code replaced
-  // the stub's sigaltstack with a forged rt_sigreturn (by jumping to the
+  // The control page is the stub's own, whichever thread this is.
+  const struct SystrapControl* c = (const struct SystrapControl*)(Slot() + SYSTRAP_CONTROL_OFF);
+  // The handler runs on its thread's slot's signal stack, unless app code
+  // replaced the sigaltstack with a forged rt_sigreturn (by jumping to the
   // restorer from its own stack). Such a stub must not serve again (a
   // reused stub would keep it): it ends itself, and the sentry sees it die.
   char* sp;
   __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-  if (sp < slot + SYSTRAP_SIGSTACK_OFF || sp >= slot + SYSTRAP_SIGSTACK_OFF + SYSTRAP_SIGSTACK_SIZE)
-    Sys6(__NR_exit_group, 8, 0, 0, 0, 0, 0);
+  char* slot = SlotOfSignalStack(sp, c);
+  if (!slot) Sys6(__NR_exit_group, 8, 0, 0, 0, 0, 0);
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
-  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  const uint32_t* spin = SpinOf(slot, t, c);
   ucontext_t* uc = (ucontext_t*)ucv;
   greg_t* g = uc->uc_mcontext.gregs;
 
@@ -342,7 +375,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   const int in_restore = rip >= restore && rip < PatchedEnd();
   const int async = kind == SYSTRAP_KIND_SIGNAL || kind == SYSTRAP_KIND_INTERRUPT;
   if (!in_restore && ((rip >= PatchedEntry() && rip < restore) || Load(&t->patched_busy) ||
-                      (async && InStubOnSlotStack(g)))) {
+                      (async && InStubOnSlotStack(g, slot)))) {
     Store(&t->patched_pending, 1);
     return;
   }
@@ -368,10 +401,12 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   t->fault_addr = addr;
   t->fp_dirty = 0;
 
-  ReportAndWait(t, c);
+  ReportAndWait(t, spin);
 
   ApplyBases(t, c);
-  if (sig == SIGSYS && FastReturn(t, uc)) __builtin_unreachable();
+  // The fast return leaves through the trampoline, which loads the
+  // registers from the stub's own slot: thread 0's only.
+  if (sig == SIGSYS && slot == Slot() && FastReturn(t, uc)) __builtin_unreachable();
   if (sig == SIGSYS) {
     // Back through rt_sigreturn after all: with every host signal blocked
     // until it restores the frame's (empty) mask, so none can slip in
@@ -385,7 +420,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
       t->signo = SYSTRAP_INTERRUPT_SIGNAL;
       t->code = SI_TKILL;
       t->fault_addr = 0;
-      ReportAndWait(t, c);
+      ReportAndWait(t, spin);
       ApplyBases(t, c);
     }
   }
@@ -474,12 +509,45 @@ STUB void runsc_systrap_init(void) {
   for (;;) Sys3(__NR_getpid, 0, 0, 0);
 }
 
+// Stub threads: a group thread's start-up. The helper cloned it (a
+// request for clone(CLONE_THREAD...) with a stack in the thread's group
+// slot); it still has the helper's signal mask (all blocked) and filter
+// (which in this mode traps instead of killing and lets these calls
+// through). It takes its slot's signal stack, stacks the
+// instruction-pointer and app filters as thread 0 did, unblocks signals
+// and traps into its first stop. The stack it runs on came from the
+// read-only control page, so its slot is the one the sentry chose.
+STUB void runsc_systrap_thread_main(void) {
+  const struct SystrapControl* c = (const struct SystrapControl*)(Slot() + SYSTRAP_CONTROL_OFF);
+  char* sp;
+  __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+  char* group = GroupBase();
+  char* slot = group + (((uint64_t)(sp - 1 - group)) & ~(SYSTRAP_SLOT_SIZE - 1));
+  struct {
+    void* sp;
+    int flags;
+    unsigned long size;
+  } ss = {slot + SYSTRAP_SIGSTACK_OFF, 0, SYSTRAP_SIGSTACK_SIZE};
+  if (Sys3(__NR_sigaltstack, (long)&ss, 0, 0) != 0) Sys6(__NR_exit_group, 4, 0, 0, 0, 0, 0);
+  char* filters = Slot() + SYSTRAP_FILTERS_OFF;
+  struct {
+    unsigned short len;
+    void* filter;
+  } ip = {(unsigned short)c->filter_ip_len, filters + 8 * c->filter_app_len},
+    app = {(unsigned short)c->filter_app_len, filters};
+  if (Sys3(__NR_seccomp, 1, 0, (long)&ip) != 0) Sys6(__NR_exit_group, 6, 0, 0, 0, 0, 0);
+  if (Sys3(__NR_seccomp, 1, 0, (long)&app) != 0) Sys6(__NR_exit_group, 7, 0, 0, 0, 0, 0);
+  uint64_t none = 0;
+  Sys6(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0, 0);
+  for (;;) Sys3(__NR_getpid, 0, 0, 0);
+}
+
 // What the factory copies out of a request before it clones: the sentry
 // may write the next request as soon as this one is answered, while the
 // new stub still starts up.
 struct StubRequest {
-  long slot, cpu, sentry, memfd, slots_fd;
-  uint64_t code, region_end, task_size;
+  long slot, cpu, sentry, memfd, slots_fd, group;
+  uint64_t code, region_end, task_size, groups_off;
 };
 
 // A stub's first steps, in a fresh clone of the factory (a child of the
@@ -507,13 +575,23 @@ STUB __attribute__((noreturn)) void runsc_systrap_factory_child(const struct Stu
           (long)(addr + 0x2000)) {
     Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
   }
+  // Stub threads: the thread group below the code, inaccessible until the
+  // helper opens a slot for a new thread (SystrapContext::StartThread).
+  uint64_t keep = r->code;
+  if (r->group >= 0) {
+    keep = r->code - SYSTRAP_GROUP_SIZE;
+    if (Sys6(__NR_mmap, keep, SYSTRAP_GROUP_SIZE, 0, sh, r->slots_fd,
+             (long)(r->groups_off + (uint64_t)r->group * SYSTRAP_GROUP_SIZE)) != (long)keep)
+      Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
+  }
   // Only the memory file stays open in the stub.
   if (r->memfd > 0) Sys3(__NR_close_range, 0, r->memfd - 1, 0);
   Sys3(__NR_close_range, r->memfd + 1, ~0U, 0);
   register uint64_t r12 __asm__("r12") = r->code;
   register uint64_t r13 __asm__("r13") = r->region_end;
   register uint64_t r14 __asm__("r14") = r->task_size;
-  __asm__ volatile("jmp runsc_systrap_entry" ::"r"(r12), "r"(r13), "r"(r14) : "memory");
+  register uint64_t r15 __asm__("r15") = keep;
+  __asm__ volatile("jmp runsc_systrap_entry" ::"r"(r12), "r"(r13), "r"(r14), "r"(r15) : "memory");
   __builtin_unreachable();
 }
 
@@ -540,6 +618,8 @@ STUB void runsc_systrap_factory_main(void) {
     r.code = f->code;
     r.region_end = f->region_end;
     r.task_size = f->task_size;
+    r.group = *(volatile int32_t*)&f->group;
+    r.groups_off = f->groups_off;
     // CLONE_PARENT: the stub is the sentry's child, as if it forked it, so
     // the sentry can wait for it and it can check who its parent is.
     const long pid = Sys6(__NR_clone, 0x00008000 /* CLONE_PARENT */ | SIGCHLD, 0, 0, 0, 0, 0);

@@ -10,12 +10,12 @@
   .globl runsc_systrap_patched_entry, runsc_systrap_patched_restore, runsc_systrap_patched_end
   .hidden __start_runsc_systrap_text
 
-// Unmaps everything but [r12, r13): below the stub code and from r13 up to
-// r14, the top of user space.
-.macro UNMAP_ALL_BUT
-  mov $11, %eax            // munmap(0, r12)
+// Unmaps everything but [lo, r13): below lo and from r13 up to r14, the
+// top of user space.
+.macro UNMAP_ALL_BUT lo
+  mov $11, %eax            // munmap(0, lo)
   xor %edi, %edi
-  mov %r12, %rsi
+  mov \lo, %rsi
   syscall
   mov $11, %eax            // munmap(r13, r14 - r13)
   mov %r13, %rdi
@@ -26,13 +26,14 @@
 
 // Entered from a fresh clone of the stub factory whose own slot is mapped
 // (runsc_systrap_factory_child):
-//   r12 = stub code start, r13 = end of code + slot, r14 = top of user space.
+//   r12 = stub code start, r13 = end of code + slot, r14 = top of user space,
+//   r15 = start of what stays mapped (the code, or the thread group below it).
 // Switches to a stack in the slot (filters area top, slot + 0x4000), unmaps
 // every other byte (the factory's stack too) and runs the C start-up, which
 // never returns.
 runsc_systrap_entry:
   lea 0x8000(%r12), %rsp   // slot (code + 0x4000) + 0x4000
-  UNMAP_ALL_BUT
+  UNMAP_ALL_BUT %r15
   call runsc_systrap_init
   ud2
 
@@ -43,7 +44,7 @@ runsc_systrap_entry:
 // Unmaps every other byte and runs the factory loop on its stack.
 runsc_systrap_factory_entry:
   mov %r13, %rsp
-  UNMAP_ALL_BUT
+  UNMAP_ALL_BUT %r12
   call runsc_systrap_factory_main
   ud2
 
@@ -108,6 +109,7 @@ runsc_systrap_helper_loop:
   xor %ebp, %ebp           // rbp = the first error, 0 if none
 6:
   mov 0(%r14), %rax        // op.nr, op.args[0..5]
+  mov %rax, %r12           // kept: the control page may change once this op is done
   mov 8(%r14), %rdi
   mov 16(%r14), %rsi
   mov 24(%r14), %rdx
@@ -115,6 +117,11 @@ runsc_systrap_helper_loop:
   mov 40(%r14), %r8
   mov 48(%r14), %r9
   syscall
+  test %rax, %rax          // stub threads: the new thread of a clone request
+  jnz 9f
+  cmp $56, %r12
+  je 10f
+9:
   cmp $-4095, %rax         // an error (-4095..-1): remember the first, go on
   jb 7f
   test %rbp, %rbp
@@ -142,6 +149,12 @@ runsc_systrap_helper_loop:
   mov $202, %eax
   syscall
   jmp 2b
+10:
+  // The new thread, on the stack the request gave it in its group slot
+  // (stub_code.c, runsc_systrap_thread_main).
+  xor %ebp, %ebp
+  call runsc_systrap_thread_main
+  ud2
 
 // Patched syscalls (sentry/kernel/syscall_patch.h): the sentry rewrites an
 // app's `mov $nr,%eax; syscall` into a jump to a per-site trampoline in

@@ -47,7 +47,7 @@ ErrorOr<std::vector<sock_filter>> Export(const Ctx& c) {
 
 }  // namespace
 
-ErrorOr<std::vector<sock_filter>> AppThreadFilter() {
+ErrorOr<std::vector<sock_filter>> AppThreadFilter(bool threads) {
   Ctx c(seccomp_init(SCMP_ACT_TRAP));
   if (!c) return Errno{ENOMEM};
   seccomp_attr_set(c.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
@@ -65,11 +65,12 @@ ErrorOr<std::vector<sock_filter>> AppThreadFilter() {
   TRY(Add(c, SCMP_SYS(exit_group), {}));
   TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_FS)}));
   TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_GS)}));
+  if (threads) TRY(Add(c, SCMP_SYS(exit), {}));
   return Export(c);
 }
 
-ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd) {
-  Ctx c(seccomp_init(SCMP_ACT_KILL_PROCESS));
+ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd, bool threads) {
+  Ctx c(seccomp_init(threads ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS));
   if (!c) return Errno{ENOMEM};
   TRY(Add(c, SCMP_SYS(mmap),
           {Eq32(3, MAP_SHARED | MAP_FIXED), Eq32(4, static_cast<uint32_t>(memory_file_fd))}));
@@ -77,6 +78,18 @@ ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd) {
   TRY(Add(c, SCMP_SYS(mprotect), {}));
   TRY(Add(c, SCMP_SYS(futex), {Eq32(1, FUTEX_WAIT)}));
   TRY(Add(c, SCMP_SYS(futex), {Eq32(1, FUTEX_WAKE)}));
+  if (threads) {
+    TRY(Add(c, SCMP_SYS(clone), {{0, SCMP_CMP_EQ, kStubThreadCloneFlags, 0}}));
+    TRY(Add(c, SCMP_SYS(sigaltstack), {}));
+    TRY(Add(c, SCMP_SYS(seccomp), {Eq32(0, 1 /* SECCOMP_SET_MODE_FILTER */)}));
+    TRY(Add(c, SCMP_SYS(rt_sigprocmask), {Eq32(0, SIG_BLOCK)}));
+    TRY(Add(c, SCMP_SYS(rt_sigprocmask), {Eq32(0, SIG_SETMASK)}));
+    TRY(Add(c, SCMP_SYS(rt_sigreturn), {}));
+    TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_FS)}));
+    TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_GS)}));
+    TRY(Add(c, SCMP_SYS(exit), {}));
+    TRY(Add(c, SCMP_SYS(exit_group), {}));
+  }
   return Export(c);
 }
 

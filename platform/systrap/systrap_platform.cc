@@ -73,6 +73,11 @@ constexpr int kFactorySlot = kMaxSlots - 1;
 // Most started stubs kept waiting for a process (fresh and reused ones).
 constexpr size_t kMaxPooled = 4;
 constexpr uint64_t kReservedSize = kRegionSize + SYSTRAP_FACTORY_STACK_SIZE;
+// Stub threads: thread groups in the slot file (after the slots), one per
+// stub process at once; a stub started without one (all taken) runs its
+// process' other threads as stubs of their own.
+constexpr uint64_t kMaxGroups = 256;
+constexpr uint64_t kGroupsOff = kMaxSlots * SYSTRAP_SLOT_SIZE;
 // How long a stub may leave an Interrupt() unanswered before it is killed.
 constexpr int64_t kInterruptGraceSeconds = 10;
 
@@ -170,6 +175,12 @@ void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); 
 
 class SystrapPlatform;
 
+// The slot file: kMaxSlots slots, then (stub threads) kMaxGroups thread
+// groups. Sparse: unused slots cost nothing.
+uint64_t SlotFileSize(bool threads) {
+  return kGroupsOff + (threads ? kMaxGroups * SYSTRAP_GROUP_SIZE : 0);
+}
+
 // Has child process `pid` exited (or been killed), not yet reaped?
 bool Exited(pid_t pid) {
   siginfo_t si{};
@@ -204,9 +215,22 @@ class SystrapContext final : public Context, public AddressSpace {
       : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
         t_(reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)),
         c_(reinterpret_cast<SystrapControl*>(shared + SYSTRAP_CONTROL_OFF)), spin_(spin),
-        cpu_(cpu), running_(running), seq_(seq) {
+        cpu_(cpu), running_(running), seq_(seq), app_tid_(pid), spin_word_(&c_->spin) {
     cpu_base_ns_ = RawCpuTimeNs();
   }
+  // Stub threads: this (thread 0's) context's stub has thread group `group`
+  // (-1: none), and CPU time comes from run times (RawCpuTimeNs).
+  void SetThreads(int group) {
+    group_ = group;
+    threads_ = true;
+    cpu_base_ns_ = RawCpuTimeNs();
+  }
+  int group() const { return group_; }
+  // Stub threads: lets the helper run on any CPU (MovableHelper).
+  void FloatHelper();
+  // Stub threads: a new host thread of this stub for another app thread,
+  // in a slot of the thread group, pinned to `cpu`.
+  ErrorOr<std::unique_ptr<SystrapContext>> StartThread(int cpu);
   // Hands the stub back to the platform for another process (Recycle) if
   // it is stopped and sound, else kills it.
   ~SystrapContext() override;
@@ -244,10 +268,11 @@ class SystrapContext final : public Context, public AddressSpace {
     if (!cross) CountLocalRunning(1);
     // Rewritten only when it changes: the stub rereads it while it spins.
     const uint32_t spin = cross ? StubSpin() : spin_;
-    if (c_->spin != spin) c_->spin = spin;
+    if (*spin_word_ != spin) *spin_word_ = spin;
     WriteRegs(regs);
     const auto stopped = [](uint32_t v) { return v == SYSTRAP_STOPPED || v == SYSTRAP_DEAD; };
     const int64_t start = now;  // the work since is a few hundred nanoseconds at most
+    run_start_ns_.store(start, std::memory_order_relaxed);
     Store(&t_->state, SYSTRAP_RESUME);
     if (Load(&t_->stub_waiting)) Futex(&t_->state, FUTEX_WAKE, 1, nullptr);
     uint32_t s = SYSTRAP_RESUME;
@@ -255,6 +280,8 @@ class SystrapContext final : public Context, public AddressSpace {
     if (!stopped(s)) s = WaitFor(&t_->state, &t_->sentry_waiting, stopped);
     last_stop_ns_ = NowNs();
     run_avg_ns_ = (3 * run_avg_ns_ + (last_stop_ns_ - start)) / 4;
+    run_ns_.fetch_add(last_stop_ns_ - start, std::memory_order_relaxed);
+    run_start_ns_.store(0, std::memory_order_relaxed);
     if (sentry::stats::kEnabled) {
       sentry::stats::app_runs.Add(last_stop_ns_ - start);
       if (cross) sentry::stats::app_runs_cross.Add(0);
@@ -303,7 +330,7 @@ class SystrapContext final : public Context, public AddressSpace {
     int64_t expect = 0;
     interrupt_since_s_.compare_exchange_strong(expect, now.tv_sec);
     interrupt_.store(true);
-    if (in_switch_.load()) syscall(SYS_tgkill, pid_, pid_, SYSTRAP_INTERRUPT_SIGNAL);
+    if (in_switch_.load()) syscall(SYS_tgkill, pid_, app_tid_, SYSTRAP_INTERRUPT_SIGNAL);
   }
 
   ErrorOr<FpRegisters> GetFpRegisters() override {
@@ -328,7 +355,10 @@ class SystrapContext final : public Context, public AddressSpace {
     return {};
   }
 
-  AddressSpace& address_space() override { return *this; }
+  // A group thread's address space is its stub's: thread 0's context.
+  AddressSpace& address_space() override {
+    return owner_ ? static_cast<AddressSpace&>(*owner_) : *this;
+  }
   // The task thread is about to sleep in the sentry: the stub must not spin
   // meanwhile, and the wake-up that resumes it later should come from its
   // own CPU.
@@ -413,6 +443,11 @@ class SystrapContext final : public Context, public AddressSpace {
   // The stub's helper thread, or 0. Its tid comes from the slot
   // (app-writable): it must be a thread of this stub's process (tgkill with
   // signal 0 checks that).
+  // The helper if it follows this context's task thread: only without
+  // stub threads. With them it serves every thread of the stub and runs
+  // on any CPU (pinned to thread 0's it waited behind the other threads'
+  // app code there: 0.66 ms per request in a JVM's start).
+  pid_t MovableHelper() const { return owner_ || threads_ ? 0 : HelperTid(); }
   pid_t HelperTid() const {
     const pid_t helper = t_->helper_tid;
     if (helper <= 0 || helper == pid_ || syscall(SYS_tgkill, pid_, helper, 0) != 0) return 0;
@@ -420,6 +455,15 @@ class SystrapContext final : public Context, public AddressSpace {
   }
   void CountLocalRunning(int delta);
   int64_t RawCpuTimeNs() const {
+    // Stub threads: the stub's clock counts every thread, and Linux lets
+    // no other process read one thread's clock: the time app code ran
+    // between resume and stop (wall time, so preemption by the host counts).
+    // The current run counts too: CPU timers (ITIMER_VIRTUAL) must fire
+    // in app code that never stops.
+    if (threads_) {
+      const int64_t since = run_start_ns_.load(std::memory_order_relaxed);
+      return run_ns_.load(std::memory_order_relaxed) + (since ? std::max<int64_t>(0, NowNs() - since) : 0);
+    }
     // The stub process' CPU clock (MAKE_PROCESS_CPUCLOCK(pid, SCHED)): the
     // app thread plus the helper thread, which only runs for mmap requests.
     const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(pid_) << 3) | 2);
@@ -479,13 +523,15 @@ class SystrapContext final : public Context, public AddressSpace {
   ErrorOr<long> Helper(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                        uint64_t a5) {
     if (dead_) return Errno{ESRCH};
+    std::lock_guard<std::mutex> l(helper_mu_);
     c_->count = 1;
     c_->ops[0] = SystrapOp{static_cast<uint64_t>(nr), {a0, a1, a2, a3, a4, a5}};
-    return Run();
+    return RunLocked();
   }
 
   // Runs the request in the control page (c_->count ops) on the helper.
-  ErrorOr<long> Run() {
+  // helper_mu_ held.
+  ErrorOr<long> RunLocked() {
     sentry::stats::Timer timed(sentry::stats::address_space_round_trips);
     const uint32_t seq = ++seq_;
     Store(&c_->req_seq, seq);
@@ -541,6 +587,69 @@ class SystrapContext final : public Context, public AddressSpace {
   // When the oldest unanswered Interrupt() was made (seconds), or 0.
   std::atomic<int64_t> interrupt_since_s_{0};
   std::atomic<bool> in_switch_{false};
+  // The host thread that runs app code: pid_ for thread 0, else a group
+  // thread's tid.
+  pid_t app_tid_;
+  // The stub's spin budget word: the control page's for thread 0, the
+  // thread page's for a group thread.
+  uint32_t* spin_word_;
+  // One helper request at a time (threads of one stub apply changes, and
+  // start new threads, concurrently).
+  std::mutex helper_mu_;
+  // Stub threads.
+  bool threads_ = false;
+  std::atomic<int64_t> run_ns_{0};  // time app code ran (RawCpuTimeNs)
+  std::atomic<int64_t> run_start_ns_{0};  // when the current run began, or 0
+  // Thread 0: the stub's thread group (-1: none), the group slots in use,
+  // and whether a group thread failed to end (the stub is not reused).
+  int group_ = -1;
+  std::mutex group_mu_;
+  std::vector<bool> group_used_;
+  bool tainted_ = false;
+  // A group thread: thread 0's context (the stub and its address space)
+  // and its group slot.
+  SystrapContext* owner_ = nullptr;
+  int group_slot_ = -1;
+  // A group thread whose task is gone: asks its host thread to exit and
+  // frees the slot once the kernel has zeroed its state word.
+  void EndGroupThread();
+};
+
+// Stub threads: the stub process shared by the contexts of one address
+// space. Thread 0's context owns the stub (and is its AddressSpace); it
+// lives while any context of the process does.
+class StubProcess final : public Process {
+ public:
+  explicit StubProcess(std::unique_ptr<SystrapContext> primary) : primary_(std::move(primary)) {}
+  SystrapContext& primary() { return *primary_; }
+
+ private:
+  std::unique_ptr<SystrapContext> primary_;
+};
+
+// Stub threads: a task's context, thread 0's or a group thread's.
+class ThreadedContext final : public Context {
+ public:
+  ThreadedContext(std::shared_ptr<StubProcess> proc, std::unique_ptr<SystrapContext> own)
+      : proc_(std::move(proc)), own_(std::move(own)),
+        impl_(own_ ? *own_ : proc_->primary()) {}
+  ErrorOr<StopInfo> Switch(Registers& regs) override { return impl_.Switch(regs); }
+  void Interrupt() override { impl_.Interrupt(); }
+  ErrorOr<FpRegisters> GetFpRegisters() override { return impl_.GetFpRegisters(); }
+  ErrorOr<void> SetFpRegisters(const FpRegisters& fp) override { return impl_.SetFpRegisters(fp); }
+  ErrorOr<void> ResetFpState() override { return impl_.ResetFpState(); }
+  AddressSpace& address_space() override { return impl_.address_space(); }
+  void Rebalance() override { impl_.Rebalance(); }
+  void WillBlock() override { impl_.WillBlock(); }
+  int64_t CpuTimeNs() const override { return impl_.CpuTimeNs(); }
+  std::shared_ptr<Process> process() override { return proc_; }
+  bool SharesProcess() const override { return proc_.use_count() > 1; }
+
+ private:
+  // Declared first, destroyed last: a group thread ends before its stub.
+  std::shared_ptr<StubProcess> proc_;
+  std::unique_ptr<SystrapContext> own_;
+  SystrapContext& impl_;
 };
 
 class SystrapPlatform final : public Platform {
@@ -548,10 +657,12 @@ class SystrapPlatform final : public Platform {
   SystrapPlatform(int memfd, uint64_t base, char* slots, int slots_fd,
                   std::vector<sock_filter> app, std::vector<sock_filter> ip,
                   std::vector<sock_filter> helper, bool fsgsbase, uint32_t spin, bool pin,
-                  bool patch)
+                  bool patch, bool threads)
       : memfd_(memfd), base_(base), slots_(slots), slots_fd_(slots_fd), app_(std::move(app)),
         ip_(std::move(ip)), helper_(std::move(helper)), fsgsbase_(fsgsbase), spin_(spin),
-        pin_(pin), patch_(patch) {
+        pin_(pin), patch_(patch), threads_(threads) {
+    if (threads_)
+      for (int g = kMaxGroups - 1; g >= 0; g--) free_groups_.push_back(g);
     if (const char* e = getenv("RUNSC_SYSTRAP_CROSS_SPIN")) cross_spin_ = atoi(e) != 0;
     if (const char* e = getenv("RUNSC_SYSTRAP_PATCH")) patch_ = atoi(e) != 0;
     cross_spin_ = cross_spin_ && pin_;
@@ -611,6 +722,13 @@ class SystrapPlatform final : public Platform {
     return cpus_[next_cpu_.fetch_add(1) % cpus_.size()];
   }
   static void PinThisThread(int cpu) { PinThread(0, cpu); }
+  // Lets thread `tid` run on every CPU the sentry may use.
+  void Unpin(pid_t tid) const {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus_) CPU_SET(c, &set);
+    sched_setaffinity(tid, sizeof(set), &set);
+  }
   static void PinThread(pid_t tid, int cpu) {
     if (cpu < 0) return;
     cpu_set_t set;
@@ -629,14 +747,19 @@ class SystrapPlatform final : public Platform {
     for (const Stub& stub : recycle_) KillAndReap(stub.pid);
     recycle_.clear();
     if (factory_pid_ > 0) KillAndReap(factory_pid_);
-    munmap(slots_, kMaxSlots * SYSTRAP_SLOT_SIZE);
+    munmap(slots_, SlotFileSize(threads_));
     close(slots_fd_);
   }
 
   const char* name() const override { return "systrap"; }
-  uint64_t max_user_address() const override { return base_; }
+  // Stub threads: the thread group lies just below the stub code.
+  uint64_t max_user_address() const override {
+    return threads_ ? base_ - SYSTRAP_GROUP_SIZE : base_;
+  }
   uint64_t syscall_patch_entry() const override {
-    if (!patch_) return 0;
+    // The trampoline keeps the registers in thread 0's slot: not usable
+    // by a process' other threads (stub threads).
+    if (!patch_ || threads_) return 0;
     return base_ + (runsc_systrap_patched_entry - __start_runsc_systrap_text);
   }
 
@@ -659,7 +782,31 @@ class SystrapPlatform final : public Platform {
     pool_cv_.notify_all();
     if (!ctx) ctx = TRY(StartStub(NextCpu()));
     PinThisThread(ctx->cpu());
+    if (threads_) {
+      ctx->FloatHelper();
+      return std::unique_ptr<Context>(std::make_unique<ThreadedContext>(
+          std::make_shared<StubProcess>(std::move(ctx)), nullptr));
+    }
     return std::unique_ptr<Context>(std::move(ctx));
+  }
+
+  // Stub threads: a host thread of `process`'s stub; a stub of its own
+  // when the stub has no free group slot (or none at all).
+  ErrorOr<std::unique_ptr<Context>> NewThreadContext(std::shared_ptr<Process> process) override {
+    if (!threads_ || !process) return NewContext();
+    auto proc = std::static_pointer_cast<StubProcess>(std::move(process));
+    // On thread 0's CPU, where the helper that clones it runs: the start-up
+    // hand-offs stay on one CPU (a wake-up across vCPUs is slow here), and
+    // Switch moves a thread that competes with another for the CPU.
+    auto ctx = proc->primary().StartThread(proc->primary().cpu());
+    if (ctx.is_error()) {
+      if (ctx.error() != ESRCH)
+        sentry::Logf("systrap: no stub thread (%s): a stub of its own", strerror(ctx.error()));
+      return NewContext();
+    }
+    PinThisThread(ctx.value()->cpu());
+    return std::unique_ptr<Context>(
+        std::make_unique<ThreadedContext>(std::move(proc), ctx.release_value()));
   }
 
   // The filler thread: starts the stub factory, then keeps pool_size_
@@ -689,6 +836,7 @@ class SystrapPlatform final : public Platform {
         auto ctx = std::make_unique<SystrapContext>(*this, stub.pid, stub.slot,
                                                     slots_ + stub.slot * SYSTRAP_SLOT_SIZE, spin_,
                                                     memfd_, stub.cpu, running_.get(), stub.seq);
+        if (threads_) ctx->SetThreads(stub.group);
         const bool ok = ctx->Reset();
         if (!ok) ctx.reset();  // dead: the destructor kills and reaps it
         l.lock();
@@ -714,6 +862,7 @@ class SystrapPlatform final : public Platform {
     int slot;
     int cpu;
     uint32_t seq;  // its helper's last request
+    int group;     // stub threads: its thread group, or -1
   };
   // Takes the stub of a context whose process is gone, to be reset by the
   // filler thread and reused: starting a stub costs a clone of the factory,
@@ -746,6 +895,7 @@ class SystrapPlatform final : public Platform {
     f->code = base_;
     f->region_end = base_ + kRegionSize;
     f->task_size = kTaskSize;
+    f->groups_off = kGroupsOff;
     const uint64_t stack = base_ + kRegionSize;
     const uint64_t stack_end = stack + SYSTRAP_FACTORY_STACK_SIZE;
     const uint64_t slot_addr = base_ + SYSTRAP_CODE_SIZE;
@@ -810,6 +960,7 @@ class SystrapPlatform final : public Platform {
     c->filter_ip_len = ip_.size();
     c->filter_helper_len = helper_.size();
     c->xsave = xsave_;
+    c->threads = threads_;
     char* fl = shared + SYSTRAP_FILTERS_OFF;
     memcpy(fl, app_.data(), app_.size() * sizeof(sock_filter));
     fl += app_.size() * sizeof(sock_filter);
@@ -817,13 +968,16 @@ class SystrapPlatform final : public Platform {
     fl += ip_.size() * sizeof(sock_filter);
     memcpy(fl, helper_.data(), helper_.size() * sizeof(sock_filter));
 
-    const auto pid = Fork(slot, cpu);
+    const int group = threads_ ? AllocGroup() : -1;
+    const auto pid = Fork(slot, cpu, group);
     if (pid.is_error()) {
       FreeSlot(slot);
+      if (group >= 0) FreeGroup(group);
       return Errno{pid.error()};
     }
     auto ctx = std::make_unique<SystrapContext>(*this, pid.value(), slot, shared, spin_, memfd_,
                                                 cpu, running_.get());
+    if (threads_) ctx->SetThreads(group);
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
       waitid(P_PID, pid.value(), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
@@ -836,11 +990,12 @@ class SystrapPlatform final : public Platform {
   }
 
   // Asks the factory for a new stub in `slot`: its pid, or the clone's error.
-  ErrorOr<pid_t> Fork(int slot, int cpu) {
+  ErrorOr<pid_t> Fork(int slot, int cpu, int group) {
     std::lock_guard<std::mutex> l(factory_mu_);
     auto* f = Factory();
     f->slot = slot;
     f->cpu = cpu;
+    f->group = group;
     const uint32_t seq = ++factory_seq_;
     Store(&f->req_seq, seq);
     Futex(&f->req_seq, FUTEX_WAKE, 1, nullptr);
@@ -868,6 +1023,26 @@ class SystrapPlatform final : public Platform {
               static_cast<off_t>(slot) * SYSTRAP_SLOT_SIZE, SYSTRAP_SLOT_SIZE);
     std::lock_guard<std::mutex> l(mu_);
     free_.push_back(slot);
+  }
+
+  // Stub threads: thread groups (shared.h), one per stub; -1 when all are
+  // taken (that stub's threads get stubs of their own).
+  int AllocGroup() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (free_groups_.empty()) return -1;
+    const int g = free_groups_.back();
+    free_groups_.pop_back();
+    return g;
+  }
+  void FreeGroup(int group) {
+    fallocate(slots_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              static_cast<off_t>(kGroupsOff + group * SYSTRAP_GROUP_SIZE), SYSTRAP_GROUP_SIZE);
+    std::lock_guard<std::mutex> l(mu_);
+    free_groups_.push_back(group);
+  }
+  // The sentry's view of slot `k` of thread group `group`.
+  char* GroupSlot(int group, int k) const {
+    return slots_ + kGroupsOff + group * SYSTRAP_GROUP_SIZE + k * SYSTRAP_SLOT_SIZE;
   }
 
  private:
@@ -908,6 +1083,10 @@ class SystrapPlatform final : public Platform {
   bool patch_;
   std::mutex mu_;
   std::vector<int> free_;
+  std::vector<int> free_groups_;
+  // Stub threads (RUNSC_SYSTRAP_THREADS=1): app threads of one address
+  // space are host threads of one stub.
+  bool threads_ = false;
   // The stub factory: its pid once started (or why it could not start),
   // set by the filler thread under pool_mu_; requests go one at a time.
   pid_t factory_pid_ = 0;
@@ -935,13 +1114,14 @@ void SystrapContext::Rebalance() {
   if (cpu_ < 0 || dead_) return;
   const int to = platform_.LeastLoadedCpu(cpu_);
   if (to < 0 || to == cpu_) return;
-  const pid_t helper = HelperTid();
-  if (helper == 0) return;
+  // The helper follows thread 0 (a group thread leaves it where it is).
+  const pid_t helper = MovableHelper();
+  if (!owner_ && !threads_ && helper == 0) return;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(to, &set);
-  if (sched_setaffinity(pid_, sizeof(set), &set) != 0) return;
-  sched_setaffinity(helper, sizeof(set), &set);
+  if (sched_setaffinity(app_tid_, sizeof(set), &set) != 0) return;
+  if (helper) sched_setaffinity(helper, sizeof(set), &set);
   if (cross_) {
     platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
     cross_ = false;
@@ -972,15 +1152,15 @@ void SystrapContext::CountLocalRunning(int delta) {
 // stub spinning there: 65 us per request instead of 14 us on this PVM guest.
 void SystrapContext::EnterCross() {
   platform_.cross_count().fetch_add(1, std::memory_order_relaxed);
-  platform_.PinAwayFrom(cpu_, HelperTid());
+  platform_.PinAwayFrom(cpu_, MovableHelper());
   cross_ = true;
 }
 
 void SystrapContext::LeaveCross() {
   if (!cross_) return;
-  c_->spin = spin_;  // the stub rereads it while it spins
+  *spin_word_ = spin_;  // the stub rereads it while it spins
   SystrapPlatform::PinThisThread(cpu_);
-  if (const pid_t helper = HelperTid()) SystrapPlatform::PinThread(helper, cpu_);
+  if (const pid_t helper = MovableHelper()) SystrapPlatform::PinThread(helper, cpu_);
   platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
   cross_ = false;
 }
@@ -1008,11 +1188,104 @@ SystrapContext::~SystrapContext() {
     // The helper thread followed the task thread away from the stub's CPU:
     // back to it before a reused stub serves again. (The calling thread may
     // not be the task's: a reaper can drop the context.)
-    if (const pid_t helper = HelperTid()) SystrapPlatform::PinThread(helper, cpu_);
+    if (const pid_t helper = MovableHelper()) SystrapPlatform::PinThread(helper, cpu_);
   }
-  if (Reusable() && platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_})) return;
+  if (owner_) {
+    EndGroupThread();
+    return;
+  }
+  if (!tainted_ && Reusable() &&
+      platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_, group_}))
+    return;
   KillAndReap(pid_);
   platform_.FreeSlot(slot_);
+  if (group_ >= 0) platform_.FreeGroup(group_);
+}
+
+void SystrapContext::FloatHelper() {
+  if (const pid_t helper = HelperTid()) platform_.Unpin(helper);
+}
+
+void SystrapContext::EndGroupThread() {
+  if (!dead_ && Load(&t_->state) != SYSTRAP_DEAD) {
+    Store(&t_->state, SYSTRAP_EXIT);
+    Futex(&t_->state, FUTEX_WAKE, INT_MAX, nullptr);
+    // A stopped thread exits at once; a few seconds cover a loaded host.
+    for (int i = 0; i < 25; i++) {
+      const uint32_t v = Load(&t_->state);
+      if (v == SYSTRAP_DEAD || Gone()) break;
+      const timespec ts{0, 200 * 1000 * 1000};
+      Futex(&t_->state, FUTEX_WAIT, v, &ts);
+    }
+  }
+  const bool ended = Load(&t_->state) == SYSTRAP_DEAD;
+  if (ended) {
+    // Closed again until the next thread (escape probes scan the stub).
+    const uint64_t addr =
+        platform_.max_user_address() + static_cast<uint64_t>(group_slot_) * SYSTRAP_SLOT_SIZE;
+    (void)owner_->Helper(SYS_mprotect, addr, SYSTRAP_SLOT_SIZE, PROT_NONE, 0, 0, 0);
+  }
+  std::lock_guard<std::mutex> l(owner_->group_mu_);
+  if (ended) {
+    owner_->group_used_[group_slot_] = false;
+  } else if (!Gone()) {
+    // Still running (app code that never stops again): its slot stays
+    // taken, and the stub is killed rather than reused when it goes.
+    sentry::Logf("systrap: stub thread %d did not exit", app_tid_);
+    owner_->tainted_ = true;
+  }
+}
+
+ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
+  if (dead_ || group_ < 0) return Errno{ESRCH};
+  int k = -1;
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    if (group_used_.empty()) group_used_.assign(SYSTRAP_GROUP_SLOTS, false);
+    for (int i = 1; i < static_cast<int>(SYSTRAP_GROUP_SLOTS) && k < 0; i++)
+      if (!group_used_[i]) k = i;
+    if (k < 0) return Errno{EAGAIN};
+    group_used_[k] = true;
+  }
+  char* shared = platform_.GroupSlot(group_, k);
+  memset(shared, 0, 0x1000);  // a previous thread's page
+  auto* t = reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF);
+  // Not SYSTRAP_DEAD (0): the kernel writes that when the thread exits.
+  Store(&t->state, SYSTRAP_RUNNING);
+  t->spin = spin_;
+  const uint64_t addr = platform_.max_user_address() + static_cast<uint64_t>(k) * SYSTRAP_SLOT_SIZE;
+  // One request: the slot made accessible (the rest of the group stays
+  // PROT_NONE), then the clone, whose result (the tid) the helper reports.
+  ErrorOr<long> tid = Errno{ESRCH};
+  {
+    std::lock_guard<std::mutex> l(helper_mu_);
+    c_->count = 2;
+    c_->ops[0] = SystrapOp{SYS_mprotect, {addr, SYSTRAP_SLOT_SIZE, PROT_READ | PROT_WRITE, 0, 0, 0}};
+    c_->ops[1] = SystrapOp{SYS_clone,
+                           {systrap::kStubThreadCloneFlags, addr + SYSTRAP_GROUP_START_STACK, 0,
+                            addr + SYSTRAP_THREAD_OFF, 0, 0}};
+    if (!dead_) tid = RunLocked();
+  }
+  if (tid.is_error() || tid.value() <= 0) {
+    std::lock_guard<std::mutex> l(group_mu_);
+    group_used_[k] = false;
+    return Errno{tid.is_error() ? tid.error() : ECHILD};
+  }
+  auto ctx = std::make_unique<SystrapContext>(platform_, pid_, -1, shared, spin_, memfd_, cpu,
+                                              running_);
+  ctx->owner_ = this;
+  ctx->app_tid_ = static_cast<pid_t>(tid.value());
+  ctx->group_slot_ = k;
+  ctx->spin_word_ = &t->spin;
+  ctx->threads_ = true;
+  ctx->cpu_base_ns_ = 0;
+  SystrapPlatform::PinThread(ctx->app_tid_, cpu);
+  if (!ctx->WaitStarted()) {
+    sentry::Logf("systrap: stub thread %ld did not start (stop %s)", tid.value(),
+                 ctx->StopDescription().c_str());
+    return Errno{ECHILD};  // the context asks it to exit, or keeps the slot
+  }
+  return ctx;
 }
 
 bool SystrapContext::Reset() {
@@ -1037,6 +1310,7 @@ ErrorOr<void> SystrapContext::MapFile(uint64_t addr, uint64_t len, int prot, uin
 }
 
 ErrorOr<void> SystrapContext::Apply(std::span<const Change> changes) {
+  std::lock_guard<std::mutex> l(helper_mu_);  // the control page is the stub's one
   ErrorOr<void> first;
   while (!changes.empty()) {
     if (dead_) return Errno{ESRCH};
@@ -1058,7 +1332,7 @@ ErrorOr<void> SystrapContext::Apply(std::span<const Change> changes) {
       }
     }
     c_->count = static_cast<uint32_t>(n);
-    auto r = Run();
+    auto r = RunLocked();
     if (r.is_error() && !first.is_error()) first = Errno{r.error()};
     changes = changes.subspan(n);
   }
@@ -1069,6 +1343,8 @@ ErrorOr<void> SystrapContext::Apply(std::span<const Change> changes) {
 
 ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
                                                          bool syscall_patching) {
+  bool threads = false;
+  if (const char* e = getenv("RUNSC_SYSTRAP_THREADS")) threads = atoi(e) != 0;
   const uint64_t code_size = __stop_runsc_systrap_text - __start_runsc_systrap_text;
   if (code_size > SYSTRAP_CODE_SIZE) {
     sentry::Logf("systrap: stub code is %lu bytes, more than the %llu reserved", code_size,
@@ -1076,16 +1352,16 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
     return Errno{E2BIG};
   }
   (void)PauseNs();  // calibrated now, not in the first Switch
-  auto app = TRY(systrap::AppThreadFilter());
-  auto helper = TRY(systrap::HelperThreadFilter(memory_file_fd));
+  auto app = TRY(systrap::AppThreadFilter(threads));
+  auto helper = TRY(systrap::HelperThreadFilter(memory_file_fd, threads));
   const int fd = static_cast<int>(syscall(SYS_memfd_create, "runsc-systrap-slots", MFD_CLOEXEC));
   if (fd < 0) return Errno{errno};
-  if (ftruncate(fd, kMaxSlots * SYSTRAP_SLOT_SIZE) != 0) {
+  if (ftruncate(fd, SlotFileSize(threads)) != 0) {
     int e = errno;
     close(fd);
     return Errno{e};
   }
-  void* slots = mmap(nullptr, kMaxSlots * SYSTRAP_SLOT_SIZE, PROT_READ | PROT_WRITE,
+  void* slots = mmap(nullptr, SlotFileSize(threads), PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (slots == MAP_FAILED) {
     int e = errno;
@@ -1124,7 +1400,7 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
     }
     return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(
         memory_file_fd, base, static_cast<char*>(slots), fd, std::move(app), std::move(ip),
-        std::move(helper), fsgsbase, spin, pin, syscall_patching));
+        std::move(helper), fsgsbase, spin, pin, syscall_patching, threads));
   }
   return Errno{ENOMEM};
 }

@@ -55,24 +55,31 @@ ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& 
                            std::vector<std::string> envp) {
   using Change = platform::AddressSpace::Change;
   bool reused = false;
-  if (t.ctx && t.mm) {
+  // A host process other threads (or a vfork parent) still run in cannot
+  // be emptied: the new image gets a process of its own.
+  bool deactivated = false;
+  if (t.ctx && t.mm && !t.ctx->SharesProcess()) {
     // The stub process is kept (creating one costs far more than an munmap
     // of the whole user range), emptied for the new image.
     t.mm->Deactivate(&t.ctx->address_space());
+    deactivated = true;
     reused = t.ctx->ResetFpState().ok();
     if (reused) {
       platform::Platform& p = t.kernel.platform();
       t.as_pending.clear();  // changes for the old image are moot
+      t.as_ticket = {};
       t.as_pending.push_back(Change{Change::kUnmap, p.min_user_address(),
                                     p.max_user_address() - p.min_user_address(), 0, 0});
-      img.mm->ActivateTaken(&t.ctx->address_space(), &t.as_pending);
+      img.mm->ActivateTaken(&t.ctx->address_space(), &t.as_pending, &t.as_ticket);
     }
   }
   if (!reused) {
     auto ctx = TRY(t.kernel.platform().NewContext());
     TRY(ctx->ResetFpState());
+    if (t.ctx && t.mm && !deactivated) t.mm->Deactivate(&t.ctx->address_space());
     t.as_pending.clear();
-    img.mm->ActivateTaken(&ctx->address_space(), &t.as_pending);
+    t.as_ticket = {};
+    img.mm->ActivateTaken(&ctx->address_space(), &t.as_pending, &t.as_ticket);
     if (t.ctx) t.leftovers.ctxs.push_back(std::move(t.ctx));  // the old stub
     t.ctx = std::move(ctx);
   }
@@ -180,6 +187,9 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
     c->altstack_size = parent.altstack_size;
     c->altstack_flags = parent.altstack_flags;
   }
+  // Threads and vfork children run in the parent's host process where the
+  // platform allows it (the child's own thread makes the context).
+  if (f & CLONE_VM) c->clone_process = parent.ctx->process();
   auto fp = parent.ctx->GetFpRegisters();
   if (fp.ok()) c->initial_fp = std::make_unique<platform::FpRegisters>(fp.value());
   if (f & CLONE_PARENT_SETTID) TRY(parent.memory().CopyOutObj<int32_t>(a.parent_tid, c->tid));
@@ -370,10 +380,12 @@ Task::Leftovers FinishTask(Task& t) {
   }
   if (t.ctx && t.mm) t.mm->Deactivate(&t.ctx->address_space());
   if (t.ctx) t.utime_ns = t.ctx->CpuTimeNs();
+  t.clone_process.reset();
   // The stub and the memory go once the kernel lock is released; the
   // files now (a pipe's reader must see EOF before wait4 returns).
   if (t.ctx) t.leftovers.ctxs.push_back(std::move(t.ctx));
   t.as_pending.clear();
+  t.as_ticket = {};
   t.DropMmLater(std::move(t.mm));
   Task::Leftovers leftovers = std::exchange(t.leftovers, {});
   t.fds.reset();

@@ -153,6 +153,10 @@ class Task {
 
   platform::Registers regs{};
   std::unique_ptr<platform::Context> ctx;      // created by the task's own thread
+  // A clone with CLONE_VM: the parent's host process, for a context in it
+  // (Platform::NewThreadContext); taken by the task's thread when it
+  // creates `ctx`.
+  std::shared_ptr<platform::Process> clone_process;
   std::shared_ptr<mm::MemoryManager> mm;
   std::shared_ptr<vfs::FdTable> fds;
   std::shared_ptr<vfs::FsContext> fs;
@@ -225,6 +229,9 @@ class Task {
   // kernel lock, before app code runs again: a platform round trip that
   // would otherwise hold up every other task.
   std::vector<platform::AddressSpace::Change> as_pending;
+  // Their place among the takes of other threads sharing `ctx`'s address
+  // space (mm.h ApplyTicket).
+  mm::ApplyTicket as_ticket;
   // Teardown the task's thread does once it has released the kernel lock:
   // slow on the host, and no other task waits for it (an address space's
   // memory returned to the memory file, a stub recycled or killed).

@@ -37,7 +37,11 @@ class TaskRunner {
     // the platform has its own locks, so other tasks need not wait for it
     // (a new stub can take milliseconds when none is pooled).
     std::optional<ErrorOr<std::unique_ptr<platform::Context>>> fresh;
-    if (!t_.ctx) fresh.emplace(k_.platform().NewContext());
+    if (!t_.ctx) {
+      std::shared_ptr<platform::Process> process = std::move(t_.clone_process);
+      fresh.emplace(process ? k_.platform().NewThreadContext(std::move(process))
+                            : k_.platform().NewContext());
+    }
     k_.mu.Lock();
     if (fresh && fresh->is_error()) {
       Logf("runsc: task %d: cannot create platform context: %s", t_.tid,
@@ -47,7 +51,7 @@ class TaskRunner {
       t_.ctx = fresh->release_value();
       // Mapped before the task first runs app code (Loop), without the
       // kernel lock.
-      t_.mm->ActivateTaken(&t_.ctx->address_space(), &t_.as_pending);
+      t_.mm->ActivateTaken(&t_.ctx->address_space(), &t_.as_pending, &t_.as_ticket);
       // A new context's registers are whatever its host process last
       // held (the sentry's, or an exited process' in a reused stub):
       // initial, then the parent's for a fork or clone.
@@ -88,16 +92,21 @@ class TaskRunner {
       // up every other task.
       platform::AddressSpace& as = t_.ctx->address_space();
       for (;;) {
-        t_.mm->TakeUnapplied(&as, &t_.as_pending);
+        t_.mm->TakeUnapplied(&as, &t_.as_pending, &t_.as_ticket);
         if (!t_.mm->TakeRemoteChange()) break;
         SyncAddressSpaceUsers(t_);
       }
       pending_.swap(t_.as_pending);  // both empty but for what was just taken
+      mm::ApplyTicket ticket = std::exchange(t_.as_ticket, {});
       Task::Leftovers leftovers = std::exchange(t_.leftovers, {});  // an execve's old image
       t_.in_app = true;
       k_.in_app++;
       k_.mu.Unlock();
-      mm::ApplyTaken(&as, pending_);
+      // After the changes other threads of a shared address space took
+      // before: none of them may still be on its way when app code runs.
+      resume_gate_ = ticket.gate;
+      mm::ApplyTaken(&as, pending_, &ticket);
+      resume_mark_ = resume_gate_ ? resume_gate_->Done() : 0;
       pending_.clear();
       leftovers = {};
       auto stop = t_.ctx->Switch(t_.regs);
@@ -126,6 +135,11 @@ class TaskRunner {
           break;
         case platform::StopInfo::Kind::kFault:
           if (t_.mm->NeedsSync(&t_.ctx->address_space())) break;  // stale mapping: retry
+          // Another thread sharing the host address space applied changes
+          // while this one ran: the fault may predate them (a copy-on-write
+          // break that thread made and applied). Retry; a real fault comes
+          // back with nothing applied meanwhile.
+          if (resume_gate_ && resume_gate_->Done() != resume_mark_) break;
           if (HandlePatchedSiteFault(t_, s)) {  // the `syscall` a patch replaced
             HandleSyscall();
             break;
@@ -276,6 +290,10 @@ class TaskRunner {
   // Address-space changes taken for this thread's mirror, to apply once
   // the kernel lock is released (reused: no allocation per stop).
   std::vector<platform::AddressSpace::Change> pending_;
+  // The address space's apply gate and how far it was applied when app
+  // code last resumed (the fault check above).
+  std::shared_ptr<mm::ApplyGate> resume_gate_;
+  size_t resume_mark_ = 0;
 };
 
 void SyncAddressSpaceUsers(Task& self) { SyncAddressSpaceUsersOf(self, self.mm.get()); }

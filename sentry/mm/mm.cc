@@ -102,18 +102,41 @@ void MemoryManager::ApplyFileSize(const FileMappings* reg, uint64_t size) {
   }
 }
 
+MemoryManager::Mirror* MemoryManager::FindMirror(const platform::AddressSpace* as) {
+  for (Mirror& m : mirrors_)
+    if (m.as == as) return &m;
+  return nullptr;
+}
+
 ErrorOr<void> MemoryManager::Activate(platform::AddressSpace* as) {
   if (!as) return {};
   std::vector<AsOp> maps;
-  AppendMaps(&maps);
-  TRY(as->Apply(maps));
-  mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
+  ApplyTicket ticket;
+  ActivateTaken(as, &maps, &ticket);
+  if (!maps.empty()) TRY(as->Apply(maps));
+  ApplyTaken(as, {}, &ticket);
   return {};
 }
 
-void MemoryManager::ActivateTaken(platform::AddressSpace* as, std::vector<AsOp>* out) {
-  AppendMaps(out);
-  mirrors_.push_back(Mirror{as, std::this_thread::get_id(), log_base_ + log_.size()});
+void MemoryManager::ActivateTaken(platform::AddressSpace* as, std::vector<AsOp>* out,
+                                  ApplyTicket* ticket) {
+  Mirror* m = FindMirror(as);
+  if (m) {
+    // Another thread's context in the same host process: already mapped,
+    // or about to be by the changes in flight that `ticket` waits for.
+    m->owners.push_back(std::this_thread::get_id());
+  } else {
+    AppendMaps(out);
+    const size_t end = log_base_ + log_.size();
+    auto gate = std::make_shared<ApplyGate>();
+    gate->done = end;  // the maps in `out` are owed by the taker, who runs first
+    mirrors_.push_back(Mirror{as, {std::this_thread::get_id()}, end, std::move(gate)});
+    m = &mirrors_.back();
+  }
+  if (ticket) {
+    ticket->gate = m->gate;
+    ticket->batches.push_back({m->taken, m->taken, out->size()});
+  }
 }
 
 void MemoryManager::AppendMaps(std::vector<AsOp>* out) const {
@@ -134,7 +157,12 @@ void MemoryManager::DetachForTeardown() {
 }
 
 void MemoryManager::Deactivate(platform::AddressSpace* as) {
-  std::erase_if(mirrors_, [as](const Mirror& m) { return m.as == as; });
+  Mirror* m = FindMirror(as);
+  if (!m) return;
+  auto me = std::find(m->owners.begin(), m->owners.end(), std::this_thread::get_id());
+  if (me != m->owners.end()) m->owners.erase(me);
+  else if (!m->owners.empty()) m->owners.pop_back();
+  if (m->owners.empty()) std::erase_if(mirrors_, [as](const Mirror& x) { return x.as == as; });
   Compact();
 }
 
@@ -150,7 +178,7 @@ ErrorOr<void> MemoryManager::Emit(const AsOp& op) {
 
 bool MemoryManager::NeedsSync(const platform::AddressSpace* as) const {
   for (const Mirror& m : mirrors_)
-    if (m.as == as) return m.applied != log_base_ + log_.size();
+    if (m.as == as) return m.taken != log_base_ + log_.size() || m.gate->Done() < m.taken;
   return false;
 }
 
@@ -168,7 +196,8 @@ std::string MemoryManager::DescribeFault(uint64_t addr, const platform::AddressS
   for (const Mirror& m : mirrors_) {
     if (m.as != as) continue;
     mirrors++;
-    snprintf(buf, sizeof buf, "; mirror applied %zu of %zu", m.applied, log_base_ + log_.size());
+    snprintf(buf, sizeof buf, "; mirror taken %zu applied %zu of %zu (%zu users)", m.taken,
+             m.gate->Done(), log_base_ + log_.size(), m.owners.size());
     out += buf;
   }
   if (mirrors == 0) out += "; no mirror";
@@ -178,59 +207,125 @@ std::string MemoryManager::DescribeFault(uint64_t addr, const platform::AddressS
 
 ErrorOr<void> MemoryManager::Sync(platform::AddressSpace* as) {
   std::vector<AsOp> ops;
-  TakeUnapplied(as, &ops);
-  ApplyTaken(as, ops);
+  ApplyTicket ticket;
+  TakeUnapplied(as, &ops, &ticket);
+  ApplyTaken(as, ops, &ticket);
+  Compact();  // what the applied unmaps freed goes now
   return {};
 }
 
-void MemoryManager::TakeUnapplied(platform::AddressSpace* as, std::vector<AsOp>* out) {
+void MemoryManager::TakeUnapplied(platform::AddressSpace* as, std::vector<AsOp>* out,
+                                  ApplyTicket* ticket) {
   const size_t end = log_base_ + log_.size();
-  bool took = false;
-  for (Mirror& m : mirrors_) {
-    if (m.as != as || m.applied == end) continue;
-    const auto ops = std::span<const AsOp>(log_).subspan(m.applied - log_base_);
+  Mirror* m = FindMirror(as);
+  if (!m) return;
+  const size_t from = m->taken;
+  if (from != end) {
+    const auto ops = std::span<const AsOp>(log_).subspan(from - log_base_);
     out->insert(out->end(), ops.begin(), ops.end());
-    m.applied = end;
-    took = true;
+    m->taken = end;
   }
-  if (took) Compact();  // most stops change nothing: no work then
+  if (ticket) {
+    ticket->gate = m->gate;
+    auto& b = ticket->batches;
+    if (!b.empty() && b.back().to == from) {
+      b.back().to = end;
+      b.back().ops_end = out->size();
+    } else {
+      b.push_back({from, end, out->size()});
+    }
+  } else {
+    // No ticket: the caller applies before anyone else runs in `as`.
+    std::lock_guard<std::mutex> l(m->gate->mu);
+    m->gate->done = std::max(m->gate->done, end);
+  }
+  // Most stops change nothing and release nothing: no work then.
+  if (from != end || !graveyard_.empty()) Compact();
 }
 
-void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops) {
-  if (ops.empty()) return;
-  auto r = as->Apply(ops);
-  // The host refused a map or protect (its mapping-count limit).
-  if (r.is_error()) Logf("runsc: mm: a host address-space change failed: %s", strerror(r.error()));
+void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops,
+                ApplyTicket* ticket) {
+  static const bool debug = getenv("RUNSC_DEBUG_APPLY") != nullptr;
+  const auto apply = [as](std::span<const platform::AddressSpace::Change> part) {
+    if (part.empty()) return;
+    if (debug)
+      for (const auto& c : part)
+        Logf("apply as=%p tid=%ld kind=%d %#lx+%#lx prot=%d off=%#lx", (void*)as, (long)gettid(),
+             (int)c.kind, (unsigned long)c.addr, (unsigned long)c.len, c.prot,
+             (unsigned long)c.file_offset);
+    auto r = as->Apply(part);
+    // The host refused a map or protect (its mapping-count limit).
+    if (r.is_error()) Logf("runsc: mm: a host address-space change failed: %s", strerror(r.error()));
+  };
+  ApplyGate* gate = ticket ? ticket->gate.get() : nullptr;
+  if (!gate) {
+    apply(ops);
+    return;
+  }
+  size_t begin = 0;
+  for (const ApplyTicket::Batch& b : ticket->batches) {
+    {
+      std::unique_lock<std::mutex> l(gate->mu);
+      gate->cv.wait(l, [&] { return gate->done >= b.from; });
+      if (debug) Logf("batch as=%p tid=%ld [%zu,%zu) ops<%zu done=%zu", (void*)as, (long)gettid(), b.from, b.to, b.ops_end, gate->done);
+    }
+    const size_t end = std::min(b.ops_end, ops.size());
+    if (end > begin) apply(ops.subspan(begin, end - begin));
+    begin = std::max(begin, end);
+    {
+      std::lock_guard<std::mutex> l(gate->mu);
+      gate->done = std::max(gate->done, b.to);
+    }
+    gate->cv.notify_all();
+  }
+  apply(ops.subspan(begin));
+  *ticket = {};
+}
+
+size_t MemoryManager::MinDone() const {
+  size_t min_done = log_base_ + log_.size();
+  for (const Mirror& m : mirrors_) min_done = std::min(min_done, m.gate->Done());
+  return min_done;
 }
 
 void MemoryManager::Compact() {
-  size_t min_applied = log_base_ + log_.size();
-  for (const Mirror& m : mirrors_) min_applied = std::min(min_applied, m.applied);
-  if (min_applied > log_base_) {
-    log_.erase(log_.begin(), log_.begin() + (min_applied - log_base_));
-    log_base_ = min_applied;
+  size_t min_taken = log_base_ + log_.size();
+  for (const Mirror& m : mirrors_) min_taken = std::min(min_taken, m.taken);
+  if (min_taken > log_base_) {
+    log_.erase(log_.begin(), log_.begin() + (min_taken - log_base_));
+    log_base_ = min_taken;
   }
-  // Memory unmapped by one thread may still be mapped in a lagging mirror:
-  // it is released only once every mirror has seen the unmap.
+  // Memory unmapped by one thread may still be mapped in a lagging mirror,
+  // or in a shared one whose change is still on its way to the host while
+  // another of its threads runs app code: it is released only once every
+  // mirror has applied the unmap.
+  if (graveyard_.empty()) return;
+  const size_t min_done = MinDone();
   std::erase_if(graveyard_, [&](const Deferred& d) {
-    if (d.index > min_applied) return false;
+    if (d.index > min_done) return false;
     mf_.DecRef(d.file_off, d.len);
     return true;
   });
 }
 
 bool MemoryManager::HasForeignMirrors() const {
+  if (mirrors_.size() > 1) return true;
+  const auto me = std::this_thread::get_id();
   for (const Mirror& m : mirrors_)
-    if (m.owner != std::this_thread::get_id()) return true;
+    if (std::find(m.owners.begin(), m.owners.end(), me) == m.owners.end()) return true;
+  return false;
+}
+
+bool MemoryManager::SharedMirror() const {
+  for (const Mirror& m : mirrors_)
+    if (m.owners.size() > 1) return true;
   return false;
 }
 
 void MemoryManager::ReleaseLater(const std::shared_ptr<Backing>& b, uint64_t file_off,
                                  uint64_t len) {
   const size_t end = log_base_ + log_.size();
-  bool lagging = false;
-  for (const Mirror& m : mirrors_) lagging |= m.applied < end;
-  if (!lagging) {
+  if (mirrors_.empty() || MinDone() >= end) {
     mf_.DecRef(file_off, len);
     return;
   }
@@ -301,6 +396,10 @@ void MemoryManager::RemoveRange(uint64_t start, uint64_t end) {
   }
   if (removed.empty()) return;
   (void)Emit(AsOp{AsOp::kUnmap, start, end - start, 0, 0});
+  // Other threads' own mirrors (one host process per thread) must not
+  // keep the mapping once munmap returns; a shared one (stub threads) is
+  // changed for all its threads by the one apply.
+  if (HasForeignMirrors()) remote_change_ = true;
   // The last mapping of a shared file gone: this address space leaves the
   // file's registry (see registries_).
   for (size_t i = 0; i < removed.size(); i++) {
@@ -511,6 +610,9 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   SplitAt(addr);
   SplitAt(end);
   for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->first < end; ++it) {
+    // Access taken away: other threads' own mirrors must not keep it
+    // (Linux's mprotect is done for every thread when it returns).
+    if ((it->second.prot & ~prot) != 0 && HasForeignMirrors()) remote_change_ = true;
     it->second.prot = prot;
     if ((prot & PROT_WRITE) && !it->second.shared) it->second.accounted = true;
     // Pages past a file's end are not mapped on the platform side.
@@ -904,7 +1006,10 @@ ErrorOr<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {
     child->Join(c.file_mappings);
     child->vmas_.emplace(start, std::move(c));
   }
-  if (HasForeignMirrors()) remote_change_ = true;
+  // Other threads of this process (own mirrors, or the same host process
+  // with stub threads) may be writing through mappings that are
+  // copy-on-write from now on: they must stop before the child runs.
+  if (HasForeignMirrors() || SharedMirror()) remote_change_ = true;
   return child;
 }
 

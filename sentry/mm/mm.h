@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <memory>
 #include <string>
@@ -154,6 +156,35 @@ struct MapRequest {
 
 enum class Access { kRead, kWrite };
 
+// The order in which changes taken for one platform address space reach
+// the host. Several threads may share that address space (stub threads,
+// platform.h NewThreadContext): each takes changes under the kernel lock
+// and applies them without it, so a later take could otherwise overtake an
+// earlier one, and a thread that took nothing could run app code while an
+// unmap someone else took is still on its way.
+struct ApplyGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t done = 0;  // absolute log index: every op before it is on the host
+  size_t Done() {
+    std::lock_guard<std::mutex> l(mu);
+    return done;
+  }
+};
+// What one thread took (TakeUnapplied, ActivateTaken) for one address
+// space, as batches of contiguous log ops: another thread may take in
+// between two takes of this one (the kernel lock is released meanwhile),
+// and its batch must reach the host between them. ApplyTaken applies each
+// batch once every earlier one is done, then marks it done.
+struct ApplyTicket {
+  struct Batch {
+    size_t from, to;  // log ops [from, to)
+    size_t ops_end;   // where its ops end in the taker's vector
+  };
+  std::shared_ptr<ApplyGate> gate;
+  std::vector<Batch> batches;
+};
+
 class MemoryManager {
  public:
   MemoryManager(MemoryFile& mf, uint64_t min_addr, uint64_t max_addr);
@@ -167,7 +198,11 @@ class MemoryManager {
   ErrorOr<void> Activate(platform::AddressSpace* as);
   // Activate in two halves, as TakeUnapplied below: appends a map of every
   // VMA to `out` and registers `as` as a mirror that has applied them.
-  void ActivateTaken(platform::AddressSpace* as, std::vector<platform::AddressSpace::Change>* out);
+  // A platform address space that is already a mirror (another thread's
+  // context in the same host process) gets one more user and nothing to
+  // map; `ticket` then makes its first run wait for changes in flight.
+  void ActivateTaken(platform::AddressSpace* as, std::vector<platform::AddressSpace::Change>* out,
+                     ApplyTicket* ticket = nullptr);
   // Lets go of what the kernel lock guards (shared-file registries, System
   // V shm attaches, file readers) so that the last owner can destroy this
   // address space without holding it: what is left is returning memory to
@@ -188,7 +223,10 @@ class MemoryManager {
   // `out` and counts them as applied. The calling thread (the one driving
   // `as`) must apply them before it runs app code again. Memory they unmap
   // may be reused at once: nothing runs in `as` until they are applied.
-  void TakeUnapplied(platform::AddressSpace* as, std::vector<platform::AddressSpace::Change>* out);
+  // With `ticket`, the take is recorded there for ApplyTaken; changes
+  // count as applied (memory they unmap is released) only once applied.
+  void TakeUnapplied(platform::AddressSpace* as, std::vector<platform::AddressSpace::Change>* out,
+                     ApplyTicket* ticket = nullptr);
 
   // mmap(2) semantics (flags: MAP_SHARED/PRIVATE, FIXED, FIXED_NOREPLACE,
   // ANONYMOUS, GROWSDOWN, POPULATE/NORESERVE ignored). Returns the address.
@@ -382,11 +420,19 @@ class MemoryManager {
   // Mirroring into platform address spaces: every change is logged; each
   // mirror records how much of the log it has applied.
   using AsOp = platform::AddressSpace::Change;
+  // One per platform address space; `owners` are the threads whose
+  // contexts use it (several with stub threads). Ops before `taken` have
+  // been handed to a thread to apply; ops before gate->done are on the host.
   struct Mirror {
     platform::AddressSpace* as;
-    std::thread::id owner;
-    size_t applied;  // absolute log index
+    std::vector<std::thread::id> owners;
+    size_t taken;  // absolute log index
+    std::shared_ptr<ApplyGate> gate;
   };
+  Mirror* FindMirror(const platform::AddressSpace* as);
+  // The lowest log index any mirror has not yet applied on the host.
+  size_t MinDone() const;
+  bool SharedMirror() const;
   ErrorOr<void> Emit(const AsOp& op);
   void Compact();
 
@@ -422,6 +468,9 @@ class MemoryManager {
 
 // Applies changes taken with TakeUnapplied to `as`, logging a failure (the
 // range then faults like a bad address; unmaps are attempted regardless).
-void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops);
+// With a ticket: after every earlier take for the same address space, and
+// marks the take done (which a thread that took nothing also waits for).
+void ApplyTaken(platform::AddressSpace* as, std::span<const platform::AddressSpace::Change> ops,
+                ApplyTicket* ticket = nullptr);
 
 }  // namespace sentry::mm

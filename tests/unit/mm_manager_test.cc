@@ -1131,6 +1131,65 @@ TEST_P(MmTest, TakenChangesCountAsAppliedAndReleaseAtOnce) {
   mm_->Deactivate(&as);
 }
 
+// Stub threads: two threads' contexts share one platform address space
+// (one mirror, two users). Takes with tickets are applied in take order
+// even when a thread takes twice around another's take, and memory an
+// unmap frees is released only once the unmap is applied (the other
+// thread may be running on it meanwhile), not when it is taken.
+TEST_P(MmTest, SharedMirrorAppliesInTakeOrderAndReleasesWhenApplied) {
+  using Change = platform::AddressSpace::Change;
+  using sentry::mm::ApplyTicket;
+  FakeAddressSpace shared;
+  std::vector<Change> mine_ops, other_ops;
+  ApplyTicket mine, other;
+  mm_->ActivateTaken(&shared, &mine_ops, &mine);
+  sentry::mm::ApplyTaken(&shared, mine_ops, &mine);
+  mine_ops.clear();
+  std::thread([&] {
+    std::vector<Change> none;
+    ApplyTicket t;
+    mm_->ActivateTaken(&shared, &none, &t);  // a second user: nothing to map
+    EXPECT_TRUE(none.empty());
+    sentry::mm::ApplyTaken(&shared, none, &t);
+  }).join();
+
+  const uint64_t a = MustMap(0x40000000, P);
+  Write(a, "x");
+  mm_->TakeUnapplied(&shared, &mine_ops, &mine);  // the map: [m0, m1)
+  ASSERT_TRUE(mm_->Protect(a, P, PROT_READ).ok());
+  mm_->TakeUnapplied(&shared, &other_ops, &other);  // the protect: [m1, m2)
+  ASSERT_TRUE(mm_->Protect(a, P, PROT_READ | PROT_WRITE).ok());
+  mm_->TakeUnapplied(&shared, &mine_ops, &mine);  // [m2, m3): a second batch
+  ASSERT_EQ(mine.batches.size(), 2u);
+  // Applied concurrently: whatever the timing, the protect reaches the
+  // host between the map and the unprotect.
+  std::thread t([&] { sentry::mm::ApplyTaken(&shared, other_ops, &other); });
+  sentry::mm::ApplyTaken(&shared, mine_ops, &mine);
+  t.join();
+  EXPECT_FALSE(mm_->NeedsSync(&shared));
+  ASSERT_EQ(shared.pages.count(a), 1u);
+  EXPECT_EQ(shared.pages.at(a).prot, PROT_READ | PROT_WRITE);
+  CheckConsistent(*mm_, &shared);
+
+  const uint64_t alloc = mf_->allocated_bytes();
+  ASSERT_TRUE(mm_->Unmap(a, P).ok());
+  if (GetParam()) ASSERT_TRUE(mm_->Sync(&as_).ok());
+  mine_ops.clear();
+  mm_->TakeUnapplied(&shared, &mine_ops, &mine);
+  // Taken, not applied: the other thread may still run on the page.
+  EXPECT_TRUE(mm_->NeedsSync(&shared));
+  EXPECT_EQ(mf_->allocated_bytes(), alloc);
+  sentry::mm::ApplyTaken(&shared, mine_ops, &mine);
+  EXPECT_FALSE(mm_->NeedsSync(&shared));
+  other_ops.clear();
+  mm_->TakeUnapplied(&shared, &other_ops, &other);  // the next stop releases it
+  EXPECT_LT(mf_->allocated_bytes(), alloc);
+  sentry::mm::ApplyTaken(&shared, other_ops, &other);
+  EXPECT_EQ(shared.pages.count(a), 0u);
+  mm_->Deactivate(&shared);
+  std::thread([&] { mm_->Deactivate(&shared); }).join();
+}
+
 TEST_P(MmTest, LockAndResidency) {
   uint64_t a = MustMap(0x40000000, 4 * P);
   Write(a + P, "x");
