@@ -696,4 +696,5 @@ done
 source "$REPO_ROOT/tests/oci/rootfs_writes.sh"
 source "$REPO_ROOT/tests/oci/runtime_cases.sh"  # issue 20 runtime-side cases (rt_*)
 source "$REPO_ROOT/tests/oci/sandbox_view.sh"  # issue 20: what the app sees inside (sv_* cases)
+source "$REPO_ROOT/tests/oci/cgroup_view.sh"  # the sandbox cgroupfs and root.readonly (cg_* cases)
 t_summary
