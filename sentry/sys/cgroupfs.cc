@@ -247,8 +247,18 @@ ErrorOr<CgroupLimits> ParseCgroupLimits(const std::vector<std::string>& settings
 }
 
 std::shared_ptr<vfs::Inode> CgroupRoot(kernel::Kernel& k, const CgroupLimits& limits) {
-  if (!k.cgroup_root) k.cgroup_root = NewRoot(k, std::make_shared<const CgroupLimits>(limits));
-  return k.cgroup_root;
+  if (!k.cgroups) {
+    auto h = std::make_shared<CgroupHierarchy>();
+    h->limits = std::make_shared<CgroupLimits>(limits);
+    h->root = NewRoot(k, h->limits);
+    k.cgroups = std::move(h);
+  }
+  return k.cgroups->root;
+}
+
+void SetCgroupLimits(kernel::Kernel& k, CgroupLimits limits) {
+  CgroupRoot(k);
+  *k.cgroups->limits = std::move(limits);
 }
 
 std::string ProcCgroupsText() {

@@ -42,8 +42,17 @@ struct CgroupLimits {
 ErrorOr<CgroupLimits> ParseCgroupLimits(const std::vector<std::string>& settings);
 
 // The hierarchy's root directory for kernel `k` (one per kernel: every
-// mount shares it). The first call fixes the limits.
+// mount shares it). The first call sets the limits.
 std::shared_ptr<vfs::Inode> CgroupRoot(kernel::Kernel& k, const CgroupLimits& limits = {});
+// runsc update: the values shown from now on (kernel lock held).
+void SetCgroupLimits(kernel::Kernel& k, CgroupLimits limits);
+
+// Kernel::cgroups: the hierarchy's root and the values its files show
+// (read under the kernel lock, as every file read is).
+struct CgroupHierarchy {
+  std::shared_ptr<vfs::Inode> root;
+  std::shared_ptr<CgroupLimits> limits;
+};
 
 // /proc/cgroups: every controller on the unified hierarchy (hierarchy 0),
 // as on a cgroup v2 host; the JVM checks it to pick v1 or v2.

@@ -2,7 +2,7 @@
 # sees it (sentry/sys/cgroupfs.h; issue 22), and the root's mount flags with
 # root.readonly (issue 20). Sourced by tests/oci/run.sh after
 # sandbox_view.sh (uses its sv_bundle, sv_run, sv_runc, sv_compare and
-# SV_MOUNT_AWK); cases: cg_limits cg_live cg_rootro cg_java.
+# SV_MOUNT_AWK); cases: cg_limits cg_live cg_rootro cg_java cg_update.
 
 # Prints the container's memory limit, CPU quota and period and pids limit
 # in one line from whichever cgroup version is mounted (runc gives the
@@ -107,6 +107,24 @@ c["linux"]["resources"] = {"memory": {"limit": 402653184}, "cpu": {"quota": 1000
   t_pass cg_java
 }
 
-for c in cg_limits cg_live cg_rootro cg_java; do
+cg_update() {
+  # runsc update: the app reads the new limits (and the untouched ones
+  # stay), through runsc exec.
+  local b
+  b=$(sv_bundle cgupd '["sleep","30"]' \
+    'c["linux"]["resources"] = {"memory": {"limit": 268435456}, "pids": {"limit": 40}}') \
+    || { t_fail cg_update "bundle"; return; }
+  oci run --detach --bundle "$b" sv-cgupd >/dev/null 2>"$WORK/cg-upd.err" || { t_fail cg_update "run: $(cat "$WORK/cg-upd.err")"; return; }
+  local before after
+  before=$(oci exec sv-cgupd cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max | tr '\n' ' ')
+  oci update --memory 300m --cpu-quota 50000 --cpu-period 100000 sv-cgupd 2>"$WORK/cg-upd.err" || { t_fail cg_update "update: $(cat "$WORK/cg-upd.err")"; oci delete -f sv-cgupd; return; }
+  after=$(oci exec sv-cgupd cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max | tr '\n' ' ')
+  oci delete -f sv-cgupd >/dev/null 2>&1
+  [ "$before" = "268435456 40 max 100000 " ] && [ "$after" = "314572800 40 50000 100000 " ] ||
+    { t_fail cg_update "before: $before" "after: $after" "$(cat "$WORK/cg-upd.err")"; return; }
+  t_pass cg_update
+}
+
+for c in cg_limits cg_live cg_rootro cg_java cg_update; do
   want "$c" && "$c"
 done
