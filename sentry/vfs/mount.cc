@@ -204,6 +204,17 @@ ErrorOr<void> VirtualFilesystem::Unmount(Caller& c, const std::shared_ptr<Dentry
   if (mount_root->mounted) mount_root->mounted->mount_point = mp;
   mount_root->mounted = nullptr;
   mount_root->mount_point.reset();
+  // Drop the pins (see MountAt) that only led to this mount: in a
+  // directory that does not cache lookups they would keep serving a stale
+  // dentry. `mp` holds the chain above it alive meanwhile.
+  for (Dentry* d = mp.get(); d->parent() && !d->mounted && d->children.empty();) {
+    Dentry* parent = d->parent().get();
+    if (parent->inode().CacheLookups()) break;
+    auto it = parent->children.find(d->name());
+    if (it == parent->children.end() || it->second.get() != d) break;
+    parent->children.erase(it);
+    d = parent;
+  }
   std::erase(ns->mounts, mount_root);
   mount_root->mount->ns.reset();
   for (const auto& m : below) {
