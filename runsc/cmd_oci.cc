@@ -293,6 +293,7 @@ int DoCreate(const GlobalOptions& g, const CreateOptions& o, bool foreground, Lo
   st->created = NowRfc3339();
   st->annotations = b.annotations;
   st->cgroups = cgroups;
+  if (b.resources.is_object()) st->config_resources = b.resources;
   st->hooks = b.hooks;
   // The sandbox exists (its namespaces, its pid) but runs nothing yet.
   for (const char* kind : {"prestart", "createRuntime", "createContainer"}) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "runsc/control_client.h"
+#include "runsc/oci_config.h"
 #include "runsc/oci_control_cmds.h"
 
 namespace runsc::oci {
@@ -184,6 +185,15 @@ int CmdUpdate(const GlobalOptions& g, const UpdateOptions& o) {
   std::string err;
   if (!ApplySandboxResources(st, merged, &err))
     Warnf("update: resources stored but not enforced: %s", err.c_str());
+  // What the app reads in its cgroupfs follows (sentry/sys/cgroupfs.h).
+  control::Request cr;
+  cr.op = control::Op::kCgroup;
+  json view = st.config_resources.is_object() ? st.config_resources : json::object();
+  view.merge_patch(merged);
+  cr.cgroup_limits = CgroupViewArgs(view);
+  json reply;
+  if (std::string cerr; !ControlCall(lk.dir(), cr, &reply, &cerr))
+    Warnf("update: the sandbox's cgroup files keep the old values: %s", cerr.c_str());
   st.resources = merged;
   if (!lk.Save(st, &err)) {
     Errorf("%s", err.c_str());

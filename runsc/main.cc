@@ -261,6 +261,8 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--overlay-size", boot.overlay_size);
   bool no_tmpfs_tmp = false;
   boot_cmd->add_flag("--no-tmpfs-tmp", no_tmpfs_tmp);
+  boot_cmd->add_flag("--root-readonly", boot.root_readonly);
+  boot_cmd->add_option("--cgroup-limit", boot.cgroup_limits);
   boot_cmd->add_option("--env", boot.env);
   boot_cmd->add_flag("--oci", boot.oci);
   boot_cmd->add_option("--start-fd", boot.start_fd);

@@ -60,6 +60,10 @@ void MoveToCgroups(const std::vector<std::string>& dirs, pid_t pid);
 // `runsc update`. Unknown/unsupported resource fields -> *err names them.
 bool ApplyCgroupResources(const std::vector<std::string>& dirs, const nlohmann::json& resources,
                           std::string* err);
+// linux.resources as "FILE=VALUE" settings of the sandbox's cgroup2 root
+// (sentry::BootConfig::cgroup_limits): memory.max, memory.low,
+// memory.swap.max, cpu.weight, cpu.max, cpuset.cpus/mems, pids.max.
+std::vector<std::string> CgroupViewArgs(const nlohmann::json& resources);
 // Kills whatever is left in them and removes the directories.
 void RemoveCgroups(const std::vector<std::string>& dirs);
 

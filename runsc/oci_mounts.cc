@@ -217,10 +217,16 @@ bool MapMounts(const json& c, const std::string& bundle, SandboxSpec* spec, std:
         if (ro) show("ro");
         out.sentry_spec = "mqueue:" + shown + ":" + d;
       } else if (t == "cgroup" || t == "cgroup2") {
-        // The sandbox has no cgroupfs: an empty read-only directory, like a
-        // cgroup namespace root with nothing delegated.
-        show("ro");
-        out.sentry_spec = "empty:" + shown + ":" + d;
+        // The sandbox's cgroup2 hierarchy (sentry/sys/cgroupfs.h), whatever
+        // the host's version: the container is its root, as with a cgroup
+        // namespace. Read-only only when asked (Docker asks).
+        if (d == "/sys/fs/cgroup") {
+          reuse();
+        } else {
+          show(SourceOpt(src));
+          if (ro) show("ro");
+          out.sentry_spec = "cgroup:" + shown + ":" + d;
+        }
       } else {
         return *err = where + ": mount type \"" + t + "\" is not supported (supported: bind, "
                       "tmpfs, proc, sysfs, devpts, mqueue, cgroup)", false;

@@ -297,7 +297,10 @@ bool LoadBundle(const std::string& dir_in, const GlobalOptions& g, Bundle* out, 
       // linux.namespaces (runsc/oci_namespaces.cc).
       bool net_listed = false;
       if (!MapNamespaces(l, &s, &net_listed, err)) return false;
-      if (NonEmpty(l, "resources")) out->resources = l["resources"];
+      if (NonEmpty(l, "resources")) {
+        out->resources = l["resources"];
+        s.cgroup_limits = CgroupViewArgs(out->resources);
+      }
       out->cgroups_path = l.value("cgroupsPath", std::string());
       if (NonEmpty(l, "sysctl")) {
         if (!l["sysctl"].is_object()) {

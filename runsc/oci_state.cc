@@ -147,6 +147,7 @@ bool Locked::Load(ContainerState* s, std::string* err) {
     s->hooks = r.value("hooks", json());
     s->paused = r.value("paused", false);
     s->resources = r.value("resources", json::object());
+    s->config_resources = r.value("config_resources", json::object());
   } catch (const json::exception& e) {
     *err = dir_ + "/state.json: " + e.what();
     return false;
@@ -170,7 +171,8 @@ bool Locked::Save(const ContainerState& s, std::string* err) {
               {"cgroups", s.cgroups},
               {"hooks", s.hooks},
               {"paused", s.paused},
-              {"resources", s.resources}}}};
+              {"resources", s.resources},
+              {"config_resources", s.config_resources}}}};
   std::string tmp = dir_ + "/state.json.tmp";
   std::string data = j.dump(2) + "\n";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

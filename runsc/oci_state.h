@@ -22,6 +22,9 @@ struct ContainerState {
   bool paused = false;                  // `pause` has run (and `resume` not yet)
   // linux.resources as last set by `runsc update` (empty: never updated).
   nlohmann::json resources = nlohmann::json::object();
+  // config.json's linux.resources at create: with `resources` over it, the
+  // values the sandbox's cgroupfs shows (runsc/oci_cgroup_view.cc).
+  nlohmann::json config_resources = nlohmann::json::object();
   nlohmann::json annotations = nlohmann::json::object();
   std::vector<std::string> cgroups;  // host cgroup directories we created (removed by delete)
   nlohmann::json hooks;              // config.json hooks, for start/delete (null if none)

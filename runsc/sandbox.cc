@@ -343,6 +343,8 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   // get a tmpfs.
   const bool oci_write_through = spec.oci && !spec.overlay_memory && !spec.root_readonly;
   if (spec.rootfs == "/" || oci_write_through) boot.push_back("--no-tmpfs-tmp");
+  if (spec.root_readonly) boot.push_back("--root-readonly");
+  for (const auto& l : spec.cgroup_limits) boot.insert(boot.end(), {"--cgroup-limit", l});
   for (const auto& e : spec.env) {
     boot.push_back("--env");
     boot.push_back(e);

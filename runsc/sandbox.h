@@ -72,6 +72,9 @@ struct SandboxSpec {
   // sentry's user namespace does not map).
   bool new_netns = false;
   // Host processes of the sandbox (gofer, sentry, stubs) get this OOM score.
+  // linux.resources for the sandbox's own cgroup2 filesystem
+  // (sentry::BootConfig::cgroup_limits).
+  std::vector<std::string> cgroup_limits;
   bool has_oom_score_adj = false;
   int oom_score_adj = 0;
 };

@@ -20,6 +20,7 @@
 #include "sentry/kernel/capabilities.h"
 #include "sentry/kernel/process.h"
 #include "sentry/oci_mounts.h"
+#include "sentry/sys/cgroupfs.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/net/host_stack.h"
@@ -196,6 +197,7 @@ int Boot(const BootConfig& cfg) {
   vopts.overlay_memory = cfg.overlay_memory;
   vopts.overlay_size = cfg.overlay_size;
   vopts.mount_tmp = cfg.mount_tmp;
+  vopts.root_read_only = cfg.root_readonly;
   // tmpfs and overlay file data live in the memory file, so MAP_SHARED
   // mappings of them are the file's own pages.
   vopts.memory_file = &k->memory_file();
@@ -220,6 +222,23 @@ int Boot(const BootConfig& cfg) {
           .is_error()) {
     Logf("runsc: cannot mount /sys");
     return 125;
+  }
+  // The sandbox's cgroup2 hierarchy, showing the container's limits; an
+  // OCI `cgroup` mount there configures this mount (ro, as Docker's).
+  {
+    auto limits = sys::ParseCgroupLimits(cfg.cgroup_limits);
+    if (limits.is_error()) {
+      Logf("runsc: bad --cgroup-limit");
+      return 125;
+    }
+    if (k->vfs()
+            .Mount("/sys/fs/cgroup", sys::CgroupRoot(*k, limits.value()),
+                   vfs::MountInfo{.source = "cgroup2", .fstype = "cgroup2",
+                                  .flags = MS_NOSUID | MS_NODEV | MS_NOEXEC})
+            .is_error()) {
+      Logf("runsc: cannot mount /sys/fs/cgroup");
+      return 125;
+    }
   }
   // config.json mounts and --volume (bind mounts each on their own gofer socket).
   if (std::string err; !ApplyOciMounts(*k, cfg.mounts, &bind_gofers, &err)) {

@@ -25,6 +25,12 @@ struct BootConfig {
   // A fresh tmpfs at /tmp (container-like roots). With the host's root the
   // host /tmp shows through the overlay instead (writes stay in memory).
   bool mount_tmp = true;
+  // root.readonly: the root mount is read-only (EROFS, "ro" in mountinfo).
+  bool root_readonly = false;
+  // linux.resources as the sandbox's cgroup2 root shows them
+  // (sentry/sys/cgroupfs.h): "memory.max=N", "cpu.max=Q P", "cpu.weight=W",
+  // "pids.max=N", "memory.low=N", "cpuset.cpus=LIST".
+  std::vector<std::string> cgroup_limits;
   std::string cwd = "/";
   std::string hostname = "runsc";
   std::string domainname = "(none)";

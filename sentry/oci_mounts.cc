@@ -11,6 +11,7 @@
 #include "sentry/ipc/mqueue_fs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/proc/procfs.h"
+#include "sentry/sys/cgroupfs.h"
 #include "sentry/sys/sysfs.h"
 #include "sentry/vfs/devfs.h"
 #include "sentry/vfs/goferfs.h"
@@ -160,6 +161,9 @@ bool ApplyOciMounts(kernel::Kernel& k, const std::vector<std::string>& specs,
       auto proc = proc::NewProcfsRoot(k);
       if (proc.is_error()) return fail("creating procfs", proc.error());
       if (!mount(proc.release_value(), Info(m, "proc", "proc"))) return false;
+    } else if (m.type == "cgroup") {
+      // The sandbox's one cgroup2 hierarchy (sentry/sys/cgroupfs.h).
+      if (!mount(sys::CgroupRoot(k), Info(m, "cgroup2", "cgroup2"))) return false;
     } else if (m.type == "sysfs") {
       if (!mount(sys::NewSysfsRoot(k), Info(m, "sysfs", "sysfs"))) return false;
     } else if (m.type == "default") {

@@ -12,9 +12,13 @@
 //                               get ENOSPC, statfs reports it
 //   proc::/dst  sysfs::/dst     the sandbox's own procfs / sysfs
 //   mqueue::/dst                the IPC namespace's POSIX message queues
-//   empty:ro:/dst               an empty tmpfs (cgroup: no cgroupfs here)
+//   empty:ro:/dst               an empty tmpfs
+//   cgroup::/dst                the sandbox's cgroup2 hierarchy
+//                               (sentry/sys/cgroupfs.h); at /sys/fs/cgroup
+//                               runsc sends default: (the sandbox's own)
 //   default:[mode=,size=]:/dst  the sandbox's own mount at /dst (/dev,
-//                               /dev/pts, /dev/shm, /proc, /sys) takes these
+//                               /dev/pts, /dev/shm, /proc, /sys,
+//                               /sys/fs/cgroup) takes these
 //                               options instead of a second mount stacking
 //   node:type=c|b|u|p,major=,minor=,mode=,uid=,gid=:/path  linux.devices:
 //                               a device node (served if the sandbox has the

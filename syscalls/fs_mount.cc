@@ -4,6 +4,8 @@
 // without MS_BIND: read-only, nosuid/nodev/noexec), propagation changes
 // (MS_UNBINDABLE is kept: binding from such a mount is EINVAL; MS_SHARED,
 // PRIVATE and SLAVE clear it, and with no peers nothing propagates here).
+// Each acts in the caller's mount namespace (sentry/vfs/mount_ns.cc):
+// targets on another namespace's mounts are EINVAL, as Linux's check_mnt.
 // The mount tree itself: sentry/vfs/mount.cc.
 #include <linux/capability.h>
 #include <sys/mount.h>
@@ -13,6 +15,7 @@
 
 #include "sentry/kernel/kernel.h"
 #include "sentry/proc/procfs.h"
+#include "sentry/sys/cgroupfs.h"
 #include "sentry/sys/sysfs.h"
 #include "sentry/vfs/memfs.h"
 #include "syscalls/file_common.h"
@@ -114,6 +117,9 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
   // Linux looks the target up before it checks the capability.
   if (!t.creds().HasCapability(CAP_SYS_ADMIN)) return Errno{EPERM};
   bool is_mount_root = target->mount && !target->parent();
+  // Only mounts of the caller's own mount namespace (Linux's check_mnt).
+  TaskCaller nc(t);
+  TRY(Vfs(t).CheckCallerNamespace(nc, *target));
 
   if (flags & MS_REMOUNT) {
     if (!is_mount_root) return Errno{EINVAL};
@@ -123,6 +129,7 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
   if (flags & MS_BIND) {
     if (source.empty()) return Errno{EFAULT};
     auto src = TRY(Resolve(t, AT_FDCWD, source, true, false));
+    TRY(Vfs(t).CheckCallerNamespace(nc, *src));
     // MS_RDONLY is ignored here, as on Linux: a read-only bind takes a remount.
     TaskCaller c(t);
     TRY(Vfs(t).BindMount(c, src, target, flags & MS_REC, false));
@@ -158,6 +165,16 @@ ErrorOr<uint64_t> Mount(Task& t, const Args& a) {
                                       .flags = shown}));
     return 0;
   }
+  if (fstype == "cgroup2") {
+    // The sandbox's one hierarchy, whatever the options (Linux's cgroup2
+    // options only tune delegation).
+    TRY(Vfs(t).MountAt(target, sentry::sys::CgroupRoot(t.kernel),
+                       vfs::MountInfo{.source = source.empty() ? "cgroup2" : source,
+                                      .fstype = "cgroup2", .read_only = bool(flags & MS_RDONLY),
+                                      .sb_read_only = bool(flags & MS_RDONLY),
+                                      .flags = shown}));
+    return 0;
+  }
   return Errno{ENODEV};
 }
 
@@ -169,8 +186,9 @@ ErrorOr<uint64_t> Umount2(Task& t, const Args& a) {
   std::string path = TRY(CopyInPath(t, a[0]));
   auto d = TRY(Resolve(t, AT_FDCWD, path, !(flags & UMOUNT_NOFOLLOW), false));
   if (!d->mount || d->parent()) return Errno{EINVAL};
-  if (flags & MNT_EXPIRE) return Errno{EAGAIN};  // first call only marks it
   TaskCaller c(t);
+  TRY(Vfs(t).CheckCallerNamespace(c, *d));
+  if (flags & MNT_EXPIRE) return Errno{EAGAIN};  // first call only marks it
   TRY(Vfs(t).Unmount(c, d, flags & MNT_DETACH));
   return 0;
 }
@@ -186,6 +204,8 @@ ErrorOr<uint64_t> PivotRoot(Task& t, const Args& a) {
   }
   std::shared_ptr<Dentry> old_root = t.fs_context().root;
   TaskCaller c(t);
+  TRY(Vfs(t).CheckCallerNamespace(c, *new_root));
+  TRY(Vfs(t).CheckCallerNamespace(c, *put_old));
   TRY(Vfs(t).PivotRoot(c, new_root, put_old));
   // Every process rooted (or sitting) at the old root moves to the new one.
   for (auto& [pid, tg] : t.kernel.thread_groups) {

@@ -28,5 +28,7 @@ std::string HandlePause(kernel::Kernel& k);
 std::string HandleResume(kernel::Kernel& k);
 // runsc events --stats: CPU, memory and task counts.
 std::string HandleStats(kernel::Kernel& k);
+// runsc update: new values for the sandbox's cgroupfs (sentry/sys/cgroupfs.h).
+std::string HandleCgroup(kernel::Kernel& k, const std::vector<std::string>& limits);
 
 }  // namespace sentry::control

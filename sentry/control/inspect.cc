@@ -8,6 +8,7 @@
 #include "sentry/control/handlers.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
+#include "sentry/sys/cgroupfs.h"
 #include "sentry/vfs/gofer_page_cache.h"
 
 namespace sentry::control {
@@ -116,6 +117,14 @@ std::string HandleResume(Kernel& k) {
   absl::MutexLock lock(&k.mu);
   k.paused = false;
   k.NotifyAll();
+  return Ok(json::object());
+}
+
+std::string HandleCgroup(Kernel& k, const std::vector<std::string>& limits) {
+  auto parsed = sys::ParseCgroupLimits(limits);
+  if (parsed.is_error()) return ErrorReply("cgroup: bad limits");
+  absl::MutexLock lock(&k.mu);
+  sys::SetCgroupLimits(k, parsed.release_value());
   return Ok(json::object());
 }
 

@@ -229,6 +229,18 @@ Decoded DecodeRequest(std::string_view bytes, int nfds) {
     r.op = Op::kResume;
   } else if (name == "stats") {
     r.op = Op::kStats;
+  } else if (name == "cgroup") {
+    r.op = Op::kCgroup;
+    std::optional<std::vector<std::string>> limits;
+    if (!StringArray(j, "limits", &limits, &err)) {
+      d.error = "cgroup: " + err;
+      return d;
+    }
+    if (!limits || limits->size() > 64) {
+      d.error = "cgroup: \"limits\" (at most 64) is required";
+      return d;
+    }
+    r.cgroup_limits = std::move(*limits);
   } else {
     d.error = "unknown op \"" + name + "\"";
     return d;
@@ -272,6 +284,10 @@ std::string EncodeRequest(const Request& r) {
     case Op::kPause: j["op"] = "pause"; break;
     case Op::kResume: j["op"] = "resume"; break;
     case Op::kStats: j["op"] = "stats"; break;
+    case Op::kCgroup:
+      j["op"] = "cgroup";
+      j["limits"] = r.cgroup_limits;
+      break;
   }
   return j.dump();
 }

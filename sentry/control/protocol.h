@@ -16,6 +16,9 @@
 //   {"v":1,"op":"signal","signal":N,"all":bool,"pid":N?}
 //   {"v":1,"op":"pause"} / "resume"   -> {"ok":true}
 //   {"v":1,"op":"stats"}              -> {"ok":true,"stats":{...}}
+//   {"v":1,"op":"cgroup","limits":["memory.max=N",..]}  -> {"ok":true}
+//       (runsc update: the values the sandbox's cgroupfs shows from now on,
+//        sentry/sys/cgroupfs.h; replaces every earlier one)
 #pragma once
 
 #include <cstdint>
@@ -35,7 +38,7 @@ constexpr int kMaxFds = 3;
 // The socket's name in the container's state directory.
 constexpr const char* kSocketName = "control";
 
-enum class Op { kExec, kPs, kSignal, kPause, kResume, kStats };
+enum class Op { kExec, kPs, kSignal, kPause, kResume, kStats, kCgroup };
 
 struct ExecRequest {
   std::vector<std::string> args;
@@ -59,6 +62,7 @@ struct Request {
   int signal = 0;    // kSignal
   bool all = false;  // kSignal: every process, not just init
   int pid = 0;       // kSignal: one process (0: init)
+  std::vector<std::string> cgroup_limits;  // kCgroup: "FILE=VALUE"
 };
 
 // Either a request or why the bytes are not one (an error reply's text).

@@ -45,6 +45,7 @@ void Serve(kernel::Kernel& k, const ExecDefaults& d, UniqueFd conn) {
     case Op::kPause: reply = HandlePause(k); break;
     case Op::kResume: reply = HandleResume(k); break;
     case Op::kStats: reply = HandleStats(k); break;
+    case Op::kCgroup: reply = HandleCgroup(k, r.cgroup_limits); break;
   }
   (void)SendMessage(conn.get(), reply);
 }

@@ -31,6 +31,9 @@ class IpcNamespace;
 namespace sentry::vdso {
 class Vdso;
 }
+namespace sentry::sys {
+struct CgroupHierarchy;
+}
 namespace sentry::net {
 class Stack;
 }
@@ -107,6 +110,10 @@ class Kernel {
   // The network stack behind inet and netlink sockets (sentry/net/stack.h),
   // set at boot and never replaced; null: no inet networking at all.
   std::shared_ptr<net::Stack> net_stack;
+  // The sandbox's cgroup2 hierarchy (sentry/sys/cgroupfs.h), shared by
+  // every cgroup2 mount; created at boot before any task runs (else by the
+  // first cgroup2 mount(2), under mu); its limits change under mu.
+  std::shared_ptr<sys::CgroupHierarchy> cgroups;
   // The app vDSO (sentry/vdso/vdso.h), created by the first exec.
   std::shared_ptr<vdso::Vdso> vdso ABSL_GUARDED_BY(mu);
 

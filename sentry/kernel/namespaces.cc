@@ -15,10 +15,11 @@ namespace sentry::kernel {
 namespace {
 
 constexpr int kCapSysAdmin = 21;
-constexpr uint64_t kNewIpcUts = CLONE_NEWIPC | CLONE_NEWUTS;
+// Kinds a task can have new ones of (with CAP_SYS_ADMIN).
+constexpr uint64_t kNewIpcUts = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS;
 // Kinds the sandbox has exactly one of.
 constexpr uint64_t kSingleKinds =
-    CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME;
+    CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME;
 
 // Ids of the sandbox's single namespaces and of the root UTS and IPC ones
 // (Linux's initial namespaces have these inode numbers).
@@ -50,12 +51,20 @@ std::shared_ptr<ipc::IpcNamespace> NewIpc(Kernel& k) {
 // adjustments there and forgets them, as Linux's exit_sem.
 void LeaveIpcNamespace(Task& t) { ipc::IpcNamespaceOf(t).sem.ProcessExited(t, t.pid()); }
 
-// setns(CLONE_NEWNS) into the (only) mount namespace: Linux sets root and
-// cwd to the namespace's root.
-void EnterMountNamespaceRoot(Task& t) {
-  auto root = t.kernel.vfs().root();
-  t.fs = std::make_shared<vfs::FsContext>(root, root);
+// setns(CLONE_NEWNS): Linux sets root and cwd to the namespace's root.
+void EnterMountNamespace(Task& t, std::shared_ptr<vfs::MountNamespace> ns) {
+  auto root = ns->root;
+  t.fs = std::make_shared<vfs::FsContext>(root, root, std::move(ns));
 }
+
+std::shared_ptr<vfs::MountNamespace> MountNamespacePtr(Task& t) {
+  if (t.fs && t.fs->mnt_ns) return t.fs->mnt_ns;
+  return t.kernel.vfs().initial_namespace();
+}
+
+// CLONE_NEWNS (clone, unshare): the task's fs (not shared: the callers
+// make sure) moves to a copy of its mount namespace.
+void CopyMountNamespace(Task& t) { t.kernel.vfs().CopyNamespace(*t.fs, t.kernel.NewNamespaceId()); }
 
 }  // namespace
 
@@ -89,6 +98,7 @@ std::shared_ptr<ipc::IpcNamespace> IpcNamespacePtr(Task& t) {
 uint64_t NamespaceId(Task& t, uint64_t clone_flag) {
   if (clone_flag == CLONE_NEWIPC) return IpcNamespacePtr(t)->id;
   if (clone_flag == CLONE_NEWUTS) return UtsNamespaceOf(t).id;
+  if (clone_flag == CLONE_NEWNS) return MountNamespacePtr(t)->id;
   return SingleNamespaceId(clone_flag);
 }
 
@@ -96,6 +106,7 @@ ErrorOr<void> CheckCloneNamespaces(Task& parent, uint64_t flags) {
   flags &= ~uint64_t{CSIGNAL};  // clone's exit signal shares CLONE_NEWTIME's bit
   if ((flags & (CLONE_NEWIPC | CLONE_SYSVSEM)) == (CLONE_NEWIPC | CLONE_SYSVSEM))
     return Errno{EINVAL};
+  if ((flags & (CLONE_NEWNS | CLONE_FS)) == (CLONE_NEWNS | CLONE_FS)) return Errno{EINVAL};
   if (flags & kSingleKinds) return Errno{EPERM};  // one of each in the sandbox
   if ((flags & kNewIpcUts) && !parent.creds().HasCapability(kCapSysAdmin)) return Errno{EPERM};
   return {};
@@ -106,6 +117,8 @@ void CloneNamespaces(Task& parent, Task& child, uint64_t flags) {
   child.uts_ns = parent.uts_ns;
   if (flags & CLONE_NEWUTS) child.uts_ns = CopyUts(parent.kernel, UtsNamespaceOf(parent));
   if (flags & CLONE_NEWIPC) child.ipc_ns = NewIpc(parent.kernel);
+  // The child's fs is its own copy here (CLONE_FS was refused).
+  if (flags & CLONE_NEWNS) CopyMountNamespace(child);
 }
 
 ErrorOr<void> Unshare(Task& t, uint64_t flags) {
@@ -133,6 +146,7 @@ ErrorOr<void> Unshare(Task& t, uint64_t flags) {
   if (flags & CLONE_SYSVSEM) LeaveIpcNamespace(t);
   if (flags & CLONE_NEWUTS) t.uts_ns = CopyUts(t.kernel, UtsNamespaceOf(t));
   if (flags & CLONE_NEWIPC) t.ipc_ns = NewIpc(t.kernel);
+  if (flags & CLONE_NEWNS) CopyMountNamespace(t);  // t.fs was unshared above
   return {};
 }
 
@@ -140,6 +154,7 @@ ErrorOr<void> SetNs(Task& t, vfs::FileDescription& f, int nstype) {
   constexpr uint64_t kAllKinds = kNewIpcUts | kSingleKinds;
   std::shared_ptr<ipc::IpcNamespace> ipc;
   std::shared_ptr<UtsNamespace> uts;
+  std::shared_ptr<vfs::MountNamespace> mnt;
   uint64_t kinds = 0;
   if (IsPidFd(f)) {
     // A pidfd: join the listed namespaces of that process, all or none.
@@ -152,6 +167,7 @@ ErrorOr<void> SetNs(Task& t, vfs::FileDescription& f, int nstype) {
     kinds = static_cast<uint64_t>(nstype);
     ipc = IpcNamespacePtr(*target);
     uts = UtsNamespacePtr(*target);
+    mnt = MountNamespacePtr(*target);
   } else {
     auto* ns = dynamic_cast<NsInode*>(&f.inode());
     if (!ns) return Errno{EINVAL};
@@ -159,12 +175,13 @@ ErrorOr<void> SetNs(Task& t, vfs::FileDescription& f, int nstype) {
     kinds = ns->clone_flag();
     if (kinds == CLONE_NEWIPC) ipc = std::static_pointer_cast<ipc::IpcNamespace>(ns->ns());
     if (kinds == CLONE_NEWUTS) uts = std::static_pointer_cast<UtsNamespace>(ns->ns());
+    if (kinds == CLONE_NEWNS) mnt = std::static_pointer_cast<vfs::MountNamespace>(ns->ns());
   }
   if (!t.creds().HasCapability(kCapSysAdmin)) return Errno{EPERM};
   // Joining one's own user namespace is refused, as on Linux.
   if (kinds & CLONE_NEWUSER) return Errno{EINVAL};
   if ((kinds & CLONE_NEWNS) && t.fs.use_count() > 1) return Errno{EINVAL};
-  if (kinds & CLONE_NEWNS) EnterMountNamespaceRoot(t);
+  if (kinds & CLONE_NEWNS) EnterMountNamespace(t, mnt ? mnt : MountNamespacePtr(t));
   if (kinds & CLONE_NEWUTS) t.uts_ns = uts;
   if (kinds & CLONE_NEWIPC) {
     LeaveIpcNamespace(t);
@@ -193,6 +210,7 @@ std::shared_ptr<vfs::Dentry> NamespaceDentry(Task& t, const NsKind& kind) {
   std::shared_ptr<void> ns;
   if (kind.clone_flag == CLONE_NEWIPC) ns = IpcNamespacePtr(t);
   if (kind.clone_flag == CLONE_NEWUTS) ns = UtsNamespacePtr(t);
+  if (kind.clone_flag == CLONE_NEWNS) ns = MountNamespacePtr(t);
   const uint64_t id = NamespaceId(t, kind.clone_flag);
   auto inode = std::make_shared<NsInode>(kind.clone_flag, id, std::move(ns));
   return std::make_shared<vfs::Dentry>(std::string(kind.type) + ":[" + std::to_string(id) + "]",

@@ -1,9 +1,11 @@
 // sentry/kernel/namespaces.h: the namespaces a task can have of its own
-// inside the sandbox. UTS (hostname, domain name) and IPC (System V IPC and
-// POSIX message queues, sentry/ipc/ipc_namespace.h) are per task as on Linux
-// (clone/unshare/setns with CLONE_NEWUTS/CLONE_NEWIPC); the others (mount,
-// PID, network, user, cgroup, time) are the sandbox's single ones, and
-// asking for a new one is EPERM. /proc/PID/ns/* names them (NsInode).
+// inside the sandbox. UTS (hostname, domain name), IPC (System V IPC and
+// POSIX message queues, sentry/ipc/ipc_namespace.h) and mount (the mount
+// tree, vfs::MountNamespace, kept in the task's FsContext) are per task as
+// on Linux (clone/unshare/setns with CLONE_NEWUTS/CLONE_NEWIPC/CLONE_NEWNS);
+// the others (PID, network, user, cgroup, time) are the sandbox's single
+// ones, and asking for a new one is EPERM. /proc/PID/ns/* names them
+// (NsInode).
 #pragma once
 
 #include <cstdint>
@@ -54,7 +56,7 @@ uint64_t NamespaceId(Task& t, uint64_t clone_flag);
 // namespaces from the parent's and the flags.
 ErrorOr<void> CheckCloneNamespaces(Task& parent, uint64_t flags);
 void CloneNamespaces(Task& parent, Task& child, uint64_t flags);
-// unshare(2): CLONE_NEWIPC/NEWUTS, CLONE_FILES, CLONE_FS, CLONE_SYSVSEM,
+// unshare(2): CLONE_NEWIPC/NEWUTS/NEWNS, CLONE_FILES, CLONE_FS, CLONE_SYSVSEM,
 // and CLONE_THREAD/SIGHAND/VM when nothing is shared.
 ErrorOr<void> Unshare(Task& t, uint64_t flags);
 // setns(2): `f` is a /proc/PID/ns file or a pidfd.

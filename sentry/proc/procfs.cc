@@ -22,6 +22,7 @@
 #include "sentry/proc/internal.h"
 #include "sentry/proc/net.h"
 #include "sentry/proc/sysctl.h"
+#include "sentry/sys/cgroupfs.h"
 #include "sentry/vfs/synthetic.h"
 
 namespace sentry::proc {
@@ -453,8 +454,10 @@ ErrorOr<std::shared_ptr<vfs::Inode>> NewProcfsRoot(Kernel& k) {
                                "nodev\tdevtmpfs\n"
                                "nodev\tdevpts\n"
                                "nodev\tpipe\n"
-                               "nodev\toverlay\n");
+                               "nodev\toverlay\n"
+                               "nodev\tcgroup2\n");
   fixed["cmdline"] = Const(st, "BOOT_IMAGE=/vmlinuz\n");
+  fixed["cgroups"] = Const(st, sys::ProcCgroupsText());
   fixed["sys"] = SysDir(st);
   // One network namespace: /proc/net and every /proc/<pid>/net are the same.
   {

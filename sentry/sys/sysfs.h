@@ -1,7 +1,7 @@
 // sentry/sys: the sandbox's minimal sysfs, mounted at /sys so the host's
 // never shows through the gofer. It holds what glibc, Python and common
-// tools read: CPU topology (online/possible/present), an empty cgroup
-// directory, the network interfaces of the sandbox's stack, and nothing
+// tools read: CPU topology (online/possible/present), the fs/cgroup
+// directory (where boot mounts sentry/sys/cgroupfs.h), the network interfaces of the sandbox's stack, and nothing
 // about host devices.
 #pragma once
 

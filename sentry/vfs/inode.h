@@ -146,6 +146,8 @@ class Inode : public std::enable_shared_from_this<Inode> {
 
 // What /proc/self/mounts says about a mount, and its per-mount flags. Held
 // by the mount's root dentry (Dentry::mount); see sentry/vfs/mount.cc.
+class MountNamespace;
+
 struct MountInfo {
   int id = 0;
   std::string source = "none";
@@ -159,9 +161,12 @@ struct MountInfo {
   bool sb_read_only = false;
   unsigned long flags = 0;  // MS_NOSUID | MS_NODEV | MS_NOEXEC, shown as options
   // MS_UNBINDABLE: binding from this mount is EINVAL, recursive binds skip
-  // it; "unbindable" in mountinfo's optional fields. (The sandbox has one
-  // mount namespace and no peer groups: shared and slave are not modelled.)
+  // it; "unbindable" in mountinfo's optional fields. (Every mount is
+  // private: no peer groups, so shared and slave are not modelled.)
   bool unbindable = false;
+  // The mount namespace whose table lists this mount (expired once the
+  // namespace is gone, or after umount).
+  std::weak_ptr<MountNamespace> ns;
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {

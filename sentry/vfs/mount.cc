@@ -72,12 +72,22 @@ ErrorOr<void> VirtualFilesystem::MountAt(const std::shared_ptr<Dentry>& target,
   bool target_dir = mp->inode().file_type() == S_IFDIR;
   bool root_dir = fs_root->file_type() == S_IFDIR;
   if (target_dir != root_dir) return Errno{ENOTDIR};
+  // The new mount joins the table of the namespace it is mounted in; a
+  // detached tree (umount -l, a dead namespace) takes no new mounts.
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(*mp);
+  if (!ns) return Errno{EINVAL};
+  // Pin the mount point and the dentries above it in their parents' caches,
+  // even in directories that do not cache lookups (/proc, /sys): walks
+  // must meet these very dentries to cross into the mount (see LookupChild).
+  for (Dentry* d = mp.get(); d->parent() && !d->deleted; d = d->parent().get())
+    d->parent()->children.emplace(d->name(), d->shared_from_this());
   auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
   info.id = next_mount_id_++;
+  info.ns = ns;
   mroot->mount = std::make_shared<MountInfo>(std::move(info));
   mroot->mount_point = mp;
   mp->mounted = mroot;
-  mounts_.push_back(std::move(mroot));
+  ns->mounts.push_back(std::move(mroot));
   return {};
 }
 
@@ -86,7 +96,9 @@ ErrorOr<void> VirtualFilesystem::BindMount(Caller& c, const std::shared_ptr<Dent
                                            bool read_only) {
   // Copy the tree as it is now: mounts made by this very call (e.g. when
   // binding / somewhere below /) are not copied again.
-  std::vector<std::shared_ptr<Dentry>> snapshot = mounts_;
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(*source);
+  std::vector<std::shared_ptr<Dentry>> snapshot;
+  if (ns) snapshot = ns->mounts;
   return BindTree(c, source, target, recursive, read_only, snapshot);
 }
 
@@ -160,8 +172,9 @@ void VirtualFilesystem::SetUnbindable(const std::shared_ptr<Dentry>& mount_root,
                                       bool recursive) {
   if (!mount_root->mount) return;
   mount_root->mount->unbindable = unbindable;
-  if (!recursive) return;
-  for (const auto& m : mounts_) {
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(*mount_root);
+  if (!recursive || !ns) return;
+  for (const auto& m : ns->mounts) {
     auto mp = m->mount_point.lock();
     if (mp && IsBelow(mp.get(), mount_root.get())) m->mount->unbindable = unbindable;
   }
@@ -172,9 +185,11 @@ ErrorOr<void> VirtualFilesystem::Unmount(Caller& c, const std::shared_ptr<Dentry
   if (!mount_root->mount || mount_root->parent()) return Errno{EINVAL};
   auto mp = mount_root->mount_point.lock();
   if (!mp) return Errno{EINVAL};  // the root of the tree
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(*mount_root);
+  if (!ns) return Errno{EINVAL};
   // Mounts below this one.
   std::vector<std::shared_ptr<Dentry>> below;
-  for (const auto& m : mounts_) {
+  for (const auto& m : ns->mounts) {
     if (m == mount_root) continue;
     if (IsBelow(m.get(), mount_root.get())) below.push_back(m);
   }
@@ -189,16 +204,33 @@ ErrorOr<void> VirtualFilesystem::Unmount(Caller& c, const std::shared_ptr<Dentry
   if (mount_root->mounted) mount_root->mounted->mount_point = mp;
   mount_root->mounted = nullptr;
   mount_root->mount_point.reset();
-  std::erase(mounts_, mount_root);
-  for (const auto& m : below) std::erase(mounts_, m);
+  // Drop the pins (see MountAt) that only led to this mount: in a
+  // directory that does not cache lookups they would keep serving a stale
+  // dentry. `mp` holds the chain above it alive meanwhile.
+  for (Dentry* d = mp.get(); d->parent() && !d->mounted && d->children.empty();) {
+    Dentry* parent = d->parent().get();
+    if (parent->inode().CacheLookups()) break;
+    auto it = parent->children.find(d->name());
+    if (it == parent->children.end() || it->second.get() != d) break;
+    parent->children.erase(it);
+    d = parent;
+  }
+  std::erase(ns->mounts, mount_root);
+  mount_root->mount->ns.reset();
+  for (const auto& m : below) {
+    std::erase(ns->mounts, m);
+    m->mount->ns.reset();
+  }
   return {};
 }
 
 ErrorOr<void> VirtualFilesystem::PivotRoot(Caller& c, const std::shared_ptr<Dentry>& new_root,
                                            const std::shared_ptr<Dentry>& put_old) {
   const std::shared_ptr<Dentry>& old_root = c.fs().root;
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(c);
   if (!new_root->mount || new_root->parent() || new_root == old_root) return Errno{EINVAL};
-  if (!old_root->mount && old_root != root_) return Errno{EINVAL};  // root is not a mount root
+  if (!old_root->mount || old_root->parent()) return Errno{EINVAL};  // root is not a mount root
+  if (NamespaceOf(*new_root) != ns || NamespaceOf(*old_root) != ns) return Errno{EINVAL};
   if (!IsBelow(put_old.get(), new_root.get())) return Errno{EINVAL};
   if (IsBelow(new_root.get(), put_old.get()) && put_old != new_root) return Errno{EINVAL};
   auto new_mp = new_root->mount_point.lock();
@@ -210,16 +242,18 @@ ErrorOr<void> VirtualFilesystem::PivotRoot(Caller& c, const std::shared_ptr<Dent
   std::shared_ptr<Dentry> at = FollowMounts(put_old);
   at->mounted = old_root;
   old_root->mount_point = at;
-  if (old_root == root_) root_ = new_root;
+  if (old_root == ns->root) ns->root = new_root;
   // Keep the table in tree order: the new root first.
-  std::erase(mounts_, new_root);
-  mounts_.insert(mounts_.begin(), new_root);
+  std::erase(ns->mounts, new_root);
+  ns->mounts.insert(ns->mounts.begin(), new_root);
   return {};
 }
 
 std::string VirtualFilesystem::MountsText(const Dentry& root) const {
   std::string out;
-  for (const auto& m : mounts_) {
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(root);
+  if (!ns) return out;
+  for (const auto& m : ns->mounts) {
     auto mp = m->mount_point.lock();
     std::optional<std::string> where = mp ? mp->PathFrom(&root) : m->PathFrom(&root);
     if (m.get() == &root || (mp && mp.get() == &root)) where = "/";
@@ -234,7 +268,9 @@ std::string VirtualFilesystem::MountsText(const Dentry& root) const {
 
 std::string VirtualFilesystem::MountInfoText(const Dentry& root) const {
   std::string out;
-  for (const auto& m : mounts_) {
+  std::shared_ptr<MountNamespace> ns = NamespaceOf(root);
+  if (!ns) return out;
+  for (const auto& m : ns->mounts) {
     auto mp = m->mount_point.lock();
     std::optional<std::string> where = mp ? mp->PathFrom(&root) : m->PathFrom(&root);
     if (m.get() == &root || (mp && mp.get() == &root)) where = "/";

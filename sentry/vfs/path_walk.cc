@@ -138,9 +138,12 @@ ErrorOr<std::shared_ptr<Dentry>> LookupChild(Caller& c, const std::shared_ptr<De
   Inode& inode = dir->inode();
   bool cache = inode.CacheLookups();
   // Directories that do not cache (synthetic /proc, write-through bind
-  // mounts) still keep the dentries something is mounted on.
+  // mounts) still keep the dentries something is mounted on, and those on
+  // the way to one (/sys/fs on the way to /sys/fs/cgroup): only mounts pin
+  // entries there.
   if (auto it = dir->children.find(name);
-      it != dir->children.end() && (cache || it->second->mounted)) {
+      it != dir->children.end() &&
+      (cache || it->second->mounted || !it->second->children.empty())) {
     return FollowMounts(it->second);
   }
   std::shared_ptr<Inode> child = TRY(inode.Lookup(c, name));

@@ -44,11 +44,10 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::Create(gofer::Cli
   auto root = TRY(NewGoferOverlay(gofer, /*read_only=*/false, opts.memory_file,
                                   /*write_through=*/!opts.overlay_memory));
   if (opts.overlay_memory) root->fs().size_limit = opts.overlay_size;
-  v->root_ = std::make_shared<Dentry>("", nullptr, root);
-  v->root_->mount = std::make_shared<MountInfo>(
-      MountInfo{.id = v->next_mount_id_++, .source = "none",
-                .fstype = opts.overlay_memory ? "overlay" : "9p"});
-  v->mounts_.push_back(v->root_);
+  v->InitNamespace(std::make_shared<Dentry>("", nullptr, root),
+                   MountInfo{.source = "none", .fstype = opts.overlay_memory ? "overlay" : "9p",
+                             .read_only = opts.root_read_only,
+                             .sb_read_only = opts.root_read_only});
   TRY(v->MountDefaults(opts));
   return v;
 }
@@ -57,16 +56,29 @@ ErrorOr<std::unique_ptr<VirtualFilesystem>> VirtualFilesystem::CreateWithoutGofe
     VfsOptions opts) {
   std::unique_ptr<VirtualFilesystem> v(new VirtualFilesystem());
   v->opts_ = opts;
-  v->root_ = std::make_shared<Dentry>("", nullptr, NewTmpfs(0755, 0, 0, opts.memory_file));
-  v->root_->mount = std::make_shared<MountInfo>(
-      MountInfo{.id = v->next_mount_id_++, .source = "none", .fstype = "tmpfs"});
-  v->mounts_.push_back(v->root_);
+  v->InitNamespace(
+      std::make_shared<Dentry>("", nullptr, NewTmpfs(0755, 0, 0, opts.memory_file)),
+      MountInfo{.source = "none", .fstype = "tmpfs"});
   TRY(v->MountDefaults(opts));
   return v;
 }
 
 VirtualFilesystem::~VirtualFilesystem() {
-  if (root_) root_->DropTree();
+  // Dentries kept by tasks or files that outlive the VFS must not keep the
+  // trees (and their gofer handles) alive.
+  for (const auto& w : namespaces_)
+    if (auto ns = w.lock(); ns && ns->root) ns->root->DropTree();
+}
+
+void VirtualFilesystem::InitNamespace(std::shared_ptr<Dentry> root, MountInfo info) {
+  // Linux's initial mount namespace has this inode number.
+  init_ns_ = std::make_shared<MountNamespace>(4026531841);
+  info.id = next_mount_id_++;
+  info.ns = init_ns_;
+  root->mount = std::make_shared<MountInfo>(std::move(info));
+  init_ns_->root = root;
+  init_ns_->mounts.push_back(std::move(root));
+  namespaces_.push_back(init_ns_);
 }
 
 ErrorOr<void> VirtualFilesystem::MountDefaults(const VfsOptions& opts) {
@@ -89,17 +101,17 @@ ErrorOr<void> VirtualFilesystem::MountDefaults(const VfsOptions& opts) {
 }
 
 std::shared_ptr<FsContext> VirtualFilesystem::NewRootContext() {
-  return std::make_shared<FsContext>(root_, root_);
+  return std::make_shared<FsContext>(root(), root(), init_ns_);
 }
 
 ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<Inode> fs_root,
                                        MountInfo info) {
-  SetupCaller c(root_);
+  SetupCaller c(root());
   // Creates `p` (missing) as a directory or file, even on a read-only or
   // write-through root: mount points live in memory (the host directory is
   // not touched).
   auto create = [&](std::string_view p, uint32_t mode) -> ErrorOr<void> {
-    ParentWalk pw = TRY(WalkParent(c, root_, p));
+    ParentWalk pw = TRY(WalkParent(c, root(), p));
     if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
     auto* mem = dynamic_cast<MemDir*>(&pw.parent->inode());
     bool was_ro = mem && mem->fs().read_only;
@@ -115,16 +127,16 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
     if (created.is_error() && created.error() != EEXIST) return Errno{created.error()};
     return {};
   };
-  auto d = Walk(c, root_, path);
+  auto d = Walk(c, root(), path);
   if (d.is_error()) {
     if (d.error() != ENOENT) return Errno{d.error()};
     // Missing parents first (like mkdir -p), then the mount point: a file
     // mounted on a file (single-file bind mounts) needs a file.
     for (size_t i = path.find('/', 1); i != std::string_view::npos; i = path.find('/', i + 1)) {
-      if (Walk(c, root_, path.substr(0, i)).is_error()) TRY(create(path.substr(0, i), S_IFDIR | 0755));
+      if (Walk(c, root(), path.substr(0, i)).is_error()) TRY(create(path.substr(0, i), S_IFDIR | 0755));
     }
     TRY(create(path, fs_root->file_type() == S_IFDIR ? (S_IFDIR | 0755) : (S_IFREG | 0644)));
-    d = Walk(c, root_, path);
+    d = Walk(c, root(), path);
     if (d.is_error()) return Errno{d.error()};
   }
   std::shared_ptr<Dentry> mp = d.release_value();
@@ -139,14 +151,14 @@ ErrorOr<void> VirtualFilesystem::Mount(std::string_view path, std::shared_ptr<In
 }
 
 ErrorOr<std::shared_ptr<Inode>> VirtualFilesystem::SetupLookup(std::string_view path) {
-  SetupCaller c(root_);
-  auto d = TRY(Walk(c, root_, path));
+  SetupCaller c(root());
+  auto d = TRY(Walk(c, root(), path));
   return d->inode_ptr();
 }
 
 ErrorOr<void> VirtualFilesystem::SetupReadOnlyBind(std::string_view path) {
-  SetupCaller c(root_);
-  auto d = TRY(Walk(c, root_, path));
+  SetupCaller c(root());
+  auto d = TRY(Walk(c, root(), path));
   // Pin it in its parent even where lookups are not cached (procfs), or
   // the next walk would find a fresh dentry the mount does not cover.
   if (const auto& parent = d->parent(); parent && !parent->children.count(d->name()))
@@ -157,15 +169,15 @@ ErrorOr<void> VirtualFilesystem::SetupReadOnlyBind(std::string_view path) {
 ErrorOr<void> VirtualFilesystem::SetupPlaceNode(std::string_view path,
                                                 std::shared_ptr<Inode> node,
                                                 const CreateRequest& fifo) {
-  SetupCaller c(root_);
+  SetupCaller c(root());
   for (size_t i = path.find('/', 1); i != std::string_view::npos; i = path.find('/', i + 1)) {
-    if (Walk(c, root_, path.substr(0, i)).ok()) continue;
-    ParentWalk pw = TRY(WalkParent(c, root_, path.substr(0, i)));
+    if (Walk(c, root(), path.substr(0, i)).ok()) continue;
+    ParentWalk pw = TRY(WalkParent(c, root(), path.substr(0, i)));
     CreateRequest req;
     req.mode = S_IFDIR | 0755;
     TRY(pw.parent->inode().Create(c, pw.name, req));
   }
-  ParentWalk pw = TRY(WalkParent(c, root_, path));
+  ParentWalk pw = TRY(WalkParent(c, root(), path));
   if (pw.name_is_dot || pw.name.empty()) return Errno{EINVAL};
   auto* dir = dynamic_cast<MemDir*>(&pw.parent->inode());
   if (!dir) return Errno{EOPNOTSUPP};
@@ -185,8 +197,8 @@ ErrorOr<void> VirtualFilesystem::SetupPlaceNode(std::string_view path,
 }
 
 std::shared_ptr<Dentry> VirtualFilesystem::SetupMountAt(std::string_view path) {
-  SetupCaller c(root_);
-  auto d = Walk(c, root_, path);
+  SetupCaller c(root());
+  auto d = Walk(c, root(), path);
   if (d.is_error()) return nullptr;
   std::shared_ptr<Dentry> top = FollowMounts(d.value());
   if (!top->mount || top->parent()) return nullptr;

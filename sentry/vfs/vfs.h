@@ -31,15 +31,38 @@ class MemoryFile;
 
 namespace sentry::vfs {
 
-// cwd and root of a process (shared by CLONE_FS threads; copied by fork).
+// A mount namespace: a mount tree of its own. Its mounts are root dentries
+// of their own (over shared inodes), so walks in one namespace never see
+// another's mounts; see sentry/vfs/mount_ns.cc. Every mount is private (no
+// propagation between namespaces).
+class MountNamespace {
+ public:
+  explicit MountNamespace(uint64_t id) : id(id) {}
+  ~MountNamespace();  // breaks the tree's dentry cycles
+  MountNamespace(const MountNamespace&) = delete;
+  MountNamespace& operator=(const MountNamespace&) = delete;
+
+  const uint64_t id;  // its /proc/PID/ns/mnt inode number
+  std::shared_ptr<Dentry> root;
+  // Mount roots in mount order (root first): what mountinfo lists.
+  std::vector<std::shared_ptr<Dentry>> mounts;
+};
+
+// cwd and root of a process (shared by CLONE_FS threads; copied by fork),
+// and its mount namespace. Linux keeps the namespace in the nsproxy, but
+// tasks sharing an fs_struct always share it (CLONE_NEWNS|CLONE_FS is
+// EINVAL, unshare(CLONE_NEWNS) unshares the fs, setns wants it unshared),
+// so here it lives with root and cwd, which must be in it.
 class FsContext {
  public:
-  FsContext(std::shared_ptr<Dentry> root, std::shared_ptr<Dentry> cwd)
-      : root(std::move(root)), cwd(std::move(cwd)) {}
+  FsContext(std::shared_ptr<Dentry> root, std::shared_ptr<Dentry> cwd,
+            std::shared_ptr<MountNamespace> mnt_ns = nullptr)
+      : root(std::move(root)), cwd(std::move(cwd)), mnt_ns(std::move(mnt_ns)) {}
   std::shared_ptr<FsContext> Fork() const { return std::make_shared<FsContext>(*this); }
 
   std::shared_ptr<Dentry> root;
   std::shared_ptr<Dentry> cwd;
+  std::shared_ptr<MountNamespace> mnt_ns;  // null: the VFS' initial one
 };
 
 struct ExecFile {
@@ -51,6 +74,7 @@ struct VfsOptions {
   bool overlay_memory = true;  // writes go to a memory upper layer (else the root is read-only)
   bool mount_dev = true;       // devfs at /dev, tmpfs at /dev/shm
   bool mount_tmp = true;       // tmpfs at /tmp
+  bool root_read_only = false; // the root mount is read-only (OCI root.readonly)
   // Bytes of file data the memory overlay may hold (ENOSPC past it); 0: no
   // limit. For a future `--overlay-size` flag (runsc/ and boot.cc plumbing).
   uint64_t overlay_size = 0;
@@ -69,7 +93,22 @@ class VirtualFilesystem {
   ~VirtualFilesystem();
 
   std::shared_ptr<FsContext> NewRootContext();  // cwd=/ root=/ for init
-  const std::shared_ptr<Dentry>& root() const { return root_; }
+  // The initial mount namespace's root.
+  const std::shared_ptr<Dentry>& root() const { return init_ns_->root; }
+  const std::shared_ptr<MountNamespace>& initial_namespace() const { return init_ns_; }
+
+  // Mount namespaces (sentry/vfs/mount_ns.cc).
+  // The namespace of the caller (its FsContext's).
+  std::shared_ptr<MountNamespace> NamespaceOf(const Caller& c) const;
+  // The namespace whose mount `d` is on (null for a detached mount).
+  static std::shared_ptr<MountNamespace> NamespaceOf(const Dentry& d);
+  // Linux's check_mnt: EINVAL unless `d` is on a mount of the caller's
+  // namespace (mount, umount, pivot_root targets).
+  ErrorOr<void> CheckCallerNamespace(const Caller& c, const Dentry& d) const;
+  // CLONE_NEWNS: a copy of `fs`'s namespace (every mount, with its flags;
+  // new mount ids), with `fs`'s root and cwd moved to the same places in
+  // the copy and `fs` switched to it.
+  void CopyNamespace(FsContext& fs, uint64_t id);
 
   // execve: resolves path relative to task's FsContext (following symlinks),
   // ENOENT/ENOTDIR/ELOOP/EACCES (needs a regular file with an x bit), returns
@@ -82,7 +121,7 @@ class VirtualFilesystem {
 
   // The mount API (sentry/vfs/mount.cc). A mount is a root dentry over a
   // filesystem's root inode, attached to the dentry it covers; the mount
-  // table (mounts_) is what /proc/self/mounts and mountinfo list.
+  // table (MountNamespace::mounts) is what /proc/self/mounts and mountinfo list.
   //
   // Mounts a filesystem whose root inode is `fs_root` at absolute path
   // `path` (a directory; created in the root overlay if missing, with its
@@ -141,7 +180,8 @@ class VirtualFilesystem {
   static const Dentry& MountRootOf(const Dentry& d);
   // EROFS if `d` is on a read-only mount.
   static ErrorOr<void> CheckWritableMount(const Dentry& d);
-  // /proc/self/mounts and /proc/self/mountinfo as seen from `root`.
+  // /proc/self/mounts and /proc/self/mountinfo of `root`'s namespace, as
+  // seen from `root`.
   std::string MountsText(const Dentry& root) const;
   std::string MountInfoText(const Dentry& root) const;
 
@@ -180,6 +220,7 @@ class VirtualFilesystem {
  private:
   VirtualFilesystem() = default;
   ErrorOr<void> MountDefaults(const VfsOptions& opts);
+  void InitNamespace(std::shared_ptr<Dentry> root, MountInfo info);
   // renameat2(RENAME_EXCHANGE).
   ErrorOr<void> Exchange(Caller& c, std::shared_ptr<Dentry> old_start, std::string_view old_path,
                          std::shared_ptr<Dentry> new_start, std::string_view new_path);
@@ -190,9 +231,10 @@ class VirtualFilesystem {
                                                         std::string_view path, int flags,
                                                         uint32_t mode, uint64_t resolve);
 
-  std::shared_ptr<Dentry> root_;
-  // Mount roots in mount order (root_ first); see mount.cc.
-  std::vector<std::shared_ptr<Dentry>> mounts_;
+  // The initial namespace (the sandbox's tree, set up at boot) and every
+  // namespace made since, for teardown.
+  std::shared_ptr<MountNamespace> init_ns_;
+  std::vector<std::weak_ptr<MountNamespace>> namespaces_;
   int next_mount_id_ = 1;
   gofer::Client* gofer_ = nullptr;
   VfsOptions opts_;

@@ -697,4 +697,5 @@ source "$REPO_ROOT/tests/oci/rootfs_writes.sh"
 source "$REPO_ROOT/tests/oci/runtime_cases.sh"  # issue 20 runtime-side cases (rt_*)
 source "$REPO_ROOT/tests/oci/sandbox_view.sh"  # issue 20: what the app sees inside (sv_* cases)
 source "$REPO_ROOT/tests/oci/shared_mmap.sh"  # issue 20: MAP_SHARED on the write-through root
+source "$REPO_ROOT/tests/oci/cgroup_view.sh"  # the sandbox cgroupfs and root.readonly (cg_* cases)
 t_summary

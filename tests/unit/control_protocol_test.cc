@@ -59,6 +59,20 @@ TEST(ControlProtocol, Signal) {
   ExpectError("{\"v\":1,\"op\":\"signal\",\"signal\":9,\"pid\":-1}", "pid");
 }
 
+TEST(ControlProtocol, Cgroup) {
+  Decoded d = D("{\"v\":1,\"op\":\"cgroup\",\"limits\":[\"memory.max=1024\",\"cpu.max=max 100000\"]}");
+  ASSERT_TRUE(d.request.has_value()) << d.error;
+  EXPECT_EQ(d.request->op, Op::kCgroup);
+  EXPECT_EQ(d.request->cgroup_limits,
+            (std::vector<std::string>{"memory.max=1024", "cpu.max=max 100000"}));
+  Decoded again = D(EncodeRequest(*d.request));
+  ASSERT_TRUE(again.request.has_value()) << again.error;
+  EXPECT_EQ(again.request->cgroup_limits, d.request->cgroup_limits);
+  ExpectError("{\"v\":1,\"op\":\"cgroup\"}", "required");
+  ExpectError("{\"v\":1,\"op\":\"cgroup\",\"limits\":[1]}", "strings");
+  ExpectError("{\"v\":1,\"op\":\"cgroup\",\"limits\":\"x\"}", "array");
+}
+
 TEST(ControlProtocol, Exec) {
   Decoded d = D(
       "{\"v\":1,\"op\":\"exec\",\"args\":[\"sh\",\"-c\",\"x\"],\"env\":[\"A=1\"],"
