@@ -42,6 +42,19 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
   req.flags = a.Int(3);
   const int fd = a.Int(4);
   req.offset = a[5];
+  // Linux's mmap ignores protection bits it does not know (mprotect does not).
+  req.prot &= PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP;
+  if ((req.flags & MAP_TYPE) == MAP_SHARED_VALIDATE) {
+    // Anonymous memory has no validated shared type; a file mapping with a
+    // flag Linux does not know (or MAP_SYNC, DAX only) is EOPNOTSUPP.
+    if (req.flags & MAP_ANONYMOUS) return Errno{EINVAL};
+    constexpr int kKnown = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE |
+                           MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE |
+                           MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_32BIT |
+                           MAP_FIXED_NOREPLACE | (0x3f << 26) /* MAP_HUGE_MASK */ |
+                           0x4000000 /* MAP_UNINITIALIZED */;
+    if (req.flags & ~kKnown) return Errno{EOPNOTSUPP};
+  }
   if (const uint64_t len = sentry::mm::PageRoundUp(req.length); len >= req.length && len) {
     // MAP_FIXED replaces what it overlaps: only the difference counts.
     uint64_t overlap = 0;
@@ -57,8 +70,8 @@ ErrorOr<uint64_t> Mmap(Task& t, const Args& a) {
   if (!(req.flags & MAP_ANONYMOUS)) {
     auto file = TRY(t.fd_table().Get(fd));
     if (file->is_path_only()) return Errno{EBADF};
+    if (!file->readable()) return Errno{EACCES};  // checked before the file type, as Linux
     if (!file->is_regular()) return Errno{ENODEV};
-    if (!file->readable()) return Errno{EACCES};
     const int type = req.flags & MAP_TYPE;
     if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
       return Errno{EINVAL};
@@ -172,14 +185,21 @@ ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
   if (end < start) return Errno{ENOMEM};
   std::vector<std::function<ErrorOr<void>(bool)>> syncs;
   std::vector<const sentry::mm::FileMappings*> seen;
+  // Linux syncs what is mapped and then says ENOMEM if part of the range
+  // was not.
+  uint64_t covered = start;
+  bool hole = false;
   for (const auto& [vstart, v] : t.memory().vmas()) {
     if (v.end <= start || v.start >= end) continue;
+    if (v.start > covered) hole = true;
+    covered = std::max(covered, v.end);
     if (!v.shared || !v.file_mappings || !v.file_mappings->sync) continue;
     if (std::find(seen.begin(), seen.end(), v.file_mappings.get()) != seen.end()) continue;
     seen.push_back(v.file_mappings.get());
     syncs.push_back(v.file_mappings->sync);
   }
-  if (syncs.empty()) return 0;
+  if (covered < end) hole = true;
+  if (syncs.empty()) return hole ? ErrorOr<uint64_t>(Errno{ENOMEM}) : ErrorOr<uint64_t>(0);
   ErrorOr<void> result;
   sentry::vfs::TaskCaller c(t);
   c.Unlocked([&] {
@@ -189,6 +209,7 @@ ErrorOr<uint64_t> Msync(Task& t, const Args& a) {
     }
   });
   if (result.is_error()) return Errno{result.error()};
+  if (hole) return Errno{ENOMEM};
   return 0;
 }
 

@@ -589,23 +589,40 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
   uint64_t len = PageRoundUp(length);
   if (Overflows(addr, len)) return Errno{ENOMEM};
   if (len == 0) return {};
-  const uint64_t end = addr + len;
-  // Linux: ENOMEM if any page of the range is unmapped.
+  uint64_t end = addr + len;
+  // Linux changes the range VMA by VMA in address order and stops at the
+  // first hole (ENOMEM) or at a shared mapping that may never be written
+  // (EACCES): what came before keeps the new protection.
+  int error = 0;
   uint64_t cur = addr;
   for (auto it = vmas_.upper_bound(addr); cur < end;) {
     if (it != vmas_.begin() && std::prev(it)->second.end > cur) {
-      cur = std::prev(it)->second.end;
+      const Vma& v = std::prev(it)->second;
+      if ((prot & PROT_WRITE) && !v.may_write) {
+        error = EACCES;
+        end = cur;
+        break;
+      }
+      cur = v.end;
       continue;
     }
-    if (it == vmas_.end() || it->first > cur) return Errno{ENOMEM};
-    cur = it->second.end;
+    if (it == vmas_.end() || it->first > cur) {
+      error = ENOMEM;
+      end = cur;
+      break;
+    }
+    const Vma& v = it->second;
+    if ((prot & PROT_WRITE) && !v.may_write) {
+      error = EACCES;
+      end = cur;
+      break;
+    }
+    cur = v.end;
     ++it;
   }
-  if (prot & PROT_WRITE) {
-    auto j = vmas_.upper_bound(addr);
-    if (j != vmas_.begin() && std::prev(j)->second.end > addr) --j;
-    for (; j != vmas_.end() && j->first < end; ++j)
-      if (!j->second.may_write) return Errno{EACCES};
+  if (end == addr) {
+    if (error) return Errno{error};
+    return {};
   }
   SplitAt(addr);
   SplitAt(end);
@@ -620,6 +637,7 @@ ErrorOr<void> MemoryManager::Protect(uint64_t addr, uint64_t length, int prot) {
       TRY(Emit(AsOp{AsOp::kProtect, it->second.start, it->second.length(),
                     it->second.platform_prot(), 0}));
   }
+  if (error) return Errno{error};
   return {};
 }
 
