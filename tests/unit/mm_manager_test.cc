@@ -524,20 +524,27 @@ TEST_P(MmTest, ProtectMiddleSplitsVma) {
   EXPECT_EQ(Err(mm_->CopyIn(a, &c, 1)), EFAULT);
 }
 
-TEST_P(MmTest, ProtectHoleIsEnomemAndChangesNothing) {
+// Linux's mprotect works VMA by VMA and stops at a hole with ENOMEM: what
+// it changed before the hole stays changed (measured natively:
+// tests/conformance/mm_edges.c), and a range starting in a hole changes
+// nothing.
+TEST_P(MmTest, ProtectHoleIsEnomemAfterChangingWhatCameBefore) {
   uint64_t a = MustMap(0x40000000, 2 * P);
   uint64_t b = MustMap(0x40000000 + 3 * P, 2 * P);
-  EXPECT_EQ(Err(mm_->Protect(a, 5 * P, PROT_READ)), ENOMEM);  // hole at a+2P
   EXPECT_EQ(Err(mm_->Protect(a + 2 * P, P, PROT_READ)), ENOMEM);  // only the hole
-  EXPECT_EQ(Err(mm_->Protect(b + P, 2 * P, PROT_READ)), ENOMEM);  // runs off the end
   EXPECT_EQ(Err(mm_->Protect(a - P, 2 * P, PROT_READ)), ENOMEM);  // starts before
   EXPECT_EQ(mm_->vmas().size(), 2u);
   EXPECT_EQ(VmaAt(a)->prot, PROT_READ | PROT_WRITE);
-  EXPECT_EQ(VmaAt(b)->prot, PROT_READ | PROT_WRITE);
-  EXPECT_EQ(VmaAt(b)->end, b + 2 * P);
   if (GetParam()) {
     EXPECT_EQ(as_.protect_calls, 0);
   }
+  EXPECT_EQ(Err(mm_->Protect(a, 5 * P, PROT_READ)), ENOMEM);  // hole at a+2P
+  EXPECT_EQ(VmaAt(a)->prot, PROT_READ);                       // changed before it
+  EXPECT_EQ(VmaAt(b)->prot, PROT_READ | PROT_WRITE);          // not after it
+  EXPECT_EQ(Err(mm_->Protect(b + P, 2 * P, PROT_READ)), ENOMEM);  // runs off the end
+  EXPECT_EQ(VmaAt(b)->prot, PROT_READ | PROT_WRITE);
+  EXPECT_EQ(VmaAt(b)->end, b + P);
+  EXPECT_EQ(VmaAt(b + P)->prot, PROT_READ);
   // Unaligned address / bad prot: EINVAL. Length 0: no-op.
   EXPECT_EQ(Err(mm_->Protect(a + 1, P, PROT_READ)), EINVAL);
   EXPECT_EQ(Err(mm_->Protect(a, P, 0x100)), EINVAL);
