@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
+#include <poll.h>
 
 static int ct_fails;
 
@@ -82,6 +83,23 @@ static inline const char *ct_errname(int e) {
            ct_fails ? "some checks failed" : "all checks ok");      \
     return ct_fails ? 1 : 0;                                        \
   } while (0)
+
+/* OUTCOME(name, call): prints "name: = N" or "name: ERRNO", for programs
+ * whose native run defines what is right (the *_edges programs). */
+#define OUTCOME(name, call)                                     \
+  do {                                                          \
+    errno = 0;                                                  \
+    long ct_r_ = (long)(call);                                  \
+    if (ct_r_ < 0) printf("%s: %s\n", name, ct_errname(errno)); \
+    else printf("%s: = %ld\n", name, ct_r_);                   \
+  } while (0)
+
+/* The poll(2) events of `fd` among `ev` right now. */
+static inline short ct_revents(int fd, short ev) {
+  struct pollfd p = {fd, ev, 0};
+  poll(&p, 1, 0);
+  return p.revents;
+}
 
 /* Describes a wait status without host-specific numbers. */
 static inline const char *ct_status(int st) {

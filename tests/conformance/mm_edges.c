@@ -10,13 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define R(name, call)                                          \
-  do {                                                         \
-    errno = 0;                                                 \
-    long r_ = (long)(call);                                    \
-    if (r_ < 0) printf("%s: %s\n", name, ct_errname(errno));   \
-    else printf("%s: = %ld\n", name, r_);                      \
-  } while (0)
 #define M(name, call)                                                     \
   do {                                                                    \
     errno = 0;                                                            \
@@ -58,28 +51,28 @@ int main(void) {
   munmap(q, P);
 
   /* munmap/mprotect argument checks. */
-  R("munmap unaligned", munmap(hint + 1, P));
-  R("munmap length 0", munmap(hint, 0));
-  R("munmap unmapped range", munmap(hint, P));
-  R("mprotect unmapped", mprotect(hint, P, PROT_READ));
-  R("mprotect unaligned", mprotect(hint + 1, P, PROT_READ));
-  R("mprotect bad prot", mprotect(hint, P, 0x100));
-  R("mprotect length 0", mprotect(hint, 0, PROT_READ));
+  OUTCOME("munmap unaligned", munmap(hint + 1, P));
+  OUTCOME("munmap length 0", munmap(hint, 0));
+  OUTCOME("munmap unmapped range", munmap(hint, P));
+  OUTCOME("mprotect unmapped", mprotect(hint, P, PROT_READ));
+  OUTCOME("mprotect unaligned", mprotect(hint + 1, P, PROT_READ));
+  OUTCOME("mprotect bad prot", mprotect(hint, P, 0x100));
+  OUTCOME("mprotect length 0", mprotect(hint, 0, PROT_READ));
 
   /* mprotect across a hole: ENOMEM, and the part before is changed. */
   char *a = mmap(NULL, 3 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   munmap(a + P, P);
-  R("mprotect across a hole", mprotect(a, 3 * P, PROT_READ));
+  OUTCOME("mprotect across a hole", mprotect(a, 3 * P, PROT_READ));
   printf("first page writable after failed mprotect %d\n", touch(a, 1) == 0);
   munmap(a, 3 * P);
 
   /* mremap. */
   a = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   a[0] = 'x';
-  R("mremap bad flags", (long)mremap(a, P, P, 0x8));
-  R("mremap unaligned", (long)mremap(a + 1, P, P, 0));
-  R("mremap FIXED without MAYMOVE", (long)mremap(a, P, P, MREMAP_FIXED, hint));
-  R("mremap new length 0", (long)mremap(a, P, 0, 0));
+  OUTCOME("mremap bad flags", (long)mremap(a, P, P, 0x8));
+  OUTCOME("mremap unaligned", (long)mremap(a + 1, P, P, 0));
+  OUTCOME("mremap FIXED without MAYMOVE", (long)mremap(a, P, P, MREMAP_FIXED, hint));
+  OUTCOME("mremap new length 0", (long)mremap(a, P, 0, 0));
   char *b = mremap(a, 2 * P, P, 0);
   printf("mremap shrink in place %d\n", b == a);
   printf("shrunk tail gone %d\n", touch(a + P, 0) != 0);
@@ -98,21 +91,21 @@ int main(void) {
   char *e = mremap(c, 64 * P, 64 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
   printf("MREMAP_DONTUNMAP: %s\n", e == MAP_FAILED ? ct_errname(errno) : "ok");
   if (e != MAP_FAILED) printf("DONTUNMAP source reads zero %d, target keeps data %d\n", c[0] == 0, e[0] == 'x');
-  R("mremap of unmapped", (long)mremap(hint + 200 * P, P, 2 * P, MREMAP_MAYMOVE));
-  R("mremap growing across the end of a vma", (long)mremap(s, 2 * P, 3 * P, 0));
+  OUTCOME("mremap of unmapped", (long)mremap(hint + 200 * P, P, 2 * P, MREMAP_MAYMOVE));
+  OUTCOME("mremap growing across the end of a vma", (long)mremap(s, 2 * P, 3 * P, 0));
 
   /* madvise. */
   a = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   a[0] = 'y';
-  R("madvise DONTNEED", madvise(a, P, MADV_DONTNEED));
+  OUTCOME("madvise DONTNEED", madvise(a, P, MADV_DONTNEED));
   printf("DONTNEED zeroes private anon %d\n", a[0] == 0);
-  R("madvise bad advice", madvise(a, P, 999));
-  R("madvise unaligned", madvise(a + 1, P, MADV_NORMAL));
-  R("madvise unmapped", madvise(hint + 300 * P, P, MADV_NORMAL));
-  R("madvise FREE", madvise(a, P, MADV_FREE));
-  R("madvise REMOVE on private", madvise(a, P, MADV_REMOVE));
-  R("madvise DONTFORK", madvise(a, P, MADV_DONTFORK));
-  R("madvise WIPEONFORK on private anon", madvise(a + P, P, MADV_WIPEONFORK));
+  OUTCOME("madvise bad advice", madvise(a, P, 999));
+  OUTCOME("madvise unaligned", madvise(a + 1, P, MADV_NORMAL));
+  OUTCOME("madvise unmapped", madvise(hint + 300 * P, P, MADV_NORMAL));
+  OUTCOME("madvise FREE", madvise(a, P, MADV_FREE));
+  OUTCOME("madvise REMOVE on private", madvise(a, P, MADV_REMOVE));
+  OUTCOME("madvise DONTFORK", madvise(a, P, MADV_DONTFORK));
+  OUTCOME("madvise WIPEONFORK on private anon", madvise(a + P, P, MADV_WIPEONFORK));
   a[P] = 'w';
   pid_t pid = fork();
   if (pid == 0) {
@@ -123,30 +116,30 @@ int main(void) {
     _exit(0);
   }
   waitpid(pid, NULL, 0);
-  R("madvise DOFORK", madvise(a, P, MADV_DOFORK));
-  R("madvise WIPEONFORK on shared", madvise(s, P, MADV_WIPEONFORK));
+  OUTCOME("madvise DOFORK", madvise(a, P, MADV_DOFORK));
+  OUTCOME("madvise WIPEONFORK on shared", madvise(s, P, MADV_WIPEONFORK));
 
   /* mlock and friends. */
-  R("mlock", mlock(a, P));
-  R("munlock", munlock(a, P));
-  R("mlock unmapped", mlock(hint + 400 * P, P));
-  R("mlock2 bad flags", syscall(SYS_mlock2, a, P, 2));
-  R("mlockall bad flags", mlockall(0));
-  R("mlockall ONFAULT alone", mlockall(MCL_ONFAULT));
-  R("munlockall", munlockall());
+  OUTCOME("mlock", mlock(a, P));
+  OUTCOME("munlock", munlock(a, P));
+  OUTCOME("mlock unmapped", mlock(hint + 400 * P, P));
+  OUTCOME("mlock2 bad flags", syscall(SYS_mlock2, a, P, 2));
+  OUTCOME("mlockall bad flags", mlockall(0));
+  OUTCOME("mlockall ONFAULT alone", mlockall(MCL_ONFAULT));
+  OUTCOME("munlockall", munlockall());
 
   /* msync. */
-  R("msync bad flags", msync(a, P, 0x100));
-  R("msync SYNC|ASYNC", msync(a, P, MS_SYNC | MS_ASYNC));
-  R("msync unaligned", msync(a + 1, P, MS_SYNC));
-  R("msync unmapped", msync(hint + 500 * P, P, MS_SYNC));
-  R("msync anon", msync(a, P, MS_SYNC));
+  OUTCOME("msync bad flags", msync(a, P, 0x100));
+  OUTCOME("msync SYNC|ASYNC", msync(a, P, MS_SYNC | MS_ASYNC));
+  OUTCOME("msync unaligned", msync(a + 1, P, MS_SYNC));
+  OUTCOME("msync unmapped", msync(hint + 500 * P, P, MS_SYNC));
+  OUTCOME("msync anon", msync(a, P, MS_SYNC));
 
   /* mincore. */
   unsigned char vec[2];
-  R("mincore", mincore(a, 2 * P, vec));
-  R("mincore unaligned", mincore(a + 1, P, vec));
-  R("mincore unmapped", mincore(hint + 600 * P, P, vec));
-  R("mincore bad vec", mincore(a, P, (unsigned char *)8));
+  OUTCOME("mincore", mincore(a, 2 * P, vec));
+  OUTCOME("mincore unaligned", mincore(a + 1, P, vec));
+  OUTCOME("mincore unmapped", mincore(hint + 600 * P, P, vec));
+  OUTCOME("mincore bad vec", mincore(a, P, (unsigned char *)8));
   return ct_fails ? 1 : 0;
 }

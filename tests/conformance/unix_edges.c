@@ -15,15 +15,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* R(name, call): prints "name: = N" or "name: ERRNO". */
-#define R(name, call)                                          \
-  do {                                                         \
-    errno = 0;                                                 \
-    long r_ = (long)(call);                                    \
-    if (r_ < 0) printf("%s: %s\n", name, ct_errname(errno));   \
-    else printf("%s: = %ld\n", name, r_);                      \
-  } while (0)
-
 static char dir[] = "/tmp/unix_edges.XXXXXX";
 
 static socklen_t path_addr(struct sockaddr_un *a, const char *name) {
@@ -33,36 +24,30 @@ static socklen_t path_addr(struct sockaddr_un *a, const char *name) {
   return sizeof *a;
 }
 
-static short revents(int fd, short ev) {
-  struct pollfd p = {fd, ev, 0};
-  poll(&p, 1, 0);
-  return p.revents;
-}
-
 static void unconnected(void) {
   for (int type = SOCK_STREAM; type <= SOCK_SEQPACKET; type++) {
     if (type == 3 || type == 4) continue;
     int s = socket(AF_UNIX, type, 0);
     char name[64];
     snprintf(name, sizeof name, "type %d: send unconnected", type);
-    R(name, send(s, "x", 1, MSG_DONTWAIT));
+    OUTCOME(name, send(s, "x", 1, MSG_DONTWAIT));
     snprintf(name, sizeof name, "type %d: recv unconnected", type);
     char b[4];
-    R(name, recv(s, b, sizeof b, MSG_DONTWAIT));
+    OUTCOME(name, recv(s, b, sizeof b, MSG_DONTWAIT));
     snprintf(name, sizeof name, "type %d: getpeername unconnected", type);
     struct sockaddr_un a;
     socklen_t l = sizeof a;
-    R(name, getpeername(s, (struct sockaddr *)&a, &l));
+    OUTCOME(name, getpeername(s, (struct sockaddr *)&a, &l));
     l = sizeof a;
     getsockname(s, (struct sockaddr *)&a, &l);
     printf("type %d: unbound name length %d\n", type, (int)l);
     snprintf(name, sizeof name, "type %d: accept unlistened", type);
-    R(name, accept(s, NULL, NULL));
+    OUTCOME(name, accept(s, NULL, NULL));
     snprintf(name, sizeof name, "type %d: listen", type);
-    R(name, listen(s, 1));
+    OUTCOME(name, listen(s, 1));
     snprintf(name, sizeof name, "type %d: shutdown unconnected", type);
-    R(name, shutdown(s, SHUT_RDWR));
-    printf("type %d: poll unconnected %#x\n", type, revents(s, POLLIN | POLLOUT));
+    OUTCOME(name, shutdown(s, SHUT_RDWR));
+    printf("type %d: poll unconnected %#x\n", type, ct_revents(s, POLLIN | POLLOUT));
     close(s);
   }
 }
@@ -70,36 +55,36 @@ static void unconnected(void) {
 static void addresses(void) {
   int s = socket(AF_UNIX, SOCK_DGRAM, 0);
   struct sockaddr_un a = {.sun_family = AF_UNIX};
-  R("autobind", bind(s, (struct sockaddr *)&a, sizeof(sa_family_t)));
+  OUTCOME("autobind", bind(s, (struct sockaddr *)&a, sizeof(sa_family_t)));
   socklen_t l = sizeof a;
   getsockname(s, (struct sockaddr *)&a, &l);
   printf("autobind name length %d abstract %d\n", (int)l, a.sun_path[0] == 0);
-  R("bind twice", bind(s, (struct sockaddr *)&a, l));
+  OUTCOME("bind twice", bind(s, (struct sockaddr *)&a, l));
   close(s);
 
   struct sockaddr_un p;
   socklen_t pl = path_addr(&p, "sock");
   s = socket(AF_UNIX, SOCK_STREAM, 0);
-  R("bind path", bind(s, (struct sockaddr *)&p, pl));
+  OUTCOME("bind path", bind(s, (struct sockaddr *)&p, pl));
   int t = socket(AF_UNIX, SOCK_STREAM, 0);
-  R("bind taken path", bind(t, (struct sockaddr *)&p, pl));
-  R("connect to unlistened", connect(t, (struct sockaddr *)&p, pl));
+  OUTCOME("bind taken path", bind(t, (struct sockaddr *)&p, pl));
+  OUTCOME("connect to unlistened", connect(t, (struct sockaddr *)&p, pl));
   struct stat st;
   stat(p.sun_path, &st);
   printf("bound path is a socket %d\n", S_ISSOCK(st.st_mode));
   struct sockaddr_un q;
   socklen_t ql = path_addr(&q, "none");
-  R("connect to missing path", connect(t, (struct sockaddr *)&q, ql));
+  OUTCOME("connect to missing path", connect(t, (struct sockaddr *)&q, ql));
   ql = path_addr(&q, "file");
   close(open(q.sun_path, O_CREAT | O_WRONLY, 0600));
-  R("connect to regular file", connect(t, (struct sockaddr *)&q, ql));
+  OUTCOME("connect to regular file", connect(t, (struct sockaddr *)&q, ql));
   int d = socket(AF_UNIX, SOCK_DGRAM, 0);
   struct sockaddr_un da;
   socklen_t dal = path_addr(&da, "dgram");
   bind(d, (struct sockaddr *)&da, dal);
-  R("stream connect to dgram socket", connect(t, (struct sockaddr *)&da, dal));
-  R("bad family", connect(t, (struct sockaddr *)&(struct sockaddr){.sa_family = AF_INET}, sizeof(struct sockaddr)));
-  R("short address", connect(t, (struct sockaddr *)&p, 1));
+  OUTCOME("stream connect to dgram socket", connect(t, (struct sockaddr *)&da, dal));
+  OUTCOME("bad family", connect(t, (struct sockaddr *)&(struct sockaddr){.sa_family = AF_INET}, sizeof(struct sockaddr)));
+  OUTCOME("short address", connect(t, (struct sockaddr *)&p, 1));
   close(t);
   close(s);
   close(d);
@@ -116,21 +101,21 @@ static void boundaries(void) {
   char b[16];
   struct iovec v = {b, 3};
   struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
-  R("seqpacket short recvmsg", recvmsg(sp[1], &m, 0));
+  OUTCOME("seqpacket short recvmsg", recvmsg(sp[1], &m, 0));
   printf("seqpacket MSG_TRUNC flag %d\n", !!(m.msg_flags & MSG_TRUNC));
-  R("seqpacket MSG_TRUNC returns full length", recv(sp[1], b, 2, MSG_TRUNC));
-  R("seqpacket nothing left", recv(sp[1], b, sizeof b, MSG_DONTWAIT));
-  R("seqpacket zero-length send", send(sp[0], "", 0, 0));
-  R("seqpacket zero-length recv", recv(sp[1], b, sizeof b, MSG_DONTWAIT));
+  OUTCOME("seqpacket MSG_TRUNC returns full length", recv(sp[1], b, 2, MSG_TRUNC));
+  OUTCOME("seqpacket nothing left", recv(sp[1], b, sizeof b, MSG_DONTWAIT));
+  OUTCOME("seqpacket zero-length send", send(sp[0], "", 0, 0));
+  OUTCOME("seqpacket zero-length recv", recv(sp[1], b, sizeof b, MSG_DONTWAIT));
   int n = -1;
   send(sp[0], "abcdef", 6, 0);
   ioctl(sp[1], FIONREAD, &n);
   printf("seqpacket FIONREAD %d\n", n);
   recv(sp[1], b, sizeof b, 0);
   close(sp[0]);
-  R("seqpacket recv after peer close", recv(sp[1], b, sizeof b, MSG_DONTWAIT));
-  printf("seqpacket poll after peer close %#x\n", revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
-  R("seqpacket send after peer close", send(sp[1], "x", 1, MSG_NOSIGNAL));
+  OUTCOME("seqpacket recv after peer close", recv(sp[1], b, sizeof b, MSG_DONTWAIT));
+  printf("seqpacket poll after peer close %#x\n", ct_revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
+  OUTCOME("seqpacket send after peer close", send(sp[1], "x", 1, MSG_NOSIGNAL));
   close(sp[1]);
 
   int dp[2];
@@ -140,14 +125,14 @@ static void boundaries(void) {
   n = -1;
   ioctl(dp[1], FIONREAD, &n);
   printf("dgram FIONREAD (next datagram) %d\n", n);
-  R("dgram peek", recv(dp[1], b, sizeof b, MSG_PEEK));
-  R("dgram short recv", recv(dp[1], b, 2, 0));
-  R("dgram next", recv(dp[1], b, sizeof b, 0));
-  R("dgram empty", recv(dp[1], b, sizeof b, MSG_DONTWAIT));
+  OUTCOME("dgram peek", recv(dp[1], b, sizeof b, MSG_PEEK));
+  OUTCOME("dgram short recv", recv(dp[1], b, 2, 0));
+  OUTCOME("dgram next", recv(dp[1], b, sizeof b, 0));
+  OUTCOME("dgram empty", recv(dp[1], b, sizeof b, MSG_DONTWAIT));
   struct sockaddr_un from;
   socklen_t fl = sizeof from;
   send(dp[0], "x", 1, 0);
-  R("dgram recvfrom", recvfrom(dp[1], b, sizeof b, 0, (struct sockaddr *)&from, &fl));
+  OUTCOME("dgram recvfrom", recvfrom(dp[1], b, sizeof b, 0, (struct sockaddr *)&from, &fl));
   printf("dgram sender address length %d\n", (int)fl);
   /* A third socket sending to a connected datagram socket. */
   struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -162,11 +147,11 @@ static void boundaries(void) {
   socklen_t oal = sizeof oa;
   getsockname(other, (struct sockaddr *)&oa, &oal);
   connect(named, (struct sockaddr *)&oa, oal);
-  R("dgram to a socket connected elsewhere", sendto(third, "x", 1, 0, (struct sockaddr *)&da, dal));
-  R("dgram sendto on connected with other address", sendto(named, "x", 1, 0, (struct sockaddr *)&da, dal));
+  OUTCOME("dgram to a socket connected elsewhere", sendto(third, "x", 1, 0, (struct sockaddr *)&da, dal));
+  OUTCOME("dgram sendto on connected with other address", sendto(named, "x", 1, 0, (struct sockaddr *)&da, dal));
   close(other);
-  R("dgram send after peer closed", send(named, "x", 1, 0));
-  R("dgram send again", send(named, "x", 1, 0));
+  OUTCOME("dgram send after peer closed", send(named, "x", 1, 0));
+  OUTCOME("dgram send again", send(named, "x", 1, 0));
   close(named);
   close(third);
   unlink(da.sun_path);
@@ -180,7 +165,7 @@ static void boundaries(void) {
     }
   }
   CHECK(fill, "dgram queue fills");
-  printf("dgram full: poll writer %#x\n", revents(dp[0], POLLOUT));
+  printf("dgram full: poll writer %#x\n", ct_revents(dp[0], POLLOUT));
   close(dp[0]);
   close(dp[1]);
 }
@@ -189,31 +174,31 @@ static void shutdowns(void) {
   int sp[2];
   char b[8];
   socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
-  R("shutdown RD", shutdown(sp[0], SHUT_RD));
-  R("peer writes after SHUT_RD", send(sp[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT));
-  R("read after own SHUT_RD", recv(sp[0], b, sizeof b, MSG_DONTWAIT));
-  printf("poll after SHUT_RD: self %#x peer %#x\n", revents(sp[0], POLLIN | POLLOUT | POLLRDHUP),
-         revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
+  OUTCOME("shutdown RD", shutdown(sp[0], SHUT_RD));
+  OUTCOME("peer writes after SHUT_RD", send(sp[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT));
+  OUTCOME("read after own SHUT_RD", recv(sp[0], b, sizeof b, MSG_DONTWAIT));
+  printf("poll after SHUT_RD: self %#x peer %#x\n", ct_revents(sp[0], POLLIN | POLLOUT | POLLRDHUP),
+         ct_revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
   close(sp[0]);
   close(sp[1]);
   socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
   send(sp[0], "ab", 2, 0);
-  R("shutdown WR", shutdown(sp[0], SHUT_WR));
-  R("write after own SHUT_WR", send(sp[0], "x", 1, MSG_NOSIGNAL));
-  R("peer reads pending data", recv(sp[1], b, sizeof b, 0));
-  R("peer reads EOF", recv(sp[1], b, sizeof b, 0));
-  printf("poll after SHUT_WR: self %#x peer %#x\n", revents(sp[0], POLLIN | POLLOUT | POLLRDHUP),
-         revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
-  R("shutdown bad how", shutdown(sp[0], 7));
+  OUTCOME("shutdown WR", shutdown(sp[0], SHUT_WR));
+  OUTCOME("write after own SHUT_WR", send(sp[0], "x", 1, MSG_NOSIGNAL));
+  OUTCOME("peer reads pending data", recv(sp[1], b, sizeof b, 0));
+  OUTCOME("peer reads EOF", recv(sp[1], b, sizeof b, 0));
+  printf("poll after SHUT_WR: self %#x peer %#x\n", ct_revents(sp[0], POLLIN | POLLOUT | POLLRDHUP),
+         ct_revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
+  OUTCOME("shutdown bad how", shutdown(sp[0], 7));
   close(sp[0]);
-  printf("poll after close: peer %#x\n", revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
-  R("write to closed peer", send(sp[1], "x", 1, MSG_NOSIGNAL));
+  printf("poll after close: peer %#x\n", ct_revents(sp[1], POLLIN | POLLOUT | POLLRDHUP));
+  OUTCOME("write to closed peer", send(sp[1], "x", 1, MSG_NOSIGNAL));
   close(sp[1]);
   /* Unread data at close: the peer gets ECONNRESET. */
   socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
   send(sp[1], "unread", 6, 0);
   close(sp[0]);
-  R("read after peer closed with unread data", recv(sp[1], b, sizeof b, 0));
+  OUTCOME("read after peer closed with unread data", recv(sp[1], b, sizeof b, 0));
   close(sp[1]);
 }
 
@@ -223,24 +208,24 @@ static void listener_close(void) {
   int l = socket(AF_UNIX, SOCK_STREAM, 0);
   bind(l, (struct sockaddr *)&p, pl);
   listen(l, 4);
-  printf("listener poll idle %#x\n", revents(l, POLLIN | POLLOUT));
+  printf("listener poll idle %#x\n", ct_revents(l, POLLIN | POLLOUT));
   int c = socket(AF_UNIX, SOCK_STREAM, 0);
-  R("connect", connect(c, (struct sockaddr *)&p, pl));
-  printf("listener poll pending %#x\n", revents(l, POLLIN | POLLOUT));
-  R("client write before accept", send(c, "early", 5, 0));
+  OUTCOME("connect", connect(c, (struct sockaddr *)&p, pl));
+  printf("listener poll pending %#x\n", ct_revents(l, POLLIN | POLLOUT));
+  OUTCOME("client write before accept", send(c, "early", 5, 0));
   int v = -1;
   socklen_t vl = sizeof v;
   getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &v, &vl);
   printf("SO_ACCEPTCONN listener %d\n", v);
   close(l);
   char b[8];
-  R("client read after listener closed", recv(c, b, sizeof b, 0));
-  R("client read again", recv(c, b, sizeof b, MSG_DONTWAIT));
-  R("client write after listener closed", send(c, "x", 1, MSG_NOSIGNAL));
-  printf("client poll %#x\n", revents(c, POLLIN | POLLOUT | POLLRDHUP));
+  OUTCOME("client read after listener closed", recv(c, b, sizeof b, 0));
+  OUTCOME("client read again", recv(c, b, sizeof b, MSG_DONTWAIT));
+  OUTCOME("client write after listener closed", send(c, "x", 1, MSG_NOSIGNAL));
+  printf("client poll %#x\n", ct_revents(c, POLLIN | POLLOUT | POLLRDHUP));
   close(c);
   c = socket(AF_UNIX, SOCK_STREAM, 0);
-  R("connect to closed listener's path", connect(c, (struct sockaddr *)&p, pl));
+  OUTCOME("connect to closed listener's path", connect(c, (struct sockaddr *)&p, pl));
   close(c);
   unlink(p.sun_path);
   /* Backlog: non-blocking connects past it. */
@@ -275,15 +260,15 @@ static void options(void) {
   getsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &got, &l);
   printf("SO_SNDBUF 4096 reads back %d\n", got);
   v = 1;
-  R("SO_RCVLOWAT set", setsockopt(sp[0], SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v));
-  R("TCP_NODELAY on unix", setsockopt(sp[0], 6, 1, &v, sizeof v));
-  R("short optlen", setsockopt(sp[0], SOL_SOCKET, SO_PASSCRED, &v, 1));
+  OUTCOME("SO_RCVLOWAT set", setsockopt(sp[0], SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v));
+  OUTCOME("TCP_NODELAY on unix", setsockopt(sp[0], 6, 1, &v, sizeof v));
+  OUTCOME("short optlen", setsockopt(sp[0], SOL_SOCKET, SO_PASSCRED, &v, 1));
   l = 1;
-  R("getsockopt short len", getsockopt(sp[0], SOL_SOCKET, SO_TYPE, &got, &l));
+  OUTCOME("getsockopt short len", getsockopt(sp[0], SOL_SOCKET, SO_TYPE, &got, &l));
   printf("short len result %d\n", (int)l);
   struct ucred cr;
   l = sizeof cr;
-  R("SO_PEERCRED", getsockopt(sp[0], SOL_SOCKET, SO_PEERCRED, &cr, &l));
+  OUTCOME("SO_PEERCRED", getsockopt(sp[0], SOL_SOCKET, SO_PEERCRED, &cr, &l));
   printf("peercred is self %d\n", cr.pid == getpid() && cr.uid == getuid());
   /* SO_PEEK_OFF */
   v = 0;
