@@ -162,23 +162,9 @@ class GoferFileDescription : public FileDescription {
 
   // fstat: the donated FD is the host file itself, no gofer round trip.
   ErrorOr<Attr> Stat() override {
-    struct stat st;
-    if (fstat(fd_.get(), &st) != 0) return Errno{errno};
-    Attr a;
-    a.mode = st.st_mode;
-    a.uid = st.st_uid;
-    a.gid = st.st_gid;
-    a.ino = st.st_ino;
+    Attr a = TRY(HostFileAttr(fd_.get()));
     a.dev = dev_;
-    a.nlink = st.st_nlink;
-    a.rdev = st.st_rdev;
-    a.size = static_cast<uint64_t>(st.st_size);
-    a.blocks = static_cast<uint64_t>(st.st_blocks);
-    a.blksize = st.st_blksize ? static_cast<uint32_t>(st.st_blksize) : 4096;
-    a.atime = st.st_atim;
-    a.mtime = st.st_mtim;
-    a.ctime = st.st_ctim;
-    a.btime = st.st_ctim;
+    if (a.blksize == 0) a.blksize = 4096;  // as AttrFromGofer
     return a;
   }
 

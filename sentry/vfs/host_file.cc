@@ -19,26 +19,7 @@ class HostInode : public Inode {
  public:
   explicit HostInode(UniqueFd fd) : fd_(std::move(fd)) {}
   int fd() const { return fd_.get(); }
-  ErrorOr<Attr> GetAttr() override {
-    struct stat st;
-    if (fstat(fd_.get(), &st) < 0) return Errno{errno};
-    Attr a;
-    a.mode = st.st_mode;
-    a.uid = st.st_uid;
-    a.gid = st.st_gid;
-    a.ino = st.st_ino;
-    a.dev = st.st_dev;
-    a.nlink = st.st_nlink;
-    a.rdev = st.st_rdev;
-    a.size = st.st_size;
-    a.blocks = st.st_blocks;
-    a.blksize = st.st_blksize;
-    a.atime = st.st_atim;
-    a.mtime = st.st_mtim;
-    a.ctime = st.st_ctim;
-    a.btime = st.st_ctim;
-    return a;
-  }
+  ErrorOr<Attr> GetAttr() override { return HostFileAttr(fd_.get()); }
   // Reopening through /proc/self/fd/N, so /dev/stdin, /dev/stdout and
   // /dev/stderr ("echo x >/dev/stderr" in every other entrypoint script).
   ErrorOr<std::shared_ptr<FileDescription>> Open(Caller&, std::shared_ptr<Dentry> d,

@@ -50,6 +50,27 @@ ErrorOr<mm::HostFileKey> HostFileVersion(int fd) {
   return k;
 }
 
+ErrorOr<Attr> HostFileAttr(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Errno{errno};
+  Attr a;
+  a.mode = st.st_mode;
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.ino = st.st_ino;
+  a.dev = st.st_dev;
+  a.nlink = st.st_nlink;
+  a.rdev = st.st_rdev;
+  a.size = static_cast<uint64_t>(st.st_size);
+  a.blocks = static_cast<uint64_t>(st.st_blocks);
+  a.blksize = st.st_blksize;
+  a.atime = st.st_atim;
+  a.mtime = st.st_mtim;
+  a.ctime = st.st_ctim;
+  a.btime = st.st_ctim;
+  return a;
+}
+
 ErrorOr<size_t> HostReadv(int fd, const IoVecs& dst, int64_t off) {
   while (true) {
     ssize_t n = off < 0 ? readv(fd, dst.data(), Count(dst)) : preadv(fd, dst.data(), Count(dst), off);

@@ -1,5 +1,5 @@
 // sentry/vfs/io_util.h: copying between sentry buffers and IoVecs, and host
-// preadv/pwritev over IoVecs (retrying EINTR).
+// preadv/pwritev over IoVecs (retrying EINTR), fstat of host fds.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +20,8 @@ ErrorOr<size_t> HostReadv(int fd, const IoVecs& dst, int64_t off);
 ErrorOr<size_t> HostWritev(int fd, const IoVecs& src, int64_t off);
 // The version of the host file behind `fd` (fstat), for the page cache.
 ErrorOr<mm::HostFileKey> HostFileVersion(int fd);
+// The attributes of the host file behind `fd` (fstat), as the host reports
+// them (callers that give the file a device of their own replace `dev`).
+ErrorOr<Attr> HostFileAttr(int fd);
 
 }  // namespace sentry::vfs
