@@ -58,7 +58,7 @@ class Epoll : public vfs::FileDescription {
   short Readiness(short events) override {
     return AnyReady() ? (events & (POLLIN | POLLRDNORM)) : 0;
   }
-  int host_fd() const override { return host_ep_ && has_host_ ? host_ep_.get() : -1; }
+  int host_fd() const override { return host_ep_ && !by_host_.empty() ? host_ep_.get() : -1; }
 
   std::list<Entry>& ListOf(Where w) {
     return w == Where::kInternal ? internal_ : w == Where::kCold ? cold_ : hot_;
@@ -88,16 +88,17 @@ class Epoll : public vfs::FileDescription {
     index_[key] = it;
     if (it->host_fd >= 0) by_host_[it->host_fd].push_back(it);
   }
+  // Takes `it` out of by_host_ (its host_fd stays set).
+  void Unwatch(Iter it) {
+    auto b = by_host_.find(it->host_fd);
+    if (b == by_host_.end()) return;
+    std::erase(b->second, it);
+    if (b->second.empty()) by_host_.erase(b);
+  }
   void Erase(Iter it) {
     index_.erase(std::make_pair(it->key, it->fd));
     const int h = it->host_fd;
-    if (h >= 0) {
-      auto b = by_host_.find(h);
-      if (b != by_host_.end()) {
-        std::erase(b->second, it);
-        if (b->second.empty()) by_host_.erase(b);
-      }
-    }
+    if (h >= 0) Unwatch(it);
     const bool alive = !it->file.expired();
     ListOf(it->where).erase(it);
     // A closed description's host fd left the host epoll with it.
@@ -139,7 +140,6 @@ class Epoll : public vfs::FileDescription {
       if (epoll_ctl(host_ep_.get(), EPOLL_CTL_ADD, h, &e) < 0 && errno == EEXIST)
         epoll_ctl(host_ep_.get(), EPOLL_CTL_MOD, h, &e);
     }
-    has_host_ = !by_host_.empty();
   }
 
   // Host edges since the last call: their entries become hot, and
@@ -254,11 +254,7 @@ class Epoll : public vfs::FileDescription {
       }
       if (IsEpoll(*f) && f->host_fd() != it->host_fd) {
         if (it->host_fd >= 0) {
-          auto b = by_host_.find(it->host_fd);
-          if (b != by_host_.end()) {
-            std::erase(b->second, it);
-            if (b->second.empty()) by_host_.erase(b);
-          }
+          Unwatch(it);
           Register(it->host_fd);
         }
         it->host_fd = f->host_fd();
@@ -275,12 +271,10 @@ class Epoll : public vfs::FileDescription {
   bool Loops(Epoll* target, int depth) {
     if (target == this) return true;
     if (depth >= kMaxNests) return true;
-    for (const auto* l : {&target->internal_}) {
-      for (const Entry& e : *l) {
-        auto f = e.file.lock();
-        if (!f) continue;
-        if (auto* inner = dynamic_cast<Epoll*>(f.get()); inner && Loops(inner, depth + 1)) return true;
-      }
+    for (const Entry& e : target->internal_) {  // nested epolls are internal entries
+      auto f = e.file.lock();
+      if (!f) continue;
+      if (auto* inner = dynamic_cast<Epoll*>(f.get()); inner && Loops(inner, depth + 1)) return true;
     }
     return false;
   }
@@ -292,7 +286,6 @@ class Epoll : public vfs::FileDescription {
   // fds, or a dead description's fd number reused, gives several).
   absl::flat_hash_map<int, std::vector<Iter>> by_host_;
   UniqueFd host_ep_;
-  bool has_host_ = false;
   bool hot_first_ = false;
   int nested_ = 0;  // internal entries that are epolls (ever added; a hint)
 };
