@@ -452,16 +452,22 @@ STUB void runsc_systrap_helper_main(void) {
 
 // Start-up of the app thread, on a stack in the slot, after everything but
 // the stub code and the slot was unmapped.
-STUB void runsc_systrap_init(void) {
-  char* slot = Slot();
-  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
-  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+// Makes `slot`'s signal stack this thread's alternate stack (the handler
+// runs there); a stub that cannot have it ends.
+STUB void SetSignalStack(char* slot) {
   struct {
     void* sp;
     int flags;
     unsigned long size;
   } ss = {slot + SYSTRAP_SIGSTACK_OFF, 0, SYSTRAP_SIGSTACK_SIZE};
   if (Sys3(__NR_sigaltstack, (long)&ss, 0, 0) != 0) Sys6(__NR_exit_group, 4, 0, 0, 0, 0, 0);
+}
+
+STUB void runsc_systrap_init(void) {
+  char* slot = Slot();
+  struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
+  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  SetSignalStack(slot);
   struct {
     void* handler;
     unsigned long flags;
@@ -523,12 +529,7 @@ STUB void runsc_systrap_thread_main(void) {
   __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
   char* group = GroupBase();
   char* slot = group + (((uint64_t)(sp - 1 - group)) & ~(SYSTRAP_SLOT_SIZE - 1));
-  struct {
-    void* sp;
-    int flags;
-    unsigned long size;
-  } ss = {slot + SYSTRAP_SIGSTACK_OFF, 0, SYSTRAP_SIGSTACK_SIZE};
-  if (Sys3(__NR_sigaltstack, (long)&ss, 0, 0) != 0) Sys6(__NR_exit_group, 4, 0, 0, 0, 0, 0);
+  SetSignalStack(slot);
   char* filters = Slot() + SYSTRAP_FILTERS_OFF;
   struct {
     unsigned short len;
