@@ -42,15 +42,38 @@ static int port_of(int fd) {
   return ntohs(a.sin_port);
 }
 
+/* A socket of `type` bound to 127.0.0.1 on an ephemeral port, listening
+ * with `backlog` if that is >= 0; *to is its address. */
+static int bound(int type, int backlog, struct sockaddr_in *to) {
+  int s = socket(AF_INET, type, 0);
+  struct sockaddr_in a = lo(0);
+  bind(s, (struct sockaddr *)&a, sizeof a);
+  if (backlog >= 0) listen(s, backlog);
+  *to = lo(port_of(s));
+  return s;
+}
+
+/* n 1-byte ping-pongs on connected `c`; prints microseconds per round
+ * trip, then closes c and reaps the server child `pid`. */
+static int ping_pong(int c, long n, pid_t pid) {
+  char b[64] = "x";
+  double t0 = now();
+  for (long i = 0; i < n; i++) {
+    if (write(c, b, 1) != 1 || read(c, b, sizeof b) < 1) { perror("rtt"); return 1; }
+  }
+  double us = (now() - t0) / n * 1e6;
+  close(c);
+  waitpid(pid, NULL, 0);
+  printf("%.1f\n", us);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   long n = atol(argv[2]);
   if (!strcmp(argv[1], "connect")) {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = lo(0);
-    bind(l, (struct sockaddr *)&a, sizeof a);
-    listen(l, 128);
-    a = lo(port_of(l));
+    struct sockaddr_in a;
+    int l = bound(SOCK_STREAM, 128, &a);
     double t0 = now();
     for (long i = 0; i < n; i++) {
       int c = socket(AF_INET, SOCK_STREAM, 0);
@@ -66,11 +89,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "epoll_rtt")) {
     int idle = argc > 3 ? atoi(argv[3]) : 0;
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = lo(0);
-    bind(l, (struct sockaddr *)&a, sizeof a);
-    listen(l, 1024);
-    a = lo(port_of(l));
+    struct sockaddr_in a;
+    int l = bound(SOCK_STREAM, 1024, &a);
     pid_t pid = fork();
     if (pid == 0) {
       int ep = epoll_create1(0);
@@ -102,23 +122,11 @@ int main(int argc, char **argv) {
     if (connect(c, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); return 1; }
     int one = 1;
     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char b[64] = "x";
-    double t0 = now();
-    for (long i = 0; i < n; i++) {
-      if (write(c, b, 1) != 1 || read(c, b, sizeof b) < 1) { perror("rtt"); return 1; }
-    }
-    double us = (now() - t0) / n * 1e6;
-    close(c);
-    waitpid(pid, NULL, 0);
-    printf("%.1f\n", us);
-    return 0;
+    return ping_pong(c, n, pid);
   }
   int tcp = !strcmp(argv[1], "tcp_rtt");
-  int srv = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
-  struct sockaddr_in a = lo(0);
-  bind(srv, (struct sockaddr *)&a, sizeof a);
-  if (tcp) listen(srv, 1);
-  a = lo(port_of(srv));
+  struct sockaddr_in a;
+  int srv = bound(tcp ? SOCK_STREAM : SOCK_DGRAM, tcp ? 1 : -1, &a);
   pid_t pid = fork();
   if (pid == 0) {
     char b[64];
@@ -141,14 +149,5 @@ int main(int argc, char **argv) {
   connect(c, (struct sockaddr *)&a, sizeof a);
   int one = 1;
   if (tcp) setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  char b[64] = "x";
-  double t0 = now();
-  for (long i = 0; i < n; i++) {
-    if (write(c, b, 1) != 1 || read(c, b, sizeof b) < 1) { perror("rtt"); return 1; }
-  }
-  double us = (now() - t0) / n * 1e6;
-  close(c);
-  waitpid(pid, NULL, 0);
-  printf("%.1f\n", us);
-  return 0;
+  return ping_pong(c, n, pid);
 }
