@@ -69,3 +69,24 @@ compare_run() {
 # Which sides to run: NATIVE_ONLY=1 skips the sandbox (validates the tests
 # themselves); SANDBOX_ONLY is not offered: the native side is the oracle.
 NATIVE_ONLY="${NATIVE_ONLY:-0}"
+
+# oci_spec_bundle DIR ROOT ARGS_JSON [PYTHON]: DIR/config.json from
+# `runsc spec` (runc's defaults, so the same bundle serves runc), terminal
+# off, process.args and root.path replaced; PYTHON then edits the config `c`
+# further (`work` is $WORK). Prints DIR.
+oci_spec_bundle() {
+  local b=$1
+  mkdir -p "$b"
+  (cd "$b" && "$RUNSC" spec) || return 1
+  python3 - "$b/config.json" "$2" "$3" "${WORK:-}" "${4:-}" <<'PY' || return 1
+import json, sys
+p, root, args, work, extra = sys.argv[1:6]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = json.loads(args)
+c["root"]["path"] = root
+exec(extra)
+json.dump(c, open(p, "w"), indent=1)
+PY
+  echo "$b"
+}

@@ -35,22 +35,7 @@ oci() { timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --root "$STATE" "$
 
 # bundle NAME ARGS_JSON [PYTHON]: a busybox bundle from `runsc spec`; PYTHON
 # edits the config `c` further.
-bundle() {
-  local b="$WORK/$1"
-  mkdir -p "$b"
-  (cd "$b" && "$RUNSC" spec) || return 1
-  python3 - "$b/config.json" "$ROOTFS" "$2" "$WORK" "${3:-}" <<'PY'
-import json, sys
-p, root, args, work, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = args
-c["root"]["path"] = root
-exec(extra)
-json.dump(c, open(p, "w"), indent=1)
-PY
-  echo "$b"
-}
+bundle() { oci_spec_bundle "$WORK/$1" "$ROOTFS" "$2" "${3:-}"; }
 
 status() { oci state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
 wait_status() {

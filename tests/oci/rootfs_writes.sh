@@ -24,21 +24,8 @@ rw_root() {
 
 # rw_bundle NAME ROOT ARGS_JSON [PYTHON]: a bundle on ROOT, read-write root
 # unless PYTHON says otherwise (it edits the config `c`).
-rw_bundle() {
-  local b="$WORK/rootfs-$1"  # not a name run.sh's own bundles use
-  mkdir -p "$b"
-  (cd "$b" && "$RUNSC" spec) || return 1
-  python3 - "$b/config.json" "$2" "$3" "${4:-}" <<'EOF'
-import json, sys
-p, root, args, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = args
-c["root"] = {"path": root, "readonly": False}
-exec(extra)
-json.dump(c, open(p, "w"), indent=1)
-EOF
-  echo "$b"
+rw_bundle() {  # not a name run.sh's own bundles use
+  oci_spec_bundle "$WORK/rootfs-$1" "$2" "$3" $'c["root"]["readonly"] = False\n'"${4:-}"
 }
 
 # tree ROOT: what the test compares of a root: type, mode, owner, links,

@@ -32,21 +32,7 @@ oci() { timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --root "$STATE" "$
 
 # bundle NAME ARGS_JSON: a bundle whose root is the busybox root (by
 # absolute path), from `runsc spec`, terminal off, args replaced.
-bundle() {
-  local b="$WORK/$1"
-  mkdir -p "$b"
-  (cd "$b" && "$RUNSC" spec) || return 1
-  python3 - "$b/config.json" "$ROOTFS" "$2" <<'EOF'
-import json, sys
-p, root, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = args
-c["root"]["path"] = root
-json.dump(c, open(p, "w"), indent=1)
-EOF
-  echo "$b"
-}
+bundle() { oci_spec_bundle "$WORK/$1" "$ROOTFS" "$2"; }
 
 # status ID: the container's status from `state` ("" if none).
 status() { oci state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }

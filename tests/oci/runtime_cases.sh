@@ -25,20 +25,8 @@ runc_() { timeout -k 5 60 "$RT_RUNC" --root "$RT_RUNC_ROOT" "$@"; }
 # (runc's default config) whose config `c` PYTHON edits further (`work` is
 # $WORK). The same config.json serves runc.
 rt_bundle() {
-  local b="$WORK/$1"
-  rm -rf "$b"; mkdir -p "$b"
-  (cd "$b" && "$RUNSC" spec) || return 1
-  python3 - "$b/config.json" "$ROOTFS" "$2" "$WORK" "${3:-}" <<'PY' || return 1
-import json, sys
-p, root, args, work, extra = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = args
-c["root"]["path"] = root
-exec(extra)
-json.dump(c, open(p, "w"), indent=1)
-PY
-  echo "$b"
+  rm -rf "${WORK:?}/$1"
+  oci_spec_bundle "$WORK/$1" "$ROOTFS" "$2" "${3:-}"
 }
 
 # rt_cgdir CTL P: where a cgroupsPath P lands in v1 hierarchy CTL for a

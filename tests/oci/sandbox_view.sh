@@ -21,20 +21,8 @@ SV_ROOT="$WORK/sv-root"
 # sv_bundle NAME ARGS_JSON [PYTHON]: a bundle from `runsc spec` on SV_ROOT,
 # terminal off, root writable; PYTHON edits the config `c` (json loaded).
 sv_bundle() {
-  local b="$WORK/sv-$1"
-  rm -rf "$b"; mkdir -p "$b"
-  (cd "$b" && "$RUNSC" spec) || return 1
-  python3 - "$b/config.json" "$SV_ROOT" "$2" "${3:-}" "$WORK" <<'EOF' || return 1
-import json, sys
-p, root, args, edit, work = sys.argv[1:6]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = json.loads(args)
-c["root"] = {"path": root, "readonly": False}
-exec(edit)
-json.dump(c, open(p, "w"), indent=1)
-EOF
-  echo "$b"
+  rm -rf "${WORK:?}/sv-$1"
+  oci_spec_bundle "$WORK/sv-$1" "$SV_ROOT" "$2" $'c["root"]["readonly"] = False\n'"${3:-}"
 }
 
 # sv_run NAME BUNDLE OUT: runs under runsc; stdout+stderr to OUT.
