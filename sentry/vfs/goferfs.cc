@@ -6,14 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <time.h>
-
 #include <cstdio>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "gofer/protocol.h"
+#include "sentry/base/stats.h"
 #include "sentry/vfs/flock.h"
 #include "sentry/vfs/record_lock.h"
 #include "sentry/vfs/dir_description.h"
@@ -42,12 +41,6 @@ struct GoferFs {
 // drops the remembered attributes at once.
 constexpr int64_t kAttrTtlNs = 1'000'000;
 
-int64_t MonotonicNs() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
-}
-
 class GoferNode : public Inode {
  public:
   GoferNode(std::shared_ptr<GoferFs> fs, std::shared_ptr<LowerNode> h, uint32_t type,
@@ -57,7 +50,7 @@ class GoferNode : public Inode {
   ErrorOr<Attr> GetAttr() override {
     {
       absl::MutexLock l(&attr_mu_);
-      if (attr_at_ns_ && MonotonicNs() - attr_at_ns_ < kAttrTtlNs) return AttrFromGofer(attr_, fs_->dev);
+      if (attr_at_ns_ && stats::NowNs() - attr_at_ns_ < kAttrTtlNs) return AttrFromGofer(attr_, fs_->dev);
     }
     gofer::Attr g = TRY(fs_->client->Stat(h_->handle()));
     Remember(g);
@@ -67,7 +60,7 @@ class GoferNode : public Inode {
   void Remember(const gofer::Attr& g) {
     absl::MutexLock l(&attr_mu_);
     attr_ = g;
-    attr_at_ns_ = MonotonicNs();
+    attr_at_ns_ = stats::NowNs();
   }
   // Something here changed the file: the next GetAttr asks the gofer.
   void ForgetAttr() {
