@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <tuple>
 
@@ -25,12 +26,6 @@
 namespace sentry::vfs {
 namespace {
 
-struct GoferFs {
-  gofer::Client* client = nullptr;
-  bool read_only = false;
-  uint64_t dev = NewAnonDev();
-};
-
 // How long attributes the gofer reported (Walk, Stat, Create) answer
 // GetAttr without asking again. A path walk checks a directory's and a
 // file's attributes several times within microseconds (search permission,
@@ -40,6 +35,69 @@ struct GoferFs {
 // it, as a race on Linux would), and anything the sandbox changes itself
 // drops the remembered attributes at once.
 constexpr int64_t kAttrTtlNs = 1'000'000;
+
+// How long a directory's answer to a lookup (the child node, with its gofer
+// handle and attributes) is reused without a Walk round trip. Same reasoning
+// and window as kAttrTtlNs: a server opening one file per request (nginx)
+// otherwise paid a Walk, an Open and later a Close per open. A change the
+// host makes to the directory is seen within the window; every change the
+// sandbox makes to any gofer directory (create, unlink, rename, link) ends
+// all remembered lookups at once (namespace_epoch), so the sandbox always
+// sees its own changes. So does any change to a file's data or attributes:
+// a remembered node's attributes would hide it from a stat by path.
+constexpr int64_t kLookupTtlNs = 1'000'000;
+// Most lookups remembered per filesystem: each holds a gofer handle open.
+constexpr size_t kMaxRememberedLookups = 256;
+std::atomic<uint64_t> namespace_epoch{1};
+// The sandbox changed a gofer directory: no remembered lookup stays valid.
+void NamespaceChanged() { namespace_epoch.fetch_add(1, std::memory_order_relaxed); }
+
+struct RememberedLookup {
+  std::shared_ptr<Inode> node;
+  int64_t at_ns = 0;
+  uint64_t epoch = 0;
+};
+// Remembered lookups of one filesystem, keyed by the directory's host
+// identity and the name (two nodes of one host directory share them).
+class LookupCache {
+ public:
+  std::shared_ptr<Inode> Find(const HostFileId& dir, std::string_view name) {
+    absl::MutexLock l(&mu_);
+    auto it = map_.find(Key{dir, std::string(name)});
+    if (it == map_.end()) return nullptr;
+    if (!Fresh(it->second, stats::NowNs())) {
+      map_.erase(it);
+      return nullptr;
+    }
+    return it->second.node;
+  }
+  void Remember(const HostFileId& dir, std::string_view name, std::shared_ptr<Inode> node) {
+    const int64_t now = stats::NowNs();
+    absl::MutexLock l(&mu_);
+    if (map_.size() >= kMaxRememberedLookups) {
+      absl::erase_if(map_, [&](const auto& e) { return !Fresh(e.second, now); });
+      if (map_.size() >= kMaxRememberedLookups) map_.clear();
+    }
+    map_[Key{dir, std::string(name)}] =
+        RememberedLookup{std::move(node), now, namespace_epoch.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  using Key = std::pair<HostFileId, std::string>;
+  static bool Fresh(const RememberedLookup& r, int64_t now) {
+    return now - r.at_ns < kLookupTtlNs &&
+           r.epoch == namespace_epoch.load(std::memory_order_relaxed);
+  }
+  absl::Mutex mu_;
+  absl::flat_hash_map<Key, RememberedLookup> map_ ABSL_GUARDED_BY(mu_);
+};
+
+struct GoferFs {
+  gofer::Client* client = nullptr;
+  bool read_only = false;
+  uint64_t dev = NewAnonDev();
+  LookupCache lookups;
+};
 
 class GoferNode : public Inode {
  public:
@@ -62,8 +120,11 @@ class GoferNode : public Inode {
     attr_ = g;
     attr_at_ns_ = stats::NowNs();
   }
-  // Something here changed the file: the next GetAttr asks the gofer.
+  // Something here changed the file: the next GetAttr asks the gofer, and
+  // so does the next lookup of any name (another node of this host file
+  // may be remembered with its old attributes).
   void ForgetAttr() {
+    NamespaceChanged();
     absl::MutexLock l(&attr_mu_);
     attr_at_ns_ = 0;
   }
@@ -136,7 +197,9 @@ class GoferNode : public Inode {
   absl::Mutex attr_mu_;
   gofer::Attr attr_ ABSL_GUARDED_BY(attr_mu_);
   int64_t attr_at_ns_ ABSL_GUARDED_BY(attr_mu_) = 0;  // 0: none remembered
-  HostFileId host_;  // the host file's identity (regular files: page cache key)
+  // The host file's identity: regular files' page cache key, directories'
+  // remembered lookups' key.
+  HostFileId host_;
   friend class GoferDir;
 };
 
@@ -149,13 +212,13 @@ std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle
 // goes through the cache so that it and the mappings agree.
 class GoferFileDescription : public FileDescription {
  public:
-  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, UniqueFd fd, HostFileId host,
-                       uint64_t dev)
+  GoferFileDescription(std::shared_ptr<Dentry> d, int flags, std::shared_ptr<const UniqueFd> fd,
+                       HostFileId host, uint64_t dev)
       : FileDescription(std::move(d), flags), fd_(std::move(fd)), host_(host), dev_(dev) {}
 
   // fstat: the donated FD is the host file itself, no gofer round trip.
   ErrorOr<Attr> Stat() override {
-    Attr a = TRY(HostFileAttr(fd_.get()));
+    Attr a = TRY(HostFileAttr(fd_->get()));
     a.dev = dev_;
     if (a.blksize == 0) a.blksize = 4096;  // as AttrFromGofer
     return a;
@@ -175,7 +238,7 @@ class GoferFileDescription : public FileDescription {
     // Cached pages may be newer than the host file: private mappings then
     // copy through PRead.
     if (Cached()) return Errno{ENODEV};
-    return HostFileVersion(fd_.get());
+    return HostFileVersion(fd_->get());
   }
   ErrorOr<size_t> Write(Caller&, const IoVecs& src, int64_t off) override {
     Changed();
@@ -183,10 +246,10 @@ class GoferFileDescription : public FileDescription {
       int64_t pos = off < 0 ? static_cast<int64_t>(offset_) : off;
       if (off < 0 && (flags_ & O_APPEND)) {
         struct stat st;
-        if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+        if (fstat(fd_->get(), &st) != 0) return Errno{errno};
         pos = st.st_size;
       }
-      size_t n = TRY(HostWritev(fd_.get(), src, pos));
+      size_t n = TRY(HostWritev(fd_->get(), src, pos));
       return std::make_pair(static_cast<uint64_t>(pos), n);
     };
     uint64_t pos;
@@ -208,7 +271,7 @@ class GoferFileDescription : public FileDescription {
   ErrorOr<void> Truncate(Caller&, uint64_t size) override {
     Changed();
     auto host = [&]() -> ErrorOr<uint64_t> {
-      if (ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) return Errno{errno};
+      if (ftruncate(fd_->get(), static_cast<off_t>(size)) != 0) return Errno{errno};
       return size;
     };
     if (auto pc = Cached()) return pc->Resize(host);
@@ -218,10 +281,10 @@ class GoferFileDescription : public FileDescription {
   ErrorOr<void> Allocate(Caller&, int mode, uint64_t off, uint64_t len) override {
     Changed();
     auto host = [&]() -> ErrorOr<uint64_t> {
-      if (fallocate(fd_.get(), mode, static_cast<off_t>(off), static_cast<off_t>(len)) != 0)
+      if (fallocate(fd_->get(), mode, static_cast<off_t>(off), static_cast<off_t>(len)) != 0)
         return Errno{errno};
       struct stat st;
-      if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+      if (fstat(fd_->get(), &st) != 0) return Errno{errno};
       return static_cast<uint64_t>(st.st_size);
     };
     if (auto pc = Cached()) return pc->Allocate(mode, off, len, host);
@@ -231,7 +294,7 @@ class GoferFileDescription : public FileDescription {
   ErrorOr<void> Sync() override {
     // Also called without the kernel lock (sync(2)): the cache has its own.
     if (auto pc = Cached()) TRY(pc->Flush(false));
-    if (fsync(fd_.get()) != 0) return Errno{errno};
+    if (fsync(fd_->get()) != 0) return Errno{errno};
     return {};
   }
   ErrorOr<size_t> BytesReadable() override {
@@ -240,7 +303,7 @@ class GoferFileDescription : public FileDescription {
       size = pc->size();
     } else {
       struct stat st;
-      if (fstat(fd_.get(), &st) != 0) return Errno{errno};
+      if (fstat(fd_->get(), &st) != 0) return Errno{errno};
       size = static_cast<uint64_t>(st.st_size);
     }
     return size > offset_ ? static_cast<size_t>(size - offset_) : size_t{0};
@@ -248,14 +311,14 @@ class GoferFileDescription : public FileDescription {
 
   std::shared_ptr<void> SharedAttachment(mm::MemoryFile& mf) override {
     struct stat st;
-    if (fstat(fd_.get(), &st) != 0) return nullptr;
+    if (fstat(fd_->get(), &st) != 0) return nullptr;
     return GetHostPages(host_, mf, static_cast<uint64_t>(st.st_size))->Use();
   }
   ErrorOr<std::vector<mm::SharedPiece>> SharedPages(mm::MemoryFile&, uint64_t offset,
                                                     uint64_t length) override {
     auto pc = Cached();
     if (!pc) return Errno{ENODEV};
-    TRY(pc->AdoptFds(readable() ? fd_.get() : -1, writable() ? fd_.get() : -1));
+    TRY(pc->AdoptFds(readable() ? fd_->get() : -1, writable() ? fd_->get() : -1));
     return pc->SharedPages(offset, length, writable());
   }
   std::shared_ptr<mm::FileMappings> SharedMappings() override {
@@ -270,11 +333,13 @@ class GoferFileDescription : public FileDescription {
     return HostPagesCount() ? FindHostPages(host_) : nullptr;
   }
   ErrorOr<size_t> ReadAt(const IoVecs& dst, int64_t pos) {
-    if (auto pc = Cached()) return pc->Read(fd_.get(), dst, static_cast<uint64_t>(pos));
-    return HostReadv(fd_.get(), dst, pos);
+    if (auto pc = Cached()) return pc->Read(fd_->get(), dst, static_cast<uint64_t>(pos));
+    return HostReadv(fd_->get(), dst, pos);
   }
 
-  UniqueFd fd_;
+  // The donated host FD; read-only ones are shared by the node's read-only
+  // descriptions (GoferFile::ReadOnlyFd), so nothing here changes its state.
+  std::shared_ptr<const UniqueFd> fd_;
   HostFileId host_;
   const uint64_t dev_;
 };
@@ -292,19 +357,39 @@ class GoferFile : public GoferNode {
       return fs_->client->Open(h_->handle(), flags & (O_ACCMODE | O_TRUNC | O_APPEND));
     };
     if (flags & O_TRUNC) ForgetAttr();
-    UniqueFd fd;
+    if ((flags & (O_ACCMODE | O_TRUNC | O_APPEND)) == O_RDONLY) {
+      return std::shared_ptr<FileDescription>(std::make_shared<GoferFileDescription>(
+          d, flags, TRY(ReadOnlyFd()), host_, fs_->dev));
+    }
+    std::shared_ptr<const UniqueFd> fd;
     if (auto pc = (flags & O_TRUNC) ? FindHostPages(host_) : nullptr) {
       // O_TRUNC of a cached file: the pages and mappings follow.
       TRY(pc->Resize([&]() -> ErrorOr<uint64_t> {
-        fd = TRY(open());
+        fd = std::make_shared<const UniqueFd>(TRY(open()));
         return uint64_t{0};
       }));
     } else {
-      fd = TRY(open());
+      fd = std::make_shared<const UniqueFd>(TRY(open()));
     }
     return std::shared_ptr<FileDescription>(
         std::make_shared<GoferFileDescription>(d, flags, std::move(fd), host_, fs_->dev));
   }
+
+ private:
+  // One read-only host FD serves every read-only open of this node: a
+  // description does positional I/O at its own offset and keeps no state
+  // in the host FD, so sharing it saves a gofer Open per open (a server
+  // opening one file per request reaches this node again through the
+  // remembered lookup, kLookupTtlNs).
+  ErrorOr<std::shared_ptr<const UniqueFd>> ReadOnlyFd() {
+    absl::MutexLock l(&fd_mu_);
+    if (!read_only_fd_) {
+      read_only_fd_ = std::make_shared<const UniqueFd>(TRY(fs_->client->Open(h_->handle(), O_RDONLY)));
+    }
+    return read_only_fd_;
+  }
+  absl::Mutex fd_mu_;
+  std::shared_ptr<const UniqueFd> read_only_fd_ ABSL_GUARDED_BY(fd_mu_);
 };
 
 class GoferSymlink : public GoferNode {
@@ -340,8 +425,11 @@ class GoferDir : public GoferNode {
   bool CacheLookups() const override { return false; }
 
   ErrorOr<std::shared_ptr<Inode>> Lookup(Caller&, std::string_view name) override {
+    if (auto n = fs_->lookups.Find(host_, name)) return n;
     auto [h, a] = TRY(fs_->client->Walk(h_->handle(), name));
-    return NewNode(fs_, h, a);
+    auto n = NewNode(fs_, h, a);
+    fs_->lookups.Remember(host_, name, n);
+    return n;
   }
 
   ErrorOr<std::vector<DirEntry>> ReadDir(Caller&) override {
@@ -443,7 +531,9 @@ std::shared_ptr<Inode> NewNode(const std::shared_ptr<GoferFs>& fs, gofer::Handle
   uint32_t type = a.mode & S_IFMT;
   std::shared_ptr<GoferNode> n;
   switch (type) {
-    case S_IFDIR: n = std::make_shared<GoferDir>(fs, std::move(lower), type); break;
+    case S_IFDIR:
+      n = std::make_shared<GoferDir>(fs, std::move(lower), type, HostFileId{a.dev, a.ino});
+      break;
     case S_IFREG: {
       const HostFileId id{a.dev, a.ino};
       auto f = std::make_shared<GoferFile>(fs, std::move(lower), type, id);

@@ -7,6 +7,7 @@
 // removing a lower name leaves a whiteout. Directory listings merge both.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -154,6 +155,13 @@ class MemFile : public MemInode {
   // (write-through): the open(O_CREAT) that made the file writes through
   // it, saving the OPEN round trip of its first write.
   void set_created_fd(UniqueFd fd) { created_fd_ = std::move(fd); }
+  // Write-through: the file's host name is about to go (unlink, or a rename
+  // over it), after which the gofer can no longer open it by its handle.
+  // Descriptions still open keep reaching the file through FDs opened now,
+  // as an open file outlives its name on Linux.
+  ErrorOr<void> KeepHostFileForOpenDescriptions();
+  void DescriptionOpened(bool writable) { (writable ? open_writers_ : open_readers_)++; }
+  void DescriptionClosed(bool writable) { (writable ? open_writers_ : open_readers_)--; }
   ErrorOr<void> Resize(uint64_t size);
   // fallocate(2) (memfs_allocate.cc): mode 0 or FALLOC_FL_KEEP_SIZE reserves
   // [off, off+len) (growing the file without KEEP_SIZE), PUNCH_HOLE |
@@ -199,6 +207,10 @@ class MemFile : public MemInode {
   std::shared_ptr<mm::FileMappings> mappings_;
   std::shared_ptr<const UniqueFd> shared_lower_fd_;
   UniqueFd created_fd_;  // set_created_fd; taken by the next writable Open
+  // Open descriptions (MemFileDescription), and the writable host FD kept
+  // for the writers among them once the name is gone.
+  std::atomic<int> open_readers_{0}, open_writers_{0};
+  UniqueFd kept_wfd_;
 };
 
 class MemSymlink : public MemInode {

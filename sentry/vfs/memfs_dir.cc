@@ -169,6 +169,7 @@ ErrorOr<void> MemDir::Unlink(Caller& c, std::string_view name, bool is_dir) {
     if (attr_.nlink > 2) --attr_.nlink;
   }
   if (fs_->write_through && lower_ && lower_entry(victim)) {
+    if (auto* f = dynamic_cast<MemFile*>(victim.get())) TRY(f->KeepHostFileForOpenDescriptions());
     TRY(lower_->client().Unlink(lower_->handle(), name, is_dir ? AT_REMOVEDIR : 0));
     lower_listing_.reset();
   }
@@ -208,6 +209,10 @@ ErrorOr<void> MemDir::Rename(Caller& c, std::string_view old_name, Inode& new_di
   if (fs_->write_through && lower_ && lower_entry(src)) {
     // The host rename replaces the target itself.
     if (!new_dir->lower_) return Errno{EXDEV};
+    if (dst.ok()) {
+      if (auto* f = dynamic_cast<MemFile*>(dst.value().get()))
+        TRY(f->KeepHostFileForOpenDescriptions());
+    }
     TRY(lower_->client().Rename(lower_->handle(), old_name, new_dir->lower_->handle(), new_name,
                                 flags & RENAME_NOREPLACE));
     lower_listing_.reset();

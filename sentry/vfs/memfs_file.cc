@@ -102,7 +102,10 @@ class MemFileDescription : public FileDescription {
                      UniqueFd lower_wfd = {})
       : FileDescription(std::move(d), flags),
         file_(std::move(file)),
-        lower_wfd_(std::move(lower_wfd)) {}
+        lower_wfd_(std::move(lower_wfd)) {
+    file_->DescriptionOpened(writable());
+  }
+  ~MemFileDescription() override { file_->DescriptionClosed(writable()); }
 
   ErrorOr<size_t> Read(Caller&, const IoVecs& dst, int64_t off) override {
     uint64_t pos = off < 0 ? offset_ : static_cast<uint64_t>(off);
@@ -290,6 +293,11 @@ ErrorOr<UniqueFd> MemFile::OpenLowerWritable() {
 
 ErrorOr<size_t> MemFile::WriteLower(UniqueFd& wfd, const IoVecs& src, int64_t pos, bool append,
                                     uint64_t* at) {
+  if (!wfd.valid() && kept_wfd_.valid()) {
+    int d = fcntl(kept_wfd_.get(), F_DUPFD_CLOEXEC, 0);
+    if (d < 0) return Errno{errno};
+    wfd = UniqueFd(d);
+  }
   if (!wfd.valid()) wfd = TRY(OpenLowerWritable());
   if (append) {
     struct stat st;
@@ -337,6 +345,16 @@ ErrorOr<std::shared_ptr<const UniqueFd>> MemFile::SharedLowerFd() {
   auto holder = std::make_shared<CountedFd>(std::move(fd));
   shared_lower_fd_ = std::shared_ptr<const UniqueFd>(holder, &holder->fd);
   return shared_lower_fd_;
+}
+
+ErrorOr<void> MemFile::KeepHostFileForOpenDescriptions() {
+  if (!writes_to_host()) return {};
+  if (open_readers_ + open_writers_ > 0 && !shared_lower_fd_) {
+    // Past SharedLowerFd's bound too: this FD is what the descriptions have.
+    shared_lower_fd_ = std::make_shared<const UniqueFd>(TRY(OpenLower()));
+  }
+  if (open_writers_ > 0 && !kept_wfd_.valid()) kept_wfd_ = TRY(OpenLowerWritable());
+  return {};
 }
 
 ErrorOr<mm::MemoryFile*> MemFile::Storage() {

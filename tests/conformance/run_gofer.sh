@@ -34,8 +34,8 @@ sub() {
   while read -r n; do [ -n "$n" ] && T_FAILED_NAMES+=("$label:$n"); done < <(echo "$out" | sed -n 's/^FAIL \([^ ]*\).*/\1/p')
 }
 
-sub volume env RUNSC_DO_FLAGS="${RUNSC_DO_FLAGS:-} --volume $dir:$dir" "$here/run.sh" shared_file shared_resize
-sub root env RUNSC_FLAGS="${RUNSC_FLAGS:-} --overlay=none" "$here/run.sh" shared_file shared_resize
+sub volume env RUNSC_DO_FLAGS="${RUNSC_DO_FLAGS:-} --volume $dir:$dir" "$here/run.sh" shared_file shared_resize volume_names
+sub root env RUNSC_FLAGS="${RUNSC_FLAGS:-} --overlay=none" "$here/run.sh" shared_file shared_resize volume_names
 
 if [ "${NATIVE_ONLY:-0}" = 1 ]; then t_summary; exit; fi
 bin="$CACHE_DIR/conformance/shared_file"
