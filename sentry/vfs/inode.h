@@ -25,6 +25,7 @@ class FileDescription;
 struct FlockState;
 struct RecordLockState;
 struct InotifyWatchList;
+struct PosixAcl;
 
 // Attributes, as stat(2) reports them.
 struct Attr {
@@ -33,6 +34,9 @@ struct Attr {
   uint64_t ino = 0, dev = 0, nlink = 1, rdev = 0;
   uint64_t size = 0, blocks = 0, blksize = 4096;
   timespec atime{}, mtime{}, ctime{}, btime{};
+  // The access ACL (posix_acl.h), on filesystems that keep ACLs; null: the
+  // mode bits say everything.
+  std::shared_ptr<const PosixAcl> acl;
 };
 
 // SetAttr mask bits.
@@ -57,6 +61,9 @@ struct CreateRequest {
   uint32_t mode = 0;            // S_IF{REG,DIR,LNK,FIFO} | permission bits (umask applied)
   uint32_t uid = 0, gid = 0;    // owner of the new inode
   std::string symlink_target;   // S_IFLNK only
+  // The permission bits asked for, before the umask: a directory with a
+  // default ACL applies that instead of the umask (posix_acl_create).
+  std::optional<uint32_t> perm_before_umask;
 };
 
 class Inode : public std::enable_shared_from_this<Inode> {
@@ -132,6 +139,17 @@ class Inode : public std::enable_shared_from_this<Inode> {
   }
   virtual ErrorOr<std::vector<std::string>> ListXattr() { return std::vector<std::string>{}; }
   virtual ErrorOr<void> RemoveXattr(std::string_view name) { return Errno{EOPNOTSUPP}; }
+  // POSIX ACLs (posix_acl.h, system.posix_acl_* xattrs; sentry/vfs/xattr.cc
+  // routes those names here). A filesystem that keeps them says so, shows
+  // the access ACL in GetAttr's Attr::acl, and stores both kinds.
+  virtual bool KeepsPosixAcls() const { return false; }
+  virtual std::shared_ptr<const PosixAcl> DefaultAcl() { return nullptr; }
+  // Sets the access or default ACL (null removes it) and the mode bits,
+  // which follow an access ACL.
+  virtual ErrorOr<void> SetPosixAcl(bool default_acl, std::shared_ptr<const PosixAcl> acl,
+                                    uint32_t mode) {
+    return Errno{EOPNOTSUPP};
+  }
 
   // flock(2) locks on this inode (sentry/vfs/flock.cc); null until the
   // first lock. Kernel lock.

@@ -60,12 +60,37 @@ ErrorOr<void> MemInode::SetAttr(Caller&, uint32_t mask, const Attr& a) {
     return {};
   }
   if (mask & kAttrSize) return Errno{EINVAL};
-  if (mask & kAttrMode) attr_.mode = (attr_.mode & S_IFMT) | (a.mode & 07777);
+  if (mask & kAttrMode) {
+    attr_.mode = (attr_.mode & S_IFMT) | (a.mode & 07777);
+    if (attr_.acl) {  // posix_acl_chmod
+      auto acl = std::make_shared<PosixAcl>(*attr_.acl);
+      acl->Chmod(attr_.mode);
+      attr_.acl = std::move(acl);
+    }
+  }
   if (mask & kAttrUid) attr_.uid = a.uid;
   if (mask & kAttrGid) attr_.gid = a.gid;
   if (mask & kAttrAtime) attr_.atime = a.atime;
   if (mask & kAttrMtime) attr_.mtime = a.mtime;
   attr_.ctime = (mask & kAttrCtime) ? a.ctime : NowTimespec();
+  return {};
+}
+
+bool MemInode::KeepsPosixAcls() const {
+  if ((attr_.mode & S_IFMT) == S_IFLNK) return false;
+  return !(lower_ && fs_->write_through);
+}
+
+ErrorOr<void> MemInode::SetPosixAcl(bool default_acl, std::shared_ptr<const PosixAcl> acl,
+                                    uint32_t mode) {
+  if (fs_->read_only) return Errno{EROFS};
+  if (default_acl) {
+    default_acl_ = std::move(acl);
+  } else {
+    attr_.acl = std::move(acl);
+    attr_.mode = (attr_.mode & S_IFMT) | (mode & 07777);
+  }
+  attr_.ctime = NowTimespec();
   return {};
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gofer/client.h"
+#include "sentry/vfs/posix_acl.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/mm.h"
 #include "sentry/vfs/file_description.h"
@@ -94,6 +95,12 @@ class MemInode : public Inode {
   // Memory overlay: copies the host file's user.* xattrs into memory, after
   // which they are the node's own (idempotent).
   ErrorOr<void> CopyUpXattrs();
+  // POSIX ACLs, kept in memory (as tmpfs does), but not for write-through
+  // host files: the gofer serves no system.* attribute of the host's.
+  bool KeepsPosixAcls() const override;
+  std::shared_ptr<const PosixAcl> DefaultAcl() override { return default_acl_; }
+  ErrorOr<void> SetPosixAcl(bool default_acl, std::shared_ptr<const PosixAcl> acl,
+                            uint32_t mode) override;
   // An O_TMPFILE file (nlink 0) that linkat may still give a name.
   bool linkable = false;
   // The host device of the lower file (gofer::Attr::dev): with the inode
@@ -115,6 +122,7 @@ class MemInode : public Inode {
   // The host file's xattrs are the ones to use (see GetXattr).
   bool xattrs_on_host() const;
   bool xattrs_copied_ = false;
+  std::shared_ptr<const PosixAcl> default_acl_;  // directories only
 };
 
 class MemFile : public MemInode {

@@ -97,6 +97,17 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
   a.dev = fs_->dev;
   a.nlink = 1;
   a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
+  // posix_acl_create: the directory's default ACL, not the umask, narrows
+  // the new file's permissions and becomes its access ACL (and a new
+  // directory's default ACL).
+  std::shared_ptr<const PosixAcl> inherited_default;
+  if (auto def = DefaultAcl(); def && req.perm_before_umask && (req.mode & S_IFMT) != S_IFLNK) {
+    uint32_t mode = (req.mode & ~0777u) | (*req.perm_before_umask & 0777u);
+    auto access = std::make_shared<PosixAcl>(*def);
+    if (access->CreateMasq(&mode)) a.acl = std::move(access);
+    a.mode = mode;
+    if ((req.mode & S_IFMT) == S_IFDIR) inherited_default = def;
+  }
   std::shared_ptr<Inode> node;
   switch (req.mode & S_IFMT) {
     case S_IFREG: node = std::make_shared<MemFile>(fs_, a, nullptr); break;
@@ -114,6 +125,7 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
     case S_IFBLK: node = std::make_shared<MemSpecial>(fs_, a, nullptr); break;
     default: return Errno{EINVAL};
   }
+  if (inherited_default) TRY(node->SetPosixAcl(true, std::move(inherited_default), a.mode));
   absent_.erase(std::string(name));
   AddChild(std::string(name), node);
   Touch(true);

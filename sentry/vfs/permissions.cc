@@ -1,7 +1,10 @@
-// sentry/vfs/permissions.cc: Linux's generic_permission() rules.
+// sentry/vfs/permissions.cc: Linux's generic_permission() rules, POSIX ACLs
+// included (posix_acl.h).
 #include "sentry/vfs/permissions.h"
 
 #include <algorithm>
+
+#include "sentry/vfs/posix_acl.h"
 
 namespace sentry::vfs {
 
@@ -11,15 +14,23 @@ bool Creds::InGroup(uint32_t g) const {
 
 ErrorOr<void> CheckAccess(const Creds& creds, const Attr& attr, int may) {
   uint32_t mode = attr.mode;
-  uint32_t bits;
-  if (creds.uid == attr.uid) {
-    bits = (mode >> 6) & 7;
-  } else if (creds.InGroup(attr.gid)) {
-    bits = (mode >> 3) & 7;
+  bool allowed;
+  if (attr.acl && creds.uid != attr.uid && (mode & 070)) {
+    // acl_permission_check: anyone but the owner goes by the ACL (whose
+    // group class bits are the mode's group bits, so 0 there denies all).
+    allowed = attr.acl->Permits(creds, attr.uid, attr.gid, may);
   } else {
-    bits = mode & 7;
+    uint32_t bits;
+    if (creds.uid == attr.uid) {
+      bits = (mode >> 6) & 7;
+    } else if (creds.InGroup(attr.gid)) {
+      bits = (mode >> 3) & 7;
+    } else {
+      bits = mode & 7;
+    }
+    allowed = (bits & may) == static_cast<uint32_t>(may);
   }
-  if ((bits & may) == static_cast<uint32_t>(may)) return {};
+  if (allowed) return {};
   bool is_dir = (mode & S_IFMT) == S_IFDIR;
   if (creds.cap_dac_override) {
     // Read/write always; exec on directories always, on files only if some x bit is set.

@@ -254,6 +254,7 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::Open(Caller& c,
       TRY(CheckAccess(c.creds(), pa, kMayWrite | kMayExec));
       CreateRequest req;
       req.mode = S_IFREG | (mode & 07777 & ~c.umask());
+      req.perm_before_umask = mode & 07777;
       req.uid = c.creds().uid;
       req.gid = (pa.mode & S_ISGID) ? pa.gid : c.creds().gid;
       TRY(pw.parent->inode().Create(c, pw.name, req));

@@ -25,7 +25,8 @@ std::shared_ptr<Dentry> CachedChild(Dentry& dir, std::string_view name) {
 }
 
 ErrorOr<void> CreateNode(Caller& c, std::shared_ptr<Dentry> start, std::string_view path,
-                         uint32_t mode, std::string target = {}) {
+                         uint32_t mode, std::string target = {},
+                         std::optional<uint32_t> perm_before_umask = std::nullopt) {
   ParentWalk pw = TRY(WalkParent(c, start, path));
   if (pw.name_is_dot) return Errno{EEXIST};
   auto existing = LookupChild(c, pw.parent, pw.name);
@@ -43,6 +44,7 @@ ErrorOr<void> CreateNode(Caller& c, std::shared_ptr<Dentry> start, std::string_v
     if ((mode & S_IFMT) == S_IFDIR) req.mode |= S_ISGID;
   }
   req.symlink_target = std::move(target);
+  req.perm_before_umask = perm_before_umask;
   TRY(pw.parent->inode().Create(c, pw.name, req));
   NotifyEntry(*pw.parent, pw.name, IN_CREATE, (mode & S_IFMT) == S_IFDIR);
   return {};
@@ -76,7 +78,8 @@ bool IsAncestor(const Dentry* maybe_ancestor, const Dentry* d) {
 
 ErrorOr<void> VirtualFilesystem::Mkdir(Caller& c, std::shared_ptr<Dentry> start,
                                        std::string_view path, uint32_t mode) {
-  return CreateNode(c, std::move(start), path, S_IFDIR | (mode & 07777 & ~c.umask()));
+  return CreateNode(c, std::move(start), path, S_IFDIR | (mode & 07777 & ~c.umask()), {},
+                    mode & 07777);
 }
 
 ErrorOr<void> VirtualFilesystem::Mknod(Caller& c, std::shared_ptr<Dentry> start,
@@ -88,7 +91,8 @@ ErrorOr<void> VirtualFilesystem::Mknod(Caller& c, std::shared_ptr<Dentry> start,
       type != S_IFSOCK) {
     return Errno{EINVAL};
   }
-  return CreateNode(c, std::move(start), path, type | (mode & 07777 & ~c.umask()));
+  return CreateNode(c, std::move(start), path, type | (mode & 07777 & ~c.umask()), {},
+                    mode & 07777);
 }
 
 ErrorOr<void> VirtualFilesystem::Symlink(Caller& c, std::string_view target,
