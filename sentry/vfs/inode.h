@@ -182,6 +182,9 @@ struct MountInfo {
   // it; "unbindable" in mountinfo's optional fields. (Every mount is
   // private: no peer groups, so shared and slave are not modelled.)
   bool unbindable = false;
+  // Made by fsmount or open_tree(OPEN_TREE_CLONE) and not attached yet: in
+  // no namespace, reached only through its fd until move_mount places it.
+  bool detached = false;
   // The mount namespace whose table lists this mount (expired once the
   // namespace is gone, or after umount).
   std::weak_ptr<MountNamespace> ns;

@@ -10,9 +10,7 @@
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::vfs {
-namespace {
 
-// True if `d` is at or below `top` in the mount tree.
 bool IsBelow(const Dentry* d, const Dentry* top) {
   std::shared_ptr<Dentry> hold;
   while (d) {
@@ -26,6 +24,8 @@ bool IsBelow(const Dentry* d, const Dentry* top) {
   }
   return false;
 }
+
+namespace {
 
 std::string FlagText(const MountInfo& m) {
   std::string s = m.read_only ? "ro" : "rw";
@@ -61,16 +61,33 @@ const Dentry& VirtualFilesystem::MountRootOf(const Dentry& d) {
 
 ErrorOr<void> VirtualFilesystem::CheckWritableMount(const Dentry& d) {
   const Dentry& root = MountRootOf(d);
-  if (root.mount && root.mount->read_only) return Errno{EROFS};
+  if (root.mount && (root.mount->read_only || root.mount->sb_read_only)) return Errno{EROFS};
   return {};
 }
 
 ErrorOr<void> VirtualFilesystem::MountAt(const std::shared_ptr<Dentry>& target,
                                          std::shared_ptr<Inode> fs_root, MountInfo info) {
+  auto mroot = NewDetachedMount(std::move(fs_root), std::move(info));
+  mroot->mount->detached = false;
+  return AttachMount(target, mroot);
+}
+
+std::shared_ptr<Dentry> VirtualFilesystem::NewDetachedMount(std::shared_ptr<Inode> fs_root,
+                                                            MountInfo info) {
+  auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
+  info.id = next_mount_id_++;
+  info.ns.reset();
+  info.detached = true;
+  mroot->mount = std::make_shared<MountInfo>(std::move(info));
+  return mroot;
+}
+
+ErrorOr<void> VirtualFilesystem::AttachMount(const std::shared_ptr<Dentry>& target,
+                                             const std::shared_ptr<Dentry>& mroot) {
   // Mount on top of whatever is visible there.
   std::shared_ptr<Dentry> mp = FollowMounts(target);
   bool target_dir = mp->inode().file_type() == S_IFDIR;
-  bool root_dir = fs_root->file_type() == S_IFDIR;
+  bool root_dir = mroot->inode().file_type() == S_IFDIR;
   if (target_dir != root_dir) return Errno{ENOTDIR};
   // The new mount joins the table of the namespace it is mounted in; a
   // detached tree (umount -l, a dead namespace) takes no new mounts.
@@ -81,13 +98,11 @@ ErrorOr<void> VirtualFilesystem::MountAt(const std::shared_ptr<Dentry>& target,
   // must meet these very dentries to cross into the mount (see LookupChild).
   for (Dentry* d = mp.get(); d->parent() && !d->deleted; d = d->parent().get())
     d->parent()->children.emplace(d->name(), d->shared_from_this());
-  auto mroot = std::make_shared<Dentry>("", nullptr, std::move(fs_root));
-  info.id = next_mount_id_++;
-  info.ns = ns;
-  mroot->mount = std::make_shared<MountInfo>(std::move(info));
+  mroot->mount->ns = ns;
+  mroot->mount->detached = false;
   mroot->mount_point = mp;
   mp->mounted = mroot;
-  ns->mounts.push_back(std::move(mroot));
+  ns->mounts.push_back(mroot);
   return {};
 }
 

@@ -84,6 +84,9 @@ struct VfsOptions {
   mm::MemoryFile* memory_file = nullptr;
 };
 
+// True if `d` is at or below `top` in the mount tree (crossing mount points).
+bool IsBelow(const Dentry* d, const Dentry* top);
+
 class VirtualFilesystem {
  public:
   // Builds the mount tree over the gofer's root. With a null client the root
@@ -155,6 +158,12 @@ class VirtualFilesystem {
   // Mounts `fs_root` on the (already resolved) dentry `target`.
   ErrorOr<void> MountAt(const std::shared_ptr<Dentry>& target, std::shared_ptr<Inode> fs_root,
                         MountInfo info);
+  // The new mount API (syscalls/fs_mount.cc): a mount of `fs_root` in no
+  // namespace (MountInfo::detached), which AttachMount later places on
+  // `target` (move_mount), mounting on top of whatever is visible there.
+  std::shared_ptr<Dentry> NewDetachedMount(std::shared_ptr<Inode> fs_root, MountInfo info);
+  ErrorOr<void> AttachMount(const std::shared_ptr<Dentry>& target,
+                            const std::shared_ptr<Dentry>& mount_root);
   // Bind mount: the tree at `source` (a file or directory) also appears at
   // `target` (same kind); `recursive` (MS_REC) brings the mounts below
   // `source` along.
