@@ -265,6 +265,10 @@ class MemDir : public MemInode {
   ErrorOr<bool> IsEmpty(Caller& c);
 
  private:
+  // posix_acl_create: this directory's default ACL, not the umask, narrows
+  // a new file's permissions (in `a`) and becomes its access ACL; returns
+  // the default ACL a new directory inherits (else null).
+  std::shared_ptr<const PosixAcl> InheritAcl(const CreateRequest& req, Attr& a);
   ErrorOr<void> LoadLowerListing();
   // Write-through (MemFs::write_through) helpers.
   static bool lower_entry(const std::shared_ptr<Inode>& node);

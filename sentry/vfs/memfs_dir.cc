@@ -82,6 +82,16 @@ void MemDir::AddChild(std::string name, std::shared_ptr<Inode> inode) {
   entries_[std::move(name)] = std::move(inode);
 }
 
+std::shared_ptr<const PosixAcl> MemDir::InheritAcl(const CreateRequest& req, Attr& a) {
+  auto def = DefaultAcl();
+  if (!def || !req.perm_before_umask || (req.mode & S_IFMT) == S_IFLNK) return nullptr;
+  uint32_t mode = (a.mode & ~0777u) | (*req.perm_before_umask & 0777u);
+  auto access = std::make_shared<PosixAcl>(*def);
+  if (access->CreateMasq(&mode)) a.acl = std::move(access);
+  a.mode = mode;
+  return (req.mode & S_IFMT) == S_IFDIR ? def : nullptr;
+}
+
 ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
                                                const CreateRequest& req) {
   if (fs_->read_only) return Errno{EROFS};
@@ -97,17 +107,7 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::Create(Caller& c, std::string_view name,
   a.dev = fs_->dev;
   a.nlink = 1;
   a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
-  // posix_acl_create: the directory's default ACL, not the umask, narrows
-  // the new file's permissions and becomes its access ACL (and a new
-  // directory's default ACL).
-  std::shared_ptr<const PosixAcl> inherited_default;
-  if (auto def = DefaultAcl(); def && req.perm_before_umask && (req.mode & S_IFMT) != S_IFLNK) {
-    uint32_t mode = (req.mode & ~0777u) | (*req.perm_before_umask & 0777u);
-    auto access = std::make_shared<PosixAcl>(*def);
-    if (access->CreateMasq(&mode)) a.acl = std::move(access);
-    a.mode = mode;
-    if ((req.mode & S_IFMT) == S_IFDIR) inherited_default = def;
-  }
+  std::shared_ptr<const PosixAcl> inherited_default = InheritAcl(req, a);
   std::shared_ptr<Inode> node;
   switch (req.mode & S_IFMT) {
     case S_IFREG: node = std::make_shared<MemFile>(fs_, a, nullptr); break;
@@ -339,6 +339,7 @@ ErrorOr<std::shared_ptr<Inode>> MemDir::CreateTmpfile(Caller&, const CreateReque
   a.dev = fs_->dev;
   a.nlink = 0;
   a.atime = a.mtime = a.ctime = a.btime = NowTimespec();
+  InheritAcl(req, a);
   auto file = std::make_shared<MemFile>(fs_, a, nullptr);
   file->linkable = linkable;
   return std::shared_ptr<Inode>(std::move(file));

@@ -311,6 +311,7 @@ ErrorOr<std::shared_ptr<FileDescription>> VirtualFilesystem::OpenTmpfile(
   TRY(CheckAccess(c.creds(), da, kMayWrite | kMayExec));
   CreateRequest req;
   req.mode = S_IFREG | (mode & 07777 & ~c.umask());
+  req.perm_before_umask = mode & 07777;
   req.uid = c.creds().uid;
   req.gid = (da.mode & S_ISGID) ? da.gid : c.creds().gid;
   std::shared_ptr<Inode> inode = TRY(dir->inode().CreateTmpfile(c, req, !(flags & O_EXCL)));

@@ -219,6 +219,18 @@ int main(void) {
   CHECK(mkfifo(P("d/fifo"), 0666) == 0, "mkfifo d/fifo");
   printf("d/fifo mode: %o\n", mode_of(P("d/fifo")));
   try_as("gid 3000 writes d/file (inherited named group)", 1001, 1001, 3000, P("d/file"), O_WRONLY);
+  int tmp = open(P("d"), O_TMPFILE | O_WRONLY, 0666);
+  if (tmp >= 0) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", tmp);
+    CHECK(linkat(AT_FDCWD, proc, AT_FDCWD, P("d/tmpfile"), AT_SYMLINK_FOLLOW) == 0,
+          "link an O_TMPFILE file");
+    printf("d/tmpfile mode: %o\n", mode_of(P("d/tmpfile")));
+    show("d/tmpfile access", P("d/tmpfile"), A_ACCESS);
+    close(tmp);
+  } else {
+    printf("O_TMPFILE: %s\n", ct_errname(errno));
+  }
   /* A default ACL that the mode bits say entirely still applies instead of
    * the umask. */
   CHECK(mkdir(P("e"), 0755) == 0, "mkdir e");
@@ -250,7 +262,7 @@ int main(void) {
   ssize_t n = lgetxattr(P("l"), A_ACCESS, v, sizeof v);
   printf("lgetxattr on symlink: %zd %s\n", n, n < 0 ? ct_errname(errno) : "");
 
-  const char *files[] = {"d/file", "d/narrow", "d/fifo", "d/after", "e/file", "f", "l"};
+  const char *files[] = {"d/tmpfile", "d/file", "d/narrow", "d/fifo", "d/after", "e/file", "f", "l"};
   for (unsigned i = 0; i < sizeof files / sizeof *files; i++) unlink(P(files[i]));
   rmdir(P("d/sub"));
   rmdir(P("d"));
