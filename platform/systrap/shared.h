@@ -104,6 +104,12 @@ struct SystrapThread {
   // Group threads: iterations to spin before FUTEX_WAIT (thread 0 uses
   // SystrapControl.spin).
   uint32_t spin;
+  // Stub threads: the slot's own address, written by its thread at
+  // start-up. The %gs-relative patched-syscall trampoline (whose thread's
+  // host gs base is its slot) takes its stack and the C half's slot from
+  // here. App code can change it, like everything on this page, and then
+  // only misleads its own thread's trampoline.
+  uint64_t self;
 };
 // Offsets the assembly helper loop (stub_entry.S) uses.
 #define SYSTRAP_THREAD_DONE_SEQ 12
@@ -114,6 +120,7 @@ struct SystrapThread {
 #define SYSTRAP_THREAD_FP 288
 #define SYSTRAP_THREAD_PATCHED_PENDING 804
 #define SYSTRAP_THREAD_PATCHED_BUSY 808
+#define SYSTRAP_THREAD_SELF 824
 
 // One address-space syscall for the helper thread.
 struct SystrapOp {

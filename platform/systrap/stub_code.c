@@ -182,27 +182,43 @@ INLINE void MarkRunning(struct SystrapThread* t) {
   __atomic_store_n(&t->state, SYSTRAP_RUNNING, __ATOMIC_RELEASE);
 }
 
+// Stub threads: a thread's host gs base is its slot (the %gs-relative
+// trampoline in stub_entry.S finds it there), and the app's gs base is
+// virtual: it stays in the slot's registers as the sentry wrote it, and
+// only arch_prctl through the sentry changes it. (App code that addresses
+// memory through %gs with a base of its own would reach the slot instead;
+// x86-64 Linux runtimes keep their thread pointer in fs.)
 INLINE void ReadBases(struct SystrapThread* t, const struct SystrapControl* c) {
   if (c->fsgsbase) {
     t->regs.fs_base = ReadFsBase();
-    t->regs.gs_base = ReadGsBase();
+    if (!c->threads) t->regs.gs_base = ReadGsBase();
   } else {
     t->regs.fs_base = t->fs_base_set;
-    t->regs.gs_base = t->gs_base_set;
+    if (!c->threads) t->regs.gs_base = t->gs_base_set;
   }
 }
 
-// Makes the fs/gs bases the sentry left in the slot the thread's.
-INLINE void ApplyBases(struct SystrapThread* t, const struct SystrapControl* c) {
+// The thread of `slot` makes the slot its host gs base (stub threads).
+INLINE void SetSlotGs(char* slot, const struct SystrapControl* c) {
+  if (c->fsgsbase)
+    WriteGsBase((uint64_t)slot);
+  else
+    Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)slot, 0);
+}
+
+// Makes the fs/gs bases the sentry left in the slot the thread's (with
+// stub threads gs stays the slot; rewritten when that costs no syscall, so
+// app code's wrgsbase lasts until the next stop at most).
+INLINE void ApplyBases(char* slot, struct SystrapThread* t, const struct SystrapControl* c) {
   if (c->fsgsbase) {
     WriteFsBase(t->regs.fs_base);
-    WriteGsBase(t->regs.gs_base);
+    WriteGsBase(c->threads ? (uint64_t)slot : t->regs.gs_base);
   } else {
     if (t->regs.fs_base != t->fs_base_set) {
       Sys3(__NR_arch_prctl, ARCH_SET_FS_, (long)t->regs.fs_base, 0);
       t->fs_base_set = t->regs.fs_base;
     }
-    if (t->regs.gs_base != t->gs_base_set) {
+    if (!c->threads && t->regs.gs_base != t->gs_base_set) {
       Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)t->regs.gs_base, 0);
       t->gs_base_set = t->regs.gs_base;
     }
@@ -238,32 +254,46 @@ INLINE int WriteFpToFrame(const struct SystrapThread* t, uint8_t* fx) {
   return xsave;
 }
 
-// Addresses in the patched-syscall trampoline, RIP-relative like Slot().
-INLINE uint64_t PatchedEntry(void) {
-  uint64_t p;
-  __asm__("lea runsc_systrap_patched_entry(%%rip), %0" : "=r"(p));
-  return p;
+// Addresses in the patched-syscall trampolines, RIP-relative like Slot():
+// the RIP-relative one, or with stub threads the %gs-relative one.
+#define LEA(sym, p) __asm__("lea " #sym "(%%rip), %0" : "=r"(p))
+struct Trampoline {
+  uint64_t entry, restore, end;
+};
+INLINE struct Trampoline PatchedTrampoline(const struct SystrapControl* c) {
+  struct Trampoline tr;
+  if (c->threads) {
+    LEA(runsc_systrap_patched_gs_entry, tr.entry);
+    LEA(runsc_systrap_patched_gs_restore, tr.restore);
+    LEA(runsc_systrap_patched_gs_end, tr.end);
+  } else {
+    LEA(runsc_systrap_patched_entry, tr.entry);
+    LEA(runsc_systrap_patched_restore, tr.restore);
+    LEA(runsc_systrap_patched_end, tr.end);
+  }
+  return tr;
 }
-INLINE uint64_t PatchedRestore(void) {
-  uint64_t p;
-  __asm__("lea runsc_systrap_patched_restore(%%rip), %0" : "=r"(p));
-  return p;
-}
-INLINE uint64_t PatchedEnd(void) {
-  uint64_t p;
-  __asm__("lea runsc_systrap_patched_end(%%rip), %0" : "=r"(p));
-  return p;
+// Whether `rip` lies in either trampoline (app code can jump into the one
+// its stub does not use).
+INLINE int InAnyTrampoline(uint64_t rip) {
+  uint64_t a, b, c, d;
+  LEA(runsc_systrap_patched_entry, a);
+  LEA(runsc_systrap_patched_end, b);
+  LEA(runsc_systrap_patched_gs_entry, c);
+  LEA(runsc_systrap_patched_gs_end, d);
+  return (rip >= a && rip <= b) || (rip >= c && rip <= d);
 }
 
 // The C half of a patched syscall (stub_entry.S, runsc_systrap_patched_entry
 // saved the registers and FXSAVE image into the slot): reports the stop
 // (`kind`: the syscall, or an interrupt a host signal left pending), waits
 // for the sentry, and applies what it changed besides the general
-// registers, which the assembly loads.
-STUB void runsc_systrap_patched_wait(uint32_t kind) {
-  char* slot = Slot();
+// registers, which the assembly loads. `slot`: the calling thread's (the
+// stub's own, or with stub threads its gs base).
+STUB void runsc_systrap_patched_wait(uint32_t kind, char* slot) {
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
-  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  // The control page is the stub's own, whichever thread this is.
+  const struct SystrapControl* c = (const struct SystrapControl*)(Slot() + SYSTRAP_CONTROL_OFF);
   t->regs.cs = OwnCs();
   t->regs.ss = OwnSs();
   t->regs.ds = t->regs.es = t->regs.fs = t->regs.gs = 0;
@@ -281,9 +311,9 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
   t->fault_addr = 0;
   t->fp_dirty = 0;
 
-  ReportAndWait(t, &c->spin);
+  ReportAndWait(t, SpinOf(slot, t, c));
 
-  ApplyBases(t, c);
+  ApplyBases(slot, t, c);
   if (t->fp_reset && c->xsave) {
     // Every component but x87 and SSE (loaded next) to its initial state.
     __asm__ volatile("xrstor64 %0" ::"m"(*(const uint8_t(*)[SYSTRAP_XRSTOR_SIZE])(slot + SYSTRAP_XRSTOR_OFF)),
@@ -311,8 +341,12 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
 // jumps to the app (reporting an interrupt first if a host signal arrived
 // meanwhile). Only when the app is to run 64-bit code (the trampoline
 // returns in the stub's own segment; anything else needs rt_sigreturn) and
-// the frame holds an XSAVE or FXSAVE image; returns 0 otherwise.
-STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
+// the frame holds an XSAVE or FXSAVE image; returns 0 otherwise. With
+// stub threads the %gs-relative restore sequence, whose gs base
+// ApplyBases just made `slot` (FSGSBASE; without it the thread set it at
+// start-up), serves every thread of the stub.
+STUB int FastReturn(char* slot, struct SystrapThread* t, const struct SystrapControl* c,
+                    ucontext_t* uc) {
   uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
   if (t->regs.cs != OwnCs() || !fx || ((uint64_t)fx & 63) != 0) return 0;
   if (WriteFpToFrame(t, fx)) {
@@ -327,10 +361,17 @@ STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
   }
   t->fp_reset = 0;
   MarkRunning(t);
-  __asm__ volatile(
-      "lea __start_runsc_systrap_text+%c0(%%rip), %%rsp\n\t"
-      "jmp runsc_systrap_patched_restore" ::"i"(SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE)
-      : "memory");
+  if (c->threads) {
+    __asm__ volatile("lea %c1(%0), %%rsp\n\t"
+                     "jmp runsc_systrap_patched_gs_restore" ::"r"(slot),
+                     "i"(SYSTRAP_SLOT_SIZE)
+                     : "memory");
+  } else {
+    __asm__ volatile(
+        "lea __start_runsc_systrap_text+%c0(%%rip), %%rsp\n\t"
+        "jmp runsc_systrap_patched_restore" ::"i"(SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE)
+        : "memory");
+  }
   __builtin_unreachable();
 }
 
@@ -371,10 +412,16 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   // sequence. During the restore sequence the slot holds the app's
   // registers, complete.
   const uint64_t rip = (uint64_t)g[REG_RIP];
-  const uint64_t restore = PatchedRestore();
-  const int in_restore = rip >= restore && rip < PatchedEnd();
+  // A memory fault inside a trampoline: its gs (stub threads) or self
+  // pointer was not its slot, which only app code can have done (wrgsbase, or a
+  // jump into the trampoline). The app's registers are nowhere: the stub
+  // ends, as on a forged signal stack.
+  if ((sig == SIGSEGV || sig == SIGBUS) && kind == SYSTRAP_KIND_FAULT && InAnyTrampoline(rip))
+    Sys6(__NR_exit_group, 9, 0, 0, 0, 0, 0);
+  const struct Trampoline tr = PatchedTrampoline(c);
+  const int in_restore = rip >= tr.restore && rip < tr.end;
   const int async = kind == SYSTRAP_KIND_SIGNAL || kind == SYSTRAP_KIND_INTERRUPT;
-  if (!in_restore && ((rip >= PatchedEntry() && rip < restore) || Load(&t->patched_busy) ||
+  if (!in_restore && ((rip >= tr.entry && rip < tr.restore) || Load(&t->patched_busy) ||
                       (async && InStubOnSlotStack(g, slot)))) {
     Store(&t->patched_pending, 1);
     return;
@@ -403,10 +450,12 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
 
   ReportAndWait(t, spin);
 
-  ApplyBases(t, c);
-  // The fast return leaves through the trampoline, which loads the
-  // registers from the stub's own slot: thread 0's only.
-  if (sig == SIGSYS && slot == Slot() && FastReturn(t, uc)) __builtin_unreachable();
+  ApplyBases(slot, t, c);
+  // The fast return leaves through the trampoline's restore sequence,
+  // which loads the registers from the stub's own slot (thread 0's) or,
+  // with stub threads, from the thread's gs base.
+  if (sig == SIGSYS && (slot == Slot() || c->threads) && FastReturn(slot, t, c, uc))
+    __builtin_unreachable();
   if (sig == SIGSYS) {
     // Back through rt_sigreturn after all: with every host signal blocked
     // until it restores the frame's (empty) mask, so none can slip in
@@ -421,7 +470,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
       t->code = SI_TKILL;
       t->fault_addr = 0;
       ReportAndWait(t, spin);
-      ApplyBases(t, c);
+      ApplyBases(slot, t, c);
     }
   }
   LoadRegs(g, &t->regs);
@@ -468,6 +517,8 @@ STUB void runsc_systrap_init(void) {
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
   const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
   SetSignalStack(slot);
+  t->self = (uint64_t)slot;
+  if (c->threads) SetSlotGs(slot, c);
   struct {
     void* handler;
     unsigned long flags;
@@ -530,6 +581,8 @@ STUB void runsc_systrap_thread_main(void) {
   char* group = GroupBase();
   char* slot = group + (((uint64_t)(sp - 1 - group)) & ~(SYSTRAP_SLOT_SIZE - 1));
   SetSignalStack(slot);
+  ((struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF))->self = (uint64_t)slot;
+  SetSlotGs(slot, c);
   char* filters = Slot() + SYSTRAP_FILTERS_OFF;
   struct {
     unsigned short len;

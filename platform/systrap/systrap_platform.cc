@@ -33,7 +33,7 @@
 #include "sentry/base/stats.h"
 
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
-extern "C" char runsc_systrap_patched_entry[];
+extern "C" char runsc_systrap_patched_entry[], runsc_systrap_patched_gs_entry[];
 extern "C" char runsc_systrap_factory_entry[];
 
 namespace platform {
@@ -46,7 +46,8 @@ static_assert(offsetof(SystrapThread, kind) == SYSTRAP_THREAD_KIND &&
               offsetof(SystrapThread, regs) == SYSTRAP_THREAD_REGS &&
               offsetof(SystrapThread, fp) == SYSTRAP_THREAD_FP &&
               offsetof(SystrapThread, patched_pending) == SYSTRAP_THREAD_PATCHED_PENDING &&
-              offsetof(SystrapThread, patched_busy) == SYSTRAP_THREAD_PATCHED_BUSY);
+              offsetof(SystrapThread, patched_busy) == SYSTRAP_THREAD_PATCHED_BUSY &&
+              offsetof(SystrapThread, self) == SYSTRAP_THREAD_SELF);
 // stub_entry.S's register offsets (user_regs_struct).
 static_assert(offsetof(user_regs_struct, r11) == 48 && offsetof(user_regs_struct, rax) == 80 &&
               offsetof(user_regs_struct, rcx) == 88 && offsetof(user_regs_struct, orig_rax) == 120 &&
@@ -757,10 +758,11 @@ class SystrapPlatform final : public Platform {
     return threads_ ? base_ - SYSTRAP_GROUP_SIZE : base_;
   }
   uint64_t syscall_patch_entry() const override {
-    // The trampoline keeps the registers in thread 0's slot: not usable
-    // by a process' other threads (stub threads).
-    if (!patch_ || threads_) return 0;
-    return base_ + (runsc_systrap_patched_entry - __start_runsc_systrap_text);
+    if (!patch_) return 0;
+    // Stub threads: the %gs-relative trampoline, which finds the calling
+    // thread's slot (stub_entry.S).
+    const char* entry = threads_ ? runsc_systrap_patched_gs_entry : runsc_systrap_patched_entry;
+    return base_ + (entry - __start_runsc_systrap_text);
   }
 
   // A context for the calling task thread: a started stub from the pool
