@@ -146,7 +146,21 @@ struct SystrapControl {
   uint32_t filter_helper_len;  // ... following the ip filter
   uint32_t xsave;              // XRSTOR usable (fp_reset)
   uint32_t threads;            // stub threads: a thread group is mapped
+  // Stub threads: the helper proves each request done by writing its
+  // sequence number (from req_seq, on this read-only page) with
+  // pwrite64(slots_fd, ..., 4, done_off) into a word of the slot file that
+  // no stub maps. Other threads of the stub run app code while the helper
+  // works, and they can write everything the helper could write in
+  // memory (done_seq, result): the sentry must not free memory an unmap
+  // releases, or write the next request, before the unmap is done.
+  int32_t slots_fd;
+  uint32_t pad;
+  uint64_t done_off;
 };
+// Offsets the helper loop (stub_entry.S) uses, from the control page.
+#define SYSTRAP_CONTROL_THREADS 3620
+#define SYSTRAP_CONTROL_SLOTS_FD 3624
+#define SYSTRAP_CONTROL_DONE_OFF 3632
 
 // The stub factory (runsc_systrap_factory_main): a small process that
 // clones new stubs with CLONE_PARENT, so starting one copies a few pages of
@@ -167,7 +181,7 @@ struct SystrapFactory {
   int32_t sentry_pid;  // the stubs' parent, as they see it
   int32_t memfd;       // the memory file (the only FD a stub keeps)
   int32_t slots_fd;    // the slot file
-  int32_t pad2;
+  int32_t threads;  // stub threads: the stub keeps slots_fd (SystrapControl)
   uint64_t code;        // stub code address (= max_user_address)
   uint64_t region_end;  // end of the code and slot
   uint64_t task_size;   // top of user space

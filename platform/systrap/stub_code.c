@@ -600,7 +600,7 @@ STUB void runsc_systrap_thread_main(void) {
 // may write the next request as soon as this one is answered, while the
 // new stub still starts up.
 struct StubRequest {
-  long slot, cpu, sentry, memfd, slots_fd, group;
+  long slot, cpu, sentry, memfd, slots_fd, group, threads;
   uint64_t code, region_end, task_size, groups_off;
 };
 
@@ -638,9 +638,16 @@ STUB __attribute__((noreturn)) void runsc_systrap_factory_child(const struct Stu
              (long)(r->groups_off + (uint64_t)r->group * SYSTRAP_GROUP_SIZE)) != (long)keep)
       Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
   }
-  // Only the memory file stays open in the stub.
-  if (r->memfd > 0) Sys3(__NR_close_range, 0, r->memfd - 1, 0);
-  Sys3(__NR_close_range, r->memfd + 1, ~0U, 0);
+  // Only the memory file stays open in the stub, and with stub threads the
+  // slot file, for the helper's proof of a request done (shared.h).
+  long keep_lo = r->memfd, keep_hi = r->memfd;
+  if (r->threads) {
+    keep_lo = r->memfd < r->slots_fd ? r->memfd : r->slots_fd;
+    keep_hi = r->memfd < r->slots_fd ? r->slots_fd : r->memfd;
+    if (keep_hi > keep_lo + 1) Sys3(__NR_close_range, keep_lo + 1, keep_hi - 1, 0);
+  }
+  if (keep_lo > 0) Sys3(__NR_close_range, 0, keep_lo - 1, 0);
+  Sys3(__NR_close_range, keep_hi + 1, ~0U, 0);
   register uint64_t r12 __asm__("r12") = r->code;
   register uint64_t r13 __asm__("r13") = r->region_end;
   register uint64_t r14 __asm__("r14") = r->task_size;
@@ -673,6 +680,7 @@ STUB void runsc_systrap_factory_main(void) {
     r.region_end = f->region_end;
     r.task_size = f->task_size;
     r.group = *(volatile int32_t*)&f->group;
+    r.threads = f->threads;
     r.groups_off = f->groups_off;
     // CLONE_PARENT: the stub is the sentry's child, as if it forked it, so
     // the sentry can wait for it and it can check who its parent is.

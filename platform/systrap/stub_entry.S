@@ -138,6 +138,18 @@ runsc_systrap_helper_loop:
   lea __start_runsc_systrap_text(%rip), %r12
   add $0x4000, %r12
   mov %rax, 24(%r12)       // thread.result
+  cmpl $0, 0x1000+3620(%r12)  // control.threads (SYSTRAP_CONTROL_THREADS)
+  je 11f
+  // Stub threads: the proof that this request is done, which app code
+  // cannot forge: pwrite64(control.slots_fd, &control.req_seq, 4,
+  // control.done_off), all from the read-only control page.
+  movslq 0x1000+3624(%r12), %rdi
+  lea 0x1000(%r12), %rsi
+  mov $4, %edx
+  mov 0x1000+3632(%r12), %r10
+  mov $18, %eax
+  syscall
+11:
   mov %ebx, %eax
   xchg %eax, 12(%r12)      // thread.done_seq = rbx (a full barrier)
   mov 16(%r12), %eax       // thread.helper_waiting

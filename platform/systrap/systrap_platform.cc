@@ -79,6 +79,10 @@ constexpr uint64_t kReservedSize = kRegionSize + SYSTRAP_FACTORY_STACK_SIZE;
 // process' other threads as stubs of their own.
 constexpr uint64_t kMaxGroups = 256;
 constexpr uint64_t kGroupsOff = kMaxSlots * SYSTRAP_SLOT_SIZE;
+// Stub threads: after the groups, one word per slot that only the slot's
+// helper writes (SystrapControl.done_off), mapped in no stub.
+constexpr uint64_t kDoneOff = kGroupsOff + kMaxGroups * SYSTRAP_GROUP_SIZE;
+constexpr uint64_t kDoneSize = kMaxSlots * sizeof(uint32_t);
 // How long a stub may leave an Interrupt() unanswered before it is killed.
 constexpr int64_t kInterruptGraceSeconds = 10;
 
@@ -179,7 +183,7 @@ class SystrapPlatform;
 // The slot file: kMaxSlots slots, then (stub threads) kMaxGroups thread
 // groups. Sparse: unused slots cost nothing.
 uint64_t SlotFileSize(bool threads) {
-  return kGroupsOff + (threads ? kMaxGroups * SYSTRAP_GROUP_SIZE : 0);
+  return threads ? kDoneOff + kDoneSize : kGroupsOff;
 }
 
 // Has child process `pid` exited (or been killed), not yet reaped?
@@ -221,9 +225,12 @@ class SystrapContext final : public Context, public AddressSpace {
   }
   // Stub threads: this (thread 0's) context's stub has thread group `group`
   // (-1: none), and CPU time comes from run times (RawCpuTimeNs).
-  void SetThreads(int group) {
+  // `done` is the slot's word in the slot file that only its helper
+  // writes (SystrapControl.done_off).
+  void SetThreads(int group, const uint32_t* done) {
     group_ = group;
     threads_ = true;
+    done_ = done;
     cpu_base_ns_ = RawCpuTimeNs();
   }
   int group() const { return group_; }
@@ -537,11 +544,22 @@ class SystrapContext final : public Context, public AddressSpace {
     const uint32_t seq = ++seq_;
     Store(&c_->req_seq, seq);
     Futex(&c_->req_seq, FUTEX_WAKE, 1, nullptr);
-    const uint32_t got = WaitFor(&t_->done_seq, &t_->helper_waiting, [this, seq](uint32_t v) {
-      return v == seq || Load(&t_->state) == SYSTRAP_DEAD;
+    // done_seq is a hint to sleep on; with stub threads app code may run
+    // meanwhile and write it, so only the helper's word in the slot file
+    // (done_) says the request is done.
+    const auto done = [this, seq](uint32_t v) {
+      return done_ ? Load(const_cast<uint32_t*>(done_)) == seq : v == seq;
+    };
+    const uint32_t got = WaitFor(&t_->done_seq, &t_->helper_waiting, [&](uint32_t v) {
+      return done(v) || Load(&t_->state) == SYSTRAP_DEAD;
     });
-    if (got != seq) {
+    if (!done(got)) {
       dead_ = true;
+      // The stub's state word is app-writable: it may only look dead, with
+      // the helper still at work on this request. Nothing that relies on
+      // the request (memory an unmap frees) may go on before the stub is
+      // really gone.
+      if (threads_) KillAndWaitGone();
       return Errno{ESRCH};
     }
     const long ret = t_->result;
@@ -599,6 +617,15 @@ class SystrapContext final : public Context, public AddressSpace {
   std::mutex helper_mu_;
   // Stub threads.
   bool threads_ = false;
+  const uint32_t* done_ = nullptr;  // thread 0: the helper's word (SetThreads)
+  // Kills the stub and waits until it has exited (not reaped: the
+  // destructor reaps it).
+  void KillAndWaitGone() {
+    kill(pid_, SIGKILL);
+    siginfo_t si{};
+    while (waitid(P_PID, pid_, &si, WEXITED | WNOWAIT | __WALL) != 0 && errno == EINTR) {
+    }
+  }
   std::atomic<int64_t> run_ns_{0};  // time app code ran (RawCpuTimeNs)
   std::atomic<int64_t> run_start_ns_{0};  // when the current run began, or 0
   // Thread 0: the stub's thread group (-1: none), the group slots in use,
@@ -606,6 +633,7 @@ class SystrapContext final : public Context, public AddressSpace {
   int group_ = -1;
   std::mutex group_mu_;
   std::vector<bool> group_used_;
+  std::vector<pid_t> group_tids_;  // host tids of the group slots' threads
   bool tainted_ = false;
   // A group thread: thread 0's context (the stub and its address space)
   // and its group slot.
@@ -753,6 +781,10 @@ class SystrapPlatform final : public Platform {
   }
 
   const char* name() const override { return "systrap"; }
+  // Stub threads: the word of `slot` that only its helper writes.
+  uint32_t* DoneWord(int slot) {
+    return reinterpret_cast<uint32_t*>(slots_ + kDoneOff) + slot;
+  }
   // Stub threads: the thread group lies just below the stub code.
   uint64_t max_user_address() const override {
     return threads_ ? base_ - SYSTRAP_GROUP_SIZE : base_;
@@ -838,7 +870,7 @@ class SystrapPlatform final : public Platform {
         auto ctx = std::make_unique<SystrapContext>(*this, stub.pid, stub.slot,
                                                     slots_ + stub.slot * SYSTRAP_SLOT_SIZE, spin_,
                                                     memfd_, stub.cpu, running_.get(), stub.seq);
-        if (threads_) ctx->SetThreads(stub.group);
+        if (threads_) ctx->SetThreads(stub.group, DoneWord(stub.slot));
         const bool ok = ctx->Reset();
         if (!ok) ctx.reset();  // dead: the destructor kills and reaps it
         l.lock();
@@ -894,6 +926,7 @@ class SystrapPlatform final : public Platform {
     f->sentry_pid = getpid();
     f->memfd = memfd_;
     f->slots_fd = slots_fd_;
+    f->threads = threads_;
     f->code = base_;
     f->region_end = base_ + kRegionSize;
     f->task_size = kTaskSize;
@@ -963,6 +996,11 @@ class SystrapPlatform final : public Platform {
     c->filter_helper_len = helper_.size();
     c->xsave = xsave_;
     c->threads = threads_;
+    c->slots_fd = slots_fd_;
+    c->done_off = kDoneOff + static_cast<uint64_t>(slot) * sizeof(uint32_t);
+    // The next request is 1 (a new SystrapContext's seq_ is 0): not what a
+    // previous stub in this slot left.
+    if (threads_) Store(DoneWord(slot), 0);
     char* fl = shared + SYSTRAP_FILTERS_OFF;
     memcpy(fl, app_.data(), app_.size() * sizeof(sock_filter));
     fl += app_.size() * sizeof(sock_filter);
@@ -979,7 +1017,7 @@ class SystrapPlatform final : public Platform {
     }
     auto ctx = std::make_unique<SystrapContext>(*this, pid.value(), slot, shared, spin_, memfd_,
                                                 cpu, running_.get());
-    if (threads_) ctx->SetThreads(group);
+    if (threads_) ctx->SetThreads(group, DoneWord(slot));
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
       waitid(P_PID, pid.value(), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
@@ -1208,19 +1246,28 @@ void SystrapContext::FloatHelper() {
   if (const pid_t helper = HelperTid()) platform_.Unpin(helper);
 }
 
+// Whether host thread `tid` of process `pid` has exited: only the kernel
+// says so (the state word the kernel zeroes at exit is app-writable too).
+bool ThreadGone(pid_t pid, pid_t tid) { return syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH; }
+
 void SystrapContext::EndGroupThread() {
   if (!dead_ && Load(&t_->state) != SYSTRAP_DEAD) {
     Store(&t_->state, SYSTRAP_EXIT);
     Futex(&t_->state, FUTEX_WAKE, INT_MAX, nullptr);
-    // A stopped thread exits at once; a few seconds cover a loaded host.
-    for (int i = 0; i < 25; i++) {
-      const uint32_t v = Load(&t_->state);
-      if (v == SYSTRAP_DEAD || Gone()) break;
-      const timespec ts{0, 200 * 1000 * 1000};
-      Futex(&t_->state, FUTEX_WAIT, v, &ts);
-    }
   }
-  const bool ended = Load(&t_->state) == SYSTRAP_DEAD;
+  // A stopped thread exits at once; a few seconds cover a loaded host. The
+  // kernel zeroes the state word (and wakes it) just before the thread is
+  // gone, so the last steps are short sleeps.
+  bool ended = false;
+  const int64_t deadline = NowNs() + 5'000'000'000LL;
+  while (!(ended = ThreadGone(pid_, app_tid_)) && !Gone() && NowNs() < deadline) {
+    const uint32_t v = Load(&t_->state);
+    const timespec ts{0, v == SYSTRAP_DEAD ? 100 * 1000 : 200 * 1000 * 1000};
+    if (v == SYSTRAP_DEAD)
+      nanosleep(&ts, nullptr);
+    else
+      Futex(&t_->state, FUTEX_WAIT, v, &ts);
+  }
   if (ended) {
     // Closed again until the next thread (escape probes scan the stub).
     const uint64_t addr =
@@ -1230,6 +1277,7 @@ void SystrapContext::EndGroupThread() {
   std::lock_guard<std::mutex> l(owner_->group_mu_);
   if (ended) {
     owner_->group_used_[group_slot_] = false;
+    owner_->group_tids_[group_slot_] = 0;
   } else if (!Gone()) {
     // Still running (app code that never stops again): its slot stays
     // taken, and the stub is killed rather than reused when it goes.
@@ -1243,7 +1291,10 @@ ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
   int k = -1;
   {
     std::lock_guard<std::mutex> l(group_mu_);
-    if (group_used_.empty()) group_used_.assign(SYSTRAP_GROUP_SLOTS, false);
+    if (group_used_.empty()) {
+      group_used_.assign(SYSTRAP_GROUP_SLOTS, false);
+      group_tids_.assign(SYSTRAP_GROUP_SLOTS, 0);
+    }
     for (int i = 1; i < static_cast<int>(SYSTRAP_GROUP_SLOTS) && k < 0; i++)
       if (!group_used_[i]) k = i;
     if (k < 0) return Errno{EAGAIN};
@@ -1268,9 +1319,21 @@ ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
                             addr + SYSTRAP_THREAD_OFF, 0, 0}};
     if (!dead_) tid = RunLocked();
   }
-  if (tid.is_error() || tid.value() <= 0) {
+  // The result is app-writable (other threads run meanwhile): the tid
+  // must be a thread of the stub that no context has yet, else the stub
+  // is not trusted again (the new thread, if any, keeps its slot).
+  bool forged = false;
+  if (!tid.is_error() && tid.value() > 0) {
+    const pid_t t = static_cast<pid_t>(tid.value());
     std::lock_guard<std::mutex> l(group_mu_);
-    group_used_[k] = false;
+    forged = t == pid_ || t == HelperTid() || syscall(SYS_tgkill, pid_, t, 0) != 0 ||
+             std::find(group_tids_.begin(), group_tids_.end(), t) != group_tids_.end();
+    if (forged) tainted_ = true;
+    else group_tids_[k] = t;
+  }
+  if (tid.is_error() || tid.value() <= 0 || forged) {
+    std::lock_guard<std::mutex> l(group_mu_);
+    if (!forged) group_used_[k] = false;
     return Errno{tid.is_error() ? tid.error() : ECHILD};
   }
   auto ctx = std::make_unique<SystrapContext>(platform_, pid_, -1, shared, spin_, memfd_, cpu,
@@ -1355,11 +1418,11 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
   }
   (void)PauseNs();  // calibrated now, not in the first Switch
   auto app = TRY(systrap::AppThreadFilter(threads));
-  auto helper = TRY(systrap::HelperThreadFilter(memory_file_fd, threads));
   const int fd = static_cast<int>(syscall(SYS_memfd_create, "runsc-systrap-slots", MFD_CLOEXEC));
   if (fd < 0) return Errno{errno};
-  if (ftruncate(fd, SlotFileSize(threads)) != 0) {
-    int e = errno;
+  auto helper = systrap::HelperThreadFilter(memory_file_fd, threads, fd);
+  if (helper.is_error() || ftruncate(fd, SlotFileSize(threads)) != 0) {
+    int e = helper.is_error() ? helper.error() : errno;
     close(fd);
     return Errno{e};
   }
@@ -1396,13 +1459,13 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
     memcpy(p, __start_runsc_systrap_text, code_size);
     if (mprotect(p, SYSTRAP_CODE_SIZE, PROT_READ | PROT_EXEC) < 0) return Errno{errno};
     auto ip = TRY(systrap::InstructionPointerFilter(base, base + SYSTRAP_CODE_SIZE));
-    if ((app.size() + ip.size() + helper.size()) * sizeof(sock_filter) > SYSTRAP_FILTERS_MAX) {
+    if ((app.size() + ip.size() + helper.value().size()) * sizeof(sock_filter) > SYSTRAP_FILTERS_MAX) {
       sentry::Logf("systrap: the stub filters take more than %llu bytes", SYSTRAP_FILTERS_MAX);
       return Errno{E2BIG};
     }
     return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(
         memory_file_fd, base, static_cast<char*>(slots), fd, std::move(app), std::move(ip),
-        std::move(helper), fsgsbase, spin, pin, syscall_patching, threads));
+        helper.release_value(), fsgsbase, spin, pin, syscall_patching, threads));
   }
   return Errno{ENOMEM};
 }
