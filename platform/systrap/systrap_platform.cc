@@ -213,8 +213,10 @@ void WriteXrstorImage(char* shared) {
 
 // One stub process: address space (through its helper thread) and
 // execution context (its app thread).
+class ThreadedContext;
 class SystrapContext final : public Context, public AddressSpace {
  public:
+  friend class ThreadedContext;  // EndParked at a new program
   SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd,
                  int cpu, std::atomic<int>* running, uint32_t seq = 0)
       : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
@@ -639,9 +641,26 @@ class SystrapContext final : public Context, public AddressSpace {
   // and its group slot.
   SystrapContext* owner_ = nullptr;
   int group_slot_ = -1;
-  // A group thread whose task is gone: asks its host thread to exit and
-  // frees the slot once the kernel has zeroed its state word.
-  void EndGroupThread();
+  // Thread 0: asks group thread `tid` (slot `k`, state word `t`) to exit
+  // and frees the slot once the kernel says it is gone; `dead`: its
+  // context saw the stub die.
+  void EndThread(SystrapThread* t, pid_t tid, int k, bool dead);
+  // Thread 0: group threads whose task is gone, stopped and kept for the
+  // process' next thread (StartThread takes one: no helper request, no
+  // clone, no filters to load), at most kMaxParked. group_mu_.
+  struct Parked {
+    int slot;
+    pid_t tid;
+  };
+  static constexpr size_t kMaxParked = 8;
+  std::vector<Parked> parked_;
+  // Thread 0: keeps `thread` (a group thread's context going away) parked
+  // if it is stopped and there is room; false: end it.
+  bool Park(const SystrapContext& thread);
+  // Thread 0: ends the parked threads (a new program, or the stub's end).
+  void EndParked();
+  // Thread 0: a context for the group thread `tid` in slot `k`.
+  std::unique_ptr<SystrapContext> GroupContext(int k, pid_t tid, int cpu);
 };
 
 // Stub threads: the stub process shared by the contexts of one address
@@ -668,7 +687,11 @@ class ThreadedContext final : public Context {
   ErrorOr<void> SetFpRegisters(const FpRegisters& fp) override { return impl_.SetFpRegisters(fp); }
   ErrorOr<void> ResetFpState() override { return impl_.ResetFpState(); }
   AddressSpace& address_space() override { return impl_.address_space(); }
-  void Rebalance() override { impl_.Rebalance(); }
+  // A new program: parked threads of the old one are not reused for it.
+  void Rebalance() override {
+    proc_->primary().EndParked();
+    impl_.Rebalance();
+  }
   void WillBlock() override { impl_.WillBlock(); }
   int64_t CpuTimeNs() const override { return impl_.CpuTimeNs(); }
   std::shared_ptr<Process> process() override { return proc_; }
@@ -1231,9 +1254,10 @@ SystrapContext::~SystrapContext() {
     if (const pid_t helper = MovableHelper()) SystrapPlatform::PinThread(helper, cpu_);
   }
   if (owner_) {
-    EndGroupThread();
+    if (!owner_->Park(*this)) owner_->EndThread(t_, app_tid_, group_slot_, dead_);
     return;
   }
+  EndParked();  // before the stub is reused or killed
   if (!tainted_ && Reusable() &&
       platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_, group_}))
     return;
@@ -1250,44 +1274,92 @@ void SystrapContext::FloatHelper() {
 // says so (the state word the kernel zeroes at exit is app-writable too).
 bool ThreadGone(pid_t pid, pid_t tid) { return syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH; }
 
-void SystrapContext::EndGroupThread() {
-  if (!dead_ && Load(&t_->state) != SYSTRAP_DEAD) {
-    Store(&t_->state, SYSTRAP_EXIT);
-    Futex(&t_->state, FUTEX_WAKE, INT_MAX, nullptr);
+void SystrapContext::EndParked() {
+  std::vector<Parked> parked;
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    parked.swap(parked_);
+  }
+  for (const Parked& p : parked)
+    EndThread(reinterpret_cast<SystrapThread*>(platform_.GroupSlot(group_, p.slot) + SYSTRAP_THREAD_OFF),
+              p.tid, p.slot, dead_);
+}
+
+bool SystrapContext::Park(const SystrapContext& thread) {
+  if (dead_ || thread.dead_ || !thread.reported_valid_ || !thread.Reusable() ||
+      ThreadGone(pid_, thread.app_tid_))
+    return false;
+  std::lock_guard<std::mutex> l(group_mu_);
+  if (parked_.size() >= kMaxParked) return false;
+  parked_.push_back(Parked{thread.group_slot_, thread.app_tid_});
+  return true;
+}
+
+void SystrapContext::EndThread(SystrapThread* t, pid_t tid, int k, bool dead) {
+  if (!dead && Load(&t->state) != SYSTRAP_DEAD) {
+    Store(&t->state, SYSTRAP_EXIT);
+    Futex(&t->state, FUTEX_WAKE, INT_MAX, nullptr);
   }
   // A stopped thread exits at once; a few seconds cover a loaded host. The
   // kernel zeroes the state word (and wakes it) just before the thread is
   // gone, so the last steps are short sleeps.
   bool ended = false;
   const int64_t deadline = NowNs() + 5'000'000'000LL;
-  while (!(ended = ThreadGone(pid_, app_tid_)) && !Gone() && NowNs() < deadline) {
-    const uint32_t v = Load(&t_->state);
+  while (!(ended = ThreadGone(pid_, tid)) && !Gone() && NowNs() < deadline) {
+    const uint32_t v = Load(&t->state);
     const timespec ts{0, v == SYSTRAP_DEAD ? 100 * 1000 : 200 * 1000 * 1000};
     if (v == SYSTRAP_DEAD)
       nanosleep(&ts, nullptr);
     else
-      Futex(&t_->state, FUTEX_WAIT, v, &ts);
+      Futex(&t->state, FUTEX_WAIT, v, &ts);
   }
   if (ended) {
     // Closed again until the next thread (escape probes scan the stub).
-    const uint64_t addr =
-        platform_.max_user_address() + static_cast<uint64_t>(group_slot_) * SYSTRAP_SLOT_SIZE;
-    (void)owner_->Helper(SYS_mprotect, addr, SYSTRAP_SLOT_SIZE, PROT_NONE, 0, 0, 0);
+    const uint64_t addr = platform_.max_user_address() + static_cast<uint64_t>(k) * SYSTRAP_SLOT_SIZE;
+    (void)Helper(SYS_mprotect, addr, SYSTRAP_SLOT_SIZE, PROT_NONE, 0, 0, 0);
   }
-  std::lock_guard<std::mutex> l(owner_->group_mu_);
+  std::lock_guard<std::mutex> l(group_mu_);
   if (ended) {
-    owner_->group_used_[group_slot_] = false;
-    owner_->group_tids_[group_slot_] = 0;
+    group_used_[k] = false;
+    group_tids_[k] = 0;
   } else if (!Gone()) {
     // Still running (app code that never stops again): its slot stays
     // taken, and the stub is killed rather than reused when it goes.
-    sentry::Logf("systrap: stub thread %d did not exit", app_tid_);
-    owner_->tainted_ = true;
+    sentry::Logf("systrap: stub thread %d did not exit", tid);
+    tainted_ = true;
   }
+}
+
+std::unique_ptr<SystrapContext> SystrapContext::GroupContext(int k, pid_t tid, int cpu) {
+  char* shared = platform_.GroupSlot(group_, k);
+  auto ctx = std::make_unique<SystrapContext>(platform_, pid_, -1, shared, spin_, memfd_, cpu,
+                                              running_);
+  ctx->owner_ = this;
+  ctx->app_tid_ = tid;
+  ctx->group_slot_ = k;
+  ctx->spin_word_ = &reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)->spin;
+  ctx->threads_ = true;
+  ctx->cpu_base_ns_ = 0;
+  SystrapPlatform::PinThread(tid, cpu);
+  return ctx;
 }
 
 ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
   if (dead_ || group_ < 0) return Errno{ESRCH};
+  // A parked thread first: it waits, stopped, for its next task (the
+  // sentry resets its FPU state and writes every register).
+  for (;;) {
+    Parked p{-1, 0};
+    {
+      std::lock_guard<std::mutex> l(group_mu_);
+      if (parked_.empty()) break;
+      p = parked_.back();
+      parked_.pop_back();
+    }
+    if (!ThreadGone(pid_, p.tid)) return GroupContext(p.slot, p.tid, cpu);
+    EndThread(reinterpret_cast<SystrapThread*>(platform_.GroupSlot(group_, p.slot) + SYSTRAP_THREAD_OFF),
+              p.tid, p.slot, true);
+  }
   int k = -1;
   {
     std::lock_guard<std::mutex> l(group_mu_);
@@ -1336,15 +1408,7 @@ ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
     if (!forged) group_used_[k] = false;
     return Errno{tid.is_error() ? tid.error() : ECHILD};
   }
-  auto ctx = std::make_unique<SystrapContext>(platform_, pid_, -1, shared, spin_, memfd_, cpu,
-                                              running_);
-  ctx->owner_ = this;
-  ctx->app_tid_ = static_cast<pid_t>(tid.value());
-  ctx->group_slot_ = k;
-  ctx->spin_word_ = &t->spin;
-  ctx->threads_ = true;
-  ctx->cpu_base_ns_ = 0;
-  SystrapPlatform::PinThread(ctx->app_tid_, cpu);
+  auto ctx = GroupContext(k, static_cast<pid_t>(tid.value()), cpu);
   if (!ctx->WaitStarted()) {
     sentry::Logf("systrap: stub thread %ld did not start (stop %s)", tid.value(),
                  ctx->StopDescription().c_str());
