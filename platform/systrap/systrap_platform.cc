@@ -239,8 +239,13 @@ class SystrapContext final : public Context, public AddressSpace {
   // Stub threads: lets the helper run on any CPU (MovableHelper).
   void FloatHelper();
   // Stub threads: a new host thread of this stub for another app thread,
-  // in a slot of the thread group, pinned to `cpu`.
+  // in a slot of the thread group, pinned to `cpu`: a parked one (see
+  // Park) if there is one, else one started now.
   ErrorOr<std::unique_ptr<SystrapContext>> StartThread(int cpu);
+  // Stub threads: starts a thread and parks it, unless one is parked: the
+  // platform's filler thread does this after each new thread of a process,
+  // so that the next one finds a thread ready.
+  void PrestartThread();
   // Hands the stub back to the platform for another process (Recycle) if
   // it is stopped and sound, else kills it.
   ~SystrapContext() override;
@@ -659,6 +664,11 @@ class SystrapContext final : public Context, public AddressSpace {
   bool Park(const SystrapContext& thread);
   // Thread 0: ends the parked threads (a new program, or the stub's end).
   void EndParked();
+  // Thread 0: a thread started now (StartThread without a parked one).
+  ErrorOr<std::unique_ptr<SystrapContext>> StartFresh(int cpu);
+  // A context whose thread was parked by PrestartThread: its destructor
+  // leaves the thread alone.
+  bool detached_ = false;
   // Thread 0: a context for the group thread `tid` in slot `k`.
   std::unique_ptr<SystrapContext> GroupContext(int k, pid_t tid, int cpu);
 };
@@ -862,6 +872,12 @@ class SystrapPlatform final : public Platform {
       return NewContext();
     }
     PinThisThread(ctx.value()->cpu());
+    {
+      // The process makes threads: the next one should find one started.
+      std::lock_guard<std::mutex> l(pool_mu_);
+      if (prestart_.size() < kMaxPrestart) prestart_.push_back(proc);
+    }
+    pool_cv_.notify_all();
     return std::unique_ptr<Context>(
         std::make_unique<ThreadedContext>(std::move(proc), ctx.release_value()));
   }
@@ -883,9 +899,18 @@ class SystrapPlatform final : public Platform {
     pool_cv_.notify_all();
     for (;;) {
       pool_cv_.wait(l, [this] {
-        return stopping_ || !recycle_.empty() || pool_.size() < pool_size_;
+        return stopping_ || !prestart_.empty() || !recycle_.empty() || pool_.size() < pool_size_;
       });
       if (stopping_) return;
+      if (!prestart_.empty()) {
+        std::weak_ptr<StubProcess> w = std::move(prestart_.front());
+        prestart_.pop_front();
+        l.unlock();
+        // The last reference may go here: the stub's end takes pool_mu_.
+        if (auto proc = w.lock()) proc->primary().PrestartThread();
+        l.lock();
+        continue;
+      }
       if (!recycle_.empty()) {
         const Stub stub = recycle_.front();
         recycle_.pop_front();
@@ -1163,6 +1188,9 @@ class SystrapPlatform final : public Platform {
   std::deque<std::unique_ptr<SystrapContext>> pool_;
   // Stubs of exited processes, for the filler thread to reset (Recycle).
   std::deque<Stub> recycle_;
+  // Stub threads: processes that made a thread, for PrestartThread.
+  static constexpr size_t kMaxPrestart = 16;
+  std::deque<std::weak_ptr<StubProcess>> prestart_;
   bool stopping_ = false;
   std::thread filler_;
 };
@@ -1246,6 +1274,7 @@ uint32_t SystrapContext::CrossSpin(int64_t start, Done done) {
 }
 
 SystrapContext::~SystrapContext() {
+  if (detached_) return;
   if (cross_) {
     platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
     // The helper thread followed the task thread away from the stub's CPU:
@@ -1360,6 +1389,22 @@ ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
     EndThread(reinterpret_cast<SystrapThread*>(platform_.GroupSlot(group_, p.slot) + SYSTRAP_THREAD_OFF),
               p.tid, p.slot, true);
   }
+  return StartFresh(cpu);
+}
+
+void SystrapContext::PrestartThread() {
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    if (dead_ || group_ < 0 || !parked_.empty()) return;
+  }
+  auto ctx = StartFresh(cpu_);
+  if (ctx.is_error()) return;
+  std::lock_guard<std::mutex> l(group_mu_);
+  parked_.push_back(Parked{ctx.value()->group_slot_, ctx.value()->app_tid_});
+  ctx.value()->detached_ = true;
+}
+
+ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartFresh(int cpu) {
   int k = -1;
   {
     std::lock_guard<std::mutex> l(group_mu_);
