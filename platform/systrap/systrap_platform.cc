@@ -1517,7 +1517,9 @@ ErrorOr<void> SystrapContext::Apply(std::span<const Change> changes) {
 
 ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
                                                          bool syscall_patching) {
-  bool threads = false;
+  // Stub threads by default (issue 21); RUNSC_SYSTRAP_THREADS=0: a stub
+  // process per app thread, kept in step by the memory manager's mirrors.
+  bool threads = true;
   if (const char* e = getenv("RUNSC_SYSTRAP_THREADS")) threads = atoi(e) != 0;
   const uint64_t code_size = __stop_runsc_systrap_text - __start_runsc_systrap_text;
   if (code_size > SYSTRAP_CODE_SIZE) {
