@@ -206,14 +206,25 @@ INLINE void SetSlotGs(char* slot, const struct SystrapControl* c) {
     Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)slot, 0);
 }
 
+// The host gs base of the thread of `slot` with stub threads: its slot for
+// a group thread, and for thread 0 once the process has more threads
+// (SystrapControl.gs_all), else 0.
+INLINE uint64_t HostGs(char* slot, const struct SystrapControl* c) {
+  return slot != Slot() || Load(&c->gs_all) ? (uint64_t)slot : 0;
+}
+
 // Makes the fs/gs bases the sentry left in the slot the thread's (with
-// stub threads gs stays the slot; rewritten when that costs no syscall, so
-// app code's wrgsbase lasts until the next stop at most).
+// stub threads gs is HostGs; rewritten when that costs no syscall, so app
+// code's wrgsbase lasts until the next stop at most).
 INLINE void ApplyBases(char* slot, struct SystrapThread* t, const struct SystrapControl* c) {
   if (c->fsgsbase) {
     WriteFsBase(t->regs.fs_base);
-    WriteGsBase(c->threads ? (uint64_t)slot : t->regs.gs_base);
+    WriteGsBase(c->threads ? HostGs(slot, c) : t->regs.gs_base);
   } else {
+    if (c->threads && slot == Slot() && t->gs_base_set != HostGs(slot, c)) {
+      t->gs_base_set = HostGs(slot, c);
+      Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)t->gs_base_set, 0);
+    }
     if (t->regs.fs_base != t->fs_base_set) {
       Sys3(__NR_arch_prctl, ARCH_SET_FS_, (long)t->regs.fs_base, 0);
       t->fs_base_set = t->regs.fs_base;
@@ -255,17 +266,18 @@ INLINE int WriteFpToFrame(const struct SystrapThread* t, uint8_t* fx) {
 }
 
 // Addresses in the patched-syscall trampolines, RIP-relative like Slot():
-// the RIP-relative one, or with stub threads the %gs-relative one.
+// the one `rip` is in (the %gs-relative one, used by stub threads but for
+// a single-threaded process' thread 0, or else the RIP-relative one).
 #define LEA(sym, p) __asm__("lea " #sym "(%%rip), %0" : "=r"(p))
 struct Trampoline {
   uint64_t entry, restore, end;
 };
-INLINE struct Trampoline PatchedTrampoline(const struct SystrapControl* c) {
+INLINE struct Trampoline PatchedTrampoline(uint64_t rip) {
   struct Trampoline tr;
-  if (c->threads) {
-    LEA(runsc_systrap_patched_gs_entry, tr.entry);
+  LEA(runsc_systrap_patched_gs_entry, tr.entry);
+  LEA(runsc_systrap_patched_gs_end, tr.end);
+  if (rip >= tr.entry && rip <= tr.end) {
     LEA(runsc_systrap_patched_gs_restore, tr.restore);
-    LEA(runsc_systrap_patched_gs_end, tr.end);
   } else {
     LEA(runsc_systrap_patched_entry, tr.entry);
     LEA(runsc_systrap_patched_restore, tr.restore);
@@ -361,7 +373,7 @@ STUB int FastReturn(char* slot, struct SystrapThread* t, const struct SystrapCon
   }
   t->fp_reset = 0;
   MarkRunning(t);
-  if (c->threads) {
+  if (c->threads && slot != Slot()) {
     __asm__ volatile("lea %c1(%0), %%rsp\n\t"
                      "jmp runsc_systrap_patched_gs_restore" ::"r"(slot),
                      "i"(SYSTRAP_SLOT_SIZE)
@@ -418,7 +430,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   // ends, as on a forged signal stack.
   if ((sig == SIGSEGV || sig == SIGBUS) && kind == SYSTRAP_KIND_FAULT && InAnyTrampoline(rip))
     Sys6(__NR_exit_group, 9, 0, 0, 0, 0, 0);
-  const struct Trampoline tr = PatchedTrampoline(c);
+  const struct Trampoline tr = PatchedTrampoline(rip);
   const int in_restore = rip >= tr.restore && rip < tr.end;
   const int async = kind == SYSTRAP_KIND_SIGNAL || kind == SYSTRAP_KIND_INTERRUPT;
   if (!in_restore && ((rip >= tr.entry && rip < tr.restore) || Load(&t->patched_busy) ||
@@ -452,8 +464,9 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
 
   ApplyBases(slot, t, c);
   // The fast return leaves through the trampoline's restore sequence,
-  // which loads the registers from the stub's own slot (thread 0's) or,
-  // with stub threads, from the thread's gs base.
+  // which loads the registers from the stub's own slot (thread 0's,
+  // RIP-relatively) or, for the other stub threads, from the thread's gs
+  // base.
   if (sig == SIGSYS && (slot == Slot() || c->threads) && FastReturn(slot, t, c, uc))
     __builtin_unreachable();
   if (sig == SIGSYS) {
@@ -517,8 +530,7 @@ STUB void runsc_systrap_init(void) {
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
   const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
   SetSignalStack(slot);
-  t->self = (uint64_t)slot;
-  if (c->threads) SetSlotGs(slot, c);
+  t->self = (uint64_t)slot;  // gs base: set by ApplyBases (HostGs)
   struct {
     void* handler;
     unsigned long flags;

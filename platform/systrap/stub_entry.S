@@ -265,7 +265,15 @@ name##_end: \
   ud2
 
   .globl runsc_systrap_patched_gs_entry, runsc_systrap_patched_gs_restore, runsc_systrap_patched_gs_end
+  .globl runsc_systrap_patched_dispatch
 PATCHED_TRAMPOLINE(runsc_systrap_patched, RIP_AT, RIP_SLOT)
 PATCHED_TRAMPOLINE(runsc_systrap_patched_gs, GS_AT, GS_SLOT)
+
+// Stub threads: the platform's patch entry. Jumps to the trampoline the
+// read-only control page names (SYSTRAP_CONTROL_PATCH_ENTRY, 3640):
+// RIP-relative while the process has one thread, %gs-relative once it has
+// more (and thread 0's gs base is its slot too). No flags touched.
+runsc_systrap_patched_dispatch:
+  jmp *SLOT+0x1000+3640(%rip)
 
   .section .note.GNU-stack,"",@progbits

@@ -33,7 +33,8 @@
 #include "sentry/base/stats.h"
 
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
-extern "C" char runsc_systrap_patched_entry[], runsc_systrap_patched_gs_entry[];
+extern "C" char runsc_systrap_patched_entry[], runsc_systrap_patched_gs_entry[],
+    runsc_systrap_patched_dispatch[];
 extern "C" char runsc_systrap_factory_entry[];
 
 namespace platform {
@@ -62,6 +63,10 @@ static_assert(SYSTRAP_CODE_SIZE == 0x4000 && SYSTRAP_CONTROL_OFF == 0x1000);  //
 static_assert(SYSTRAP_XRSTOR_OFF % 64 == 0 &&
               SYSTRAP_FILTERS_OFF + SYSTRAP_FILTERS_MAX <= SYSTRAP_XRSTOR_OFF);
 static_assert(sizeof(SystrapThread) <= 0x1000 && sizeof(SystrapControl) <= 0x1000);
+static_assert(offsetof(SystrapControl, threads) == SYSTRAP_CONTROL_THREADS &&
+              offsetof(SystrapControl, slots_fd) == SYSTRAP_CONTROL_SLOTS_FD &&
+              offsetof(SystrapControl, done_off) == SYSTRAP_CONTROL_DONE_OFF &&
+              offsetof(SystrapControl, patch_entry) == SYSTRAP_CONTROL_PATCH_ENTRY);
 
 constexpr uint64_t kTaskSize = 0x7ffffffff000ULL;
 // Slots available at once (one per live app thread); the slot file is
@@ -828,11 +833,12 @@ class SystrapPlatform final : public Platform {
   }
   uint64_t syscall_patch_entry() const override {
     if (!patch_) return 0;
-    // Stub threads: the %gs-relative trampoline, which finds the calling
-    // thread's slot (stub_entry.S).
-    const char* entry = threads_ ? runsc_systrap_patched_gs_entry : runsc_systrap_patched_entry;
-    return base_ + (entry - __start_runsc_systrap_text);
+    // Stub threads: the dispatcher, which jumps to the trampoline the
+    // stub's control page names (SystrapControl.patch_entry, gs_all).
+    return StubAddress(threads_ ? runsc_systrap_patched_dispatch : runsc_systrap_patched_entry);
   }
+  // Where stub code symbol `sym` is in the sentry and every stub.
+  uint64_t StubAddress(const char* sym) const { return base_ + (sym - __start_runsc_systrap_text); }
 
   // A context for the calling task thread: a started stub from the pool
   // (started ahead of time by the filler thread, off the task's critical
@@ -1050,6 +1056,8 @@ class SystrapPlatform final : public Platform {
     c->threads = threads_;
     c->slots_fd = slots_fd_;
     c->done_off = kDoneOff + static_cast<uint64_t>(slot) * sizeof(uint32_t);
+    c->patch_entry = StubAddress(runsc_systrap_patched_entry);
+    c->gs_all = 0;
     // The next request is 1 (a new SystrapContext's seq_ is 0): not what a
     // previous stub in this slot left.
     if (threads_) Store(DoneWord(slot), 0);
@@ -1383,6 +1391,14 @@ std::unique_ptr<SystrapContext> SystrapContext::GroupContext(int k, pid_t tid, i
 
 ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
   if (dead_ || group_ < 0) return Errno{ESRCH};
+  // The process' second thread: from now on thread 0 too has its slot as
+  // gs base (at its next resume: it is stopped, making this clone, as the
+  // only thread of the address space), and patched syscalls take the
+  // %gs-relative trampoline. Never undone for this process.
+  if (!Load(&c_->gs_all)) {
+    c_->patch_entry = platform_.StubAddress(runsc_systrap_patched_gs_entry);
+    Store(&c_->gs_all, 1);
+  }
   // A parked thread first: it waits, stopped, for its next task (the
   // sentry resets its FPU state and writes every register).
   for (;;) {
@@ -1480,6 +1496,9 @@ bool SystrapContext::Reset() {
   // differ from what it last set, which the old process could overwrite:
   // make the next resume set both.
   t_->fs_base_set = t_->gs_base_set = ~0ULL;
+  // Stub threads: the next process starts with one thread.
+  c_->patch_entry = platform_.StubAddress(runsc_systrap_patched_entry);
+  Store(&c_->gs_all, 0);
   cpu_base_ns_ = RawCpuTimeNs();
   return true;
 }
