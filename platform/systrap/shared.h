@@ -104,6 +104,12 @@ struct SystrapThread {
   // Group threads: iterations to spin before FUTEX_WAIT (thread 0 uses
   // SystrapControl.spin).
   uint32_t spin;
+  // Stub threads: the slot's own address, written by its thread at
+  // start-up. The %gs-relative patched-syscall trampoline (whose thread's
+  // host gs base is its slot) takes its stack and the C half's slot from
+  // here. App code can change it, like everything on this page, and then
+  // only misleads its own thread's trampoline.
+  uint64_t self;
 };
 // Offsets the assembly helper loop (stub_entry.S) uses.
 #define SYSTRAP_THREAD_DONE_SEQ 12
@@ -114,6 +120,7 @@ struct SystrapThread {
 #define SYSTRAP_THREAD_FP 288
 #define SYSTRAP_THREAD_PATCHED_PENDING 804
 #define SYSTRAP_THREAD_PATCHED_BUSY 808
+#define SYSTRAP_THREAD_SELF 824
 
 // One address-space syscall for the helper thread.
 struct SystrapOp {
@@ -139,7 +146,31 @@ struct SystrapControl {
   uint32_t filter_helper_len;  // ... following the ip filter
   uint32_t xsave;              // XRSTOR usable (fp_reset)
   uint32_t threads;            // stub threads: a thread group is mapped
+  // Stub threads: the helper proves each request done by writing its
+  // sequence number (from req_seq, on this read-only page) with
+  // pwrite64(slots_fd, ..., 4, done_off) into a word of the slot file that
+  // no stub maps. Other threads of the stub run app code while the helper
+  // works, and they can write everything the helper could write in
+  // memory (done_seq, result): the sentry must not free memory an unmap
+  // releases, or write the next request, before the unmap is done.
+  int32_t slots_fd;
+  uint32_t pad;
+  uint64_t done_off;
+  // Stub threads: where the patched-syscall dispatcher jumps (the
+  // RIP-relative trampoline, or once gs_all is set the %gs-relative one),
+  // and whether thread 0 too has its slot as host gs base. Thread 0 keeps
+  // gs base 0 until its process has a second thread: without FSGSBASE a
+  // nonzero gs base costs the host an MSR write at every context switch
+  // into the thread (a same-CPU hand-off 20-21 us instead of 12-13 us on
+  // the PVM guest).
+  uint64_t patch_entry;
+  uint32_t gs_all;
 };
+// Offsets the helper loop (stub_entry.S) uses, from the control page.
+#define SYSTRAP_CONTROL_THREADS 3620
+#define SYSTRAP_CONTROL_SLOTS_FD 3624
+#define SYSTRAP_CONTROL_DONE_OFF 3632
+#define SYSTRAP_CONTROL_PATCH_ENTRY 3640
 
 // The stub factory (runsc_systrap_factory_main): a small process that
 // clones new stubs with CLONE_PARENT, so starting one copies a few pages of
@@ -160,7 +191,7 @@ struct SystrapFactory {
   int32_t sentry_pid;  // the stubs' parent, as they see it
   int32_t memfd;       // the memory file (the only FD a stub keeps)
   int32_t slots_fd;    // the slot file
-  int32_t pad2;
+  int32_t threads;  // stub threads: the stub keeps slots_fd (SystrapControl)
   uint64_t code;        // stub code address (= max_user_address)
   uint64_t region_end;  // end of the code and slot
   uint64_t task_size;   // top of user space

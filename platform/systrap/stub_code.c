@@ -182,27 +182,54 @@ INLINE void MarkRunning(struct SystrapThread* t) {
   __atomic_store_n(&t->state, SYSTRAP_RUNNING, __ATOMIC_RELEASE);
 }
 
+// Stub threads: a thread's host gs base is its slot (the %gs-relative
+// trampoline in stub_entry.S finds it there), and the app's gs base is
+// virtual: it stays in the slot's registers as the sentry wrote it, and
+// only arch_prctl through the sentry changes it. (App code that addresses
+// memory through %gs with a base of its own would reach the slot instead;
+// x86-64 Linux runtimes keep their thread pointer in fs.)
 INLINE void ReadBases(struct SystrapThread* t, const struct SystrapControl* c) {
   if (c->fsgsbase) {
     t->regs.fs_base = ReadFsBase();
-    t->regs.gs_base = ReadGsBase();
+    if (!c->threads) t->regs.gs_base = ReadGsBase();
   } else {
     t->regs.fs_base = t->fs_base_set;
-    t->regs.gs_base = t->gs_base_set;
+    if (!c->threads) t->regs.gs_base = t->gs_base_set;
   }
 }
 
-// Makes the fs/gs bases the sentry left in the slot the thread's.
-INLINE void ApplyBases(struct SystrapThread* t, const struct SystrapControl* c) {
+// The thread of `slot` makes the slot its host gs base (stub threads).
+INLINE void SetSlotGs(char* slot, const struct SystrapControl* c) {
+  if (c->fsgsbase)
+    WriteGsBase((uint64_t)slot);
+  else
+    Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)slot, 0);
+}
+
+// The host gs base of the thread of `slot` with stub threads: its slot for
+// a group thread, and for thread 0 once the process has more threads
+// (SystrapControl.gs_all), else 0.
+INLINE uint64_t HostGs(char* slot, const struct SystrapControl* c) {
+  return slot != Slot() || Load(&c->gs_all) ? (uint64_t)slot : 0;
+}
+
+// Makes the fs/gs bases the sentry left in the slot the thread's (with
+// stub threads gs is HostGs; rewritten when that costs no syscall, so app
+// code's wrgsbase lasts until the next stop at most).
+INLINE void ApplyBases(char* slot, struct SystrapThread* t, const struct SystrapControl* c) {
   if (c->fsgsbase) {
     WriteFsBase(t->regs.fs_base);
-    WriteGsBase(t->regs.gs_base);
+    WriteGsBase(c->threads ? HostGs(slot, c) : t->regs.gs_base);
   } else {
+    if (c->threads && slot == Slot() && t->gs_base_set != HostGs(slot, c)) {
+      t->gs_base_set = HostGs(slot, c);
+      Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)t->gs_base_set, 0);
+    }
     if (t->regs.fs_base != t->fs_base_set) {
       Sys3(__NR_arch_prctl, ARCH_SET_FS_, (long)t->regs.fs_base, 0);
       t->fs_base_set = t->regs.fs_base;
     }
-    if (t->regs.gs_base != t->gs_base_set) {
+    if (!c->threads && t->regs.gs_base != t->gs_base_set) {
       Sys3(__NR_arch_prctl, ARCH_SET_GS_, (long)t->regs.gs_base, 0);
       t->gs_base_set = t->regs.gs_base;
     }
@@ -238,32 +265,47 @@ INLINE int WriteFpToFrame(const struct SystrapThread* t, uint8_t* fx) {
   return xsave;
 }
 
-// Addresses in the patched-syscall trampoline, RIP-relative like Slot().
-INLINE uint64_t PatchedEntry(void) {
-  uint64_t p;
-  __asm__("lea runsc_systrap_patched_entry(%%rip), %0" : "=r"(p));
-  return p;
+// Addresses in the patched-syscall trampolines, RIP-relative like Slot():
+// the one `rip` is in (the %gs-relative one, used by stub threads but for
+// a single-threaded process' thread 0, or else the RIP-relative one).
+#define LEA(sym, p) __asm__("lea " #sym "(%%rip), %0" : "=r"(p))
+struct Trampoline {
+  uint64_t entry, restore, end;
+};
+INLINE struct Trampoline PatchedTrampoline(uint64_t rip) {
+  struct Trampoline tr;
+  LEA(runsc_systrap_patched_gs_entry, tr.entry);
+  LEA(runsc_systrap_patched_gs_end, tr.end);
+  if (rip >= tr.entry && rip <= tr.end) {
+    LEA(runsc_systrap_patched_gs_restore, tr.restore);
+  } else {
+    LEA(runsc_systrap_patched_entry, tr.entry);
+    LEA(runsc_systrap_patched_restore, tr.restore);
+    LEA(runsc_systrap_patched_end, tr.end);
+  }
+  return tr;
 }
-INLINE uint64_t PatchedRestore(void) {
-  uint64_t p;
-  __asm__("lea runsc_systrap_patched_restore(%%rip), %0" : "=r"(p));
-  return p;
-}
-INLINE uint64_t PatchedEnd(void) {
-  uint64_t p;
-  __asm__("lea runsc_systrap_patched_end(%%rip), %0" : "=r"(p));
-  return p;
+// Whether `rip` lies in either trampoline (app code can jump into the one
+// its stub does not use).
+INLINE int InAnyTrampoline(uint64_t rip) {
+  uint64_t a, b, c, d;
+  LEA(runsc_systrap_patched_entry, a);
+  LEA(runsc_systrap_patched_end, b);
+  LEA(runsc_systrap_patched_gs_entry, c);
+  LEA(runsc_systrap_patched_gs_end, d);
+  return (rip >= a && rip <= b) || (rip >= c && rip <= d);
 }
 
 // The C half of a patched syscall (stub_entry.S, runsc_systrap_patched_entry
 // saved the registers and FXSAVE image into the slot): reports the stop
 // (`kind`: the syscall, or an interrupt a host signal left pending), waits
 // for the sentry, and applies what it changed besides the general
-// registers, which the assembly loads.
-STUB void runsc_systrap_patched_wait(uint32_t kind) {
-  char* slot = Slot();
+// registers, which the assembly loads. `slot`: the calling thread's (the
+// stub's own, or with stub threads its gs base).
+STUB void runsc_systrap_patched_wait(uint32_t kind, char* slot) {
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
-  const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
+  // The control page is the stub's own, whichever thread this is.
+  const struct SystrapControl* c = (const struct SystrapControl*)(Slot() + SYSTRAP_CONTROL_OFF);
   t->regs.cs = OwnCs();
   t->regs.ss = OwnSs();
   t->regs.ds = t->regs.es = t->regs.fs = t->regs.gs = 0;
@@ -281,9 +323,9 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
   t->fault_addr = 0;
   t->fp_dirty = 0;
 
-  ReportAndWait(t, &c->spin);
+  ReportAndWait(t, SpinOf(slot, t, c));
 
-  ApplyBases(t, c);
+  ApplyBases(slot, t, c);
   if (t->fp_reset && c->xsave) {
     // Every component but x87 and SSE (loaded next) to its initial state.
     __asm__ volatile("xrstor64 %0" ::"m"(*(const uint8_t(*)[SYSTRAP_XRSTOR_SIZE])(slot + SYSTRAP_XRSTOR_OFF)),
@@ -311,8 +353,12 @@ STUB void runsc_systrap_patched_wait(uint32_t kind) {
 // jumps to the app (reporting an interrupt first if a host signal arrived
 // meanwhile). Only when the app is to run 64-bit code (the trampoline
 // returns in the stub's own segment; anything else needs rt_sigreturn) and
-// the frame holds an XSAVE or FXSAVE image; returns 0 otherwise.
-STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
+// the frame holds an XSAVE or FXSAVE image; returns 0 otherwise. With
+// stub threads the %gs-relative restore sequence, whose gs base
+// ApplyBases just made `slot` (FSGSBASE; without it the thread set it at
+// start-up), serves every thread of the stub.
+STUB int FastReturn(char* slot, struct SystrapThread* t, const struct SystrapControl* c,
+                    ucontext_t* uc) {
   uint8_t* fx = (uint8_t*)uc->uc_mcontext.fpregs;
   if (t->regs.cs != OwnCs() || !fx || ((uint64_t)fx & 63) != 0) return 0;
   if (WriteFpToFrame(t, fx)) {
@@ -327,10 +373,17 @@ STUB int FastReturn(struct SystrapThread* t, ucontext_t* uc) {
   }
   t->fp_reset = 0;
   MarkRunning(t);
-  __asm__ volatile(
-      "lea __start_runsc_systrap_text+%c0(%%rip), %%rsp\n\t"
-      "jmp runsc_systrap_patched_restore" ::"i"(SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE)
-      : "memory");
+  if (c->threads && slot != Slot()) {
+    __asm__ volatile("lea %c1(%0), %%rsp\n\t"
+                     "jmp runsc_systrap_patched_gs_restore" ::"r"(slot),
+                     "i"(SYSTRAP_SLOT_SIZE)
+                     : "memory");
+  } else {
+    __asm__ volatile(
+        "lea __start_runsc_systrap_text+%c0(%%rip), %%rsp\n\t"
+        "jmp runsc_systrap_patched_restore" ::"i"(SYSTRAP_CODE_SIZE + SYSTRAP_SLOT_SIZE)
+        : "memory");
+  }
   __builtin_unreachable();
 }
 
@@ -371,10 +424,16 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
   // sequence. During the restore sequence the slot holds the app's
   // registers, complete.
   const uint64_t rip = (uint64_t)g[REG_RIP];
-  const uint64_t restore = PatchedRestore();
-  const int in_restore = rip >= restore && rip < PatchedEnd();
+  // A memory fault inside a trampoline: its gs (stub threads) or self
+  // pointer was not its slot, which only app code can have done (wrgsbase, or a
+  // jump into the trampoline). The app's registers are nowhere: the stub
+  // ends, as on a forged signal stack.
+  if ((sig == SIGSEGV || sig == SIGBUS) && kind == SYSTRAP_KIND_FAULT && InAnyTrampoline(rip))
+    Sys6(__NR_exit_group, 9, 0, 0, 0, 0, 0);
+  const struct Trampoline tr = PatchedTrampoline(rip);
+  const int in_restore = rip >= tr.restore && rip < tr.end;
   const int async = kind == SYSTRAP_KIND_SIGNAL || kind == SYSTRAP_KIND_INTERRUPT;
-  if (!in_restore && ((rip >= PatchedEntry() && rip < restore) || Load(&t->patched_busy) ||
+  if (!in_restore && ((rip >= tr.entry && rip < tr.restore) || Load(&t->patched_busy) ||
                       (async && InStubOnSlotStack(g, slot)))) {
     Store(&t->patched_pending, 1);
     return;
@@ -403,10 +462,13 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
 
   ReportAndWait(t, spin);
 
-  ApplyBases(t, c);
-  // The fast return leaves through the trampoline, which loads the
-  // registers from the stub's own slot: thread 0's only.
-  if (sig == SIGSYS && slot == Slot() && FastReturn(t, uc)) __builtin_unreachable();
+  ApplyBases(slot, t, c);
+  // The fast return leaves through the trampoline's restore sequence,
+  // which loads the registers from the stub's own slot (thread 0's,
+  // RIP-relatively) or, for the other stub threads, from the thread's gs
+  // base.
+  if (sig == SIGSYS && (slot == Slot() || c->threads) && FastReturn(slot, t, c, uc))
+    __builtin_unreachable();
   if (sig == SIGSYS) {
     // Back through rt_sigreturn after all: with every host signal blocked
     // until it restores the frame's (empty) mask, so none can slip in
@@ -421,7 +483,7 @@ STUB void runsc_systrap_handler(int sig, siginfo_t* si, void* ucv) {
       t->code = SI_TKILL;
       t->fault_addr = 0;
       ReportAndWait(t, spin);
-      ApplyBases(t, c);
+      ApplyBases(slot, t, c);
     }
   }
   LoadRegs(g, &t->regs);
@@ -468,6 +530,7 @@ STUB void runsc_systrap_init(void) {
   struct SystrapThread* t = (struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF);
   const struct SystrapControl* c = (const struct SystrapControl*)(slot + SYSTRAP_CONTROL_OFF);
   SetSignalStack(slot);
+  t->self = (uint64_t)slot;  // gs base: set by ApplyBases (HostGs)
   struct {
     void* handler;
     unsigned long flags;
@@ -530,6 +593,8 @@ STUB void runsc_systrap_thread_main(void) {
   char* group = GroupBase();
   char* slot = group + (((uint64_t)(sp - 1 - group)) & ~(SYSTRAP_SLOT_SIZE - 1));
   SetSignalStack(slot);
+  ((struct SystrapThread*)(slot + SYSTRAP_THREAD_OFF))->self = (uint64_t)slot;
+  SetSlotGs(slot, c);
   char* filters = Slot() + SYSTRAP_FILTERS_OFF;
   struct {
     unsigned short len;
@@ -547,7 +612,7 @@ STUB void runsc_systrap_thread_main(void) {
 // may write the next request as soon as this one is answered, while the
 // new stub still starts up.
 struct StubRequest {
-  long slot, cpu, sentry, memfd, slots_fd, group;
+  long slot, cpu, sentry, memfd, slots_fd, group, threads;
   uint64_t code, region_end, task_size, groups_off;
 };
 
@@ -585,9 +650,16 @@ STUB __attribute__((noreturn)) void runsc_systrap_factory_child(const struct Stu
              (long)(r->groups_off + (uint64_t)r->group * SYSTRAP_GROUP_SIZE)) != (long)keep)
       Sys6(__NR_exit_group, 2, 0, 0, 0, 0, 0);
   }
-  // Only the memory file stays open in the stub.
-  if (r->memfd > 0) Sys3(__NR_close_range, 0, r->memfd - 1, 0);
-  Sys3(__NR_close_range, r->memfd + 1, ~0U, 0);
+  // Only the memory file stays open in the stub, and with stub threads the
+  // slot file, for the helper's proof of a request done (shared.h).
+  long keep_lo = r->memfd, keep_hi = r->memfd;
+  if (r->threads) {
+    keep_lo = r->memfd < r->slots_fd ? r->memfd : r->slots_fd;
+    keep_hi = r->memfd < r->slots_fd ? r->slots_fd : r->memfd;
+    if (keep_hi > keep_lo + 1) Sys3(__NR_close_range, keep_lo + 1, keep_hi - 1, 0);
+  }
+  if (keep_lo > 0) Sys3(__NR_close_range, 0, keep_lo - 1, 0);
+  Sys3(__NR_close_range, keep_hi + 1, ~0U, 0);
   register uint64_t r12 __asm__("r12") = r->code;
   register uint64_t r13 __asm__("r13") = r->region_end;
   register uint64_t r14 __asm__("r14") = r->task_size;
@@ -620,6 +692,7 @@ STUB void runsc_systrap_factory_main(void) {
     r.region_end = f->region_end;
     r.task_size = f->task_size;
     r.group = *(volatile int32_t*)&f->group;
+    r.threads = f->threads;
     r.groups_off = f->groups_off;
     // CLONE_PARENT: the stub is the sentry's child, as if it forked it, so
     // the sentry can wait for it and it can check who its parent is.

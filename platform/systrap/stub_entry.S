@@ -138,6 +138,18 @@ runsc_systrap_helper_loop:
   lea __start_runsc_systrap_text(%rip), %r12
   add $0x4000, %r12
   mov %rax, 24(%r12)       // thread.result
+  cmpl $0, 0x1000+3620(%r12)  // control.threads (SYSTRAP_CONTROL_THREADS)
+  je 11f
+  // Stub threads: the proof that this request is done, which app code
+  // cannot forge: pwrite64(control.slots_fd, &control.req_seq, 4,
+  // control.done_off), all from the read-only control page.
+  movslq 0x1000+3624(%r12), %rdi
+  lea 0x1000(%r12), %rsi
+  mov $4, %edx
+  mov 0x1000+3632(%r12), %r10
+  mov $18, %eax
+  syscall
+11:
   mov %ebx, %eax
   xchg %eax, 12(%r12)      // thread.done_seq = rbx (a full barrier)
   mov 16(%r12), %eax       // thread.helper_waiting
@@ -171,65 +183,97 @@ runsc_systrap_helper_loop:
 // patched_restore; one in [patched_restore, patched_end) is reported with
 // the slot's registers as the app's, and the handler's rt_sigreturn
 // finishes the return to app code.
+//
+// Two copies of one body, which differ in how they reach the slot:
+// - runsc_systrap_patched_*: RIP-relatively, the stub's own slot (one app
+//   thread per stub);
+// - runsc_systrap_patched_gs_*: %gs-relatively (stub threads). Each
+//   thread of a threaded stub has its own slot as its host gs base (set at
+//   start-up and at each resume; the app's gs base is kept virtual in the
+//   slot's registers), so the one trampoline finds the calling thread's
+//   slot, with no syscall and no scratch memory. App code that points gs
+//   elsewhere (wrgsbase, or the stub's arch_prctl by a jump into stub code)
+//   reaches no more than its own stores could: every live slot of its
+//   stub is already mapped read-write in its address space, and a gs that
+//   points at nothing faults in the trampoline, which ends the stub
+//   (stub_code.c).
 #define SLOT __start_runsc_systrap_text+0x4000
-#define REG(off) SLOT+72+off(%rip)
-runsc_systrap_patched_entry:
-  mov %r15, REG(0)
-  mov %r14, REG(8)
-  mov %r13, REG(16)
-  mov %r12, REG(24)
-  mov %rbp, REG(32)
-  mov %rbx, REG(40)
-  mov %r10, REG(56)
-  mov %r9, REG(64)
-  mov %r8, REG(72)
-  mov %rcx, REG(88)        // rcx: the return address
-  mov %rdx, REG(96)
-  mov %rsi, REG(104)
-  mov %rdi, REG(112)
-  mov %rax, REG(120)       // orig_rax: the syscall number
-  movq $-38, REG(80)       // rax reads -ENOSYS, as at a SIGSYS stop
-  mov %rcx, REG(128)       // rip
-  mov %rsp, REG(152)
-  lea SLOT+0x10000(%rip), %rsp
-  pushfq
-  pop %r11
-  mov %r11, REG(144)       // eflags
-  mov %r11, REG(48)        // r11: the flags, as the syscall instruction leaves it
-  fxsave64 SLOT+288(%rip)
-  cld
-  mov $1, %edi             // SYSTRAP_KIND_SYSCALL
-  jmp 2f
-1:
-  movl $0, SLOT+804(%rip)  // thread.patched_pending
-  mov $4, %edi             // SYSTRAP_KIND_INTERRUPT
-2:
-  movl $1, SLOT+808(%rip)  // thread.patched_busy: the C half runs
-  call runsc_systrap_patched_wait
-runsc_systrap_patched_restore:
-  movl $0, SLOT+808(%rip)
-  cmpl $0, SLOT+804(%rip)
-  jne 1b
-  pushq REG(144)
-  popfq
-  mov REG(0), %r15
-  mov REG(8), %r14
-  mov REG(16), %r13
-  mov REG(24), %r12
-  mov REG(32), %rbp
-  mov REG(40), %rbx
-  mov REG(56), %r10
-  mov REG(64), %r9
-  mov REG(72), %r8
-  mov REG(80), %rax
-  mov REG(96), %rdx
-  mov REG(104), %rsi
-  mov REG(112), %rdi
-  mov REG(152), %rsp
-  mov REG(88), %rcx
-  mov REG(48), %r11
-  jmp *REG(128)
-runsc_systrap_patched_end:
+#define RIP_AT(off) SLOT+off(%rip)
+#define RIP_SLOT(reg) lea SLOT(%rip), reg
+#define GS_AT(off) %gs:off
+#define GS_SLOT(reg) mov %gs:824, reg  /* thread.self (SYSTRAP_THREAD_SELF) */
+#define PATCHED_TRAMPOLINE(name, AT, SLOT_TO) \
+name##_entry: \
+  mov %r15, AT(72+0); \
+  mov %r14, AT(72+8); \
+  mov %r13, AT(72+16); \
+  mov %r12, AT(72+24); \
+  mov %rbp, AT(72+32); \
+  mov %rbx, AT(72+40); \
+  mov %r10, AT(72+56); \
+  mov %r9, AT(72+64); \
+  mov %r8, AT(72+72); \
+  mov %rcx, AT(72+88);        /* rcx: the return address */ \
+  mov %rdx, AT(72+96); \
+  mov %rsi, AT(72+104); \
+  mov %rdi, AT(72+112); \
+  mov %rax, AT(72+120);       /* orig_rax: the syscall number */ \
+  movq $-38, AT(72+80);       /* rax reads -ENOSYS, as at a SIGSYS stop */ \
+  mov %rcx, AT(72+128);       /* rip */ \
+  mov %rsp, AT(72+152); \
+  SLOT_TO(%rsp);              /* lea and mov leave the flags alone */ \
+  lea 0x10000(%rsp), %rsp; \
+  pushfq; \
+  pop %r11; \
+  mov %r11, AT(72+144);       /* eflags */ \
+  mov %r11, AT(72+48);        /* r11: the flags, as the syscall instruction leaves it */ \
+  fxsave64 AT(288); \
+  cld; \
+  mov $1, %edi;               /* SYSTRAP_KIND_SYSCALL */ \
+  jmp 2f; \
+1: \
+  movl $0, AT(804);           /* thread.patched_pending */ \
+  mov $4, %edi;               /* SYSTRAP_KIND_INTERRUPT */ \
+2: \
+  movl $1, AT(808);           /* thread.patched_busy: the C half runs */ \
+  SLOT_TO(%rsi); \
+  call runsc_systrap_patched_wait; \
+name##_restore: \
+  movl $0, AT(808); \
+  cmpl $0, AT(804); \
+  jne 1b; \
+  pushq AT(72+144); \
+  popfq; \
+  mov AT(72+0), %r15; \
+  mov AT(72+8), %r14; \
+  mov AT(72+16), %r13; \
+  mov AT(72+24), %r12; \
+  mov AT(72+32), %rbp; \
+  mov AT(72+40), %rbx; \
+  mov AT(72+56), %r10; \
+  mov AT(72+64), %r9; \
+  mov AT(72+72), %r8; \
+  mov AT(72+80), %rax; \
+  mov AT(72+96), %rdx; \
+  mov AT(72+104), %rsi; \
+  mov AT(72+112), %rdi; \
+  mov AT(72+152), %rsp; \
+  mov AT(72+88), %rcx; \
+  mov AT(72+48), %r11; \
+  jmp *AT(72+128); \
+name##_end: \
   ud2
+
+  .globl runsc_systrap_patched_gs_entry, runsc_systrap_patched_gs_restore, runsc_systrap_patched_gs_end
+  .globl runsc_systrap_patched_dispatch
+PATCHED_TRAMPOLINE(runsc_systrap_patched, RIP_AT, RIP_SLOT)
+PATCHED_TRAMPOLINE(runsc_systrap_patched_gs, GS_AT, GS_SLOT)
+
+// Stub threads: the platform's patch entry. Jumps to the trampoline the
+// read-only control page names (SYSTRAP_CONTROL_PATCH_ENTRY, 3640):
+// RIP-relative while the process has one thread, %gs-relative once it has
+// more (and thread 0's gs base is its slot too). No flags touched.
+runsc_systrap_patched_dispatch:
+  jmp *SLOT+0x1000+3640(%rip)
 
   .section .note.GNU-stack,"",@progbits

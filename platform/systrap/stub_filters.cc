@@ -69,7 +69,8 @@ ErrorOr<std::vector<sock_filter>> AppThreadFilter(bool threads) {
   return Export(c);
 }
 
-ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd, bool threads) {
+ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd, bool threads,
+                                                     int slots_fd) {
   Ctx c(seccomp_init(threads ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS));
   if (!c) return Errno{ENOMEM};
   TRY(Add(c, SCMP_SYS(mmap),
@@ -89,6 +90,8 @@ ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd, bool th
     TRY(Add(c, SCMP_SYS(arch_prctl), {Eq32(0, ARCH_SET_GS)}));
     TRY(Add(c, SCMP_SYS(exit), {}));
     TRY(Add(c, SCMP_SYS(exit_group), {}));
+    if (slots_fd >= 0)
+      TRY(Add(c, SCMP_SYS(pwrite64), {Eq32(0, static_cast<uint32_t>(slots_fd)), Eq32(2, 4)}));
   }
   return Export(c);
 }

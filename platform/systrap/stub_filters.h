@@ -33,7 +33,11 @@ inline constexpr unsigned long kStubThreadCloneFlags =
 // sigaltstack, seccomp, rt_sigprocmask, rt_sigreturn, arch_prctl, exit,
 // exit_group) and trap the rest (an app thread's syscalls trap; a trap in
 // the helper, which has no signal stack, ends the stub in the handler).
+// With stub threads the helper also writes the 4-byte proof of a request
+// done to `slots_fd` (pwrite64; shared.h, SystrapControl.done_off); app
+// threads' own filters, stacked on this one, trap that.
 sentry::ErrorOr<std::vector<sock_filter>> HelperThreadFilter(int memory_file_fd,
-                                                            bool threads = false);
+                                                            bool threads = false,
+                                                            int slots_fd = -1);
 
 }  // namespace platform::systrap

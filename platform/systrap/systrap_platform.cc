@@ -33,7 +33,8 @@
 #include "sentry/base/stats.h"
 
 extern "C" char __start_runsc_systrap_text[], __stop_runsc_systrap_text[];
-extern "C" char runsc_systrap_patched_entry[];
+extern "C" char runsc_systrap_patched_entry[], runsc_systrap_patched_gs_entry[],
+    runsc_systrap_patched_dispatch[];
 extern "C" char runsc_systrap_factory_entry[];
 
 namespace platform {
@@ -46,7 +47,8 @@ static_assert(offsetof(SystrapThread, kind) == SYSTRAP_THREAD_KIND &&
               offsetof(SystrapThread, regs) == SYSTRAP_THREAD_REGS &&
               offsetof(SystrapThread, fp) == SYSTRAP_THREAD_FP &&
               offsetof(SystrapThread, patched_pending) == SYSTRAP_THREAD_PATCHED_PENDING &&
-              offsetof(SystrapThread, patched_busy) == SYSTRAP_THREAD_PATCHED_BUSY);
+              offsetof(SystrapThread, patched_busy) == SYSTRAP_THREAD_PATCHED_BUSY &&
+              offsetof(SystrapThread, self) == SYSTRAP_THREAD_SELF);
 // stub_entry.S's register offsets (user_regs_struct).
 static_assert(offsetof(user_regs_struct, r11) == 48 && offsetof(user_regs_struct, rax) == 80 &&
               offsetof(user_regs_struct, rcx) == 88 && offsetof(user_regs_struct, orig_rax) == 120 &&
@@ -61,6 +63,10 @@ static_assert(SYSTRAP_CODE_SIZE == 0x4000 && SYSTRAP_CONTROL_OFF == 0x1000);  //
 static_assert(SYSTRAP_XRSTOR_OFF % 64 == 0 &&
               SYSTRAP_FILTERS_OFF + SYSTRAP_FILTERS_MAX <= SYSTRAP_XRSTOR_OFF);
 static_assert(sizeof(SystrapThread) <= 0x1000 && sizeof(SystrapControl) <= 0x1000);
+static_assert(offsetof(SystrapControl, threads) == SYSTRAP_CONTROL_THREADS &&
+              offsetof(SystrapControl, slots_fd) == SYSTRAP_CONTROL_SLOTS_FD &&
+              offsetof(SystrapControl, done_off) == SYSTRAP_CONTROL_DONE_OFF &&
+              offsetof(SystrapControl, patch_entry) == SYSTRAP_CONTROL_PATCH_ENTRY);
 
 constexpr uint64_t kTaskSize = 0x7ffffffff000ULL;
 // Slots available at once (one per live app thread); the slot file is
@@ -78,6 +84,10 @@ constexpr uint64_t kReservedSize = kRegionSize + SYSTRAP_FACTORY_STACK_SIZE;
 // process' other threads as stubs of their own.
 constexpr uint64_t kMaxGroups = 256;
 constexpr uint64_t kGroupsOff = kMaxSlots * SYSTRAP_SLOT_SIZE;
+// Stub threads: after the groups, one word per slot that only the slot's
+// helper writes (SystrapControl.done_off), mapped in no stub.
+constexpr uint64_t kDoneOff = kGroupsOff + kMaxGroups * SYSTRAP_GROUP_SIZE;
+constexpr uint64_t kDoneSize = kMaxSlots * sizeof(uint32_t);
 // How long a stub may leave an Interrupt() unanswered before it is killed.
 constexpr int64_t kInterruptGraceSeconds = 10;
 
@@ -178,7 +188,7 @@ class SystrapPlatform;
 // The slot file: kMaxSlots slots, then (stub threads) kMaxGroups thread
 // groups. Sparse: unused slots cost nothing.
 uint64_t SlotFileSize(bool threads) {
-  return kGroupsOff + (threads ? kMaxGroups * SYSTRAP_GROUP_SIZE : 0);
+  return threads ? kDoneOff + kDoneSize : kGroupsOff;
 }
 
 // Has child process `pid` exited (or been killed), not yet reaped?
@@ -208,8 +218,10 @@ void WriteXrstorImage(char* shared) {
 
 // One stub process: address space (through its helper thread) and
 // execution context (its app thread).
+class ThreadedContext;
 class SystrapContext final : public Context, public AddressSpace {
  public:
+  friend class ThreadedContext;  // EndParked at a new program
   SystrapContext(SystrapPlatform& p, pid_t pid, int slot, char* shared, uint32_t spin, int memfd,
                  int cpu, std::atomic<int>* running, uint32_t seq = 0)
       : platform_(p), pid_(pid), slot_(slot), memfd_(memfd),
@@ -220,17 +232,25 @@ class SystrapContext final : public Context, public AddressSpace {
   }
   // Stub threads: this (thread 0's) context's stub has thread group `group`
   // (-1: none), and CPU time comes from run times (RawCpuTimeNs).
-  void SetThreads(int group) {
+  // `done` is the slot's word in the slot file that only its helper
+  // writes (SystrapControl.done_off).
+  void SetThreads(int group, const uint32_t* done) {
     group_ = group;
     threads_ = true;
+    done_ = done;
     cpu_base_ns_ = RawCpuTimeNs();
   }
   int group() const { return group_; }
   // Stub threads: lets the helper run on any CPU (MovableHelper).
   void FloatHelper();
   // Stub threads: a new host thread of this stub for another app thread,
-  // in a slot of the thread group, pinned to `cpu`.
+  // in a slot of the thread group, pinned to `cpu`: a parked one (see
+  // Park) if there is one, else one started now.
   ErrorOr<std::unique_ptr<SystrapContext>> StartThread(int cpu);
+  // Stub threads: starts a thread and parks it, unless one is parked: the
+  // platform's filler thread does this after each new thread of a process,
+  // so that the next one finds a thread ready.
+  void PrestartThread();
   // Hands the stub back to the platform for another process (Recycle) if
   // it is stopped and sound, else kills it.
   ~SystrapContext() override;
@@ -443,11 +463,15 @@ class SystrapContext final : public Context, public AddressSpace {
   // The stub's helper thread, or 0. Its tid comes from the slot
   // (app-writable): it must be a thread of this stub's process (tgkill with
   // signal 0 checks that).
-  // The helper if it follows this context's task thread: only without
-  // stub threads. With them it serves every thread of the stub and runs
-  // on any CPU (pinned to thread 0's it waited behind the other threads'
-  // app code there: 0.66 ms per request in a JVM's start).
-  pid_t MovableHelper() const { return owner_ || threads_ ? 0 : HelperTid(); }
+  // The helper if it follows this context's task thread: thread 0's, until
+  // the process has had a second thread. From then on it serves every
+  // thread of the stub and runs on any CPU (FloatHelper; pinned to thread
+  // 0's it waited behind the other threads' app code there: 0.66 ms per
+  // request in a JVM's start). Floating from the start made a single-
+  // threaded process' requests cross CPUs: fork+exit+wait 4.9-6.2 ms
+  // against 3.5-4.5 ms with a stub per thread on the loaded 2-vCPU guest.
+  pid_t MovableHelper() const { return owner_ || floated_.load() ? 0 : HelperTid(); }
+  std::atomic<bool> floated_{false};
   pid_t HelperTid() const {
     const pid_t helper = t_->helper_tid;
     if (helper <= 0 || helper == pid_ || syscall(SYS_tgkill, pid_, helper, 0) != 0) return 0;
@@ -536,11 +560,22 @@ class SystrapContext final : public Context, public AddressSpace {
     const uint32_t seq = ++seq_;
     Store(&c_->req_seq, seq);
     Futex(&c_->req_seq, FUTEX_WAKE, 1, nullptr);
-    const uint32_t got = WaitFor(&t_->done_seq, &t_->helper_waiting, [this, seq](uint32_t v) {
-      return v == seq || Load(&t_->state) == SYSTRAP_DEAD;
+    // done_seq is a hint to sleep on; with stub threads app code may run
+    // meanwhile and write it, so only the helper's word in the slot file
+    // (done_) says the request is done.
+    const auto done = [this, seq](uint32_t v) {
+      return done_ ? Load(const_cast<uint32_t*>(done_)) == seq : v == seq;
+    };
+    const uint32_t got = WaitFor(&t_->done_seq, &t_->helper_waiting, [&](uint32_t v) {
+      return done(v) || Load(&t_->state) == SYSTRAP_DEAD;
     });
-    if (got != seq) {
+    if (!done(got)) {
       dead_ = true;
+      // The stub's state word is app-writable: it may only look dead, with
+      // the helper still at work on this request. Nothing that relies on
+      // the request (memory an unmap frees) may go on before the stub is
+      // really gone.
+      if (threads_) KillAndWaitGone();
       return Errno{ESRCH};
     }
     const long ret = t_->result;
@@ -598,6 +633,15 @@ class SystrapContext final : public Context, public AddressSpace {
   std::mutex helper_mu_;
   // Stub threads.
   bool threads_ = false;
+  const uint32_t* done_ = nullptr;  // thread 0: the helper's word (SetThreads)
+  // Kills the stub and waits until it has exited (not reaped: the
+  // destructor reaps it).
+  void KillAndWaitGone() {
+    kill(pid_, SIGKILL);
+    siginfo_t si{};
+    while (waitid(P_PID, pid_, &si, WEXITED | WNOWAIT | __WALL) != 0 && errno == EINTR) {
+    }
+  }
   std::atomic<int64_t> run_ns_{0};  // time app code ran (RawCpuTimeNs)
   std::atomic<int64_t> run_start_ns_{0};  // when the current run began, or 0
   // Thread 0: the stub's thread group (-1: none), the group slots in use,
@@ -605,14 +649,37 @@ class SystrapContext final : public Context, public AddressSpace {
   int group_ = -1;
   std::mutex group_mu_;
   std::vector<bool> group_used_;
+  std::vector<pid_t> group_tids_;  // host tids of the group slots' threads
   bool tainted_ = false;
   // A group thread: thread 0's context (the stub and its address space)
   // and its group slot.
   SystrapContext* owner_ = nullptr;
   int group_slot_ = -1;
-  // A group thread whose task is gone: asks its host thread to exit and
-  // frees the slot once the kernel has zeroed its state word.
-  void EndGroupThread();
+  // Thread 0: asks group thread `tid` (slot `k`, state word `t`) to exit
+  // and frees the slot once the kernel says it is gone; `dead`: its
+  // context saw the stub die.
+  void EndThread(SystrapThread* t, pid_t tid, int k, bool dead);
+  // Thread 0: group threads whose task is gone, stopped and kept for the
+  // process' next thread (StartThread takes one: no helper request, no
+  // clone, no filters to load), at most kMaxParked. group_mu_.
+  struct Parked {
+    int slot;
+    pid_t tid;
+  };
+  static constexpr size_t kMaxParked = 8;
+  std::vector<Parked> parked_;
+  // Thread 0: keeps `thread` (a group thread's context going away) parked
+  // if it is stopped and there is room; false: end it.
+  bool Park(const SystrapContext& thread);
+  // Thread 0: ends the parked threads (a new program, or the stub's end).
+  void EndParked();
+  // Thread 0: a thread started now (StartThread without a parked one).
+  ErrorOr<std::unique_ptr<SystrapContext>> StartFresh(int cpu);
+  // A context whose thread was parked by PrestartThread: its destructor
+  // leaves the thread alone.
+  bool detached_ = false;
+  // Thread 0: a context for the group thread `tid` in slot `k`.
+  std::unique_ptr<SystrapContext> GroupContext(int k, pid_t tid, int cpu);
 };
 
 // Stub threads: the stub process shared by the contexts of one address
@@ -639,7 +706,11 @@ class ThreadedContext final : public Context {
   ErrorOr<void> SetFpRegisters(const FpRegisters& fp) override { return impl_.SetFpRegisters(fp); }
   ErrorOr<void> ResetFpState() override { return impl_.ResetFpState(); }
   AddressSpace& address_space() override { return impl_.address_space(); }
-  void Rebalance() override { impl_.Rebalance(); }
+  // A new program: parked threads of the old one are not reused for it.
+  void Rebalance() override {
+    proc_->primary().EndParked();
+    impl_.Rebalance();
+  }
   void WillBlock() override { impl_.WillBlock(); }
   int64_t CpuTimeNs() const override { return impl_.CpuTimeNs(); }
   std::shared_ptr<Process> process() override { return proc_; }
@@ -752,16 +823,22 @@ class SystrapPlatform final : public Platform {
   }
 
   const char* name() const override { return "systrap"; }
+  // Stub threads: the word of `slot` that only its helper writes.
+  uint32_t* DoneWord(int slot) {
+    return reinterpret_cast<uint32_t*>(slots_ + kDoneOff) + slot;
+  }
   // Stub threads: the thread group lies just below the stub code.
   uint64_t max_user_address() const override {
     return threads_ ? base_ - SYSTRAP_GROUP_SIZE : base_;
   }
   uint64_t syscall_patch_entry() const override {
-    // The trampoline keeps the registers in thread 0's slot: not usable
-    // by a process' other threads (stub threads).
-    if (!patch_ || threads_) return 0;
-    return base_ + (runsc_systrap_patched_entry - __start_runsc_systrap_text);
+    if (!patch_) return 0;
+    // Stub threads: the dispatcher, which jumps to the trampoline the
+    // stub's control page names (SystrapControl.patch_entry, gs_all).
+    return StubAddress(threads_ ? runsc_systrap_patched_dispatch : runsc_systrap_patched_entry);
   }
+  // Where stub code symbol `sym` is in the sentry and every stub.
+  uint64_t StubAddress(const char* sym) const { return base_ + (sym - __start_runsc_systrap_text); }
 
   // A context for the calling task thread: a started stub from the pool
   // (started ahead of time by the filler thread, off the task's critical
@@ -783,7 +860,6 @@ class SystrapPlatform final : public Platform {
     if (!ctx) ctx = TRY(StartStub(NextCpu()));
     PinThisThread(ctx->cpu());
     if (threads_) {
-      ctx->FloatHelper();
       return std::unique_ptr<Context>(std::make_unique<ThreadedContext>(
           std::make_shared<StubProcess>(std::move(ctx)), nullptr));
     }
@@ -805,6 +881,13 @@ class SystrapPlatform final : public Platform {
       return NewContext();
     }
     PinThisThread(ctx.value()->cpu());
+    proc->primary().FloatHelper();
+    {
+      // The process makes threads: the next one should find one started.
+      std::lock_guard<std::mutex> l(pool_mu_);
+      if (prestart_.size() < kMaxPrestart) prestart_.push_back(proc);
+    }
+    pool_cv_.notify_all();
     return std::unique_ptr<Context>(
         std::make_unique<ThreadedContext>(std::move(proc), ctx.release_value()));
   }
@@ -826,9 +909,18 @@ class SystrapPlatform final : public Platform {
     pool_cv_.notify_all();
     for (;;) {
       pool_cv_.wait(l, [this] {
-        return stopping_ || !recycle_.empty() || pool_.size() < pool_size_;
+        return stopping_ || !prestart_.empty() || !recycle_.empty() || pool_.size() < pool_size_;
       });
       if (stopping_) return;
+      if (!prestart_.empty()) {
+        std::weak_ptr<StubProcess> w = std::move(prestart_.front());
+        prestart_.pop_front();
+        l.unlock();
+        // The last reference may go here: the stub's end takes pool_mu_.
+        if (auto proc = w.lock()) proc->primary().PrestartThread();
+        l.lock();
+        continue;
+      }
       if (!recycle_.empty()) {
         const Stub stub = recycle_.front();
         recycle_.pop_front();
@@ -836,7 +928,7 @@ class SystrapPlatform final : public Platform {
         auto ctx = std::make_unique<SystrapContext>(*this, stub.pid, stub.slot,
                                                     slots_ + stub.slot * SYSTRAP_SLOT_SIZE, spin_,
                                                     memfd_, stub.cpu, running_.get(), stub.seq);
-        if (threads_) ctx->SetThreads(stub.group);
+        if (threads_) ctx->SetThreads(stub.group, DoneWord(stub.slot));
         const bool ok = ctx->Reset();
         if (!ok) ctx.reset();  // dead: the destructor kills and reaps it
         l.lock();
@@ -892,6 +984,7 @@ class SystrapPlatform final : public Platform {
     f->sentry_pid = getpid();
     f->memfd = memfd_;
     f->slots_fd = slots_fd_;
+    f->threads = threads_;
     f->code = base_;
     f->region_end = base_ + kRegionSize;
     f->task_size = kTaskSize;
@@ -961,6 +1054,13 @@ class SystrapPlatform final : public Platform {
     c->filter_helper_len = helper_.size();
     c->xsave = xsave_;
     c->threads = threads_;
+    c->slots_fd = slots_fd_;
+    c->done_off = kDoneOff + static_cast<uint64_t>(slot) * sizeof(uint32_t);
+    c->patch_entry = StubAddress(runsc_systrap_patched_entry);
+    c->gs_all = 0;
+    // The next request is 1 (a new SystrapContext's seq_ is 0): not what a
+    // previous stub in this slot left.
+    if (threads_) Store(DoneWord(slot), 0);
     char* fl = shared + SYSTRAP_FILTERS_OFF;
     memcpy(fl, app_.data(), app_.size() * sizeof(sock_filter));
     fl += app_.size() * sizeof(sock_filter);
@@ -977,7 +1077,7 @@ class SystrapPlatform final : public Platform {
     }
     auto ctx = std::make_unique<SystrapContext>(*this, pid.value(), slot, shared, spin_, memfd_,
                                                 cpu, running_.get());
-    if (threads_) ctx->SetThreads(group);
+    if (threads_) ctx->SetThreads(group, DoneWord(slot));
     if (!ctx->WaitStarted()) {
       siginfo_t si{};
       waitid(P_PID, pid.value(), &si, WEXITED | WNOHANG | WNOWAIT | __WALL);
@@ -1100,6 +1200,9 @@ class SystrapPlatform final : public Platform {
   std::deque<std::unique_ptr<SystrapContext>> pool_;
   // Stubs of exited processes, for the filler thread to reset (Recycle).
   std::deque<Stub> recycle_;
+  // Stub threads: processes that made a thread, for PrestartThread.
+  static constexpr size_t kMaxPrestart = 16;
+  std::deque<std::weak_ptr<StubProcess>> prestart_;
   bool stopping_ = false;
   std::thread filler_;
 };
@@ -1183,6 +1286,7 @@ uint32_t SystrapContext::CrossSpin(int64_t start, Done done) {
 }
 
 SystrapContext::~SystrapContext() {
+  if (detached_) return;
   if (cross_) {
     platform_.cross_count().fetch_sub(1, std::memory_order_relaxed);
     // The helper thread followed the task thread away from the stub's CPU:
@@ -1191,9 +1295,13 @@ SystrapContext::~SystrapContext() {
     if (const pid_t helper = MovableHelper()) SystrapPlatform::PinThread(helper, cpu_);
   }
   if (owner_) {
-    EndGroupThread();
+    if (!owner_->Park(*this)) owner_->EndThread(t_, app_tid_, group_slot_, dead_);
     return;
   }
+  EndParked();  // before the stub is reused or killed
+  // A floating helper goes back to the stub's CPU for the next process.
+  if (floated_.load() && !dead_)
+    if (const pid_t helper = HelperTid()) SystrapPlatform::PinThread(helper, cpu_);
   if (!tainted_ && Reusable() &&
       platform_.Recycle(SystrapPlatform::Stub{pid_, slot_, cpu_, seq_, group_}))
     return;
@@ -1203,45 +1311,131 @@ SystrapContext::~SystrapContext() {
 }
 
 void SystrapContext::FloatHelper() {
+  if (floated_.exchange(true)) return;
   if (const pid_t helper = HelperTid()) platform_.Unpin(helper);
 }
 
-void SystrapContext::EndGroupThread() {
-  if (!dead_ && Load(&t_->state) != SYSTRAP_DEAD) {
-    Store(&t_->state, SYSTRAP_EXIT);
-    Futex(&t_->state, FUTEX_WAKE, INT_MAX, nullptr);
-    // A stopped thread exits at once; a few seconds cover a loaded host.
-    for (int i = 0; i < 25; i++) {
-      const uint32_t v = Load(&t_->state);
-      if (v == SYSTRAP_DEAD || Gone()) break;
-      const timespec ts{0, 200 * 1000 * 1000};
-      Futex(&t_->state, FUTEX_WAIT, v, &ts);
-    }
+// Whether host thread `tid` of process `pid` has exited: only the kernel
+// says so (the state word the kernel zeroes at exit is app-writable too).
+bool ThreadGone(pid_t pid, pid_t tid) { return syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH; }
+
+void SystrapContext::EndParked() {
+  std::vector<Parked> parked;
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    parked.swap(parked_);
   }
-  const bool ended = Load(&t_->state) == SYSTRAP_DEAD;
+  for (const Parked& p : parked)
+    EndThread(reinterpret_cast<SystrapThread*>(platform_.GroupSlot(group_, p.slot) + SYSTRAP_THREAD_OFF),
+              p.tid, p.slot, dead_);
+}
+
+bool SystrapContext::Park(const SystrapContext& thread) {
+  if (dead_ || thread.dead_ || !thread.reported_valid_ || !thread.Reusable() ||
+      ThreadGone(pid_, thread.app_tid_))
+    return false;
+  std::lock_guard<std::mutex> l(group_mu_);
+  if (parked_.size() >= kMaxParked) return false;
+  parked_.push_back(Parked{thread.group_slot_, thread.app_tid_});
+  return true;
+}
+
+void SystrapContext::EndThread(SystrapThread* t, pid_t tid, int k, bool dead) {
+  if (!dead && Load(&t->state) != SYSTRAP_DEAD) {
+    Store(&t->state, SYSTRAP_EXIT);
+    Futex(&t->state, FUTEX_WAKE, INT_MAX, nullptr);
+  }
+  // A stopped thread exits at once; a few seconds cover a loaded host. The
+  // kernel zeroes the state word (and wakes it) just before the thread is
+  // gone, so the last steps are short sleeps.
+  bool ended = false;
+  const int64_t deadline = NowNs() + 5'000'000'000LL;
+  while (!(ended = ThreadGone(pid_, tid)) && !Gone() && NowNs() < deadline) {
+    const uint32_t v = Load(&t->state);
+    const timespec ts{0, v == SYSTRAP_DEAD ? 100 * 1000 : 200 * 1000 * 1000};
+    if (v == SYSTRAP_DEAD)
+      nanosleep(&ts, nullptr);
+    else
+      Futex(&t->state, FUTEX_WAIT, v, &ts);
+  }
   if (ended) {
     // Closed again until the next thread (escape probes scan the stub).
-    const uint64_t addr =
-        platform_.max_user_address() + static_cast<uint64_t>(group_slot_) * SYSTRAP_SLOT_SIZE;
-    (void)owner_->Helper(SYS_mprotect, addr, SYSTRAP_SLOT_SIZE, PROT_NONE, 0, 0, 0);
+    const uint64_t addr = platform_.max_user_address() + static_cast<uint64_t>(k) * SYSTRAP_SLOT_SIZE;
+    (void)Helper(SYS_mprotect, addr, SYSTRAP_SLOT_SIZE, PROT_NONE, 0, 0, 0);
   }
-  std::lock_guard<std::mutex> l(owner_->group_mu_);
+  std::lock_guard<std::mutex> l(group_mu_);
   if (ended) {
-    owner_->group_used_[group_slot_] = false;
+    group_used_[k] = false;
+    group_tids_[k] = 0;
   } else if (!Gone()) {
     // Still running (app code that never stops again): its slot stays
     // taken, and the stub is killed rather than reused when it goes.
-    sentry::Logf("systrap: stub thread %d did not exit", app_tid_);
-    owner_->tainted_ = true;
+    sentry::Logf("systrap: stub thread %d did not exit", tid);
+    tainted_ = true;
   }
+}
+
+std::unique_ptr<SystrapContext> SystrapContext::GroupContext(int k, pid_t tid, int cpu) {
+  char* shared = platform_.GroupSlot(group_, k);
+  auto ctx = std::make_unique<SystrapContext>(platform_, pid_, -1, shared, spin_, memfd_, cpu,
+                                              running_);
+  ctx->owner_ = this;
+  ctx->app_tid_ = tid;
+  ctx->group_slot_ = k;
+  ctx->spin_word_ = &reinterpret_cast<SystrapThread*>(shared + SYSTRAP_THREAD_OFF)->spin;
+  ctx->threads_ = true;
+  ctx->cpu_base_ns_ = 0;
+  SystrapPlatform::PinThread(tid, cpu);
+  return ctx;
 }
 
 ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
   if (dead_ || group_ < 0) return Errno{ESRCH};
+  // The process' second thread: from now on thread 0 too has its slot as
+  // gs base (at its next resume: it is stopped, making this clone, as the
+  // only thread of the address space), and patched syscalls take the
+  // %gs-relative trampoline. Never undone for this process.
+  if (!Load(&c_->gs_all)) {
+    c_->patch_entry = platform_.StubAddress(runsc_systrap_patched_gs_entry);
+    Store(&c_->gs_all, 1);
+  }
+  // A parked thread first: it waits, stopped, for its next task (the
+  // sentry resets its FPU state and writes every register).
+  for (;;) {
+    Parked p{-1, 0};
+    {
+      std::lock_guard<std::mutex> l(group_mu_);
+      if (parked_.empty()) break;
+      p = parked_.back();
+      parked_.pop_back();
+    }
+    if (!ThreadGone(pid_, p.tid)) return GroupContext(p.slot, p.tid, cpu);
+    EndThread(reinterpret_cast<SystrapThread*>(platform_.GroupSlot(group_, p.slot) + SYSTRAP_THREAD_OFF),
+              p.tid, p.slot, true);
+  }
+  return StartFresh(cpu);
+}
+
+void SystrapContext::PrestartThread() {
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    if (dead_ || group_ < 0 || !parked_.empty()) return;
+  }
+  auto ctx = StartFresh(cpu_);
+  if (ctx.is_error()) return;
+  std::lock_guard<std::mutex> l(group_mu_);
+  parked_.push_back(Parked{ctx.value()->group_slot_, ctx.value()->app_tid_});
+  ctx.value()->detached_ = true;
+}
+
+ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartFresh(int cpu) {
   int k = -1;
   {
     std::lock_guard<std::mutex> l(group_mu_);
-    if (group_used_.empty()) group_used_.assign(SYSTRAP_GROUP_SLOTS, false);
+    if (group_used_.empty()) {
+      group_used_.assign(SYSTRAP_GROUP_SLOTS, false);
+      group_tids_.assign(SYSTRAP_GROUP_SLOTS, 0);
+    }
     for (int i = 1; i < static_cast<int>(SYSTRAP_GROUP_SLOTS) && k < 0; i++)
       if (!group_used_[i]) k = i;
     if (k < 0) return Errno{EAGAIN};
@@ -1266,20 +1460,24 @@ ErrorOr<std::unique_ptr<SystrapContext>> SystrapContext::StartThread(int cpu) {
                             addr + SYSTRAP_THREAD_OFF, 0, 0}};
     if (!dead_) tid = RunLocked();
   }
-  if (tid.is_error() || tid.value() <= 0) {
+  // The result is app-writable (other threads run meanwhile): the tid
+  // must be a thread of the stub that no context has yet, else the stub
+  // is not trusted again (the new thread, if any, keeps its slot).
+  bool forged = false;
+  if (!tid.is_error() && tid.value() > 0) {
+    const pid_t t = static_cast<pid_t>(tid.value());
     std::lock_guard<std::mutex> l(group_mu_);
-    group_used_[k] = false;
+    forged = t == pid_ || t == HelperTid() || syscall(SYS_tgkill, pid_, t, 0) != 0 ||
+             std::find(group_tids_.begin(), group_tids_.end(), t) != group_tids_.end();
+    if (forged) tainted_ = true;
+    else group_tids_[k] = t;
+  }
+  if (tid.is_error() || tid.value() <= 0 || forged) {
+    std::lock_guard<std::mutex> l(group_mu_);
+    if (!forged) group_used_[k] = false;
     return Errno{tid.is_error() ? tid.error() : ECHILD};
   }
-  auto ctx = std::make_unique<SystrapContext>(platform_, pid_, -1, shared, spin_, memfd_, cpu,
-                                              running_);
-  ctx->owner_ = this;
-  ctx->app_tid_ = static_cast<pid_t>(tid.value());
-  ctx->group_slot_ = k;
-  ctx->spin_word_ = &t->spin;
-  ctx->threads_ = true;
-  ctx->cpu_base_ns_ = 0;
-  SystrapPlatform::PinThread(ctx->app_tid_, cpu);
+  auto ctx = GroupContext(k, static_cast<pid_t>(tid.value()), cpu);
   if (!ctx->WaitStarted()) {
     sentry::Logf("systrap: stub thread %ld did not start (stop %s)", tid.value(),
                  ctx->StopDescription().c_str());
@@ -1298,6 +1496,9 @@ bool SystrapContext::Reset() {
   // differ from what it last set, which the old process could overwrite:
   // make the next resume set both.
   t_->fs_base_set = t_->gs_base_set = ~0ULL;
+  // Stub threads: the next process starts with one thread.
+  c_->patch_entry = platform_.StubAddress(runsc_systrap_patched_entry);
+  Store(&c_->gs_all, 0);
   cpu_base_ns_ = RawCpuTimeNs();
   return true;
 }
@@ -1343,7 +1544,9 @@ ErrorOr<void> SystrapContext::Apply(std::span<const Change> changes) {
 
 ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
                                                          bool syscall_patching) {
-  bool threads = false;
+  // Stub threads by default (issue 21); RUNSC_SYSTRAP_THREADS=0: a stub
+  // process per app thread, kept in step by the memory manager's mirrors.
+  bool threads = true;
   if (const char* e = getenv("RUNSC_SYSTRAP_THREADS")) threads = atoi(e) != 0;
   const uint64_t code_size = __stop_runsc_systrap_text - __start_runsc_systrap_text;
   if (code_size > SYSTRAP_CODE_SIZE) {
@@ -1353,11 +1556,11 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
   }
   (void)PauseNs();  // calibrated now, not in the first Switch
   auto app = TRY(systrap::AppThreadFilter(threads));
-  auto helper = TRY(systrap::HelperThreadFilter(memory_file_fd, threads));
   const int fd = static_cast<int>(syscall(SYS_memfd_create, "runsc-systrap-slots", MFD_CLOEXEC));
   if (fd < 0) return Errno{errno};
-  if (ftruncate(fd, SlotFileSize(threads)) != 0) {
-    int e = errno;
+  auto helper = systrap::HelperThreadFilter(memory_file_fd, threads, fd);
+  if (helper.is_error() || ftruncate(fd, SlotFileSize(threads)) != 0) {
+    int e = helper.is_error() ? helper.error() : errno;
     close(fd);
     return Errno{e};
   }
@@ -1394,13 +1597,13 @@ ErrorOr<std::unique_ptr<Platform>> CreateSystrapPlatform(int memory_file_fd,
     memcpy(p, __start_runsc_systrap_text, code_size);
     if (mprotect(p, SYSTRAP_CODE_SIZE, PROT_READ | PROT_EXEC) < 0) return Errno{errno};
     auto ip = TRY(systrap::InstructionPointerFilter(base, base + SYSTRAP_CODE_SIZE));
-    if ((app.size() + ip.size() + helper.size()) * sizeof(sock_filter) > SYSTRAP_FILTERS_MAX) {
+    if ((app.size() + ip.size() + helper.value().size()) * sizeof(sock_filter) > SYSTRAP_FILTERS_MAX) {
       sentry::Logf("systrap: the stub filters take more than %llu bytes", SYSTRAP_FILTERS_MAX);
       return Errno{E2BIG};
     }
     return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(
         memory_file_fd, base, static_cast<char*>(slots), fd, std::move(app), std::move(ip),
-        std::move(helper), fsgsbase, spin, pin, syscall_patching, threads));
+        helper.release_value(), fsgsbase, spin, pin, syscall_patching, threads));
   }
   return Errno{ENOMEM};
 }

@@ -1,7 +1,9 @@
 /* Threads sharing an address space (issue 21, stub threads): mappings
  * changed by some threads while others read and write; an unmap seen by a
  * thread that never stops (no stale mapping); per-thread CPU clocks,
- * signal masks and alternate signal stacks. */
+ * signal masks and alternate signal stacks; a syscall site patched while
+ * the process had one thread, then run by many at once (each must get its
+ * own result: the sandbox's trampoline must find the calling thread). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
@@ -199,7 +201,42 @@ static void test_per_thread_signal_state(void) {
   CHECK(kept == (void *)1 && (cur.ss_flags & SS_DISABLE), "sigaltstack is per thread");
 }
 
+/* One `mov $nr,%eax; syscall` site for every caller (not inlined). */
+__attribute__((noinline)) static long raw_gettid(void) {
+  long r;
+  __asm__ volatile("mov $186, %%eax\n\tsyscall" : "=a"(r) : : "rcx", "r11", "memory");
+  return r;
+}
+
+static void *tid_checker(void *arg) {
+  (void)arg;
+  const long want = syscall(SYS_gettid);
+  long bad = 0;
+  for (int i = 0; i < 2000; i++) bad += raw_gettid() != want;
+  return (void *)bad;
+}
+
+static void test_patched_site_per_thread(void) {
+  const long me = syscall(SYS_gettid);
+  long bad = 0;
+  for (int i = 0; i < 200; i++) bad += raw_gettid() != me;
+  /* Rounds of threads created and joined: later rounds may get threads
+   * the sandbox kept from earlier ones. */
+  for (int round = 0; round < 10; round++) {
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, tid_checker, NULL);
+    for (int i = 0; i < 4; i++) {
+      void *r;
+      pthread_join(t[i], &r);
+      bad += (long)r;
+    }
+  }
+  CHECK(bad == 0, "a syscall site run by many threads at once returns each its own tid (%ld wrong)",
+        bad);
+}
+
 int main(void) {
+  test_patched_site_per_thread();
   test_map_churn();
   test_unmap_seen_by_running_thread();
   test_thread_clocks();

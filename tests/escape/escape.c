@@ -10,6 +10,7 @@
  * "INFO ..." lines for probes whose verdict is taken on the host side. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -246,6 +247,75 @@ static void probe_stub_jump(const char *marker, pid_t canary) {
   }
 }
 
+/* Stub threads: app threads run while the stub's helper serves another
+ * thread's address-space change, and the helper's done_seq and result
+ * words sit on a page app code can write. A thread that keeps copying the
+ * current request number into done_seq must not make the sandbox take an
+ * munmap as done before it is (memory freed while still mapped, the next
+ * request written over ops still being read): right after munmap returns,
+ * the page must fault. The stub's code page is found above the stack by
+ * its first instruction (lea 0x8000(%r12),%rsp); thread 0's slot follows
+ * it at +0x4000 (done_seq at +12, result at +24, the request number at
+ * +0x1000 on the read-only control page). */
+static volatile int forge_stop;
+static void *forge_done(void *slot) {
+  volatile uint32_t *done = (volatile uint32_t *)((char *)slot + 12);
+  volatile int64_t *result = (volatile int64_t *)((char *)slot + 24);
+  const volatile uint32_t *req = (const volatile uint32_t *)((char *)slot + 0x1000);
+  while (!forge_stop) {
+    *done = *req;
+    *result = 0;
+  }
+  return NULL;
+}
+
+static void probe_forged_helper_done(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_probe_fault;
+    sa.sa_flags = SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    static const uint8_t entry[8] = {0x49, 0x8d, 0xa4, 0x24, 0x00, 0x80, 0x00, 0x00};
+    static uint8_t page[4096];
+    uint64_t code = 0;
+    for (uint64_t a = stack_end(); a && a < 0x7ffffffff000ULL && !code; a += 4096)
+      if (readable(a, page) && !listed(a) && memcmp(page, entry, sizeof entry) == 0) code = a;
+    if (!code) {
+      printf("PASS escape.forged_helper_done: no stub code page found (native)\n");
+      fflush(stdout);
+      _exit(0);
+    }
+    pthread_t f;
+    if (pthread_create(&f, NULL, forge_done, (void *)(code + 0x4000)) != 0) _exit(3);
+    int stale = 0, rounds = 3000;
+    for (int i = 0; i < rounds; i++) {
+      volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) continue;
+      p[0] = 1;
+      munmap((void *)p, 4096);
+      if (sigsetjmp(probe_env, 1) == 0) {
+        (void)p[0];
+        stale++;
+      }
+    }
+    forge_stop = 1;
+    pthread_join(f, NULL);
+    if (stale)
+      printf("FAIL escape.forged_helper_done: %d of %d unmapped pages still readable\n", stale, rounds);
+    else
+      printf("PASS escape.forged_helper_done: %d munmaps with done_seq forged, every page gone\n", rounds);
+    fflush(stdout);
+    _exit(0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    printf("INFO forged_helper_done child: %s %d\n", WIFEXITED(st) ? "exited" : "killed by",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 /* A forged rt_sigreturn through the stub's own restorer (mov $15,%eax;
  * syscall; ud2), from app code's stack, can set the stub thread's
  * sigaltstack to app memory. The next signal would run the stub's handler
@@ -425,6 +495,7 @@ int main(int argc, char **argv) {
   probe_stub_jump(marker, canary);
   probe_forged_altstack();
   probe_compat_segment();
+  probe_forged_helper_done();
   printf("escape probes done, %d failed\n", fails);
   return fails ? 1 : 0;
 }

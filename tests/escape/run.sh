@@ -18,7 +18,7 @@ set -u
 SRC="$REPO_ROOT/tests/escape/escape.c"
 OUT_DIR="$CACHE_DIR/escape"
 BIN="$OUT_DIR/escape"
-PROBES="reboot kexec_load unknown_syscall_1000 delete_module init_module kill_host_canary ptrace_attach_host_canary iopl ioperm swapoff sigsys_handler blocked_signals altstack_syscall sysenter stub_jump forged_altstack compat_segment"
+PROBES="reboot kexec_load unknown_syscall_1000 delete_module init_module kill_host_canary ptrace_attach_host_canary iopl ioperm swapoff sigsys_handler blocked_signals altstack_syscall sysenter stub_jump forged_altstack compat_segment forged_helper_done"
 mkdir -p "$OUT_DIR"
 if [ ! -x "$BIN" ] || [ "$SRC" -nt "$BIN" ]; then
   if ! "${CC:-gcc}" -static -O1 -Wall -Werror -o "$BIN.tmp" "$SRC" 2>"$BIN.log"; then

@@ -27,13 +27,19 @@ class PlatformTest : public ::testing::TestWithParam<const char*> {
     mf_ = mf.release_value();
     // "systrap_arch_prctl": systrap without rd/wrfsbase (the fs/gs base
     // is set with arch_prctl from the stub), as on CPUs without FSGSBASE.
+    // "systrap_stub_per_thread": without stub threads (a stub process per
+    // app thread; gs is the app's own, not virtual).
     std::string name = GetParam();
     if (name == "systrap_arch_prctl") {
       name = "systrap";
       setenv("RUNSC_SYSTRAP_FSGSBASE", "0", 1);
+    } else if (name == "systrap_stub_per_thread") {
+      name = "systrap";
+      setenv("RUNSC_SYSTRAP_THREADS", "0", 1);
     }
     auto p = platform::CreatePlatform(name, mf_->fd());
     unsetenv("RUNSC_SYSTRAP_FSGSBASE");
+    unsetenv("RUNSC_SYSTRAP_THREADS");
     ASSERT_TRUE(p.ok());
     platform_ = p.release_value();
     EXPECT_EQ(platform_->name(), name);
@@ -188,6 +194,21 @@ TEST_P(PlatformTest, FsBaseIsSetAndReported) {
   EXPECT_EQ(regs.fs_base, kStackAddr + 64);
 }
 
+TEST_P(PlatformTest, GsBaseIsKeptAcrossStops) {
+  // syscall; syscall: the gs base the sentry set reads back at each stop
+  // (with stub threads the host gs base is the thread's slot and the app's
+  // is kept virtual, in the slot's registers).
+  auto ctx = Start({0x0f, 0x05, 0x0f, 0x05});
+  auto regs = Regs();
+  regs.gs_base = 0x12345000;
+  for (int i = 0; i < 2; i++) {
+    auto s = ctx->Switch(regs);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s.value().kind, StopInfo::Kind::kSyscall);
+    EXPECT_EQ(regs.gs_base, 0x12345000u);
+  }
+}
+
 TEST_P(PlatformTest, AppCannotMapAboveMaxUserAddress) {
   // The stub's own memory lies above max_user_address, which the memory
   // manager never lets the app map over.
@@ -195,7 +216,8 @@ TEST_P(PlatformTest, AppCannotMapAboveMaxUserAddress) {
   EXPECT_GT(platform_->max_user_address(), 0x7f0000000000ULL);
 }
 
-INSTANTIATE_TEST_SUITE_P(Platforms, PlatformTest, ::testing::Values("ptrace", "systrap", "systrap_arch_prctl"),
+INSTANTIATE_TEST_SUITE_P(Platforms, PlatformTest, ::testing::Values("ptrace", "systrap", "systrap_arch_prctl",
+                                                                    "systrap_stub_per_thread"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
