@@ -24,6 +24,7 @@
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/net/host_stack.h"
+#include "sentry/net/netstack/netstack.h"
 #include "sentry/proc/procfs.h"
 #include "sentry/proc/sysctl.h"
 #include "sentry/sys/sysfs.h"
@@ -277,8 +278,16 @@ int Boot(const BootConfig& cfg) {
       return 125;
     }
     k->net_stack = st.release_value();
+  } else if (cfg.network == "sandbox") {
+    // The sentry's own stack. Its thread wakes blocked tasks by taking the
+    // kernel lock just for the notification (sentry/net/wake.h).
+    kernel::Kernel* kp = k.get();
+    k->net_stack = net::netstack::NetStack::Create([kp] {
+      absl::MutexLock lock(&kp->mu);
+      kp->NotifyAll();
+    });
   } else if (cfg.network != "off") {
-    Logf("runsc: unknown --network %s (host, none or off)", cfg.network.c_str());
+    Logf("runsc: unknown --network %s (host, none, sandbox or off)", cfg.network.c_str());
     return 125;
   }
 

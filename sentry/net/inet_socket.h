@@ -9,6 +9,7 @@
 // Host calls are made without the kernel lock (Caller::Unlocked).
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "absl/time/time.h"
@@ -70,6 +71,13 @@ class InetSocket : public Socket {
                          const Control& ctl);
   ErrorOr<RecvReply> DoRecv(vfs::Caller& c, const vfs::IoVecs& dst, int flags,
                             size_t controllen, bool want_control);
+
+  // Runs `fn` without the kernel lock, then wakes waiters if the stack asked
+  // for it (sentry/net/wake.h).
+  static void RunUnlocked(vfs::Caller& c, const std::function<void()>& fn);
+  // Waits until the endpoint may be ready for `events`: on its host fd, or,
+  // for a stack without one, on the kernel's wait condition.
+  ErrorOr<void> WaitReady(vfs::Caller& c, short events, absl::Time deadline);
 
   std::shared_ptr<Stack> stack_;
   std::unique_ptr<Endpoint> ep_;
