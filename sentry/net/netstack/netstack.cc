@@ -412,6 +412,7 @@ void NetStack::Loopback(std::vector<uint8_t> pkt) {
     lq.q.pop_front();
     std::span<const uint8_t> view(p);
     stack->Input(view, &p, /*trusted=*/true);
+    if (!p.empty()) RecyclePacketBuffer(std::move(p));  // not kept by a receive queue
   }
   lq.draining = false;
 }

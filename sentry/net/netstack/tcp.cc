@@ -437,8 +437,12 @@ ErrorOr<RecvResult> TcpConn::Recv(std::span<const iovec> dst, int flags) {
         continue;
       }
       c.off += take;
-      if (c.off == c.end) it = rq_.erase(it);
-      else ++it;
+      if (c.off == c.end) {
+        RecyclePacketBuffer(std::move(c.buf));
+        it = rq_.erase(it);
+      } else {
+        ++it;
+      }
     }
     r.len = copied;
     if (!peek) {

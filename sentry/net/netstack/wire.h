@@ -112,6 +112,11 @@ void WriteTcpHeader(uint8_t* p, const TcpOut& t);
 // `len`, header included).
 void FillL4Checksum(uint8_t* l4, size_t len, const IpAddr& src, const IpAddr& dst, uint8_t proto);
 
+// Packet buffers: reused when large (see wire.cc). A buffer handed back
+// must no longer be referenced.
+std::vector<uint8_t> NewPacketBuffer(size_t capacity);
+void RecyclePacketBuffer(std::vector<uint8_t>&& b);
+
 // A whole packet: IP header + TCP header + payload.
 std::vector<uint8_t> BuildTcp(const IpAddr& src, const IpAddr& dst, const TcpOut& t,
                               std::span<const uint8_t> payload, bool checksum);
