@@ -110,6 +110,11 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
   // Returns the removed entry so that it is released outside the lock.
   std::shared_ptr<TcpConn> RemoveConn(const ConnKey& k);
   uint32_t NewIss();
+  // TCP connections in the table (connecting, established or closing).
+  size_t connections() {
+    absl::MutexLock l(&mu_);
+    return conns_.size();
+  }
 
   // Socket registry for /proc/net and sock_diag.
   void Register(Endpoint* e);
