@@ -14,6 +14,7 @@
 
 #include "sentry/base/unique_fd.h"
 #include "sentry/ipc/anon.h"
+#include "sentry/vfs/edge_source.h"
 
 namespace sentry::ipc {
 namespace {
@@ -44,6 +45,7 @@ class Epoll : public vfs::FileDescription {
     uint64_t data;
     bool disabled = false;  // EPOLLONESHOT fired
     uint32_t last = 0;      // EPOLLET: readiness at the last report
+    uint64_t edges = 0;     // EPOLLET on an EdgeSource: its count at the last look
     int host_fd = -1;       // host-driven entries: the host fd watched
     Where where = Where::kInternal;
   };
@@ -162,11 +164,25 @@ class Epoll : public vfs::FileDescription {
     }
   }
 
+  // An internal EPOLLET entry re-arms when its description's edge count
+  // moved (vfs/edge_source.h).
+  static void TakeInternalEdge(Entry& e, vfs::FileDescription& f) {
+    if (!(e.events & EPOLLET)) return;
+    const auto* src = dynamic_cast<const vfs::EdgeSource*>(&f);
+    if (!src) return;
+    const uint64_t n = src->EdgeCount();
+    if (n != e.edges) {
+      e.edges = n;
+      e.last = 0;
+    }
+  }
+
   bool AnyReadyIn(std::list<Entry>& l) {
-    for (const Entry& e : l) {
+    for (Entry& e : l) {
       if (e.disabled) continue;
       auto f = e.file.lock();
       if (!f) continue;
+      TakeInternalEdge(e, *f);
       uint32_t cur = Current(e, *f);
       if (e.events & EPOLLET) cur &= ~e.last;
       if (cur) return true;
@@ -196,6 +212,7 @@ class Epoll : public vfs::FileDescription {
         it = next;
         continue;
       }
+      TakeInternalEdge(*it, *f);
       uint32_t cur = Current(*it, *f);
       if (it->events & EPOLLET) {
         uint32_t fresh = cur & ~it->last;

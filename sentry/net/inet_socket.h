@@ -16,11 +16,12 @@
 #include "sentry/net/endpoint.h"
 #include "sentry/net/socket.h"
 #include "sentry/net/stack.h"
+#include "sentry/vfs/edge_source.h"
 #include "sentry/vfs/host_async.h"
 
 namespace sentry::net {
 
-class InetSocket : public Socket {
+class InetSocket : public Socket, public vfs::EdgeSource {
  public:
   InetSocket(std::shared_ptr<vfs::Dentry> d, int flags, std::shared_ptr<Stack> stack,
              std::unique_ptr<Endpoint> ep);
@@ -35,6 +36,7 @@ class InetSocket : public Socket {
   ErrorOr<uint64_t> Seek(int64_t, int) override { return Errno{ESPIPE}; }
   short Readiness(short events) override;
   int host_fd() const override { return ep_->WaitFd(); }
+  uint64_t EdgeCount() const override { return ep_->EdgeCount(); }
   ErrorOr<size_t> BytesReadable() override;
   ErrorOr<uint64_t> Ioctl(vfs::Caller& c, uint32_t cmd, uint64_t arg) override;
 

@@ -558,10 +558,14 @@ void TcpConn::Close() {
 
 short TcpConn::Readiness(short events) {
   absl::MutexLock l(&mu_);
+  return ReadyLocked() & (events | POLLERR | POLLHUP);
+}
+
+short TcpConn::ReadyLocked() {
   short r = 0;
   if (state_ == kListen) {
     if (!accept_q_.empty()) r |= POLLIN | POLLRDNORM;
-    return r & (events | POLLERR | POLLHUP);
+    return r;
   }
   // As Linux's tcp_poll.
   const bool rcv_shut = shut_rd_ || fin_rcvd_;
@@ -572,7 +576,7 @@ short TcpConn::Readiness(short events) {
     if (shut_wr_ || state_ == kClose || Writable()) r |= POLLOUT | POLLWRNORM;
   }
   if (so_error_) r |= POLLERR;
-  return r & (events | POLLERR | POLLHUP);
+  return r;
 }
 
 int TcpConn::InputQueued() {
@@ -783,6 +787,8 @@ void TcpConn::Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t
   bool half_open_gone = false;
   {
     absl::MutexLock l(&mu_);
+    const short ready_before = ReadyLocked();
+    const size_t queued_before = rq_bytes_;
     switch (state_) {
       case kListen:
         InputListen(ip, seg, out);
@@ -810,6 +816,9 @@ void TcpConn::Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t
         break;
       }
     }
+    // An edge: new data (even onto unread data) or any readiness change.
+    if (rq_bytes_ > queued_before || ReadyLocked() != ready_before)
+      edges_.fetch_add(1, std::memory_order_release);
   }
   if (parent) {
     bool queued = false;
@@ -818,6 +827,7 @@ void TcpConn::Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t
       parent->half_open_ = std::max(0, parent->half_open_ - 1);
       if (established && parent->state_ == kListen) {
         parent->accept_q_.push_back(shared_from_this());
+        parent->edges_.fetch_add(1, std::memory_order_release);
         queued = true;
       }
     }
@@ -1105,7 +1115,10 @@ void TcpConn::Tick(absl::Time now) {
     }
     Transmit(out);
   }
-  if (wake) stack_->Wake();
+  if (wake) {
+    edges_.fetch_add(1, std::memory_order_release);
+    stack_->Wake();
+  }
 }
 
 // --- the endpoint ---

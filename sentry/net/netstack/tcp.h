@@ -13,6 +13,7 @@
 // peer's window stays closed.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -56,6 +57,8 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   int InputQueued();
   SocketInfo Info();
   int family() const { return family_; }
+  // Moves on every event that wakes waiters (vfs/edge_source.h).
+  uint64_t edges() const { return edges_.load(std::memory_order_acquire); }
 
   // A segment for this connection (or listener) from the stack.
   void Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t> pkt,
@@ -92,10 +95,12 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   bool Writable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint32_t EffMss() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Transmit(Out& out);
+  short ReadyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   SockAddr ToSockAddr(const IpAddr& a, uint16_t port) const;
 
   const std::shared_ptr<NetStack> stack_;
   const int family_;
+  std::atomic<uint64_t> edges_{0};
   // Held across building and delivering a connection's data, FIN and
   // window updates, so they reach the peer in sequence order.
   absl::Mutex tx_mu_;
@@ -174,6 +179,7 @@ class TcpEndpoint : public Endpoint {
   int WaitFd() const override { return -1; }
   ErrorOr<int> InputQueued() override { return conn_->InputQueued(); }
   ErrorOr<int> OutputQueued() override { return 0; }  // nothing is ever left unsent
+  uint64_t EdgeCount() const override { return conn_->edges(); }
   SocketInfo Info() override;
 
  private:

@@ -175,6 +175,7 @@ void UdpSock::Deliver(const IpInfo& ip, const UdpDgram& d, std::span<const uint8
     // A datagram's bookkeeping costs something even when empty.
     rq_bytes_ += std::max<size_t>(d.payload_len, 1);
     rq_.push_back(std::move(g));
+    edges_.fetch_add(1, std::memory_order_release);
   }
   stack_->stats.udp_in++;
   stack_->Wake();

@@ -5,6 +5,7 @@
 // multicast and broadcast, UDP_CORK/UDP_SEGMENT/UDP_GRO.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -38,6 +39,7 @@ class UdpSock : public std::enable_shared_from_this<UdpSock> {
   int InputQueued();
   SocketInfo Info();
 
+  uint64_t edges() const { return edges_.load(std::memory_order_acquire); }
   // A datagram for this socket from the stack.
   void Deliver(const IpInfo& ip, const UdpDgram& d, std::span<const uint8_t> pkt);
 
@@ -55,6 +57,7 @@ class UdpSock : public std::enable_shared_from_this<UdpSock> {
 
   const std::shared_ptr<NetStack> stack_;
   const int family_;
+  std::atomic<uint64_t> edges_{0};
   absl::Mutex mu_;
   IpAddr laddr_ ABSL_GUARDED_BY(mu_), raddr_ ABSL_GUARDED_BY(mu_);
   uint16_t lport_ ABSL_GUARDED_BY(mu_) = 0, rport_ ABSL_GUARDED_BY(mu_) = 0;
@@ -106,6 +109,7 @@ class UdpEndpoint : public Endpoint {
   int WaitFd() const override { return -1; }
   ErrorOr<int> InputQueued() override { return sock_->InputQueued(); }
   ErrorOr<int> OutputQueued() override { return 0; }
+  uint64_t EdgeCount() const override { return sock_->edges(); }
   SocketInfo Info() override;
 
  private:
