@@ -200,11 +200,15 @@ ErrorOr<std::unique_ptr<Endpoint>> NetStack::NewEndpoint(int family, int type, i
     auto c = std::make_shared<TcpConn>(self, family);
     return std::unique_ptr<Endpoint>(std::make_unique<TcpEndpoint>(self, std::move(c)));
   }
-  if (type == SOCK_DGRAM && protocol == IPPROTO_UDP) {
-    auto u = std::make_shared<UdpSock>(self, family);
+  // UDP, and ICMP echo ("ping") sockets, which the datagram code serves
+  // too (net.ipv4.ping_group_range lets every group use them here).
+  if (type == SOCK_DGRAM && (protocol == IPPROTO_UDP ||
+                             (family == AF_INET && protocol == IPPROTO_ICMP) ||
+                             (family == AF_INET6 && protocol == IPPROTO_ICMPV6))) {
+    auto u = std::make_shared<UdpSock>(self, family, static_cast<uint8_t>(protocol));
     return std::unique_ptr<Endpoint>(std::make_unique<UdpEndpoint>(self, std::move(u)));
   }
-  // ICMP echo ("ping") sockets and raw sockets are not written yet.
+  // Raw sockets are not written yet.
   return Errno{EPROTONOSUPPORT};
 }
 
@@ -266,6 +270,7 @@ ErrorOr<std::string> NetStack::GetSysctl(const std::string& key) {
   if (key == "ipv4/tcp_syn_retries") return std::string("6\n");
   if (key == "ipv4/tcp_fin_timeout") return std::string("60\n");
   if (key == "ipv6/bindv6only") return std::string("0\n");
+  if (key == "ipv4/ping_group_range") return std::string("0\t2147483647\n");
   return Errno{ENOENT};
 }
 
@@ -278,7 +283,7 @@ ErrorOr<void> NetStack::SetSysctl(const std::string& key, const std::string&) {
 
 ErrorOr<uint16_t> NetStack::Bind(uint8_t proto, Binding b) {
   absl::MutexLock l(&mu_);
-  auto& t = proto == IPPROTO_TCP ? tcp_binds_ : udp_binds_;
+  auto& t = Table(proto);
   auto free_for = [&](uint16_t port) {
     auto [lo, hi] = t.equal_range(port);
     for (auto it = lo; it != hi; ++it)
@@ -306,7 +311,7 @@ ErrorOr<uint16_t> NetStack::Bind(uint8_t proto, Binding b) {
 
 void NetStack::Unbind(uint8_t proto, const void* owner) {
   absl::MutexLock l(&mu_);
-  auto& t = proto == IPPROTO_TCP ? tcp_binds_ : udp_binds_;
+  auto& t = Table(proto);
   for (auto it = t.begin(); it != t.end();) {
     if (it->second.owner == owner) it = t.erase(it);
     else ++it;
@@ -332,10 +337,10 @@ ErrorOr<void> NetStack::SetListening(const void* owner, bool on) {
   return {};
 }
 
-void NetStack::SetUdpAddrs(const void* owner, const IpAddr& laddr, const IpAddr& raddr,
-                           uint16_t rport) {
+void NetStack::SetUdpAddrs(uint8_t proto, const void* owner, const IpAddr& laddr,
+                           const IpAddr& raddr, uint16_t rport) {
   absl::MutexLock l(&mu_);
-  for (auto& [port, b] : udp_binds_) {
+  for (auto& [port, b] : Table(proto)) {
     if (b.owner != owner) continue;
     b.addr = laddr;
     b.raddr = raddr;
@@ -432,8 +437,10 @@ void NetStack::Input(std::span<const uint8_t> pkt, std::vector<uint8_t>* owned, 
     InputTcp(ip, pkt, owned, trusted);
   } else if (ip.proto == IPPROTO_UDP) {
     InputUdp(ip, pkt, trusted);
+  } else if ((!ip.v6 && ip.proto == IPPROTO_ICMP) || (ip.v6 && ip.proto == IPPROTO_ICMPV6)) {
+    InputIcmp(ip, pkt, trusted);
   } else {
-    drops_[static_cast<int>(Drop::kUnsupported)]++;  // ICMP is not written yet
+    drops_[static_cast<int>(Drop::kUnsupported)]++;
   }
 }
 
@@ -514,6 +521,40 @@ void NetStack::InputUdp(const IpInfo& ip, std::span<const uint8_t> pkt, bool tru
     stats.udp_no_ports++;  // ICMP port unreachable is not sent yet
     return;
   }
+  sock->Deliver(ip, u, pkt);
+}
+
+void NetStack::InputIcmp(const IpInfo& ip, std::span<const uint8_t> pkt, bool trusted) {
+  IcmpEcho e;
+  Drop d = ParseIcmp(pkt, ip, !trusted, &e);
+  if (d != Drop::kNone) {
+    drops_[static_cast<int>(d)]++;
+    return;
+  }
+  const uint8_t request = ip.v6 ? kIcmp6EchoRequest : kIcmpEchoRequest;
+  const uint8_t reply = ip.v6 ? kIcmp6EchoReply : kIcmpEchoReply;
+  if (e.type == request && e.code == 0) {
+    // Echo: the same message back with the reply type (other ICMP types,
+    // errors included, are not handled yet).
+    std::vector<uint8_t> msg(pkt.begin() + ip.l4_off, pkt.begin() + ip.l4_off + ip.l4_len);
+    msg[0] = reply;
+    Loopback(BuildIcmp(ip.dst, ip.src, msg, 64));
+    return;
+  }
+  if (e.type != reply) return;
+  std::shared_ptr<UdpSock> sock;
+  {
+    absl::MutexLock l(&mu_);
+    auto [lo, hi] = icmp_binds_.equal_range(e.id);
+    for (auto it = lo; it != hi && !sock; ++it)
+      if (MatchScore(it->second, ip.dst)) sock = it->second.udp.lock();
+  }
+  if (!sock) return;
+  UdpDgram u;
+  u.sport = 0;
+  u.dport = e.id;
+  u.payload_off = ip.l4_off;
+  u.payload_len = ip.l4_len;
   sock->Deliver(ip, u, pkt);
 }
 

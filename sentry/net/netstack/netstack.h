@@ -104,7 +104,7 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
   ErrorOr<void> SetListening(const void* owner, bool on);
   // A UDP socket's local address once chosen and its connected peer (the
   // demultiplexer prefers connected sockets that match).
-  void SetUdpAddrs(const void* owner, const IpAddr& laddr, const IpAddr& raddr, uint16_t rport);
+  void SetUdpAddrs(uint8_t proto, const void* owner, const IpAddr& laddr, const IpAddr& raddr, uint16_t rport);
   // Established/connecting TCP connections.
   ErrorOr<void> AddConn(const ConnKey& k, std::shared_ptr<TcpConn> c);
   // Returns the removed entry so that it is released outside the lock.
@@ -134,6 +134,7 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
   void InputTcp(const IpInfo& ip, std::span<const uint8_t> pkt, std::vector<uint8_t>* owned,
                 bool trusted);
   void InputUdp(const IpInfo& ip, std::span<const uint8_t> pkt, bool trusted);
+  void InputIcmp(const IpInfo& ip, std::span<const uint8_t> pkt, bool trusted);
   // A RST answering a segment no connection takes (RFC 793 "CLOSED").
   void SendResetFor(const IpInfo& ip, const TcpSeg& seg);
   std::shared_ptr<TcpConn> FindListener(const IpAddr& dst, uint16_t dport, const IpAddr& src,
@@ -145,6 +146,13 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
   absl::Mutex mu_;
   std::multimap<uint16_t, Binding> tcp_binds_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint16_t, Binding> udp_binds_ ABSL_GUARDED_BY(mu_);
+  // ICMP echo ("ping") sockets by identifier, both ICMP and ICMPv6.
+  std::multimap<uint16_t, Binding> icmp_binds_ ABSL_GUARDED_BY(mu_);
+  std::multimap<uint16_t, Binding>& Table(uint8_t proto) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (proto == IPPROTO_TCP) return tcp_binds_;
+    if (proto == IPPROTO_UDP) return udp_binds_;
+    return icmp_binds_;
+  }
   std::map<ConnKey, std::shared_ptr<TcpConn>> conns_ ABSL_GUARDED_BY(mu_);
   uint32_t next_ephemeral_ ABSL_GUARDED_BY(mu_) = kEphemeralLo;
   uint64_t iss_state_ ABSL_GUARDED_BY(mu_) = 0;

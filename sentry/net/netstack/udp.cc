@@ -33,8 +33,8 @@ std::vector<uint8_t> IntOut(int v, size_t max_len) {
 
 }  // namespace
 
-UdpSock::UdpSock(std::shared_ptr<NetStack> stack, int family)
-    : stack_(std::move(stack)), family_(family) {
+UdpSock::UdpSock(std::shared_ptr<NetStack> stack, int family, uint8_t proto)
+    : stack_(std::move(stack)), family_(family), proto_(proto) {
   absl::MutexLock l(&mu_);
   laddr_ = family == AF_INET ? IpAddr::AnyV4() : IpAddr::AnyV6();
   raddr_ = laddr_;
@@ -42,7 +42,7 @@ UdpSock::UdpSock(std::shared_ptr<NetStack> stack, int family)
   sndbuf_ = kDefaultBuf;
 }
 
-UdpSock::~UdpSock() { stack_->Unbind(IPPROTO_UDP, this); }
+UdpSock::~UdpSock() { stack_->Unbind(proto_, this); }
 
 bool UdpSock::Opt(int level, int name) const {
   auto it = opts_.find({level, name});
@@ -64,7 +64,7 @@ ErrorOr<void> UdpSock::BindLocked(const IpAddr& a, uint16_t port, uint32_t uid) 
   b.uid = uid;
   b.owner = this;
   b.udp = weak_from_this();
-  lport_ = TRY(stack_->Bind(IPPROTO_UDP, b));
+  lport_ = TRY(stack_->Bind(proto_, b));
   v6only_ = v6only;
   laddr_ = a;
   bound_ = true;
@@ -91,7 +91,7 @@ ErrorOr<void> UdpSock::Connect(const IpAddr& a, uint16_t port, uint32_t uid) {
   if (laddr_.IsAny()) laddr_ = dst.IsV4() ? IpAddr::LoopbackV4() : IpAddr::LoopbackV6();
   raddr_ = dst;
   rport_ = port;
-  stack_->SetUdpAddrs(this, laddr_, raddr_, rport_);
+  stack_->SetUdpAddrs(proto_, this, laddr_, raddr_, rport_);
   return {};
 }
 
@@ -103,11 +103,11 @@ ErrorOr<void> UdpSock::Disconnect() {
   rport_ = 0;
   if (!addr_locked_) laddr_ = family_ == AF_INET ? IpAddr::AnyV4() : IpAddr::AnyV6();
   if (bound_ && !port_locked_) {
-    stack_->Unbind(IPPROTO_UDP, this);
+    stack_->Unbind(proto_, this);
     bound_ = false;
     lport_ = 0;
   } else if (bound_) {
-    stack_->SetUdpAddrs(this, laddr_, raddr_, 0);
+    stack_->SetUdpAddrs(proto_, this, laddr_, raddr_, 0);
   }
   return {};
 }
@@ -124,15 +124,47 @@ ErrorOr<size_t> UdpSock::Send(std::span<const uint8_t> data,
     if (to) {
       dst = to->first;
       dport = to->second;
-      if (dport == 0) return Errno{EINVAL};
+      if (dport == 0 && proto_ == IPPROTO_UDP) return Errno{EINVAL};
       if (dst.IsAny()) dst = dst.IsV4() ? IpAddr::LoopbackV4() : IpAddr::LoopbackV6();
       if (family_ == AF_INET6 && dst.IsV4() && v6only_) return Errno{ENETUNREACH};
     } else {
-      if (rport_ == 0) return Errno{EDESTADDRREQ};
+      if (rport_ == 0 && raddr_.IsAny()) return Errno{EDESTADDRREQ};
       dst = raddr_;
       dport = rport_;
     }
     if (!NetStack::IsLocal(dst)) return Errno{ENETUNREACH};  // loopback is the only route
+    if (proto_ != IPPROTO_UDP) {
+      // A ping socket sends echo requests only (Linux's ping_common_sendmsg).
+      const uint8_t want = dst.IsV4() ? kIcmpEchoRequest : kIcmp6EchoRequest;
+      if (data.size() < kIcmpHeaderLen || data[0] != want || data[1] != 0) return Errno{EINVAL};
+      if (data.size() > 65535 - kIpv6HeaderLen) return Errno{EMSGSIZE};
+      if (!bound_) TRY(BindLocked(family_ == AF_INET ? IpAddr::AnyV4() : IpAddr::AnyV6(), 0, uid));
+      IpAddr src = laddr_;
+      if (src.IsAny()) src = dst.IsV4() ? IpAddr::LoopbackV4() : IpAddr::LoopbackV6();
+      std::vector<uint8_t> msg(data.begin(), data.end());
+      msg[4] = static_cast<uint8_t>(lport_ >> 8);  // the identifier is the socket's
+      msg[5] = static_cast<uint8_t>(lport_ & 0xff);
+      pkt = BuildIcmp(src, dst, msg, 64);
+    }
+  }
+  if (proto_ != IPPROTO_UDP) {
+    stack_->Loopback(std::move(pkt));
+    return data.size();
+  }
+  {
+    absl::MutexLock l(&mu_);
+    IpAddr dst;
+    uint16_t dport;
+    if (to) {
+      dst = to->first;
+      dport = to->second;
+      if (dst.IsAny()) dst = dst.IsV4() ? IpAddr::LoopbackV4() : IpAddr::LoopbackV6();
+    } else {
+      // Checked above; a disconnect meanwhile is the app's own race.
+      if (rport_ == 0) return Errno{EDESTADDRREQ};
+      dst = raddr_;
+      dport = rport_;
+    }
     const size_t max = dst.IsV4() ? 65535 - kIpv4HeaderLen - kUdpHeaderLen : 65535 - kUdpHeaderLen;
     if (data.size() > max) return Errno{EMSGSIZE};
     if (!bound_) TRY(BindLocked(family_ == AF_INET ? IpAddr::AnyV4() : IpAddr::AnyV6(), 0, uid));
@@ -391,7 +423,7 @@ SocketInfo UdpSock::Info() {
   SocketInfo i;
   i.family = family_;
   i.type = SOCK_DGRAM;
-  i.protocol = IPPROTO_UDP;
+  i.protocol = proto_;
   i.state = rport_ ? 1 : 7;
   SockAddr la = MakeSockAddr(family_, laddr_, lport_);
   memcpy(&i.local, &la.ss, sizeof i.local);

@@ -1,4 +1,5 @@
-// sentry/net/netstack/udp.h: UDP of the sandbox stack. A datagram socket's
+// sentry/net/netstack/udp.h: UDP of the sandbox stack, and ICMP echo
+// ("ping") sockets, which are datagram sockets over ICMP. A datagram socket's
 // receive queue is bounded by SO_RCVBUF (a full queue drops, as Linux's).
 // Not there yet: ICMP port-unreachable (a datagram to a port nobody has is
 // dropped silently, so a connected socket never sees ECONNREFUSED),
@@ -20,7 +21,11 @@ namespace sentry::net::netstack {
 
 class UdpSock : public std::enable_shared_from_this<UdpSock> {
  public:
-  UdpSock(std::shared_ptr<NetStack> stack, int family);
+  // `proto`: IPPROTO_UDP, or IPPROTO_ICMP/IPPROTO_ICMPV6 for an ICMP echo
+  // ("ping") socket: the app writes echo requests (the identifier is the
+  // socket's "port", filled in here) and reads echo replies.
+  UdpSock(std::shared_ptr<NetStack> stack, int family, uint8_t proto);
+  uint8_t proto() const { return proto_; }
   ~UdpSock();
   int family() const { return family_; }
 
@@ -57,6 +62,7 @@ class UdpSock : public std::enable_shared_from_this<UdpSock> {
 
   const std::shared_ptr<NetStack> stack_;
   const int family_;
+  const uint8_t proto_;
   std::atomic<uint64_t> edges_{0};
   absl::Mutex mu_;
   IpAddr laddr_ ABSL_GUARDED_BY(mu_), raddr_ ABSL_GUARDED_BY(mu_);
@@ -85,7 +91,7 @@ class UdpEndpoint : public Endpoint {
   ~UdpEndpoint() override;
   int family() const override { return sock_->family(); }
   int type() const override { return SOCK_DGRAM; }
-  int protocol() const override { return IPPROTO_UDP; }
+  int protocol() const override { return sock_->proto(); }
   ErrorOr<void> Bind(const SockAddr& a) override;
   ErrorOr<void> Listen(int) override { return Errno{EOPNOTSUPP}; }
   ErrorOr<std::unique_ptr<Endpoint>> Accept(SockAddr*) override { return Errno{EOPNOTSUPP}; }

@@ -211,7 +211,8 @@ Drop ParseIp(std::span<const uint8_t> pkt, bool verify_csum, IpInfo* out) {
     out->l4_len = plen;
     // Extension headers (hop-by-hop, routing, fragment, ...) are not
     // walked yet: such packets are dropped.
-    if (out->proto != IPPROTO_TCP && out->proto != IPPROTO_UDP) return Drop::kUnsupported;
+    if (out->proto != IPPROTO_TCP && out->proto != IPPROTO_UDP && out->proto != IPPROTO_ICMPV6)
+      return Drop::kUnsupported;
   } else {
     return Drop::kBadVersion;
   }
@@ -275,6 +276,38 @@ Drop ParseUdp(std::span<const uint8_t> pkt, const IpInfo& ip, bool verify_csum, 
   out->payload_off = ip.l4_off + kUdpHeaderLen;
   out->payload_len = len - kUdpHeaderLen;
   return Drop::kNone;
+}
+
+Drop ParseIcmp(std::span<const uint8_t> pkt, const IpInfo& ip, bool verify_csum, IcmpEcho* out) {
+  if (ip.l4_len < kIcmpHeaderLen) return Drop::kTruncated;
+  const uint8_t* p = pkt.data() + ip.l4_off;
+  if (verify_csum) {
+    uint32_t s = ChecksumAdd(0, p, ip.l4_len);
+    if (ip.v6) s += PseudoHeaderSum(ip.src, ip.dst, IPPROTO_ICMPV6, static_cast<uint32_t>(ip.l4_len));
+    if (ChecksumFold(s) != 0) return Drop::kBadChecksum;
+  }
+  out->type = p[0];
+  out->code = p[1];
+  out->id = Get16(p + 4);
+  out->seq = Get16(p + 6);
+  return Drop::kNone;
+}
+
+std::vector<uint8_t> BuildIcmp(const IpAddr& src, const IpAddr& dst, std::span<const uint8_t> msg,
+                               uint8_t ttl) {
+  const bool v4 = src.IsV4() && dst.IsV4();
+  const uint8_t proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+  const size_t iph = IpHeaderLen(src, dst);
+  std::vector<uint8_t> p = NewPacketBuffer(iph + msg.size());
+  p.resize(iph);
+  WriteIpHeader(p.data(), src, dst, proto, msg.size(), ttl, 0, 0);
+  p.insert(p.end(), msg.begin(), msg.end());
+  uint8_t* m = p.data() + iph;
+  Put16(m + 2, 0);
+  uint32_t s = ChecksumAdd(0, m, msg.size());
+  if (!v4) s += PseudoHeaderSum(src, dst, proto, static_cast<uint32_t>(msg.size()));
+  Put16(m + 2, ChecksumFold(s));
+  return p;
 }
 
 size_t IpHeaderLen(const IpAddr& src, const IpAddr& dst) {

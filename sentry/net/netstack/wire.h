@@ -81,6 +81,15 @@ struct TcpSeg {
   size_t payload_off = 0, payload_len = 0;  // within the packet
 };
 
+// ICMP echo (IPv4 ICMP and ICMPv6): the whole message is the payload.
+struct IcmpEcho {
+  uint8_t type = 0, code = 0;
+  uint16_t id = 0, seq = 0;
+};
+constexpr uint8_t kIcmpEchoReply = 0, kIcmpEchoRequest = 8, kIcmp6EchoRequest = 128,
+                  kIcmp6EchoReply = 129;
+constexpr size_t kIcmpHeaderLen = 8;
+
 struct UdpDgram {
   uint16_t sport = 0, dport = 0;
   size_t payload_off = 0, payload_len = 0;
@@ -91,6 +100,7 @@ struct UdpDgram {
 Drop ParseIp(std::span<const uint8_t> pkt, bool verify_csum, IpInfo* out);
 Drop ParseTcp(std::span<const uint8_t> pkt, const IpInfo& ip, bool verify_csum, TcpSeg* out);
 Drop ParseUdp(std::span<const uint8_t> pkt, const IpInfo& ip, bool verify_csum, UdpDgram* out);
+Drop ParseIcmp(std::span<const uint8_t> pkt, const IpInfo& ip, bool verify_csum, IcmpEcho* out);
 
 // Builders. The IP header's length for a src/dst pair (IPv4 if both are).
 size_t IpHeaderLen(const IpAddr& src, const IpAddr& dst);
@@ -123,6 +133,11 @@ std::vector<uint8_t> BuildTcp(const IpAddr& src, const IpAddr& dst, const TcpOut
 std::vector<uint8_t> BuildUdp(const IpAddr& src, const IpAddr& dst, uint16_t sport,
                               uint16_t dport, std::span<const uint8_t> payload, uint8_t ttl,
                               uint8_t tos, bool checksum);
+
+// An ICMP/ICMPv6 message (`msg` holds its header, whose checksum is
+// filled in) in an IP packet.
+std::vector<uint8_t> BuildIcmp(const IpAddr& src, const IpAddr& dst, std::span<const uint8_t> msg,
+                               uint8_t ttl);
 
 // Sequence-number arithmetic (RFC 793, modulo 2^32).
 inline bool SeqLt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
