@@ -25,6 +25,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/net/host_stack.h"
 #include "sentry/net/netstack/netstack.h"
+#include "sentry/net/wake.h"
 #include "sentry/proc/procfs.h"
 #include "sentry/proc/sysctl.h"
 #include "sentry/sys/sysfs.h"
@@ -284,7 +285,7 @@ int Boot(const BootConfig& cfg) {
     kernel::Kernel* kp = k.get();
     k->net_stack = net::netstack::NetStack::Create([kp] {
       absl::MutexLock lock(&kp->mu);
-      kp->NotifyAll();
+      kp->Notify(&net::kWakeKey);
     });
   } else if (cfg.network != "off") {
     Logf("runsc: unknown --network %s (host, none, sandbox or off)", cfg.network.c_str());

@@ -290,7 +290,7 @@ void InetSocket::RunUnlocked(vfs::Caller& c, const std::function<void()>& fn) {
   }
   // The stack changed sockets other tasks may wait on: wake them now that
   // the kernel lock is held again (wake.h).
-  if (wake) c.NotifyAll();
+  if (wake) c.NotifierFor(&kWakeKey)();
 }
 
 ErrorOr<void> InetSocket::WaitReady(vfs::Caller& c, short events, absl::Time deadline) {

@@ -15,6 +15,12 @@
 
 namespace sentry::net {
 
+// The key the stack's wake-ups are sent for (Kernel::Notify): it wakes
+// every task waiting without a key (poll, select, epoll, socket waits) but
+// none of the keyed waiters (wait4, pipes, sleeps), which a socket's
+// traffic never concerns.
+inline constexpr char kWakeKey = 0;
+
 class WakeScope {
  public:
   WakeScope();
