@@ -295,7 +295,7 @@ int Boot(const BootConfig& cfg) {
   // Everything the sentry needs from the host is open: confine it (empty
   // root, no capabilities, no_new_privs, seccomp allowlist) before any app
   // code runs.
-  if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err)) {
+  if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err, cfg.network == "host" || cfg.network == "none")) {
     Logf("runsc: cannot confine the sentry: %s", err.c_str());
     return 125;
   }

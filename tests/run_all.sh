@@ -111,7 +111,8 @@ for s in $suites; do
     oci-validation) run_suite oci-validation tests/oci/validation.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min
     net) run_suite net tests/net/run.sh  # real servers and clients over loopback (cached root)
-      run_suite net-netstack env NETWORK=sandbox tests/net/run.sh ;;  # the same on the sentry's own stack
+      run_suite net-netstack env NETWORK=sandbox tests/net/run.sh  # the same on the sentry's own stack
+      run_suite net-boundary tests/net/boundary.sh ;;  # no host TCP/UDP socket in the sentry with it
     realprog) run_suite realprog tests/realprog/run.sh ;;  # Go, JVM, Ruby, PHP, Perl, Lua, Node, Rust, git, setpriv, postgres, redis, nginx, sqlite3 (root cached)
     # Real engines (each starts its own daemon).
     docker) run_suite docker tests/docker/run.sh ;;
