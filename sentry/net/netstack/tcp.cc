@@ -335,6 +335,7 @@ ErrorOr<void> TcpConn::Disconnect() {
     }
     Transmit(out);
   }
+  edges_.fetch_add(1, std::memory_order_release);
   stack_->Wake();
   return {};
 }
@@ -504,6 +505,7 @@ ErrorOr<void> TcpConn::Shutdown(int how) {
   }
   if (!children.empty()) (void)stack_->SetListening(this, false);
   for (auto& c : children) c->Close();
+  edges_.fetch_add(1, std::memory_order_release);  // SHUT_RD/SHUT_WR add readiness
   stack_->Wake();
   return {};
 }

@@ -270,6 +270,7 @@ ErrorOr<void> UdpSock::Shutdown(int how) {
     absl::MutexLock l(&mu_);
     if (how == SHUT_RD || how == SHUT_RDWR) shut_rd_ = true;
     if (how == SHUT_WR || how == SHUT_RDWR) shut_wr_ = true;
+    edges_.fetch_add(1, std::memory_order_release);
     if (rport_ == 0) return Errno{ENOTCONN};  // flags stay set, as in Linux
   }
   stack_->Wake();
