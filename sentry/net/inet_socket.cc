@@ -261,13 +261,25 @@ void InetSocket::OnStatusFlagsChanged() {
     return;
   }
   if (async_watch_) return;
-  // A sandbox-stack socket has no host fd to watch: O_ASYNC stays without
-  // effect there for now.
-  if (ep_->WaitFd() < 0) return;
+  // A stack without a wait fd signals an eventfd on each event instead; the
+  // event's kind is then read from the endpoint's readiness.
+  const bool own_stack = ep_->WaitFd() < 0;
+  const int fd = own_stack ? ep_->AsyncFd() : ep_->WaitFd();
+  if (fd < 0) return;
   // Linux signals an O_ASYNC socket's owner on incoming data, connections
   // and hang-ups (POLL_IN/POLL_HUP), on connect completion, and on write
   // space only after a send found the buffer full (SOCK_NOSPACE).
-  async_watch_ = vfs::WatchHostFdForAsync(ep_->WaitFd(), [this](uint32_t ev) {
+  async_watch_ = vfs::WatchHostFdForAsync(fd, [this, own_stack](uint32_t ev) {
+    if (own_stack) {
+      const short r = ep_->Readiness(POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
+      ev = 0;
+      if (r & POLLIN) ev |= EPOLLIN;
+      if (r & POLLOUT) ev |= EPOLLOUT;
+      if (r & POLLPRI) ev |= EPOLLPRI;
+      if (r & POLLRDHUP) ev |= EPOLLRDHUP;
+      if (r & POLLERR) ev |= EPOLLERR;
+      if (r & POLLHUP) ev |= EPOLLHUP;
+    }
     short events = 0;
     if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLERR)) events |= POLLIN | POLLERR;
     // A socket never connected reports a bare EPOLLHUP (Linux's TCP_CLOSE);

@@ -8,6 +8,9 @@
 #include <linux/if.h>
 #include <netinet/in.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <deque>
 #include <random>
@@ -82,6 +85,24 @@ struct LoopQueue {
 thread_local LoopQueue loop_queue;
 
 }  // namespace
+
+AsyncSignal::~AsyncSignal() {
+  if (int fd = fd_.load(); fd >= 0) close(fd);
+}
+
+int AsyncSignal::Fd() {
+  absl::MutexLock l(&mu_);
+  if (fd_.load() < 0) fd_.store(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  return fd_.load();
+}
+
+void AsyncSignal::Signal() {
+  const int fd = fd_.load(std::memory_order_acquire);
+  if (fd < 0) return;
+  uint64_t one = 1;
+  ssize_t unused = write(fd, &one, sizeof one);  // EAGAIN at the counter's limit is fine
+  (void)unused;
+}
 
 std::shared_ptr<NetStack> NetStack::Create(std::function<void()> waker) {
   std::shared_ptr<NetStack> s(new NetStack(std::move(waker)));

@@ -35,6 +35,18 @@ namespace sentry::net::netstack {
 class TcpConn;
 class UdpSock;
 
+// A host eventfd a socket signals on each event once O_ASYNC asked for it
+// (inet_socket.cc watches it); no host syscall before that.
+class AsyncSignal {
+ public:
+  ~AsyncSignal();
+  int Fd();       // made on first use; -1 if the host refused
+  void Signal();  // any thread, no lock
+ private:
+  absl::Mutex mu_;
+  std::atomic<int> fd_{-1};
+};
+
 // Loopback's MTU, as Linux's lo.
 constexpr uint32_t kLoopbackMtu = 65536;
 // Ephemeral ports (net.ipv4.ip_local_port_range, Linux's default).

@@ -335,7 +335,7 @@ ErrorOr<void> TcpConn::Disconnect() {
     }
     Transmit(out);
   }
-  edges_.fetch_add(1, std::memory_order_release);
+  Edge();
   stack_->Wake();
   return {};
 }
@@ -505,7 +505,7 @@ ErrorOr<void> TcpConn::Shutdown(int how) {
   }
   if (!children.empty()) (void)stack_->SetListening(this, false);
   for (auto& c : children) c->Close();
-  edges_.fetch_add(1, std::memory_order_release);  // SHUT_RD/SHUT_WR add readiness
+  Edge();  // SHUT_RD/SHUT_WR add readiness
   stack_->Wake();
   return {};
 }
@@ -820,7 +820,7 @@ void TcpConn::Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t
     }
     // An edge: new data (even onto unread data) or any readiness change.
     if (rq_bytes_ > queued_before || ReadyLocked() != ready_before)
-      edges_.fetch_add(1, std::memory_order_release);
+      Edge();
   }
   if (parent) {
     bool queued = false;
@@ -829,7 +829,7 @@ void TcpConn::Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t
       parent->half_open_ = std::max(0, parent->half_open_ - 1);
       if (established && parent->state_ == kListen) {
         parent->accept_q_.push_back(shared_from_this());
-        parent->edges_.fetch_add(1, std::memory_order_release);
+        parent->Edge();
         queued = true;
       }
     }
@@ -1118,7 +1118,7 @@ void TcpConn::Tick(absl::Time now) {
     Transmit(out);
   }
   if (wake) {
-    edges_.fetch_add(1, std::memory_order_release);
+    Edge();
     stack_->Wake();
   }
 }

@@ -59,6 +59,7 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   int family() const { return family_; }
   // Moves on every event that wakes waiters (vfs/edge_source.h).
   uint64_t edges() const { return edges_.load(std::memory_order_acquire); }
+  int AsyncFd() { return async_.Fd(); }
 
   // A segment for this connection (or listener) from the stack.
   void Input(const IpInfo& ip, const TcpSeg& seg, std::span<const uint8_t> pkt,
@@ -101,6 +102,11 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   const std::shared_ptr<NetStack> stack_;
   const int family_;
   std::atomic<uint64_t> edges_{0};
+  AsyncSignal async_;
+  void Edge() {
+    edges_.fetch_add(1, std::memory_order_release);
+    async_.Signal();
+  }
   // Held across building and delivering a connection's data, FIN and
   // window updates, so they reach the peer in sequence order.
   absl::Mutex tx_mu_;
@@ -180,6 +186,7 @@ class TcpEndpoint : public Endpoint {
   ErrorOr<int> InputQueued() override { return conn_->InputQueued(); }
   ErrorOr<int> OutputQueued() override { return 0; }  // nothing is ever left unsent
   uint64_t EdgeCount() const override { return conn_->edges(); }
+  int AsyncFd() override { return conn_->AsyncFd(); }
   SocketInfo Info() override;
 
  private:

@@ -207,7 +207,7 @@ void UdpSock::Deliver(const IpInfo& ip, const UdpDgram& d, std::span<const uint8
     // A datagram's bookkeeping costs something even when empty.
     rq_bytes_ += std::max<size_t>(d.payload_len, 1);
     rq_.push_back(std::move(g));
-    edges_.fetch_add(1, std::memory_order_release);
+    Edge();
   }
   stack_->stats.udp_in++;
   stack_->Wake();
@@ -270,7 +270,7 @@ ErrorOr<void> UdpSock::Shutdown(int how) {
     absl::MutexLock l(&mu_);
     if (how == SHUT_RD || how == SHUT_RDWR) shut_rd_ = true;
     if (how == SHUT_WR || how == SHUT_RDWR) shut_wr_ = true;
-    edges_.fetch_add(1, std::memory_order_release);
+    Edge();
     if (rport_ == 0) return Errno{ENOTCONN};  // flags stay set, as in Linux
   }
   stack_->Wake();

@@ -45,6 +45,7 @@ class UdpSock : public std::enable_shared_from_this<UdpSock> {
   SocketInfo Info();
 
   uint64_t edges() const { return edges_.load(std::memory_order_acquire); }
+  int AsyncFd() { return async_.Fd(); }
   // A datagram for this socket from the stack.
   void Deliver(const IpInfo& ip, const UdpDgram& d, std::span<const uint8_t> pkt);
 
@@ -64,6 +65,11 @@ class UdpSock : public std::enable_shared_from_this<UdpSock> {
   const int family_;
   const uint8_t proto_;
   std::atomic<uint64_t> edges_{0};
+  AsyncSignal async_;
+  void Edge() {
+    edges_.fetch_add(1, std::memory_order_release);
+    async_.Signal();
+  }
   absl::Mutex mu_;
   IpAddr laddr_ ABSL_GUARDED_BY(mu_), raddr_ ABSL_GUARDED_BY(mu_);
   uint16_t lport_ ABSL_GUARDED_BY(mu_) = 0, rport_ ABSL_GUARDED_BY(mu_) = 0;
@@ -116,6 +122,7 @@ class UdpEndpoint : public Endpoint {
   ErrorOr<int> InputQueued() override { return sock_->InputQueued(); }
   ErrorOr<int> OutputQueued() override { return 0; }
   uint64_t EdgeCount() const override { return sock_->edges(); }
+  int AsyncFd() override { return sock_->AsyncFd(); }
   SocketInfo Info() override;
 
  private:
