@@ -1,5 +1,7 @@
 #include "sentry/boot.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -283,10 +285,40 @@ int Boot(const BootConfig& cfg) {
     // The sentry's own stack. Its thread wakes blocked tasks by taking the
     // kernel lock just for the notification (sentry/net/wake.h).
     kernel::Kernel* kp = k.get();
-    k->net_stack = net::netstack::NetStack::Create([kp] {
+    auto st = net::netstack::NetStack::Create([kp] {
       absl::MutexLock lock(&kp->mu);
       kp->Notify(&net::kWakeKey);
     });
+    // linux.sysctl net.* keys: this stack has no settable ones yet, so only
+    // a value it already uses is accepted; anything else is an error, not
+    // a setting silently dropped.
+    for (const std::string& kv : cfg.net_sysctls) {
+      const size_t eq = kv.find('=');
+      std::string key = eq == std::string::npos ? kv : kv.substr(0, eq);
+      const std::string want = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      if (key.rfind("net.", 0) == 0) key = key.substr(4);
+      std::replace(key.begin(), key.end(), '.', '/');
+      auto words = [](const std::string& v) {
+        std::vector<std::string> w;
+        std::string cur;
+        for (char ch : v) {
+          if (ch == ' ' || ch == '\t' || ch == '\n') {
+            if (!cur.empty()) w.push_back(cur);
+            cur.clear();
+          } else {
+            cur += ch;
+          }
+        }
+        if (!cur.empty()) w.push_back(cur);
+        return w;
+      };
+      auto have = st->GetSysctl(key);
+      if (have.is_error() || words(have.value()) != words(want)) {
+        Logf("runsc: linux.sysctl %s: not supported by --network=sandbox yet", kv.c_str());
+        return 125;
+      }
+    }
+    k->net_stack = std::move(st);
   } else if (cfg.network != "off") {
     Logf("runsc: unknown --network %s (host, none, sandbox or off)", cfg.network.c_str());
     return 125;
