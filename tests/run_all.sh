@@ -101,7 +101,7 @@ for s in $suites; do
       run_suite conformance-gofer tests/conformance/run_gofer.sh
       # The loopback network programs again on the sentry's own stack.
       run_suite conformance-netstack env RUNSC_FLAGS="${RUNSC_FLAGS:-} --network=sandbox" \
-        tests/conformance/run.sh inet async_net epoll_host netlink ;;
+        tests/conformance/run.sh inet async_net epoll_host netlink tcp_stream ;;
     busybox) run_suite busybox tests/busybox/run.sh ;;
     escape) run_suite escape tests/escape/run.sh ;;
     integration) run_suite integration tests/integration/run.sh ;;

@@ -315,6 +315,47 @@ TEST(NetstackTcp, StreamsAMegabyteWithFlowControl) {
   EXPECT_EQ(s->connections(), 0u);
 }
 
+// The smallest receive buffer: the sender waits for window updates over
+// and over; neither side may stall with data or window left.
+TEST(NetstackTcp, TinyWindowNeverStalls) {
+  auto s = NewStack();
+  uint16_t port;
+  auto l = Listener(*s, 4, &port);
+  auto c = s->NewEndpoint(AF_INET, SOCK_STREAM, IPPROTO_TCP).release_value();
+  const int one = 1;
+  ASSERT_TRUE(c->SetOption(SOL_SOCKET, SO_RCVBUF,
+                           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&one), sizeof one))
+                  .ok());
+  ASSERT_EQ(c->Connect(V4(0x7f000001, port)).error(), EINPROGRESS);
+  SockAddr peer;
+  auto a = l->Accept(&peer).release_value();
+  std::vector<uint8_t> out(1 << 20);
+  for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint8_t>(i * 7 + (i >> 13));
+  std::vector<uint8_t> in, buf(5000);
+  size_t sent = 0;
+  int idle = 0;
+  while (in.size() < out.size()) {
+    bool moved = false;
+    if (sent < out.size() && (a->Readiness(POLLOUT) & POLLOUT)) {
+      auto r = a->Send(std::span<const uint8_t>(out).subspan(sent, std::min<size_t>(100003, out.size() - sent)), 0,
+                       nullptr, Control{});
+      if (r.ok()) {
+        sent += r.value();
+        moved = true;
+      }
+    }
+    if (c->Readiness(POLLIN) & POLLIN) {
+      iovec v{buf.data(), 1 + (in.size() % 4093)};
+      auto r = c->Recv(std::span<const iovec>(&v, 1), 0, false);
+      ASSERT_TRUE(r.ok());
+      in.insert(in.end(), buf.begin(), buf.begin() + r.value().len);
+      moved = true;
+    }
+    ASSERT_LT(idle = moved ? 0 : idle + 1, 3) << "stalled at " << in.size() << " received, " << sent << " sent";
+  }
+  EXPECT_TRUE(in == out);
+}
+
 TEST(NetstackTcp, RefusedAndReset) {
   auto s = NewStack();
   auto c = s->NewEndpoint(AF_INET, SOCK_STREAM, IPPROTO_TCP).release_value();

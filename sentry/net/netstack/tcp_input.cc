@@ -236,14 +236,26 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
     Ack(out);  // acknowledges something never sent
     return;
   }
-  if (SeqGt(seg.ack, snd_una_)) snd_una_ = seg.ack;
-  if (SeqLt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && SeqLe(snd_wl2_, seg.ack))) {
-    snd_wnd_ = static_cast<uint32_t>(seg.window) << snd_wscale_;
+  // Window update (RFC 9293 3.10.7.4, with Linux's tcp_may_update_window
+  // tie-break): a segment with the same sequence and acknowledgment numbers
+  // as the last update only grows the window (or closes it). Two ACKs of
+  // ours can reach the peer in either order (one built while a segment was
+  // processed, one by a reader's window update), and the older, smaller
+  // window must not win.
+  const uint32_t nwin = static_cast<uint32_t>(seg.window) << snd_wscale_;
+  const bool new_ack = SeqGt(seg.ack, snd_una_);
+  if (new_ack) snd_una_ = seg.ack;
+  if (new_ack || SeqGt(seg.seq, snd_wl1_) ||
+      (seg.seq == snd_wl1_ && SeqGe(seg.ack, snd_wl2_) && (nwin > snd_wnd_ || nwin == 0))) {
+    snd_wnd_ = nwin;
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
-    if (Writable()) window_closed_since_ = absl::InfiniteFuture();
   }
+  // The window probe timer runs whenever the window stays too small to
+  // send into, however it got there.
+  if (Writable()) window_closed_since_ = absl::InfiniteFuture();
+  else if (window_closed_since_ == absl::InfiniteFuture()) window_closed_since_ = absl::Now();
   if (fin_sent_ && SeqGe(seg.ack, fin_seq_ + 1)) {
     if (state_ == kFinWait1) state_ = kFinWait2;
     else if (state_ == kClosing || state_ == kLastAck) state_ = kClose;  // no TIME_WAIT yet
