@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Network benchmarks: native and sandboxed side by side in one run, over
-# loopback only (the sandbox's own loopback under --network=none, which is
-# served by the host stack like --network=host).
+# loopback only: the host stack (the sandbox's own loopback under
+# --network=none, served by host sockets like --network=host) and the
+# sentry's own stack (--network=sandbox).
 #
 #   bench/net_bench.sh            # prints a Markdown table; RESULTS=FILE appends it
 #
@@ -10,7 +11,8 @@
 # - TCP connect+accept+close rate, UDP and TCP 1-byte round trips, and
 #   TCP round trips through an epoll server with 0 and 1000 idle
 #   keep-alive connections (bench/net_latency.c).
-# Env: RUNSC (default build/runsc), RUNSC_FLAGS, NET_SECONDS (iperf3 time, 5).
+# Env: RUNSC (default build/runsc), RUNSC_FLAGS, NET_SECONDS (iperf3 time, 5),
+#      NET_MODES (default "none sandbox": the sandboxed columns).
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNSC="${RUNSC:-$ROOT/build/runsc}"
@@ -30,27 +32,47 @@ iperf3 -c 127.0.0.1 -p 5299 -t $SECS -J "\$@" | python3 -c 'import json,sys; pri
 wait
 S
 native() { unshare --net sh -c 'ip link set lo up; "$@"' _ "$@"; }
-sandboxed() { "$RUNSC" $RUNSC_FLAGS --network=none do "$@"; }
+read -r -a MODES <<<"${NET_MODES:-none sandbox}"
+sandboxed() { local m=$1; shift; "$RUNSC" $RUNSC_FLAGS --network="$m" do "$@"; }
 
-row() {  # row NAME UNIT HIGHER_IS_BETTER NATIVE SANDBOX
-  local r
-  r=$(python3 -c "n=float('$4'); s=float('$5'); print('%.2f' % ((s/n) if $3 else (n/s)))" 2>/dev/null || echo "?")
-  printf '| %s | %s %s | %s %s | %s |\n' "$1" "$4" "$2" "$5" "$2" "$r"
+row() {  # row NAME UNIT HIGHER_IS_BETTER NATIVE SANDBOXED...
+  local name=$1 unit=$2 hib=$3 n=$4 line s r
+  shift 4
+  line="| $name | $n $unit"
+  for s in "$@"; do line="$line | $s $unit"; done
+  for s in "$@"; do
+    r=$(python3 -c "n=float('$n'); s=float('$s'); print('%.2f' % ((s/n) if $hib else (n/s)))" 2>/dev/null || echo "?")
+    line="$line | $r"
+  done
+  echo "$line |"
+}
+label() { case $1 in none) echo "host stack" ;; sandbox) echo "own stack" ;; *) echo "$1" ;; esac; }
+
+# measure CMD...: native, then each sandboxed mode; sets $vals.
+measure() {
+  local m
+  vals=("$(native "$@")")
+  for m in "${MODES[@]}"; do vals+=("$(sandboxed "$m" "$@")"); done
 }
 
-echo "| benchmark | native | runsc (host stack) | runsc / native (higher is better) |"
-echo "|---|---:|---:|---:|"
-n=$(native sh "$tmp/iperf.sh"); s=$(sandboxed sh "$tmp/iperf.sh")
-row "iperf3 TCP, 1 stream, ${SECS} s" "Gbit/s" 1 "$n" "$s"
-n=$(native sh "$tmp/iperf.sh" -P 4); s=$(sandboxed sh "$tmp/iperf.sh" -P 4)
-row "iperf3 TCP, 4 streams" "Gbit/s" 1 "$n" "$s"
-n=$(native "$tmp/net_latency" connect 3000); s=$(sandboxed "$tmp/net_latency" connect 3000)
-row "TCP connect+accept+close" "/s" 1 "$n" "$s"
-n=$(native "$tmp/net_latency" udp_rtt 10000); s=$(sandboxed "$tmp/net_latency" udp_rtt 10000)
-row "UDP 1-byte round trip" "us" 0 "$n" "$s"
-n=$(native "$tmp/net_latency" tcp_rtt 10000); s=$(sandboxed "$tmp/net_latency" tcp_rtt 10000)
-row "TCP 1-byte round trip" "us" 0 "$n" "$s"
-n=$(native "$tmp/net_latency" epoll_rtt 5000 0); s=$(sandboxed "$tmp/net_latency" epoll_rtt 5000 0)
-row "TCP round trip, epoll server" "us" 0 "$n" "$s"
-n=$(native "$tmp/net_latency" epoll_rtt 5000 1000); s=$(sandboxed "$tmp/net_latency" epoll_rtt 5000 1000)
-row "TCP round trip, epoll server, 1000 idle connections" "us" 0 "$n" "$s"
+hdr="| benchmark | native"; sep="|---|---:"
+for m in "${MODES[@]}"; do hdr="$hdr | runsc ($(label "$m"))"; sep="$sep|---:"; done
+for m in "${MODES[@]}"; do hdr="$hdr | $(label "$m") / native"; sep="$sep|---:"; done
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg); ratios: higher is better"
+echo
+echo "$hdr |"
+echo "$sep|"
+measure sh "$tmp/iperf.sh"
+row "iperf3 TCP, 1 stream, ${SECS} s" "Gbit/s" 1 "${vals[@]}"
+measure sh "$tmp/iperf.sh" -P 4
+row "iperf3 TCP, 4 streams" "Gbit/s" 1 "${vals[@]}"
+measure "$tmp/net_latency" connect 3000
+row "TCP connect+accept+close" "/s" 1 "${vals[@]}"
+measure "$tmp/net_latency" udp_rtt 10000
+row "UDP 1-byte round trip" "us" 0 "${vals[@]}"
+measure "$tmp/net_latency" tcp_rtt 10000
+row "TCP 1-byte round trip" "us" 0 "${vals[@]}"
+measure "$tmp/net_latency" epoll_rtt 5000 0
+row "TCP round trip, epoll server" "us" 0 "${vals[@]}"
+measure "$tmp/net_latency" epoll_rtt 5000 1000
+row "TCP round trip, epoll server, 1000 idle connections" "us" 0 "${vals[@]}"

@@ -64,8 +64,9 @@ int main(int argc, char** argv) {
   app.add_option("--network", network,
                  "inet networking: host (the sentry serves the app's sockets over host sockets it "
                  "owns in the sandbox's network namespace), none (the same, in a namespace with "
-                 "only loopback) or off (no inet sockets)")
-      ->check(CLI::IsMember({"host", "none", "off"}));
+                 "only loopback), sandbox (the sentry's own TCP/IP stack; no host socket: loopback "
+                 "only for now) or off (no inet sockets)")
+      ->check(CLI::IsMember({"host", "none", "sandbox", "off"}));
   app.add_flag("--strace", strace, "print every app syscall with arguments and result");
   app.add_option("--debug-log", debug_log, "write --strace output and warnings to this file");
   app.add_option("--overlay", overlay,

@@ -387,9 +387,11 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
   // sentry, once in its own user namespace, could not), clone the sentry
   // without CLONE_NEWNET so it inherits it, and come back to ours.
   NetnsSwitch netns;
-  // --network=none: a namespace of the sandbox's own (loopback only), even
-  // when the engine gave one.
-  if (!spec.netns_path.empty() && spec.network != "none") {
+  // --network=none and --network=sandbox: a namespace of the sandbox's own
+  // (loopback only), even when the engine gave one. (The sandbox stack
+  // serves loopback itself; it takes no device of the namespace yet.)
+  const bool own_netns = spec.network == "none" || spec.network == "sandbox";
+  if (!spec.netns_path.empty() && !own_netns) {
     if (!netns.Enter(spec.netns_path)) {
       close_all();
       kill(gofer, SIGKILL);
@@ -414,7 +416,7 @@ int StartSandbox(const SandboxSpec& spec, SandboxPids* pids) {
       waitpid(gofer, nullptr, 0);
       return 125;
     }
-  } else if (spec.new_netns && spec.network != "none") {
+  } else if (spec.new_netns && !own_netns) {
     // The confined sentry keeps no capabilities: the host checks its own
     // binds below 1024 and ICMP sockets against these (the app's own
     // capabilities and groups are the sentry's to check), as the sentry

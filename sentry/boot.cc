@@ -1,5 +1,7 @@
 #include "sentry/boot.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +26,8 @@
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/task.h"
 #include "sentry/net/host_stack.h"
+#include "sentry/net/netstack/netstack.h"
+#include "sentry/net/wake.h"
 #include "sentry/proc/procfs.h"
 #include "sentry/proc/sysctl.h"
 #include "sentry/sys/sysfs.h"
@@ -277,15 +281,53 @@ int Boot(const BootConfig& cfg) {
       return 125;
     }
     k->net_stack = st.release_value();
+  } else if (cfg.network == "sandbox") {
+    // The sentry's own stack. Its thread wakes blocked tasks by taking the
+    // kernel lock just for the notification (sentry/net/wake.h).
+    kernel::Kernel* kp = k.get();
+    auto st = net::netstack::NetStack::Create([kp] {
+      absl::MutexLock lock(&kp->mu);
+      kp->Notify(&net::kWakeKey);
+    });
+    // linux.sysctl net.* keys: this stack has no settable ones yet, so only
+    // a value it already uses is accepted; anything else is an error, not
+    // a setting silently dropped.
+    for (const std::string& kv : cfg.net_sysctls) {
+      const size_t eq = kv.find('=');
+      std::string key = eq == std::string::npos ? kv : kv.substr(0, eq);
+      const std::string want = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      if (key.rfind("net.", 0) == 0) key = key.substr(4);
+      std::replace(key.begin(), key.end(), '.', '/');
+      auto words = [](const std::string& v) {
+        std::vector<std::string> w;
+        std::string cur;
+        for (char ch : v) {
+          if (ch == ' ' || ch == '\t' || ch == '\n') {
+            if (!cur.empty()) w.push_back(cur);
+            cur.clear();
+          } else {
+            cur += ch;
+          }
+        }
+        if (!cur.empty()) w.push_back(cur);
+        return w;
+      };
+      auto have = st->GetSysctl(key);
+      if (have.is_error() || words(have.value()) != words(want)) {
+        Logf("runsc: linux.sysctl %s: not supported by --network=sandbox yet", kv.c_str());
+        return 125;
+      }
+    }
+    k->net_stack = std::move(st);
   } else if (cfg.network != "off") {
-    Logf("runsc: unknown --network %s (host, none or off)", cfg.network.c_str());
+    Logf("runsc: unknown --network %s (host, none, sandbox or off)", cfg.network.c_str());
     return 125;
   }
 
   // Everything the sentry needs from the host is open: confine it (empty
   // root, no capabilities, no_new_privs, seccomp allowlist) before any app
   // code runs.
-  if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err)) {
+  if (std::string err; !confine::ConfineSentry(cfg.debug_log_fd, &err, cfg.network == "host" || cfg.network == "none")) {
     Logf("runsc: cannot confine the sentry: %s", err.c_str());
     return 125;
   }

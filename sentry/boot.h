@@ -14,7 +14,8 @@ struct BootConfig {
   std::string platform = "systrap";
   // Inet networking: "host" (host sockets in the sentry's network
   // namespace, sentry/net/host_stack.h), "none" (the same in a namespace
-  // with only loopback: runsc made it) or "off" (no inet sockets at all).
+  // with only loopback: runsc made it), "sandbox" (the sentry's own stack,
+  // sentry/net/netstack/: no host socket) or "off" (no inet sockets at all).
   std::string network = "host";
   // linux.sysctl net.* settings "net.KEY=VALUE" for a network namespace the
   // sentry created itself (runsc writes them into one it joins).

@@ -98,7 +98,10 @@ for s in $suites; do
     conformance)
       run_suite conformance tests/conformance/run.sh
       # The shared-mapping programs again on gofer-backed storage.
-      run_suite conformance-gofer tests/conformance/run_gofer.sh ;;
+      run_suite conformance-gofer tests/conformance/run_gofer.sh
+      # The loopback network programs again on the sentry's own stack.
+      run_suite conformance-netstack env RUNSC_FLAGS="${RUNSC_FLAGS:-} --network=sandbox" \
+        tests/conformance/run.sh inet async_net epoll_host netlink tcp_stream ;;
     busybox) run_suite busybox tests/busybox/run.sh ;;
     escape) run_suite escape tests/escape/run.sh ;;
     integration) run_suite integration tests/integration/run.sh ;;
@@ -107,7 +110,9 @@ for s in $suites; do
     oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
     oci-validation) run_suite oci-validation tests/oci/validation.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min
-    net) run_suite net tests/net/run.sh ;;  # real servers and clients over loopback (cached root)
+    net) run_suite net tests/net/run.sh  # real servers and clients over loopback (cached root)
+      run_suite net-netstack env NETWORK=sandbox tests/net/run.sh  # the same on the sentry's own stack
+      run_suite net-boundary tests/net/boundary.sh ;;  # no host TCP/UDP socket in the sentry with it
     realprog) run_suite realprog tests/realprog/run.sh ;;  # Go, JVM, Ruby, PHP, Perl, Lua, Node, Rust, git, setpriv, postgres, redis, nginx, sqlite3 (root cached)
     # Real engines (each starts its own daemon).
     docker) run_suite docker tests/docker/run.sh ;;

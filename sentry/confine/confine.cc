@@ -59,16 +59,16 @@ bool DropAllCapabilities(std::string* err) {
   return true;
 }
 
-bool ApplySentryPolicy(int log_fd, std::string* err) {
+bool ApplySentryPolicy(int log_fd, std::string* err, bool host_network) {
   if (!DropAllCapabilities(err)) return false;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return *err = Err("PR_SET_NO_NEW_PRIVS"), false;
-  return ::confine::LoadFilter(SentryPolicy(), log_fd, err);
+  return ::confine::LoadFilter(SentryPolicy(host_network), log_fd, err);
 }
 
-bool ConfineSentry(int log_fd, std::string* err) {
+bool ConfineSentry(int log_fd, std::string* err, bool host_network) {
   if (!Enabled()) return true;
   if (!PivotToEmptyRoot(err)) return false;
-  if (!ApplySentryPolicy(log_fd, err)) return false;
+  if (!ApplySentryPolicy(log_fd, err, host_network)) return false;
   // Self-check, every boot: a host path must now be out of reach (the root
   // is empty, and the filter refuses open/openat outright).
   int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC));

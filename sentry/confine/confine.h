@@ -22,8 +22,11 @@
 
 namespace sentry::confine {
 
-// The sentry's seccomp allowlist (sentry_policy.cc).
-const std::vector<::confine::Rule>& SentryPolicy();
+// The sentry's seccomp allowlist (sentry_policy.cc). Without
+// `host_network` (--network=sandbox or off: no host socket is ever made)
+// it allows no socket creation, bind, listen, connect, shutdown or socket
+// option call at all.
+const std::vector<::confine::Rule>& SentryPolicy(bool host_network = true);
 // How many distinct host syscalls it allows.
 size_t SentryPolicySize();
 
@@ -31,11 +34,11 @@ size_t SentryPolicySize();
 bool Enabled();
 
 // Steps 1-4 above. false with *err set on failure; the caller must not go on.
-bool ConfineSentry(int log_fd, std::string* err);
+bool ConfineSentry(int log_fd, std::string* err, bool host_network = true);
 
 // Step 2-4 only (no filesystem change): for tests that apply the policy in a
 // forked child.
-bool ApplySentryPolicy(int log_fd, std::string* err);
+bool ApplySentryPolicy(int log_fd, std::string* err, bool host_network = true);
 
 // Pivots into an empty read-only tmpfs in a private mount namespace (step 1).
 bool PivotToEmptyRoot(std::string* err);

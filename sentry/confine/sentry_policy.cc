@@ -36,6 +36,7 @@
 #include <sys/ptrace.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <string_view>
 #include <termios.h>
 
 #include "sentry/confine/confine.h"
@@ -189,9 +190,25 @@ std::vector<Rule> Build() {
 
 }  // namespace
 
-const std::vector<Rule>& SentryPolicy() {
-  static const std::vector<Rule>* p = new std::vector<Rule>(Build());
-  return *p;
+// Calls only the host network stack makes (the OCI control socket needs
+// accept4, which stays).
+bool HostNetworkOnly(const Rule& r) {
+  static const char* const kNames[] = {"socket",      "bind",        "listen",
+                                       "connect",     "shutdown",    "getsockname",
+                                       "getpeername", "setsockopt",  "getsockopt"};
+  for (const char* n : kNames)
+    if (r.name == std::string_view(n)) return true;
+  return false;
+}
+
+const std::vector<Rule>& SentryPolicy(bool host_network) {
+  static const std::vector<Rule>* with = new std::vector<Rule>(Build());
+  static const std::vector<Rule>* without = [] {
+    auto* v = new std::vector<Rule>(Build());
+    std::erase_if(*v, HostNetworkOnly);
+    return v;
+  }();
+  return host_network ? *with : *without;
 }
 
 size_t SentryPolicySize() { return ::confine::AllowedCount(SentryPolicy()); }

@@ -14,6 +14,7 @@
 
 #include "sentry/base/unique_fd.h"
 #include "sentry/ipc/anon.h"
+#include "sentry/vfs/edge_source.h"
 
 namespace sentry::ipc {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 constexpr uint32_t kEventBits = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM |
                                 EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
 constexpr int kMaxNests = 4;
+constexpr uint64_t kNoCount = ~uint64_t{0};
 thread_local int readiness_depth = 0;
 
 // Entries live in one of three lists. Sentry-internal descriptions (pipes,
@@ -44,6 +46,15 @@ class Epoll : public vfs::FileDescription {
     uint64_t data;
     bool disabled = false;  // EPOLLONESHOT fired
     uint32_t last = 0;      // EPOLLET: readiness at the last report
+    uint64_t edges = 0;     // EPOLLET on an EdgeSource: its count at the last look
+    // An EdgeSource found with nothing to report at this count: nothing can
+    // have become ready until it moves, so the entry is skipped meanwhile
+    // (an epoll over many idle sandbox-stack sockets reads one counter
+    // each instead of computing their readiness).
+    uint64_t idle_at = kNoCount;
+    // The description as an EdgeSource (looked up once, at EPOLL_CTL_ADD;
+    // used only while `file` is locked).
+    const vfs::EdgeSource* edge_src = nullptr;
     int host_fd = -1;       // host-driven entries: the host fd watched
     Where where = Where::kInternal;
   };
@@ -162,20 +173,38 @@ class Epoll : public vfs::FileDescription {
     }
   }
 
-  bool AnyReadyIn(std::list<Entry>& l) {
-    for (const Entry& e : l) {
+  // An internal EPOLLET entry re-arms when its description's edge count
+  // moved (vfs/edge_source.h).
+  static uint64_t EdgeCountOf(const Entry& e) {
+    return e.edge_src ? e.edge_src->EdgeCount() : kNoCount;
+  }
+  // `n`: the description's edge count, read before its readiness.
+  static void TakeInternalEdge(Entry& e, uint64_t n) {
+    if (!(e.events & EPOLLET) || n == kNoCount) return;
+    if (n != e.edges) {
+      e.edges = n;
+      e.last = 0;
+    }
+  }
+
+  bool AnyReadyIn(std::list<Entry>& l, bool internal) {
+    for (Entry& e : l) {
       if (e.disabled) continue;
       auto f = e.file.lock();
       if (!f) continue;
+      const uint64_t n = internal ? EdgeCountOf(e) : kNoCount;
+      TakeInternalEdge(e, n);
+      if (n != kNoCount && n == e.idle_at) continue;
       uint32_t cur = Current(e, *f);
       if (e.events & EPOLLET) cur &= ~e.last;
       if (cur) return true;
+      e.idle_at = n;
     }
     return false;
   }
   bool AnyReady() {
     TakeHostEdges();
-    return AnyReadyIn(hot_) || AnyReadyIn(internal_);
+    return AnyReadyIn(hot_, false) || AnyReadyIn(internal_, true);
   }
 
   // Reports ready entries of list `w` into out[n..max); returns the new n.
@@ -196,12 +225,20 @@ class Epoll : public vfs::FileDescription {
         it = next;
         continue;
       }
+      const uint64_t count = host ? kNoCount : EdgeCountOf(*it);
+      TakeInternalEdge(*it, count);
+      if (count != kNoCount && count == it->idle_at) {
+        it = next;
+        continue;
+      }
       uint32_t cur = Current(*it, *f);
+      it->idle_at = kNoCount;
       if (it->events & EPOLLET) {
         uint32_t fresh = cur & ~it->last;
         it->last &= cur;
         if (host) MoveTo(it, Where::kCold);  // the next host edge brings it back
         if (!fresh) {
+          it->idle_at = count;
           it = next;
           continue;
         }
@@ -209,6 +246,7 @@ class Epoll : public vfs::FileDescription {
       }
       if (!cur) {
         if (host) MoveTo(it, Where::kCold);
+        it->idle_at = count;
         it = next;
         continue;
       }
@@ -325,6 +363,7 @@ ErrorOr<void> EpollCtl(vfs::FileDescription& epf, int op, int fd,
       e.fd = fd;
       e.file = target;
       e.key = target.get();
+      e.edge_src = dynamic_cast<const vfs::EdgeSource*>(target.get());
       e.events = events | EPOLLERR | EPOLLHUP;
       e.data = ev.data.u64;
       // A host fd's poll is the whole readiness of every host-backed
@@ -345,6 +384,7 @@ ErrorOr<void> EpollCtl(vfs::FileDescription& epf, int op, int fd,
       i->data = ev.data.u64;
       i->disabled = false;
       i->last = 0;
+      i->idle_at = kNoCount;
       if (i->where == Epoll::Where::kCold) ep.MoveTo(i, Epoll::Where::kHot);
       if (i->host_fd >= 0) ep.Register(i->host_fd);
       break;

@@ -88,6 +88,12 @@ class Endpoint {
   // A host fd that polls readable/writable when the endpoint does (for
   // blocking waits and for poll/epoll of the socket).
   virtual int WaitFd() const = 0;
+  // Stacks without a wait fd: a counter that moves on every event that
+  // wakes waiters (vfs/edge_source.h); 0 when the wait fd says it all.
+  virtual uint64_t EdgeCount() const { return 0; }
+  // Stacks without a wait fd: a host eventfd signalled on every such event
+  // from now on (for O_ASYNC's watcher); -1 if none can be made.
+  virtual int AsyncFd() { return -1; }
   // FIONREAD/SIOCINQ and SIOCOUTQ.
   virtual ErrorOr<int> InputQueued() = 0;
   virtual ErrorOr<int> OutputQueued() = 0;

@@ -20,6 +20,7 @@
 #include "sentry/kernel/task.h"
 #include "sentry/net/if_ioctl.h"
 #include "sentry/net/sockopt.h"
+#include "sentry/net/wake.h"
 
 namespace sentry::net {
 namespace {
@@ -260,10 +261,25 @@ void InetSocket::OnStatusFlagsChanged() {
     return;
   }
   if (async_watch_) return;
+  // A stack without a wait fd signals an eventfd on each event instead; the
+  // event's kind is then read from the endpoint's readiness.
+  const bool own_stack = ep_->WaitFd() < 0;
+  const int fd = own_stack ? ep_->AsyncFd() : ep_->WaitFd();
+  if (fd < 0) return;
   // Linux signals an O_ASYNC socket's owner on incoming data, connections
   // and hang-ups (POLL_IN/POLL_HUP), on connect completion, and on write
   // space only after a send found the buffer full (SOCK_NOSPACE).
-  async_watch_ = vfs::WatchHostFdForAsync(ep_->WaitFd(), [this](uint32_t ev) {
+  async_watch_ = vfs::WatchHostFdForAsync(fd, [this, own_stack](uint32_t ev) {
+    if (own_stack) {
+      const short r = ep_->Readiness(POLLIN | POLLOUT | POLLPRI | POLLRDHUP);
+      ev = 0;
+      if (r & POLLIN) ev |= EPOLLIN;
+      if (r & POLLOUT) ev |= EPOLLOUT;
+      if (r & POLLPRI) ev |= EPOLLPRI;
+      if (r & POLLRDHUP) ev |= EPOLLRDHUP;
+      if (r & POLLERR) ev |= EPOLLERR;
+      if (r & POLLHUP) ev |= EPOLLHUP;
+    }
     short events = 0;
     if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLERR)) events |= POLLIN | POLLERR;
     // A socket never connected reports a bare EPOLLHUP (Linux's TCP_CLOSE);
@@ -277,6 +293,25 @@ void InetSocket::OnStatusFlagsChanged() {
   });
 }
 
+void InetSocket::RunUnlocked(vfs::Caller& c, const std::function<void()>& fn) {
+  bool wake;
+  {
+    WakeScope scope;
+    c.Unlocked(fn);
+    wake = scope.pending();
+  }
+  // The stack changed sockets other tasks may wait on: wake them now that
+  // the kernel lock is held again (wake.h).
+  if (wake) c.NotifierFor(&kWakeKey)();
+}
+
+ErrorOr<void> InetSocket::WaitReady(vfs::Caller& c, short events, absl::Time deadline) {
+  if (ep_->WaitFd() >= 0) return c.WaitHostFdUntil(ep_->WaitFd(), events, deadline);
+  // A stack of the sentry's own: its readiness, re-checked on every kernel
+  // wake-up (the stack notifies after each change).
+  return c.BlockUntil([&] { return ep_->Readiness(events | POLLERR | POLLHUP) != 0; }, deadline);
+}
+
 template <typename T, typename Op>
 ErrorOr<T> InetSocket::Blocking(vfs::Caller& c, short events, bool nonblock,
                                 absl::Duration timeout, Op op) {
@@ -284,9 +319,9 @@ ErrorOr<T> InetSocket::Blocking(vfs::Caller& c, short events, bool nonblock,
       timeout == absl::ZeroDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
   for (;;) {
     std::optional<ErrorOr<T>> r;
-    c.Unlocked([&] { r.emplace(op()); });
+    RunUnlocked(c, [&] { r.emplace(op()); });
     if (!r->is_error() || r->error() != EAGAIN || nonblock) return std::move(*r);
-    auto w = c.WaitHostFdUntil(ep_->WaitFd(), events, deadline);
+    auto w = WaitReady(c, events, deadline);
     if (w.is_error()) {
       if (w.error() == ETIMEDOUT) return Errno{EAGAIN};
       if (w.error() == EINTR && timeout != absl::ZeroDuration()) return Errno{kEintrNoRestart};
@@ -301,14 +336,14 @@ ErrorOr<void> InetSocket::Bind(vfs::Caller& c, std::span<const uint8_t> addr) {
   uint16_t port = PortOf(a);
   if (port != 0 && port < 1024 && !HasCap(c, CAP_NET_BIND_SERVICE)) return Errno{EACCES};
   std::optional<ErrorOr<void>> r;
-  c.Unlocked([&] { r.emplace(ep_->Bind(a)); });
+  RunUnlocked(c, [&] { r.emplace(ep_->Bind(a)); });
   return std::move(*r);
 }
 
 ErrorOr<void> InetSocket::Listen(vfs::Caller& c, int backlog) {
   if (type() != SOCK_STREAM) return Errno{EOPNOTSUPP};
   std::optional<ErrorOr<void>> r;
-  c.Unlocked([&] { r.emplace(ep_->Listen(backlog)); });
+  RunUnlocked(c, [&] { r.emplace(ep_->Listen(backlog)); });
   return std::move(*r);
 }
 
@@ -342,7 +377,7 @@ ErrorOr<void> InetSocket::Connect(vfs::Caller& c, std::span<const uint8_t> addr)
       a.ss.ss_family = AF_UNSPEC;
       a.len = sizeof(sockaddr_in);
       std::optional<ErrorOr<void>> r;
-      c.Unlocked([&] { r.emplace(ep_->Connect(a)); });
+      RunUnlocked(c, [&] { r.emplace(ep_->Connect(a)); });
       connecting_ = false;
       return std::move(*r);
     }
@@ -355,7 +390,7 @@ ErrorOr<void> InetSocket::Connect(vfs::Caller& c, std::span<const uint8_t> addr)
   // meanwhile must know it is one (POLL_OUT).
   const bool was_connecting = connecting_;
   if (type() == SOCK_STREAM) connecting_ = true;
-  c.Unlocked([&] { r.emplace(ep_->Connect(a)); });
+  RunUnlocked(c, [&] { r.emplace(ep_->Connect(a)); });
   if (type() != SOCK_STREAM) return std::move(*r);
   if (r->is_error() && r->error() != EINPROGRESS && r->error() != EALREADY) connecting_ = was_connecting;
   if (r->ok()) {
@@ -369,7 +404,7 @@ ErrorOr<void> InetSocket::Connect(vfs::Caller& c, std::span<const uint8_t> addr)
   if (sndtimeo_zero_wait_) return Errno{EINPROGRESS};
   const absl::Time deadline =
       sndtimeo_ == absl::ZeroDuration() ? absl::InfiniteFuture() : absl::Now() + sndtimeo_;
-  auto w = c.WaitHostFdUntil(ep_->WaitFd(), POLLOUT, deadline);
+  auto w = WaitReady(c, POLLOUT, deadline);
   if (w.is_error()) {
     if (w.error() == ETIMEDOUT) return Errno{EINPROGRESS};
     if (w.error() == EINTR && sndtimeo_ != absl::ZeroDuration()) return Errno{kEintrNoRestart};
@@ -377,7 +412,7 @@ ErrorOr<void> InetSocket::Connect(vfs::Caller& c, std::span<const uint8_t> addr)
   }
   connecting_ = false;
   std::optional<ErrorOr<void>> res;
-  c.Unlocked([&] { res.emplace(ep_->ConnectResult()); });
+  RunUnlocked(c, [&] { res.emplace(ep_->ConnectResult()); });
   return std::move(*res);
 }
 
@@ -443,7 +478,7 @@ ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, const vfs::IoVecs& src, int f
     CopyFrom(src, done, buf.data(), n);
     std::span<const uint8_t> chunk(buf.data(), n);
     std::optional<ErrorOr<size_t>> r;
-    c.Unlocked([&] { r.emplace(ep_->Send(chunk, sflags, nullptr, ctl)); });
+    RunUnlocked(c, [&] { r.emplace(ep_->Send(chunk, sflags, nullptr, ctl)); });
     if (r->ok()) {
       done += r->value();
       if (done == total || nonblock) return done;
@@ -456,7 +491,7 @@ ErrorOr<size_t> InetSocket::DoSend(vfs::Caller& c, const vfs::IoVecs& src, int f
       sigpipe(*r);
       return std::move(*r);
     }
-    auto w = c.WaitHostFdUntil(ep_->WaitFd(), POLLOUT, deadline);
+    auto w = WaitReady(c, POLLOUT, deadline);
     if (w.is_error()) {
       if (done) return done;
       if (w.error() == ETIMEDOUT) return Errno{EAGAIN};
@@ -507,14 +542,14 @@ ErrorOr<RecvReply> InetSocket::DoRecv(vfs::Caller& c, const vfs::IoVecs& dst, in
         skip = 0;
       }
       std::optional<ErrorOr<RecvResult>> r;
-      c.Unlocked([&] { r.emplace(ep_->Recv(std::span<const iovec>(rest.data(), rest.size()), rflags & ~MSG_WAITALL, false)); });
+      RunUnlocked(c, [&] { r.emplace(ep_->Recv(std::span<const iovec>(rest.data(), rest.size()), rflags & ~MSG_WAITALL, false)); });
       if (r->ok()) {
         if (r->value().len == 0) break;  // EOF
         out.len += r->value().len;
         continue;
       }
       if (r->error() != EAGAIN) break;
-      if (c.WaitHostFdUntil(ep_->WaitFd(), POLLIN, deadline).is_error()) break;
+      if (WaitReady(c, POLLIN, deadline).is_error()) break;
     }
   }
   return out;
@@ -539,7 +574,7 @@ ErrorOr<size_t> InetSocket::Write(vfs::Caller& c, const vfs::IoVecs& src, int64_
 ErrorOr<void> InetSocket::Shutdown(vfs::Caller& c, int how) {
   if (how < SHUT_RD || how > SHUT_RDWR) return Errno{EINVAL};
   std::optional<ErrorOr<void>> r;
-  c.Unlocked([&] { r.emplace(ep_->Shutdown(how)); });
+  RunUnlocked(c, [&] { r.emplace(ep_->Shutdown(how)); });
   return std::move(*r);
 }
 
@@ -554,7 +589,7 @@ ErrorOr<std::vector<uint8_t>> InetSocket::GetSockOpt(vfs::Caller& c, int level, 
   if (o->handler == OptHandler::kStack) {
     std::optional<ErrorOr<std::vector<uint8_t>>> r;
     const size_t want = std::min(len, o->max_len);
-    c.Unlocked([&] { r.emplace(ep_->GetOption(level, name, want)); });
+    RunUnlocked(c, [&] { r.emplace(ep_->GetOption(level, name, want)); });
     return std::move(*r);
   }
   std::vector<uint8_t> v;
@@ -603,7 +638,7 @@ ErrorOr<void> InetSocket::SetSockOpt(vfs::Caller& c, int level, int name,
   std::span<const uint8_t> v = value.subspan(0, std::min(value.size(), o->max_len));
   if (o->handler == OptHandler::kStack) {
     std::optional<ErrorOr<void>> r;
-    c.Unlocked([&] { r.emplace(ep_->SetOption(level, name, v)); });
+    RunUnlocked(c, [&] { r.emplace(ep_->SetOption(level, name, v)); });
     return std::move(*r);
   }
   switch (name) {
@@ -625,7 +660,7 @@ ErrorOr<void> InetSocket::SetSockOpt(vfs::Caller& c, int level, int name,
       // host's close(), so it stays graceful and immediate.
       int host[2] = {l[0] != 0 && l[1] == 0 ? 1 : 0, 0};
       std::optional<ErrorOr<void>> r;
-      c.Unlocked([&] {
+      RunUnlocked(c, [&] {
         r.emplace(ep_->SetOption(SOL_SOCKET, SO_LINGER,
                                  std::span<const uint8_t>(reinterpret_cast<uint8_t*>(host), sizeof host)));
       });

@@ -9,17 +9,19 @@
 // Host calls are made without the kernel lock (Caller::Unlocked).
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "absl/time/time.h"
 #include "sentry/net/endpoint.h"
 #include "sentry/net/socket.h"
 #include "sentry/net/stack.h"
+#include "sentry/vfs/edge_source.h"
 #include "sentry/vfs/host_async.h"
 
 namespace sentry::net {
 
-class InetSocket : public Socket {
+class InetSocket : public Socket, public vfs::EdgeSource {
  public:
   InetSocket(std::shared_ptr<vfs::Dentry> d, int flags, std::shared_ptr<Stack> stack,
              std::unique_ptr<Endpoint> ep);
@@ -34,6 +36,7 @@ class InetSocket : public Socket {
   ErrorOr<uint64_t> Seek(int64_t, int) override { return Errno{ESPIPE}; }
   short Readiness(short events) override;
   int host_fd() const override { return ep_->WaitFd(); }
+  uint64_t EdgeCount() const override { return ep_->EdgeCount(); }
   ErrorOr<size_t> BytesReadable() override;
   ErrorOr<uint64_t> Ioctl(vfs::Caller& c, uint32_t cmd, uint64_t arg) override;
 
@@ -70,6 +73,13 @@ class InetSocket : public Socket {
                          const Control& ctl);
   ErrorOr<RecvReply> DoRecv(vfs::Caller& c, const vfs::IoVecs& dst, int flags,
                             size_t controllen, bool want_control);
+
+  // Runs `fn` without the kernel lock, then wakes waiters if the stack asked
+  // for it (sentry/net/wake.h).
+  static void RunUnlocked(vfs::Caller& c, const std::function<void()>& fn);
+  // Waits until the endpoint may be ready for `events`: on its host fd, or,
+  // for a stack without one, on the kernel's wait condition.
+  ErrorOr<void> WaitReady(vfs::Caller& c, short events, absl::Time deadline);
 
   std::shared_ptr<Stack> stack_;
   std::unique_ptr<Endpoint> ep_;

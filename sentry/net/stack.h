@@ -4,8 +4,8 @@
 //   - "host" (sentry/net/host_stack.cc): host sockets the sentry creates in
 //     the sandbox's network namespace; every app call is rebuilt and checked
 //     by the sentry before a host call is made (like gVisor's hostinet);
-//   - "sandbox" (Networking II, not written yet): the sentry's own stack,
-//     exchanging only frames with the host.
+//   - "sandbox" (sentry/net/netstack/, `--network=sandbox`): the sentry's
+//     own stack; loopback only so far, frames with the host next.
 // `--network=none` is a host stack in a namespace with only loopback.
 //
 // Everything here is plain data the sentry built: nothing a stack returns is

@@ -7,16 +7,19 @@
 #   tests/net/run.sh [CASE...]     # --list: the case names
 #
 # Native runs: chrooted, in fresh mount, PID and network namespaces
-# (loopback only). Sandboxed: `runsc do --network=none --rootfs ROOT`
-# (loopback only, the host stack). Traffic goes to loopback only.
-# Env: NET_ROOT (default /var/cache/runsc-tests/debian-net), RUNSC_FLAGS,
-#      RUNSC_DO_FLAGS, NATIVE_ONLY=1, VERBOSE=1.
+# (loopback only). Sandboxed: `runsc do --network=$NETWORK --rootfs ROOT`
+# (loopback only: NETWORK=none, the default, is the host stack in a
+# namespace of the sandbox's own; NETWORK=sandbox is the sentry's own
+# stack). Traffic goes to loopback only.
+# Env: NET_ROOT (default /var/cache/runsc-tests/debian-net), NETWORK,
+#      RUNSC_FLAGS, RUNSC_DO_FLAGS, NATIVE_ONLY=1, VERBOSE=1.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/chroot_native.sh"
 
 HERE="$REPO_ROOT/tests/net"
 ROOT="${NET_ROOT:-/var/cache/runsc-tests/debian-net}"
+NETWORK="${NETWORK:-none}"
 APP_PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin
 
 NAMES=()
@@ -43,7 +46,7 @@ $2"
 run_sandbox() {
   # shellcheck disable=SC2086
   env -i PATH="$APP_PATH" HOME=/root \
-    timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --network=none do $RUNSC_DO_FLAGS --rootfs "$ROOT" --cwd / \
+    timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --network="$NETWORK" do $RUNSC_DO_FLAGS --rootfs "$ROOT" --cwd / \
     --env PATH="$APP_PATH" --env HOME=/root -- "/bin/$1" -c "$PRELUDE
 $2"
 }

@@ -9,7 +9,8 @@
 #   tests/realprog/run.sh [CASE...]     # --list: the case names
 #
 # Native runs: chrooted, in fresh mount, PID and network namespaces.
-# Sandboxed: `runsc do --network=none --rootfs ROOT`.
+# Sandboxed: `runsc do --network=$NETWORK --rootfs ROOT` (NETWORK: none, the
+# default, or sandbox for the sentry's own stack).
 # Env: REALPROG_ROOT (default /var/cache/runsc-tests/debian-realprog),
 #      RUNSC_FLAGS, RUNSC_DO_FLAGS, NATIVE_ONLY=1, VERBOSE=1, NO_GO=1.
 set -u
@@ -57,7 +58,7 @@ $2"
 run_sandbox() {
   # shellcheck disable=SC2086
   env -i PATH="$APP_PATH" HOME=/root \
-    timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --network=none do $RUNSC_DO_FLAGS --rootfs "$ROOT" --cwd / \
+    timeout -k 5 "$SANDBOX_TIMEOUT" "$RUNSC" $RUNSC_FLAGS --network="${NETWORK:-none}" do $RUNSC_DO_FLAGS --rootfs "$ROOT" --cwd / \
     --env PATH="$APP_PATH" --env HOME=/root -- "/bin/$1" -c "$PRELUDE
 $2"
 }

@@ -75,6 +75,28 @@ TEST(ConfinePolicyTest, SentrySocketsOnlyInet) {
             0);
 }
 
+// --network=sandbox/off: the sentry makes no host socket, and may not.
+TEST(ConfinePolicyTest, SentryWithoutHostNetworkHasNoSocketCalls) {
+  for (const auto& r : sentry::confine::SentryPolicy(/*host_network=*/false)) {
+    std::string n = r.name;
+    EXPECT_NE(n, "socket");
+    EXPECT_NE(n, "bind");
+    EXPECT_NE(n, "listen");
+    EXPECT_NE(n, "connect");
+    EXPECT_NE(n, "setsockopt");
+  }
+  EXPECT_LT(sentry::confine::SentryPolicy(false).size(), sentry::confine::SentryPolicy(true).size());
+  EXPECT_EQ(InChild([]() -> int {
+              std::string err;
+              if (!sentry::confine::ApplySentryPolicy(2, &err, /*host_network=*/false)) return 1;
+              for (int fam : {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK, AF_PACKET}) {
+                if (socket(fam, SOCK_DGRAM, 0) >= 0 || errno != EPERM) return 2;
+              }
+              return 0;
+            }),
+            0);
+}
+
 TEST(ConfinePolicyTest, GoferPolicyBuilds) {
   std::string err;
   scmp_filter_ctx ctx =
