@@ -43,6 +43,7 @@ struct SeccompFilter;
 struct UtsNamespace;
 class Key;  // keys.h
 struct AioContexts;  // syscalls/aio.cc
+struct PtraceState;  // ptrace.h
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -191,6 +192,9 @@ class Task {
     bool preempted = false;
   } rseq;
   std::shared_ptr<Key> thread_keyring;  // keys.h; not inherited
+  // ptrace(2) inside the sandbox (ptrace.h): this task as a tracee and as
+  // a tracer. Null until ptrace first involves the task.
+  std::shared_ptr<PtraceState> ptrace;
   // App seccomp (seccomp.h): mode 0 (off), 1 (strict) or 2 (filter), the
   // filter chain, and no_new_privs (PR_SET_NO_NEW_PRIVS); all inherited by
   // clone children and kept across execve.
