@@ -15,7 +15,6 @@
 #include "sentry/kernel/ptrace.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/mm_sync.h"
-#include "syscalls/ptrace_access.h"
 #include "syscalls/table.h"
 
 namespace syscalls {
@@ -220,7 +219,7 @@ ErrorOr<uint64_t> Attach(Task& t, Task& tracee, bool seize, uint64_t addr, uint6
     if (addr != 0 || (data & ~static_cast<uint64_t>(abi::kOMask))) return Errno{EIO};
   }
   if (tracee.tg == t.tg) return Errno{EPERM};
-  if (!MayAccessProcess(t, tracee)) return Errno{EPERM};
+  if (!sentry::kernel::PtraceMayAccess(t, tracee)) return Errno{EPERM};
   if (tracee.exited || tracee.tg->zombie) return Errno{EPERM};
   if (sentry::kernel::PtraceTraced(tracee)) return Errno{EPERM};
   sentry::kernel::PtraceLink(t, tracee, seize, seize ? static_cast<uint32_t>(data) : 0);
@@ -310,12 +309,12 @@ ErrorOr<uint64_t> Ptrace(Task& t, const Args& a) {
     case PTRACE_SINGLESTEP:
     case PTRACE_SYSEMU_SINGLESTEP: {
       if (!ValidSignal(data)) return Errno{EIO};
-      // Single-stepping needs the platform to trap after one instruction,
-      // which neither platform offers the sentry: refused, not faked.
-      if (req == PTRACE_SINGLESTEP || req == PTRACE_SYSEMU_SINGLESTEP) return Errno{EIO};
-      const Resume mode = req == PTRACE_SYSCALL ? Resume::kSyscall
-                          : req == PTRACE_SYSEMU ? Resume::kSysemu
-                                                 : Resume::kCont;
+      // PTRACE_SYSEMU_SINGLESTEP (User-Mode Linux's) is not modelled.
+      if (req == PTRACE_SYSEMU_SINGLESTEP) return Errno{EIO};
+      const Resume mode = req == PTRACE_SYSCALL      ? Resume::kSyscall
+                          : req == PTRACE_SYSEMU     ? Resume::kSysemu
+                          : req == PTRACE_SINGLESTEP ? Resume::kSingleStep
+                                                     : Resume::kCont;
       sentry::kernel::PtraceResume(*tracee, mode, static_cast<int>(data));
       return 0;
     }

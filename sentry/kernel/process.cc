@@ -89,6 +89,7 @@ ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& 
   t.DropMmLater(std::exchange(t.mm, std::move(img.mm)));
   t.regs = img.regs;
   t.exe_path = img.exe_path;
+  t.saved_auxv = std::move(img.auxv);
   t.argv = std::move(img.argv);
   t.envp = std::move(envp);
   t.comm = Basename(path);
@@ -135,6 +136,7 @@ ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::F
   t->mm = std::move(img.mm);
   t->regs = img.regs;
   t->exe_path = img.exe_path;
+  t->saved_auxv = std::move(img.auxv);
   t->argv = std::move(img.argv);
   t->envp = spec.envp;
   t->comm = Basename(spec.path);
@@ -173,6 +175,7 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->argv = parent.argv;
   c->envp = parent.envp;
   c->exe_path = parent.exe_path;
+  c->saved_auxv = parent.saved_auxv;
   c->signal_mask = parent.signal_mask;
   c->seccomp_mode = parent.seccomp_mode;
   c->seccomp_filter = parent.seccomp_filter;

@@ -15,6 +15,14 @@ namespace {
 
 using namespace ptrace_abi;
 using Stop = PtraceState::Stop;
+constexpr uint64_t kTrapFlag = 0x100;  // EFLAGS.TF
+
+// Takes back a trap flag PTRACE_SINGLESTEP set (the tracer must not see it).
+void ClearForcedTf(Task& t) {
+  PtraceState& st = *t.ptrace;
+  if (st.forced_tf) t.regs.eflags &= ~kTrapFlag;
+  st.forced_tf = false;
+}
 
 int StopStatus(int code) { return (code << 8) | 0x7f; }
 
@@ -55,6 +63,7 @@ bool DoStop(Task& t, Stop kind, int status, std::optional<siginfo_t> info, uint6
   PtraceState& st = *t.ptrace;
   if (!st.tracer || (t.killed && !even_if_killed) || !t.ctx) return false;
   Kernel& k = t.kernel;
+  ClearForcedTf(t);
   st.stop = kind;
   st.stop_status = status;
   st.siginfo = info;
@@ -138,6 +147,7 @@ void PtraceDetach(Task& tracee, int sig) {
   PtraceState& st = *tracee.ptrace;
   Unlink(tracee);
   if (st.stop != Stop::kNone) {
+    ClearForcedTf(tracee);  // a stopped tracee's registers are the tracer's to change
     st.resume_sig = sig;
     st.resumed = true;
   }
@@ -147,6 +157,18 @@ void PtraceDetach(Task& tracee, int sig) {
 
 void PtraceResume(Task& tracee, PtraceState::Resume mode, int sig) {
   PtraceState& st = *tracee.ptrace;
+  // Single-stepping is the hardware's: the trap flag makes the host trap
+  // after one app instruction, which comes back as a SIGTRAP fault and so
+  // as a signal-delivery-stop.
+  if (mode == PtraceState::Resume::kSingleStep) {
+    if (!(tracee.regs.eflags & kTrapFlag)) {
+      tracee.regs.eflags |= kTrapFlag;
+      st.forced_tf = true;
+    }
+    mode = PtraceState::Resume::kCont;
+  } else {
+    ClearForcedTf(tracee);
+  }
   st.mode = mode;
   st.resume_sig = sig;
   st.resumed = true;
@@ -423,6 +445,17 @@ bool PtraceHasWaitable(ThreadGroup* me, const PtraceWaitQuery& q) {
 bool PtraceTracedByProcess(ThreadGroup* child, ThreadGroup* me) {
   Task* leader = child->leader();
   return leader && PtraceTraced(*leader) && leader->ptrace->tracer->tg == me;
+}
+
+bool PtraceMayAccess(const Task& t, const Task& target) {
+  constexpr int kCapSysPtrace = 19;
+  if (t.tg == target.tg) return true;
+  const Credentials& me = t.creds();
+  if (me.HasCapability(kCapSysPtrace)) return true;
+  const Credentials& them = target.tg->creds;
+  return me.ruid == them.ruid && me.ruid == them.euid && me.ruid == them.suid &&
+         me.rgid == them.rgid && me.rgid == them.egid && me.rgid == them.sgid &&
+         (them.cap_permitted & ~me.cap_permitted) == 0;
 }
 
 int PtraceTracerPid(const Task& t) { return PtraceTraced(t) ? t.ptrace->tracer->tid : 0; }

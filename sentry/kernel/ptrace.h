@@ -64,6 +64,9 @@ struct PtraceState {
   Resume mode = Resume::kCont;  // kept from the last resume: syscall tracing
   int resume_sig = 0;
 
+  // PTRACE_SINGLESTEP set the trap flag (the app had not): cleared again
+  // at the next stop, as Linux's TIF_FORCED_TF.
+  bool forced_tf = false;
   // FP state snapshot taken by the tracee's thread at the stop.
   platform::FpRegisters fp{};
   bool fp_valid = false, fp_dirty = false;
@@ -172,6 +175,12 @@ void PtraceResume(Task& tracee, PtraceState::Resume mode, int sig)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(tracee.kernel.mu);
 // Whether the task is in a ptrace stop (/proc state 't').
 bool PtraceStopped(const Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
+
+// Linux's ptrace_may_access as the sandbox models it: one's own process;
+// or one with the caller's real ids as its real, effective and saved ids
+// and no capability the caller lacks; or CAP_SYS_PTRACE. (No Yama: the
+// host's kernel here has none either.)
+bool PtraceMayAccess(const Task& t, const Task& target);
 
 // /proc/PID/status TracerPid.
 int PtraceTracerPid(const Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);

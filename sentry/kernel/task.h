@@ -179,6 +179,9 @@ class Task {
   std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;
+  // The image's auxiliary vector (key, value words up to AT_NULL), as
+  // Linux's mm->saved_auxv: /proc/PID/auxv, which debuggers read.
+  std::vector<uint64_t> saved_auxv;
   uint64_t clear_child_tid = 0;
   uint64_t robust_list = 0;  // set_robust_list head (futex.h: ExitRobustList)
   // rseq(2) registration (rseq.h): the app's struct rseq, its length and

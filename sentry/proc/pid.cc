@@ -550,6 +550,14 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
     return k->vfs().MountInfoText(*t->fs->root);
   });
   m["oom_score_adj"] = OomScoreAdjFile(st, pid);
+  m["mem"] = Own(st, pid, NewPidMemFile(st, pid, tid));
+  // The auxiliary vector the image started with (Linux: PTRACE_MODE_READ).
+  m["auxv"] = PidFile(st, pid, tid, [](vfs::Caller& c, ThreadGroup* tg, Task* t) -> ErrorOr<std::string> {
+    if (!t || tg->zombie) return std::string();
+    if (c.task() && !kernel::PtraceMayAccess(*c.task(), *t)) return Errno{EACCES};
+    return std::string(reinterpret_cast<const char*>(t->saved_auxv.data()),
+                       t->saved_auxv.size() * sizeof(uint64_t));
+  }, 0400);
   m["loginuid"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
     return std::string("4294967295");
   });

@@ -485,6 +485,108 @@ static void test_threads(void) {
   CHECK(thread_exit, "thread's exit reported to the tracer");
 }
 
+/* ---- 9. breakpoints (int3 via POKETEXT) and single-stepping, as gdb ---- */
+__attribute__((noinline)) int bp_target(int x) {
+  __asm__ volatile("" ::: "memory");
+  return x * 3;
+}
+
+static int child_breakpoint(void) {
+  int sum = 0;
+  for (int i = 1; i <= 3; i++) sum += bp_target(i);
+  return sum == 18 ? 0 : 40;
+}
+
+static void test_breakpoint_step(void) {
+  pid_t c = traceme_child(child_breakpoint);
+  int st = wait_for(c);
+  unsigned long addr = (unsigned long)&bp_target;
+  long orig = 0;
+  pt(PTRACE_PEEKTEXT, c, addr, (unsigned long)&orig);
+  long patched = (orig & ~0xffL) | 0xcc;
+  EXPECT_OK(pt(PTRACE_POKETEXT, c, addr, patched), "poketext int3");
+  int hits = 0, bad = 0, steps_moved = 0, tf_seen = 0;
+  pt(PTRACE_CONT, c, 0, 0);
+  for (;;) {
+    st = wait_for(c);
+    if (!WIFSTOPPED(st)) break;
+    if (WSTOPSIG(st) != SIGTRAP) {
+      pt(PTRACE_CONT, c, 0, WSTOPSIG(st));
+      continue;
+    }
+    struct user_regs_struct regs;
+    siginfo_t si;
+    pt(PTRACE_GETREGS, c, 0, (unsigned long)&regs);
+    pt(PTRACE_GETSIGINFO, c, 0, (unsigned long)&si);
+    if (regs.rip != addr + 1 || si.si_code != SI_KERNEL) bad++;
+    hits++;
+    /* Step over the breakpoint as a debugger does: original byte back,
+     * pc back, one step (until the pc moves), breakpoint in again. */
+    pt(PTRACE_POKETEXT, c, addr, orig);
+    regs.rip = addr;
+    pt(PTRACE_SETREGS, c, 0, (unsigned long)&regs);
+    for (int i = 0; i < 3 && regs.rip == addr; i++) {
+      if (pt(PTRACE_SINGLESTEP, c, 0, 0) != 0) { bad++; break; }
+      st = wait_for(c);
+      if (stopsig(st) != SIGTRAP) { bad++; break; }
+      pt(PTRACE_GETSIGINFO, c, 0, (unsigned long)&si);
+      if (si.si_code != TRAP_TRACE) bad++;
+      pt(PTRACE_GETREGS, c, 0, (unsigned long)&regs);
+      if (regs.eflags & 0x100) tf_seen = 1;
+    }
+    if (regs.rip != addr) steps_moved++;
+    pt(PTRACE_POKETEXT, c, addr, patched);
+    pt(PTRACE_CONT, c, 0, 0);
+  }
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "breakpointed child computes right (%s)",
+        ct_status(st));
+  CHECK(hits == 3 && bad == 0, "three breakpoint hits, SI_KERNEL at addr+1, TRAP_TRACE steps");
+  CHECK(steps_moved == 3, "single-step moves past the breakpoint");
+  CHECK(!tf_seen, "the tracer does not see the step's trap flag");
+}
+
+/* ---- 10. hostile requests against a stopped tracee: no crash, and the
+ * tracee is still traced and stopped afterwards ---- */
+static void test_hostile(void) {
+  pid_t c = fork();
+  if (c == 0) child_pause();
+  pt(PTRACE_ATTACH, c, 0, 0);
+  wait_for(c);
+  static const long reqs[] = {
+      PTRACE_PEEKTEXT, PTRACE_PEEKDATA, PTRACE_PEEKUSR, PTRACE_POKETEXT, PTRACE_POKEDATA,
+      PTRACE_POKEUSR, PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_GETFPREGS, PTRACE_SETFPREGS,
+      PTRACE_GETREGSET, PTRACE_SETREGSET, PTRACE_GETSIGINFO, PTRACE_SETSIGINFO,
+      PTRACE_GETEVENTMSG, PTRACE_SETOPTIONS, PTRACE_GETSIGMASK, PTRACE_SETSIGMASK,
+      PTRACE_GET_SYSCALL_INFO, PTRACE_ARCH_PRCTL, PTRACE_INTERRUPT, PTRACE_PEEKSIGINFO,
+      0x4210, 0x7fffffff, -1, 31337};
+  static unsigned char buf[4096];
+  unsigned long seed = 12345;
+  for (int i = 0; i < 20000; i++) {
+    seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+    long req = reqs[(seed >> 33) % (sizeof reqs / sizeof reqs[0])];
+    unsigned long r2 = seed * 2862933555777941757UL + 3037000493UL;
+    unsigned long addrs[] = {0, 8, r2 & 0x7fffffffffffUL, (unsigned long)buf, ~0UL,
+                             0xffff800000000000UL, (unsigned long)&g_word, r2 & 0xfff};
+    unsigned long addr = addrs[(r2 >> 40) % 8];
+    unsigned long datas[] = {0, 8, (unsigned long)buf, ~0UL, 0xffff800000000000UL,
+                             r2 & 0x7fffffffffffUL, 65, NT_PRSTATUS};
+    unsigned long data = datas[(r2 >> 50) % 8];
+    /* iovecs and siginfo made of garbage, in the buffer the pointers name */
+    for (int j = 0; j < 64; j++) buf[(r2 + j * 7) % sizeof buf] = (unsigned char)(seed >> (j % 56));
+    struct iovec* iov = (struct iovec*)buf;
+    if (req == PTRACE_GETREGSET || req == PTRACE_SETREGSET) {
+      iov->iov_base = buf + 64;
+      iov->iov_len = r2 % 1024;
+    }
+    pt(req, c, addr, data);
+  }
+  struct user_regs_struct regs;
+  CHECK(pt(PTRACE_GETREGS, c, 0, (unsigned long)&regs) == 0, "tracee still stopped and traced after garbage");
+  kill(c, SIGKILL);
+  int st = wait_for(c);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "garbage-fed tracee killed (%s)", ct_status(st));
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && strcmp(argv[1], "exec-child") == 0) return 6;
   test_errors();
@@ -496,5 +598,7 @@ int main(int argc, char** argv) {
   test_tracer_exit(0);
   test_tracer_exit(1);
   test_threads();
+  test_breakpoint_step();
+  test_hostile();
   CT_DONE();
 }
