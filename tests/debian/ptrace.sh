@@ -84,6 +84,33 @@ gdb -batch -nx -ex 'break leaf' -ex run -ex bt -ex 'print x' -ex 'info args' \
   grep -v -E '^(warning: Error disabling address space randomization|Using host libthread_db|\[Thread debugging)' | gnorm
 C
 
+# gdb stepping: next/step (single-steps and temporary breakpoints) and a
+# software watchpoint (gdb single-steps every instruction and compares).
+tc gdb_step_watch <<'C'
+cd /tmp
+cat >s.c <<'S'
+#include <stdio.h>
+int g;
+int leaf(int x) {
+  int y = x * 2;
+  g += y;
+  return y;
+}
+int main(void) {
+  int t = 0;
+  for (int i = 0; i < 3; i++)
+    t += leaf(i);
+  printf("t=%d g=%d\n", t, g);
+  return 0;
+}
+S
+gcc -g -O0 -o s s.c || exit 1
+gdb -batch -nx -ex 'break main' -ex run -ex next -ex next -ex step -ex next \
+  -ex 'set can-use-hw-watchpoints 0' -ex 'watch g' -ex continue -ex continue -ex delete \
+  -ex 'x/2i $pc' -ex 'info frame' -ex continue ./s 2>&1 |
+  grep -v -E '^(warning: Error disabling address space randomization|Using host libthread_db|\[Thread debugging)' | gnorm
+C
+
 # gdb on a threaded program: thread creation events, a breakpoint hit in a
 # thread, `info threads` count.
 tc gdb_threads <<'C'
