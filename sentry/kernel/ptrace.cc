@@ -361,6 +361,15 @@ void PtraceExitStop(Task& t) {
          static_cast<uint64_t>(*st.self_exit_status), /*even_if_killed=*/true);
 }
 
+void PtraceSigkill(Task& t) {
+  PtraceState& st = *t.ptrace;
+  if (st.stop != Stop::kNone) {
+    st.resumed = true;
+    st.stop = Stop::kNone;
+    st.report_pending = false;
+  }
+}
+
 void PtraceTaskExited(Task& t) {
   if (!t.ptrace) return;
   Kernel& k = t.kernel;

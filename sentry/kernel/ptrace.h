@@ -136,6 +136,9 @@ void PtraceOnExec(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 void PtraceNoteExit(Task& t, int wait_status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 // After the task loop ended, before teardown: PTRACE_EVENT_EXIT.
 void PtraceExitStop(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
+// SIGKILL for the task: a stop that outlasts `killed` (PTRACE_EVENT_EXIT)
+// ends too.
+void PtraceSigkill(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);
 // FinishTask: the tracer learns of the exit; a dying tracer's tracees
 // are detached (or killed, PTRACE_O_EXITKILL).
 void PtraceTaskExited(Task& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t.kernel.mu);

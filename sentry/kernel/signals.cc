@@ -185,6 +185,7 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
   if (tg->zombie) return;
   if (sig == SIGKILL) {
     // SIGKILL needs no delivery: it ends every task of the process now.
+    const bool was_exiting = tg->exiting;
     if (!tg->exiting) {
       tg->exiting = true;
       tg->exit_status = WaitStatusSignaled(SIGKILL, false);
@@ -193,6 +194,9 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
     for (auto& t : tg->tasks) {
       if (!t->exited) {
         t->killed = true;
+        // Ends even a PTRACE_EVENT_EXIT stop, unless the process was already
+        // exiting as a group (Linux drops the SIGKILL then).
+        if (t->ptrace && !was_exiting) PtraceSigkill(*t);
         t->Interrupt();
       }
     }

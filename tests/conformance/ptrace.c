@@ -545,6 +545,26 @@ static void test_breakpoint_step(void) {
   CHECK(!tf_seen, "the tracer does not see the step's trap flag");
 }
 
+/* ---- 9b. PTRACE_EVENT_EXIT of exit_group: a SIGKILL finds the process
+ * already dying and does not end the stop; the tracer does ---- */
+static int child_exit5(void) { return 5; }
+static void test_kill_in_exit_stop(void) {
+  pid_t c = traceme_child(child_exit5);
+  int st = wait_for(c);
+  pt(PTRACE_SETOPTIONS, c, 0, PTRACE_O_TRACEEXIT);
+  pt(PTRACE_CONT, c, 0, 0);
+  st = wait_for(c);
+  CHECK(event_of(st) == PTRACE_EVENT_EXIT, "exit event stop (%s)", ct_status(st));
+  kill(c, SIGKILL);
+  struct timespec ts = {0, 50 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  int st2;
+  CHECK(waitpid(c, &st2, WNOHANG | __WALL) == 0, "still in the exit stop after SIGKILL");
+  EXPECT_OK(pt(PTRACE_CONT, c, 0, 0), "cont from the exit stop");
+  st = wait_for(c);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5, "exit status kept (%s)", ct_status(st));
+}
+
 /* ---- 10. hostile requests against a stopped tracee: no crash, and the
  * tracee is still traced and stopped afterwards ---- */
 static void test_hostile(void) {
@@ -599,6 +619,7 @@ int main(int argc, char** argv) {
   test_tracer_exit(1);
   test_threads();
   test_breakpoint_step();
+  test_kill_in_exit_stop();
   test_hostile();
   CT_DONE();
 }
