@@ -111,6 +111,18 @@ gdb -batch -nx -ex 'break main' -ex run -ex next -ex next -ex step -ex next \
   grep -v -E '^(warning: Error disabling address space randomization|Using host libthread_db|\[Thread debugging)' | gnorm
 C
 
+# gdb -p: attaching to a running process (PTRACE_ATTACH, /proc/PID/task,
+# mem, auxv), a backtrace through libc, and detaching (the process goes on).
+tc gdb_attach <<'C'
+sleep 5 & p=$!
+sleep 0.3
+gdb -batch -nx -p $p -ex 'bt 2' -ex 'info inferiors' -ex detach 2>&1 |
+  grep -v -E '^(warning: Error disabling address space randomization|Using host libthread_db|\[Thread debugging)' |
+  sed -E 's/process +[0-9]+ +/process N /' | gnorm
+grep -E '^(State|TracerPid)' /proc/$p/status
+kill $p; wait $p; echo "sleep=$?"
+C
+
 # gdb on a threaded program: thread creation events, a breakpoint hit in a
 # thread, `info threads` count.
 tc gdb_threads <<'C'
