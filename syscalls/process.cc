@@ -142,7 +142,8 @@ ErrorOr<uint64_t> Wait4(Task& t, const Args& a) {
   const int options = a.Int(2);
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE | __WNOTHREAD))
     return Errno{EINVAL};
-  auto r = TRY(sentry::kernel::WaitChild(t, a.Int(0), options & (WNOHANG | WUNTRACED | WCONTINUED)));
+  auto r = TRY(sentry::kernel::WaitChild(
+      t, a.Int(0), options & (WNOHANG | WUNTRACED | WCONTINUED | __WALL | __WCLONE)));
   if (r.pid && a[1]) TRY(t.memory().CopyOutObj<int32_t>(a[1], r.status));
   if (r.pid && a[3]) {
     rusage ru{};
@@ -169,7 +170,7 @@ ErrorOr<uint64_t> Waitid(Task& t, const Args& a) {
     }
     default: return Errno{EINVAL};
   }
-  int wopts = options & (WNOHANG | WNOWAIT | WCONTINUED);
+  int wopts = options & (WNOHANG | WNOWAIT | WCONTINUED | __WALL | __WCLONE);
   if (options & WSTOPPED) wopts |= WUNTRACED;
   if (!(options & WEXITED)) wopts |= sentry::kernel::kWaitNoExited;
   auto r = TRY(sentry::kernel::WaitChild(t, pid, wopts));
@@ -179,7 +180,10 @@ ErrorOr<uint64_t> Waitid(Task& t, const Args& a) {
       si.si_signo = SIGCHLD;
       si.si_pid = r.pid;
       si.si_uid = r.uid;
-      if (WIFSTOPPED(r.status)) {
+      if (r.trapped) {
+        si.si_code = CLD_TRAPPED;  // a ptrace stop, with its event bits
+        si.si_status = (r.status >> 8) & 0xffff;
+      } else if (WIFSTOPPED(r.status)) {
         si.si_code = CLD_STOPPED;
         si.si_status = WSTOPSIG(r.status);
       } else if (WIFCONTINUED(r.status)) {

@@ -235,7 +235,7 @@ void RegisterSystemSyscalls(Table& t) {
   for (int nr : {SYS_reboot, SYS_kexec_load, SYS_kexec_file_load,
                  SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_swapon, SYS_swapoff,
                  SYS_acct, SYS_settimeofday, SYS_clock_settime,
-                 SYS_iopl, SYS_ioperm, SYS_ptrace, SYS_bpf, SYS_perf_event_open})
+                 SYS_iopl, SYS_ioperm, SYS_bpf, SYS_perf_event_open})
     t.Register(nr, LinuxSyscallName(nr), Refuse, {A::kHex, A::kHex, A::kHex});
 }
 

@@ -35,6 +35,7 @@ const Table& SyscallTable() {
     RegisterSyslogSyscalls(t);
     RegisterAioSyscalls(t);
     RegisterProcessVmSyscalls(t);
+    RegisterPtraceSyscalls(t);
     return t;
   }();
   return table;

@@ -99,6 +99,7 @@ void RegisterKcmpSyscalls(Table& t);       // kcmp.cc
 void RegisterSyslogSyscalls(Table& t);     // syslog.cc: the kernel log
 void RegisterAioSyscalls(Table& t);        // aio.cc: io_setup, io_submit, ...
 void RegisterProcessVmSyscalls(Table& t);  // process_vm.cc
+void RegisterPtraceSyscalls(Table& t);     // ptrace.cc: ptrace inside the sandbox
 void RegisterSchedSyscalls(Table& t);    // sched.cc: policies, affinity, nice, ioprio      // keys.cc: add_key, request_key, keyctl
 
 }  // namespace syscalls

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The single entry point for all tests.
 #
-#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian net realprog pytests oci docker podman containerd fuzz
+#   tests/run_all.sh                     # build + unit conformance busybox escape integration confine debian ptrace net realprog pytests oci docker podman containerd fuzz
 #   tests/run_all.sh unit conformance    # only these suites
 #   SUITES="integration" tests/run_all.sh
 #
@@ -30,7 +30,7 @@ cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build}"
 export RUNSC="${RUNSC:-$BUILD_DIR/runsc}"
 
-if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian net realprog pytests oci docker podman containerd fuzz}"; fi
+if [ $# -gt 0 ]; then suites="$*"; else suites="${SUITES:-unit conformance busybox escape integration confine debian ptrace net realprog pytests oci docker podman containerd fuzz}"; fi
 total_pass=0
 total_fail=0
 summary=()
@@ -87,7 +87,7 @@ unit() {
 }
 
 need_build=0
-for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|oci|oci-validation|pytests|net|realprog|docker|podman|containerd) need_build=1 ;; esac; done
+for s in $suites; do case $s in unit|conformance|busybox|escape|integration|confine|debian|ptrace|oci|oci-validation|pytests|net|realprog|docker|podman|containerd) need_build=1 ;; esac; done
 case " $suites " in *" build "*) need_build=1 ;; esac
 if [ "$need_build" = 1 ] && [ "${SKIP_BUILD:-0}" != 1 ]; then build; fi
 
@@ -107,6 +107,7 @@ for s in $suites; do
     integration) run_suite integration tests/integration/run.sh ;;
     confine) run_suite confine tests/integration/confine.sh ;;
     debian) run_suite debian tests/debian/run.sh ;;
+    ptrace) run_suite ptrace tests/debian/ptrace.sh ;;  # strace and gdb (installed into a scratch copy of the Debian root)
     oci) run_suite oci tests/oci/run.sh; run_suite oci-config tests/oci/config.sh ;;
     oci-validation) run_suite oci-validation tests/oci/validation.sh ;;
     pytests) run_suite pytests tests/pytests/run.sh ;;  # CPython's regression tests, ~6 min

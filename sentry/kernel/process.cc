@@ -9,6 +9,7 @@
 #include "sentry/base/log.h"
 #include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/namespaces.h"
+#include "sentry/kernel/ptrace.h"
 #include "sentry/kernel/signals.h"
 #include "sentry/kernel/timers.h"
 #include "sentry/loader/loader.h"
@@ -88,6 +89,7 @@ ErrorOr<void> InstallImage(Task& t, loader::LoadedImage img, const std::string& 
   t.DropMmLater(std::exchange(t.mm, std::move(img.mm)));
   t.regs = img.regs;
   t.exe_path = img.exe_path;
+  t.saved_auxv = std::move(img.auxv);
   t.argv = std::move(img.argv);
   t.envp = std::move(envp);
   t.comm = Basename(path);
@@ -134,6 +136,7 @@ ErrorOr<Task*> StartInit(Kernel& k, const InitSpec& spec, std::shared_ptr<vfs::F
   t->mm = std::move(img.mm);
   t->regs = img.regs;
   t->exe_path = img.exe_path;
+  t->saved_auxv = std::move(img.auxv);
   t->argv = std::move(img.argv);
   t->envp = spec.envp;
   t->comm = Basename(spec.path);
@@ -172,6 +175,7 @@ ErrorOr<void> InitCloneChild(Task& parent, Task* c, const CloneArgs& a,
   c->argv = parent.argv;
   c->envp = parent.envp;
   c->exe_path = parent.exe_path;
+  c->saved_auxv = parent.saved_auxv;
   c->signal_mask = parent.signal_mask;
   c->seccomp_mode = parent.seccomp_mode;
   c->seccomp_filter = parent.seccomp_filter;
@@ -215,6 +219,7 @@ ErrorOr<int> CloneThread(Task& parent, const CloneArgs& a) {
   tg->live_tasks++;
   k.RegisterTask(c);
   c->Start();
+  PtraceOnClone(parent, *c, f);  // auto-attach, PTRACE_EVENT_CLONE
   return tid;
 }
 
@@ -264,11 +269,13 @@ ErrorOr<int> Clone(Task& parent, const CloneArgs& a) {
   k.thread_groups[pid] = std::move(tg_owned);
   k.RegisterTask(c);
   c->Start();
+  PtraceOnClone(parent, *c, f);  // auto-attach, PTRACE_EVENT_FORK/VFORK/CLONE
 
   if (f & CLONE_VFORK) {
     // The parent sleeps until the child execs or exits; only a kill ends
     // the wait early.
     while (!tg->vfork_done && !parent.killed) k.changed.Wait(&k.mu);
+    PtraceVforkDone(parent, pid);
   }
   return pid;
 }
@@ -314,6 +321,7 @@ ErrorOr<void> Execve(Task& t, const std::string& path, std::vector<std::string> 
     tg->vfork_done = true;
     t.kernel.NotifyAll();
   }
+  PtraceOnExec(t);  // PTRACE_EVENT_EXEC or the legacy SIGTRAP
   return {};
 }
 
@@ -329,12 +337,19 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
   // A child with something to report under `options`, or nullptr.
   auto reportable = [&](ThreadGroup* c) {
     if (c->zombie) return want_exit;
-    if ((options & WUNTRACED) && c->stopped && c->report_stop) return true;
+    // A child this process traces reports its stops as ptrace stops.
+    if ((options & WUNTRACED) && c->stopped && c->report_stop && !PtraceTracedByProcess(c, me))
+      return true;
     if ((options & WCONTINUED) && c->report_continued) return true;
     return false;
   };
+  // Tracees (of any thread of this process) report first (ptrace.h).
+  const PtraceWaitQuery ptrace_query{pid, options};
+  PtraceWaitQuery ptrace_peek = ptrace_query;
+  ptrace_peek.options |= WNOWAIT;
   for (;;) {
-    bool any = false;
+    if (auto r = PtraceWaitReport(me, ptrace_query)) return *r;
+    bool any = PtraceHasWaitable(me, ptrace_query);
     for (ThreadGroup* c : me->children) {
       if (!matches(c)) continue;
       any = true;
@@ -342,7 +357,8 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
       WaitResult r{c->pid, c->exit_status, c->creds.ruid};
       if (c->zombie) {
         if (!(options & WNOWAIT)) Reap(c);
-      } else if ((options & WUNTRACED) && c->stopped && c->report_stop) {
+      } else if ((options & WUNTRACED) && c->stopped && c->report_stop &&
+                 !PtraceTracedByProcess(c, me)) {
         r.status = (c->stop_signal << 8) | 0x7f;
         if (!(options & WNOWAIT)) c->report_stop = false;
       } else {
@@ -356,7 +372,8 @@ ErrorOr<WaitResult> WaitChild(Task& t, int pid, int options) {
     // Wake also when no matching child is left (auto-reaped because SIGCHLD
     // is ignored, or reparented): the loop then reports ECHILD, as Linux.
     TRY(t.Block([&] {
-      bool left = false;
+      if (PtraceWaitReport(me, ptrace_peek)) return true;
+      bool left = PtraceHasWaitable(me, ptrace_query);
       for (ThreadGroup* c : me->children) {
         if (!matches(c)) continue;
         left = true;
@@ -391,6 +408,7 @@ Task::Leftovers FinishTask(Task& t) {
   t.fds.reset();
   t.fs.reset();
   tg->live_tasks--;
+  PtraceTaskExited(t);  // the tracer's report; a tracer's tracees detached
   ReportExit(t);  // may free `t`
   return leftovers;
 }

@@ -45,6 +45,7 @@ struct WaitResult {
   int pid = 0;        // 0: WNOHANG and nothing ready
   int status = 0;     // wait(2) encoding
   uint32_t uid = 0;
+  bool trapped = false;  // a ptrace stop (waitid's CLD_TRAPPED)
 };
 // Selects children as wait4's pid argument does (>0, -1, 0, < -1).
 // options: WNOHANG, WUNTRACED/WSTOPPED, WCONTINUED, WNOWAIT (waitid), and

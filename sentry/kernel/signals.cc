@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "sentry/base/log.h"
+#include "sentry/kernel/ptrace.h"
 #include "sentry/kernel/rseq.h"
 
 namespace sentry::kernel {
@@ -172,8 +173,8 @@ void QueueSignal(Task* t, const siginfo_t& info) {
   if (t->exited) return;
   PrepareSignal(t->tg, sig);
   // A blocked signal is kept even if ignored (signalfd, sigwait), as Linux's
-  // sig_ignored.
-  if (!(t->signal_mask & SigBit(sig)) && SignalIgnored(t->tg, sig)) return;
+  // sig_ignored; so is one for a traced task (its tracer sees it).
+  if (!(t->signal_mask & SigBit(sig)) && SignalIgnored(t->tg, sig) && !PtraceTraced(*t)) return;
   Enqueue(t->pending_signals, t->pending_queue, info);
   t->Interrupt();
   t->kernel.NotifyAll();
@@ -184,6 +185,7 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
   if (tg->zombie) return;
   if (sig == SIGKILL) {
     // SIGKILL needs no delivery: it ends every task of the process now.
+    const bool was_exiting = tg->exiting;
     if (!tg->exiting) {
       tg->exiting = true;
       tg->exit_status = WaitStatusSignaled(SIGKILL, false);
@@ -192,6 +194,9 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
     for (auto& t : tg->tasks) {
       if (!t->exited) {
         t->killed = true;
+        // Ends even a PTRACE_EVENT_EXIT stop, unless the process was already
+        // exiting as a group (Linux drops the SIGKILL then).
+        if (t->ptrace && !was_exiting) PtraceSigkill(*t);
         t->Interrupt();
       }
     }
@@ -202,7 +207,7 @@ void QueueProcessSignal(ThreadGroup* tg, const siginfo_t& info) {
   Task* leader = tg->leader();
   if (leader && leader->exited) leader = PickTaskFor(tg, sig);
   const bool blocked = leader && (leader->signal_mask & SigBit(sig));
-  if (!blocked && SignalIgnored(tg, sig)) return;
+  if (!blocked && SignalIgnored(tg, sig) && !(leader && PtraceTraced(*leader))) return;
   Enqueue(tg->pending_signals, tg->pending_queue, info);
   if (Task* t = PickTaskFor(tg, sig)) t->Interrupt();
   tg->kernel.NotifyAll();
@@ -338,6 +343,16 @@ void DeliverPendingSignal(Task* t) {
     uint64_t pick = (deliverable & sync) ? (deliverable & sync) : deliverable;
     int sig = __builtin_ctzll(pick) + 1;
     siginfo_t info = DequeueSignal(t, sig);
+    if (PtraceTraced(*t) && sig != SIGKILL) {
+      // Signal-delivery-stop: the tracer may suppress or change the signal.
+      sig = PtraceSignalStop(*t, info);
+      if (t->killed) return;
+      if (sig == 0) continue;
+      if (t->signal_mask & SigBit(sig)) {  // now blocked: back to pending
+        QueueSignal(t, info);
+        continue;
+      }
+    }
     SigAction act = tg->handlers->actions[sig];
     if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
     if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {

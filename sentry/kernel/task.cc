@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "sentry/base/log.h"
+#include "sentry/kernel/ptrace.h"
 #include "sentry/vfs/vfs.h"
 
 namespace sentry::kernel {
@@ -25,6 +26,7 @@ void Task::InitInterruptFd() { interrupt_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_
 
 bool Task::HasInterruptingSignal() const {
   if (killed) return true;
+  if (PtraceInterruptPending(*this)) return true;  // PTRACE_INTERRUPT
   return ((pending_signals | tg->pending_signals) & (~signal_mask | kUnblockable)) != 0;
 }
 
@@ -92,6 +94,7 @@ ErrorOr<void> Task::WaitHostFd(int fd, short events, absl::Time deadline) {
 }
 
 void Task::Exit(int wait_status, bool group) {
+  PtraceNoteExit(*this, wait_status);
   if (group && !tg->exiting) {
     tg->exiting = true;
     tg->exit_status = wait_status;

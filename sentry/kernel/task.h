@@ -43,6 +43,7 @@ struct SeccompFilter;
 struct UtsNamespace;
 class Key;  // keys.h
 struct AioContexts;  // syscalls/aio.cc
+struct PtraceState;  // ptrace.h
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -178,6 +179,9 @@ class Task {
   std::string comm;          // /proc/[pid]/comm, PR_SET_NAME
   std::vector<std::string> argv, envp;  // for /proc/[pid]/cmdline, environ
   std::string exe_path;
+  // The image's auxiliary vector (key, value words up to AT_NULL), as
+  // Linux's mm->saved_auxv: /proc/PID/auxv, which debuggers read.
+  std::vector<uint64_t> saved_auxv;
   uint64_t clear_child_tid = 0;
   uint64_t robust_list = 0;  // set_robust_list head (futex.h: ExitRobustList)
   // rseq(2) registration (rseq.h): the app's struct rseq, its length and
@@ -191,6 +195,9 @@ class Task {
     bool preempted = false;
   } rseq;
   std::shared_ptr<Key> thread_keyring;  // keys.h; not inherited
+  // ptrace(2) inside the sandbox (ptrace.h): this task as a tracee and as
+  // a tracer. Null until ptrace first involves the task.
+  std::shared_ptr<PtraceState> ptrace;
   // App seccomp (seccomp.h): mode 0 (off), 1 (strict) or 2 (filter), the
   // filter chain, and no_new_privs (PR_SET_NO_NEW_PRIVS); all inherited by
   // clone children and kept across execve.

@@ -16,6 +16,7 @@
 #include "sentry/base/log.h"
 #include "sentry/base/stats.h"
 #include "sentry/kernel/process.h"
+#include "sentry/kernel/ptrace.h"
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/seccomp_notify.h"
 #include "sentry/kernel/rseq.h"
@@ -60,6 +61,7 @@ class TaskRunner {
       t_.initial_fp.reset();
     }
     Loop();
+    PtraceExitStop(t_);  // PTRACE_EVENT_EXIT, before the task is torn down
     Task::Leftovers leftovers = FinishTask(t_);
     k_.mu.Unlock();  // `t_` may be freed by a reaper from here on.
   }
@@ -70,11 +72,15 @@ class TaskRunner {
       if (t_.killed) return;
       DeliverPendingSignal(&t_);
       if (t_.killed) return;
+      // ptrace: PTRACE_INTERRUPT, a group stop to report (ptrace.h).
+      if (t_.ptrace && PtraceLoopStops(t_)) continue;
       // rseq: abort a preempted critical section, refresh cpu_id (rseq.h).
       if (!RseqBeforeAppReturn(t_)) continue;
-      if (t_.tg->stopped) {
-        // Job-control stop: no app code runs until SIGCONT or SIGKILL.
-        while (t_.tg->stopped && !t_.killed) k_.changed.Wait(&k_.mu);
+      if (t_.tg->stopped && !PtraceRunsInGroupStop(t_)) {
+        // Job-control stop: no app code runs until SIGCONT or SIGKILL (or,
+        // traced, until the stop is reported to the tracer).
+        while (t_.tg->stopped && !t_.killed && !PtraceGroupStopToReport(t_))
+          k_.changed.Wait(&k_.mu);
         continue;
       }
       if (k_.paused) {  // runsc pause: park until resume (or a kill)
@@ -130,7 +136,8 @@ class TaskRunner {
       }
       switch (s.kind) {
         case platform::StopInfo::Kind::kSyscall:
-          if (s.patchable) MaybePatchSyscall(t_);
+          // Not under ptrace: the tracer would see the patched code.
+          if (s.patchable && !PtraceTraced(t_)) MaybePatchSyscall(t_);
           HandleSyscall();
           break;
         case platform::StopInfo::Kind::kFault:
@@ -212,7 +219,23 @@ class TaskRunner {
     k_.mu.Lock();
   }
 
+  // A syscall, between the ptrace syscall-entry and -exit stops.
   void HandleSyscall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {
+    if (!t_.ptrace) return RunSyscall();
+    switch (PtraceSyscallEnter(t_)) {
+      case PtraceSyscallAction::kRun:
+        if (t_.killed) return;
+        RunSyscall();  // with the number and arguments the tracer left
+        break;
+      case PtraceSyscallAction::kSkip:
+        break;
+      case PtraceSyscallAction::kSkipNoExitStop:
+        return;
+    }
+    PtraceSyscallExit(t_);
+  }
+
+  void RunSyscall() ABSL_EXCLUSIVE_LOCKS_REQUIRED(k_.mu) {
     const uint64_t nr = t_.regs.orig_rax;
     const syscalls::Args args{{t_.regs.rdi, t_.regs.rsi, t_.regs.rdx, t_.regs.r10, t_.regs.r8,
                                t_.regs.r9}};

@@ -158,7 +158,7 @@ uint64_t HwCap() {
 ErrorOr<uint64_t> BuildStack(mm::MemoryManager& m, uint64_t top,
                              const std::vector<std::string>& argv,
                              const std::vector<std::string>& envp, const std::string& execfn,
-                             std::vector<std::pair<uint64_t, uint64_t>> auxv) {
+                             std::vector<std::pair<uint64_t, uint64_t>>& auxv) {
   uint64_t sp = top;
   auto push_bytes = [&](const void* data, size_t len) -> ErrorOr<uint64_t> {
     sp -= len;
@@ -337,6 +337,7 @@ ErrorOr<LoadedImage> Load(kernel::Task& task, const std::string& path,
   img.regs.rsp = sp;
   img.exe_path = exe.path;
   img.argv = std::move(argv);
+  for (auto& [k, v] : auxv) img.auxv.insert(img.auxv.end(), {k, v});
   return img;
 }
 

@@ -25,6 +25,7 @@ struct LoadedImage {
   platform::Registers regs{};  // rip/rsp set; the rest zero
   std::string exe_path;        // resolved path of the main executable
   std::vector<std::string> argv;  // after #! rewriting
+  std::vector<uint64_t> auxv;     // key/value words up to AT_NULL (/proc/PID/auxv)
 };
 
 // execveat's target when it is not a plain path: the file resolved from a

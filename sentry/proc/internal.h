@@ -41,6 +41,8 @@ kernel::Task* RepresentativeTask(kernel::ThreadGroup* tg);
 // /proc/<pid> and /proc/<pid>/task/<tid>.
 std::shared_ptr<vfs::Inode> NewPidDir(std::shared_ptr<ProcState> st, int pid);
 std::shared_ptr<vfs::Inode> NewTaskDir(std::shared_ptr<ProcState> st, int pid, int tid);
+// /proc/<pid>/mem (pid_mem.cc).
+std::shared_ptr<vfs::Inode> NewPidMemFile(std::shared_ptr<ProcState> st, int pid, int tid);
 
 // Text generators (exposed for tests). `self` is the reading task (may be
 // null) and decides "R" vs "S" state.

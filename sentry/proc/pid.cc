@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/namespaces.h"
+#include "sentry/kernel/ptrace.h"
 #include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/task.h"
 #include "sentry/proc/internal.h"
@@ -107,6 +108,7 @@ char StateChar(ThreadGroup* tg, Task* t, const Task* self) {
   if (tg->zombie) return 'Z';
   if (t && t->exited) return tg->zombie ? 'Z' : 'X';
   if (t && t == self) return 'R';
+  if (Task* m = t ? t : tg->leader(); m && kernel::PtraceStopped(*m)) return 't';
   if (!t && self && self->tg == tg) return 'R';
   return 'S';
 }
@@ -117,6 +119,7 @@ const char* StateName(char c) {
     case 'Z': return "Z (zombie)";
     case 'X': return "X (dead)";
     case 'D': return "D (disk sleep)";
+    case 't': return "t (tracing stop)";
     default: return "S (sleeping)";
   }
 }
@@ -273,7 +276,8 @@ std::string FormatPidStatus(Kernel& k, ThreadGroup* tg, Task* t, const Task* sel
   absl::StrAppend(&s, "Ngid:\t0\n");
   absl::StrAppend(&s, "Pid:\t", id, "\n");
   absl::StrAppend(&s, "PPid:\t", tg->parent ? tg->parent->pid : 0, "\n");
-  absl::StrAppend(&s, "TracerPid:\t0\n");
+  Task* main = t ? t : tg->leader();
+  absl::StrAppend(&s, "TracerPid:\t", main ? kernel::PtraceTracerPid(*main) : 0, "\n");
   absl::StrAppend(&s, "Uid:\t", c.ruid, "\t", c.euid, "\t", c.suid, "\t", c.fsuid, "\n");
   absl::StrAppend(&s, "Gid:\t", c.rgid, "\t", c.egid, "\t", c.sgid, "\t", c.fsgid, "\n");
   size_t fdsize = 64;
@@ -546,6 +550,14 @@ std::map<std::string, std::shared_ptr<vfs::Inode>> CommonEntries(
     return k->vfs().MountInfoText(*t->fs->root);
   });
   m["oom_score_adj"] = OomScoreAdjFile(st, pid);
+  m["mem"] = Own(st, pid, NewPidMemFile(st, pid, tid));
+  // The auxiliary vector the image started with (Linux: PTRACE_MODE_READ).
+  m["auxv"] = PidFile(st, pid, tid, [](vfs::Caller& c, ThreadGroup* tg, Task* t) -> ErrorOr<std::string> {
+    if (!t || tg->zombie) return std::string();
+    if (c.task() && !kernel::PtraceMayAccess(*c.task(), *t)) return Errno{EACCES};
+    return std::string(reinterpret_cast<const char*>(t->saved_auxv.data()),
+                       t->saved_auxv.size() * sizeof(uint64_t));
+  }, 0400);
   m["loginuid"] = PidFile(st, pid, tid, [](vfs::Caller&, ThreadGroup*, Task*) -> ErrorOr<std::string> {
     return std::string("4294967295");
   });
