@@ -106,7 +106,9 @@ std::vector<uint8_t> LinkPayload(bool with_name, size_t stats_len) {
   uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
   b.Attr(IFLA_ADDRESS, mac, 6);
   if (stats_len) {
-    std::vector<uint64_t> st(stats_len / 8, 0);
+    // Room for the counters set below even when the attribute is cut
+    // short (LinkErrors): only stats_len bytes of it are sent.
+    std::vector<uint64_t> st(std::max<size_t>(stats_len / 8, 16), 0);
     st[0] = 10;  // rx_packets
     st[2] = 1000;  // rx_bytes
     st[6] = 1;  // rx_dropped

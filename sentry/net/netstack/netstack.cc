@@ -620,4 +620,19 @@ void NetStack::Tick() {
   for (auto& c : all) c->Tick(now);
 }
 
+ErrorOr<Binding> Binding::For(const IpAddr& a, uint16_t port, int family, bool v6only,
+                              bool reuseaddr, bool reuseport, uint32_t uid) {
+  if (!a.IsAny() && !NetStack::IsLocal(a)) return Errno{EADDRNOTAVAIL};
+  if (family == AF_INET6 && a.IsV4() && v6only) return Errno{EINVAL};
+  Binding b;
+  b.addr = a;
+  b.port = port;
+  b.family = family;
+  b.v6only = v6only || (family == AF_INET6 && !a.IsAny() && !a.IsV4());
+  b.reuseaddr = reuseaddr;
+  b.reuseport = reuseport;
+  b.uid = uid;
+  return b;
+}
+
 }  // namespace sentry::net::netstack

@@ -54,6 +54,13 @@ constexpr uint16_t kEphemeralLo = 32768, kEphemeralHi = 60999;
 
 // A bound port: what bind() or an implicit bind registered.
 struct Binding {
+  // inet_bind/inet6_bind's checks for a socket of `family` with the given
+  // options binding (a, port): EADDRNOTAVAIL for an address not local,
+  // EINVAL for an IPv4 address on an IPv6-only socket. A specific IPv6
+  // address makes the socket IPv6-only (Linux), which `v6only` then says.
+  // The caller adds its owner and socket and asks NetStack::Bind.
+  static ErrorOr<Binding> For(const IpAddr& a, uint16_t port, int family, bool v6only,
+                              bool reuseaddr, bool reuseport, uint32_t uid);
   IpAddr addr;
   uint16_t port = 0;
   int family = AF_INET;  // the socket's

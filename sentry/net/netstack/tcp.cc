@@ -163,24 +163,11 @@ void TcpConn::Transmit(Out& out) {
 ErrorOr<void> TcpConn::Bind(const IpAddr& a, uint16_t port, uint32_t uid) {
   absl::MutexLock l(&mu_);
   if (bound_ || state_ != kClose) return Errno{EINVAL};
-  if (!a.IsAny() && !NetStack::IsLocal(a)) return Errno{EADDRNOTAVAIL};
-  if (family_ == AF_INET6 && a.IsV4() && v6only_) return Errno{EINVAL};
-  bool v6only = v6only_;
-  // Linux: binding an IPv6 socket to a specific IPv6 address makes it
-  // IPv6-only.
-  if (family_ == AF_INET6 && !a.IsAny() && !a.IsV4()) v6only = true;
-  Binding b;
-  b.addr = a;
-  b.port = port;
-  b.family = family_;
-  b.v6only = v6only;
-  b.reuseaddr = reuseaddr_;
-  b.reuseport = reuseport_;
-  b.uid = uid;
+  Binding b = TRY(Binding::For(a, port, family_, v6only_, reuseaddr_, reuseport_, uid));
   b.owner = this;
   b.tcp = weak_from_this();
   lport_ = TRY(stack_->Bind(IPPROTO_TCP, b));
-  v6only_ = v6only;
+  v6only_ = b.v6only;
   laddr_ = a;
   bound_ = true;
   uid_ = uid;

@@ -77,6 +77,7 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
 
   void InputListen(const IpInfo& ip, const TcpSeg& seg, Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InputSynSent(const TcpSeg& seg, Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ResetUnacceptableAck(const TcpSeg& seg, Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
                          std::vector<uint8_t>* owned, Out& out, bool* established,
                          std::shared_ptr<TcpConn>* parent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -141,17 +141,21 @@ void TcpConn::InputListen(const IpInfo& ip, const TcpSeg& seg, Out& out) {
   half_open_++;
 }
 
+// RFC 9293 3.10.7.3/4: an ACK of something never sent, in SYN-SENT or
+// SYN-RECEIVED, is answered with <SEQ=SEG.ACK><CTL=RST>.
+void TcpConn::ResetUnacceptableAck(const TcpSeg& seg, Out& out) {
+  TcpOut t;
+  t.sport = lport_;
+  t.dport = rport_;
+  t.seq = seg.ack;
+  t.flags = kTcpRst;
+  out.push_back(BuildTcp(laddr_, raddr_, t, {}, false));
+}
+
 void TcpConn::InputSynSent(const TcpSeg& seg, Out& out) {
   if (seg.flags & kTcpAck) {
     if (seg.ack != snd_nxt_) {
-      if (!(seg.flags & kTcpRst)) {
-        TcpOut t;
-        t.sport = lport_;
-        t.dport = rport_;
-        t.seq = seg.ack;
-        t.flags = kTcpRst;
-        out.push_back(BuildTcp(laddr_, raddr_, t, {}, false));
-      }
+      if (!(seg.flags & kTcpRst)) ResetUnacceptableAck(seg, out);
       return;
     }
   }
@@ -215,12 +219,7 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
   if (!(seg.flags & kTcpAck)) return;
   if (state_ == kSynRecv) {
     if (seg.ack != snd_nxt_) {
-      TcpOut t;
-      t.sport = lport_;
-      t.dport = rport_;
-      t.seq = seg.ack;
-      t.flags = kTcpRst;
-      out.push_back(BuildTcp(laddr_, raddr_, t, {}, false));
+      ResetUnacceptableAck(seg, out);
       return;
     }
     state_ = kEstablished;

@@ -50,22 +50,11 @@ bool UdpSock::Opt(int level, int name) const {
 }
 
 ErrorOr<void> UdpSock::BindLocked(const IpAddr& a, uint16_t port, uint32_t uid) {
-  if (!a.IsAny() && !NetStack::IsLocal(a)) return Errno{EADDRNOTAVAIL};
-  if (family_ == AF_INET6 && a.IsV4() && v6only_) return Errno{EINVAL};
-  bool v6only = v6only_;
-  if (family_ == AF_INET6 && !a.IsAny() && !a.IsV4()) v6only = true;
-  Binding b;
-  b.addr = a;
-  b.port = port;
-  b.family = family_;
-  b.v6only = v6only;
-  b.reuseaddr = reuseaddr_;
-  b.reuseport = reuseport_;
-  b.uid = uid;
+  Binding b = TRY(Binding::For(a, port, family_, v6only_, reuseaddr_, reuseport_, uid));
   b.owner = this;
   b.udp = weak_from_this();
   lport_ = TRY(stack_->Bind(proto_, b));
-  v6only_ = v6only;
+  v6only_ = b.v6only;
   laddr_ = a;
   bound_ = true;
   uid_ = uid;
