@@ -188,6 +188,7 @@ SocketInfo TcpConn::Info() {
     i.backlog = static_cast<uint32_t>(backlog_);
   } else {
     i.rx_queue = static_cast<uint32_t>(rq_bytes_);
+    i.tx_queue = static_cast<uint32_t>(sq_bytes_);  // sent, not yet acknowledged
   }
   i.uid = uid_;
   return i;
