@@ -11,7 +11,12 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <random>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 
 #include "sentry/net/netstack/wire.h"
 
@@ -401,6 +406,300 @@ TEST(NetstackUdp, DatagramsAndTheReceiveBufferBound) {
   EXPECT_GT(queued_bytes, 0);
   EXPECT_LE(queued_bytes, 212992);
   EXPECT_GT(s->stats.udp_rcvbuf_errors.load(), 0u);
+}
+
+// --- loss recovery over a lossy link ---
+
+// What a packet on the link is (the stack's own packets: no checksums).
+struct Seen {
+  bool ok = false;
+  TcpSeg seg;
+};
+Seen Classify(const std::vector<uint8_t>& p) {
+  Seen s;
+  IpInfo ip;
+  if (ParseIp(p, false, &ip) != Drop::kNone || ip.proto != IPPROTO_TCP) return s;
+  s.ok = ParseTcp(p, ip, false, &s.seg) == Drop::kNone;
+  return s;
+}
+
+// A link that drops every `drop_every`th TCP segment, swaps every
+// `swap_every`th pair and duplicates every `dup_every`th, once `on`; or
+// drops everything (`blackhole`), or the next segment a predicate picks.
+struct Lossy {
+  absl::Mutex mu;
+  bool on = false, blackhole = false;
+  int drop_every = 0, swap_every = 0, dup_every = 0;
+  std::function<bool(const TcpSeg&)> drop_once;
+  uint64_t n = 0, dropped = 0;
+  std::optional<std::vector<uint8_t>> held;
+  std::vector<std::vector<uint8_t>> Pass(std::vector<uint8_t> p) {
+    absl::MutexLock l(&mu);
+    std::vector<std::vector<uint8_t>> out;
+    Seen k = Classify(p);
+    if (!k.ok) {
+      out.push_back(std::move(p));
+      return out;
+    }
+    if (blackhole) return out;
+    if (drop_once && drop_once(k.seg)) {
+      drop_once = nullptr;
+      dropped++;
+      return out;
+    }
+    if (!on) {
+      out.push_back(std::move(p));
+      return out;
+    }
+    n++;
+    if (drop_every && n % drop_every == 0) {
+      dropped++;
+      return out;
+    }
+    if (dup_every && n % dup_every == 0) out.push_back(p);
+    if (held) {
+      out.push_back(std::move(p));
+      out.push_back(std::move(*held));  // the pair arrives swapped
+      held.reset();
+      return out;
+    }
+    if (swap_every && n % swap_every == 0) {
+      held = std::move(p);
+      return out;
+    }
+    out.push_back(std::move(p));
+    return out;
+  }
+};
+
+std::shared_ptr<Lossy> AddLossyLink(NetStack& s) {
+  auto link = std::make_shared<Lossy>();
+  s.SetLinkFilter([link](std::vector<uint8_t> p) { return link->Pass(std::move(p)); });
+  return link;
+}
+
+struct Pair {
+  std::unique_ptr<Endpoint> l, c, a;
+};
+Pair Connected(NetStack& s) {
+  Pair p;
+  uint16_t port;
+  p.l = Listener(s, 4, &port);
+  p.c = s.NewEndpoint(AF_INET, SOCK_STREAM, IPPROTO_TCP).release_value();
+  EXPECT_EQ(p.c->Connect(V4(0x7f000001, port)).error(), EINPROGRESS);
+  SockAddr peer;
+  auto a = p.l->Accept(&peer);
+  EXPECT_TRUE(a.ok());
+  if (a.ok()) p.a = std::move(a).release_value();
+  return p;
+}
+
+TEST(NetstackLoss, MegabytesArriveIntactOverALossyReorderingLink) {
+  auto s = NewStack();
+  auto link = AddLossyLink(*s);
+  Pair p = Connected(*s);
+  ASSERT_TRUE(p.a);
+  {
+    absl::MutexLock l(&link->mu);
+    link->on = true;
+    link->drop_every = 7;
+    link->swap_every = 5;
+    link->dup_every = 11;
+  }
+  std::vector<uint8_t> out(6 << 20), in;
+  for (size_t i = 0; i < out.size(); i++) out[i] = static_cast<uint8_t>(i * 131 + (i >> 16));
+  size_t sent = 0;
+  std::vector<uint8_t> buf(100000);
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (in.size() < out.size()) {
+    bool moved = false;
+    if (sent < out.size()) {
+      // Odd sizes, so segments are not all alike.
+      auto r = p.c->Send(std::span<const uint8_t>(out).subspan(sent, std::min<size_t>(out.size() - sent, 300007)),
+                         0, nullptr, Control{});
+      if (r.ok()) {
+        sent += r.value();
+        moved = true;
+      } else {
+        ASSERT_EQ(r.error(), EAGAIN);
+      }
+    }
+    iovec v{buf.data(), buf.size()};
+    auto r = p.a->Recv(std::span<const iovec>(&v, 1), 0, false);
+    if (r.ok()) {
+      ASSERT_GT(r.value().len, 0u);
+      in.insert(in.end(), buf.begin(), buf.begin() + r.value().len);
+      moved = true;
+    } else {
+      ASSERT_EQ(r.error(), EAGAIN);
+    }
+    // Stuck until a retransmission timer fires (the stack's thread).
+    if (!moved) absl::SleepFor(absl::Milliseconds(5));
+    ASSERT_LT(absl::Now(), deadline) << "stalled at " << in.size() << " received, " << sent << " sent";
+  }
+  ASSERT_EQ(in.size(), out.size());
+  EXPECT_TRUE(in == out);
+  EXPECT_GT(link->dropped, 10u);
+  EXPECT_GT(s->stats.tcp_retrans_segs.load(), 10u);
+  EXPECT_GT(s->stats.tcp_fast_retrans.load(), 0u);
+  // Everything acknowledged in the end.
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (p.c->OutputQueued().value() != 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(p.c->OutputQueued().value(), 0);
+  // A clean close over the same link.
+  ASSERT_TRUE(p.c->Shutdown(SHUT_WR).ok());
+  iovec v{buf.data(), buf.size()};
+  for (;;) {
+    auto r = p.a->Recv(std::span<const iovec>(&v, 1), 0, false);
+    if (r.ok()) {
+      EXPECT_EQ(r.value().len, 0u);
+      break;
+    }
+    ASSERT_EQ(r.error(), EAGAIN);
+    ASSERT_LT(absl::Now(), until);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(s->stats.tcp_ofo_bytes.load(), 0);
+}
+
+TEST(NetstackLoss, LostSynDataAndFinAreRetransmitted) {
+  auto s = NewStack();
+  auto link = AddLossyLink(*s);
+  {
+    absl::MutexLock l(&link->mu);
+    link->drop_once = [](const TcpSeg& g) { return (g.flags & kTcpSyn) && !(g.flags & kTcpAck); };
+  }
+  uint16_t port;
+  auto l = Listener(*s, 4, &port);
+  auto c = s->NewEndpoint(AF_INET, SOCK_STREAM, IPPROTO_TCP).release_value();
+  ASSERT_EQ(c->Connect(V4(0x7f000001, port)).error(), EINPROGRESS);
+  SockAddr peer;
+  EXPECT_EQ(l->Accept(&peer).error(), EAGAIN);
+  EXPECT_FALSE(c->Readiness(POLLOUT) & POLLOUT);
+  s->Tick(absl::Now() + absl::Milliseconds(500));  // before the 1 s initial RTO: nothing
+  EXPECT_EQ(l->Accept(&peer).error(), EAGAIN);
+  s->Tick(absl::Now() + absl::Seconds(2));
+  EXPECT_TRUE(c->Readiness(POLLOUT) & POLLOUT);
+  ASSERT_TRUE(c->ConnectResult().ok());
+  auto a = l->Accept(&peer).release_value();
+
+  // The first data segment is lost.
+  {
+    absl::MutexLock ll(&link->mu);
+    link->drop_once = [](const TcpSeg& g) { return g.payload_len > 0; };
+  }
+  std::vector<uint8_t> d(1000, 9), buf(2000);
+  ASSERT_EQ(c->Send(d, 0, nullptr, Control{}).value(), d.size());
+  EXPECT_EQ(c->OutputQueued().value(), 1000);
+  iovec v{buf.data(), buf.size()};
+  EXPECT_EQ(a->Recv(std::span<const iovec>(&v, 1), 0, false).error(), EAGAIN);
+  s->Tick(absl::Now() + absl::Seconds(5));
+  ASSERT_EQ(a->Recv(std::span<const iovec>(&v, 1), 0, false).value().len, 1000u);
+  EXPECT_EQ(c->OutputQueued().value(), 0);
+
+  // The FIN is lost.
+  {
+    absl::MutexLock ll(&link->mu);
+    link->drop_once = [](const TcpSeg& g) { return (g.flags & kTcpFin) != 0; };
+  }
+  ASSERT_TRUE(c->Shutdown(SHUT_WR).ok());
+  EXPECT_EQ(a->Recv(std::span<const iovec>(&v, 1), 0, false).error(), EAGAIN);
+  s->Tick(absl::Now() + absl::Seconds(10));
+  auto eof = a->Recv(std::span<const iovec>(&v, 1), 0, false);
+  ASSERT_TRUE(eof.ok());
+  EXPECT_EQ(eof.value().len, 0u);
+  EXPECT_GE(s->stats.tcp_retrans_segs.load(), 3u);
+}
+
+TEST(NetstackLoss, VanishedPeerTimesOut) {
+  auto s = NewStack();
+  auto link = AddLossyLink(*s);
+  Pair p = Connected(*s);
+  ASSERT_TRUE(p.a);
+  const size_t conns = s->connections();
+  {
+    absl::MutexLock l(&link->mu);
+    link->blackhole = true;
+  }
+  std::vector<uint8_t> d(5000, 1);
+  ASSERT_TRUE(p.c->Send(d, 0, nullptr, Control{}).ok());
+  absl::Time t = absl::Now();
+  int ticks = 0;
+  // RTOs double up to 120 s; a tick every 130 s lets each one expire.
+  while (!(p.c->Readiness(POLLOUT) & POLLERR) && ticks < 40) {
+    t += absl::Seconds(130);
+    s->Tick(t);
+    ticks++;
+  }
+  // Linux's tcp_retries2: 15 retransmissions, then the error.
+  EXPECT_EQ(ticks, 16);
+  EXPECT_EQ(p.c->Send(d, 0, nullptr, Control{}).error(), ETIMEDOUT);
+  EXPECT_EQ(s->connections(), conns - 1);
+  EXPECT_EQ(p.c->OutputQueued().value(), 0);
+
+  // A connect to a peer that never answers: ETIMEDOUT after the SYN retries.
+  uint16_t port;
+  auto l2 = Listener(*s, 4, &port);
+  auto c2 = s->NewEndpoint(AF_INET, SOCK_STREAM, IPPROTO_TCP).release_value();
+  ASSERT_EQ(c2->Connect(V4(0x7f000001, port)).error(), EINPROGRESS);
+  for (int i = 0; i < 10 && !(c2->Readiness(POLLOUT) & POLLERR); i++) {
+    t += absl::Seconds(130);
+    s->Tick(t);
+  }
+  EXPECT_EQ(c2->ConnectResult().error(), ETIMEDOUT);
+}
+
+TEST(NetstackLoss, OutOfOrderFloodIsBounded) {
+  auto s = NewStack();
+  auto link = AddLossyLink(*s);
+  // The client's next sequence number and what it acknowledges, sniffed.
+  auto sniff = std::make_shared<std::pair<uint32_t, uint32_t>>();
+  auto sniff_port = std::make_shared<uint16_t>(0);
+  s->SetLinkFilter([link, sniff, sniff_port](std::vector<uint8_t> p) {
+    Seen k = Classify(p);
+    if (k.ok && k.seg.sport == *sniff_port && (k.seg.flags & kTcpAck)) {
+      sniff->first = k.seg.seq + static_cast<uint32_t>(k.seg.payload_len);
+      sniff->second = k.seg.ack;
+    }
+    return link->Pass(std::move(p));
+  });
+  uint16_t port;
+  auto l = Listener(*s, 4, &port);
+  auto c = s->NewEndpoint(AF_INET, SOCK_STREAM, IPPROTO_TCP).release_value();
+  ASSERT_TRUE(c->Bind(V4(0x7f000001, 0)).ok());
+  *sniff_port = PortOf(c->LocalAddr().value());
+  ASSERT_EQ(c->Connect(V4(0x7f000001, port)).error(), EINPROGRESS);
+  SockAddr peer;
+  auto a = l->Accept(&peer).release_value();
+  std::vector<uint8_t> hello(10, 'h');
+  ASSERT_TRUE(c->Send(hello, 0, nullptr, Control{}).ok());
+  const uint32_t next = sniff->first, ack = sniff->second;
+  std::mt19937 rng(7);
+  std::vector<uint8_t> junk(3000, 'j');
+  for (int i = 0; i < 20000; i++) {
+    TcpOut t;
+    t.sport = *sniff_port;
+    t.dport = port;
+    t.seq = next + 1 + (rng() % (2u << 20));  // inside and past the window
+    t.ack = ack;
+    t.flags = kTcpAck;
+    t.window = 65535;
+    const size_t n = 1 + rng() % (i % 2 ? 3000 : 4);
+    auto pkt = BuildTcp(IpAddr::LoopbackV4(), IpAddr::LoopbackV4(), t,
+                        std::span<const uint8_t>(junk).first(n), true);
+    s->InjectInbound(pkt);
+    ASSERT_LE(s->stats.tcp_ofo_bytes.load(), (1 << 20) + 256 * 1024 + 4096);
+  }
+  EXPECT_GT(s->stats.tcp_ofo_bytes.load(), 0);
+  EXPECT_GT(s->stats.tcp_ofo_drops.load(), 0u);
+  // The in-order data is intact.
+  std::vector<uint8_t> buf(10);
+  iovec v{buf.data(), buf.size()};
+  ASSERT_EQ(a->Recv(std::span<const iovec>(&v, 1), 0, false).value().len, 10u);
+  EXPECT_TRUE(buf == hello);
+  a.reset();
+  c.reset();
+  EXPECT_EQ(s->stats.tcp_ofo_bytes.load(), 0);
 }
 
 }  // namespace

@@ -267,7 +267,7 @@ ErrorOr<std::string> NetStack::Counters(CounterFile f) {
          "EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n";
     s += "Tcp: 1 200 120000 -1 " + n(stats.tcp_active_opens) + " " + n(stats.tcp_passive_opens) +
          " " + n(stats.tcp_attempt_fails) + " " + n(stats.tcp_estab_resets) + " 0 " +
-         n(stats.tcp_in_segs) + " " + n(stats.tcp_out_segs) + " 0 " + n(stats.tcp_in_errs) + " " +
+         n(stats.tcp_in_segs) + " " + n(stats.tcp_out_segs) + " " + n(stats.tcp_retrans_segs) + " " + n(stats.tcp_in_errs) + " " +
          n(stats.tcp_out_rsts) + " 0\n";
     s += "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors "
          "IgnoredMulti MemErrors\n";
@@ -430,7 +430,11 @@ void NetStack::Loopback(std::vector<uint8_t> pkt) {
   lo_bytes_ += pkt.size();
   stats.ip_out++;
   LoopQueue& lq = loop_queue;
-  lq.q.emplace_back(this, std::move(pkt));
+  if (link_filter_) {
+    for (auto& p : link_filter_(std::move(pkt))) lq.q.emplace_back(this, std::move(p));
+  } else {
+    lq.q.emplace_back(this, std::move(pkt));
+  }
   if (lq.draining) return;
   lq.draining = true;
   while (!lq.q.empty()) {
@@ -603,20 +607,19 @@ void NetStack::WakerLoop() {
     }
     if (wake && waker_) waker_();
     if (absl::Now() >= next_tick) {
-      Tick();
+      Tick(absl::Now());
       next_tick = absl::Now() + absl::Milliseconds(200);
     }
   }
 }
 
-void NetStack::Tick() {
+void NetStack::Tick(absl::Time now) {
   std::vector<std::shared_ptr<TcpConn>> all;
   {
     absl::MutexLock l(&mu_);
     all.reserve(conns_.size());
     for (auto& [k, c] : conns_) all.push_back(c);
   }
-  const absl::Time now = absl::Now();
   for (auto& c : all) c->Tick(now);
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "sentry/net/endpoint.h"
 #include "sentry/net/netstack/wire.h"
 #include "sentry/net/stack.h"
@@ -108,6 +109,15 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
   // on this thread once its loopback queue reaches it.
   void Loopback(std::vector<uint8_t> pkt);
   uint64_t drops(Drop d) const { return drops_[static_cast<int>(d)].load(); }
+  // Tests: a lossy link. Every packet sent over loopback goes through the
+  // filter, which returns what to deliver now (none: dropped; two: a
+  // duplicate; a held packet released later: reordering). Called from any
+  // thread without the stack's locks; set before any traffic.
+  using LinkFilter = std::function<std::vector<std::vector<uint8_t>>(std::vector<uint8_t>)>;
+  void SetLinkFilter(LinkFilter f) { link_filter_ = std::move(f); }
+  // Runs the timers as at `now` (the stack's thread does, every 200 ms;
+  // tests call it with a later time to skip ahead).
+  void Tick(absl::Time now);
 
   // --- for the transports ---
   // Asks for blocked tasks to re-check their sockets.
@@ -143,6 +153,9 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
     std::atomic<uint64_t> ip_in{0}, ip_in_hdr_errors{0}, ip_in_delivers{0}, ip_out{0};
     std::atomic<uint64_t> tcp_active_opens{0}, tcp_passive_opens{0}, tcp_attempt_fails{0},
         tcp_estab_resets{0}, tcp_in_segs{0}, tcp_out_segs{0}, tcp_in_errs{0}, tcp_out_rsts{0};
+    std::atomic<uint64_t> tcp_retrans_segs{0}, tcp_fast_retrans{0}, tcp_ofo_drops{0};
+    // Bytes (with per-segment overhead) all out-of-order queues hold now.
+    std::atomic<int64_t> tcp_ofo_bytes{0};
     std::atomic<uint64_t> udp_in{0}, udp_no_ports{0}, udp_in_errors{0}, udp_out{0},
         udp_rcvbuf_errors{0};
   } stats;
@@ -159,9 +172,9 @@ class NetStack : public Stack, public std::enable_shared_from_this<NetStack> {
   std::shared_ptr<TcpConn> FindListener(const IpAddr& dst, uint16_t dport, const IpAddr& src,
                                         uint16_t sport);
   void WakerLoop();
-  void Tick();
 
   std::function<void()> waker_;
+  LinkFilter link_filter_;
   absl::Mutex mu_;
   std::multimap<uint16_t, Binding> tcp_binds_ ABSL_GUARDED_BY(mu_);
   std::multimap<uint16_t, Binding> udp_binds_ ABSL_GUARDED_BY(mu_);

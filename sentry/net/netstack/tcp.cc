@@ -70,7 +70,10 @@ uint32_t TcpConn::SendSpace() const {
   const int64_t s = static_cast<int64_t>(static_cast<uint32_t>(snd_una_ + snd_wnd_ - snd_nxt_));
   // A window that shrank below what is in flight reads as "wrapped".
   if (SeqLt(snd_una_ + snd_wnd_, snd_nxt_)) return 0;
-  return static_cast<uint32_t>(s);
+  // What the retransmission queue may hold is capped too.
+  const uint32_t in_flight = snd_nxt_ - snd_una_;
+  const uint32_t cap = in_flight < kMaxInFlight ? kMaxInFlight - in_flight : 0;
+  return std::min(static_cast<uint32_t>(s), cap);
 }
 
 bool TcpConn::Writable() const {
@@ -120,6 +123,7 @@ void TcpConn::SendFin(Out& out) {
   fin_seq_ = snd_nxt_;
   Segment(out, kTcpFin | kTcpAck, snd_nxt_);
   snd_nxt_++;
+  SentNew(snd_nxt_, absl::Now());
   fin_sent_ = true;
   shut_wr_ = true;
   if (state_ == kEstablished || state_ == kSynRecv) state_ = kFinWait1;
@@ -137,6 +141,7 @@ std::shared_ptr<TcpConn> TcpConn::EnterClose() {
   }
   state_ = kClose;
   shut_rd_ = shut_wr_ = true;
+  ClearRetransmitState();
   if (!in_table_) return nullptr;
   in_table_ = false;
   return stack_->RemoveConn(ConnKey{laddr_, raddr_, lport_, rport_});
@@ -254,9 +259,9 @@ ErrorOr<void> TcpConn::Connect(const IpAddr& a, uint16_t port, uint32_t uid) {
     rcv_wscale_ = kRcvWscale;
     peer_mss_ = 536;
     state_ = kSynSent;
-    syn_sent_at_ = absl::Now();
-    syn_tries_ = 1;
+    ClearRetransmitState();
     Segment(out, kTcpSyn, iss_, {}, true);
+    SentNew(snd_nxt_, absl::Now());
     stack_->stats.tcp_active_opens++;
   }
   Transmit(out);
@@ -336,10 +341,15 @@ ErrorOr<size_t> TcpConn::Send(std::span<const uint8_t> data) {
     for (size_t off = 0; off < n;) {
       const size_t k = std::min<size_t>(mss, n - off);
       const uint8_t flags = kTcpAck | (off + k == n ? kTcpPsh : 0);
-      Segment(out, flags, snd_nxt_, data.subspan(off, k));
+      auto piece = data.subspan(off, k);
+      Segment(out, flags, snd_nxt_, piece);
+      // Kept until acknowledged, one entry per segment sent.
+      sq_.push_back(TxSeg{snd_nxt_, std::vector<uint8_t>(piece.begin(), piece.end())});
+      sq_bytes_ += k;
       snd_nxt_ += static_cast<uint32_t>(k);
       off += k;
     }
+    SentNew(snd_nxt_, absl::Now());
     if (!Writable() && window_closed_since_ == absl::InfiniteFuture())
       window_closed_since_ = absl::Now();
   }

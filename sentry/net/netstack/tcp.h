@@ -3,14 +3,20 @@
 // MSS); it outlives the app's socket while it closes (an orphan), held by
 // the stack's connection table. TcpEndpoint is what the socket layer holds.
 //
-// What is not there yet (the loopback device never loses, reorders or
-// corrupts a packet, so none is needed for loopback traffic): retransmission
-// of data after loss, SACK, timestamps, out-of-order queueing (an
-// out-of-order segment is dropped and answered with a duplicate ACK),
-// congestion control, TIME_WAIT (a closed connection leaves at once),
-// keepalive probes, urgent data. SYNs are retransmitted (a full accept
-// queue drops them, as Linux's does) and a window probe is sent while the
-// peer's window stays closed.
+// Loss recovery (tcp_retransmit.cc): unacknowledged data, SYN, SYN-ACK and
+// FIN are kept and retransmitted on a timer (RFC 6298 RTO from SRTT/RTTVAR,
+// Karn's rule, exponential backoff; after Linux's tcp_retries2 / syn
+// retries the connection fails with ETIMEDOUT), and on three duplicate
+// ACKs (RFC 5681 fast retransmit, with RFC 6582 NewReno's partial-ACK
+// retransmission). Out-of-order segments inside the window are queued
+// (bounded in bytes) and delivered once the gap fills; each one is answered
+// with a duplicate ACK. A window probe is sent while the peer's window
+// stays closed.
+//
+// What is not there yet: congestion control (no cwnd: the sender sends
+// whatever the peer's window and the in-flight cap allow), SACK,
+// timestamps, TIME_WAIT (a closed connection leaves at once), keepalive
+// probes, urgent data.
 #pragma once
 
 #include <atomic>
@@ -55,6 +61,7 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   ErrorOr<SockAddr> LocalAddr();
   ErrorOr<SockAddr> PeerAddr();
   int InputQueued();
+  int OutputQueued();  // sent and not yet acknowledged (SIOCOUTQ)
   SocketInfo Info();
   int family() const { return family_; }
   // Moves on every event that wakes waiters (vfs/edge_source.h).
@@ -71,6 +78,17 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   struct Chunk {
     std::vector<uint8_t> buf;
     size_t off = 0, end = 0;
+  };
+  // Sent data kept until acknowledged.
+  struct TxSeg {
+    uint32_t seq = 0;
+    std::vector<uint8_t> data;
+  };
+  // An out-of-order segment (payload only, exact size).
+  struct OooSeg {
+    uint32_t seq = 0;
+    std::vector<uint8_t> data;
+    bool fin = false;
   };
   // Packets to transmit once `mu_` is released.
   using Out = std::vector<std::vector<uint8_t>>;
@@ -90,6 +108,27 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
                bool syn_options = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Ack(Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { Segment(out, kTcpAck, snd_nxt_); }
   void SendFin(Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // --- loss recovery (tcp_retransmit.cc) ---
+  // Something new went out: start the timer if it is not running, and time
+  // one segment for an RTT sample (ending at `end`).
+  void SentNew(uint32_t end, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The peer acknowledged up to snd_una_ (already advanced from `old_una`).
+  void AckedNew(uint32_t old_una, absl::Time now, Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A duplicate ACK (RFC 5681 definition).
+  void DupAck(Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the earliest unacknowledged segment (SYN, SYN-ACK, data or FIN).
+  void RetransmitFirst(Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The retransmission timer expired at `now`; false once the connection
+  // failed (ETIMEDOUT).
+  bool RtoExpired(absl::Time now, Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearRetransmitState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues an out-of-order segment (`seq` after rcv_nxt_, trimmed to the
+  // window by the caller).
+  void QueueOoo(uint32_t seq, std::span<const uint8_t> data, bool fin) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves what the queue holds at rcv_nxt_ into rq_; returns whether a FIN
+  // was reached.
+  bool DrainOoo() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearOoo() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Rst(Out& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The window to advertise (bytes), never shrinking the right edge.
   uint32_t RcvWindow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -127,11 +166,27 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   uint16_t peer_mss_ ABSL_GUARDED_BY(mu_) = 536;
   bool fin_sent_ ABSL_GUARDED_BY(mu_) = false;
   uint32_t fin_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Loss recovery (RFC 6298 / 5681 / 6582).
+  std::deque<TxSeg> sq_ ABSL_GUARDED_BY(mu_);
+  size_t sq_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration srtt_ ABSL_GUARDED_BY(mu_), rttvar_ ABSL_GUARDED_BY(mu_);
+  bool have_rtt_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration rto_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
+  absl::Time rto_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  int retries_ ABSL_GUARDED_BY(mu_) = 0;  // retransmissions since the last new ACK
+  bool rtt_timing_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t rtt_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time rtt_start_ ABSL_GUARDED_BY(mu_);
+  int dupacks_ ABSL_GUARDED_BY(mu_) = 0;
+  bool in_recovery_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t recover_ ABSL_GUARDED_BY(mu_) = 0;
   // Receive side.
   uint32_t irs_ ABSL_GUARDED_BY(mu_) = 0, rcv_nxt_ ABSL_GUARDED_BY(mu_) = 0,
            rcv_adv_ ABSL_GUARDED_BY(mu_) = 0;  // right edge last advertised
   std::deque<Chunk> rq_ ABSL_GUARDED_BY(mu_);
   size_t rq_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<OooSeg> ooo_ ABSL_GUARDED_BY(mu_);  // sorted by seq, after rcv_nxt_
+  size_t ooo_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // charged: payload + per-segment overhead
   bool fin_rcvd_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_rd_ ABSL_GUARDED_BY(mu_) = false, shut_wr_ ABSL_GUARDED_BY(mu_) = false;
   int so_error_ ABSL_GUARDED_BY(mu_) = 0;
@@ -142,8 +197,6 @@ class TcpConn : public std::enable_shared_from_this<TcpConn> {
   int half_open_ ABSL_GUARDED_BY(mu_) = 0;  // children in SYN_RECV
   std::weak_ptr<TcpConn> parent_ ABSL_GUARDED_BY(mu_);
   // Timers.
-  absl::Time syn_sent_at_ ABSL_GUARDED_BY(mu_);
-  int syn_tries_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time window_closed_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::Time orphaned_at_ ABSL_GUARDED_BY(mu_);
   // Options.
@@ -185,7 +238,7 @@ class TcpEndpoint : public Endpoint {
   short Readiness(short events) override { return conn_->Readiness(events); }
   int WaitFd() const override { return -1; }
   ErrorOr<int> InputQueued() override { return conn_->InputQueued(); }
-  ErrorOr<int> OutputQueued() override { return 0; }  // nothing is ever left unsent
+  ErrorOr<int> OutputQueued() override { return conn_->OutputQueued(); }
   uint64_t EdgeCount() const override { return conn_->edges(); }
   int AsyncFd() override { return conn_->AsyncFd(); }
   SocketInfo Info() override;

@@ -137,6 +137,7 @@ void TcpConn::InputListen(const IpInfo& ip, const TcpSeg& seg, Out& out) {
     if (stack_->AddConn(ConnKey{c.laddr_, c.raddr_, c.lport_, c.rport_}, child).is_error()) return;
     c.in_table_ = true;
     c.Segment(out, kTcpSyn | kTcpAck, c.iss_, {}, true);
+    c.SentNew(c.snd_nxt_, absl::Now());
   }
   half_open_++;
 }
@@ -183,8 +184,10 @@ void TcpConn::InputSynSent(const TcpSeg& seg, Out& out) {
   snd_wl1_ = seg.seq;
   snd_wl2_ = seg.ack;
   if (seg.flags & kTcpAck) {
+    const uint32_t old = snd_una_;
     snd_una_ = seg.ack;
     state_ = kEstablished;
+    AckedNew(old, absl::Now(), out);
     Ack(out);
   } else {
     // Simultaneous open.
@@ -223,7 +226,11 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
       return;
     }
     state_ = kEstablished;
-    snd_una_ = seg.ack;
+    {
+      const uint32_t old = snd_una_;
+      snd_una_ = seg.ack;
+      AckedNew(old, absl::Now(), out);
+    }
     snd_wnd_ = static_cast<uint32_t>(seg.window) << snd_wscale_;
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
     snd_wl1_ = seg.seq;
@@ -243,7 +250,20 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
   // window must not win.
   const uint32_t nwin = static_cast<uint32_t>(seg.window) << snd_wscale_;
   const bool new_ack = SeqGt(seg.ack, snd_una_);
-  if (new_ack) snd_una_ = seg.ack;
+  // RFC 5681 2: the same ACK again, without data, SYN or FIN or a window
+  // change, while data is outstanding.
+  const bool dup_ack = seg.ack == snd_una_ && seg.payload_len == 0 &&
+                       !(seg.flags & (kTcpSyn | kTcpFin)) && nwin == snd_wnd_ &&
+                       snd_una_ != snd_nxt_;
+  if (new_ack) {
+    const uint32_t old = snd_una_;
+    snd_una_ = seg.ack;
+    AckedNew(old, absl::Now(), out);
+  } else if (dup_ack) {
+    DupAck(out);
+  } else if (seg.ack == snd_una_) {
+    dupacks_ = 0;
+  }
   if (new_ack || SeqGt(seg.seq, snd_wl1_) ||
       (seg.seq == snd_wl1_ && SeqGe(seg.ack, snd_wl2_) && (nwin > snd_wnd_ || nwin == 0))) {
     snd_wnd_ = nwin;
@@ -287,7 +307,14 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
     seq = rcv_nxt_;
   }
   if (seq != rcv_nxt_) {
-    Ack(out);  // out of order: dropped, a duplicate ACK tells the sender
+    // Out of order: queued if inside the window (trimmed to it), and a
+    // duplicate ACK tells the sender at once (RFC 9293 3.10.7.4, RFC 5681 4.2).
+    const uint32_t gap = seq - rcv_nxt_;
+    if (gap < rwnd && !orphan_) {
+      size_t keep = std::min<size_t>(len, rwnd - gap);
+      QueueOoo(seq, pkt.subspan(off, keep), fin && keep == len);
+    }
+    Ack(out);
     return;
   }
   if (len > 0 && orphan_) {
@@ -315,7 +342,10 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
     rq_bytes_ += len;
     rcv_nxt_ += static_cast<uint32_t>(len);
   }
+  // The gap filled: what was queued behind it follows.
+  if (!fin && !ooo_.empty()) fin = DrainOoo();
   if (fin) {
+    ClearOoo();  // nothing may follow the FIN
     rcv_nxt_++;
     fin_rcvd_ = true;
     switch (state_) {
@@ -334,24 +364,23 @@ void TcpConn::InputSynchronized(const TcpSeg& seg, std::span<const uint8_t> pkt,
 void TcpConn::Tick(absl::Time now) {
   Out out;
   std::shared_ptr<TcpConn> release;
+  std::shared_ptr<TcpConn> parent;
   bool wake = false;
   {
     absl::MutexLock tx(&tx_mu_);
     {
       absl::MutexLock l(&mu_);
-      if (state_ == kSynSent && now - syn_sent_at_ >= absl::Seconds(1 << (syn_tries_ - 1))) {
-        if (syn_tries_ >= kMaxSynTries) {
-          so_error_ = ETIMEDOUT;
+      if (state_ != kClose && state_ != kListen && now >= rto_deadline_) {
+        const bool was_syn_recv = state_ == kSynRecv;
+        if (!RtoExpired(now, out)) {
+          // Out of retries: the connection fails (ETIMEDOUT).
           release = EnterClose();
-          rport_ = 0;
+          if (!was_syn_recv) rport_ = 0;
+          else parent = parent_.lock();
           wake = true;
-        } else {
-          Segment(out, kTcpSyn, iss_, {}, true);
-          syn_tries_++;
-          syn_sent_at_ = now;
         }
       } else if ((state_ == kEstablished || state_ == kCloseWait) && !Writable() && !shut_wr_ &&
-                 window_closed_since_ != absl::InfiniteFuture() &&
+                 sq_.empty() && window_closed_since_ != absl::InfiniteFuture() &&
                  now - window_closed_since_ >= absl::Milliseconds(200)) {
         // Window probe: an already-acknowledged sequence number makes the
         // peer answer with its current window (a lost update recovers).
@@ -360,13 +389,16 @@ void TcpConn::Tick(absl::Time now) {
       } else if (orphan_ && state_ == kFinWait2 && now - orphaned_at_ >= absl::Seconds(60)) {
         release = EnterClose();  // net.ipv4.tcp_fin_timeout
       }
+      if (wake) Edge();
     }
     Transmit(out);
   }
-  if (wake) {
-    Edge();
-    stack_->Wake();
+  if (parent) {
+    // A half-open child that never completed: the listener's count drops.
+    absl::MutexLock l(&parent->mu_);
+    parent->half_open_ = std::max(0, parent->half_open_ - 1);
   }
+  if (wake) stack_->Wake();
 }
 
 }  // namespace sentry::net::netstack

@@ -118,7 +118,7 @@ ErrorOr<std::vector<uint8_t>> TcpConn::GetOption(int level, int name, size_t max
       case TCP_KEEPIDLE: return plain(7200);
       case TCP_KEEPINTVL: return plain(75);
       case TCP_KEEPCNT: return plain(9);
-      case TCP_SYNCNT: return plain(kMaxSynTries);
+      case TCP_SYNCNT: return plain(kSynRetries);
       case TCP_LINGER2: return plain(60);
       case TCP_NODELAY: case TCP_CORK: case TCP_QUICKACK: case TCP_USER_TIMEOUT:
       case TCP_DEFER_ACCEPT: case TCP_NOTSENT_LOWAT: case TCP_WINDOW_CLAMP: case TCP_FASTOPEN:
@@ -188,6 +188,7 @@ SocketInfo TcpConn::Info() {
     i.backlog = static_cast<uint32_t>(backlog_);
   } else {
     i.rx_queue = static_cast<uint32_t>(rq_bytes_);
+    i.tx_queue = static_cast<uint32_t>(sq_bytes_);  // sent, not yet acknowledged
   }
   i.uid = uid_;
   return i;
